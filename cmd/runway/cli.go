@@ -1,0 +1,326 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/runwaydb/runway"
+	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/database/mysql"
+	"github.com/runwaydb/runway/database/postgres"
+	"github.com/runwaydb/runway/database/sqlite"
+)
+
+const defaultDatabase = "sqlite:runway.db"
+
+// app is one invocation of the CLI.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	secrets        *secrets
+	// stdinTerminal and stderrTerminal say whether a person is there.
+	stdinTerminal, stderrTerminal bool
+
+	g globals
+}
+
+// globals are the flags every command takes.
+type globals struct {
+	database         string
+	dir              string
+	table            string
+	json             bool
+	lockTimeout      time.Duration
+	verbose          bool
+	progressInterval time.Duration
+	set              map[string]bool // flags given on the command line or by the environment
+}
+
+func (g *globals) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.database, "database", "", "database `URL`: postgres://…, mysql://…, sqlite:PATH (env RUNWAY_DATABASE, then DATABASE_URL; default "+defaultDatabase+")")
+	fs.StringVar(&g.database, "d", "", "shorthand for --database")
+	fs.StringVar(&g.dir, "dir", "./migrations", "`folder` holding the migration files")
+	fs.StringVar(&g.table, "table", database.DefaultTable, "history table `name`")
+	fs.BoolVar(&g.json, "json", false, "print the run report as one JSON object on stdout; human text goes to stderr")
+	fs.DurationVar(&g.lockTimeout, "lock-timeout", 10*time.Minute, "how long to wait for the migration lock")
+	fs.BoolVar(&g.verbose, "verbose", false, "debug logs on stderr (secrets redacted)")
+	fs.BoolVar(&g.verbose, "v", false, "shorthand for --verbose")
+	fs.DurationVar(&g.progressInterval, "progress-interval", 30*time.Second, "how often a long statement reports that it is still running, off a terminal")
+}
+
+// usageError is a bad command line: exit 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) (code int) {
+	s := &secrets{}
+	a := &app{
+		stdin:   stdin,
+		stdout:  s.writer(stdout),
+		stderr:  s.writer(stderr),
+		getenv:  getenv,
+		secrets: s,
+	}
+	if f, ok := stdin.(*os.File); ok {
+		a.stdinTerminal = term.IsTerminal(int(f.Fd()))
+	}
+	if f, ok := stderr.(*os.File); ok {
+		a.stderrTerminal = term.IsTerminal(int(f.Fd()))
+	}
+	// Secrets from the environment are known before anything can fail.
+	s.addURL(getenv("RUNWAY_DATABASE"))
+	s.addURL(getenv("DATABASE_URL"))
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(a.stderr, "runway: internal error: %v\nThis is a bug in Runway; please report it with the command you ran.\n", p)
+			code = exitFailed
+		}
+	}()
+	return a.main(ctx, args)
+}
+
+func (a *app) main(ctx context.Context, args []string) int {
+	top := flag.NewFlagSet("runway", flag.ContinueOnError)
+	top.SetOutput(io.Discard)
+	a.g.register(top)
+	if err := top.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			a.usage(a.stdout)
+			return exitOK
+		}
+		fmt.Fprintf(a.stderr, "runway: %v\nRun `runway --help` for usage.\n", err)
+		return exitUsage
+	}
+	a.g.set = map[string]bool{}
+	top.Visit(func(f *flag.Flag) { a.g.set[f.Name] = true })
+	rest := top.Args()
+	if len(rest) == 0 {
+		a.usage(a.stderr)
+		return exitUsage
+	}
+	name, rest := rest[0], rest[1:]
+	if name == "help" {
+		if len(rest) > 0 {
+			if c, ok := commands[rest[0]]; ok {
+				a.commandUsage(a.stdout, c, nil)
+				return exitOK
+			}
+		}
+		a.usage(a.stdout)
+		return exitOK
+	}
+	c, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(a.stderr, "runway: unknown command %q\nRun `runway --help` for the list of commands.\n", name)
+		return exitUsage
+	}
+	// Values given before the command stay unless given again after it.
+	// Registering on a new set resets the shared fields, so copy them first.
+	before := map[string]string{}
+	top.Visit(func(f *flag.Flag) { before[f.Name] = f.Value.String() })
+	fs := flag.NewFlagSet("runway "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	a.g.register(fs)
+	for k, v := range before {
+		fs.Set(k, v)
+	}
+	cmdFlags := c.flags(fs)
+	positional, err := parseInterspersed(fs, rest)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			a.commandUsage(a.stdout, c, fs)
+			return exitOK
+		}
+		fmt.Fprintf(a.stderr, "runway %s: %v\nRun `runway %s --help` for usage.\n", name, err, name)
+		return exitUsage
+	}
+	fs.Visit(func(f *flag.Flag) { a.g.set[f.Name] = true })
+	if err := a.applyEnv(fs); err != nil {
+		fmt.Fprintf(a.stderr, "runway %s: %v\n", name, err)
+		return exitUsage
+	}
+	a.secrets.addURL(a.g.database)
+	err = c.run(ctx, a, cmdFlags, positional)
+	return a.exit(err)
+}
+
+// parseInterspersed parses flags anywhere among the arguments, as people type them.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		if args[0] == "--" {
+			return append(positional, args[1:]...), nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
+// applyEnv fills every flag not given on the command line from RUNWAY_<FLAG>.
+func (a *app) applyEnv(fs *flag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err != nil || a.g.set[f.Name] || len(f.Name) == 1 {
+			return
+		}
+		key := "RUNWAY_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		v := a.getenv(key)
+		if v == "" {
+			return
+		}
+		if e := fs.Set(f.Name, v); e != nil {
+			err = usagef("environment %s=%q: %v", key, v, e)
+			return
+		}
+		a.g.set[f.Name] = true
+	})
+	return err
+}
+
+// databaseURL resolves the database: flag, RUNWAY_DATABASE, DATABASE_URL,
+// then the embedded default, announced in one line.
+func (a *app) databaseURL() string {
+	if a.g.database != "" {
+		return a.g.database
+	}
+	if v := a.getenv("DATABASE_URL"); v != "" {
+		a.g.database = v
+		return v
+	}
+	a.g.database = defaultDatabase
+	fmt.Fprintf(a.stderr, "runway: no --database given; using the embedded default %s\n", defaultDatabase)
+	return defaultDatabase
+}
+
+// databaseGiven reports whether the user named a database at all.
+func (a *app) databaseGiven() bool {
+	return a.g.database != "" || a.getenv("DATABASE_URL") != ""
+}
+
+// open connects to the database named by rawURL; the scheme picks the driver.
+func (a *app) open(ctx context.Context, rawURL string) (database.Driver, error) {
+	cfg := database.Config{Table: a.g.table, Identity: identity()}
+	scheme, _, ok := strings.Cut(rawURL, ":")
+	if !ok || scheme == "" {
+		return nil, usagef("database URL %q has no scheme: use postgres://USER@HOST/DB, mysql://USER@HOST/DB or sqlite:PATH", database.Redact(rawURL))
+	}
+	var (
+		drv database.Driver
+		err error
+	)
+	switch strings.ToLower(scheme) {
+	case "postgres", "postgresql":
+		if _, perr := url.Parse(rawURL); perr != nil {
+			return nil, usagef("database URL %s is malformed: %v", database.Redact(rawURL), redactURLError(perr))
+		}
+		drv, err = postgres.Open(ctx, rawURL, cfg)
+	case "mysql", "mariadb":
+		if _, perr := url.Parse(rawURL); perr != nil {
+			return nil, usagef("database URL %s is malformed: %v", database.Redact(rawURL), redactURLError(perr))
+		}
+		drv, err = mysql.Open(ctx, rawURL, cfg)
+	case "sqlite", "sqlite3", "file":
+		drv, err = sqlite.Open(ctx, rawURL, cfg)
+	default:
+		return nil, usagef("unknown database URL scheme %q: use postgres://, mysql:// or sqlite:PATH", scheme)
+	}
+	if err != nil {
+		if errors.Is(err, database.ErrConnect) {
+			return nil, err
+		}
+		return nil, usageError{err.Error()}
+	}
+	return drv, nil
+}
+
+// redactURLError keeps net/url's explanation without the URL it quotes.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func identity() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("runway %s pid=%d", host, os.Getpid())
+}
+
+// source opens the migration folder.
+func (a *app) source() (fs.FS, error) {
+	dir := a.g.dir
+	if strings.Contains(dir, "://") {
+		return nil, usagef("--dir %s: only local folders are supported as a migration source in this version", dir)
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, usagef("migration folder %s does not exist: pass --dir, or create it with `runway new NAME`", dir)
+		}
+		return nil, usagef("migration folder %s: %v", dir, err)
+	}
+	if !st.IsDir() {
+		return nil, usagef("--dir %s is not a folder", dir)
+	}
+	return os.DirFS(dir), nil
+}
+
+// runner opens the database and builds the engine for a command.
+func (a *app) runner(ctx context.Context, opts ...runway.Option) (*runway.Runner, database.Driver, error) {
+	fsys, err := a.source()
+	if err != nil {
+		return nil, nil, err
+	}
+	drv, err := a.open(ctx, a.databaseURL())
+	if err != nil {
+		return nil, nil, err
+	}
+	base := []runway.Option{
+		runway.WithLockTimeout(a.g.lockTimeout),
+		runway.WithTable(a.g.table),
+		runway.WithIdentity(identity()),
+		runway.WithObserver(newProgress(a).event),
+	}
+	if a.g.verbose {
+		base = append(base, runway.WithLogger(slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	}
+	r, err := runway.New(drv, fsys, append(base, opts...)...)
+	if err != nil {
+		drv.Close(context.WithoutCancel(ctx))
+		return nil, nil, err
+	}
+	return r, drv, nil
+}
+
+func sortedCommandNames() []string {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

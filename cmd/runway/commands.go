@@ -1,0 +1,448 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/runwaydb/runway"
+	"github.com/runwaydb/runway/migration"
+	"github.com/runwaydb/runway/report"
+)
+
+// command is one verb of the CLI.
+type command struct {
+	name    string
+	args    string // positional arguments, for usage
+	summary string
+	detail  string
+	example string
+	flags   func(fs *flag.FlagSet) any
+	run     func(ctx context.Context, a *app, flags any, args []string) error
+}
+
+var commands = map[string]*command{}
+
+func init() {
+	for _, c := range []*command{cmdNew, cmdStatus, cmdPlan, cmdUp, cmdDown, cmdValidate, cmdBaseline, cmdRepair, cmdWait, cmdVersion} {
+		commands[c.name] = c
+	}
+}
+
+func noFlags(*flag.FlagSet) any { return nil }
+
+func noArgs(name string, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments, got %q", name, strings.Join(args, " "))
+	}
+	return nil
+}
+
+type versionFlag struct{ v migration.Version }
+
+func (f *versionFlag) String() string { return f.v.String() }
+func (f *versionFlag) Set(s string) error {
+	v, err := migration.ParseVersion(s)
+	if err != nil {
+		return err
+	}
+	f.v = v
+	return nil
+}
+
+// upFlags are shared by up and plan.
+type upFlags struct {
+	to              versionFlag
+	steps           int
+	singleTx        bool
+	allowOutOfOrder bool
+	strict          bool
+}
+
+func registerUpFlags(fs *flag.FlagSet, withApply bool) *upFlags {
+	f := &upFlags{}
+	fs.Var(&f.to, "to", "stop after this `version`")
+	fs.IntVar(&f.steps, "steps", 0, "apply at most `N` migrations")
+	fs.BoolVar(&f.allowOutOfOrder, "allow-out-of-order", false, "apply pending migrations older than the newest applied one")
+	fs.BoolVar(&f.strict, "strict", false, "fail (exit 5) when the database has migrations the source does not (a rollback deploy)")
+	if withApply {
+		fs.BoolVar(&f.singleTx, "single-transaction", false, "apply all pending migrations in one transaction (PostgreSQL, SQLite)")
+	}
+	return f
+}
+
+func (f *upFlags) options() []runway.Option {
+	var o []runway.Option
+	if f.singleTx {
+		o = append(o, runway.WithSingleTransaction())
+	}
+	if f.allowOutOfOrder {
+		o = append(o, runway.WithAllowOutOfOrder())
+	}
+	if f.strict {
+		o = append(o, runway.WithStrict())
+	}
+	return o
+}
+
+// withRunner opens the database, runs fn and renders its report.
+func (a *app) withRunner(ctx context.Context, opts []runway.Option, fn func(r *runway.Runner) (*report.Report, error)) error {
+	r, drv, err := a.runner(ctx, opts...)
+	if err != nil {
+		return err
+	}
+	defer drv.Close(context.WithoutCancel(ctx))
+	rep, err := fn(r)
+	if rep != nil {
+		a.render(rep, err)
+	}
+	return err
+}
+
+var cmdUp = &command{
+	name:    "up",
+	summary: "apply pending migrations",
+	detail: "Applies pending migrations in version order under the migration lock. Any number of runners may\n" +
+		"run at once: one applies, the others wait and then find nothing to do.",
+	example: "runway -d postgres://app@db:5432/app --dir ./migrations up\n  runway up --to 20240301000000\n  RUNWAY_DATABASE=mysql://app:$PW@db/app runway up --json",
+	flags:   func(fs *flag.FlagSet) any { return registerUpFlags(fs, true) },
+	run: func(ctx context.Context, a *app, f any, args []string) error {
+		if err := noArgs("up", args); err != nil {
+			return err
+		}
+		uf := f.(*upFlags)
+		return a.withRunner(ctx, uf.options(), func(r *runway.Runner) (*report.Report, error) {
+			return r.Up(ctx, runway.UpOptions{To: uf.to.v, Steps: uf.steps})
+		})
+	},
+}
+
+var cmdPlan = &command{
+	name:    "plan",
+	summary: "show what up would run, with the SQL; changes nothing",
+	example: "runway -d postgres://app@db/app plan",
+	flags:   func(fs *flag.FlagSet) any { return registerUpFlags(fs, false) },
+	run: func(ctx context.Context, a *app, f any, args []string) error {
+		if err := noArgs("plan", args); err != nil {
+			return err
+		}
+		uf := f.(*upFlags)
+		return a.withRunner(ctx, uf.options(), func(r *runway.Runner) (*report.Report, error) {
+			return r.Plan(ctx, runway.UpOptions{To: uf.to.v, Steps: uf.steps})
+		})
+	},
+}
+
+type statusFlags struct{ check bool }
+
+var cmdStatus = &command{
+	name:    "status",
+	summary: "list applied, pending, missing, modified and failed migrations",
+	detail:  "With --check, exits 3 when anything is pending (a deploy gate).",
+	example: "runway -d postgres://app@db/app status\n  runway status --check || echo 'migrations pending'",
+	flags: func(fs *flag.FlagSet) any {
+		f := &statusFlags{}
+		fs.BoolVar(&f.check, "check", false, "exit 3 when any migration is pending")
+		return f
+	},
+	run: func(ctx context.Context, a *app, f any, args []string) error {
+		if err := noArgs("status", args); err != nil {
+			return err
+		}
+		return a.withRunner(ctx, nil, func(r *runway.Runner) (*report.Report, error) {
+			return r.Status(ctx, f.(*statusFlags).check)
+		})
+	},
+}
+
+type downFlags struct {
+	steps int
+	to    versionFlag
+	all   bool
+	yes   bool
+}
+
+var cmdDown = &command{
+	name:    "down",
+	summary: "revert applied migrations (asks on a terminal; needs --yes elsewhere)",
+	detail: "Reverts the newest applied migration, or --steps N, everything after --to V, or --all.\n" +
+		"On a terminal it lists what it will revert and asks. Off a terminal (CI, containers) it refuses\n" +
+		"with exit 2 unless --yes is given.",
+	example: "runway down                 # revert the newest migration, after confirming\n  runway down --steps 2 --yes # in a script",
+	flags: func(fs *flag.FlagSet) any {
+		f := &downFlags{}
+		fs.IntVar(&f.steps, "steps", 0, "revert the newest `N` migrations (default 1)")
+		fs.Var(&f.to, "to", "revert every migration newer than `version`")
+		fs.BoolVar(&f.all, "all", false, "revert every applied migration")
+		fs.BoolVar(&f.yes, "yes", false, "do not ask for confirmation")
+		return f
+	},
+	run: func(ctx context.Context, a *app, f any, args []string) error {
+		if err := noArgs("down", args); err != nil {
+			return err
+		}
+		df := f.(*downFlags)
+		o := runway.DownOptions{Steps: df.steps, To: df.to.v, All: df.all}
+		return a.withRunner(ctx, nil, func(r *runway.Runner) (*report.Report, error) {
+			if !df.yes {
+				if err := a.confirmDown(ctx, r, o); err != nil {
+					return nil, err
+				}
+			}
+			return r.Down(ctx, o)
+		})
+	},
+}
+
+// confirmDown asks a person before reverting; without one it refuses.
+func (a *app) confirmDown(ctx context.Context, r *runway.Runner, o runway.DownOptions) error {
+	if !a.stdinTerminal {
+		return usagef("refusing to run down without --yes: not on a terminal, so nobody can confirm. Run `runway down --yes` (with --steps, --to or --all) to revert")
+	}
+	targets, err := r.DownPlan(ctx, o)
+	if err != nil {
+		return err
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	fmt.Fprintf(a.stderr, "This reverts %d migration(s) on %s:\n", len(targets), redactedDB(a.g.database))
+	for _, t := range targets {
+		fmt.Fprintf(a.stderr, "  %s_%s\n", t.Version, t.Name)
+	}
+	fmt.Fprint(a.stderr, "Type 'yes' to continue: ")
+	line, _ := bufio.NewReader(a.stdin).ReadString('\n')
+	if strings.TrimSpace(strings.ToLower(line)) != "yes" {
+		return usagef("down cancelled: nothing was reverted")
+	}
+	return nil
+}
+
+type validateFlags struct {
+	requireDown bool
+	dialect     string
+}
+
+var cmdValidate = &command{
+	name:    "validate",
+	summary: "check the files alone and, with a database, applied checksums and order",
+	detail: "Without --database (or RUNWAY_DATABASE / DATABASE_URL) only the files are checked: names,\n" +
+		"duplicates, directives, SQL splitting for --dialect. With a database, the history is checked\n" +
+		"too: edited, missing and out-of-order migrations exit 5.",
+	example: "runway validate --dir ./migrations --dialect mysql\n  runway -d postgres://app@db/app validate --require-down",
+	flags: func(fs *flag.FlagSet) any {
+		f := &validateFlags{}
+		fs.BoolVar(&f.requireDown, "require-down", false, "fail when a migration has no down script")
+		fs.StringVar(&f.dialect, "dialect", "postgres", "SQL `dialect` for checking files without a database: postgres, mysql, sqlite")
+		return f
+	},
+	run: func(ctx context.Context, a *app, f any, args []string) error {
+		if err := noArgs("validate", args); err != nil {
+			return err
+		}
+		vf := f.(*validateFlags)
+		var opts []runway.Option
+		if vf.requireDown {
+			opts = append(opts, runway.WithRequireDown())
+		}
+		if !a.databaseGiven() {
+			return a.validateFiles(vf)
+		}
+		return a.withRunner(ctx, opts, func(r *runway.Runner) (*report.Report, error) {
+			return r.Validate(ctx)
+		})
+	},
+}
+
+func (a *app) validateFiles(vf *validateFlags) error {
+	d := migration.Dialect(vf.dialect)
+	switch d {
+	case migration.Postgres, migration.MySQL, migration.SQLite:
+	default:
+		return usagef("--dialect %q: use postgres, mysql or sqlite", vf.dialect)
+	}
+	rep := &report.Report{Command: "validate", StartedAt: time.Now().UTC(), Runner: runnerInfo(), Source: a.g.dir}
+	fsys, err := a.source()
+	if err != nil {
+		return err
+	}
+	ms, err := migration.Load(fsys)
+	if err == nil && len(ms) == 0 {
+		err = runway.ErrNoMigrations
+	}
+	if err != nil {
+		err = fmt.Errorf("%w: %w", runway.ErrSource, err)
+		rep.Status = report.StatusFailed
+		rep.Error = &report.Error{Message: err.Error()}
+		a.render(rep, err)
+		return err
+	}
+	for _, m := range ms {
+		rep.Migrations = append(rep.Migrations, report.Migration{Version: m.Version.String(), Name: m.Name, File: m.Up.File, State: "ok"})
+	}
+	if problems := runway.ValidateFiles(ms, d, vf.requireDown); len(problems) > 0 {
+		err = &runway.ValidationError{Problems: problems, Hint: "Fix the files listed above."}
+		rep.Status = report.StatusFailed
+		rep.Error = &report.Error{Message: err.Error(), File: problems[0].File}
+		a.render(rep, err)
+		return err
+	}
+	rep.Status = report.StatusOK
+	rep.DurationMS = time.Since(rep.StartedAt).Milliseconds()
+	a.render(rep, nil)
+	return nil
+}
+
+var cmdBaseline = &command{
+	name:    "baseline",
+	args:    "VERSION",
+	summary: "record every migration up to VERSION as applied without running it",
+	detail:  "For a database that already has the schema those migrations create (adopting Runway on an existing system).",
+	example: "runway -d postgres://app@db/app baseline 20240101000000",
+	flags:   noFlags,
+	run: func(ctx context.Context, a *app, _ any, args []string) error {
+		if len(args) != 1 {
+			return usagef("baseline takes one VERSION: runway baseline 20240101000000")
+		}
+		v, err := migration.ParseVersion(args[0])
+		if err != nil {
+			return usagef("baseline: %v", err)
+		}
+		return a.withRunner(ctx, nil, func(r *runway.Runner) (*report.Report, error) {
+			return r.Baseline(ctx, v)
+		})
+	},
+}
+
+type repairFlags struct{ acceptChecksums bool }
+
+var cmdRepair = &command{
+	name:    "repair",
+	summary: "clear failed/running rows after fixing the database by hand; --accept-checksums re-records edited files",
+	detail: "After a migration failed part-way where it could not roll back (MySQL DDL, no-transaction\n" +
+		"migrations), either fix the failing statement in the file and run `up` again (it resumes there),\n" +
+		"or undo what the migration did by hand and run `repair`: the next `up` runs it from the start.",
+	example: "runway -d mysql://app@db/app repair\n  runway repair --accept-checksums   # after a whitespace-only edit of applied files",
+	flags: func(fs *flag.FlagSet) any {
+		f := &repairFlags{}
+		fs.BoolVar(&f.acceptChecksums, "accept-checksums", false, "record the current checksum of edited applied migrations")
+		return f
+	},
+	run: func(ctx context.Context, a *app, f any, args []string) error {
+		if err := noArgs("repair", args); err != nil {
+			return err
+		}
+		return a.withRunner(ctx, nil, func(r *runway.Runner) (*report.Report, error) {
+			return r.Repair(ctx, runway.RepairOptions{AcceptChecksums: f.(*repairFlags).acceptChecksums})
+		})
+	},
+}
+
+type waitFlags struct {
+	timeout time.Duration
+	poll    time.Duration
+}
+
+var cmdWait = &command{
+	name:    "wait",
+	summary: "block until every migration in the source is applied (exit 3 on timeout)",
+	detail: "For init containers and application start-up: polls the history table (without taking the lock)\n" +
+		"until every migration in --dir is applied. Retries while the database is not reachable yet.",
+	example: "runway -d postgres://app@db/app --dir /app/migrations wait --timeout 5m",
+	flags: func(fs *flag.FlagSet) any {
+		f := &waitFlags{}
+		fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up after this long (exit 3)")
+		fs.DurationVar(&f.poll, "poll", time.Second, "how often to look")
+		return f
+	},
+	run: func(ctx context.Context, a *app, f any, args []string) error {
+		if err := noArgs("wait", args); err != nil {
+			return err
+		}
+		wf := f.(*waitFlags)
+		ctx, cancel := context.WithTimeoutCause(ctx, wf.timeout, fmt.Errorf("--timeout %s reached", wf.timeout))
+		defer cancel()
+		return a.waitCommand(ctx, wf)
+	},
+}
+
+var cmdVersion = &command{
+	name:    "version",
+	summary: "print Runway's version",
+	example: "runway version",
+	flags:   noFlags,
+	run: func(ctx context.Context, a *app, _ any, args []string) error {
+		if a.g.json {
+			fmt.Fprintf(a.stdout, "{\"runway_version\":%q,\"go\":%q,\"platform\":\"%s/%s\"}\n", runway.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return nil
+		}
+		fmt.Fprintf(a.stdout, "runway %s (%s %s/%s)\n", runway.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return nil
+	},
+}
+
+var cmdNew = &command{
+	name:    "new",
+	args:    "NAME",
+	summary: "create VERSION_NAME.up.sql and VERSION_NAME.down.sql in --dir",
+	detail: "VERSION is the UTC time as YYYYMMDDHHMMSS, or the next integer when the folder numbers its\n" +
+		"migrations sequentially (0001, 0002, …), keeping their zero padding.",
+	example: "runway new create_users\n  runway --dir db/migrations new \"add email index\"",
+	flags:   noFlags,
+	run: func(ctx context.Context, a *app, _ any, args []string) error {
+		if len(args) == 0 {
+			return usagef("new takes a NAME: runway new create_users")
+		}
+		name := slug(strings.Join(args, "_"))
+		if name == "" {
+			return usagef("new: %q has no letters or digits to name a file with", strings.Join(args, " "))
+		}
+		if err := os.MkdirAll(a.g.dir, 0o755); err != nil {
+			return usagef("new: create folder %s: %v", a.g.dir, err)
+		}
+		ms, err := migration.Load(os.DirFS(a.g.dir))
+		if err != nil {
+			return fmt.Errorf("%w: %w", runway.ErrSource, err)
+		}
+		v := migration.NextVersion(ms, time.Now())
+		var created []string
+		for _, dir := range []string{"up", "down"} {
+			p := filepath.Join(a.g.dir, fmt.Sprintf("%s_%s.%s.sql", v, name, dir))
+			f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			if err != nil {
+				return usagef("new: %v", err)
+			}
+			fmt.Fprintf(f, "-- %s: %s (%s)\n", v, strings.ReplaceAll(name, "_", " "), dir)
+			if err := f.Close(); err != nil {
+				return fmt.Errorf("new: write %s: %w", p, err)
+			}
+			created = append(created, p)
+		}
+		if a.g.json {
+			fmt.Fprintf(a.stdout, "{\"command\":\"new\",\"status\":\"ok\",\"version\":%q,\"files\":[%q,%q]}\n", v, created[0], created[1])
+			return nil
+		}
+		for _, p := range created {
+			fmt.Fprintf(a.stdout, "created %s\n", p)
+		}
+		return nil
+	},
+}
+
+var nonSlug = regexp.MustCompile(`[^a-z0-9]+`)
+
+func slug(s string) string {
+	return strings.Trim(nonSlug.ReplaceAllString(strings.ToLower(s), "_"), "_")
+}
+
+func runnerInfo() report.Runner {
+	host, _ := os.Hostname()
+	return report.Runner{Host: host, PID: os.Getpid(), RunwayVersion: runway.Version}
+}

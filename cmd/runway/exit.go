@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/runwaydb/runway"
+	"github.com/runwaydb/runway/database"
+)
+
+// Exit codes: the CLI contract (DESIGN §2). Stable; tested.
+const (
+	exitOK         = 0 // success, including "nothing to do"
+	exitFailed     = 1 // a migration failed
+	exitUsage      = 2 // usage, configuration or input error
+	exitPending    = 3 // pending work (status --check, wait timed out)
+	exitLock       = 4 // could not take the migration lock in time
+	exitValidation = 5 // modified, missing, duplicate or out-of-order migrations
+	exitConnect    = 6 // could not connect to the database
+)
+
+// exitCode is the one place that maps errors to exit codes.
+func exitCode(err error) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue), errors.Is(err, runway.ErrUsage), errors.Is(err, runway.ErrSource), errors.Is(err, runway.ErrNoMigrations):
+		return exitUsage
+	case errors.Is(err, runway.ErrMigrationFailed):
+		return exitFailed
+	case errors.Is(err, runway.ErrPending):
+		return exitPending
+	case errors.Is(err, runway.ErrLockTimeout):
+		return exitLock
+	case errors.Is(err, runway.ErrValidation):
+		return exitValidation
+	case errors.Is(err, database.ErrConnect):
+		return exitConnect
+	}
+	return exitFailed
+}
+
+// exit prints err once, with what to do next where we know it, and returns the exit code.
+func (a *app) exit(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	code := exitCode(err)
+	msg := err.Error()
+	var me *runway.MigrationError
+	switch {
+	case errors.As(err, &me):
+		msg = migrationFailure(me)
+	case errors.Is(err, context.Canceled):
+		msg += "\nthe run was interrupted; the migration lock is released with the session"
+	}
+	fmt.Fprintf(a.stderr, "runway: %s\n", msg)
+	return code
+}
+
+// migrationFailure is the message an on-call engineer reads: where, what the
+// database said, the statement, and the ways out.
+func migrationFailure(me *runway.MigrationError) string {
+	s := fmt.Sprintf("%s:%d: statement %d failed", me.File, me.Line, me.Statement)
+	if me.Code != "" {
+		s += fmt.Sprintf(" [%s]", me.Code)
+	}
+	s += ": " + me.Message
+	if me.SQL != "" {
+		sql := me.SQL
+		if len(sql) > 400 {
+			sql = sql[:400] + " …"
+		}
+		s += "\n    " + indent(sql)
+	}
+	if me.Applied > 0 {
+		s += fmt.Sprintf("\n%d statement(s) before it took effect.", me.Applied)
+	}
+	return s + "\nwhat to do: " + runway.FailureHint(me)
+}
+
+func indent(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		out = append(out, s[i])
+		if s[i] == '\n' {
+			out = append(out, "    "...)
+		}
+	}
+	return string(out)
+}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/runwaydb/runway/internal/testdb"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"runway": func() {
+			os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+		},
+	})
+}
+
+// TestScripts runs the CLI as a user does: testdata/script/*.txtar, each with
+// a fresh PostgreSQL database ($PG_URL) and MariaDB database ($MYSQL_URL).
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("PG_URL", testdb.Postgres(t))
+			env.Setenv("MYSQL_URL", testdb.MySQL(t))
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// crlf FILE rewrites FILE with Windows line endings and a BOM, as a Windows checkout would.
+			"crlf": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: crlf FILE")
+				}
+				data := ts.ReadFile(args[0])
+				data = "\ufeff" + strings.ReplaceAll(data, "\n", "\r\n")
+				ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(data), 0o644))
+			},
+		},
+	})
+}

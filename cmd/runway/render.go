@@ -1,0 +1,336 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/runwaydb/runway"
+	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/report"
+)
+
+func redactedDB(raw string) string { return database.Redact(raw) }
+
+// render prints the report: JSON on stdout with --json, else text.
+func (a *app) render(rep *report.Report, err error) {
+	rep.Database = redactedDB(a.g.database)
+	if rep.Source == "" {
+		rep.Source = a.g.dir
+	}
+	if a.g.json {
+		if werr := report.WriteJSON(a.stdout, rep); werr != nil {
+			fmt.Fprintf(a.stderr, "runway: write report: %v\n", werr)
+		}
+		return
+	}
+	if err != nil {
+		return // the error is printed once, by exit
+	}
+	w := a.stdout
+	switch rep.Command {
+	case "up":
+		if rep.Status == report.StatusNoop {
+			fmt.Fprintf(w, "nothing to do: %s is at version %s\n", rep.Database, orNone(rep.ToVersion))
+		} else {
+			fmt.Fprintf(w, "applied %d migration(s) in %s: version %s → %s\n", len(rep.Applied), ms(rep.DurationMS), orNone(rep.FromVersion), orNone(rep.ToVersion))
+		}
+		if len(rep.Pending) > 0 {
+			fmt.Fprintf(w, "%d migration(s) still pending (limited by --to/--steps)\n", len(rep.Pending))
+		}
+	case "down":
+		if rep.Status == report.StatusNoop {
+			fmt.Fprintln(w, "nothing to revert")
+		} else {
+			fmt.Fprintf(w, "reverted %d migration(s) in %s: version %s → %s\n", len(rep.Applied), ms(rep.DurationMS), orNone(rep.FromVersion), orNone(rep.ToVersion))
+		}
+	case "status", "validate":
+		a.renderMigrations(w, rep)
+	case "plan":
+		a.renderPlan(w, rep)
+	case "baseline":
+		if len(rep.Applied) == 0 {
+			fmt.Fprintln(w, "nothing to record: every migration up to that version is already in the history")
+		}
+		for _, ap := range rep.Applied {
+			fmt.Fprintf(w, "baseline %s_%s (recorded, not run)\n", ap.Version, ap.Name)
+		}
+	case "repair":
+		if len(rep.Applied) == 0 {
+			fmt.Fprintln(w, "nothing to repair")
+		}
+	case "wait":
+		fmt.Fprintf(w, "all migrations applied: %s is at version %s\n", rep.Database, orNone(rep.ToVersion))
+	}
+	for _, warn := range rep.Warnings {
+		if rep.Command == "status" || rep.Command == "validate" || rep.Command == "plan" {
+			fmt.Fprintf(a.stderr, "warning: %s\n", warn)
+		}
+	}
+}
+
+func orNone(v string) string {
+	if v == "" {
+		return "none"
+	}
+	return v
+}
+
+func ms(n int64) string { return (time.Duration(n) * time.Millisecond).String() }
+
+func (a *app) renderMigrations(w io.Writer, rep *report.Report) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tNAME\tSTATE\tAPPLIED AT\tDETAIL")
+	for _, m := range rep.Migrations {
+		at := ""
+		if m.AppliedAt != nil {
+			at = m.AppliedAt.Format("2006-01-02 15:04:05Z")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Version, m.Name, m.State, at, m.Detail)
+	}
+	tw.Flush()
+	if rep.Command == "status" {
+		fmt.Fprintf(w, "current version %s; %d pending\n", orNone(rep.ToVersion), len(rep.Pending))
+	} else {
+		fmt.Fprintf(w, "%d migration(s) valid\n", len(rep.Migrations))
+	}
+}
+
+func (a *app) renderPlan(w io.Writer, rep *report.Report) {
+	if len(rep.Plan) == 0 {
+		fmt.Fprintf(w, "nothing to do: %s is at version %s\n", rep.Database, orNone(rep.FromVersion))
+		return
+	}
+	for _, p := range rep.Plan {
+		mode := "in a transaction"
+		if p.NoTransaction {
+			mode = "statement by statement, no transaction"
+		}
+		fmt.Fprintf(w, "-- %s_%s (%s, %s)\n", p.Version, p.Name, p.File, mode)
+		if p.ResumeAt > 0 {
+			fmt.Fprintf(w, "-- resumes after statement %d, applied by an earlier run\n", p.ResumeAt)
+		}
+		for _, st := range p.Statements {
+			fmt.Fprintf(w, "-- line %d\n%s;\n", st.Line, st.SQL)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "%d migration(s) would be applied: version %s → %s\n", len(rep.Plan), orNone(rep.FromVersion), orNone(rep.ToVersion))
+}
+
+// progress renders engine events on stderr: each migration with its
+// duration; a long statement reports every progress interval off a terminal,
+// and shows a live timer on one.
+type progress struct {
+	a        *app
+	mu       sync.Mutex
+	current  string // what is running now
+	started  time.Time
+	stop     chan struct{}
+	lastWait time.Time
+}
+
+func newProgress(a *app) *progress { return &progress{a: a} }
+
+func (p *progress) event(e runway.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w := p.a.stderr
+	switch e.Kind {
+	case runway.EventLockWaiting:
+		if p.lastWait.IsZero() || e.Time.Sub(p.lastWait) >= p.a.g.progressInterval {
+			p.lastWait = e.Time
+			fmt.Fprintf(w, "runway: %s\n", e)
+		}
+	case runway.EventLockAcquired:
+		if !p.lastWait.IsZero() {
+			fmt.Fprintf(w, "runway: lock acquired after %s\n", e.Waited.Round(time.Millisecond))
+		}
+	case runway.EventMigrationStart:
+		verb := "applying"
+		if e.Down {
+			verb = "reverting"
+		}
+		label := fmt.Sprintf("%s %s_%s", verb, e.Version, e.Name)
+		if e.Resumed > 0 {
+			label += fmt.Sprintf(" (resuming at statement %d of %d)", e.Resumed+1, e.Statements)
+		}
+		p.startTicker(label, e.Time)
+		if !p.a.stderrTerminal {
+			fmt.Fprintf(w, "%s …\n", label)
+		}
+	case runway.EventStatementStart:
+		p.current = fmt.Sprintf("%s_%s: statement %d of %d (%s:%d)", e.Version, e.Name, e.Statement, e.Statements, e.File, e.Line)
+	case runway.EventMigrationDone:
+		p.stopTicker()
+		verb := "applied"
+		if e.Down {
+			verb = "reverted"
+		}
+		fmt.Fprintf(w, "%s %s_%s (%s)\n", verb, e.Version, e.Name, e.Duration.Round(time.Millisecond))
+	case runway.EventMigrationFail:
+		p.stopTicker()
+		fmt.Fprintf(w, "FAILED %s_%s\n", e.Version, e.Name)
+	case runway.EventWarning:
+		fmt.Fprintf(w, "warning: %s\n", e.Message)
+	case runway.EventWaiting:
+		if p.lastWait.IsZero() || e.Time.Sub(p.lastWait) >= p.a.g.progressInterval {
+			p.lastWait = e.Time
+			fmt.Fprintf(w, "runway: %s\n", e)
+		}
+	}
+}
+
+// startTicker reports a running migration: a line every progress interval
+// off a terminal (CI kills jobs that print nothing), a live timer on one.
+func (p *progress) startTicker(label string, start time.Time) {
+	p.current = label
+	p.started = start
+	stop := make(chan struct{})
+	p.stop = stop
+	interval := p.a.g.progressInterval
+	if p.a.stderrTerminal {
+		interval = 200 * time.Millisecond
+	}
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-t.C:
+				p.mu.Lock()
+				if p.stop == stop {
+					elapsed := now.Sub(p.started).Round(time.Second)
+					if p.a.stderrTerminal {
+						fmt.Fprintf(p.a.stderr, "\r\033[K%s … %s", p.current, now.Sub(p.started).Round(100*time.Millisecond))
+					} else {
+						fmt.Fprintf(p.a.stderr, "still running %s … %s\n", p.current, elapsed)
+					}
+				}
+				p.mu.Unlock()
+			}
+		}
+	}()
+}
+
+func (p *progress) stopTicker() {
+	if p.stop != nil {
+		close(p.stop)
+		p.stop = nil
+		if p.a.stderrTerminal {
+			fmt.Fprint(p.a.stderr, "\r\033[K")
+		}
+	}
+}
+
+// waitCommand connects (retrying while the database is not reachable yet)
+// and waits for every migration to be applied.
+func (a *app) waitCommand(ctx context.Context, wf *waitFlags) error {
+	fsys, err := a.source()
+	if err != nil {
+		return err
+	}
+	url := a.databaseURL()
+	var drv database.Driver
+	for {
+		drv, err = a.open(ctx, url)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, database.ErrConnect) {
+			return err
+		}
+		if a.g.verbose {
+			fmt.Fprintf(a.stderr, "runway: %v; retrying\n", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w (gave up: %v)", runway.ErrPending, err, context.Cause(ctx))
+		case <-time.After(wf.poll):
+		}
+	}
+	defer drv.Close(context.WithoutCancel(ctx))
+	r, err := runway.New(drv, fsys, runway.WithTable(a.g.table), runway.WithPollInterval(wf.poll),
+		runway.WithObserver(newProgress(a).event))
+	if err != nil {
+		return err
+	}
+	rep, err := r.Wait(ctx)
+	if rep != nil {
+		a.render(rep, err)
+	}
+	return err
+}
+
+func (a *app) usage(w io.Writer) {
+	fmt.Fprint(w, `Runway applies versioned SQL migrations to PostgreSQL, MySQL/MariaDB and SQLite,
+each exactly once, under a database lock.
+
+Usage: runway [flags] COMMAND [args]
+
+Commands:
+`)
+	for _, n := range sortedCommandNames() {
+		c := commands[n]
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nFlags (every flag also reads RUNWAY_<FLAG>, e.g. RUNWAY_LOCK_TIMEOUT=5m):\n")
+	fs := flag.NewFlagSet("runway", flag.ContinueOnError)
+	var g globals
+	g.register(fs)
+	printFlags(w, fs)
+	fmt.Fprint(w, `
+Exit codes: 0 success or nothing to do, 1 a migration failed, 2 usage or input error,
+3 pending work, 4 lock timeout, 5 validation failed, 6 could not connect.
+
+Example:
+  runway -d postgres://app@db:5432/app?sslmode=verify-full --dir ./migrations up
+
+Run 'runway COMMAND --help' for a command's flags and examples.
+`)
+}
+
+func (a *app) commandUsage(w io.Writer, c *command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: runway [flags] %s", c.name)
+	if c.args != "" {
+		fmt.Fprintf(w, " %s", c.args)
+	}
+	fmt.Fprintf(w, "\n\n%s.\n", strings.ToUpper(c.summary[:1])+c.summary[1:])
+	if c.detail != "" {
+		fmt.Fprintf(w, "\n%s\n", c.detail)
+	}
+	if fs == nil {
+		fs = flag.NewFlagSet(c.name, flag.ContinueOnError)
+		var g globals
+		g.register(fs)
+		c.flags(fs)
+	}
+	fmt.Fprint(w, "\nFlags:\n")
+	printFlags(w, fs)
+	fmt.Fprintf(w, "\nExample:\n  %s\n", c.example)
+}
+
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		if len(f.Name) == 1 {
+			return
+		}
+		name, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
+			usage += fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(w, "%-32s %s\n", line, usage)
+	})
+}

@@ -1,0 +1,299 @@
+package runway
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/migration"
+	"github.com/runwaydb/runway/report"
+)
+
+// Status reports every migration of the source and the history: applied,
+// pending, missing, modified, failed. It takes no lock and changes nothing.
+// With check set it returns ErrPending when anything is pending.
+func (r *Runner) Status(ctx context.Context, check bool) (*report.Report, error) {
+	rep := r.newReport("status")
+	ms, err := r.load()
+	if err != nil {
+		return r.finish(rep, err)
+	}
+	revs, err := r.drv.History(ctx)
+	if err != nil {
+		return r.finish(rep, fmt.Errorf("read history table %s: %w", r.cfg.table, err))
+	}
+	a := analyze(ms, revs)
+	rep.FromVersion = a.current.String()
+	rep.ToVersion = rep.FromVersion
+	rep.Migrations = statusLines(a, r.cfg.allowOutOfOrder)
+	setPending(rep, a, nil)
+	_, warnings := r.upProblems(a)
+	rep.Warnings = warnings
+	rep.Status = report.StatusOK
+	if len(rep.Pending) > 0 {
+		rep.Status = report.StatusPending
+		if check {
+			return r.finish(rep, fmt.Errorf("%w: %d migration(s) not applied", ErrPending, len(rep.Pending)))
+		}
+	}
+	return r.finish(rep, nil)
+}
+
+// Plan reports what Up would run, with the SQL of each statement, and
+// refuses as Up would. It changes nothing.
+func (r *Runner) Plan(ctx context.Context, o UpOptions) (*report.Report, error) {
+	rep := r.newReport("plan")
+	ms, err := r.load()
+	if err != nil {
+		return r.finish(rep, err)
+	}
+	if !o.To.IsZero() && !hasVersion(ms, o.To) {
+		return r.finish(rep, fmt.Errorf("%w: --to %s: no migration with that version in the source", ErrUsage, o.To))
+	}
+	revs, err := r.drv.History(ctx)
+	if err != nil {
+		return r.finish(rep, fmt.Errorf("read history table %s: %w", r.cfg.table, err))
+	}
+	a := analyze(ms, revs)
+	rep.FromVersion = a.current.String()
+	rep.ToVersion = rep.FromVersion
+	problems, warnings := r.upProblems(a)
+	rep.Warnings = warnings
+	var plans []applyPlan
+	for _, e := range limit(a.todo(), o) {
+		p, err := r.planApply(e)
+		if err != nil {
+			return r.finish(rep, err)
+		}
+		plans = append(plans, p)
+	}
+	problems = append(problems, resumeProblems(plans)...)
+	setPending(rep, a, nil)
+	if len(problems) > 0 {
+		return r.finish(rep, validationError(problems))
+	}
+	for _, p := range plans {
+		pl := report.Planned{Version: p.e.m.Version.String(), Name: p.e.m.Name, File: p.e.m.Up.File,
+			NoTransaction: !p.useTx, ResumeAt: p.resumeAt}
+		for _, st := range p.stmts[p.resumeAt:] {
+			pl.Statements = append(pl.Statements, report.Statement{Line: st.Line, SQL: st.SQL})
+		}
+		rep.Plan = append(rep.Plan, pl)
+		rep.ToVersion = pl.Version
+	}
+	rep.Status = report.StatusOK
+	if len(plans) > 0 {
+		rep.Status = report.StatusPending
+	}
+	return r.finish(rep, nil)
+}
+
+// ValidateFiles checks the source alone: every file parses and splits for the
+// driver's dialect, versions are unique and, with WithRequireDown, every
+// migration has a down script.
+func ValidateFiles(ms []*migration.Migration, d migration.Dialect, requireDown bool) []Problem {
+	var problems []Problem
+	for _, m := range ms {
+		e := entry{m: m}
+		if _, err := m.Up.Statements(d); err != nil {
+			problems = append(problems, problem(e, "syntax", err.Error()))
+		}
+		if m.Down != nil {
+			if _, err := m.Down.Statements(d); err != nil {
+				p := problem(e, "syntax", err.Error())
+				p.File = m.Down.File
+				problems = append(problems, p)
+			}
+		} else if requireDown {
+			problems = append(problems, problem(e, "no-down", "has no down migration (required)"))
+		}
+	}
+	return problems
+}
+
+// Validate checks the files and the history against each other: applied
+// checksums, missing files, order. It changes nothing.
+func (r *Runner) Validate(ctx context.Context) (*report.Report, error) {
+	rep := r.newReport("validate")
+	ms, err := r.load()
+	if err != nil {
+		return r.finish(rep, err)
+	}
+	problems := ValidateFiles(ms, r.drv.Dialect(), r.cfg.requireDown)
+	revs, err := r.drv.History(ctx)
+	if err != nil {
+		return r.finish(rep, fmt.Errorf("read history table %s: %w", r.cfg.table, err))
+	}
+	a := analyze(ms, revs)
+	rep.FromVersion = a.current.String()
+	rep.ToVersion = rep.FromVersion
+	rep.Migrations = statusLines(a, r.cfg.allowOutOfOrder)
+	setPending(rep, a, nil)
+	up, warnings := r.upProblems(a)
+	problems = append(problems, up...)
+	for _, e := range a.missing {
+		problems = append(problems, problem(e, "missing", "applied, but the file is not in the source"))
+	}
+	for _, e := range a.incomplete {
+		problems = append(problems, problem(e, string(e.rev.State), fmt.Sprintf("%d of %d statements applied: %s", e.rev.StatementsApplied, e.rev.StatementsTotal, e.rev.Error)))
+	}
+	rep.Warnings = warnings
+	if len(problems) > 0 {
+		return r.finish(rep, validationError(problems))
+	}
+	rep.Status = report.StatusOK
+	return r.finish(rep, nil)
+}
+
+// Baseline records every migration of the source up to and including v as
+// applied, without running it: for a database that already has that schema.
+func (r *Runner) Baseline(ctx context.Context, v migration.Version) (*report.Report, error) {
+	rep := r.newReport("baseline")
+	ms, err := r.load()
+	if err != nil {
+		return r.finish(rep, err)
+	}
+	if v.IsZero() || !hasVersion(ms, v) {
+		return r.finish(rep, fmt.Errorf("%w: baseline %s: no migration with that version in the source", ErrUsage, v))
+	}
+	release, err := r.lock(ctx)
+	if err != nil {
+		return r.finish(rep, err)
+	}
+	defer release()
+	if err := r.drv.EnsureHistory(ctx); err != nil {
+		return r.finish(rep, fmt.Errorf("create history table %s: %w", r.cfg.table, err))
+	}
+	revs, err := r.drv.History(ctx)
+	if err != nil {
+		return r.finish(rep, fmt.Errorf("read history table %s: %w", r.cfg.table, err))
+	}
+	a := analyze(ms, revs)
+	rep.FromVersion = a.current.String()
+	now := r.cfg.now()
+	for _, e := range a.entries {
+		if e.m == nil || e.m.Version.Compare(v) > 0 || (e.rev != nil && e.rev.State.Done()) {
+			continue
+		}
+		if e.rev != nil {
+			return r.finish(rep, validationError([]Problem{problem(e, string(e.rev.State), "has an unfinished history row; run `runway repair` first")}))
+		}
+		rev := r.revision(e.m, database.StateBaseline, now)
+		if err := r.drv.WriteRevision(ctx, rev); err != nil {
+			return r.finish(rep, fmt.Errorf("record %s as baseline: %w", e.m.Up.File, err))
+		}
+		rep.Applied = append(rep.Applied, report.Applied{Version: e.m.Version.String(), Name: e.m.Name})
+	}
+	rep.ToVersion = rep.FromVersion
+	if v.Compare(a.current) > 0 {
+		rep.ToVersion = v.String()
+	}
+	if revs, err = r.drv.History(ctx); err == nil {
+		setPending(rep, analyze(ms, revs), nil)
+	}
+	rep.Status = report.StatusApplied
+	if len(rep.Applied) == 0 {
+		rep.Status = report.StatusNoop
+	}
+	return r.finish(rep, nil)
+}
+
+// RepairOptions says what Repair fixes besides clearing unfinished rows.
+type RepairOptions struct {
+	// AcceptChecksums records the current checksum of every applied migration
+	// whose file was edited.
+	AcceptChecksums bool
+}
+
+// Repair clears the history rows left `failed` or `running` by an
+// interrupted migration that could not roll back, once the operator has put
+// the database right by hand: the next up runs those migrations again from
+// their first statement. With AcceptChecksums it also re-records edited files.
+func (r *Runner) Repair(ctx context.Context, o RepairOptions) (*report.Report, error) {
+	rep := r.newReport("repair")
+	ms, err := r.load()
+	if err != nil {
+		return r.finish(rep, err)
+	}
+	release, err := r.lock(ctx)
+	if err != nil {
+		return r.finish(rep, err)
+	}
+	defer release()
+	revs, err := r.drv.History(ctx)
+	if err != nil {
+		return r.finish(rep, fmt.Errorf("read history table %s: %w", r.cfg.table, err))
+	}
+	a := analyze(ms, revs)
+	rep.FromVersion = a.current.String()
+	rep.ToVersion = rep.FromVersion
+	for _, e := range append(append([]entry{}, a.incomplete...), a.orphaned...) {
+		if err := r.drv.RemoveRevision(ctx, e.version()); err != nil {
+			return r.finish(rep, fmt.Errorf("clear the %s row of %s: %w", e.rev.State, e.version(), err))
+		}
+		rep.Applied = append(rep.Applied, report.Applied{Version: e.version().String(), Name: e.name()})
+		r.emit(Event{Kind: EventWarning, Version: e.version().String(), Message: fmt.Sprintf("cleared the %s row of %s_%s (%d of %d statements had been applied); `runway up` runs it again from its first statement",
+			e.rev.State, e.version(), e.name(), e.rev.StatementsApplied, e.rev.StatementsTotal)})
+	}
+	if o.AcceptChecksums {
+		for _, e := range a.modified {
+			rev := *e.rev
+			rev.Checksum = e.m.Up.Checksum
+			if err := r.drv.WriteRevision(ctx, rev); err != nil {
+				return r.finish(rep, fmt.Errorf("record the new checksum of %s: %w", e.m.Up.File, err))
+			}
+			rep.Applied = append(rep.Applied, report.Applied{Version: e.version().String(), Name: e.name()})
+			r.emit(Event{Kind: EventWarning, Version: e.version().String(), Message: fmt.Sprintf("accepted the edited %s: recorded its new checksum", e.m.Up.File)})
+		}
+	} else if len(a.modified) > 0 {
+		r.warn(rep, []string{fmt.Sprintf("%d applied migration(s) were edited; pass --accept-checksums to record their new checksums", len(a.modified))})
+	}
+	rep.Status = report.StatusApplied
+	if len(rep.Applied) == 0 {
+		rep.Status = report.StatusNoop
+	}
+	return r.finish(rep, nil)
+}
+
+// Wait blocks until every migration of the source is applied, polling the
+// history table, or until ctx ends (ErrPending). It never takes the lock.
+func (r *Runner) Wait(ctx context.Context) (*report.Report, error) {
+	rep := r.newReport("wait")
+	ms, err := r.load()
+	if err != nil {
+		return r.finish(rep, err)
+	}
+	for {
+		revs, err := r.drv.History(ctx)
+		if err != nil && ctx.Err() == nil {
+			return r.finish(rep, fmt.Errorf("read history table %s: %w", r.cfg.table, err))
+		}
+		if err == nil {
+			a := analyze(ms, revs)
+			rep.FromVersion = a.current.String()
+			rep.ToVersion = rep.FromVersion
+			setPending(rep, a, nil)
+			if len(rep.Pending) == 0 && len(a.modified) == 0 {
+				rep.Status = report.StatusOK
+				return r.finish(rep, nil)
+			}
+			if len(a.modified) > 0 && len(rep.Pending) == 0 {
+				problems, _ := r.upProblems(a)
+				return r.finish(rep, validationError(problems))
+			}
+			r.emit(Event{Kind: EventWaiting, Pending: len(rep.Pending)})
+		}
+		t := time.NewTimer(r.cfg.pollInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			rep.Status = report.StatusPending
+			rep.DurationMS = r.cfg.now().Sub(rep.StartedAt).Milliseconds()
+			err := fmt.Errorf("%w: %d migration(s) still not applied when the wait ended (%v)", ErrPending, len(rep.Pending), context.Cause(ctx))
+			rep.Error = errorInfo(err)
+			return rep, err
+		case <-t.C:
+		}
+	}
+}

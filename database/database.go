@@ -1,0 +1,153 @@
+// Package database defines what a database driver gives Runway's engine: one
+// session that holds the migration lock, reads and writes the history table and
+// executes statements. Drivers live in the sub-packages postgres, mysql and sqlite;
+// this package imports none of them.
+package database
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/runwaydb/runway/migration"
+)
+
+// State is the state of a row in the history table.
+type State string
+
+// The states a revision can be in.
+const (
+	// StateApplied: the migration ran to its end.
+	StateApplied State = "applied"
+	// StateBaseline: recorded by `baseline` without running (an existing database).
+	StateBaseline State = "baseline"
+	// StateRunning: applied statement by statement (MySQL DDL, no-transaction
+	// migrations) and not finished. Seen by another run, it means a runner died.
+	StateRunning State = "running"
+	// StateFailed: a statement failed after earlier ones had taken effect.
+	StateFailed State = "failed"
+)
+
+// Done reports whether the state counts as applied.
+func (s State) Done() bool { return s == StateApplied || s == StateBaseline }
+
+// Revision is one row of the history table.
+type Revision struct {
+	Version   migration.Version
+	Name      string
+	Checksum  string
+	State     State
+	AppliedAt time.Time
+	Duration  time.Duration
+	AppliedBy string // "host pid=123"
+	// StatementsApplied and StatementsTotal count the statements of a migration
+	// applied outside a transaction; StatementChecksums holds the
+	// migration.Statement.Checksum of each applied one, in order.
+	StatementsApplied  int
+	StatementsTotal    int
+	StatementChecksums []string
+	// Error is the database's message for a failed revision.
+	Error string
+}
+
+// Step is a unit of work for Driver.ApplyTx: statements to run, then the history
+// change that records them.
+type Step struct {
+	Statements []migration.Statement
+	// Record, when set, is inserted into (or replaces its version's row in) the history table.
+	Record *Revision
+	// Remove, when not zero, deletes that version's row from the history table.
+	Remove migration.Version
+}
+
+// Driver is one database session used for a whole run. A Driver is not safe for
+// concurrent use: the engine calls it from one goroutine.
+type Driver interface {
+	// Dialect tells the engine which SQL splitting rules apply.
+	Dialect() migration.Dialect
+	// TransactionalDDL reports whether schema changes can roll back
+	// (PostgreSQL, SQLite) or commit implicitly (MySQL, MariaDB).
+	TransactionalDDL() bool
+
+	// Lock tries to take the migration lock, waiting up to wait (0: try once).
+	// It returns false, nil when the lock is held by someone else at the end of the wait.
+	// The lock belongs to the session: a crashed runner releases it with its connection.
+	Lock(ctx context.Context, wait time.Duration) (bool, error)
+	// LockHolder describes who holds the lock ("host pid=12 since 10:01:02"),
+	// or "" when the database cannot tell.
+	LockHolder(ctx context.Context) (string, error)
+	// Unlock releases the lock.
+	Unlock(ctx context.Context) error
+
+	// EnsureHistory creates the history table when it does not exist.
+	EnsureHistory(ctx context.Context) error
+	// History returns the rows of the history table in no particular order;
+	// no rows and no error when the table does not exist.
+	History(ctx context.Context) ([]Revision, error)
+	// WriteRevision inserts r, or replaces the row with r's version.
+	WriteRevision(ctx context.Context, r Revision) error
+	// RemoveRevision deletes the row with version v.
+	RemoveRevision(ctx context.Context, v migration.Version) error
+
+	// ApplyTx runs the steps in one transaction: each step's statements, then its
+	// history change. The driver records in each Record's duration_ms the time
+	// that step's statements took (measured client-side, or in the database
+	// when the step is sent in one round trip); Record.Duration is ignored.
+	// On failure the transaction is rolled back and the error is an
+	// *ExecError naming the step and statement.
+	ApplyTx(ctx context.Context, steps []Step) error
+	// Exec runs one statement outside any transaction. On failure the error is
+	// an *ExecError (Step and Statement 0).
+	Exec(ctx context.Context, stmt migration.Statement) error
+
+	// Close ends the session (and with it the lock).
+	Close(ctx context.Context) error
+}
+
+// ErrConnect marks errors that mean the database could not be reached or
+// refused the credentials. The CLI maps it to exit code 6.
+var ErrConnect = errors.New("could not connect to the database")
+
+// ExecError is a statement the database rejected.
+type ExecError struct {
+	Step      int // index into the steps given to ApplyTx
+	Statement int // index into that step's statements
+	Line      int // line in the file where the statement starts (from migration.Statement)
+	Code      string
+	Message   string
+	// Position is the 1-based character offset of the error in the statement, 0 when unknown.
+	Position int
+	Err      error
+}
+
+func (e *ExecError) Error() string {
+	if e.Code != "" {
+		return fmt.Sprintf("%s (%s)", e.Message, e.Code)
+	}
+	return e.Message
+}
+
+func (e *ExecError) Unwrap() error { return e.Err }
+
+// DefaultTable is the history table's name when none is given.
+const DefaultTable = "runway_migrations"
+
+// Config is what every driver's Open takes besides the URL.
+type Config struct {
+	// Table is the history table, optionally schema-qualified on PostgreSQL
+	// ("app.runway_migrations"). Empty means DefaultTable. The lock is named
+	// after it, so two tables in one database are two independent histories.
+	Table string
+	// Identity describes this runner to other sessions ("runway web-1 pid=42");
+	// drivers show it where the database lets them (PostgreSQL application_name).
+	Identity string
+}
+
+// TableName returns c.Table or DefaultTable.
+func (c Config) TableName() string {
+	if c.Table == "" {
+		return DefaultTable
+	}
+	return c.Table
+}

@@ -1,0 +1,154 @@
+package runway
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/migration"
+	"github.com/runwaydb/runway/report"
+)
+
+// Sentinel errors. Callers test them with errors.Is; the CLI maps them to exit codes.
+var (
+	// ErrUsage: the request itself is wrong (conflicting options, unknown version). Exit 2.
+	ErrUsage = errors.New("usage error")
+	// ErrSource: the migration files cannot be read or parsed. Exit 2.
+	ErrSource = errors.New("bad migration source")
+	// ErrNoMigrations: the source holds no migration files. Exit 2.
+	ErrNoMigrations = errors.New("no migration files found in the source: check --dir, or create one with `runway new NAME`")
+	// ErrLockTimeout: another runner held the lock for longer than the lock timeout. Exit 4.
+	ErrLockTimeout = errors.New("timed out waiting for the migration lock")
+	// ErrValidation: the history and the files disagree (modified, missing,
+	// out-of-order migrations, a database ahead under --strict, an edited
+	// statement before a failure). Errors of type *ValidationError match it. Exit 5.
+	ErrValidation = errors.New("validation failed")
+	// ErrMigrationFailed: a migration statement failed. Errors of type
+	// *MigrationError match it. Exit 1.
+	ErrMigrationFailed = errors.New("migration failed")
+	// ErrPending: migrations remain to be applied (status --check, wait timed out). Exit 3.
+	ErrPending = errors.New("migrations are pending")
+)
+
+// Problem is one disagreement between the source and the history.
+type Problem struct {
+	Version string
+	Name    string
+	File    string
+	Kind    string // modified, missing, out-of-order, ahead, failed, running, resume-edited, no-down
+	Detail  string
+}
+
+func (p Problem) String() string {
+	where := p.Version
+	if p.File != "" {
+		where = p.File
+	} else if p.Name != "" {
+		where = p.Version + "_" + p.Name
+	}
+	return fmt.Sprintf("%s: %s: %s", where, p.Kind, p.Detail)
+}
+
+// ValidationError lists the problems that made a command refuse to run.
+type ValidationError struct {
+	Problems []Problem
+	// Hint says what to do about them.
+	Hint string
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString("validation failed:")
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	if e.Hint != "" {
+		b.WriteString("\n")
+		b.WriteString(e.Hint)
+	}
+	return b.String()
+}
+
+// Is makes a *ValidationError match ErrValidation.
+func (e *ValidationError) Is(target error) bool { return target == ErrValidation }
+
+// MigrationError is a migration the database refused. It names the file, the
+// statement (1-based) and the line where the statement starts, and keeps the
+// driver's error reachable with errors.As.
+type MigrationError struct {
+	Version   migration.Version
+	Name      string
+	File      string
+	Statement int // 1-based number of the failing statement in the script
+	Line      int
+	Code      string
+	Message   string
+	SQL       string
+	// Applied counts the statements of this migration that took effect before
+	// the failure (only where they could not be rolled back).
+	Applied int
+	// Down is set when the failing script was a down migration.
+	Down bool
+	Err  error
+}
+
+func (e *MigrationError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s:%d: statement %d failed: %s", e.File, e.Line, e.Statement, e.Message)
+	if e.Code != "" {
+		fmt.Fprintf(&b, " (%s)", e.Code)
+	}
+	return b.String()
+}
+
+// Unwrap returns the driver's error.
+func (e *MigrationError) Unwrap() error { return e.Err }
+
+// Is makes a *MigrationError match ErrMigrationFailed.
+func (e *MigrationError) Is(target error) bool { return target == ErrMigrationFailed }
+
+// errorInfo turns an error into the report's error object.
+func errorInfo(err error) *report.Error {
+	info := &report.Error{Message: err.Error()}
+	var me *MigrationError
+	var fe *migration.FileError
+	var ve *ValidationError
+	switch {
+	case errors.As(err, &me):
+		info.Version = me.Version.String()
+		info.File = me.File
+		info.Line = me.Line
+		info.Statement = me.Statement
+		info.Code = me.Code
+		info.Message = me.Message
+		info.Hint = FailureHint(me)
+	case errors.As(err, &ve):
+		info.Hint = ve.Hint
+		if len(ve.Problems) > 0 {
+			info.Version = ve.Problems[0].Version
+			info.File = ve.Problems[0].File
+		}
+	case errors.As(err, &fe):
+		info.File = fe.File
+		info.Line = fe.Line
+	}
+	var ee *database.ExecError
+	if info.Code == "" && errors.As(err, &ee) {
+		info.Code = ee.Code
+	}
+	return info
+}
+
+// FailureHint tells the operator the ways out of a failed migration.
+func FailureHint(me *MigrationError) string {
+	if me.Down {
+		return "the down migration stopped here; fix the file or the database and run `runway down` again"
+	}
+	if me.Applied == 0 {
+		return fmt.Sprintf("nothing of %s was applied; fix the statement in %s and run `runway up` again", me.Version, me.File)
+	}
+	return fmt.Sprintf("%d statement(s) of %s took effect before the failure and could not be rolled back. Either fix statement %d in %s and run `runway up` again (it resumes at that statement), or put the database right by hand (undo those statements) and run `runway repair`, then `runway up`",
+		me.Applied, me.Version, me.Statement, me.File)
+}

@@ -1,0 +1,120 @@
+// Package report is the record of one Runway run: what was applied, what is
+// pending, what failed. It renders as the JSON object of the CLI contract
+// (--json, webhook bodies) and as text for people.
+package report
+
+import (
+	"encoding/json"
+	"io"
+	"time"
+)
+
+// Status values of a report.
+const (
+	StatusApplied  = "applied"  // up/down/baseline changed the database
+	StatusNoop     = "noop"     // nothing to do
+	StatusFailed   = "failed"   // the command failed
+	StatusPending  = "pending"  // status/wait: migrations remain to apply
+	StatusOK       = "ok"       // status/validate/plan: all good
+	StatusReverted = "reverted" // down reverted migrations
+)
+
+// Report is the result of one command. Its JSON form is the contract of DESIGN §2.
+type Report struct {
+	Command     string `json:"command"`
+	Status      string `json:"status"`
+	Env         string `json:"env,omitempty"`
+	Database    string `json:"database,omitempty"` // always redacted
+	Source      string `json:"source,omitempty"`
+	Table       string `json:"table,omitempty"`
+	FromVersion string `json:"from_version"`
+	ToVersion   string `json:"to_version"`
+	// Applied lists what this run applied (up, baseline) or reverted (down).
+	Applied []Applied `json:"applied"`
+	// Pending lists what remains to apply after the run.
+	Pending []Pending `json:"pending"`
+	// Migrations is the full picture, for status and validate.
+	Migrations []Migration `json:"migrations,omitempty"`
+	// Plan is the SQL `up` would run, for plan.
+	Plan     []Planned `json:"plan,omitempty"`
+	Warnings []string  `json:"warnings,omitempty"`
+	Error    *Error    `json:"error,omitempty"`
+
+	StartedAt  time.Time `json:"started_at"`
+	DurationMS int64     `json:"duration_ms"`
+	Runner     Runner    `json:"runner"`
+}
+
+// Applied is one migration a run applied or reverted.
+type Applied struct {
+	Version    string `json:"version"`
+	Name       string `json:"name"`
+	DurationMS int64  `json:"duration_ms"`
+	Statements int    `json:"statements"`
+	// Resumed is the number of statements skipped because an earlier run applied them.
+	Resumed int `json:"resumed,omitempty"`
+}
+
+// Pending is one migration not applied yet.
+type Pending struct {
+	Version string `json:"version"`
+	Name    string `json:"name"`
+	File    string `json:"file,omitempty"`
+}
+
+// Migration is one line of `status`: a version and what state it is in.
+type Migration struct {
+	Version   string     `json:"version"`
+	Name      string     `json:"name"`
+	File      string     `json:"file,omitempty"`
+	State     string     `json:"state"` // applied, baseline, pending, missing, modified, failed, running, out-of-order
+	AppliedAt *time.Time `json:"applied_at,omitempty"`
+	Detail    string     `json:"detail,omitempty"`
+}
+
+// Planned is a migration `up` would run, with its statements.
+type Planned struct {
+	Version       string      `json:"version"`
+	Name          string      `json:"name"`
+	File          string      `json:"file"`
+	NoTransaction bool        `json:"no_transaction,omitempty"`
+	ResumeAt      int         `json:"resume_at,omitempty"`
+	Statements    []Statement `json:"statements"`
+}
+
+// Statement is one statement of a plan.
+type Statement struct {
+	Line int    `json:"line"`
+	SQL  string `json:"sql"`
+}
+
+// Error describes why the command failed.
+type Error struct {
+	Version   string `json:"version,omitempty"`
+	File      string `json:"file,omitempty"`
+	Line      int    `json:"line,omitempty"`
+	Statement int    `json:"statement,omitempty"` // 1-based
+	Code      string `json:"code,omitempty"`
+	Message   string `json:"message"`
+	Hint      string `json:"hint,omitempty"`
+}
+
+// Runner says who ran the command.
+type Runner struct {
+	Host          string `json:"host"`
+	PID           int    `json:"pid"`
+	RunwayVersion string `json:"runway_version"`
+}
+
+// WriteJSON writes r as one JSON object and a newline.
+func WriteJSON(w io.Writer, r *Report) error {
+	if r.Applied == nil {
+		r.Applied = []Applied{}
+	}
+	if r.Pending == nil {
+		r.Pending = []Pending{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(r)
+}

@@ -1,0 +1,230 @@
+// Package runway applies versioned SQL migrations safely: each exactly once,
+// under a database lock, with integrity checks and errors that name the file,
+// statement and line.
+//
+// An application that embeds its migrations migrates at start-up like this:
+//
+//	//go:embed migrations/*.sql
+//	var migrations embed.FS
+//
+//	drv, err := postgres.Open(ctx, os.Getenv("DATABASE_URL"), database.Config{})
+//	...
+//	sub, _ := fs.Sub(migrations, "migrations")
+//	rep, err := runway.Up(ctx, drv, sub)
+//
+// Any number of replicas may do this at once: one applies, the others wait for
+// the lock and then find nothing to do.
+//
+// The engine takes values — a database.Driver, an fs.FS, options — and
+// registers nothing globally. It is quiet: progress goes to an optional
+// observer function and *slog.Logger; rendering is the caller's business.
+package runway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/migration"
+	"github.com/runwaydb/runway/report"
+)
+
+// Version is Runway's own version, reported in every run report.
+// Release builds set it with -ldflags "-X github.com/runwaydb/runway.Version=v1.2.3".
+var Version = "dev"
+
+// Runner applies the migrations of one source to one database.
+type Runner struct {
+	drv  database.Driver
+	fsys fs.FS
+	cfg  config
+}
+
+type config struct {
+	lockTimeout      time.Duration
+	lockPoll         time.Duration
+	singleTx         bool
+	allowOutOfOrder  bool
+	strict           bool
+	logger           *slog.Logger
+	observe          func(Event)
+	identity         string
+	table            string
+	pollInterval     time.Duration
+	now              func() time.Time
+	requireDown      bool
+	hostname         string
+	skipNoopFastPath bool
+}
+
+// Option configures a Runner. Options validate their arguments and New
+// refuses conflicting ones.
+type Option func(*config) error
+
+// WithLockTimeout sets how long to wait for the migration lock (default 10m).
+func WithLockTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("lock timeout %v: must not be negative", d)
+		}
+		c.lockTimeout = d
+		return nil
+	}
+}
+
+// WithSingleTransaction applies all pending migrations in one transaction
+// (PostgreSQL and SQLite only): either all apply or none.
+func WithSingleTransaction() Option {
+	return func(c *config) error { c.singleTx = true; return nil }
+}
+
+// WithAllowOutOfOrder lets up apply pending migrations older than the newest applied one.
+func WithAllowOutOfOrder() Option {
+	return func(c *config) error { c.allowOutOfOrder = true; return nil }
+}
+
+// WithStrict makes up fail (ErrValidation) when the database has applied
+// migrations the source does not have, instead of warning.
+func WithStrict() Option {
+	return func(c *config) error { c.strict = true; return nil }
+}
+
+// WithRequireDown makes validation fail for migrations without a down script.
+func WithRequireDown() Option {
+	return func(c *config) error { c.requireDown = true; return nil }
+}
+
+// WithLogger sends debug and progress records to l.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return errors.New("WithLogger: nil logger")
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithObserver calls fn with each progress event, from the goroutine running the command.
+func WithObserver(fn func(Event)) Option {
+	return func(c *config) error {
+		if fn == nil {
+			return errors.New("WithObserver: nil function")
+		}
+		c.observe = fn
+		return nil
+	}
+}
+
+// WithIdentity names this runner in the history table's applied_by column
+// (default "host pid=N").
+func WithIdentity(id string) Option {
+	return func(c *config) error { c.identity = id; return nil }
+}
+
+// WithTable names the history table for reports (the driver is configured
+// with the same name through database.Config).
+func WithTable(name string) Option {
+	return func(c *config) error { c.table = name; return nil }
+}
+
+// WithPollInterval sets how often Wait reads the history table (default 1s).
+func WithPollInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("poll interval %v: must be positive", d)
+		}
+		c.pollInterval = d
+		return nil
+	}
+}
+
+// New returns a Runner for the migrations in fsys (its top-level .sql files)
+// and the database behind drv. It does no I/O.
+func New(drv database.Driver, fsys fs.FS, opts ...Option) (*Runner, error) {
+	if drv == nil {
+		return nil, errors.New("runway.New: nil driver")
+	}
+	if fsys == nil {
+		return nil, errors.New("runway.New: nil fs.FS")
+	}
+	host, _ := os.Hostname()
+	cfg := config{
+		lockTimeout:  10 * time.Minute,
+		lockPoll:     2 * time.Second,
+		pollInterval: time.Second,
+		now:          time.Now,
+		logger:       slog.New(slog.DiscardHandler),
+		hostname:     host,
+	}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.identity == "" {
+		cfg.identity = fmt.Sprintf("%s pid=%d", host, os.Getpid())
+	}
+	if cfg.table == "" {
+		cfg.table = database.DefaultTable
+	}
+	if cfg.singleTx && !drv.TransactionalDDL() {
+		return nil, fmt.Errorf("%w: --single-transaction needs transactional DDL (PostgreSQL, SQLite); %s commits each schema change on its own", ErrUsage, drv.Dialect())
+	}
+	return &Runner{drv: drv, fsys: fsys, cfg: cfg}, nil
+}
+
+// Up applies pending migrations with default options. See Runner.Up.
+func Up(ctx context.Context, drv database.Driver, fsys fs.FS, opts ...Option) (*report.Report, error) {
+	r, err := New(drv, fsys, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return r.Up(ctx, UpOptions{})
+}
+
+func (r *Runner) emit(e Event) {
+	if e.Time.IsZero() {
+		e.Time = r.cfg.now()
+	}
+	if r.cfg.observe != nil {
+		r.cfg.observe(e)
+	}
+	r.cfg.logger.Debug(e.String(), "event", e.Kind.String(), "version", e.Version)
+}
+
+func (r *Runner) newReport(command string) *report.Report {
+	return &report.Report{
+		Command:   command,
+		Table:     r.cfg.table,
+		StartedAt: r.cfg.now().UTC().Truncate(time.Millisecond),
+		Runner:    report.Runner{Host: r.cfg.hostname, PID: os.Getpid(), RunwayVersion: Version},
+	}
+}
+
+func (r *Runner) finish(rep *report.Report, err error) (*report.Report, error) {
+	rep.DurationMS = r.cfg.now().Sub(rep.StartedAt).Milliseconds()
+	if err != nil {
+		rep.Status = report.StatusFailed
+		rep.Error = errorInfo(err)
+	}
+	return rep, err
+}
+
+// load reads the source. An empty source is an input error: a deploy that
+// finds no migrations is almost always pointed at the wrong folder.
+func (r *Runner) load() ([]*migration.Migration, error) {
+	ms, err := migration.Load(r.fsys)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSource, err)
+	}
+	if len(ms) == 0 {
+		return nil, ErrNoMigrations
+	}
+	return ms, nil
+}

@@ -1,0 +1,592 @@
+package runway_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/runwaydb/runway"
+	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/database/mysql"
+	"github.com/runwaydb/runway/database/postgres"
+	"github.com/runwaydb/runway/database/sqlite"
+	"github.com/runwaydb/runway/internal/testdb"
+	"github.com/runwaydb/runway/migration"
+	"github.com/runwaydb/runway/report"
+)
+
+func TestMain(m *testing.M) { os.Exit(m.Run()) }
+
+// target is one fresh database and a way to open sessions on it.
+type target struct {
+	name string
+	url  string
+	open func(t *testing.T) database.Driver
+}
+
+func (tg target) transactional() bool { return tg.name != "mysql" }
+
+// eachDB runs the case on PostgreSQL, MariaDB and SQLite, each with a fresh database.
+func eachDB(t *testing.T, fn func(t *testing.T, tg target)) {
+	t.Helper()
+	for _, name := range []string{"postgres", "mysql", "sqlite"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tg := newTarget(t, name)
+			fn(t, tg)
+		})
+	}
+}
+
+func newTarget(t *testing.T, name string) target {
+	t.Helper()
+	tg := target{name: name}
+	switch name {
+	case "postgres":
+		tg.url = testdb.Postgres(t)
+	case "mysql":
+		tg.url = testdb.MySQL(t)
+	case "sqlite":
+		tg.url = "sqlite:" + filepath.Join(t.TempDir(), "test.db")
+	}
+	tg.open = func(t *testing.T) database.Driver {
+		t.Helper()
+		drv, err := openURL(context.Background(), name, tg.url)
+		if err != nil {
+			t.Fatalf("open %s: %v", name, err)
+		}
+		t.Cleanup(func() { drv.Close(context.Background()) })
+		return drv
+	}
+	return tg
+}
+
+func openURL(ctx context.Context, name, url string) (database.Driver, error) {
+	cfg := database.Config{Identity: "runway-test"}
+	switch name {
+	case "postgres":
+		return postgres.Open(ctx, url, cfg)
+	case "mysql":
+		return mysql.Open(ctx, url, cfg)
+	default:
+		return sqlite.Open(ctx, url, cfg)
+	}
+}
+
+func files(kv ...string) fstest.MapFS {
+	m := fstest.MapFS{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = &fstest.MapFile{Data: []byte(kv[i+1])}
+	}
+	return m
+}
+
+func up(t *testing.T, drv database.Driver, fsys fs.FS, opts ...runway.Option) (*report.Report, error) {
+	t.Helper()
+	r, err := runway.New(drv, fsys, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Up(context.Background(), runway.UpOptions{})
+}
+
+func mustUp(t *testing.T, drv database.Driver, fsys fs.FS, opts ...runway.Option) *report.Report {
+	t.Helper()
+	rep, err := up(t, drv, fsys, opts...)
+	if err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	return rep
+}
+
+// exists tells whether a table exists, by selecting from it.
+func exists(t *testing.T, drv database.Driver, table string) bool {
+	t.Helper()
+	return drv.Exec(context.Background(), migration.Statement{SQL: "SELECT 1 FROM " + table, Line: 1}) == nil
+}
+
+func history(t *testing.T, drv database.Driver) map[string]database.Revision {
+	t.Helper()
+	revs, err := drv.History(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]database.Revision{}
+	for _, r := range revs {
+		out[r.Version.String()] = r
+	}
+	return out
+}
+
+var basic = files(
+	"0001_users.up.sql", "CREATE TABLE users (id integer primary key, name varchar(100));\nINSERT INTO users (id, name) VALUES (1, 'ada');\n",
+	"0001_users.down.sql", "DROP TABLE users;\n",
+	"0002_posts.up.sql", "CREATE TABLE posts (id integer primary key, user_id integer);\n",
+	"0002_posts.down.sql", "DROP TABLE posts;\n",
+	"0003_tags.up.sql", "CREATE TABLE tags (id integer primary key);\n",
+	"0003_tags.down.sql", "DROP TABLE tags;\n",
+)
+
+func TestUpAppliesOnceThenNoop(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		rep := mustUp(t, drv, basic)
+		if rep.Status != report.StatusApplied || len(rep.Applied) != 3 || rep.ToVersion != "3" || rep.FromVersion != "" {
+			t.Fatalf("first up: %+v", rep)
+		}
+		for _, a := range rep.Applied {
+			if a.Statements == 0 {
+				t.Errorf("applied %s: statements not counted", a.Version)
+			}
+		}
+		rep = mustUp(t, tg.open(t), basic)
+		if rep.Status != report.StatusNoop || len(rep.Applied) != 0 || rep.FromVersion != "3" {
+			t.Fatalf("second up: %+v", rep)
+		}
+		h := history(t, drv)
+		if len(h) != 3 || h["1"].State != database.StateApplied || h["1"].Name != "users" || h["1"].AppliedBy != "runway-test" && h["1"].AppliedBy == "" {
+			t.Fatalf("history: %+v", h)
+		}
+		for _, tb := range []string{"users", "posts", "tags"} {
+			if !exists(t, drv, tb) {
+				t.Errorf("table %s missing", tb)
+			}
+		}
+	})
+}
+
+func TestConcurrentRunnersApplyEachMigrationOnce(t *testing.T) {
+	const runners, migrations = 16, 12
+	fsys := fstest.MapFS{}
+	for i := 1; i <= migrations; i++ {
+		fsys[fmt.Sprintf("%04d_t%d.up.sql", i, i)] = &fstest.MapFile{Data: []byte(fmt.Sprintf(
+			"CREATE TABLE t%d (id integer primary key);\nINSERT INTO t%d (id) VALUES (1);\n", i, i))}
+	}
+	eachDB(t, func(t *testing.T, tg target) {
+		var wg sync.WaitGroup
+		errs := make([]error, runners)
+		applied := make([]int, runners)
+		for i := 0; i < runners; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				drv, err := openURL(context.Background(), tg.name, tg.url)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				defer drv.Close(context.Background())
+				r, err := runway.New(drv, fsys, runway.WithLockTimeout(2*time.Minute))
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				rep, err := r.Up(context.Background(), runway.UpOptions{})
+				errs[i] = err
+				if rep != nil {
+					applied[i] = len(rep.Applied)
+				}
+			}(i)
+		}
+		wg.Wait()
+		total := 0
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("runner %d: %v", i, err)
+			}
+			total += applied[i]
+		}
+		if total != migrations {
+			t.Errorf("runners applied %d migrations in all, want exactly %d", total, migrations)
+		}
+		if h := history(t, tg.open(t)); len(h) != migrations {
+			t.Errorf("history has %d rows, want %d", len(h), migrations)
+		}
+	})
+}
+
+func TestFailingMigration(t *testing.T) {
+	bad := files(
+		"0001_ok.up.sql", "CREATE TABLE ok1 (id integer primary key);\n",
+		"0002_bad.up.sql", "CREATE TABLE half (id integer primary key);\n\nINSERT INTO half (id) VALUES (1);\nINSERT INTO no_such_table (id) VALUES (1);\n",
+	)
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		rep, err := up(t, drv, bad)
+		var me *runway.MigrationError
+		if !errors.As(err, &me) || !errors.Is(err, runway.ErrMigrationFailed) {
+			t.Fatalf("want *MigrationError, got %T %v", err, err)
+		}
+		if me.File != "0002_bad.up.sql" || me.Statement != 3 || me.Line != 4 || me.Code == "" || me.Message == "" {
+			t.Fatalf("error does not point at the statement: %+v", me)
+		}
+		if rep.Status != report.StatusFailed || rep.Error == nil || rep.Error.Line != 4 || rep.Error.Statement != 3 || rep.Error.File != "0002_bad.up.sql" {
+			t.Fatalf("report error: %+v", rep.Error)
+		}
+		if len(rep.Applied) != 1 || rep.Applied[0].Version != "1" {
+			t.Fatalf("applied before the failure: %+v", rep.Applied)
+		}
+		h := history(t, drv)
+		if tg.transactional() {
+			// Nothing of the failed migration is left behind.
+			if exists(t, drv, "half") {
+				t.Error("table of the failed migration exists: the transaction did not roll back")
+			}
+			if _, ok := h["2"]; ok || len(h) != 1 {
+				t.Errorf("history after failure: %+v", h)
+			}
+			if me.Applied != 0 {
+				t.Errorf("Applied = %d on a transactional database", me.Applied)
+			}
+			return
+		}
+		// MySQL: DDL committed; the row says how far it got.
+		rev := h["2"]
+		if rev.State != database.StateFailed || rev.StatementsApplied != 2 || rev.StatementsTotal != 3 || len(rev.StatementChecksums) != 2 || rev.Error == "" {
+			t.Fatalf("failed row: %+v", rev)
+		}
+		if me.Applied != 2 || !strings.Contains(runway.FailureHint(me), "repair") {
+			t.Errorf("failure does not explain the ways out: %+v / %s", me, runway.FailureHint(me))
+		}
+	})
+}
+
+// After a failure that could not roll back, fixing the failing statement and
+// rerunning resumes at it; editing a statement that already ran is refused.
+func TestResumeAfterFixingTheFile(t *testing.T) {
+	first := "CREATE TABLE r1 (id integer primary key);\nCREATE TABLE r2 (id integer primary key);\nINSERT INTO nope (id) VALUES (1);\nCREATE TABLE r3 (id integer primary key);\n"
+	fixed := "CREATE TABLE r1 (id integer primary key);\nCREATE TABLE r2 (id integer primary key);\nINSERT INTO r2 (id) VALUES (1);\nCREATE TABLE r3 (id integer primary key);\n"
+	edited := "CREATE TABLE r1 (id integer primary key, x integer);\nCREATE TABLE r2 (id integer primary key);\nINSERT INTO r2 (id) VALUES (1);\nCREATE TABLE r3 (id integer primary key);\n"
+	eachDB(t, func(t *testing.T, tg target) {
+		directive := ""
+		if tg.transactional() {
+			directive = "-- runway:no-transaction\n" // the statement-by-statement path on every database
+		}
+		drv := tg.open(t)
+		if _, err := up(t, drv, files("0001_r.up.sql", directive+first)); !errors.Is(err, runway.ErrMigrationFailed) {
+			t.Fatalf("first run: %v", err)
+		}
+		// Editing a statement that ran is refused with a validation error.
+		if _, err := up(t, drv, files("0001_r.up.sql", directive+edited)); !errors.Is(err, runway.ErrValidation) {
+			t.Fatalf("edited earlier statement: want ErrValidation, got %v", err)
+		}
+		rep, err := up(t, drv, files("0001_r.up.sql", directive+fixed))
+		if err != nil {
+			t.Fatalf("rerun after fix: %v", err)
+		}
+		if len(rep.Applied) != 1 || rep.Applied[0].Resumed != 2 {
+			t.Fatalf("rerun did not resume at statement 3: %+v", rep.Applied)
+		}
+		rev := history(t, drv)["1"]
+		if rev.State != database.StateApplied || rev.StatementsApplied != 4 {
+			t.Fatalf("row after resume: %+v", rev)
+		}
+		if !exists(t, drv, "r3") {
+			t.Error("r3 not created")
+		}
+	})
+}
+
+func TestRepairClearsFailedRow(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		body := "-- runway:no-transaction\nCREATE TABLE p1 (id integer primary key);\nINSERT INTO nope (id) VALUES (1);\n"
+		drv := tg.open(t)
+		if _, err := up(t, drv, files("0001_p.up.sql", body)); !errors.Is(err, runway.ErrMigrationFailed) {
+			t.Fatalf("first run: %v", err)
+		}
+		r, _ := runway.New(drv, files("0001_p.up.sql", body))
+		st, err := r.Status(context.Background(), false)
+		if err != nil || st.Migrations[0].State != "failed" {
+			t.Fatalf("status: %v %+v", err, st)
+		}
+		// The operator undoes statement 1 by hand, then repairs.
+		if err := drv.Exec(context.Background(), migration.Statement{SQL: "DROP TABLE p1", Line: 1}); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := r.Repair(context.Background(), runway.RepairOptions{})
+		if err != nil || len(rep.Applied) != 1 {
+			t.Fatalf("repair: %v %+v", err, rep)
+		}
+		if len(history(t, drv)) != 0 {
+			t.Fatal("repair left the failed row")
+		}
+		fixed := "-- runway:no-transaction\nCREATE TABLE p1 (id integer primary key);\nINSERT INTO p1 (id) VALUES (1);\n"
+		mustUp(t, drv, files("0001_p.up.sql", fixed))
+	})
+}
+
+func TestEditedAppliedMigrationIsRefused(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		mustUp(t, drv, basic)
+		edited := fstest.MapFS{}
+		for k, v := range basic {
+			edited[k] = v
+		}
+		edited["0002_posts.up.sql"] = &fstest.MapFile{Data: []byte("CREATE TABLE posts (id integer primary key, body text);\n")}
+		edited["0004_more.up.sql"] = &fstest.MapFile{Data: []byte("CREATE TABLE more (id integer primary key);\n")}
+		rep, err := up(t, drv, edited)
+		var ve *runway.ValidationError
+		if !errors.As(err, &ve) || !errors.Is(err, runway.ErrValidation) {
+			t.Fatalf("want ValidationError, got %v", err)
+		}
+		if len(ve.Problems) != 1 || ve.Problems[0].Kind != "modified" || ve.Problems[0].File != "0002_posts.up.sql" {
+			t.Fatalf("problems: %+v", ve.Problems)
+		}
+		if len(rep.Applied) != 0 || exists(t, drv, "more") {
+			t.Fatal("up applied something despite the edited migration")
+		}
+		// repair --accept-checksums records the edit; then up proceeds.
+		r, _ := runway.New(drv, edited)
+		if _, err := r.Repair(context.Background(), runway.RepairOptions{AcceptChecksums: true}); err != nil {
+			t.Fatal(err)
+		}
+		if rep := mustUp(t, drv, edited); len(rep.Applied) != 1 {
+			t.Fatalf("after accepting checksums: %+v", rep)
+		}
+	})
+}
+
+func TestLineEndingsAreNotAnEdit(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		mustUp(t, drv, basic)
+		crlf := fstest.MapFS{}
+		for k, v := range basic {
+			crlf[k] = &fstest.MapFile{Data: []byte("\ufeff" + strings.ReplaceAll(string(v.Data), "\n", "\r\n"))}
+		}
+		rep, err := up(t, drv, crlf)
+		if err != nil || rep.Status != report.StatusNoop {
+			t.Fatalf("CRLF + BOM checkout counted as an edit: %v %+v", err, rep)
+		}
+	})
+}
+
+func TestLockTimeout(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		holder := tg.open(t)
+		ok, err := holder.Lock(context.Background(), 0)
+		if err != nil || !ok {
+			t.Fatalf("take lock: %v %v", ok, err)
+		}
+		var events []runway.Event
+		r, err := runway.New(tg.open(t), basic, runway.WithLockTimeout(1500*time.Millisecond),
+			runway.WithObserver(func(e runway.Event) { events = append(events, e) }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = r.Up(context.Background(), runway.UpOptions{})
+		if !errors.Is(err, runway.ErrLockTimeout) {
+			t.Fatalf("want ErrLockTimeout, got %v", err)
+		}
+		waiting := 0
+		for _, e := range events {
+			if e.Kind == runway.EventLockWaiting {
+				waiting++
+			}
+		}
+		if waiting == 0 {
+			t.Error("no lock-waiting event while blocked")
+		}
+		holder.Unlock(context.Background())
+		mustUp(t, tg.open(t), basic)
+	})
+}
+
+func TestDown(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		mustUp(t, drv, basic)
+		r, _ := runway.New(drv, basic)
+		ctx := context.Background()
+		rep, err := r.Down(ctx, runway.DownOptions{})
+		if err != nil || len(rep.Applied) != 1 || rep.Applied[0].Version != "3" || rep.ToVersion != "2" {
+			t.Fatalf("down one: %v %+v", err, rep)
+		}
+		if exists(t, drv, "tags") {
+			t.Error("tags still exists after down")
+		}
+		rep, err = r.Down(ctx, runway.DownOptions{To: migration.MustParseVersion("1")})
+		if err != nil || len(rep.Applied) != 1 || rep.ToVersion != "1" {
+			t.Fatalf("down --to 1: %v %+v", err, rep)
+		}
+		mustUp(t, drv, basic)
+		rep, err = r.Down(ctx, runway.DownOptions{All: true})
+		if err != nil || len(rep.Applied) != 3 || rep.ToVersion != "" || len(history(t, drv)) != 0 {
+			t.Fatalf("down --all: %v %+v", err, rep)
+		}
+		if _, err := r.Down(ctx, runway.DownOptions{All: true, Steps: 2}); !errors.Is(err, runway.ErrUsage) {
+			t.Fatalf("conflicting options: %v", err)
+		}
+		// A migration without a down script is refused before anything is reverted.
+		noDown := files("0001_a.up.sql", "CREATE TABLE a1 (id integer primary key);\n",
+			"0001_a.down.sql", "DROP TABLE a1;\n",
+			"0002_b.up.sql", "CREATE TABLE b1 (id integer primary key);\n")
+		mustUp(t, drv, noDown)
+		r2, _ := runway.New(drv, noDown)
+		if _, err := r2.Down(ctx, runway.DownOptions{All: true}); !errors.Is(err, runway.ErrValidation) {
+			t.Fatalf("down without a down script: %v", err)
+		}
+		if !exists(t, drv, "a1") || !exists(t, drv, "b1") {
+			t.Error("down reverted something although it refused")
+		}
+	})
+}
+
+func TestOutOfOrderAndAhead(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		mustUp(t, drv, files("0001_a.up.sql", "CREATE TABLE a (id integer primary key);\n", "0003_c.up.sql", "CREATE TABLE c (id integer primary key);\n"))
+		late := files("0001_a.up.sql", "CREATE TABLE a (id integer primary key);\n", "0002_b.up.sql", "CREATE TABLE b (id integer primary key);\n", "0003_c.up.sql", "CREATE TABLE c (id integer primary key);\n")
+		if _, err := up(t, drv, late); !errors.Is(err, runway.ErrValidation) {
+			t.Fatalf("out-of-order: want ErrValidation, got %v", err)
+		}
+		rep := mustUp(t, drv, late, runway.WithAllowOutOfOrder())
+		if len(rep.Applied) != 1 || rep.Applied[0].Version != "2" || rep.ToVersion != "3" {
+			t.Fatalf("allow out of order: %+v", rep)
+		}
+		// An older release (source without 0003) sees the database ahead.
+		older := files("0001_a.up.sql", "CREATE TABLE a (id integer primary key);\n", "0002_b.up.sql", "CREATE TABLE b (id integer primary key);\n")
+		rep = mustUp(t, drv, older)
+		if rep.Status != report.StatusNoop || len(rep.Warnings) == 0 || !strings.Contains(rep.Warnings[0], "ahead") {
+			t.Fatalf("ahead: %+v", rep)
+		}
+		if _, err := up(t, drv, older, runway.WithStrict()); !errors.Is(err, runway.ErrValidation) {
+			t.Fatalf("ahead under --strict: %v", err)
+		}
+	})
+}
+
+func TestSingleTransaction(t *testing.T) {
+	set := files(
+		"0001_a.up.sql", "CREATE TABLE sa (id integer primary key);\n",
+		"0002_b.up.sql", "CREATE TABLE sb (id integer primary key);\n",
+		"0003_c.up.sql", "INSERT INTO nope VALUES (1);\n",
+	)
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		_, err := runway.New(drv, set, runway.WithSingleTransaction())
+		if !tg.transactional() {
+			if !errors.Is(err, runway.ErrUsage) {
+				t.Fatalf("MySQL --single-transaction: want ErrUsage, got %v", err)
+			}
+			return
+		}
+		_, err = up(t, drv, set, runway.WithSingleTransaction())
+		var me *runway.MigrationError
+		if !errors.As(err, &me) || me.File != "0003_c.up.sql" {
+			t.Fatalf("want failure in 0003, got %v", err)
+		}
+		if exists(t, drv, "sa") || len(history(t, drv)) != 0 {
+			t.Fatal("single transaction left migrations applied after a failure")
+		}
+		rep := mustUp(t, drv, files("0001_a.up.sql", "CREATE TABLE sa (id integer primary key);\n", "0002_b.up.sql", "CREATE TABLE sb (id integer primary key);\n"), runway.WithSingleTransaction())
+		if len(rep.Applied) != 2 {
+			t.Fatalf("single transaction: %+v", rep)
+		}
+	})
+}
+
+func TestStatusPlanBaselineWait(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		ctx := context.Background()
+		drv := tg.open(t)
+		r, _ := runway.New(drv, basic, runway.WithPollInterval(50*time.Millisecond))
+		st, err := r.Status(ctx, true)
+		if !errors.Is(err, runway.ErrPending) || len(st.Pending) != 3 {
+			t.Fatalf("status --check on empty db: %v %+v", err, st)
+		}
+		pl, err := r.Plan(ctx, runway.UpOptions{Steps: 2})
+		if err != nil || len(pl.Plan) != 2 || pl.Plan[0].Statements[1].Line != 2 || !strings.HasPrefix(pl.Plan[0].Statements[0].SQL, "CREATE TABLE users") {
+			t.Fatalf("plan: %v %+v", err, pl)
+		}
+		if exists(t, drv, "users") {
+			t.Fatal("plan changed the database")
+		}
+		// Wait times out while migrations are pending.
+		wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		_, err = r.Wait(wctx)
+		cancel()
+		if !errors.Is(err, runway.ErrPending) {
+			t.Fatalf("wait: %v", err)
+		}
+		// Baseline records 1 and 2 without running them.
+		rep, err := r.Baseline(ctx, migration.MustParseVersion("2"))
+		if err != nil || len(rep.Applied) != 2 {
+			t.Fatalf("baseline: %v %+v", err, rep)
+		}
+		if exists(t, drv, "users") {
+			t.Fatal("baseline ran a migration")
+		}
+		// Wait returns once another runner applies the rest.
+		done := make(chan error, 1)
+		go func() {
+			_, err := r.Wait(ctx)
+			done <- err
+		}()
+		time.Sleep(100 * time.Millisecond)
+		rep = mustUp(t, tg.open(t), basic)
+		if len(rep.Applied) != 1 || rep.Applied[0].Version != "3" {
+			t.Fatalf("up after baseline: %+v", rep)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("wait: %v", err)
+		}
+		st, err = r.Status(ctx, true)
+		if err != nil || st.Status != report.StatusOK || st.Migrations[0].State != "baseline" {
+			t.Fatalf("status after: %v %+v", err, st)
+		}
+	})
+}
+
+func TestUpToAndSteps(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		r, _ := runway.New(drv, basic)
+		rep, err := r.Up(context.Background(), runway.UpOptions{Steps: 1})
+		if err != nil || len(rep.Applied) != 1 || len(rep.Pending) != 2 {
+			t.Fatalf("--steps 1: %v %+v", err, rep)
+		}
+		rep, err = r.Up(context.Background(), runway.UpOptions{To: migration.MustParseVersion("0002")})
+		if err != nil || len(rep.Applied) != 1 || rep.ToVersion != "2" {
+			t.Fatalf("--to 2: %v %+v", err, rep)
+		}
+		if _, err = r.Up(context.Background(), runway.UpOptions{To: migration.MustParseVersion("9")}); !errors.Is(err, runway.ErrUsage) {
+			t.Fatalf("--to unknown: %v", err)
+		}
+	})
+}
+
+func TestEmptySourceIsAnInputError(t *testing.T) {
+	drv := newTarget(t, "sqlite").open(t)
+	if _, err := up(t, drv, fstest.MapFS{}); !errors.Is(err, runway.ErrNoMigrations) {
+		t.Fatalf("empty source: %v", err)
+	}
+	if _, err := up(t, drv, files("abc.sql", "select 1;")); !errors.Is(err, runway.ErrSource) {
+		t.Fatalf("bad file name: %v", err)
+	}
+}
+
+func TestNoTransactionOnPostgres(t *testing.T) {
+	tg := newTarget(t, "postgres")
+	drv := tg.open(t)
+	set := files(
+		"0001_t.up.sql", "CREATE TABLE big (id integer primary key, name text);\n",
+		"0002_idx.up.sql", "-- runway:no-transaction\nCREATE INDEX CONCURRENTLY big_name ON big (name);\n",
+	)
+	rep := mustUp(t, drv, set)
+	if len(rep.Applied) != 2 {
+		t.Fatalf("%+v", rep)
+	}
+	if h := history(t, drv); h["2"].State != database.StateApplied || h["2"].StatementsApplied != 1 {
+		t.Fatalf("history: %+v", h["2"])
+	}
+}

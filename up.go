@@ -1,0 +1,384 @@
+package runway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/migration"
+	"github.com/runwaydb/runway/report"
+)
+
+// UpOptions limits what Up applies. The zero value applies everything pending.
+type UpOptions struct {
+	// To stops after this version (which must be in the source).
+	To migration.Version
+	// Steps applies at most this many migrations (0: no limit).
+	Steps int
+}
+
+// Up applies pending migrations in version order under the migration lock.
+// It returns a report in every case; on failure the error is one of
+// *MigrationError (ErrMigrationFailed), *ValidationError (ErrValidation),
+// ErrLockTimeout, ErrSource, ErrNoMigrations or a driver error.
+func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
+	rep := r.newReport("up")
+	if o.Steps < 0 {
+		return r.finish(rep, fmt.Errorf("%w: --steps must be positive", ErrUsage))
+	}
+	ms, err := r.load()
+	if err != nil {
+		return r.finish(rep, err)
+	}
+	if !o.To.IsZero() && !hasVersion(ms, o.To) {
+		return r.finish(rep, fmt.Errorf("%w: --to %s: no migration with that version in the source", ErrUsage, o.To))
+	}
+
+	// Fast path: every replica of a deploy pays this check. When the history
+	// already holds everything, there is nothing to lock for.
+	if revs, err := r.drv.History(ctx); err == nil {
+		a := analyze(ms, revs)
+		if len(a.todo()) == 0 {
+			return r.finish(rep, r.noop(rep, a))
+		}
+	}
+
+	release, err := r.lock(ctx)
+	if err != nil {
+		return r.finish(rep, err)
+	}
+	defer release()
+
+	if err := r.drv.EnsureHistory(ctx); err != nil {
+		return r.finish(rep, fmt.Errorf("create history table %s: %w", r.cfg.table, err))
+	}
+	revs, err := r.drv.History(ctx)
+	if err != nil {
+		return r.finish(rep, fmt.Errorf("read history table %s: %w", r.cfg.table, err))
+	}
+	a := analyze(ms, revs)
+	rep.FromVersion = a.current.String()
+	rep.ToVersion = rep.FromVersion
+	problems, warnings := r.upProblems(a)
+	r.warn(rep, warnings)
+	if len(problems) > 0 {
+		return r.finish(rep, validationError(problems))
+	}
+
+	todo := limit(a.todo(), o)
+	plans := make([]applyPlan, 0, len(todo))
+	for _, e := range todo {
+		p, err := r.planApply(e)
+		if err != nil {
+			return r.finish(rep, err)
+		}
+		plans = append(plans, p)
+	}
+	if problems := resumeProblems(plans); len(problems) > 0 {
+		return r.finish(rep, validationError(problems))
+	}
+	if len(plans) == 0 {
+		rep.Status = report.StatusNoop
+		setPending(rep, a, nil)
+		return r.finish(rep, nil)
+	}
+
+	err = r.applyAll(ctx, rep, plans)
+	setPending(rep, a, rep.Applied)
+	if len(rep.Applied) > 0 {
+		rep.ToVersion = rep.Applied[len(rep.Applied)-1].Version
+		if v := migration.MustParseVersion(rep.ToVersion); v.Compare(a.current) < 0 {
+			rep.ToVersion = a.current.String() // out-of-order apply below the newest
+		}
+	}
+	if err != nil {
+		return r.finish(rep, err)
+	}
+	rep.Status = report.StatusApplied
+	return r.finish(rep, nil)
+}
+
+// noop finishes a report for a database that needs nothing; problems that
+// would make up refuse still refuse.
+func (r *Runner) noop(rep *report.Report, a *analysis) error {
+	rep.FromVersion = a.current.String()
+	rep.ToVersion = rep.FromVersion
+	problems, warnings := r.upProblems(a)
+	r.warn(rep, warnings)
+	if len(problems) > 0 {
+		return validationError(problems)
+	}
+	rep.Status = report.StatusNoop
+	return nil
+}
+
+func (r *Runner) warn(rep *report.Report, warnings []string) {
+	for _, w := range warnings {
+		rep.Warnings = append(rep.Warnings, w)
+		r.emit(Event{Kind: EventWarning, Message: w})
+	}
+}
+
+func hasVersion(ms []*migration.Migration, v migration.Version) bool {
+	for _, m := range ms {
+		if m.Version.Equal(v) {
+			return true
+		}
+	}
+	return false
+}
+
+func limit(todo []entry, o UpOptions) []entry {
+	var out []entry
+	for _, e := range todo {
+		if !o.To.IsZero() && e.m.Version.Compare(o.To) > 0 {
+			break
+		}
+		if o.Steps > 0 && len(out) == o.Steps {
+			break
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func setPending(rep *report.Report, a *analysis, applied []report.Applied) {
+	done := map[string]bool{}
+	for _, ap := range applied {
+		done[ap.Version] = true
+	}
+	rep.Pending = rep.Pending[:0]
+	for _, e := range a.todo() {
+		if v := e.m.Version.String(); !done[v] {
+			rep.Pending = append(rep.Pending, report.Pending{Version: v, Name: e.m.Name, File: e.m.Up.File})
+		}
+	}
+}
+
+// applyPlan is one migration ready to apply.
+type applyPlan struct {
+	e        entry
+	stmts    []migration.Statement
+	resumeAt int  // statements already applied by an earlier run
+	useTx    bool // statements and history row in one transaction
+	problem  *Problem
+}
+
+func (r *Runner) planApply(e entry) (applyPlan, error) {
+	stmts, err := e.m.Up.Statements(r.drv.Dialect())
+	if err != nil {
+		return applyPlan{}, fmt.Errorf("%w: %w", ErrSource, err)
+	}
+	p := applyPlan{e: e, stmts: stmts}
+	if e.rev != nil && e.rev.StatementsApplied > 0 {
+		p.resumeAt = e.rev.StatementsApplied
+		if pr := checkResume(e, stmts); pr != nil {
+			p.problem = pr
+		}
+	}
+	p.useTx = r.drv.TransactionalDDL() && !e.m.Up.NoTransaction && p.resumeAt == 0
+	return p, nil
+}
+
+// checkResume verifies that the statements an earlier run applied are unchanged.
+func checkResume(e entry, stmts []migration.Statement) *Problem {
+	k := e.rev.StatementsApplied
+	if k > len(stmts) {
+		pr := problem(e, "resume-edited", fmt.Sprintf("an earlier run applied %d statements, the file now has %d", k, len(stmts)))
+		return &pr
+	}
+	for i := 0; i < k; i++ {
+		if i >= len(e.rev.StatementChecksums) || e.rev.StatementChecksums[i] != stmts[i].Checksum() {
+			pr := problem(e, "resume-edited", fmt.Sprintf("statement %d (line %d) was applied by an earlier run and has changed since", i+1, stmts[i].Line))
+			return &pr
+		}
+	}
+	return nil
+}
+
+func resumeProblems(plans []applyPlan) []Problem {
+	var out []Problem
+	for _, p := range plans {
+		if p.problem != nil {
+			out = append(out, *p.problem)
+		}
+	}
+	return out
+}
+
+func (r *Runner) applyAll(ctx context.Context, rep *report.Report, plans []applyPlan) error {
+	if r.cfg.singleTx {
+		for _, p := range plans {
+			if !p.useTx {
+				return fmt.Errorf("%w: %s cannot run inside a transaction (no-transaction or resumed), so --single-transaction cannot be used", ErrUsage, p.e.m.Up.File)
+			}
+		}
+		return r.applySingleTx(ctx, rep, plans)
+	}
+	for _, p := range plans {
+		var err error
+		if p.useTx {
+			err = r.applyTx(ctx, rep, p)
+		} else {
+			err = r.applyStatements(ctx, rep, p)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Runner) revision(m *migration.Migration, state database.State, start time.Time) database.Revision {
+	return database.Revision{
+		Version:   m.Version,
+		Name:      m.Name,
+		Checksum:  m.Up.Checksum,
+		State:     state,
+		AppliedAt: start.UTC(),
+		AppliedBy: r.cfg.identity,
+	}
+}
+
+func (r *Runner) startEvent(p applyPlan) {
+	r.emit(Event{Kind: EventMigrationStart, Version: p.e.m.Version.String(), Name: p.e.m.Name,
+		File: p.e.m.Up.File, Statements: len(p.stmts), Resumed: p.resumeAt})
+}
+
+func (r *Runner) doneEvent(rep *report.Report, p applyPlan, d time.Duration) {
+	rep.Applied = append(rep.Applied, report.Applied{
+		Version: p.e.m.Version.String(), Name: p.e.m.Name, DurationMS: d.Milliseconds(),
+		Statements: len(p.stmts), Resumed: p.resumeAt,
+	})
+	r.emit(Event{Kind: EventMigrationDone, Version: p.e.m.Version.String(), Name: p.e.m.Name,
+		File: p.e.m.Up.File, Statements: len(p.stmts), Duration: d})
+}
+
+func (r *Runner) applyTx(ctx context.Context, rep *report.Report, p applyPlan) error {
+	r.startEvent(p)
+	start := r.cfg.now()
+	rev := r.revision(p.e.m, database.StateApplied, start)
+	rev.StatementsApplied, rev.StatementsTotal = len(p.stmts), len(p.stmts)
+	err := r.drv.ApplyTx(ctx, []database.Step{{Statements: p.stmts, Record: &rev}})
+	if err != nil {
+		return r.failed(p.e.m.Version, p.e.m.Name, p.e.m.Up, p.stmts, 0, err, false)
+	}
+	r.doneEvent(rep, p, r.cfg.now().Sub(start))
+	return nil
+}
+
+func (r *Runner) applySingleTx(ctx context.Context, rep *report.Report, plans []applyPlan) error {
+	start := r.cfg.now()
+	steps := make([]database.Step, len(plans))
+	for i, p := range plans {
+		r.startEvent(p)
+		rev := r.revision(p.e.m, database.StateApplied, start)
+		rev.StatementsApplied, rev.StatementsTotal = len(p.stmts), len(p.stmts)
+		steps[i] = database.Step{Statements: p.stmts, Record: &rev}
+	}
+	if err := r.drv.ApplyTx(ctx, steps); err != nil {
+		var ee *database.ExecError
+		if errors.As(err, &ee) && ee.Step >= 0 && ee.Step < len(plans) {
+			p := plans[ee.Step]
+			return r.failed(p.e.m.Version, p.e.m.Name, p.e.m.Up, p.stmts, 0, err, false)
+		}
+		return fmt.Errorf("apply all pending migrations in one transaction: %w", err)
+	}
+	d := r.cfg.now().Sub(start)
+	for _, p := range plans {
+		// One transaction: the migrations share its duration; each row records it.
+		r.doneEvent(rep, p, d)
+	}
+	return nil
+}
+
+// applyStatements runs a migration statement by statement outside a
+// transaction (MySQL DDL, no-transaction migrations, resumed migrations),
+// recording progress so that a rerun can resume after a failure.
+func (r *Runner) applyStatements(ctx context.Context, rep *report.Report, p applyPlan) error {
+	r.startEvent(p)
+	m := p.e.m
+	start := r.cfg.now()
+	rev := r.revision(m, database.StateRunning, start)
+	rev.StatementsTotal = len(p.stmts)
+	rev.StatementsApplied = p.resumeAt
+	for i := 0; i < p.resumeAt; i++ {
+		rev.StatementChecksums = append(rev.StatementChecksums, p.stmts[i].Checksum())
+	}
+	if err := r.drv.WriteRevision(ctx, rev); err != nil {
+		return fmt.Errorf("record %s as running: %w", m.Up.File, err)
+	}
+	for i := p.resumeAt; i < len(p.stmts); i++ {
+		st := p.stmts[i]
+		r.emit(Event{Kind: EventStatementStart, Version: m.Version.String(), Name: m.Name, File: m.Up.File,
+			Statement: i + 1, Statements: len(p.stmts), Line: st.Line})
+		if err := r.drv.Exec(ctx, st); err != nil {
+			rev.State = database.StateFailed
+			rev.Duration = r.cfg.now().Sub(start)
+			rev.Error = errMessage(err)
+			// Record the failure with a fresh context: the run's may be what ended.
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			werr := r.drv.WriteRevision(wctx, rev)
+			cancel()
+			ferr := r.failed(m.Version, m.Name, m.Up, p.stmts, i, err, false)
+			if werr != nil {
+				return errors.Join(ferr, fmt.Errorf("also could not record the failure in %s: %w", r.cfg.table, werr))
+			}
+			return ferr
+		}
+		rev.StatementsApplied = i + 1
+		rev.StatementChecksums = append(rev.StatementChecksums, st.Checksum())
+		if i+1 < len(p.stmts) {
+			if err := r.drv.WriteRevision(ctx, rev); err != nil {
+				return fmt.Errorf("record progress of %s (statement %d applied): %w", m.Up.File, i+1, err)
+			}
+		}
+	}
+	rev.State = database.StateApplied
+	rev.Duration = r.cfg.now().Sub(start)
+	rev.Error = ""
+	if err := r.drv.WriteRevision(ctx, rev); err != nil {
+		return fmt.Errorf("record %s as applied (all its statements ran): %w", m.Up.File, err)
+	}
+	r.doneEvent(rep, p, rev.Duration)
+	return nil
+}
+
+func errMessage(err error) string {
+	var ee *database.ExecError
+	if errors.As(err, &ee) {
+		return ee.Error()
+	}
+	return err.Error()
+}
+
+// failed turns a driver error into a *MigrationError naming file, statement and line.
+func (r *Runner) failed(v migration.Version, name string, s *migration.Script, stmts []migration.Statement, applied int, err error, down bool) error {
+	me := &MigrationError{Version: v, Name: name, File: s.File, Applied: applied, Down: down, Err: err, Message: err.Error()}
+	var ee *database.ExecError
+	idx := applied
+	if errors.As(err, &ee) {
+		if ee.Statement >= 0 {
+			idx += ee.Statement
+		}
+		me.Code = ee.Code
+		me.Message = ee.Message
+		if me.Message == "" && ee.Err != nil {
+			me.Message = ee.Err.Error()
+		}
+	} else if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		me.Message = "interrupted: " + err.Error()
+	}
+	if idx < len(stmts) {
+		me.Statement = idx + 1
+		me.Line = stmts[idx].Line
+		me.SQL = stmts[idx].SQL
+	}
+	if ee != nil && ee.Line > 0 {
+		me.Line = ee.Line
+	}
+	r.emit(Event{Kind: EventMigrationFail, Version: v.String(), Name: name, File: s.File, Down: down, Err: me})
+	return me
+}
