@@ -151,6 +151,11 @@ func (a *app) main(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	fs.Visit(func(f *flag.Flag) { a.g.set[f.Name] = true })
+	for short, long := range map[string]string{"d": "database", "v": "verbose"} {
+		if a.g.set[short] {
+			a.g.set[long] = true
+		}
+	}
 	if err := a.applyEnv(fs); err != nil {
 		fmt.Fprintf(a.stderr, "runway %s: %v\n", name, err)
 		return exitUsage

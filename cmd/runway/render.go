@@ -30,7 +30,7 @@ func (a *app) render(rep *report.Report, err error) {
 		}
 		return
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, runway.ErrPending) {
 		return // the error is printed once, by exit
 	}
 	w := a.stdout
