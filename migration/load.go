@@ -1,0 +1,379 @@
+package migration
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Load reads the migrations in the top-level *.sql files of fsys, detecting
+// the format of each file (see ParseFile), and returns them sorted by version.
+// Sub-directories, files with other extensions and names starting with "."
+// are ignored.
+//
+// Every problem found is reported, not only the first: the error is an
+// errors.Join of *FileError values sorted by file name and line, each
+// wrapping one of ErrNoVersion, ErrDuplicateVersion, ErrUnknownDirective,
+// ErrDownWithoutUp, ErrNoUpSection, ErrInvalidUTF8, ErrUnsupported,
+// ErrMisplacedMarker or ErrOutsideSection (or the fs error reading the file).
+// When the error is not nil the migrations are nil.
+func Load(fsys fs.FS) ([]*Migration, error) {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, err
+	}
+	var (
+		problems []*FileError
+		ups      []*Migration
+		downs    []*Migration
+	)
+	for _, e := range entries { // fs.ReadDir sorts by name
+		name := e.Name()
+		// Dot files are editor and OS droppings (.#0001_x.up.sql, ._0001_x.up.sql).
+		if e.IsDir() || path.Ext(name) != ".sql" || strings.HasPrefix(name, ".") {
+			continue
+		}
+		content, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			problems = append(problems, &FileError{File: name, Err: err})
+			continue
+		}
+		m, err := ParseFile(name, content)
+		if err != nil {
+			problems = append(problems, fileErrors(name, err)...)
+			continue
+		}
+		if m.Up != nil {
+			ups = append(ups, m)
+		} else {
+			downs = append(downs, m)
+		}
+	}
+
+	sort.SliceStable(ups, func(i, j int) bool { return ups[i].Version.Compare(ups[j].Version) < 0 })
+	var out []*Migration
+	for _, m := range ups {
+		if n := len(out); n > 0 && out[n-1].Version.Equal(m.Version) {
+			problems = append(problems, duplicate(out[n-1].Up.File, m.Up.File, m.Version))
+			continue
+		}
+		out = append(out, m)
+	}
+	for _, d := range downs {
+		i := sort.Search(len(out), func(i int) bool { return out[i].Version.Compare(d.Version) >= 0 })
+		switch {
+		case i == len(out) || !out[i].Version.Equal(d.Version):
+			problems = append(problems, &FileError{File: d.Down.File, Err: fmt.Errorf(
+				"%w: no up file with version %s (want %s)", ErrDownWithoutUp, d.Version, upNameFor(d))})
+		case out[i].Down != nil:
+			problems = append(problems, duplicate(out[i].Down.File, d.Down.File, d.Version))
+		case out[i].Format != d.Format:
+			problems = append(problems, &FileError{File: d.Down.File, Err: fmt.Errorf(
+				"%w %s: %s is a %s down file but the up file %s is %s",
+				ErrDuplicateVersion, d.Version, d.Down.File, d.Format, out[i].Up.File, out[i].Format)})
+		default:
+			out[i].Down = d.Down
+		}
+	}
+
+	if len(problems) > 0 {
+		sort.SliceStable(problems, func(i, j int) bool {
+			if problems[i].File != problems[j].File {
+				return problems[i].File < problems[j].File
+			}
+			return problems[i].Line < problems[j].Line
+		})
+		errs := make([]error, len(problems))
+		for i, p := range problems {
+			errs[i] = p
+		}
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+func duplicate(first, second string, v Version) *FileError {
+	return &FileError{File: second, Err: fmt.Errorf("%w %s: %s and %s", ErrDuplicateVersion, v, first, second)}
+}
+
+func upNameFor(d *Migration) string {
+	if d.Format == FormatFlyway {
+		return "V" + d.VersionText + "__" + d.Name + ".sql"
+	}
+	return d.VersionText + "_" + d.Name + ".up.sql"
+}
+
+// fileErrors flattens what ParseFile returned into *FileError values.
+func fileErrors(name string, err error) []*FileError {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []*FileError
+		for _, e := range j.Unwrap() {
+			out = append(out, fileErrors(name, e)...)
+		}
+		return out
+	}
+	var fe *FileError
+	if errors.As(err, &fe) {
+		return []*FileError{fe}
+	}
+	return []*FileError{{File: name, Err: err}}
+}
+
+// ParseFile parses one migration file: name is its path (the format is
+// detected from the base name, then from the content) and content its bytes.
+//
+// The Migration returned holds what the file defines: both directions for
+// goose, sql-migrate and dbmate files, the up for native .up.sql and Flyway
+// V files, and only Down (Up nil) for native .down.sql and Flyway U files,
+// which Load pairs with their up file. The error, when not nil, is one
+// *FileError or an errors.Join of several, and the Migration is nil.
+func ParseFile(name string, content []byte) (*Migration, error) {
+	m, kind, err := parseName(path.Base(name))
+	if err != nil {
+		return nil, &FileError{File: name, Err: err}
+	}
+	text, err := normalize(content)
+	if err != nil {
+		return nil, &FileError{File: name, Line: lineOfInvalidUTF8(content), Err: err}
+	}
+	switch kind {
+	case nameUp, nameDown:
+		script, errs := parsePlain(name, text)
+		if len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+		if kind == nameUp {
+			m.Up = script
+		} else {
+			m.Down = script
+		}
+		return m, nil
+	default:
+		return parseCombined(name, text, m)
+	}
+}
+
+type nameKind int
+
+const (
+	nameUp       nameKind = iota // the up of a native or Flyway migration
+	nameDown                     // the down of a native or Flyway migration
+	nameCombined                 // VERSION_name.sql: goose, sql-migrate or dbmate
+)
+
+// parseName reads the version, name and format from a file's base name.
+func parseName(base string) (*Migration, nameKind, error) {
+	stem, ok := strings.CutSuffix(base, ".sql")
+	if !ok {
+		return nil, 0, fmt.Errorf("%w: %s is not a .sql file", ErrUnsupported, base)
+	}
+	digits := 0
+	for digits < len(stem) && stem[digits] >= '0' && stem[digits] <= '9' {
+		digits++
+	}
+	if digits == 0 {
+		return parseFlywayName(base, stem)
+	}
+	vtext, rest := stem[:digits], stem[digits:]
+	v, err := ParseVersion(vtext)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %v", ErrNoVersion, err)
+	}
+	m := &Migration{Version: v, VersionText: vtext}
+	label, ok := strings.CutPrefix(rest, "_")
+	if !ok {
+		return nil, 0, fmt.Errorf("%w: want VERSION_name.up.sql, VERSION_name.down.sql or VERSION_name.sql, where VERSION is digits", ErrNoVersion)
+	}
+	m.Format = FormatNative
+	if n, ok := strings.CutSuffix(label, ".up"); ok {
+		m.Name = n
+		return m, nameUp, nil
+	}
+	if n, ok := strings.CutSuffix(label, ".down"); ok {
+		m.Name = n
+		return m, nameDown, nil
+	}
+	m.Name = label
+	m.Format = "" // decided by the content
+	return m, nameCombined, nil
+}
+
+// parseFlywayName reads V1__name.sql, V1.1__name.sql and U1__name.sql.
+func parseFlywayName(base, stem string) (*Migration, nameKind, error) {
+	if strings.HasPrefix(stem, "R__") {
+		return nil, 0, fmt.Errorf("%w: %s is a Flyway repeatable migration; repeatable migrations are not supported: give it a version (V<version>__name.sql)", ErrUnsupported, base)
+	}
+	for _, cb := range []string{"before", "after"} {
+		if rest, ok := strings.CutPrefix(stem, cb); ok && rest != "" && rest[0] >= 'A' && rest[0] <= 'Z' {
+			return nil, 0, fmt.Errorf("%w: %s looks like a Flyway callback; callbacks are not supported", ErrUnsupported, base)
+		}
+	}
+	if len(stem) < 2 || stem[1] < '0' || stem[1] > '9' || !strings.Contains(stem, "__") {
+		return nil, 0, fmt.Errorf("%w: want VERSION_name.up.sql, VERSION_name.sql or Flyway's V<version>__name.sql, where VERSION is digits", ErrNoVersion)
+	}
+	vtext, label, _ := strings.Cut(stem[1:], "__")
+	v, err := ParseVersion(vtext)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %v", ErrNoVersion, err)
+	}
+	m := &Migration{Version: v, VersionText: vtext, Name: label, Format: FormatFlyway}
+	switch stem[0] {
+	case 'V':
+		return m, nameUp, nil
+	case 'U':
+		return m, nameDown, nil
+	case 'B':
+		return nil, 0, fmt.Errorf("%w: %s is a Flyway baseline migration; baseline migrations are not supported", ErrUnsupported, base)
+	}
+	return nil, 0, fmt.Errorf("%w: Flyway prefix %q: want V (versioned) or U (undo)", ErrUnsupported, stem[:1])
+}
+
+// normalize removes a leading UTF-8 BOM, checks the encoding and turns CRLF
+// and CR line endings into LF, so that line numbers, checksums and statement
+// texts are the same on every checkout.
+func normalize(content []byte) (string, error) {
+	content = trimBOM(content)
+	if !utf8.Valid(content) {
+		return "", ErrInvalidUTF8
+	}
+	s := string(content)
+	if strings.IndexByte(s, '\r') < 0 {
+		return s, nil
+	}
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	return strings.ReplaceAll(s, "\r", "\n"), nil
+}
+
+func trimBOM(b []byte) []byte {
+	if len(b) >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
+		return b[3:]
+	}
+	return b
+}
+
+// lineOfInvalidUTF8 is the line of the first byte that is not valid UTF-8.
+func lineOfInvalidUTF8(content []byte) int {
+	content = trimBOM(content)
+	line := 1
+	for i := 0; i < len(content); {
+		r, size := utf8.DecodeRune(content[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return line
+		}
+		if content[i] == '\n' || content[i] == '\r' && (i+1 == len(content) || content[i+1] != '\n') {
+			line++
+		}
+		i += size
+	}
+	return 0
+}
+
+func checksum(text string) string {
+	sum := sha256.Sum256([]byte(text))
+	return hex.EncodeToString(sum[:])
+}
+
+// parsePlain reads a native or Flyway file: the whole file is the script,
+// and "-- runway:" directives may precede its first statement.
+func parsePlain(name, text string) (*Script, []error) {
+	sc := &Script{File: name, Checksum: checksum(text)}
+	if strings.TrimSpace(text) != "" {
+		sc.Segments = []Segment{{Text: text, Line: 1}}
+	}
+	var errs []error
+	header := true
+	for ln, line := range lines(text) {
+		trimmed := strings.TrimLeft(line.text, " \t")
+		directive, isDirective := runwayDirective(trimmed)
+		switch {
+		case isDirective && !header:
+			errs = append(errs, &FileError{File: name, Line: ln, Err: fmt.Errorf(
+				"%w: %q: directives must come before the first statement", ErrUnknownDirective, strings.TrimSpace(line.text))})
+		case isDirective && directive == "no-transaction":
+			sc.NoTransaction = true
+		case isDirective:
+			errs = append(errs, &FileError{File: name, Line: ln, Err: fmt.Errorf(
+				"%w %q: the only runway directive is \"-- runway:no-transaction\"", ErrUnknownDirective, strings.TrimSpace(line.text))})
+		case trimmed == "" || strings.HasPrefix(trimmed, "--"):
+		default:
+			header = false
+		}
+	}
+	return sc, errs
+}
+
+// runwayDirective reports whether line (with leading blanks removed) is a
+// "-- runway:xxx" comment, and returns xxx.
+func runwayDirective(line string) (string, bool) {
+	rest, ok := strings.CutPrefix(line, "--")
+	if !ok {
+		return "", false
+	}
+	rest, ok = strings.CutPrefix(strings.TrimLeft(rest, " \t"), "runway:")
+	if !ok {
+		return "", false
+	}
+	return strings.TrimSpace(rest), true
+}
+
+// textLine is one line of a normalized file: its text without the "\n" and
+// the offset where it starts.
+type textLine struct {
+	text   string
+	offset int
+}
+
+// lines iterates over the lines of text with their 1-based numbers.
+func lines(text string) func(yield func(int, textLine) bool) {
+	return func(yield func(int, textLine) bool) {
+		n := 1
+		for off := 0; off < len(text); n++ {
+			end := strings.IndexByte(text[off:], '\n')
+			if end < 0 {
+				end = len(text) - off
+			}
+			if !yield(n, textLine{text: text[off : off+end], offset: off}) {
+				return
+			}
+			off += end + 1
+		}
+	}
+}
+
+// NextVersion returns the version for a new migration after ms. When there
+// are none, or the highest version looks like a timestamp (12 digits or
+// more), it is now in UTC as YYYYMMDDHHMMSS, or the highest plus one when the
+// clock is behind. Otherwise it is the next integer, zero-padded to the width
+// of the highest version's text: after 0003 comes 0004.
+func NextVersion(ms []*Migration, now time.Time) string {
+	stamp := now.UTC().Format("20060102150405")
+	var top *Migration
+	for _, m := range ms {
+		if top == nil || m.Version.Compare(top.Version) > 0 {
+			top = m
+		}
+	}
+	if top == nil || top.Version.IsZero() {
+		return stamp
+	}
+	first := top.Version.parts[0] // a parsed version has at least one part
+	if len(top.Version.parts) > 1 {
+		// Flyway 2.0.3: the next major.
+		return strconv.FormatUint(first+1, 10)
+	}
+	width := len(top.VersionText)
+	if first >= 100_000_000_000 { // 12 digits or more: a timestamp
+		if MustParseVersion(stamp).Compare(top.Version) > 0 {
+			return stamp
+		}
+	}
+	return fmt.Sprintf("%0*d", width, first+1)
+}

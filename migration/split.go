@@ -1,0 +1,683 @@
+package migration
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Split cuts text into statements with the lexical rules of dialect d.
+// startLine is the file line on which text begins, so that each
+// Statement.Line points into the file.
+//
+// A statement runs from its first character that is neither whitespace nor
+// part of a comment to the last such character before its terminating ";".
+// Comments and whitespace between statements are dropped; comments inside a
+// statement are kept. Semicolons inside strings, quoted identifiers, comments,
+// PostgreSQL dollar quotes and BEGIN ATOMIC bodies, MySQL and SQLite trigger
+// and routine bodies do not end a statement, nor, as in psql, semicolons
+// inside parentheses for PostgreSQL; for MySQL the client's "DELIMITER xx"
+// lines are honoured.
+//
+// An unterminated string, quoted identifier, comment or dollar quote is an
+// error wrapping ErrUnterminated; it is a *FileError with an empty File and
+// the line where the construct began.
+func Split(d Dialect, text string, startLine int) ([]Statement, error) {
+	spans, err := splitSpans(d, text, startLine)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Statement, len(spans))
+	for i, sp := range spans {
+		out[i] = Statement{SQL: text[sp.start:sp.end], Line: sp.line}
+	}
+	return out, nil
+}
+
+// span is the byte range text[start:end] of one statement starting on line.
+type span struct {
+	start, end int
+	line       int
+}
+
+// splitSpans is Split without copying out the text, for property tests.
+func splitSpans(d Dialect, text string, startLine int) ([]span, error) {
+	s, err := newScanner(d, text, startLine)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.run(); err != nil {
+		return nil, err
+	}
+	return s.spans, nil
+}
+
+// trimStatement turns the text of a verbatim segment (StatementBegin …
+// StatementEnd) into one statement: leading whitespace and comments are
+// dropped, as are trailing ones and one final ";", so that the statement looks
+// like those Split returns. ok is false when nothing but comments remain.
+func trimStatement(text string, line int, d Dialect) (Statement, bool) {
+	s, err := newScanner(d, text, line)
+	if err == nil {
+		s.verbatim = true
+		err = s.run()
+	}
+	if err == nil && len(s.spans) == 0 {
+		return Statement{}, false
+	}
+	if err != nil {
+		// Unknown dialect or unterminated literal: the database will say
+		// what is wrong; hand it the text with only whitespace trimmed.
+		trimmed := strings.TrimSpace(text)
+		if trimmed == "" {
+			return Statement{}, false
+		}
+		lead := text[:strings.Index(text, trimmed)]
+		return Statement{SQL: trimmed, Line: line + strings.Count(lead, "\n")}, true
+	}
+	sp := s.spans[0]
+	sql := text[sp.start:sp.end]
+	if s.lastSemi == sp.end-1 {
+		sql = strings.TrimRight(sql[:len(sql)-1], " \t\r\n\f\v")
+		if sql == "" {
+			return Statement{}, false
+		}
+	}
+	return Statement{SQL: sql, Line: sp.line}, true
+}
+
+// kw classifies a significant token for the block tracking that decides
+// whether a ";" ends a statement.
+type kw uint8
+
+const (
+	tokOther kw = iota // any token without a role below
+	tokSemi            // ";" inside a statement
+	tokColon           // ":" (a MySQL label)
+	tokEq              // "=" (DEFINER=…)
+	tokAt              // "@" (user@host)
+	kwHeader           // OR REPLACE DEFINER AGGREGATE CURRENT_USER TEMP TEMPORARY: may precede TRIGGER…
+	kwBegin
+	kwAtomic
+	kwCase
+	kwEnd
+	kwIf
+	kwLoop
+	kwWhile
+	kwRepeat
+	kwFor
+	kwCreate
+	kwRoutine // TRIGGER, PROCEDURE, FUNCTION, EVENT
+	kwTrigger
+	kwThen
+	kwElse
+	kwDo
+	kwRow
+)
+
+// keyword classifies a word. w holds only identifier bytes, so OR-ing 0x20
+// lowercases letters and leaves digits, '_' and '$' distinct from letters.
+func keyword(w string) kw {
+	switch len(w) {
+	case 2:
+		switch {
+		case eqFold(w, "if"):
+			return kwIf
+		case eqFold(w, "do"):
+			return kwDo
+		case eqFold(w, "or"):
+			return kwHeader
+		}
+	case 3:
+		switch {
+		case eqFold(w, "end"):
+			return kwEnd
+		case eqFold(w, "row"):
+			return kwRow
+		case eqFold(w, "for"):
+			return kwFor
+		}
+	case 4:
+		switch {
+		case eqFold(w, "case"):
+			return kwCase
+		case eqFold(w, "then"):
+			return kwThen
+		case eqFold(w, "else"):
+			return kwElse
+		case eqFold(w, "loop"):
+			return kwLoop
+		case eqFold(w, "temp"):
+			return kwHeader
+		}
+	case 5:
+		switch {
+		case eqFold(w, "begin"):
+			return kwBegin
+		case eqFold(w, "while"):
+			return kwWhile
+		case eqFold(w, "event"):
+			return kwRoutine
+		}
+	case 6:
+		switch {
+		case eqFold(w, "atomic"):
+			return kwAtomic
+		case eqFold(w, "create"):
+			return kwCreate
+		case eqFold(w, "repeat"):
+			return kwRepeat
+		}
+	case 7:
+		switch {
+		case eqFold(w, "trigger"):
+			return kwTrigger
+		case eqFold(w, "replace"), eqFold(w, "definer"):
+			return kwHeader
+		}
+	case 8:
+		if eqFold(w, "function") {
+			return kwRoutine
+		}
+	case 9:
+		switch {
+		case eqFold(w, "procedure"):
+			return kwRoutine
+		case eqFold(w, "aggregate"), eqFold(w, "temporary"):
+			return kwHeader
+		}
+	case 12:
+		if eqFold(w, "current_user") {
+			return kwHeader
+		}
+	}
+	return tokOther
+}
+
+// eqFold compares an identifier to a lowercase ASCII keyword of the same length.
+func eqFold(w, lower string) bool {
+	for i := 0; i < len(lower); i++ {
+		if w[i]|0x20 != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// hasPrefixFold reports whether s starts with the lowercase ASCII word lower,
+// ignoring case.
+func hasPrefixFold(s, lower string) bool {
+	if len(s) < len(lower) {
+		return false
+	}
+	for i := 0; i < len(lower); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Byte classes.
+const (
+	clWord  = 1 << iota // may continue an identifier or number
+	clStart             // may start an identifier or number
+	clSpace             // whitespace other than '\n'
+)
+
+var class = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c >= 0x80:
+			t[c] = clWord | clStart
+		case c == '$':
+			t[c] = clWord
+		case c == ' ', c == '\t', c == '\r', c == '\f', c == '\v':
+			t[c] = clSpace
+		}
+	}
+	return t
+}()
+
+// scanner is a single pass over the bytes of a script.
+type scanner struct {
+	d    Dialect
+	src  string
+	i    int
+	line int
+
+	// The statement being read: start is -1 between statements.
+	start, startLine int
+	end              int // end of the last significant token
+	lastSemi         int // offset of the last ";" token kept inside a statement
+	words            int
+	header           bool // MySQL/SQLite: still in "CREATE [OR REPLACE] [DEFINER=…]"
+	compound         bool // MySQL/SQLite CREATE TRIGGER|PROCEDURE|FUNCTION|EVENT
+	depth            int  // open BEGIN/CASE/IF/LOOP… blocks (or BEGIN ATOMIC for PostgreSQL)
+	parens           int  // PostgreSQL: psql does not split inside parentheses
+	prev             kw   // the previous significant token
+
+	delim    string // MySQL client delimiter when not ";"
+	verbatim bool   // never split: trimStatement
+	spans    []span
+}
+
+func newScanner(d Dialect, src string, line int) (*scanner, error) {
+	switch d {
+	case Postgres, MySQL, SQLite:
+	default:
+		return nil, fmt.Errorf("unknown SQL dialect %q (want %s, %s or %s)", d, Postgres, MySQL, SQLite)
+	}
+	return &scanner{d: d, src: src, line: line, start: -1, lastSemi: -1, prev: tokSemi}, nil
+}
+
+func unterminated(line int, what string) error {
+	return &FileError{Line: line, Err: fmt.Errorf("%w %s", ErrUnterminated, what)}
+}
+
+// mark records the first significant token of a statement.
+func (s *scanner) mark(begin, line int) {
+	if s.start < 0 {
+		s.start = begin
+		s.startLine = line
+	}
+}
+
+// terminate ends the current statement, if any.
+func (s *scanner) terminate() {
+	if s.start >= 0 {
+		s.spans = append(s.spans, span{start: s.start, end: s.end, line: s.startLine})
+	}
+	s.start = -1
+	s.words = 0
+	s.header = false
+	s.compound = false
+	s.depth = 0
+	s.parens = 0
+	s.prev = tokSemi
+}
+
+func (s *scanner) run() error {
+	src := s.src
+	n := len(src)
+	pg, my, lite := s.d == Postgres, s.d == MySQL, s.d == SQLite
+	for s.i < n {
+		c := src[s.i]
+		if c == '\n' {
+			s.line++
+			s.i++
+			continue
+		}
+		if class[c]&clSpace != 0 {
+			s.i++
+			continue
+		}
+		if s.delim != "" && c == s.delim[0] && strings.HasPrefix(src[s.i:], s.delim) {
+			s.terminate()
+			s.i += len(s.delim)
+			continue
+		}
+		begin, line := s.i, s.line
+		kind := tokOther
+		switch {
+		case c == ';':
+			if s.delim == "" && !s.verbatim && s.depth == 0 && s.parens == 0 {
+				s.terminate()
+				s.i++
+				continue
+			}
+			s.lastSemi = s.i
+			s.i++
+			kind = tokSemi
+
+		case c == '-' && s.i+1 < n && src[s.i+1] == '-' && (!my || s.i+2 >= n || src[s.i+2] <= ' '):
+			s.skipLine()
+			continue
+
+		case c == '#' && my:
+			s.skipLine()
+			continue
+
+		case c == '/' && s.i+1 < n && src[s.i+1] == '*':
+			if my && s.i+2 < n && (src[s.i+2] == '!' || src[s.i+2] == '+' ||
+				(src[s.i+2] == 'M' && s.i+3 < n && src[s.i+3] == '!')) {
+				// Executable comment or optimizer hint: SQL to MySQL.
+				k := strings.Index(src[s.i+2:], "*/")
+				if k < 0 {
+					return unterminated(line, "executable comment /*! … */")
+				}
+				s.advance(s.i + 2 + k + 2)
+				break
+			}
+			if err := s.skipBlockComment(pg); err != nil {
+				return err
+			}
+			continue
+
+		case c == '\'':
+			if err := s.quoted('\'', my, "string literal"); err != nil {
+				return err
+			}
+
+		case c == '"':
+			what := "quoted identifier"
+			if my {
+				what = "string literal"
+			}
+			if err := s.quoted('"', my, what); err != nil {
+				return err
+			}
+
+		case c == '`' && (my || lite):
+			if err := s.quoted('`', false, "quoted identifier"); err != nil {
+				return err
+			}
+
+		case c == '[' && lite:
+			k := strings.IndexByte(src[s.i+1:], ']')
+			if k < 0 {
+				return unterminated(line, "bracketed identifier")
+			}
+			s.advance(s.i + 1 + k + 1)
+
+		case c == '$' && pg:
+			if err := s.dollar(); err != nil {
+				return err
+			}
+
+		case c == '(':
+			if pg {
+				s.parens++
+			}
+			s.i++
+
+		case c == ')':
+			if pg && s.parens > 0 {
+				s.parens--
+			}
+			s.i++
+
+		case c == ':':
+			kind = tokColon
+			s.i++
+
+		case c == '=':
+			kind = tokEq
+			s.i++
+
+		case c == '@':
+			kind = tokAt
+			s.i++
+
+		case class[c]&clStart != 0:
+			if pg && (c == 'e' || c == 'E') && s.i+1 < n && src[s.i+1] == '\'' {
+				s.i++
+				if err := s.quoted('\'', true, "string literal"); err != nil {
+					return err
+				}
+				break
+			}
+			if my && s.start < 0 && (c == 'd' || c == 'D') && s.delimiterCommand() {
+				continue
+			}
+			j := s.i + 1
+			for j < n && class[src[j]]&clWord != 0 {
+				if s.delim != "" && src[j] == s.delim[0] && strings.HasPrefix(src[j:], s.delim) {
+					break // END$$
+				}
+				j++
+			}
+			s.i = j
+			kind = keyword(src[begin:j])
+			s.mark(begin, line)
+			s.word(kind)
+
+		default:
+			s.i++
+		}
+		s.mark(begin, line)
+		s.end = s.i
+		s.prev = kind
+	}
+	s.terminate()
+	return nil
+}
+
+// word updates the block tracking for a keyword.
+func (s *scanner) word(k kw) {
+	s.words++
+	if s.verbatim || s.delim != "" || s.d == Postgres && s.depth == 0 && k != kwAtomic {
+		return
+	}
+	if s.words == 1 {
+		s.header = k == kwCreate
+		return
+	}
+	if s.header {
+		// Only "CREATE [OR REPLACE] [DEFINER=user@host] [AGGREGATE]
+		// TRIGGER|PROCEDURE|FUNCTION|EVENT" (SQLite: "CREATE [TEMP] TRIGGER")
+		// opens a body whose semicolons do not end the statement; a column
+		// named event in a CREATE TABLE does not.
+		switch {
+		case k == kwTrigger || k == kwRoutine && s.d == MySQL:
+			s.compound = true
+			s.header = false
+			return
+		case k == kwHeader || s.prev == tokEq || s.prev == tokAt:
+		default:
+			s.header = false
+		}
+	}
+	switch s.d {
+	case Postgres:
+		switch {
+		case k == kwAtomic && s.prev == kwBegin:
+			s.depth++
+		case k == kwCase:
+			s.depth++
+		case k == kwEnd:
+			s.depth--
+		}
+	case SQLite:
+		if !s.compound {
+			return
+		}
+		switch k {
+		case kwBegin, kwCase:
+			s.depth++
+		case kwEnd:
+			if s.depth > 0 {
+				s.depth--
+			}
+		}
+	case MySQL:
+		if !s.compound {
+			return
+		}
+		switch k {
+		case kwBegin:
+			s.depth++
+		case kwCase:
+			if s.prev != kwEnd {
+				s.depth++
+			}
+		case kwIf, kwLoop, kwWhile, kwRepeat, kwFor:
+			// Only at the start of a statement in the body: not IF(…),
+			// REPEAT(…), IF EXISTS, FOR EACH ROW, or END IF.
+			switch s.prev {
+			case tokSemi, tokColon, kwBegin, kwThen, kwElse, kwDo, kwLoop, kwRepeat, kwRow:
+				s.depth++
+			}
+		case kwEnd:
+			if s.depth > 0 {
+				s.depth--
+			}
+		}
+	}
+}
+
+// advance moves to offset j, counting the newlines passed.
+func (s *scanner) advance(j int) {
+	s.line += strings.Count(s.src[s.i:j], "\n")
+	s.i = j
+}
+
+func (s *scanner) skipLine() {
+	k := strings.IndexByte(s.src[s.i:], '\n')
+	if k < 0 {
+		s.i = len(s.src)
+		return
+	}
+	s.i += k // the '\n' is counted by the main loop
+}
+
+func (s *scanner) skipBlockComment(nested bool) error {
+	src, line := s.src, s.line
+	if !nested {
+		k := strings.Index(src[s.i+2:], "*/")
+		if k < 0 {
+			return unterminated(line, "block comment /* … */")
+		}
+		s.advance(s.i + 2 + k + 2)
+		return nil
+	}
+	depth := 0
+	j := s.i
+	for j+1 < len(src) {
+		switch {
+		case src[j] == '/' && src[j+1] == '*':
+			depth++
+			j += 2
+		case src[j] == '*' && src[j+1] == '/':
+			depth--
+			j += 2
+			if depth == 0 {
+				s.advance(j)
+				return nil
+			}
+		default:
+			j++
+		}
+	}
+	return unterminated(line, "block comment /* … */")
+}
+
+// quoted reads a string or quoted identifier opened by q at s.i. A doubled q
+// stands for itself; with backslash, "\" escapes the next byte.
+func (s *scanner) quoted(q byte, backslash bool, what string) error {
+	src, line := s.src, s.line
+	j := s.i + 1
+	for {
+		var k int
+		if backslash {
+			k = indexEither(src[j:], q, '\\')
+		} else {
+			k = strings.IndexByte(src[j:], q)
+		}
+		if k < 0 {
+			return unterminated(line, what)
+		}
+		j += k
+		if src[j] == '\\' {
+			j += 2
+			if j > len(src) {
+				return unterminated(line, what)
+			}
+			continue
+		}
+		if j+1 < len(src) && src[j+1] == q {
+			j += 2
+			continue
+		}
+		s.advance(j + 1)
+		return nil
+	}
+}
+
+// indexEither is the index of the first a or b in s, or -1.
+func indexEither(s string, a, b byte) int {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == a || c == b {
+			return i
+		}
+	}
+	return -1
+}
+
+// dollar reads a PostgreSQL dollar quote, a $1 parameter or a lone "$" at s.i.
+// The main loop reads identifiers whole, including any "$" in them, so a "$"
+// seen here does not follow an identifier character.
+func (s *scanner) dollar() error {
+	src, line := s.src, s.line
+	j := s.i + 1
+	if j < len(src) && src[j] >= '0' && src[j] <= '9' {
+		for j < len(src) && src[j] >= '0' && src[j] <= '9' {
+			j++
+		}
+		s.i = j
+		return nil
+	}
+	for j < len(src) && class[src[j]]&clStart != 0 {
+		j++
+	}
+	if j >= len(src) || src[j] != '$' {
+		s.i++
+		return nil
+	}
+	tag := src[s.i : j+1]
+	k := strings.Index(src[j+1:], tag)
+	if k < 0 {
+		return unterminated(line, "dollar-quoted string "+tag)
+	}
+	s.advance(j + 1 + k + len(tag))
+	return nil
+}
+
+// delimiterCommand handles a mysql client "DELIMITER xx" line at s.i, which
+// starts a word between statements. It reports false when the text is not
+// such a line.
+func (s *scanner) delimiterCommand() bool {
+	src := s.src
+	if !atLineStart(src, s.i) || !hasPrefixFold(src[s.i:], "delimiter") {
+		return false
+	}
+	j := s.i + len("delimiter")
+	if j >= len(src) || (src[j] != ' ' && src[j] != '\t') {
+		return false
+	}
+	for j < len(src) && (src[j] == ' ' || src[j] == '\t') {
+		j++
+	}
+	a := j
+	for j < len(src) && src[j] > ' ' {
+		j++
+	}
+	if a == j {
+		return false
+	}
+	s.delim = src[a:j]
+	if s.delim == ";" {
+		s.delim = ""
+	}
+	s.i = j
+	s.skipLine()
+	return true
+}
+
+// atLineStart reports whether only spaces and tabs precede offset i on its line.
+func atLineStart(src string, i int) bool {
+	for i > 0 {
+		i--
+		switch src[i] {
+		case '\n':
+			return true
+		case ' ', '\t', '\r':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,370 @@
+package migration
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the splitter's golden files in testdata/split")
+
+var dialects = []Dialect{Postgres, MySQL, SQLite}
+
+// TestSplitGolden splits every testdata/split/<dialect>/*.sql file and
+// compares the statements and their lines with the .golden file beside it.
+// Run "go test ./migration -update" to rewrite the golden files, then read the diff.
+func TestSplitGolden(t *testing.T) {
+	for _, d := range dialects {
+		files, err := filepath.Glob(filepath.Join("testdata", "split", string(d), "*.sql"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(files) == 0 {
+			t.Fatalf("no golden inputs for %s", d)
+		}
+		for _, file := range files {
+			t.Run(string(d)+"/"+filepath.Base(file), func(t *testing.T) {
+				src, err := os.ReadFile(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := renderSplit(d, string(src))
+				golden := strings.TrimSuffix(file, ".sql") + ".golden"
+				if *update {
+					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test ./migration -update)", err)
+				}
+				if got != string(want) {
+					t.Errorf("split of %s differs from %s (run with -update and read the diff):\n%s", file, golden, got)
+				}
+				if err := checkSpans(d, string(src), 1); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+}
+
+// renderSplit is the golden form of Split's result.
+func renderSplit(d Dialect, src string) string {
+	stmts, err := Split(d, src, 1)
+	if err != nil {
+		return fmt.Sprintf("=== error: %v\n", err)
+	}
+	var b strings.Builder
+	for i, s := range stmts {
+		fmt.Fprintf(&b, "=== %d, line %d\n%s\n", i+1, s.Line, s.SQL)
+	}
+	return b.String()
+}
+
+func TestSplit(t *testing.T) {
+	tests := []struct {
+		d    Dialect
+		in   string
+		want []Statement
+	}{
+		{Postgres, "", nil},
+		{Postgres, "  -- only a comment\n/* and another */\n", nil},
+		{Postgres, "select 1", []Statement{{"select 1", 1}}},
+		{Postgres, "select 1;select 2;", []Statement{{"select 1", 1}, {"select 2", 1}}},
+		{Postgres, "\n\n  select 1 -- trailing\n ;\n\n select /* kept */ 2\n;", []Statement{{"select 1", 3}, {"select /* kept */ 2", 6}}},
+		{Postgres, "select 'a;b', \"c;\"\"d\";", []Statement{{"select 'a;b', \"c;\"\"d\"", 1}}},
+		{Postgres, "select 'it''s;'; select E'\\';';", []Statement{{"select 'it''s;'", 1}, {"select E'\\';'", 1}}},
+		{Postgres, `select '\'; select 2;`, []Statement{{`select '\'`, 1}, {"select 2", 1}}},
+		{Postgres, "select a$1, $1, $$x;y$$, $t$a$$;$t$;", []Statement{{"select a$1, $1, $$x;y$$, $t$a$$;$t$", 1}}},
+		{Postgres, "/* a /* nested; */ still; */ select 1;", []Statement{{"select 1", 1}}},
+		{Postgres, "create rule r as on insert to t do also (insert into a values (1); delete from b);select 1;",
+			[]Statement{{"create rule r as on insert to t do also (insert into a values (1); delete from b)", 1}, {"select 1", 1}}},
+		{Postgres, "create function f() returns int language sql\nbegin atomic\n select case when true then 1 end;\n select 2;\nend;\nselect 3;",
+			[]Statement{{"create function f() returns int language sql\nbegin atomic\n select case when true then 1 end;\n select 2;\nend", 1}, {"select 3", 6}}},
+		{Postgres, "begin; commit;", []Statement{{"begin", 1}, {"commit", 1}}},
+		{Postgres, "select 1\r\n;\r\nselect 2;", []Statement{{"select 1", 1}, {"select 2", 3}}},
+		{MySQL, "select 'a\\';b', \"c\\\";d\", `e;f`; # c;\nselect 1;", []Statement{{"select 'a\\';b', \"c\\\";d\", `e;f`", 1}, {"select 1", 2}}},
+		{MySQL, "select 1--2;\nselect 3 -- c;\n;", []Statement{{"select 1--2", 1}, {"select 3", 2}}},
+		{MySQL, "/*!40101 SET NAMES utf8 */;\n/* plain */;", []Statement{{"/*!40101 SET NAMES utf8 */", 1}}},
+		{MySQL, "select /*+ BKA(t) */ 1; /*M!100101 SET x=1 */;", []Statement{{"select /*+ BKA(t) */ 1", 1}, {"/*M!100101 SET x=1 */", 1}}},
+		{MySQL, "DELIMITER $$\ncreate procedure p() begin select 1; end$$\nDELIMITER ;\nselect 2;",
+			[]Statement{{"create procedure p() begin select 1; end", 2}, {"select 2", 4}}},
+		{MySQL, "create table t (event int, `begin` int); select 1;", []Statement{{"create table t (event int, `begin` int)", 1}, {"select 1", 1}}},
+		{MySQL, "create trigger t before insert on x for each row set new.a = if(new.a > 0, 1, 2); select 1;",
+			[]Statement{{"create trigger t before insert on x for each row set new.a = if(new.a > 0, 1, 2)", 1}, {"select 1", 1}}},
+		{MySQL, "create trigger t before insert on x for each row if new.a < 0 then set new.a = 0; end if; select 1;",
+			[]Statement{{"create trigger t before insert on x for each row if new.a < 0 then set new.a = 0; end if", 1}, {"select 1", 1}}},
+		{SQLite, "create trigger t after insert on a begin update b set c = case when 1 then 2 end; delete from d; end; select [x;y], `z;`;",
+			[]Statement{{"create trigger t after insert on a begin update b set c = case when 1 then 2 end; delete from d; end", 1}, {"select [x;y], `z;`", 1}}},
+		{SQLite, "begin; end;", []Statement{{"begin", 1}, {"end", 1}}},
+	}
+	for _, tt := range tests {
+		got, err := Split(tt.d, tt.in, 1)
+		if err != nil {
+			t.Errorf("Split(%s, %q): %v", tt.d, tt.in, err)
+			continue
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("Split(%s, %q)\n got %+v\nwant %+v", tt.d, tt.in, got, tt.want)
+		}
+		if err := checkSpans(tt.d, tt.in, 1); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestSplitUnterminated(t *testing.T) {
+	tests := []struct {
+		d    Dialect
+		in   string
+		line int
+	}{
+		{Postgres, "select 1;\n\nselect 'abc", 3},
+		{Postgres, "select 1;\nselect E'a\\'", 2},
+		{Postgres, "\nselect \"abc", 2},
+		{Postgres, "select $$abc\n\n", 1},
+		{Postgres, "select $t$abc $$ $T$", 1},
+		{Postgres, "\n/* a /* b */", 2},
+		{MySQL, "select 'a\\'", 1},
+		{MySQL, "select `a", 1},
+		{MySQL, "\n\n/*!40101 SET", 3},
+		{SQLite, "select [a", 1},
+		{SQLite, "/* x", 1},
+	}
+	for _, tt := range tests {
+		_, err := Split(tt.d, tt.in, 1)
+		var fe *FileError
+		if !errors.Is(err, ErrUnterminated) || !errors.As(err, &fe) || fe.Line != tt.line {
+			t.Errorf("Split(%s, %q) = %v, want ErrUnterminated at line %d", tt.d, tt.in, err, tt.line)
+		}
+	}
+	if _, err := Split("oracle", "select 1", 1); err == nil {
+		t.Error("Split accepted an unknown dialect")
+	}
+}
+
+func TestScriptStatementsError(t *testing.T) {
+	s := &Script{File: "0001_a.up.sql", Segments: []Segment{{Text: "select 1;\n'oops", Line: 3}}}
+	_, err := s.Statements(Postgres)
+	want := "0001_a.up.sql:4: unterminated string literal"
+	if err == nil || err.Error() != want {
+		t.Errorf("Statements: %v, want %s", err, want)
+	}
+}
+
+func TestTrimStatement(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Statement
+		ok   bool
+	}{
+		{"\n-- lead\ncreate function f() as $$ begin; end $$ language plpgsql;\n-- trailing\n", Statement{"create function f() as $$ begin; end $$ language plpgsql", 3}, true},
+		{"select 1; select 2 ;  ", Statement{"select 1; select 2", 1}, true},
+		{"\n -- nothing\n", Statement{}, false},
+		{";", Statement{}, false},
+		{"\n  select 'unterminated\n", Statement{"select 'unterminated", 2}, true},
+	}
+	for _, tt := range tests {
+		got, ok := trimStatement(tt.in, 1, Postgres)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("trimStatement(%q) = %+v, %v; want %+v, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// checkSpans checks the splitter's central property on text: the spans are in
+// order and do not overlap, each statement's line is right, and everything
+// outside the spans is whitespace, comments, ";" separators, and for MySQL
+// DELIMITER lines and custom delimiters. This gap check is written apart from
+// the scanner so that the two can disagree.
+func checkSpans(d Dialect, text string, startLine int) error {
+	spans, err := splitSpans(d, text, startLine)
+	if err != nil {
+		if !errors.Is(err, ErrUnterminated) {
+			return fmt.Errorf("%s: unexpected error %v", d, err)
+		}
+		return nil
+	}
+	stmts, err := Split(d, text, startLine)
+	if err != nil || len(stmts) != len(spans) {
+		return fmt.Errorf("%s: Split and splitSpans disagree: %v", d, err)
+	}
+	g := gapChecker{d: d, text: text}
+	prev := 0
+	for i, sp := range spans {
+		if sp.start < prev || sp.end <= sp.start || sp.end > len(text) {
+			return fmt.Errorf("%s: span %d [%d,%d) after %d: out of order, empty or overlapping in %q", d, i, sp.start, sp.end, prev, text)
+		}
+		if err := g.check(prev, sp.start); err != nil {
+			return fmt.Errorf("%s: before statement %d: %v in %q", d, i+1, err, text)
+		}
+		if want := startLine + strings.Count(text[:sp.start], "\n"); sp.line != want {
+			return fmt.Errorf("%s: statement %d on line %d, want %d in %q", d, i+1, sp.line, want, text)
+		}
+		sql := text[sp.start:sp.end]
+		if stmts[i].SQL != sql || stmts[i].Line != sp.line {
+			return fmt.Errorf("%s: statement %d is %q, span says %q", d, i+1, stmts[i].SQL, sql)
+		}
+		if strings.Trim(sql, " \t\r\n\f\v") != sql {
+			return fmt.Errorf("%s: statement %d %q is not trimmed", d, i+1, sql)
+		}
+		prev = sp.end
+	}
+	if err := g.check(prev, len(text)); err != nil {
+		return fmt.Errorf("%s: after the last statement: %v in %q", d, err, text)
+	}
+	return nil
+}
+
+// gapChecker recognises the text allowed between statements.
+type gapChecker struct {
+	d     Dialect
+	text  string
+	delim string
+}
+
+func (g *gapChecker) check(from, to int) error {
+	t := g.text
+	for i := from; i < to; {
+		c := t[i]
+		rest := t[i:to]
+		switch {
+		case g.delim != "" && strings.HasPrefix(rest, g.delim):
+			i += len(g.delim)
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v':
+			i++
+		case c == ';' && g.delim == "":
+			i++
+		case strings.HasPrefix(rest, "--") && (g.d != MySQL || len(rest) == 2 || rest[2] <= ' '),
+			c == '#' && g.d == MySQL:
+			if k := strings.IndexByte(rest, '\n'); k >= 0 {
+				i += k
+			} else {
+				i = to
+			}
+		case strings.HasPrefix(rest, "/*"):
+			if g.d == MySQL && (strings.HasPrefix(rest, "/*!") || strings.HasPrefix(rest, "/*+") || strings.HasPrefix(rest, "/*M!")) {
+				return fmt.Errorf("executable comment at %d dropped", i)
+			}
+			n := commentLen(rest, g.d == Postgres)
+			if n < 0 {
+				return fmt.Errorf("unterminated comment at %d", i)
+			}
+			i += n
+		case g.d == MySQL && len(rest) > 10 && strings.EqualFold(rest[:9], "delimiter") && (rest[9] == ' ' || rest[9] == '\t'):
+			line := rest
+			if k := strings.IndexByte(line, '\n'); k >= 0 {
+				line = line[:k]
+			}
+			arg := strings.TrimLeft(line[9:], " \t")
+			if k := strings.IndexFunc(arg, func(r rune) bool { return r <= ' ' }); k >= 0 {
+				arg = arg[:k]
+			}
+			if arg == "" {
+				return fmt.Errorf("DELIMITER without argument at %d", i)
+			}
+			if strings.TrimRight(g.text[strings.LastIndexByte(g.text[:i], '\n')+1:i], " \t\r") != "" {
+				return fmt.Errorf("DELIMITER not at line start at %d", i)
+			}
+			g.delim = arg
+			if g.delim == ";" {
+				g.delim = ""
+			}
+			i += len(line)
+		default:
+			return fmt.Errorf("statement text %q at %d dropped", rest[:min(len(rest), 20)], i)
+		}
+	}
+	return nil
+}
+
+// commentLen is the length of the block comment at the start of s, or -1.
+func commentLen(s string, nested bool) int {
+	if !nested {
+		if k := strings.Index(s[2:], "*/"); k >= 0 {
+			return k + 4
+		}
+		return -1
+	}
+	depth := 0
+	for i := 0; i+1 < len(s); {
+		switch s[i : i+2] {
+		case "/*":
+			depth++
+			i += 2
+		case "*/":
+			depth--
+			i += 2
+			if depth == 0 {
+				return i
+			}
+		default:
+			i++
+		}
+	}
+	return -1
+}
+
+func fuzzSplit(f *testing.F, d Dialect) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "split", string(d), "*.sql"))
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(b))
+	}
+	for _, s := range []string{"select 1;", "$$;$$", "/*/**/*/;", "E'\\'';", "DELIMITER //\nx//\nDELIMITER ;\n", "[a];`b`", "--\n;#\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		if err := checkSpans(d, text, 1); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = trimStatement(text, 1, d)
+	})
+}
+
+func FuzzSplitPostgres(f *testing.F) { fuzzSplit(f, Postgres) }
+func FuzzSplitMySQL(f *testing.F)    { fuzzSplit(f, MySQL) }
+func FuzzSplitSQLite(f *testing.F)   { fuzzSplit(f, SQLite) }
+
+// largeInsertScript is about size bytes of multi-row INSERTs with strings,
+// comments and dollar quotes, like a data migration or a dump.
+func largeInsertScript(size int) string {
+	var b strings.Builder
+	b.Grow(size + 1024)
+	b.WriteString("-- generated data\nCREATE TABLE users (id bigint PRIMARY KEY, name text, bio text, score numeric);\n")
+	for i := 0; b.Len() < size; i++ {
+		b.WriteString("INSERT INTO users (id, name, bio, score) VALUES\n")
+		for j := 0; j < 20; j++ {
+			if j > 0 {
+				b.WriteString(",\n")
+			}
+			fmt.Fprintf(&b, "  (%d, 'user %d', E'it\\'s a \"bio\"; line\\n', %d.%02d) /* row */", i*20+j, j, j*7, j)
+		}
+		b.WriteString(";\n")
+		if i%100 == 0 {
+			b.WriteString("DO $body$ BEGIN PERFORM 1; END $body$;\n")
+		}
+	}
+	return b.String()
+}
+
+func BenchmarkSplitPostgresLarge(b *testing.B) {
+	text := largeInsertScript(5 << 20)
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Split(Postgres, text, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,5 @@
+-- comment
+SELECT 1;
+/* open
+/* nested */
+SELECT 2;

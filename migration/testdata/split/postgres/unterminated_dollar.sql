@@ -1,0 +1,3 @@
+CREATE TABLE ok (id int);
+
+SELECT $fn$ never closed;
