@@ -68,24 +68,34 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) (code int) {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	return newApp(stdin, stdout, stderr, getenv, isTerminal(stdin), isTerminal(stderr)).run(ctx, args)
+}
+
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string, stdinTerminal, stderrTerminal bool) *app {
 	s := &secrets{}
-	a := &app{
-		stdin:   stdin,
-		stdout:  s.writer(stdout),
-		stderr:  s.writer(stderr),
-		getenv:  getenv,
-		secrets: s,
-	}
-	if f, ok := stdin.(*os.File); ok {
-		a.stdinTerminal = term.IsTerminal(int(f.Fd()))
-	}
-	if f, ok := stderr.(*os.File); ok {
-		a.stderrTerminal = term.IsTerminal(int(f.Fd()))
-	}
 	// Secrets from the environment are known before anything can fail.
 	s.addURL(getenv("RUNWAY_DATABASE"))
 	s.addURL(getenv("DATABASE_URL"))
+	return &app{
+		stdin:          stdin,
+		stdout:         s.writer(stdout),
+		stderr:         s.writer(stderr),
+		getenv:         getenv,
+		secrets:        s,
+		stdinTerminal:  stdinTerminal,
+		stderrTerminal: stderrTerminal,
+	}
+}
+
+// run runs one command line and returns the exit code; a panic becomes exit 1
+// with a message that carries no secret.
+func (a *app) run(ctx context.Context, args []string) (code int) {
 	defer func() {
 		if p := recover(); p != nil {
 			fmt.Fprintf(a.stderr, "runway: internal error: %v\nThis is a bug in Runway; please report it with the command you ran.\n", p)

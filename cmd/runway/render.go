@@ -196,7 +196,7 @@ func (p *progress) startTicker(label string, start time.Time) {
 	p.stop = stop
 	interval := p.a.g.progressInterval
 	if p.a.stderrTerminal {
-		interval = 200 * time.Millisecond
+		interval = min(interval, 200*time.Millisecond)
 	}
 	go func() {
 		t := time.NewTicker(interval)

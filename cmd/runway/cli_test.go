@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A person at a terminal is asked before down reverts anything, and only
+// "yes" proceeds. (testscript cannot give a script a terminal.)
+func TestDownAsksOnATerminal(t *testing.T) {
+	dir := t.TempDir()
+	mig := filepath.Join(dir, "migrations")
+	os.Mkdir(mig, 0o755)
+	os.WriteFile(filepath.Join(mig, "0001_a.up.sql"), []byte("CREATE TABLE a (id int);\n"), 0o644)
+	os.WriteFile(filepath.Join(mig, "0001_a.down.sql"), []byte("DROP TABLE a;\n"), 0o644)
+	db := "sqlite:" + filepath.Join(dir, "x.db")
+	env := func(string) string { return "" }
+	cli := func(stdin string, args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		a := newApp(strings.NewReader(stdin), &out, &errb, env, true, false)
+		code := a.run(context.Background(), append([]string{"-d", db, "--dir", mig}, args...))
+		return code, out.String(), errb.String()
+	}
+	if code, _, e := cli("", "up"); code != 0 {
+		t.Fatalf("up: %d %s", code, e)
+	}
+	code, _, e := cli("no\n", "down")
+	if code != exitUsage || !strings.Contains(e, "This reverts 1 migration(s) on sqlite:") || !strings.Contains(e, "1_a") || !strings.Contains(e, "down cancelled: nothing was reverted") {
+		t.Fatalf("answer no: exit %d\n%s", code, e)
+	}
+	if code, out, _ := cli("", "status"); code != 0 || !strings.Contains(out, "applied") {
+		t.Fatalf("down reverted despite the no: %s", out)
+	}
+	code, out, e := cli("yes\n", "down")
+	if code != 0 || !strings.Contains(out, "reverted 1 migration(s)") {
+		t.Fatalf("answer yes: exit %d\n%s\n%s", code, out, e)
+	}
+}
+
+// On a terminal a running migration shows a live timer redrawn in place.
+func TestLiveTimerOnATerminal(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "0001_slow.up.sql"), []byte(
+		"CREATE TABLE s (id int);\nWITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 3000000) SELECT count(*) FROM c;\n"), 0o644)
+	var out, errb bytes.Buffer
+	a := newApp(strings.NewReader(""), &out, &errb, func(string) string { return "" }, false, true)
+	code := a.run(context.Background(), []string{"-d", "sqlite:" + filepath.Join(dir, "x.db"), "--dir", dir, "--progress-interval", "5ms", "up"})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "\r\033[Kapplying 1_slow … ") {
+		t.Fatalf("no live timer on the terminal:\n%q", errb.String())
+	}
+	if strings.Contains(errb.String(), "still running") {
+		t.Fatalf("terminal got the off-terminal heartbeat lines:\n%q", errb.String())
+	}
+}
