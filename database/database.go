@@ -94,8 +94,11 @@ type Driver interface {
 	// history change. The driver records in each Record's duration_ms the time
 	// that step's statements took (measured client-side, or in the database
 	// when the step is sent in one round trip); Record.Duration is ignored.
-	// On failure the transaction is rolled back and the error is an
-	// *ExecError naming the step and statement.
+	// On failure the transaction is rolled back. A statement the database
+	// rejected is an *ExecError naming the step and statement; other failures
+	// (the history write, COMMIT, a lost connection) are plain wrapped errors.
+	// After a call cancelled by its context the Driver may be unusable (some
+	// drivers cancel by closing the connection).
 	ApplyTx(ctx context.Context, steps []Step) error
 	// Exec runs one statement outside any transaction. On failure the error is
 	// an *ExecError (Step and Statement 0).

@@ -13,7 +13,7 @@ import (
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme == "" || (u.Host == "" && u.User == nil) {
-		return userinfoPassword.ReplaceAllString(raw, "$1:***@")
+		return userinfoPassword.ReplaceAllString(raw, "${1}:***@")
 	}
 	if u.User != nil {
 		if _, has := u.User.Password(); has {
@@ -29,10 +29,12 @@ func Redact(raw string) string {
 		}
 		u.RawQuery = q.Encode()
 	}
-	return strings.Replace(u.String(), ":%2A%2A%2A@", ":***@", 1)
+	return strings.ReplaceAll(u.String(), "%2A%2A%2A", "***")
 }
 
-var userinfoPassword = regexp.MustCompile(`([A-Za-z0-9_.~%+-]+):[^@/\s]+@`)
+// userinfoPassword finds "scheme://user:password@" in text that is not a
+// valid URL; the password may hold unescaped "/", ":" or "@" (up to the last "@").
+var userinfoPassword = regexp.MustCompile(`(://[^:/@\s]*):\S*@`)
 
 func secretParam(k string) bool {
 	k = strings.ToLower(k)
