@@ -368,8 +368,9 @@ func (r *Runner) failed(v migration.Version, name string, s *migration.Script, s
 		if me.Message == "" && ee.Err != nil {
 			me.Message = ee.Err.Error()
 		}
-	} else if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		me.Message = "interrupted: " + err.Error()
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		me.Message = "interrupted before the statement finished: " + err.Error()
 	}
 	if idx < len(stmts) {
 		me.Statement = idx + 1
