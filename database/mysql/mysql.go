@@ -1,0 +1,681 @@
+// Package mysql is Runway's driver for MySQL and MariaDB, built on database/sql
+// and github.com/go-sql-driver/mysql.
+//
+// The driver holds one connection (one server session) for the whole run: the
+// migration lock is a GET_LOCK named lock, which belongs to that session and is
+// released by the server when the session ends, however it ends.
+//
+// MySQL commits DDL implicitly, so TransactionalDDL is false and the engine applies
+// such migrations statement by statement, recording its progress in the history table.
+package mysql
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/migration"
+)
+
+var _ database.Driver = (*Driver)(nil)
+
+// DefaultDialTimeout bounds how long Open waits for the server to accept a
+// connection and log in; the URL parameter timeout= overrides it.
+const DefaultDialTimeout = 10 * time.Second
+
+// Driver is one MySQL/MariaDB session used for a whole run. Its calls are
+// meant to come from one goroutine; Unlock and Close may come from another
+// (a cleanup or signal handler) without corrupting its state.
+type Driver struct {
+	db    *sql.DB
+	ownDB bool // Open made db, so Close closes it
+	cfg   database.Config
+	// target names the server in connection errors (user@host:port/db, no password).
+	target string
+	// connectTimeout bounds the whole connection set-up: dial, TLS, handshake, login.
+	connectTimeout time.Duration
+
+	mu       sync.Mutex // guards conn and lockName, not the I/O done with them
+	conn     *sql.Conn
+	lockName string // computed on first use: it needs DATABASE()
+	locked   atomic.Bool
+}
+
+// Open connects to the database named by a URL of the form
+//
+//	mysql://user:password@host:3306/dbname?param=value
+//
+// (mariadb:// is accepted as well). Query parameters that go-sql-driver/mysql
+// knows (tls, timeout, readTimeout, charset, collation, loc…) are passed to it,
+// unknown ones are set as session system variables when the connection opens,
+// and socket=/path/to/mysqld.sock connects through a unix socket instead of TCP.
+// The dial timeout is DefaultDialTimeout unless timeout= says otherwise.
+//
+// Errors reaching the server or logging in wrap database.ErrConnect; no error
+// contains the password.
+func Open(ctx context.Context, rawURL string, cfg database.Config) (*Driver, error) {
+	mc, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Identity != "" {
+		mc.ConnectionAttributes = joinAttrs(mc.ConnectionAttributes, "program_name:runway,"+attrIdentity+":"+attrValue(cfg.Identity))
+	} else {
+		mc.ConnectionAttributes = joinAttrs(mc.ConnectionAttributes, "program_name:runway")
+	}
+	connector, err := mysql.NewConnector(mc)
+	if err != nil {
+		return nil, fmt.Errorf("mysql: %s: %w", database.Redact(rawURL), err)
+	}
+	db := sql.OpenDB(connector)
+	d := &Driver{db: db, ownDB: true, cfg: cfg, target: mc.User + "@" + mc.Addr + "/" + mc.DBName,
+		connectTimeout: mc.Timeout}
+	if _, err := d.session(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// New returns a driver that takes one connection from db, an application's own
+// pool, on its first call. New does no I/O.
+//
+// Close does not return that connection to the pool: it is closed, so that a
+// migration's session settings (SET foreign_key_checks=0, sql_mode…) and any
+// named lock never leak to the application's other queries.
+func New(db *sql.DB, cfg database.Config) *Driver {
+	return &Driver{db: db, cfg: cfg}
+}
+
+// ParseURL turns a Runway MySQL URL into a go-sql-driver configuration. It is
+// what Open uses; tools that need a *sql.DB of their own can use it too.
+func ParseURL(rawURL string) (*mysql.Config, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// url.Parse's message quotes the URL, and pieces of a password with
+		// unescaped special characters: never show it.
+		return nil, errors.New("mysql: the database URL does not parse (percent-encode special characters in the user name and password)")
+	}
+	switch u.Scheme {
+	case "mysql", "mariadb":
+	default:
+		return nil, fmt.Errorf("mysql: %s: want a mysql:// or mariadb:// URL", database.Redact(rawURL))
+	}
+	dbName := strings.TrimPrefix(u.Path, "/")
+	if dbName == "" || strings.Contains(dbName, "/") {
+		return nil, fmt.Errorf("mysql: %s: the URL names no database: want mysql://user:password@host:3306/DBNAME", database.Redact(rawURL))
+	}
+
+	// Pass the query through go-sql-driver's own parser, which knows its
+	// parameters and their escaping; socket= is Runway's.
+	var socket string
+	var params []string
+	hasTimeout, hasInterpolate := false, false
+	for kv := range strings.SplitSeq(u.RawQuery, "&") {
+		if kv == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "socket":
+			socket, err = url.QueryUnescape(v)
+			if err != nil {
+				return nil, fmt.Errorf("mysql: %s: bad socket parameter", database.Redact(rawURL))
+			}
+			continue
+		case "password", "passwd":
+			// go-sql-driver would send it as "SET password = …", which
+			// changes the user's password.
+			return nil, fmt.Errorf("mysql: %s: put the password in the URL (mysql://user:password@host/db), not in a query parameter", database.Redact(rawURL))
+		case "timeout":
+			hasTimeout = true
+		case "interpolateParams":
+			hasInterpolate = true
+		}
+		params = append(params, kv)
+	}
+	mc, err := mysql.ParseDSN("/?" + strings.Join(params, "&"))
+	if err != nil {
+		return nil, fmt.Errorf("mysql: %s: %w", database.Redact(rawURL), err)
+	}
+	if u.User != nil {
+		mc.User = u.User.Username()
+		mc.Passwd, _ = u.User.Password()
+	}
+	mc.DBName = dbName
+	if socket != "" {
+		mc.Net = "unix"
+		mc.Addr = socket
+	} else {
+		mc.Net = "tcp"
+		host, port := u.Hostname(), u.Port()
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		if port == "" {
+			port = "3306"
+		}
+		mc.Addr = net.JoinHostPort(host, port)
+	}
+	mc.ParseTime = true
+	mc.Loc = time.UTC
+	if !hasTimeout {
+		mc.Timeout = DefaultDialTimeout
+	}
+	if !hasInterpolate {
+		// History writes carry arguments: interpolating them client-side saves
+		// the prepare and close round trips. Statements from migration files
+		// have no arguments and are sent as they are.
+		mc.InterpolateParams = true
+	}
+	mc.Logger = &mysql.NopLogger{} // the library is quiet; errors are returned
+	return mc, nil
+}
+
+// attrIdentity is the connection attribute carrying Config.Identity, read back
+// by LockHolder from performance_schema.session_connect_attrs.
+const attrIdentity = "runway_identity"
+
+// attrValue makes s safe inside go-sql-driver's "k:v,k:v" attribute list.
+func attrValue(s string) string {
+	return strings.ReplaceAll(s, ",", ";")
+}
+
+func joinAttrs(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "," + b
+}
+
+// session returns the driver's one connection, taking it on first use.
+func (d *Driver) session(ctx context.Context) (*sql.Conn, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.conn != nil {
+		return d.conn, nil
+	}
+	cctx := ctx
+	if d.connectTimeout > 0 {
+		// go-sql-driver's timeout covers the TCP dial only; a proxy or tunnel
+		// that accepts and never answers would hang in the handshake.
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(ctx, d.connectTimeout)
+		defer cancel()
+	}
+	conn, err := d.db.Conn(cctx)
+	if err != nil && ctx.Err() == nil && cctx.Err() != nil {
+		err = fmt.Errorf("no answer within %s (set timeout= in the URL to wait longer): %w", d.connectTimeout, err)
+	}
+	if err != nil {
+		if d.target != "" {
+			return nil, fmt.Errorf("%w: %s: %w", database.ErrConnect, d.target, err)
+		}
+		return nil, fmt.Errorf("%w: %w", database.ErrConnect, err)
+	}
+	d.conn = conn
+	return conn, nil
+}
+
+// Dialect returns migration.MySQL.
+func (d *Driver) Dialect() migration.Dialect { return migration.MySQL }
+
+// TransactionalDDL returns false: MySQL and MariaDB commit DDL implicitly.
+func (d *Driver) TransactionalDDL() bool { return false }
+
+// table returns the history table's name, backtick-quoted ("db.t" is quoted as `db`.`t`).
+func (d *Driver) table() string {
+	parts := strings.Split(d.cfg.TableName(), ".")
+	for i, p := range parts {
+		parts[i] = quoteIdent(p)
+	}
+	return strings.Join(parts, ".")
+}
+
+func quoteIdent(s string) string {
+	return "`" + strings.ReplaceAll(s, "`", "``") + "`"
+}
+
+// maxLockName is MySQL's limit on GET_LOCK names.
+const maxLockName = 64
+
+// lockNameFor names the lock after the database and the history table: named
+// locks are server-wide, so two databases on one server must not share one.
+func lockNameFor(dbName, table string) string {
+	name := "runway:" + dbName + "." + table
+	if strings.Contains(table, ".") { // already qualified with its database
+		name = "runway:" + table
+	}
+	if len(name) > maxLockName {
+		sum := sha256.Sum256([]byte(name))
+		name = "runway:" + hex.EncodeToString(sum[:20]) // 47 characters
+	}
+	return name
+}
+
+func (d *Driver) lock(ctx context.Context) (string, *sql.Conn, error) {
+	conn, err := d.session(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	d.mu.Lock()
+	name := d.lockName
+	d.mu.Unlock()
+	if name == "" {
+		var dbName sql.NullString
+		if err := conn.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&dbName); err != nil {
+			return "", nil, fmt.Errorf("mysql: lock: %w", err)
+		}
+		name = lockNameFor(dbName.String, d.cfg.TableName())
+		d.mu.Lock()
+		d.lockName = name
+		d.mu.Unlock()
+	}
+	return name, conn, nil
+}
+
+// Lock takes the GET_LOCK named after the database and the history table,
+// waiting up to wait on the server (rounded up to whole seconds; 0 tries once).
+// Taking it again while holding it is a no-op.
+//
+// When ctx ends during the wait, go-sql-driver cancels the query by closing
+// the connection: the session ends, with it anything it held, and the Driver
+// is no longer usable (every later call fails). That is the right outcome for
+// a run that is being cancelled.
+func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
+	if d.locked.Load() {
+		return true, nil
+	}
+	name, conn, err := d.lock(ctx)
+	if err != nil {
+		return false, err
+	}
+	secs := int64(0)
+	if wait > 0 {
+		secs = int64(math.Ceil(wait.Seconds()))
+	}
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", name, secs).Scan(&got); err != nil {
+		return false, fmt.Errorf("mysql: GET_LOCK(%q): %w", name, err)
+	}
+	if !got.Valid {
+		// NULL: an error on the server, such as the query being killed.
+		return false, fmt.Errorf("mysql: GET_LOCK(%q) returned NULL", name)
+	}
+	d.locked.Store(got.Int64 == 1)
+	return got.Int64 == 1, nil
+}
+
+// Unlock releases the lock taken by Lock.
+func (d *Driver) Unlock(ctx context.Context) error {
+	name, conn, err := d.lock(ctx)
+	if err != nil {
+		return err
+	}
+	var released sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT RELEASE_LOCK(?)", name).Scan(&released); err != nil {
+		return fmt.Errorf("mysql: RELEASE_LOCK(%q): %w", name, err)
+	}
+	d.locked.Store(false)
+	if released.Int64 != 1 {
+		return fmt.Errorf("mysql: RELEASE_LOCK(%q): this session does not hold the lock", name)
+	}
+	return nil
+}
+
+// LockHolder describes the session holding the lock, or returns "" when it is
+// free. When the server has performance_schema enabled, a Runway holder is shown by
+// its Config.Identity, sent as a connection attribute; otherwise by its
+// connection id, user and host from the process list (which shows every
+// session only to users with the PROCESS privilege).
+func (d *Driver) LockHolder(ctx context.Context) (string, error) {
+	name, conn, err := d.lock(ctx)
+	if err != nil {
+		return "", err
+	}
+	var id sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT IS_USED_LOCK(?)", name).Scan(&id); err != nil {
+		return "", fmt.Errorf("mysql: IS_USED_LOCK(%q): %w", name, err)
+	}
+	if !id.Valid {
+		return "", nil
+	}
+	identity := d.connectAttr(ctx, conn, id.Int64, attrIdentity)
+
+	var (
+		user, host, command sql.NullString
+		info                sql.NullString
+		secs                sql.NullInt64
+	)
+	err = conn.QueryRowContext(ctx,
+		"SELECT USER, HOST, COMMAND, TIME, INFO FROM information_schema.PROCESSLIST WHERE ID = ?", id.Int64).
+		Scan(&user, &host, &command, &secs, &info)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("mysql: lock holder: %w", err)
+	}
+	return describeHolder(id.Int64, identity, user.String, host.String, command.String, secs.Int64, info.String), nil
+}
+
+// connectAttr reads one connection attribute of session id, "" when the
+// server does not expose them (performance_schema off, MariaDB's default).
+func (d *Driver) connectAttr(ctx context.Context, conn *sql.Conn, id int64, attr string) string {
+	var v string
+	err := conn.QueryRowContext(ctx,
+		"SELECT ATTR_VALUE FROM performance_schema.session_connect_attrs WHERE PROCESSLIST_ID = ? AND ATTR_NAME = ?",
+		id, attr).Scan(&v)
+	if err != nil {
+		return ""
+	}
+	return v
+}
+
+func describeHolder(id int64, identity, user, host, command string, secs int64, info string) string {
+	var b strings.Builder
+	if identity != "" {
+		b.WriteString(identity)
+		b.WriteString(" (")
+	}
+	fmt.Fprintf(&b, "connection %d", id)
+	if user != "" {
+		fmt.Fprintf(&b, " %s@%s", user, host)
+	}
+	if identity != "" {
+		b.WriteString(")")
+	}
+	switch {
+	case command == "":
+		// Not in the process list we can see.
+	case command == "Sleep":
+		fmt.Fprintf(&b, ", idle for %s", time.Duration(secs)*time.Second)
+	default:
+		fmt.Fprintf(&b, ", busy for %s", time.Duration(secs)*time.Second)
+		// Only the statement's first words: its text may hold secrets
+		// (CREATE USER … IDENTIFIED BY '…') and this line goes to logs.
+		if words := strings.Fields(info); len(words) > 0 {
+			fmt.Fprintf(&b, " (%s)", strings.Join(words[:min(2, len(words))], " "))
+		}
+	}
+	return b.String()
+}
+
+const createHistory = `CREATE TABLE IF NOT EXISTS %s (
+	version             VARCHAR(191) NOT NULL,
+	name                VARCHAR(255) NOT NULL DEFAULT '',
+	checksum            CHAR(64)     NOT NULL DEFAULT '',
+	state               VARCHAR(16)  NOT NULL,
+	applied_at          DATETIME(6)  NULL,
+	duration_ms         BIGINT       NOT NULL DEFAULT 0,
+	applied_by          VARCHAR(255) NOT NULL DEFAULT '',
+	statements_applied  INT          NOT NULL DEFAULT 0,
+	statements_total    INT          NOT NULL DEFAULT 0,
+	statement_checksums TEXT         NULL,
+	error               TEXT         NULL,
+	PRIMARY KEY (version)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`
+
+// EnsureHistory creates the history table when it does not exist.
+func (d *Driver) EnsureHistory(ctx context.Context) error {
+	conn, err := d.session(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(createHistory, d.table())); err != nil {
+		return fmt.Errorf("mysql: create history table %s: %w", d.table(), err)
+	}
+	return nil
+}
+
+// History returns the rows of the history table; none when it does not exist.
+func (d *Driver) History(ctx context.Context) ([]database.Revision, error) {
+	conn, err := d.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT version, name, checksum, state, applied_at, duration_ms,
+		applied_by, statements_applied, statements_total, statement_checksums, error FROM `+d.table())
+	if err != nil {
+		var me *mysql.MySQLError
+		if errors.As(err, &me) && me.Number == erNoSuchTable {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("mysql: read history table %s: %w", d.table(), err)
+	}
+	defer rows.Close()
+	var out []database.Revision
+	for rows.Next() {
+		var (
+			r                 database.Revision
+			version, state    string
+			appliedAt         sql.NullTime
+			ms                int64
+			checksums, errMsg sql.NullString
+		)
+		if err := rows.Scan(&version, &r.Name, &r.Checksum, &state, &appliedAt, &ms,
+			&r.AppliedBy, &r.StatementsApplied, &r.StatementsTotal, &checksums, &errMsg); err != nil {
+			return nil, fmt.Errorf("mysql: read history table %s: %w", d.table(), err)
+		}
+		if r.Version, err = migration.ParseVersion(version); err != nil {
+			return nil, fmt.Errorf("mysql: history table %s: %w", d.table(), err)
+		}
+		r.State = database.State(state)
+		if appliedAt.Valid {
+			r.AppliedAt = appliedAt.Time.UTC()
+		}
+		r.Duration = time.Duration(ms) * time.Millisecond
+		if checksums.String != "" {
+			r.StatementChecksums = strings.Split(checksums.String, ",")
+		}
+		r.Error = errMsg.String
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("mysql: read history table %s: %w", d.table(), err)
+	}
+	return out, nil
+}
+
+// execer is what *sql.Conn and *sql.Tx have in common.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func (d *Driver) writeRevision(ctx context.Context, ex execer, r database.Revision) error {
+	var appliedAt any // NULL for the zero time: strict modes refuse '0000-00-00'
+	if !r.AppliedAt.IsZero() {
+		appliedAt = r.AppliedAt.UTC().Truncate(time.Microsecond)
+	}
+	var checksums, errMsg any
+	if len(r.StatementChecksums) > 0 {
+		checksums = strings.Join(r.StatementChecksums, ",")
+	}
+	if r.Error != "" {
+		errMsg = r.Error
+	}
+	_, err := ex.ExecContext(ctx, `INSERT INTO `+d.table()+` (version, name, checksum, state, applied_at,
+		duration_ms, applied_by, statements_applied, statements_total, statement_checksums, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON DUPLICATE KEY UPDATE name = VALUES(name), checksum = VALUES(checksum), state = VALUES(state),
+		applied_at = VALUES(applied_at), duration_ms = VALUES(duration_ms), applied_by = VALUES(applied_by),
+		statements_applied = VALUES(statements_applied), statements_total = VALUES(statements_total),
+		statement_checksums = VALUES(statement_checksums), error = VALUES(error)`,
+		r.Version.String(), r.Name, r.Checksum, string(r.State), appliedAt,
+		r.Duration.Milliseconds(), r.AppliedBy, r.StatementsApplied, r.StatementsTotal, checksums, errMsg)
+	if err != nil {
+		return fmt.Errorf("mysql: record version %s in %s: %w", r.Version, d.table(), err)
+	}
+	return nil
+}
+
+func (d *Driver) removeRevision(ctx context.Context, ex execer, v migration.Version) error {
+	if _, err := ex.ExecContext(ctx, "DELETE FROM "+d.table()+" WHERE version = ?", v.String()); err != nil {
+		return fmt.Errorf("mysql: remove version %s from %s: %w", v, d.table(), err)
+	}
+	return nil
+}
+
+// WriteRevision inserts r, or replaces the row with r's version.
+func (d *Driver) WriteRevision(ctx context.Context, r database.Revision) error {
+	conn, err := d.session(ctx)
+	if err != nil {
+		return err
+	}
+	return d.writeRevision(ctx, conn, r)
+}
+
+// RemoveRevision deletes the row with version v.
+func (d *Driver) RemoveRevision(ctx context.Context, v migration.Version) error {
+	conn, err := d.session(ctx)
+	if err != nil {
+		return err
+	}
+	return d.removeRevision(ctx, conn, v)
+}
+
+// ApplyTx runs every step in one transaction: statements, then the history
+// change, then COMMIT. MySQL commits DDL implicitly, so only data changes
+// roll back on failure; the engine knows (TransactionalDDL is false).
+func (d *Driver) ApplyTx(ctx context.Context, steps []database.Step) (err error) {
+	conn, err := d.session(ctx)
+	if err != nil {
+		return err
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("mysql: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	for i, step := range steps {
+		for j, stmt := range step.Statements {
+			if _, err := tx.ExecContext(ctx, stmt.SQL); err != nil {
+				return execError(i, j, stmt, err)
+			}
+		}
+		if step.Record != nil {
+			if err := d.writeRevision(ctx, tx, *step.Record); err != nil {
+				return err
+			}
+		}
+		if !step.Remove.IsZero() {
+			if err := d.removeRevision(ctx, tx, step.Remove); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("mysql: commit: %w", err)
+	}
+	return nil
+}
+
+// Exec runs one statement as it is (COM_QUERY: no prepare, no placeholders),
+// so procedure bodies and '?' in literals pass untouched.
+func (d *Driver) Exec(ctx context.Context, stmt migration.Statement) error {
+	conn, err := d.session(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, stmt.SQL); err != nil {
+		return execError(0, 0, stmt, err)
+	}
+	return nil
+}
+
+// Server error numbers the driver looks at.
+const (
+	erNoSuchTable = 1146
+	erParseError  = 1064
+)
+
+// execError turns a failed statement into a *database.ExecError with the
+// server's error number as Code and, for syntax errors, the position.
+func execError(step, i int, stmt migration.Statement, err error) *database.ExecError {
+	e := &database.ExecError{Step: step, Statement: i, Line: stmt.Line, Message: err.Error(), Err: err}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		e.Code = strconv.Itoa(int(me.Number))
+		e.Message = me.Message
+		if me.Number == erParseError {
+			e.Position = syntaxErrorPosition(stmt.SQL, me.Message)
+		}
+	}
+	return e
+}
+
+// nearAtLine matches the tail of MySQL's syntax error message:
+// "… near 'FROM x WHERE' at line 3".
+var nearAtLine = regexp.MustCompile(`(?s)near '(.*)' at line (\d+)$`)
+
+// syntaxErrorPosition finds where in sql a syntax error message points: the
+// server quotes the text from the error on (up to 80 characters) and its
+// line within the statement. It returns the 1-based character offset, or 0.
+func syntaxErrorPosition(sql, msg string) int {
+	m := nearAtLine.FindStringSubmatch(msg)
+	if m == nil || m[1] == "" {
+		return 0
+	}
+	line, err := strconv.Atoi(m[2])
+	if err != nil || line < 1 {
+		return 0
+	}
+	start := 0
+	for l := 1; l < line; l++ {
+		nl := strings.IndexByte(sql[start:], '\n')
+		if nl < 0 {
+			return 0
+		}
+		start += nl + 1
+	}
+	at := strings.Index(sql[start:], m[1])
+	if at < 0 {
+		return 0
+	}
+	return utf8.RuneCountInString(sql[:start+at]) + 1
+}
+
+// Close ends the session and with it the lock. A connection taken from an
+// application's pool (New) is closed, not returned to the pool.
+func (d *Driver) Close(ctx context.Context) error {
+	d.mu.Lock()
+	conn := d.conn
+	d.conn = nil
+	d.mu.Unlock()
+	var err error
+	if conn != nil {
+		if !d.ownDB {
+			// Raw returning driver.ErrBadConn makes database/sql discard the connection.
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		err = conn.Close()
+		if errors.Is(err, sql.ErrConnDone) {
+			err = nil
+		}
+	}
+	d.locked.Store(false)
+	if d.ownDB {
+		if cerr := d.db.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
