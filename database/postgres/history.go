@@ -1,0 +1,194 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/migration"
+)
+
+const historyColumns = `version, name, checksum, state, applied_at, duration_ms, applied_by,
+	statements_applied, statements_total, statement_checksums, error`
+
+// EnsureHistory creates the history table when it does not exist. Its schema
+// must exist. Two sessions racing to create it both succeed.
+func (d *Driver) EnsureHistory(ctx context.Context) error {
+	if d.tableErr != nil {
+		return d.tableErr
+	}
+	sql := `CREATE TABLE IF NOT EXISTS ` + d.table + ` (
+	version text PRIMARY KEY,
+	name text NOT NULL DEFAULT '',
+	checksum text NOT NULL DEFAULT '',
+	state text NOT NULL,
+	applied_at timestamptz NOT NULL,
+	duration_ms bigint NOT NULL DEFAULT 0,
+	applied_by text NOT NULL DEFAULT '',
+	statements_applied integer NOT NULL DEFAULT 0,
+	statements_total integer NOT NULL DEFAULT 0,
+	statement_checksums text NOT NULL DEFAULT '',
+	error text NOT NULL DEFAULT ''
+)`
+	err := d.simple(ctx, sql)
+	// IF NOT EXISTS does not cover a concurrent creation: the loser fails on
+	// the catalog's unique index once the winner commits. By then the table
+	// is there and a second attempt is a no-op.
+	if isCode(err, "23505", "42P07") {
+		err = d.simple(ctx, sql)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: creating history table %s: %w", d.table, err)
+	}
+	return nil
+}
+
+// History returns the history table's rows; none when the table (or its
+// schema) does not exist.
+func (d *Driver) History(ctx context.Context) ([]database.Revision, error) {
+	if d.tableErr != nil {
+		return nil, d.tableErr
+	}
+	// The simple protocol, text results and an epoch in microseconds: no
+	// prepared statement (poolers), no dependence on DateStyle, the session
+	// time zone or standard_conforming_strings.
+	res, err := d.conn.PgConn().Exec(ctx, `SELECT version, coalesce(name, ''), coalesce(checksum, ''), coalesce(state, ''),
+	coalesce((extract(epoch FROM applied_at) * 1000000)::bigint, 0), coalesce(duration_ms, 0), coalesce(applied_by, ''),
+	coalesce(statements_applied, 0), coalesce(statements_total, 0), coalesce(statement_checksums, ''), coalesce(error, '')
+FROM `+d.table).ReadAll()
+	if err != nil {
+		return nil, d.historyError(err)
+	}
+	if len(res) != 1 {
+		return nil, fmt.Errorf("postgres: reading %s: %d results, want 1", d.table, len(res))
+	}
+	out := make([]database.Revision, 0, len(res[0].Rows))
+	for _, row := range res[0].Rows {
+		r, err := revisionFromRow(row)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: reading %s: %w", d.table, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func revisionFromRow(row [][]byte) (database.Revision, error) {
+	var r database.Revision
+	if len(row) != 11 {
+		return r, fmt.Errorf("%d columns, want 11", len(row))
+	}
+	var err error
+	num := func(b []byte) int64 {
+		n, e := strconv.ParseInt(string(b), 10, 64)
+		if e != nil && err == nil {
+			err = e
+		}
+		return n
+	}
+	if r.Version, err = migration.ParseVersion(string(row[0])); err != nil {
+		return r, fmt.Errorf("row with version %q: %w", row[0], err)
+	}
+	r.Name = string(row[1])
+	r.Checksum = string(row[2])
+	r.State = database.State(row[3])
+	r.AppliedAt = time.UnixMicro(num(row[4])).UTC()
+	r.Duration = time.Duration(num(row[5])) * time.Millisecond
+	r.AppliedBy = string(row[6])
+	r.StatementsApplied = int(num(row[7]))
+	r.StatementsTotal = int(num(row[8]))
+	if len(row[9]) > 0 {
+		r.StatementChecksums = strings.Split(string(row[9]), ",")
+	}
+	r.Error = string(row[10])
+	if err != nil {
+		return r, fmt.Errorf("version %s: %w", r.Version, err)
+	}
+	return r, nil
+}
+
+func (d *Driver) historyError(err error) error {
+	// 42P01 undefined_table, 3F000 invalid_schema_name: no history yet.
+	if isCode(err, "42P01", "3F000") {
+		return nil
+	}
+	return fmt.Errorf("postgres: reading %s: %w", d.table, err)
+}
+
+// WriteRevision inserts r or replaces the row with its version.
+func (d *Driver) WriteRevision(ctx context.Context, r database.Revision) error {
+	if d.tableErr != nil {
+		return d.tableErr
+	}
+	sql, err := d.upsertSQL(&r)
+	if err != nil {
+		return err
+	}
+	if err := d.simple(ctx, sql); err != nil {
+		return fmt.Errorf("postgres: recording version %s in %s: %w", r.Version, d.table, err)
+	}
+	return nil
+}
+
+// RemoveRevision deletes the row with version v, if any.
+func (d *Driver) RemoveRevision(ctx context.Context, v migration.Version) error {
+	if d.tableErr != nil {
+		return d.tableErr
+	}
+	if err := d.simple(ctx, d.deleteSQL(v)); err != nil {
+		return fmt.Errorf("postgres: removing version %s from %s: %w", v, d.table, err)
+	}
+	return nil
+}
+
+// upsertSQL is the INSERT … ON CONFLICT recording r, with every value an
+// escaped literal so it can travel inside a multi-statement simple query.
+func (d *Driver) upsertSQL(r *database.Revision) (string, error) {
+	if r.Version.IsZero() {
+		return "", fmt.Errorf("postgres: revision %q has no version", r.Name)
+	}
+	for _, c := range r.StatementChecksums {
+		if strings.Contains(c, ",") {
+			return "", fmt.Errorf("postgres: version %s: statement checksum %q contains a comma", r.Version, c)
+		}
+	}
+	var b strings.Builder
+	b.WriteString("INSERT INTO ")
+	b.WriteString(d.table)
+	b.WriteString(" (" + historyColumns + ")\nVALUES (")
+	b.WriteString(quote(r.Version.String()))
+	b.WriteString(", ")
+	b.WriteString(quote(r.Name))
+	b.WriteString(", ")
+	b.WriteString(quote(r.Checksum))
+	b.WriteString(", ")
+	b.WriteString(quote(string(r.State)))
+	b.WriteString(", ")
+	b.WriteString(quote(r.AppliedAt.UTC().Format("2006-01-02T15:04:05.999999Z07:00")))
+	b.WriteString(", ")
+	b.WriteString(strconv.FormatInt(r.Duration.Milliseconds(), 10))
+	b.WriteString(", ")
+	b.WriteString(quote(r.AppliedBy))
+	b.WriteString(", ")
+	b.WriteString(strconv.Itoa(r.StatementsApplied))
+	b.WriteString(", ")
+	b.WriteString(strconv.Itoa(r.StatementsTotal))
+	b.WriteString(", ")
+	b.WriteString(quote(strings.Join(r.StatementChecksums, ",")))
+	b.WriteString(", ")
+	b.WriteString(quote(r.Error))
+	b.WriteString(`)
+ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = EXCLUDED.checksum,
+	state = EXCLUDED.state, applied_at = EXCLUDED.applied_at, duration_ms = EXCLUDED.duration_ms,
+	applied_by = EXCLUDED.applied_by, statements_applied = EXCLUDED.statements_applied,
+	statements_total = EXCLUDED.statements_total, statement_checksums = EXCLUDED.statement_checksums,
+	error = EXCLUDED.error`)
+	return b.String(), nil
+}
+
+func (d *Driver) deleteSQL(v migration.Version) string {
+	return "DELETE FROM " + d.table + " WHERE version = " + quote(v.String())
+}

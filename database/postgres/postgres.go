@@ -1,0 +1,306 @@
+// Package postgres is Runway's PostgreSQL driver, built on pgx: one connection
+// per run holding a session advisory lock, the history table in any schema,
+// and each transaction sent to the server as one simple-protocol query.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+
+	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/migration"
+)
+
+var _ database.Driver = (*Driver)(nil)
+
+// Driver is a PostgreSQL session for one Runway run. It is not safe for
+// concurrent use.
+type Driver struct {
+	conn     *pgx.Conn
+	cfg      database.Config
+	table    string // quoted, possibly schema-qualified
+	tableErr error  // an unusable cfg.Table, reported by the calls that need it
+	key      int64  // advisory lock key
+	appName  string // application_name when not holding the lock
+	locked   bool
+
+	// pollLock makes Lock poll pg_try_advisory_lock instead of waiting in the
+	// server; kept for the benchmark that compares the two.
+	pollLock bool
+}
+
+// defaultConnectTimeout bounds a connection attempt when the URL sets no
+// connect_timeout, so a host that drops packets fails in seconds, not minutes.
+const defaultConnectTimeout = 30 * time.Second
+
+// Open connects to the database at url: a postgres:// or postgresql:// URL
+// or any other connection string pgx accepts. application_name is set to
+// cfg.Identity unless the URL sets one. Failures to reach the server or to
+// authenticate wrap database.ErrConnect; no error text contains the password.
+func Open(ctx context.Context, url string, cfg database.Config) (*Driver, error) {
+	if _, err := quoteTable(cfg.TableName()); err != nil {
+		return nil, err
+	}
+	pc, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: invalid connection URL: %s", scrub(err.Error(), urlPassword(url)))
+	}
+	if _, ok := pc.RuntimeParams["application_name"]; !ok && cfg.Identity != "" {
+		pc.RuntimeParams["application_name"] = asciiName(cfg.Identity)
+	}
+	if pc.ConnectTimeout == 0 {
+		pc.ConnectTimeout = defaultConnectTimeout
+	}
+	// On cancellation ask the server to cancel the running statement and keep
+	// the session (and its lock) rather than cutting the connection; the
+	// deadline is a last resort for a server that does not answer.
+	pc.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 5 * time.Second}
+	}
+	conn, err := pgx.ConnectConfig(ctx, pc)
+	if err != nil {
+		return nil, connectError(url, pc, err)
+	}
+	return New(conn, cfg), nil
+}
+
+// New returns a Driver on an open connection, for applications that manage
+// their own; it does no I/O. Close closes conn. With a connection not opened
+// by Open, a cancelled context may close the connection (pgx's default).
+func New(conn *pgx.Conn, cfg database.Config) *Driver {
+	table, err := quoteTable(cfg.TableName())
+	return &Driver{
+		conn:     conn,
+		cfg:      cfg,
+		table:    table,
+		tableErr: err,
+		key:      lockKey(cfg.TableName()),
+		appName:  conn.PgConn().ParameterStatus("application_name"),
+	}
+}
+
+// Dialect returns migration.Postgres.
+func (d *Driver) Dialect() migration.Dialect { return migration.Postgres }
+
+// TransactionalDDL returns true: PostgreSQL rolls schema changes back.
+func (d *Driver) TransactionalDDL() bool { return true }
+
+// Close ends the session, releasing the lock with it.
+func (d *Driver) Close(ctx context.Context) error {
+	d.locked = false
+	return d.conn.Close(ctx)
+}
+
+// connectError builds the ErrConnect error from what pgx returned, with the
+// target redacted and pgx's own text scrubbed of the password in case a
+// server or a future pgx version echoes it.
+func connectError(url string, pc *pgx.ConnConfig, err error) error {
+	inner := err
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		inner = ce.Unwrap()
+	}
+	target := fmt.Sprintf("host=%s port=%d user=%s database=%s", pc.Host, pc.Port, pc.User, pc.Database)
+	if strings.Contains(url, "://") {
+		target = database.Redact(url)
+	}
+	msg := fmt.Sprintf("%v: %s: %s", database.ErrConnect, target, inner)
+	return &redactedError{msg: scrub(msg, pc.Password), errs: []error{database.ErrConnect, inner}}
+}
+
+// redactedError shows a message built without secrets while keeping the
+// underlying errors reachable with errors.Is and errors.As.
+type redactedError struct {
+	msg  string
+	errs []error
+}
+
+func (e *redactedError) Error() string   { return e.msg }
+func (e *redactedError) Unwrap() []error { return e.errs }
+
+// scrub masks pw in msg. Very short passwords are left alone: masking every
+// "ab" in a message would garble it, and pgx never prints the password anyway.
+func scrub(msg, pw string) string {
+	if len(pw) < 3 {
+		return msg
+	}
+	return strings.ReplaceAll(msg, pw, "***")
+}
+
+func urlPassword(raw string) string {
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return ""
+	}
+	userinfo, _, ok := strings.Cut(rest, "@")
+	if !ok {
+		return ""
+	}
+	_, pw, _ := strings.Cut(userinfo, ":")
+	return pw
+}
+
+// quoteTable quotes "table" or "schema.table". The schema must exist.
+func quoteTable(name string) (string, error) {
+	parts := strings.Split(name, ".")
+	if len(parts) > 2 || slices.Contains(parts, "") {
+		return "", fmt.Errorf("postgres: history table %q: want table or schema.table", name)
+	}
+	return pgx.Identifier(parts).Sanitize(), nil
+}
+
+// lockKey is the advisory lock key of a history table: two tables in one
+// database are two independent histories with two locks.
+func lockKey(table string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("runway:" + table))
+	return int64(h.Sum64())
+}
+
+// quote returns s as an SQL string literal that means s whatever
+// standard_conforming_strings says: an E'…' literal with quotes and backslashes doubled.
+// NUL bytes, which text cannot hold, are dropped; invalid UTF-8 is replaced.
+func quote(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	var b strings.Builder
+	b.Grow(len(s) + 3)
+	b.WriteString("E'")
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\'':
+			b.WriteString("''")
+		case '\\':
+			b.WriteString(`\\`)
+		case 0:
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
+
+// maxAppName is the longest application_name PostgreSQL keeps (NAMEDATALEN-1 bytes).
+const maxAppName = 63
+
+// asciiName replaces what PostgreSQL would turn into '?' in application_name
+// anyway, so lengths computed here match the server's.
+func asciiName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 32 || r > 126 {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// drain reads every result of a simple-protocol query, discarding rows, and
+// returns how many of the commands that completed were markers.
+func drain(mrr *pgconn.MultiResultReader) (markers int, err error) {
+	for mrr.NextResult() {
+		rr := mrr.ResultReader()
+		fd := rr.FieldDescriptions()
+		if len(fd) == 1 && fd[0].Name == markerColumn {
+			markers++
+		}
+		rr.Close()
+	}
+	return markers, mrr.Close()
+}
+
+// rollback ends a transaction the server left open after an error, even when
+// ctx was cancelled (that is often why the transaction failed).
+func (d *Driver) rollback(ctx context.Context) error {
+	if st := d.conn.PgConn().TxStatus(); st != 'T' && st != 'E' {
+		return nil
+	}
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_, err := d.conn.PgConn().Exec(c, "ROLLBACK").ReadAll()
+	return err
+}
+
+// execError turns a server error into an *database.ExecError for stmt, with
+// the context's error alongside when the statement was cancelled.
+func execError(ctx context.Context, err error, step, index int, stmt migration.Statement, pos int) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	msg := pe.Message
+	if pe.Detail != "" {
+		msg += "\nDETAIL: " + pe.Detail
+	}
+	if pe.Hint != "" {
+		msg += "\nHINT: " + pe.Hint
+	}
+	if ctx.Err() != nil {
+		err = errors.Join(err, ctx.Err())
+	}
+	return &database.ExecError{
+		Step:      step,
+		Statement: index,
+		Line:      stmt.Line,
+		Code:      pe.Code,
+		Message:   msg,
+		Position:  pos,
+		Err:       err,
+	}
+}
+
+// Exec runs one statement outside a transaction with the simple protocol,
+// so CREATE INDEX CONCURRENTLY and VACUUM work.
+func (d *Driver) Exec(ctx context.Context, stmt migration.Statement) error {
+	_, err := drain(d.conn.PgConn().Exec(ctx, stmt.SQL))
+	if err == nil {
+		return nil
+	}
+	rbErr := d.rollback(ctx)
+	var pe *pgconn.PgError
+	pos := 0
+	if errors.As(err, &pe) {
+		pos = int(pe.Position)
+	}
+	err = execError(ctx, err, 0, 0, stmt, pos)
+	if rbErr != nil {
+		return errors.Join(err, fmt.Errorf("postgres: rollback: %w", rbErr))
+	}
+	return err
+}
+
+// simple runs SQL built by this package.
+func (d *Driver) simple(ctx context.Context, sql string) error {
+	_, err := drain(d.conn.PgConn().Exec(ctx, sql))
+	if err != nil {
+		if rbErr := d.rollback(ctx); rbErr != nil {
+			err = errors.Join(err, rbErr)
+		}
+	}
+	return err
+}
+
+func isCode(err error, codes ...string) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	for _, c := range codes {
+		if pe.Code == c {
+			return true
+		}
+	}
+	return false
+}
+
+// runeLen is the length of s as PostgreSQL counts positions in UTF-8: characters.
+func runeLen(s string) int { return utf8.RuneCountInString(s) }
