@@ -634,3 +634,5 @@ func TestDialTimeout(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+func TestMain(m *testing.M) { testdb.Main(m) }

@@ -564,3 +564,5 @@ func TestQuote(t *testing.T) {
 		}
 	}
 }
+
+func TestMain(m *testing.M) { testdb.Main(m) }

@@ -36,3 +36,5 @@ func TestReplicasMigrateAtStartup(t *testing.T) {
 		})
 	}
 }
+
+func TestMain(m *testing.M) { testdb.Main(m) }
