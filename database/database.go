@@ -133,6 +133,39 @@ func (e *ExecError) Error() string {
 
 func (e *ExecError) Unwrap() error { return e.Err }
 
+// LockKeeper is implemented by drivers that can confirm, from a connection
+// other than the run's session, that the run still holds the migration lock —
+// and, where the lock is a lease (LockModeTable), renew it. The engine calls
+// KeepLock periodically while it holds the lock and stops the run when it
+// fails: a runner that lost its lock (its session was terminated, the
+// database stopped answering, its lease expired) must not go on unlocked.
+type LockKeeper interface {
+	// KeepLock returns nil while the lock is held, an error wrapping
+	// ErrLockLost when it is not, or another error when it cannot tell
+	// (the database does not answer); ctx bounds how long it may try.
+	KeepLock(ctx context.Context) error
+}
+
+// ErrLockLost means the run no longer holds the migration lock.
+var ErrLockLost = errors.New("the migration lock was lost")
+
+// LockMode chooses how a driver implements the migration lock.
+type LockMode string
+
+// The lock modes.
+const (
+	// LockModeSession (the default) ties the lock to the database session:
+	// PostgreSQL advisory lock, MySQL GET_LOCK, SQLite file lock.
+	LockModeSession LockMode = ""
+	// LockModeTable uses a lease row in a lock table, renewed by KeepLock and
+	// expiring when its holder stops renewing it. For PostgreSQL behind a
+	// transaction-pooling proxy (PgBouncer), where session locks are unsafe.
+	LockModeTable LockMode = "table"
+)
+
+// DefaultLeaseTTL is how long a lease lives without renewal in LockModeTable.
+const DefaultLeaseTTL = 30 * time.Second
+
 // DefaultTable is the history table's name when none is given.
 const DefaultTable = "runway_migrations"
 
@@ -145,6 +178,11 @@ type Config struct {
 	// Identity describes this runner to other sessions ("runway web-1 pid=42");
 	// drivers show it where the database lets them (PostgreSQL application_name).
 	Identity string
+	// LockMode chooses the lock implementation; drivers that do not support
+	// a mode refuse it in Open.
+	LockMode LockMode
+	// LeaseTTL is the lease lifetime in LockModeTable (0: DefaultLeaseTTL).
+	LeaseTTL time.Duration
 }
 
 // TableName returns c.Table or DefaultTable.
