@@ -149,6 +149,12 @@ type LockKeeper interface {
 // ErrLockLost means the run no longer holds the migration lock.
 var ErrLockLost = errors.New("the migration lock was lost")
 
+// ErrUnsafeLock means the session lock cannot protect this run — for example
+// the database session changes between statements because a
+// transaction-pooling proxy sits in between. It is a configuration error:
+// the CLI maps it to exit 2 and suggests --lock-mode table.
+var ErrUnsafeLock = errors.New("the session lock is unsafe here")
+
 // LockMode chooses how a driver implements the migration lock.
 type LockMode string
 
