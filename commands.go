@@ -157,7 +157,7 @@ func (r *Runner) Baseline(ctx context.Context, v migration.Version) (*report.Rep
 	if v.IsZero() || !hasVersion(ms, v) {
 		return r.finish(rep, fmt.Errorf("%w: baseline %s: no migration with that version in the source", ErrUsage, v))
 	}
-	release, err := r.lock(ctx)
+	ctx, release, err := r.lock(ctx)
 	if err != nil {
 		return r.finish(rep, err)
 	}
@@ -216,7 +216,7 @@ func (r *Runner) Repair(ctx context.Context, o RepairOptions) (*report.Report, e
 	if err != nil {
 		return r.finish(rep, err)
 	}
-	release, err := r.lock(ctx)
+	ctx, release, err := r.lock(ctx)
 	if err != nil {
 		return r.finish(rep, err)
 	}

@@ -121,7 +121,7 @@ func (r *Runner) Down(ctx context.Context, o DownOptions) (*report.Report, error
 	if err != nil {
 		return r.finish(rep, err)
 	}
-	release, err := r.lock(ctx)
+	ctx, release, err := r.lock(ctx)
 	if err != nil {
 		return r.finish(rep, err)
 	}
@@ -176,14 +176,14 @@ func (r *Runner) Down(ctx context.Context, o DownOptions) (*report.Report, error
 		if r.drv.TransactionalDDL() && !m.Down.NoTransaction {
 			err = r.drv.ApplyTx(ctx, []database.Step{{Statements: p.stmts, Remove: m.Version}})
 			if err != nil {
-				return r.finish(rep, r.failed(m.Version, m.Name, m.Down, p.stmts, 0, err, true))
+				return r.finish(rep, stopped(ctx, r.failed(m.Version, m.Name, m.Down, p.stmts, 0, err, true)))
 			}
 		} else {
 			for i, st := range p.stmts {
 				r.emit(Event{Kind: EventStatementStart, Version: m.Version.String(), Name: m.Name, File: m.Down.File,
 					Statement: i + 1, Statements: len(p.stmts), Line: st.Line, Down: true})
 				if err := r.drv.Exec(ctx, st); err != nil {
-					return r.finish(rep, r.failed(m.Version, m.Name, m.Down, p.stmts, i, err, true))
+					return r.finish(rep, stopped(ctx, r.failed(m.Version, m.Name, m.Down, p.stmts, i, err, true)))
 				}
 			}
 			if err := r.drv.RemoveRevision(ctx, m.Version); err != nil {

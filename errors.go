@@ -29,6 +29,10 @@ var (
 	ErrMigrationFailed = errors.New("migration failed")
 	// ErrPending: migrations remain to be applied (status --check, wait timed out). Exit 3.
 	ErrPending = errors.New("migrations are pending")
+	// ErrLockLost: the run stopped because it no longer held the migration
+	// lock (its session was terminated, its lease expired, the database
+	// stopped answering). Exit 1: a migration may have been interrupted.
+	ErrLockLost = database.ErrLockLost
 )
 
 // Problem is one disagreement between the source and the history.
@@ -86,6 +90,9 @@ type MigrationError struct {
 	Code      string
 	Message   string
 	SQL       string
+	// Position is the 1-based character offset in SQL where the database
+	// located the error, 0 when it did not say.
+	Position int
 	// Applied counts the statements of this migration that took effect before
 	// the failure (only where they could not be rolled back).
 	Applied int

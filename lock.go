@@ -2,13 +2,18 @@ package runway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/runwaydb/runway/database"
 )
 
 // lock takes the migration lock within the lock timeout, telling the observer
-// who holds it while waiting. The returned function releases it.
-func (r *Runner) lock(ctx context.Context) (release func(), err error) {
+// who holds it while waiting. It returns the context the locked work must run
+// under — cancelled, with ErrLockLost as its cause, when the lock keeper finds
+// the lock gone — and the function that releases the lock.
+func (r *Runner) lock(ctx context.Context) (context.Context, func(), error) {
 	start := r.cfg.now()
 	deadline := start.Add(r.cfg.lockTimeout)
 	ok, err := r.drv.Lock(ctx, 0)
@@ -17,9 +22,9 @@ func (r *Runner) lock(ctx context.Context) (release func(), err error) {
 		if remaining <= 0 {
 			holder, _ := r.drv.LockHolder(ctx)
 			if holder != "" {
-				return nil, fmt.Errorf("%w after %s: held by %s; if that runner is gone, its session will release the lock when the database notices", ErrLockTimeout, r.cfg.lockTimeout, holder)
+				return nil, nil, fmt.Errorf("%w after %s: held by %s; if that runner is gone, its session will release the lock when the database notices", ErrLockTimeout, r.cfg.lockTimeout, holder)
 			}
-			return nil, fmt.Errorf("%w after %s: another runner holds it", ErrLockTimeout, r.cfg.lockTimeout)
+			return nil, nil, fmt.Errorf("%w after %s: another runner holds it", ErrLockTimeout, r.cfg.lockTimeout)
 		}
 		holder, herr := r.drv.LockHolder(ctx)
 		if herr != nil {
@@ -29,10 +34,12 @@ func (r *Runner) lock(ctx context.Context) (release func(), err error) {
 		ok, err = r.drv.Lock(ctx, min(remaining, r.cfg.lockPoll))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("take the migration lock: %w", err)
+		return nil, nil, fmt.Errorf("take the migration lock: %w", err)
 	}
 	r.emit(Event{Kind: EventLockAcquired, Waited: r.cfg.now().Sub(start)})
-	return func() {
+	runCtx, stopKeeper := r.keepLock(ctx)
+	return runCtx, func() {
+		stopKeeper()
 		// Unlock even when the run's context was cancelled.
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
@@ -40,4 +47,76 @@ func (r *Runner) lock(ctx context.Context) (release func(), err error) {
 			r.cfg.logger.Debug("unlock failed; the lock goes with the session", "error", err)
 		}
 	}, nil
+}
+
+// keepLock confirms, every keepalive interval and from another connection,
+// that the run still holds its lock (renewing a lease where the lock is one).
+// When the lock is gone, or the database has not confirmed it for three
+// intervals (it stopped answering), the run's context is cancelled with
+// ErrLockLost as its cause: a runner must not go on unlocked.
+func (r *Runner) keepLock(ctx context.Context) (context.Context, func()) {
+	keeper, ok := r.drv.(database.LockKeeper)
+	interval := r.cfg.keepalive
+	if !ok || interval <= 0 {
+		return ctx, func() {}
+	}
+	runCtx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		lastOK := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case <-runCtx.Done():
+				return
+			case <-t.C:
+			}
+			kctx, kcancel := context.WithTimeout(runCtx, interval)
+			err := keeper.KeepLock(kctx)
+			kcancel()
+			select {
+			case <-done:
+				return // the run ended while we asked
+			default:
+			}
+			switch {
+			case err == nil:
+				lastOK = time.Now()
+			case errors.Is(err, database.ErrLockLost):
+				cancel(fmt.Errorf("%w: %v", ErrLockLost, err))
+				return
+			case time.Since(lastOK) >= 3*interval:
+				cancel(fmt.Errorf("%w: the database has not confirmed the lock for %s (%v); stopping rather than going on unlocked",
+					ErrLockLost, time.Since(lastOK).Round(time.Second), err))
+				return
+			default:
+				r.cfg.logger.Debug("could not confirm the lock; trying again", "error", err)
+			}
+		}
+	}()
+	return runCtx, func() {
+		close(done)
+		<-finished
+		cancel(nil)
+	}
+}
+
+// stopped explains an error that happened because the lock keeper stopped the run.
+func stopped(ctx context.Context, err error) error {
+	cause := context.Cause(ctx)
+	if err == nil || cause == nil || !errors.Is(cause, ErrLockLost) {
+		return err
+	}
+	var me *MigrationError
+	if errors.As(err, &me) {
+		me.Message = "stopped: " + cause.Error()
+		me.Err = errors.Join(cause, me.Err)
+		return err
+	}
+	return fmt.Errorf("%w (%v)", cause, err)
 }

@@ -59,7 +59,8 @@ type config struct {
 	now              func() time.Time
 	requireDown      bool
 	hostname         string
-	skipNoopFastPath bool
+	keepalive        time.Duration
+	migrations       []*migration.Migration
 }
 
 // Option configures a Runner. Options validate their arguments and New
@@ -86,6 +87,34 @@ func WithSingleTransaction() Option {
 // WithAllowOutOfOrder lets up apply pending migrations older than the newest applied one.
 func WithAllowOutOfOrder() Option {
 	return func(c *config) error { c.allowOutOfOrder = true; return nil }
+}
+
+// WithLockKeepalive sets how often the engine confirms, from a second
+// connection, that it still holds the lock (drivers implementing
+// database.LockKeeper); it stops the run when the lock is gone or unconfirmed
+// for three intervals. 0 disables the check. Default 10s; with a lease lock
+// keep it at most a third of the lease.
+func WithLockKeepalive(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("lock keepalive %v: must not be negative", d)
+		}
+		c.keepalive = d
+		return nil
+	}
+}
+
+// WithMigrations gives the Runner migrations already read with LoadSource
+// (or migration.Load) instead of reading fsys again: a caller that checks the
+// source before connecting to the database does not parse it twice.
+func WithMigrations(ms []*migration.Migration) Option {
+	return func(c *config) error {
+		if len(ms) == 0 {
+			return ErrNoMigrations
+		}
+		c.migrations = ms
+		return nil
+	}
 }
 
 // WithStrict makes up fail (ErrValidation) when the database has applied
@@ -161,6 +190,7 @@ func New(drv database.Driver, fsys fs.FS, opts ...Option) (*Runner, error) {
 		now:          time.Now,
 		logger:       slog.New(slog.DiscardHandler),
 		hostname:     host,
+		keepalive:    10 * time.Second,
 	}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
@@ -216,10 +246,12 @@ func (r *Runner) finish(rep *report.Report, err error) (*report.Report, error) {
 	return rep, err
 }
 
-// load reads the source. An empty source is an input error: a deploy that
-// finds no migrations is almost always pointed at the wrong folder.
-func (r *Runner) load() ([]*migration.Migration, error) {
-	ms, err := migration.Load(r.fsys)
+// LoadSource reads and checks the migrations of fsys: ErrSource wrapping
+// every file problem, or ErrNoMigrations when there are none. An empty source
+// is an input error: a deploy that finds no migrations is almost always
+// pointed at the wrong folder.
+func LoadSource(fsys fs.FS) ([]*migration.Migration, error) {
+	ms, err := migration.Load(fsys)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSource, err)
 	}
@@ -227,4 +259,11 @@ func (r *Runner) load() ([]*migration.Migration, error) {
 		return nil, ErrNoMigrations
 	}
 	return ms, nil
+}
+
+func (r *Runner) load() ([]*migration.Migration, error) {
+	if r.cfg.migrations != nil {
+		return r.cfg.migrations, nil
+	}
+	return LoadSource(r.fsys)
 }

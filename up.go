@@ -45,7 +45,7 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 		}
 	}
 
-	release, err := r.lock(ctx)
+	ctx, release, err := r.lock(ctx)
 	if err != nil {
 		return r.finish(rep, err)
 	}
@@ -67,6 +67,7 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 		return r.finish(rep, validationError(problems))
 	}
 
+	r.warn(rep, unfinishedWarnings(a))
 	todo := limit(a.todo(), o)
 	plans := make([]applyPlan, 0, len(todo))
 	for _, e := range todo {
@@ -75,6 +76,11 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 			return r.finish(rep, err)
 		}
 		plans = append(plans, p)
+	}
+	for _, p := range plans {
+		if len(p.stmts) == 0 {
+			r.warn(rep, []string{fmt.Sprintf("%s has no statements: it will be recorded as applied without changing the database", p.e.m.Up.File)})
+		}
 	}
 	if problems := resumeProblems(plans); len(problems) > 0 {
 		return r.finish(rep, validationError(problems))
@@ -85,7 +91,7 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 		return r.finish(rep, nil)
 	}
 
-	err = r.applyAll(ctx, rep, plans)
+	err = stopped(ctx, r.applyAll(ctx, rep, plans))
 	setPending(rep, a, rep.Applied)
 	if len(rep.Applied) > 0 {
 		rep.ToVersion = rep.Applied[len(rep.Applied)-1].Version
@@ -365,6 +371,7 @@ func (r *Runner) failed(v migration.Version, name string, s *migration.Script, s
 		}
 		me.Code = ee.Code
 		me.Message = ee.Message
+		me.Position = ee.Position
 		if me.Message == "" && ee.Err != nil {
 			me.Message = ee.Err.Error()
 		}
@@ -382,4 +389,29 @@ func (r *Runner) failed(v migration.Version, name string, s *migration.Script, s
 	}
 	r.emit(Event{Kind: EventMigrationFail, Version: v.String(), Name: name, File: s.File, Down: down, Err: me})
 	return me
+}
+
+// unfinishedWarnings reports the rows an earlier run left running or failed:
+// never ignored, always said before resuming.
+func unfinishedWarnings(a *analysis) []string {
+	var out []string
+	for _, e := range a.incomplete {
+		rev := e.rev
+		switch rev.State {
+		case database.StateRunning:
+			out = append(out, fmt.Sprintf("%s_%s was left running by %s (started %s): that runner stopped before finishing — it crashed, was killed or lost its connection. %d of %d statements had completed; resuming at statement %d",
+				e.version(), e.name(), orUnknown(rev.AppliedBy), rev.AppliedAt.UTC().Format(time.RFC3339), rev.StatementsApplied, rev.StatementsTotal, rev.StatementsApplied+1))
+		case database.StateFailed:
+			out = append(out, fmt.Sprintf("%s_%s failed in an earlier run (%s); %d of %d statements had completed; resuming at statement %d",
+				e.version(), e.name(), rev.Error, rev.StatementsApplied, rev.StatementsTotal, rev.StatementsApplied+1))
+		}
+	}
+	return out
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an unknown runner"
+	}
+	return s
 }

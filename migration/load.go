@@ -38,7 +38,11 @@ func Load(fsys fs.FS) ([]*Migration, error) {
 	for _, e := range entries { // fs.ReadDir sorts by name
 		name := e.Name()
 		// Dot files are editor and OS droppings (.#0001_x.up.sql, ._0001_x.up.sql).
-		if e.IsDir() || path.Ext(name) != ".sql" || strings.HasPrefix(name, ".") {
+		if path.Ext(name) != ".sql" || strings.HasPrefix(name, ".") {
+			continue
+		}
+		if e.IsDir() {
+			problems = append(problems, &FileError{File: name, Err: ErrNotAFile})
 			continue
 		}
 		content, err := fs.ReadFile(fsys, name)
@@ -50,6 +54,12 @@ func Load(fsys fs.FS) ([]*Migration, error) {
 		if err != nil {
 			problems = append(problems, fileErrors(name, err)...)
 			continue
+		}
+		if m.Up != nil && len(content) == 0 {
+			// A 0-byte up file is almost always a failed write or a truncated
+			// checkout, not an intended no-op (that is a file with a comment).
+			// Still paired below, so its down file is not reported as orphaned.
+			problems = append(problems, &FileError{File: name, Err: ErrEmptyFile})
 		}
 		if m.Up != nil {
 			ups = append(ups, m)

@@ -125,6 +125,8 @@ var (
 	ErrInvalidUTF8      = errors.New("file is not valid UTF-8")
 	ErrUnsupported      = errors.New("unsupported migration file")
 	ErrUnterminated     = errors.New("unterminated")
+	ErrEmptyFile        = errors.New("the up file is empty (0 bytes): a truncated checkout or a failed write? Put the SQL in it, or a comment if the migration is deliberately a no-op")
+	ErrNotAFile         = errors.New("is a directory, not a migration file")
 	ErrMisplacedMarker  = errors.New("misplaced marker")
 	ErrOutsideSection   = errors.New("SQL outside an up or down section")
 )

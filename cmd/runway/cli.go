@@ -46,6 +46,9 @@ type globals struct {
 	lockTimeout      time.Duration
 	verbose          bool
 	progressInterval time.Duration
+	lockMode         string
+	lockKeepalive    time.Duration
+	lockLease        time.Duration
 	set              map[string]bool // flags given on the command line or by the environment
 }
 
@@ -59,6 +62,9 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.BoolVar(&g.verbose, "verbose", false, "debug logs on stderr (secrets redacted)")
 	fs.BoolVar(&g.verbose, "v", false, "shorthand for --verbose")
 	fs.DurationVar(&g.progressInterval, "progress-interval", 30*time.Second, "how often a long statement reports that it is still running, off a terminal")
+	fs.StringVar(&g.lockMode, "lock-mode", "session", "`mode` of the migration lock: session (advisory lock / GET_LOCK / file lock) or table (a lease row, for PostgreSQL behind PgBouncer)")
+	fs.DurationVar(&g.lockKeepalive, "lock-keepalive", 10*time.Second, "how often to confirm from a second connection that the lock is still held; the run stops when it is lost or unconfirmed for 3 intervals (0: off)")
+	fs.DurationVar(&g.lockLease, "lock-lease", database.DefaultLeaseTTL, "lifetime of the lease in --lock-mode table, renewed while the run is alive")
 }
 
 // usageError is a bad command line: exit 2.
@@ -237,7 +243,17 @@ func (a *app) databaseGiven() bool {
 
 // open connects to the database named by rawURL; the scheme picks the driver.
 func (a *app) open(ctx context.Context, rawURL string) (database.Driver, error) {
-	cfg := database.Config{Table: a.g.table, Identity: identity()}
+	cfg := database.Config{Table: a.g.table, Identity: identity(), LeaseTTL: a.g.lockLease}
+	switch a.g.lockMode {
+	case "session", "":
+	case "table":
+		cfg.LockMode = database.LockModeTable
+	default:
+		return nil, usagef("--lock-mode %q: use session or table", a.g.lockMode)
+	}
+	if a.g.lockLease <= 0 {
+		return nil, usagef("--lock-lease %s: must be positive", a.g.lockLease)
+	}
 	scheme, _, ok := strings.Cut(rawURL, ":")
 	if !ok || scheme == "" {
 		return nil, usagef("database URL %q has no scheme: use postgres://USER@HOST/DB, mysql://USER@HOST/DB or sqlite:PATH", database.Redact(rawURL))
@@ -310,12 +326,23 @@ func (a *app) runner(ctx context.Context, opts ...runway.Option) (*runway.Runner
 	if err != nil {
 		return nil, nil, err
 	}
+	// Every file is read and checked before the database is touched.
+	ms, err := runway.LoadSource(fsys)
+	if err != nil {
+		return nil, nil, err
+	}
 	drv, err := a.open(ctx, a.databaseURL())
 	if err != nil {
 		return nil, nil, err
 	}
+	keepalive := a.g.lockKeepalive
+	if a.g.lockMode == "table" && (keepalive <= 0 || keepalive > a.g.lockLease/3) {
+		keepalive = a.g.lockLease / 3 // a lease must be renewed well before it expires
+	}
 	base := []runway.Option{
+		runway.WithMigrations(ms),
 		runway.WithLockTimeout(a.g.lockTimeout),
+		runway.WithLockKeepalive(keepalive),
 		runway.WithTable(a.g.table),
 		runway.WithIdentity(identity()),
 		runway.WithObserver(newProgress(a).event),

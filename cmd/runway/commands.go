@@ -273,12 +273,8 @@ func (a *app) validateFiles(vf *validateFlags) error {
 	if err != nil {
 		return err
 	}
-	ms, err := migration.Load(fsys)
-	if err == nil && len(ms) == 0 {
-		err = runway.ErrNoMigrations
-	}
+	ms, err := runway.LoadSource(fsys)
 	if err != nil {
-		err = fmt.Errorf("%w: %w", runway.ErrSource, err)
 		rep.Status = report.StatusFailed
 		rep.Error = &report.Error{Message: err.Error()}
 		a.render(rep, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/runwaydb/runway"
 	"github.com/runwaydb/runway/database"
@@ -26,7 +27,8 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &ue), errors.Is(err, runway.ErrUsage), errors.Is(err, runway.ErrSource), errors.Is(err, runway.ErrNoMigrations):
+	case errors.As(err, &ue), errors.Is(err, runway.ErrUsage), errors.Is(err, runway.ErrSource), errors.Is(err, runway.ErrNoMigrations),
+		errors.Is(err, database.ErrUnsafeLock):
 		return exitUsage
 	case errors.Is(err, runway.ErrMigrationFailed):
 		return exitFailed
@@ -68,7 +70,9 @@ func migrationFailure(me *runway.MigrationError) string {
 		s += fmt.Sprintf(" [%s]", me.Code)
 	}
 	s += ": " + me.Message
-	if me.SQL != "" {
+	if c := caret(me); c != "" {
+		s += "\n" + c
+	} else if me.SQL != "" {
 		sql := me.SQL
 		if len(sql) > 400 {
 			sql = sql[:400] + " …"
@@ -79,6 +83,31 @@ func migrationFailure(me *runway.MigrationError) string {
 		s += fmt.Sprintf("\n%d statement(s) before it took effect.", me.Applied)
 	}
 	return s + "\nwhat to do: " + runway.FailureHint(me)
+}
+
+// caret shows the line of the statement where the database located the
+// error, with a caret under the spot, as file:line.
+func caret(me *runway.MigrationError) string {
+	if me.Position <= 0 || me.SQL == "" {
+		return ""
+	}
+	runes := []rune(me.SQL)
+	if me.Position > len(runes)+1 {
+		return ""
+	}
+	before := string(runes[:me.Position-1])
+	lineInStmt := strings.Count(before, "\n")
+	col := len([]rune(before[strings.LastIndex(before, "\n")+1:]))
+	text := strings.Split(me.SQL, "\n")[lineInStmt]
+	prefix := fmt.Sprintf("    %s:%d | ", me.File, me.Line+lineInStmt)
+	// Tabs keep their width so the caret lands under the right character.
+	pad := strings.Map(func(r rune) rune {
+		if r == '\t' {
+			return '\t'
+		}
+		return ' '
+	}, string([]rune(text)[:min(col, len([]rune(text)))]))
+	return prefix + text + "\n" + strings.Repeat(" ", len(prefix)) + pad + "^"
 }
 
 func indent(s string) string {

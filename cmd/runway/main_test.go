@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -30,7 +32,11 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PG_URL", testdb.Postgres(t))
-			env.Setenv("MYSQL_URL", testdb.MySQL(t))
+			my := testdb.MySQL(t)
+			env.Setenv("MYSQL_URL", my)
+			if u, err := url.Parse(my); err == nil {
+				env.Setenv("MYSQL_PORT", u.Port())
+			}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -61,6 +67,15 @@ func TestScripts(t *testing.T) {
 				d, err := time.ParseDuration(args[0])
 				ts.Check(err)
 				time.Sleep(d)
+			},
+			// writehex FILE HEX writes the bytes HEX encodes (for invalid UTF-8).
+			"writehex": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: writehex FILE HEX")
+				}
+				b, err := hex.DecodeString(args[1])
+				ts.Check(err)
+				ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
 			},
 			// crlf FILE rewrites FILE with Windows line endings and a BOM, as a Windows checkout would.
 			"crlf": func(ts *testscript.TestScript, neg bool, args []string) {

@@ -238,6 +238,10 @@ func (a *app) waitCommand(ctx context.Context, wf *waitFlags) error {
 	if err != nil {
 		return err
 	}
+	ms, err := runway.LoadSource(fsys)
+	if err != nil {
+		return err
+	}
 	url := a.databaseURL()
 	var drv database.Driver
 	for {
@@ -258,7 +262,7 @@ func (a *app) waitCommand(ctx context.Context, wf *waitFlags) error {
 		}
 	}
 	defer drv.Close(context.WithoutCancel(ctx))
-	r, err := runway.New(drv, fsys, runway.WithTable(a.g.table), runway.WithPollInterval(wf.poll),
+	r, err := runway.New(drv, fsys, runway.WithMigrations(ms), runway.WithTable(a.g.table), runway.WithPollInterval(wf.poll),
 		runway.WithObserver(newProgress(a).event))
 	if err != nil {
 		return err
