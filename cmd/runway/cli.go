@@ -264,13 +264,13 @@ func (a *app) open(ctx context.Context, rawURL string) (database.Driver, error) 
 	)
 	switch strings.ToLower(scheme) {
 	case "postgres", "postgresql":
-		if _, perr := url.Parse(rawURL); perr != nil {
-			return nil, usagef("database URL %s is malformed: %v", database.Redact(rawURL), redactURLError(perr))
+		if err := checkURL(rawURL); err != nil {
+			return nil, err
 		}
 		drv, err = postgres.Open(ctx, rawURL, cfg)
 	case "mysql", "mariadb":
-		if _, perr := url.Parse(rawURL); perr != nil {
-			return nil, usagef("database URL %s is malformed: %v", database.Redact(rawURL), redactURLError(perr))
+		if err := checkURL(rawURL); err != nil {
+			return nil, err
 		}
 		drv, err = mysql.Open(ctx, rawURL, cfg)
 	case "sqlite", "sqlite3", "file":
@@ -287,13 +287,13 @@ func (a *app) open(ctx context.Context, rawURL string) (database.Driver, error) 
 	return drv, nil
 }
 
-// redactURLError keeps net/url's explanation without the URL it quotes.
-func redactURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
+// checkURL refuses a URL that does not parse. net/url's own message quotes
+// the offending part, which can be a piece of the password, so it is not shown.
+func checkURL(rawURL string) error {
+	if _, err := url.Parse(rawURL); err != nil {
+		return usagef("database URL %s is malformed: check the host and port, and percent-encode special characters (/ : @ ? #) in the user name and password", database.Redact(rawURL))
 	}
-	return err
+	return nil
 }
 
 func identity() string {

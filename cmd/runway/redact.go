@@ -41,7 +41,12 @@ func (s *secrets) addURL(raw string) {
 		rest := raw[i+3:]
 		if at := strings.LastIndex(rest, "@"); at >= 0 {
 			if c := strings.Index(rest[:at], ":"); c >= 0 {
-				s.add(rest[c+1 : at])
+				pw := rest[c+1 : at]
+				s.add(pw)
+				// A parser that stops at "/" or ":" may quote only a piece of it.
+				for _, piece := range strings.FieldsFunc(pw, func(r rune) bool { return r == '/' || r == ':' || r == '@' || r == '?' || r == '#' }) {
+					s.add(piece)
+				}
 			}
 		}
 	}

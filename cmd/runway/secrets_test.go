@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/runwaydb/runway/internal/testdb"
+)
+
+// The secrets of this test: a database password, a password given as a URL
+// parameter and a token-like parameter. None may appear in anything Runway
+// prints, on any path.
+const (
+	secretPassword = "Pw-9f3kQz7LmX"
+	secretParam    = "Tok-Zq81Vb4rW"
+)
+
+func withPassword(t *testing.T, raw, password string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(u.User.Username(), password)
+	return u.String()
+}
+
+func TestSecretsNeverReachOutput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(sub, name, body string) string {
+		d := filepath.Join(dir, sub)
+		os.MkdirAll(d, 0o755)
+		os.WriteFile(filepath.Join(d, name), []byte(body), 0o644)
+		return d
+	}
+	good := write("good", "0001_a.up.sql", "CREATE TABLE a (id int);\n")
+	write("good", "0001_a.down.sql", "DROP TABLE a;\n")
+	bad := write("bad", "0001_a.up.sql", "CREATE TABLE a (id int);\nINSERT INTO nope VALUES ('"+secretPassword+"');\n")
+	edited := write("edited", "0001_a.up.sql", "CREATE TABLE a (id bigint);\n")
+	broken := write("broken", "0001_a.up.sql", "-- runway:bogus\nSELECT 1;\n")
+
+	// PostgreSQL here trusts every login, so a password in the URL is accepted:
+	// the runs below get past connecting and fail later, carrying the URL along.
+	pg := withPassword(t, testdb.Postgres(t), secretPassword)
+	pgParam := pg + "&password=" + secretParam + "&sslpassword=" + secretParam
+	my := withPassword(t, testdb.MySQL(t), secretPassword) // MariaDB refuses it: a connection error
+
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+	}{
+		{"connect refused", nil, []string{"-d", "postgres://app:" + secretPassword + "@127.0.0.1:1/app", "--dir", good, "up"}},
+		{"connect refused json", nil, []string{"--json", "-d", "postgres://app:" + secretPassword + "@127.0.0.1:1/app", "--dir", good, "up"}},
+		{"wrong password mysql", nil, []string{"-v", "-d", my, "--dir", good, "up"}},
+		{"wrong password mysql json", nil, []string{"--json", "-d", my, "--dir", good, "status"}},
+		{"malformed url", nil, []string{"-d", "postgres://app:" + secretPassword + "@db:port/app", "--dir", good, "up"}},
+		{"unparsable url", nil, []string{"-d", "mysql://app:" + secretPassword + "/x@db/app", "--dir", good, "up"}},
+		{"unknown scheme", nil, []string{"-d", "oracle://app:" + secretPassword + "@db/app", "--dir", good, "up"}},
+		{"bad source", nil, []string{"-d", pg, "--dir", broken, "up"}},
+		{"missing folder", nil, []string{"-d", pg, "--dir", filepath.Join(dir, "nope"), "up"}},
+		{"apply verbose", nil, []string{"-v", "-d", pgParam, "--dir", good, "up"}},
+		{"status json", nil, []string{"--json", "-d", pgParam, "--dir", good, "status"}},
+		{"plan verbose", nil, []string{"-v", "-d", pg, "--dir", good, "plan"}},
+		{"validation failure", nil, []string{"-v", "-d", pg, "--dir", edited, "up"}},
+		{"validation failure json", nil, []string{"--json", "-d", pg, "--dir", edited, "validate"}},
+		{"down refused", nil, []string{"-d", pg, "--dir", good, "down"}},
+		{"down json", nil, []string{"--json", "-d", pg, "--dir", good, "down", "--yes"}},
+		{"migration failure", nil, []string{"-v", "-d", pgParam, "--dir", bad, "up"}},
+		{"migration failure json", nil, []string{"--json", "-d", pg, "--dir", bad, "up"}},
+		{"from RUNWAY_DATABASE", map[string]string{"RUNWAY_DATABASE": my}, []string{"-v", "--dir", good, "up"}},
+		{"from DATABASE_URL", map[string]string{"DATABASE_URL": pgParam}, []string{"--json", "--dir", bad, "up"}},
+		{"bad env value", map[string]string{"RUNWAY_DATABASE": pg, "RUNWAY_LOCK_TIMEOUT": secretPassword}, []string{"--dir", good, "up"}},
+		{"wait timeout", nil, []string{"-v", "-d", pg, "--dir", bad, "wait", "--timeout", "300ms", "--poll", "100ms"}},
+		{"panic", nil, []string{"-d", pg, "--dir", good, "panic-for-test"}},
+	}
+
+	// A command that panics with the URL in its message, to test the recovery path.
+	commands["panic-for-test"] = &command{name: "panic-for-test", flags: func(*flag.FlagSet) any { return nil },
+		run: func(ctx context.Context, a *app, _ any, _ []string) error { panic("boom while using " + a.g.database) }}
+	defer delete(commands, "panic-for-test")
+
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			env := func(k string) string { return tc.env[k] }
+			code := newApp(strings.NewReader(""), &out, &errb, env, false, false).run(context.Background(), tc.args)
+			all := out.String() + errb.String()
+			for _, s := range []string{secretPassword, secretParam, url.QueryEscape(secretPassword)} {
+				if strings.Contains(all, s) {
+					t.Errorf("exit %d: output contains the secret %q:\n%s", code, s, all)
+				}
+			}
+			if code == 0 && tc.name != "apply verbose" && tc.name != "status json" && tc.name != "plan verbose" && tc.name != "down json" {
+				t.Errorf("exit 0; this case should fail:\n%s", all)
+			}
+			if tc.name == "panic" && !strings.Contains(all, "internal error: boom while using postgres://postgres:***@") {
+				t.Errorf("the panic was not recovered and reported:\n%s", all)
+			}
+			if all == "" {
+				t.Error("no output at all: the test would prove nothing")
+			}
+		})
+	}
+}
