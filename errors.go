@@ -98,12 +98,26 @@ type MigrationError struct {
 	Applied int
 	// Down is set when the failing script was a down migration.
 	Down bool
-	Err  error
+	// Uncertain is set when the database did not reject the statement but
+	// the connection failed (lost, killed, timed out): whether the statement —
+	// or, in a transaction, the whole migration — took effect is unknown.
+	Uncertain bool
+	// RecordErr is set when the failure could not be written to the history
+	// table (its row still says running).
+	RecordErr error
+	Err       error
 }
 
 func (e *MigrationError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s:%d: statement %d failed: %s", e.File, e.Line, e.Statement, e.Message)
+	switch {
+	case e.Uncertain && e.Statement == 0:
+		fmt.Fprintf(&b, "%s: the connection failed while the migration ran: %s", e.File, e.Message)
+	case e.Uncertain:
+		fmt.Fprintf(&b, "%s:%d: the connection failed while statement %d ran: %s", e.File, e.Line, e.Statement, e.Message)
+	default:
+		fmt.Fprintf(&b, "%s:%d: statement %d failed: %s", e.File, e.Line, e.Statement, e.Message)
+	}
 	if e.Code != "" {
 		fmt.Fprintf(&b, " (%s)", e.Code)
 	}
@@ -150,12 +164,19 @@ func errorInfo(err error) *report.Error {
 
 // FailureHint tells the operator the ways out of a failed migration.
 func FailureHint(me *MigrationError) string {
+	var record string
+	if me.RecordErr != nil {
+		record = fmt.Sprintf(" The failure could not be recorded in the history table (%v): its row still says running; the next run reports it and resumes at the statement it recorded.", me.RecordErr)
+	}
+	if me.Uncertain {
+		return "Runway cannot tell whether the interrupted work took effect: the database did not answer. Run `runway status` to see what the history recorded, then `runway up` again: a migration applied in a transaction committed whole or not at all; one applied statement by statement resumes after the last statement it recorded (if that statement did complete, it may fail on rerun: then put the database right and run `runway repair`)." + record
+	}
 	if me.Down {
 		return "the down migration stopped here; fix the file or the database and run `runway down` again"
 	}
 	if me.Applied == 0 {
-		return fmt.Sprintf("nothing of %s was applied; fix the statement in %s and run `runway up` again", me.Version, me.File)
+		return fmt.Sprintf("nothing of %s was applied; fix the statement in %s and run `runway up` again.%s", me.Version, me.File, record)
 	}
-	return fmt.Sprintf("%d statement(s) of %s took effect before the failure and could not be rolled back. Either fix statement %d in %s and run `runway up` again (it resumes at that statement), or put the database right by hand (undo those statements) and run `runway repair`, then `runway up`",
-		me.Applied, me.Version, me.Statement, me.File)
+	return fmt.Sprintf("%d statement(s) of %s took effect before the failure and could not be rolled back. Either fix statement %d in %s and run `runway up` again (it resumes at that statement), or put the database right by hand (undo those statements) and run `runway repair`, then `runway up`.%s",
+		me.Applied, me.Version, me.Statement, me.File, record)
 }

@@ -329,8 +329,8 @@ func (r *Runner) applyStatements(ctx context.Context, rep *report.Report, p appl
 			werr := r.drv.WriteRevision(wctx, rev)
 			cancel()
 			ferr := r.failed(m.Version, m.Name, m.Up, p.stmts, i, err, false)
-			if werr != nil {
-				return errors.Join(ferr, fmt.Errorf("also could not record the failure in %s: %w", r.cfg.table, werr))
+			if me, ok := ferr.(*MigrationError); ok && werr != nil {
+				me.RecordErr = werr
 			}
 			return ferr
 		}
@@ -365,6 +365,7 @@ func (r *Runner) failed(v migration.Version, name string, s *migration.Script, s
 	me := &MigrationError{Version: v, Name: name, File: s.File, Applied: applied, Down: down, Err: err, Message: err.Error()}
 	var ee *database.ExecError
 	idx := applied
+	known := true // which statement failed
 	if errors.As(err, &ee) {
 		if ee.Statement >= 0 {
 			idx += ee.Statement
@@ -375,9 +376,19 @@ func (r *Runner) failed(v migration.Version, name string, s *migration.Script, s
 		if me.Message == "" && ee.Err != nil {
 			me.Message = ee.Err.Error()
 		}
+	} else if applied == 0 && len(stmts) > 1 {
+		// A transaction sent whole failed without a database error: the
+		// connection went, and which statement was running is unknown.
+		known = false
 	}
+	// No SQL error code: the database did not reject the statement, the
+	// connection failed under it.
+	me.Uncertain = me.Code == ""
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		me.Message = "interrupted before the statement finished: " + err.Error()
+	}
+	if !known {
+		idx = len(stmts)
 	}
 	if idx < len(stmts) {
 		me.Statement = idx + 1

@@ -65,11 +65,12 @@ func (a *app) exit(err error) int {
 // migrationFailure is the message an on-call engineer reads: where, what the
 // database said, the statement, and the ways out.
 func migrationFailure(me *runway.MigrationError) string {
-	s := fmt.Sprintf("%s:%d: statement %d failed", me.File, me.Line, me.Statement)
-	if me.Code != "" {
-		s += fmt.Sprintf(" [%s]", me.Code)
+	var s string
+	if me.Uncertain {
+		s = me.Error()
+	} else {
+		s = fmt.Sprintf("%s:%d: statement %d failed [%s]: %s", me.File, me.Line, me.Statement, me.Code, me.Message)
 	}
-	s += ": " + me.Message
 	if c := caret(me); c != "" {
 		s += "\n" + c
 	} else if me.SQL != "" {
