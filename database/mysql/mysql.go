@@ -51,11 +51,16 @@ type Driver struct {
 	target string
 	// connectTimeout bounds the whole connection set-up: dial, TLS, handshake, login.
 	connectTimeout time.Duration
+	// tls is how the URL asked to check the server's certificate, to explain
+	// a failed check.
+	tls tlsSettings
 
 	mu       sync.Mutex // guards conn and lockName, not the I/O done with them
 	conn     *sql.Conn
 	lockName string // computed on first use: it needs DATABASE()
 	locked   atomic.Bool
+	// sessionID is the server's id of conn, recorded with the lock, for KeepLock.
+	sessionID atomic.Int64
 }
 
 // Open connects to the database named by a URL of the form
@@ -68,13 +73,22 @@ type Driver struct {
 // and socket=/path/to/mysqld.sock connects through a unix socket instead of TCP.
 // The dial timeout is DefaultDialTimeout unless timeout= says otherwise.
 //
-// Errors reaching the server or logging in wrap database.ErrConnect; no error
-// contains the password.
+// TLS is set up like the mysql client's: ssl-mode=, ssl-ca=, ssl-cert= and
+// ssl-key= (see ParseURL), or go-sql-driver's tls=true|false|skip-verify|preferred.
+//
+// Errors reaching the server, verifying its certificate or logging in wrap
+// database.ErrConnect; an unreadable ssl-ca, ssl-cert or ssl-key file is a
+// configuration error that does not. No error contains the password.
 func Open(ctx context.Context, rawURL string, cfg database.Config) (*Driver, error) {
-	mc, err := ParseURL(rawURL)
+	mc, ts, err := parseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
+	return openConfig(ctx, rawURL, mc, ts, cfg)
+}
+
+// openConfig is Open after the URL is parsed.
+func openConfig(ctx context.Context, rawURL string, mc *mysql.Config, ts tlsSettings, cfg database.Config) (*Driver, error) {
 	if cfg.Identity != "" {
 		mc.ConnectionAttributes = joinAttrs(mc.ConnectionAttributes, "program_name:runway,"+attrIdentity+":"+attrValue(cfg.Identity))
 	} else {
@@ -86,7 +100,7 @@ func Open(ctx context.Context, rawURL string, cfg database.Config) (*Driver, err
 	}
 	db := sql.OpenDB(connector)
 	d := &Driver{db: db, ownDB: true, cfg: cfg, target: mc.User + "@" + mc.Addr + "/" + mc.DBName,
-		connectTimeout: mc.Timeout}
+		connectTimeout: mc.Timeout, tls: ts}
 	if _, err := d.session(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -105,74 +119,114 @@ func New(db *sql.DB, cfg database.Config) *Driver {
 }
 
 // ParseURL turns a Runway MySQL URL into a go-sql-driver configuration. It is
-// what Open uses; tools that need a *sql.DB of their own can use it too.
+// what Open uses; tools that need a *sql.DB of their own can use it too, with
+// mysql.NewConnector (FormatDSN cannot carry a TLS configuration built from
+// ssl-ca=).
+//
+// The TLS parameters are the mysql client's options:
+//
+//	ssl-mode=DISABLED|PREFERRED|REQUIRED|VERIFY_CA|VERIFY_IDENTITY
+//	ssl-ca=/path/to/ca.pem     verify the server with this CA (PEM) instead of the system's
+//	ssl-cert=/path/client.pem  a client certificate (PEM), with
+//	ssl-key=/path/client.key   its private key (PEM)
+//
+// REQUIRED encrypts without checking the certificate; VERIFY_CA checks that a
+// trusted CA signed it; VERIFY_IDENTITY (the default when ssl-ca or ssl-cert is
+// given) also checks that it names the host of the URL. ssl-ca is refused with
+// the modes that would ignore it, and ssl-* with tls=. The files are read here:
+// an unreadable or empty one is an error naming it.
 func ParseURL(rawURL string) (*mysql.Config, error) {
+	mc, _, err := parseURL(rawURL)
+	return mc, err
+}
+
+func parseURL(rawURL string) (*mysql.Config, tlsSettings, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		// url.Parse's message quotes the URL, and pieces of a password with
 		// unescaped special characters: never show it.
-		return nil, errors.New("mysql: the database URL does not parse (percent-encode special characters in the user name and password)")
+		return nil, tlsSettings{}, errors.New("mysql: the database URL does not parse (percent-encode special characters in the user name and password)")
 	}
 	switch u.Scheme {
 	case "mysql", "mariadb":
 	default:
-		return nil, fmt.Errorf("mysql: %s: want a mysql:// or mariadb:// URL", database.Redact(rawURL))
+		return nil, tlsSettings{}, fmt.Errorf("mysql: %s: want a mysql:// or mariadb:// URL", database.Redact(rawURL))
 	}
 	dbName := strings.TrimPrefix(u.Path, "/")
 	if dbName == "" || strings.Contains(dbName, "/") {
-		return nil, fmt.Errorf("mysql: %s: the URL names no database: want mysql://user:password@host:3306/DBNAME", database.Redact(rawURL))
+		return nil, tlsSettings{}, fmt.Errorf("mysql: %s: the URL names no database: want mysql://user:password@host:3306/DBNAME", database.Redact(rawURL))
 	}
 
 	// Pass the query through go-sql-driver's own parser, which knows its
-	// parameters and their escaping; socket= is Runway's.
-	var socket string
-	var params []string
+	// parameters and their escaping; socket= and ssl-* are Runway's.
+	var (
+		socket string
+		ssl    sslParams
+		params []string
+	)
 	hasTimeout, hasInterpolate := false, false
 	for kv := range strings.SplitSeq(u.RawQuery, "&") {
 		if kv == "" {
 			continue
 		}
 		k, v, _ := strings.Cut(kv, "=")
+		if ok, err := ssl.set(k, v); ok {
+			if err != nil {
+				return nil, tlsSettings{}, fmt.Errorf("mysql: %s: %w", database.Redact(rawURL), err)
+			}
+			continue
+		}
 		switch k {
 		case "socket":
 			socket, err = url.QueryUnescape(v)
 			if err != nil {
-				return nil, fmt.Errorf("mysql: %s: bad socket parameter", database.Redact(rawURL))
+				return nil, tlsSettings{}, fmt.Errorf("mysql: %s: bad socket parameter", database.Redact(rawURL))
 			}
 			continue
 		case "password", "passwd":
 			// go-sql-driver would send it as "SET password = …", which
 			// changes the user's password.
-			return nil, fmt.Errorf("mysql: %s: put the password in the URL (mysql://user:password@host/db), not in a query parameter", database.Redact(rawURL))
+			return nil, tlsSettings{}, fmt.Errorf("mysql: %s: put the password in the URL (mysql://user:password@host/db), not in a query parameter", database.Redact(rawURL))
 		case "timeout":
 			hasTimeout = true
 		case "interpolateParams":
 			hasInterpolate = true
+		case "tls":
+			ssl.tlsParam = true
 		}
 		params = append(params, kv)
 	}
 	mc, err := mysql.ParseDSN("/?" + strings.Join(params, "&"))
 	if err != nil {
-		return nil, fmt.Errorf("mysql: %s: %w", database.Redact(rawURL), err)
+		return nil, tlsSettings{}, fmt.Errorf("mysql: %s: %w", database.Redact(rawURL), err)
 	}
 	if u.User != nil {
 		mc.User = u.User.Username()
 		mc.Passwd, _ = u.User.Password()
 	}
 	mc.DBName = dbName
+	host := "localhost" // what a certificate names for a unix socket
 	if socket != "" {
 		mc.Net = "unix"
 		mc.Addr = socket
 	} else {
 		mc.Net = "tcp"
-		host, port := u.Hostname(), u.Port()
-		if host == "" {
+		port := u.Port()
+		if host = u.Hostname(); host == "" {
 			host = "127.0.0.1"
 		}
 		if port == "" {
 			port = "3306"
 		}
 		mc.Addr = net.JoinHostPort(host, port)
+	}
+	// ParseDSN built tls='s configuration for its default address,
+	// 127.0.0.1, and would check the certificate against that name: drop it,
+	// and NewConnector builds it again for the real host.
+	mc.TLS = nil
+	ts, err := ssl.configure(mc, host)
+	if err != nil {
+		return nil, tlsSettings{}, fmt.Errorf("mysql: %w", err)
 	}
 	mc.ParseTime = true
 	mc.Loc = time.UTC
@@ -186,7 +240,7 @@ func ParseURL(rawURL string) (*mysql.Config, error) {
 		mc.InterpolateParams = true
 	}
 	mc.Logger = &mysql.NopLogger{} // the library is quiet; errors are returned
-	return mc, nil
+	return mc, ts, nil
 }
 
 // attrIdentity is the connection attribute carrying Config.Identity, read back
@@ -225,6 +279,9 @@ func (d *Driver) session(ctx context.Context) (*sql.Conn, error) {
 		err = fmt.Errorf("no answer within %s (set timeout= in the URL to wait longer): %w", d.connectTimeout, err)
 	}
 	if err != nil {
+		if why := d.tls.explain(err); why != "" {
+			err = fmt.Errorf("%s: %w", why, err)
+		}
 		if d.target != "" {
 			return nil, fmt.Errorf("%w: %s: %w", database.ErrConnect, d.target, err)
 		}
@@ -312,7 +369,8 @@ func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
 		secs = int64(math.Ceil(wait.Seconds()))
 	}
 	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", name, secs).Scan(&got); err != nil {
+	var id int64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?), CONNECTION_ID()", name, secs).Scan(&got, &id); err != nil {
 		return false, fmt.Errorf("mysql: GET_LOCK(%q): %w", name, err)
 	}
 	if !got.Valid {
@@ -320,6 +378,7 @@ func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
 		return false, fmt.Errorf("mysql: GET_LOCK(%q) returned NULL", name)
 	}
 	d.locked.Store(got.Int64 == 1)
+	d.sessionID.Store(id)
 	return got.Int64 == 1, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -124,8 +126,25 @@ func (s *Server) dataDir() string { return filepath.Join(s.dir, "data") }
 func (s *Server) initData() error {
 	switch s.engine {
 	case PostgreSQL:
-		return s.run(time.Minute, s.bins.init, "-D", s.dataDir(), "-U", "postgres", "-A", "trust",
-			"--no-sync", "-E", "UTF8", "--locale=C")
+		args := []string{"-D", s.dataDir(), "-U", s.user, "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"}
+		if s.password != "" {
+			pwFile := filepath.Join(s.dir, "pwfile")
+			if err := os.WriteFile(pwFile, []byte(s.password+"\n"), 0o600); err != nil {
+				return err
+			}
+			defer os.Remove(pwFile)
+			if err := s.chown(pwFile); err != nil {
+				return err
+			}
+			args = append(args, "--pwfile="+pwFile)
+		}
+		if err := s.run(time.Minute, s.bins.init, args...); err != nil {
+			return err
+		}
+		if s.tls == nil && s.password == "" {
+			return nil // initdb's trust for all
+		}
+		return os.WriteFile(filepath.Join(s.dataDir(), "pg_hba.conf"), []byte(s.pgHBA()), 0o600)
 	default:
 		args := []string{"--no-defaults", "--auth-root-authentication-method=normal", "--skip-test-db",
 			"--datadir=" + s.dataDir()}
@@ -136,6 +155,23 @@ func (s *Server) initData() error {
 		args = append(args, mariadbTuning...)
 		return s.run(time.Minute, s.bins.init, args...)
 	}
+}
+
+// pgHBA is the pg_hba.conf of a server started WithTLS or WithPassword: the
+// unix socket is trusted; TCP connections must use TLS (hostssl: a plaintext
+// one matches no line and is refused) and give the password, as asked.
+func (s *Server) pgHBA() string {
+	typ, method := "host", "trust"
+	if s.tls != nil {
+		typ = "hostssl"
+	}
+	if s.password != "" {
+		method = "scram-sha-256"
+	}
+	return fmt.Sprintf("# written by runway's testdb\n"+
+		"local all all trust\n"+
+		"%[1]s all all 127.0.0.1/32 %[2]s\n"+
+		"%[1]s all all ::1/128 %[2]s\n", typ, method)
 }
 
 // mariadbTuning are options for both the bootstrapping and the running
@@ -156,8 +192,13 @@ func (s *Server) serverCommand() (string, []string) {
 	port := strconv.Itoa(s.port)
 	switch s.engine {
 	case PostgreSQL:
-		return s.bins.server, []string{"-D", s.dataDir(), "-F", "-p", port, "-k", s.dir,
+		args := []string{"-D", s.dataDir(), "-F", "-p", port, "-k", s.dir,
 			"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"}
+		if s.tls != nil {
+			args = append(args, "-c", "ssl=on", "-c", "ssl_cert_file="+s.tls.serverCert,
+				"-c", "ssl_key_file="+s.tls.serverKey, "-c", "ssl_ca_file="+s.tls.caFile)
+		}
+		return s.bins.server, args
 	default:
 		args := []string{"--no-defaults", "--datadir=" + s.dataDir(), "--port=" + port,
 			"--bind-address=127.0.0.1", "--socket=" + filepath.Join(s.dir, "mysqld.sock"),
@@ -165,6 +206,10 @@ func (s *Server) serverCommand() (string, []string) {
 			"--max-connections=200"}
 		if os.Geteuid() == 0 {
 			args = append(args, "--user=root")
+		}
+		if s.tls != nil {
+			args = append(args, "--ssl-cert="+s.tls.serverCert, "--ssl-key="+s.tls.serverKey,
+				"--ssl-ca="+s.tls.caFile, "--require-secure-transport=ON")
 		}
 		return s.bins.server, append(args, mariadbTuning...)
 	}
@@ -200,11 +245,94 @@ func (s *Server) ping(ctx context.Context) error {
 }
 
 func (s *Server) mysqlAdmin() (*sql.DB, error) {
+	cfg, err := s.mysqlConfig("")
+	if err != nil {
+		return nil, err
+	}
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(connector), nil
+}
+
+// mysqlConfig is the driver configuration of testdb's own connections to
+// database db of a MariaDB server: as URL's user, over TLS verified with
+// the server's CA if it has one.
+func (s *Server) mysqlConfig(db string) (*mysql.Config, error) {
 	u, err := url.Parse(s.ServerURL())
 	if err != nil {
 		return nil, err
 	}
-	return sql.Open("mysql", mysqlConfig(u, "").FormatDSN())
+	cfg := mysqlConfig(u, db)
+	if s.tls != nil {
+		cfg.TLS = s.tls.clientConfig()
+	}
+	return cfg, nil
+}
+
+// setMySQLPassword gives the WithPassword user its password, creating it with
+// every privilege unless it exists (root does), and has URL use it.
+func (s *Server) setMySQLPassword() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := s.mysqlAdmin()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	hosts, err := mysqlHosts(ctx, db, s.opts.user)
+	if err != nil {
+		return fmt.Errorf("mariadb: WithPassword: %v", err)
+	}
+	user, pw := quoteMySQL(s.opts.user), quoteMySQL(s.opts.password)
+	stmts := []string{
+		"CREATE USER " + user + "@'%' IDENTIFIED BY " + pw,
+		"GRANT ALL PRIVILEGES ON *.* TO " + user + "@'%' WITH GRANT OPTION",
+	}
+	if len(hosts) > 0 {
+		stmts = nil
+		for _, h := range hosts {
+			if byName(h) {
+				// mariadbd --skip-name-resolve ignores such an account (root@HOSTNAME)
+				// and refuses to alter it.
+				continue
+			}
+			stmts = append(stmts, "ALTER USER "+user+"@"+quoteMySQL(h)+" IDENTIFIED BY "+pw)
+		}
+	}
+	for _, q := range stmts {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			// The statement holds the password: name the user only.
+			return fmt.Errorf("mariadb: WithPassword: set the password of %s: %v", s.opts.user, err)
+		}
+	}
+	s.user, s.password = s.opts.user, s.opts.password
+	return nil
+}
+
+// byName reports whether an account's host is a host name, not localhost,
+// an address or a pattern.
+func byName(host string) bool {
+	return host != "localhost" && net.ParseIP(host) == nil && !strings.ContainsAny(host, "%_/")
+}
+
+// mysqlHosts lists the hosts of the accounts named user.
+func mysqlHosts(ctx context.Context, db *sql.DB, user string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, "SELECT Host FROM mysql.user WHERE User = ?", user)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var hosts []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		hosts = append(hosts, h)
+	}
+	return hosts, rows.Err()
 }
 
 // dropAnonymousUsers removes the anonymous accounts mariadb-install-db

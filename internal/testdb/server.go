@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,6 +46,11 @@ type Server struct {
 	port   int
 	runAs  *syscall.Credential // nil: run as this process's user
 	bins   binaries
+	opts   options
+	tls    *tlsFiles // nil unless WithTLS
+	// user and password are what URL connects with: postgres or root and no
+	// password unless WithPassword (for MariaDB, once the account exists).
+	user, password string
 
 	// Startup tells how long the server took to set up and start.
 	Startup string
@@ -55,22 +61,24 @@ type Server struct {
 }
 
 // StartPostgres starts a PostgreSQL server for this test alone, for tests
-// that stop, kill or restart it. It is removed when the test ends.
-func StartPostgres(t testing.TB) *Server {
+// that stop, kill or restart it or need it configured (WithTLS,
+// WithPassword). It is removed when the test ends.
+func StartPostgres(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	return startFor(t, PostgreSQL)
+	return startFor(t, PostgreSQL, opts...)
 }
 
 // StartMySQL starts a MariaDB server for this test alone, for tests that
-// stop, kill or restart it. It is removed when the test ends.
-func StartMySQL(t testing.TB) *Server {
+// stop, kill or restart it or need it configured (WithTLS, WithPassword). It
+// is removed when the test ends.
+func StartMySQL(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	return startFor(t, MariaDB)
+	return startFor(t, MariaDB, opts...)
 }
 
-func startFor(t testing.TB, e Engine) *Server {
+func startFor(t testing.TB, e Engine, opts ...Option) *Server {
 	t.Helper()
-	s, err := Launch(e)
+	s, err := Launch(e, opts...)
 	if err != nil {
 		t.Fatalf("testdb: %v", err)
 	}
@@ -87,15 +95,25 @@ func startFor(t testing.TB, e Engine) *Server {
 // Launch starts a throw-away server outside the life of any one test, as the
 // shared servers and cmd/testservers do; the caller must Close it. It returns
 // once the server accepts connections.
-func Launch(e Engine) (*Server, error) {
+func Launch(e Engine, opts ...Option) (*Server, error) {
 	sweepOnce.Do(sweep)
 	s := &Server{engine: e}
+	for _, o := range opts {
+		if err := o(&s.opts); err != nil {
+			return nil, err
+		}
+	}
 	var err error
 	switch e {
 	case PostgreSQL:
 		s.bins, err = findPostgres()
+		s.user = "postgres"
+		if s.opts.password != "" { // set by initdb
+			s.user, s.password = s.opts.user, s.opts.password
+		}
 	case MariaDB:
 		s.bins, err = findMariaDB()
+		s.user = "root"
 	default:
 		return nil, fmt.Errorf("unknown engine %q", e)
 	}
@@ -117,6 +135,12 @@ func Launch(e Engine) (*Server, error) {
 		return nil, err
 	}
 	track(s)
+	if s.opts.tls {
+		if err := s.writeTLS(); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("%s: TLS certificates: %v", e, err)
+		}
+	}
 	if err := s.launch(); err != nil {
 		s.Close()
 		return nil, err
@@ -148,9 +172,24 @@ func (s *Server) launch() error {
 		if err := s.dropAnonymousUsers(); err != nil {
 			return err
 		}
+		if s.opts.password != "" {
+			if err := s.setMySQLPassword(); err != nil {
+				return err
+			}
+		}
+	}
+	var with []string
+	if s.tls != nil {
+		with = append(with, "TLS only")
+	}
+	if s.opts.password != "" {
+		with = append(with, "password for "+s.user)
 	}
 	s.Startup = fmt.Sprintf("%s on 127.0.0.1:%d ready in %v (data directory %v), in %s", s.engine, s.port,
 		time.Since(began).Round(time.Millisecond), initTime.Round(time.Millisecond), s.dir)
+	if len(with) > 0 {
+		s.Startup += " (" + strings.Join(with, ", ") + ")"
+	}
 	return nil
 }
 
@@ -161,13 +200,32 @@ func (s *Server) Port() int { return s.port }
 func (s *Server) Dir() string { return s.dir }
 
 // URL returns the URL of database db on the server, as its superuser
-// (postgres or root), without creating it.
+// (postgres or root, or the user of WithPassword, with the password),
+// without creating it. For a server started WithTLS the URL verifies the
+// server's certificate against CAFile: sslmode=verify-full&sslrootcert=… for
+// PostgreSQL, ssl-ca=… (which Runway's MySQL driver understands) for MariaDB.
 func (s *Server) URL(db string) string {
+	user := s.user
+	if user == "" { // a Server literal, as in tests of this package
+		user = map[Engine]string{PostgreSQL: "postgres", MariaDB: "root"}[s.engine]
+	}
+	userinfo := url.User(user)
+	if s.password != "" {
+		userinfo = url.UserPassword(user, s.password)
+	}
 	switch s.engine {
 	case PostgreSQL:
-		return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", s.port, db)
+		query := "sslmode=disable"
+		if s.tls != nil {
+			query = "sslmode=verify-full&sslrootcert=" + queryValue(s.tls.caFile)
+		}
+		return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?%s", userinfo, s.port, db, query)
 	default:
-		return fmt.Sprintf("mysql://root@127.0.0.1:%d/%s", s.port, db)
+		u := fmt.Sprintf("mysql://%s@127.0.0.1:%d/%s", userinfo, s.port, db)
+		if s.tls != nil {
+			u += "?ssl-ca=" + queryValue(s.tls.caFile)
+		}
+		return u
 	}
 }
 
@@ -187,6 +245,9 @@ func (s *Server) NewDatabase(t testing.TB) string {
 	t.Helper()
 	if s.engine == PostgreSQL {
 		return newPostgresDB(t, s.ServerURL())
+	}
+	if s.tls != nil {
+		return s.newMySQLDBTLS(t)
 	}
 	return newMySQLDB(t, s.ServerURL())
 }
@@ -341,7 +402,16 @@ func (s *Server) halt(sig syscall.Signal, grace time.Duration) error {
 	pid := s.cmd.Process.Pid
 	var err error
 	if sig == syscall.SIGKILL {
+		// PostgreSQL's backends are outside the group (see descendants) and
+		// would live on a moment, holding the shared memory a restart needs.
+		children := descendants(pid)
 		syscall.Kill(-pid, syscall.SIGKILL)
+		for _, c := range children {
+			syscall.Kill(c, syscall.SIGKILL)
+		}
+		if !waitPIDsGone(children, 10*time.Second) {
+			err = fmt.Errorf("%s: processes %v still running after SIGKILL", s.engine, children)
+		}
 	} else {
 		s.cmd.Process.Signal(sig)
 		select {

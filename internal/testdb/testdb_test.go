@@ -110,7 +110,7 @@ type engineCase struct {
 	engine  Engine
 	env     string
 	fresh   func(testing.TB) string
-	start   func(testing.TB) *Server
+	start   func(testing.TB, ...Option) *Server
 	shared  *sharedServer
 	existsQ string // counts databases named %s
 	tablesQ string // counts tables in the current database
