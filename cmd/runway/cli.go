@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"github.com/runwaydb/runway/database/mysql"
 	"github.com/runwaydb/runway/database/postgres"
 	"github.com/runwaydb/runway/database/sqlite"
+	"github.com/runwaydb/runway/source"
 )
 
 const defaultDatabase = "sqlite:runway.db"
@@ -301,31 +301,33 @@ func identity() string {
 	return fmt.Sprintf("runway %s pid=%d", host, os.Getpid())
 }
 
-// source opens the migration folder.
-func (a *app) source() (fs.FS, error) {
-	dir := a.g.dir
-	if strings.Contains(dir, "://") {
-		return nil, usagef("--dir %s: only local folders are supported as a migration source in this version", dir)
-	}
-	st, err := os.Stat(dir)
+// source opens --dir: a folder, or a .zip / .tar.gz / .tar archive, each
+// optionally followed by //sub/folder. Archives are checked whole (no
+// entry escaping the root, no links, bounded sizes) before anything is read.
+// The caller closes the source when the run ends.
+func (a *app) source(ctx context.Context) (*source.Source, error) {
+	src, err := source.Open(ctx, a.g.dir)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, usagef("migration folder %s does not exist: pass --dir, or create it with `runway new NAME`", dir)
+		var se *source.Error
+		if errors.As(err, &se) && errors.Is(err, source.ErrNotFound) && se.Entry == "" && !strings.Contains(a.g.dir, "//") {
+			return nil, usagef("migration folder %s does not exist: pass --dir, or create it with `runway new NAME`", a.g.dir)
 		}
-		return nil, usagef("migration folder %s: %v", dir, err)
+		if errors.As(err, &se) {
+			return nil, usageError{err.Error()}
+		}
+		return nil, err
 	}
-	if !st.IsDir() {
-		return nil, usagef("--dir %s is not a folder", dir)
-	}
-	return os.DirFS(dir), nil
+	return src, nil
 }
 
 // runner opens the database and builds the engine for a command.
 func (a *app) runner(ctx context.Context, opts ...runway.Option) (*runway.Runner, database.Driver, error) {
-	fsys, err := a.source()
+	src, err := a.source(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
+	defer src.Close() // the migrations are read into memory below
+	fsys := src.FS()
 	// Every file is read and checked before the database is touched.
 	ms, err := runway.LoadSource(fsys)
 	if err != nil {

@@ -253,7 +253,7 @@ var cmdValidate = &command{
 			opts = append(opts, runway.WithRequireDown())
 		}
 		if !a.databaseGiven() {
-			return a.validateFiles(vf)
+			return a.validateFiles(ctx, vf)
 		}
 		return a.withRunner(ctx, opts, func(r *runway.Runner) (*report.Report, error) {
 			return r.Validate(ctx)
@@ -261,7 +261,7 @@ var cmdValidate = &command{
 	},
 }
 
-func (a *app) validateFiles(vf *validateFlags) error {
+func (a *app) validateFiles(ctx context.Context, vf *validateFlags) error {
 	d := migration.Dialect(vf.dialect)
 	switch d {
 	case migration.Postgres, migration.MySQL, migration.SQLite:
@@ -269,11 +269,12 @@ func (a *app) validateFiles(vf *validateFlags) error {
 		return usagef("--dialect %q: use postgres, mysql or sqlite", vf.dialect)
 	}
 	rep := &report.Report{Command: "validate", StartedAt: time.Now().UTC(), Runner: runnerInfo(), Source: a.g.dir}
-	fsys, err := a.source()
+	src, err := a.source(ctx)
 	if err != nil {
 		return err
 	}
-	ms, err := runway.LoadSource(fsys)
+	defer src.Close()
+	ms, err := runway.LoadSource(src.FS())
 	if err != nil {
 		rep.Status = report.StatusFailed
 		rep.Error = &report.Error{Message: err.Error()}

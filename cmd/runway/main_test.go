@@ -1,12 +1,15 @@
 package main
 
 import (
+	"archive/zip"
 	"context"
 	"encoding/hex"
 	"errors"
+	"io/fs"
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,6 +79,43 @@ func TestScripts(t *testing.T) {
 				b, err := hex.DecodeString(args[1])
 				ts.Check(err)
 				ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
+			},
+			// zip OUT.zip DIR [NAME=TARGET] packs DIR's files under their paths relative
+			// to the script's work folder; NAME=TARGET adds a symlink entry (a hostile archive).
+			"zip": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) < 2 {
+					ts.Fatalf("usage: zip OUT.zip DIR [NAME=TARGET...]")
+				}
+				f, err := os.Create(ts.MkAbs(args[0]))
+				ts.Check(err)
+				zw := zip.NewWriter(f)
+				root := ts.MkAbs(".")
+				ts.Check(filepath.WalkDir(ts.MkAbs(args[1]), func(p string, d fs.DirEntry, err error) error {
+					if err != nil || d.IsDir() {
+						return err
+					}
+					rel, _ := filepath.Rel(root, p)
+					w, err := zw.Create(filepath.ToSlash(rel))
+					if err != nil {
+						return err
+					}
+					data, err := os.ReadFile(p)
+					if err != nil {
+						return err
+					}
+					_, err = w.Write(data)
+					return err
+				}))
+				for _, link := range args[2:] {
+					name, target, _ := strings.Cut(link, "=")
+					h := &zip.FileHeader{Name: name}
+					h.SetMode(fs.ModeSymlink | 0o777)
+					w, err := zw.CreateHeader(h)
+					ts.Check(err)
+					w.Write([]byte(target))
+				}
+				ts.Check(zw.Close())
+				ts.Check(f.Close())
 			},
 			// crlf FILE rewrites FILE with Windows line endings and a BOM, as a Windows checkout would.
 			"crlf": func(ts *testscript.TestScript, neg bool, args []string) {

@@ -234,11 +234,13 @@ func (p *progress) stopTicker() {
 // waitCommand connects (retrying while the database is not reachable yet)
 // and waits for every migration to be applied.
 func (a *app) waitCommand(ctx context.Context, wf *waitFlags) error {
-	fsys, err := a.source()
+	src, err := a.source(ctx)
 	if err != nil {
 		return err
 	}
+	fsys := src.FS()
 	ms, err := runway.LoadSource(fsys)
+	src.Close()
 	if err != nil {
 		return err
 	}
