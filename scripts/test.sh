@@ -79,6 +79,7 @@ have_mariadb() {
 missing=()
 if [[ -z ${RUNWAY_TEST_POSTGRES:-} ]] && ! have_postgres; then missing+=(postgresql); fi
 if [[ -z ${RUNWAY_TEST_MYSQL:-} ]] && ! have_mariadb; then missing+=(mariadb-server); fi
+if ! command -v pgbouncer >/dev/null && [[ ! -x /usr/sbin/pgbouncer ]]; then missing+=(pgbouncer); fi
 if ((${#missing[@]} > 0)); then
 	say "installing ${missing[*]}"
 	command -v apt-get >/dev/null ||
@@ -89,7 +90,9 @@ if ((${#missing[@]} > 0)); then
 		sudo=(sudo)
 	fi
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql mariadb-server
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql mariadb-server pgbouncer
+	# The tests start their own PgBouncer: not the system service the package may have started.
+	if [[ " ${missing[*]} " == *" pgbouncer "* ]] && command -v systemctl >/dev/null; then "${sudo[@]}" systemctl disable --now pgbouncer >/dev/null 2>&1 || true; fi
 	have_postgres || [[ -n ${RUNWAY_TEST_POSTGRES:-} ]] || die "PostgreSQL binaries still not found after installing"
 	have_mariadb || [[ -n ${RUNWAY_TEST_MYSQL:-} ]] || die "MariaDB binaries still not found after installing"
 fi

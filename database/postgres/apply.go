@@ -49,6 +49,9 @@ func (d *Driver) txQuery(steps []database.Step) (string, []unit, error) {
 		write("\n;\n" + marker + ";\n")
 	}
 	write("BEGIN;\n")
+	if guard := d.guardSQL(); guard != "" {
+		write(guard + ";\n")
+	}
 	for i, st := range steps {
 		for j, s := range st.Statements {
 			add(i, j, strings.TrimRightFunc(s.SQL, unicode.IsSpace))
@@ -72,7 +75,10 @@ func (d *Driver) txQuery(steps []database.Step) (string, []unit, error) {
 // in one round trip. On failure the transaction is rolled back and a
 // statement's error is an *database.ExecError; a failing history change is
 // reported as a plain error, and an error raised at COMMIT (a deferred
-// constraint) is attributed to the last statement.
+// constraint) is attributed to the last statement. While the lock is held
+// the transaction starts with the lock's guard (see guardSQL): when the
+// session changed (a transaction pooler) the error wraps
+// database.ErrUnsafeLock, when the lease was taken over database.ErrLockLost.
 func (d *Driver) ApplyTx(ctx context.Context, steps []database.Step) error {
 	if d.tableErr != nil {
 		return d.tableErr
@@ -93,7 +99,11 @@ func (d *Driver) ApplyTx(ctx context.Context, steps []database.Step) error {
 		return nil
 	}
 	rbErr := d.rollback(ctx)
-	err = d.txError(ctx, err, steps, units, markers)
+	if gerr := d.guardError(err, "Nothing of this migration was applied."); gerr != nil && markers == 0 {
+		err = gerr
+	} else {
+		err = d.txError(ctx, err, steps, units, markers)
+	}
 	if rbErr != nil {
 		err = errors.Join(err, fmt.Errorf("postgres: rollback: %w", rbErr))
 	}

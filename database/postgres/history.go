@@ -11,6 +11,11 @@ import (
 	"github.com/runwaydb/runway/migration"
 )
 
+// createRaceCodes are the errors of a CREATE TABLE IF NOT EXISTS that lost a
+// race with another session's: unique_violation on the catalog,
+// duplicate_table, or duplicate_object for the table's row type.
+var createRaceCodes = []string{"23505", "42P07", "42710"}
+
 const historyColumns = `version, name, checksum, state, applied_at, duration_ms, applied_by,
 	statements_applied, statements_total, statement_checksums, error`
 
@@ -37,7 +42,7 @@ func (d *Driver) EnsureHistory(ctx context.Context) error {
 	// IF NOT EXISTS does not cover a concurrent creation: the loser fails on
 	// the catalog's unique index once the winner commits. By then the table
 	// is there and a second attempt is a no-op.
-	if isCode(err, "23505", "42P07") {
+	for i := 0; i < 3 && isCode(err, createRaceCodes...); i++ {
 		err = d.simple(ctx, sql)
 	}
 	if err != nil {
@@ -127,7 +132,7 @@ func (d *Driver) WriteRevision(ctx context.Context, r database.Revision) error {
 	if err != nil {
 		return err
 	}
-	if err := d.simple(ctx, sql); err != nil {
+	if err := d.guarded(ctx, sql); err != nil {
 		return fmt.Errorf("postgres: recording version %s in %s: %w", r.Version, d.table, err)
 	}
 	return nil
@@ -138,7 +143,7 @@ func (d *Driver) RemoveRevision(ctx context.Context, v migration.Version) error 
 	if d.tableErr != nil {
 		return d.tableErr
 	}
-	if err := d.simple(ctx, d.deleteSQL(v)); err != nil {
+	if err := d.guarded(ctx, d.deleteSQL(v)); err != nil {
 		return fmt.Errorf("postgres: removing version %s from %s: %w", v, d.table, err)
 	}
 	return nil
@@ -191,4 +196,18 @@ ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = EXCLUDED.ch
 
 func (d *Driver) deleteSQL(v migration.Version) string {
 	return "DELETE FROM " + d.table + " WHERE version = " + quote(v.String())
+}
+
+// guarded runs sql, a history change, after the lock's guard in the same
+// query (one implicit transaction): when the guard fails nothing changes.
+func (d *Driver) guarded(ctx context.Context, sql string) error {
+	guard := d.guardSQL()
+	if guard == "" {
+		return d.simple(ctx, sql)
+	}
+	err := d.simple(ctx, guard+";\n"+sql)
+	if gerr := d.guardError(err, "The history table was not changed."); gerr != nil {
+		return gerr
+	}
+	return err
 }

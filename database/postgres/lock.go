@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/runwaydb/runway/database"
 )
 
 // lockedSince separates the runner's identity from the time it took the lock
@@ -25,22 +27,46 @@ func (d *Driver) lockedAppName() string {
 		` || to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`
 }
 
-// Lock takes the session advisory lock named after the history table.
-// With wait > 0 the server queues this session behind the holder (lock_timeout)
-// so it gets the lock the moment it is released.
+// holding is the lock a Driver holds.
+type holding struct {
+	pid   int    // session mode: the server backend that took the advisory lock
+	token string // table mode: this run's lease token
+}
+
+// tableMode reports whether the lock is a lease row (database.LockModeTable).
+func (d *Driver) tableMode() bool { return d.cfg.LockMode == database.LockModeTable }
+
+// Lock takes the migration lock. In session mode it is the session advisory
+// lock named after the history table: with wait > 0 the server queues this
+// session behind the holder (lock_timeout) so it gets the lock the moment it
+// is released. In table mode it is the lease row (see lockLease).
+//
+// In session mode Lock records the server backend (pg_backend_pid) that took
+// the lock; ApplyTx, Exec, WriteRevision and RemoveRevision then check they
+// run on it and fail with database.ErrUnsafeLock when they do not, as behind
+// a transaction-pooling proxy. Lock fails the same way when the backend it
+// lands on already holds the lock without this driver having taken it: the
+// session is shared with another client.
 func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
-	if d.locked {
+	if d.held.Load() != nil {
 		return true, nil
 	}
-	var ok bool
-	var err error
+	if d.tableErr != nil {
+		return false, d.tableErr
+	}
+	var (
+		h   *holding
+		err error
+	)
 	switch {
+	case d.tableMode():
+		h, err = d.lockLease(ctx, wait)
 	case wait <= 0:
-		ok, err = d.tryLock(ctx)
+		h, err = d.tryLock(ctx)
 	case d.pollLock:
-		ok, err = d.pollForLock(ctx, wait)
+		h, err = d.pollForLock(ctx, wait)
 	default:
-		ok, err = d.waitLock(ctx, wait)
+		h, err = d.waitLock(ctx, wait)
 	}
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
@@ -48,35 +74,69 @@ func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
 		}
 		return false, fmt.Errorf("postgres: taking the migration lock: %w", err)
 	}
-	d.locked = ok
-	return ok, nil
+	d.held.Store(h)
+	return h != nil, nil
 }
 
-func (d *Driver) tryLock(ctx context.Context) (bool, error) {
-	// One round trip: the CTE (volatile, so evaluated once) takes the lock and
-	// only on success relabels the session.
-	sql := fmt.Sprintf(`WITH l AS (SELECT pg_try_advisory_lock(%d) AS ok)
-SELECT ok, CASE WHEN ok THEN set_config('application_name', %s, false) END FROM l`, d.key, d.lockedAppName())
+// heldBy is an SQL condition true when backend pid holds the
+// advisory lock. A bigint advisory key shows in pg_locks as classid (high
+// half), objid (low half) and objsubid 1.
+func (d *Driver) heldBy(pid string) string {
+	u := uint64(d.key)
+	return fmt.Sprintf(`EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+	AND classid = %d AND objid = %d AND objsubid = 1 AND pid = %s
+	AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))`, u>>32, u&0xffffffff, pid)
+}
+
+func (d *Driver) tryLock(ctx context.Context) (*holding, error) {
+	// One round trip: the CTE (volatile, so evaluated once) takes the lock,
+	// unless this backend already holds it (a session shared through a
+	// pooler, where the lock would be taken again, re-entrantly), and only
+	// on success relabels the session.
+	sql := fmt.Sprintf(`WITH l AS (SELECT held, CASE WHEN held THEN false ELSE pg_try_advisory_lock(%d) END AS ok
+	FROM (SELECT %s AS held) h)
+SELECT ok, held, pg_backend_pid(), CASE WHEN ok THEN set_config('application_name', %s, false) END FROM l`,
+		d.key, d.heldBy("pg_backend_pid()"), d.lockedAppName())
 	res, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	if len(res) != 1 || len(res[0].Rows) != 1 {
-		return false, errors.New("unexpected reply to pg_try_advisory_lock")
+		return nil, errors.New("unexpected reply to pg_try_advisory_lock")
 	}
-	return string(res[0].Rows[0][0]) == "t", nil
+	row := res[0].Rows[0]
+	pid, _ := strconv.Atoi(string(row[2]))
+	if string(row[1]) == "t" {
+		return nil, sharedSessionError(pid)
+	}
+	if string(row[0]) != "t" {
+		return nil, nil
+	}
+	return &holding{pid: pid}, nil
 }
 
-func (d *Driver) waitLock(ctx context.Context, wait time.Duration) (bool, error) {
+// alreadyHeldTag marks the error waitLock raises when the backend already
+// holds the lock.
+const alreadyHeldTag = "runway-lock-already-held:"
+
+func (d *Driver) waitLock(ctx context.Context, wait time.Duration) (*holding, error) {
 	ms := max(wait.Milliseconds(), 1)
 	ms = min(ms, 1<<31-1) // lock_timeout's maximum
 	// One implicit transaction: when the wait times out, the SET is rolled
-	// back with it, so there is nothing to reset.
-	sql := fmt.Sprintf(`SET lock_timeout = %d; SELECT pg_advisory_lock(%d); SELECT set_config('application_name', %s, false); RESET lock_timeout`,
-		ms, d.key, d.lockedAppName())
-	_, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
+	// back with it, so there is nothing to reset. The first SELECT fails
+	// (before waiting) when this backend already holds the lock.
+	sql := fmt.Sprintf(`SET lock_timeout = %d;
+SELECT CASE WHEN %s THEN (%s || pg_backend_pid())::int END;
+SELECT pg_advisory_lock(%d), pg_backend_pid() AS runway_pid;
+SELECT set_config('application_name', %s, false);
+RESET lock_timeout`,
+		ms, d.heldBy("pg_backend_pid()"), quote(alreadyHeldTag), d.key, d.lockedAppName())
+	res, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
 	if isCode(err, "55P03") { // lock_not_available
-		return false, nil
+		return nil, nil
+	}
+	if pid, ok := guardFailure(err, alreadyHeldTag); ok {
+		return nil, sharedSessionError(pid)
 	}
 	if err != nil {
 		// Cancelled between taking the lock and the end of the query, the
@@ -84,46 +144,78 @@ func (d *Driver) waitLock(ctx context.Context, wait time.Duration) (bool, error)
 		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		d.conn.PgConn().Exec(c, fmt.Sprintf("SELECT pg_advisory_unlock(%d)", d.key)).ReadAll()
-		return false, err
+		return nil, err
 	}
-	return true, nil
+	for _, r := range res {
+		if len(r.FieldDescriptions) == 2 && r.FieldDescriptions[1].Name == "runway_pid" && len(r.Rows) == 1 {
+			pid, _ := strconv.Atoi(string(r.Rows[0][1]))
+			return &holding{pid: pid}, nil
+		}
+	}
+	return nil, errors.New("unexpected reply to pg_advisory_lock")
 }
 
 // pollForLock is the alternative to waitLock: try, sleep, try again.
-func (d *Driver) pollForLock(ctx context.Context, wait time.Duration) (bool, error) {
+func (d *Driver) pollForLock(ctx context.Context, wait time.Duration) (*holding, error) {
 	deadline := time.Now().Add(wait)
 	for {
-		ok, err := d.tryLock(ctx)
-		if ok || err != nil {
-			return ok, err
+		h, err := d.tryLock(ctx)
+		if h != nil || err != nil {
+			return h, err
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			return false, nil
+			return nil, nil
 		}
-		t := time.NewTimer(min(left, 50*time.Millisecond))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false, ctx.Err()
-		case <-t.C:
+		if err := sleep(ctx, min(left, 50*time.Millisecond)); err != nil {
+			return nil, err
 		}
 	}
 }
 
-// Unlock releases the lock and restores application_name.
-func (d *Driver) Unlock(ctx context.Context) error {
-	if !d.locked {
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
 		return nil
 	}
-	sql := fmt.Sprintf(`SELECT pg_advisory_unlock(%d), set_config('application_name', %s, false)`, d.key, quote(d.appName))
+}
+
+// Unlock releases the lock and, in session mode, restores application_name.
+// In session mode, when the backend it runs on does not hold the lock (the
+// lock was taken on another server session, as behind a transaction-pooling
+// proxy), the error wraps database.ErrUnsafeLock. In table mode, when the
+// lease is no longer this run's, it wraps database.ErrLockLost.
+func (d *Driver) Unlock(ctx context.Context) error {
+	h := d.held.Load()
+	if h == nil {
+		return nil
+	}
+	if d.tableMode() {
+		err := d.releaseLease(ctx, h)
+		if err == nil || errors.Is(err, database.ErrLockLost) {
+			d.held.Store(nil)
+		}
+		return err
+	}
+	sql := fmt.Sprintf(`SELECT pg_advisory_unlock(%d), set_config('application_name', %s, false), pg_backend_pid()`, d.key, quote(d.appName))
 	res, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
 	if err != nil {
 		return fmt.Errorf("postgres: releasing the migration lock: %w", err)
 	}
-	d.locked = false
+	d.held.Store(nil)
 	if len(res) == 1 && len(res[0].Rows) == 1 && string(res[0].Rows[0][0]) != "t" {
-		return errors.New("postgres: releasing the migration lock: this session did not hold it")
+		pid, _ := strconv.Atoi(string(res[0].Rows[0][2]))
+		return &redactedError{
+			msg: fmt.Sprintf("postgres: releasing the migration lock: this database session (backend pid %d) does not hold it; it was taken by backend pid %d. %s "+
+				"The lock stays with backend pid %d until that server connection closes (SELECT pg_terminate_backend(%d) releases it).",
+				pid, h.pid, poolerAdvice, h.pid, h.pid),
+			errs: []error{database.ErrUnsafeLock},
+		}
 	}
 	return nil
 }
@@ -132,6 +224,9 @@ func (d *Driver) Unlock(ctx context.Context) error {
 // "runway web-1 pid=42 (pid 1234 on 10.0.0.5) since 2026-05-01T10:00:00Z",
 // or "" when nobody holds it.
 func (d *Driver) LockHolder(ctx context.Context) (string, error) {
+	if d.tableMode() {
+		return d.leaseHolder(ctx)
+	}
 	// A bigint advisory key shows in pg_locks as classid (high half),
 	// objid (low half) and objsubid 1.
 	u := uint64(d.key)

@@ -1,6 +1,13 @@
 // Package postgres is Runway's PostgreSQL driver, built on pgx: one connection
-// per run holding a session advisory lock, the history table in any schema,
-// and each transaction sent to the server as one simple-protocol query.
+// per run holding the migration lock, the history table in any schema, and
+// each transaction sent to the server as one simple-protocol query.
+//
+// The lock is a session advisory lock by default (database.LockModeSession),
+// or a lease row in the table <history table>_lock (database.LockModeTable),
+// which works behind a transaction-pooling proxy such as PgBouncer. Every
+// query the driver sends uses the simple protocol, with no prepared
+// statement and, in table mode, no session state, so each one is a
+// transaction of its own that a pooler may send to any server connection.
 package postgres
 
 import (
@@ -10,6 +17,8 @@ import (
 	"hash/fnv"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -21,18 +30,32 @@ import (
 	"github.com/runwaydb/runway/migration"
 )
 
-var _ database.Driver = (*Driver)(nil)
+var (
+	_ database.Driver     = (*Driver)(nil)
+	_ database.LockKeeper = (*Driver)(nil)
+)
 
 // Driver is a PostgreSQL session for one Runway run. It is not safe for
-// concurrent use.
+// concurrent use, except KeepLock, which may run alongside the other methods.
 type Driver struct {
-	conn     *pgx.Conn
-	cfg      database.Config
-	table    string // quoted, possibly schema-qualified
-	tableErr error  // an unusable cfg.Table, reported by the calls that need it
-	key      int64  // advisory lock key
-	appName  string // application_name when not holding the lock
-	locked   bool
+	conn      *pgx.Conn
+	cfg       database.Config
+	table     string // quoted, possibly schema-qualified
+	lockTable string // quoted: the lease table of LockModeTable
+	tableErr  error  // an unusable cfg.Table, reported by the calls that need it
+	key       int64  // advisory lock key
+	appName   string // application_name when not holding the lock
+	ttl       time.Duration
+
+	// held is the lock this driver holds, nil when none. Written by Lock,
+	// Unlock and Close; read by KeepLock from another goroutine.
+	held atomic.Pointer[holding]
+
+	// keeper is the second connection KeepLock uses, opened on first use
+	// with keeperConfig; keepMu serialises KeepLock and Close's use of it.
+	keepMu       sync.Mutex
+	keeper       *pgx.Conn
+	keeperConfig *pgx.ConnConfig
 
 	// pollLock makes Lock poll pg_try_advisory_lock instead of waiting in the
 	// server; kept for the benchmark that compares the two.
@@ -47,8 +70,12 @@ const defaultConnectTimeout = 30 * time.Second
 // or any other connection string pgx accepts. application_name is set to
 // cfg.Identity unless the URL sets one. Failures to reach the server or to
 // authenticate wrap database.ErrConnect; no error text contains the password.
+// cfg.LockMode may be database.LockModeSession or database.LockModeTable.
 func Open(ctx context.Context, url string, cfg database.Config) (*Driver, error) {
 	if _, err := quoteTable(cfg.TableName()); err != nil {
+		return nil, err
+	}
+	if err := checkLockMode(cfg); err != nil {
 		return nil, err
 	}
 	pc, err := pgx.ParseConfig(url)
@@ -77,17 +104,62 @@ func Open(ctx context.Context, url string, cfg database.Config) (*Driver, error)
 // New returns a Driver on an open connection, for applications that manage
 // their own; it does no I/O. Close closes conn. With a connection not opened
 // by Open, a cancelled context may close the connection (pgx's default).
+// KeepLock opens its second connection with conn.Config(), so conn must have
+// been opened from a configuration that can connect again (pgx.Connect and
+// pgx.ConnectConfig ones can). An unusable cfg.Table or cfg.LockMode is
+// reported by the first call that needs it.
 func New(conn *pgx.Conn, cfg database.Config) *Driver {
 	table, err := quoteTable(cfg.TableName())
+	var lockTable string
+	if err == nil {
+		lockTable, err = quoteTable(cfg.TableName() + lockTableSuffix)
+	}
+	if err == nil {
+		err = checkLockMode(cfg)
+	}
+	ttl := cfg.LeaseTTL
+	if ttl <= 0 {
+		ttl = database.DefaultLeaseTTL
+	}
 	return &Driver{
-		conn:     conn,
-		cfg:      cfg,
-		table:    table,
-		tableErr: err,
-		key:      lockKey(cfg.TableName()),
-		appName:  conn.PgConn().ParameterStatus("application_name"),
+		conn:         conn,
+		cfg:          cfg,
+		table:        table,
+		lockTable:    lockTable,
+		tableErr:     err,
+		key:          lockKey(cfg.TableName()),
+		appName:      conn.PgConn().ParameterStatus("application_name"),
+		ttl:          ttl,
+		keeperConfig: keeperConfig(conn),
 	}
 }
+
+// checkLockMode refuses lock modes this driver does not know, and history
+// tables whose lease table's name PostgreSQL would cut.
+func checkLockMode(cfg database.Config) error {
+	switch cfg.LockMode {
+	case database.LockModeSession:
+		return nil
+	case database.LockModeTable:
+		name := cfg.TableName()
+		if i := strings.LastIndexByte(name, '.'); i >= 0 {
+			name = name[i+1:]
+		}
+		if len(name)+len(lockTableSuffix) > maxIdentifier {
+			return fmt.Errorf("postgres: history table %q: its lock table %q would be longer than PostgreSQL's %d-byte limit on names; use a shorter table name",
+				cfg.TableName(), name+lockTableSuffix, maxIdentifier)
+		}
+		if cfg.LeaseTTL < 0 {
+			return fmt.Errorf("postgres: lease TTL %v: must not be negative", cfg.LeaseTTL)
+		}
+		return nil
+	default:
+		return fmt.Errorf("postgres: unknown lock mode %q (want %q or %q)", cfg.LockMode, "session", database.LockModeTable)
+	}
+}
+
+// maxIdentifier is the longest name PostgreSQL keeps (NAMEDATALEN-1 bytes).
+const maxIdentifier = 63
 
 // Dialect returns migration.Postgres.
 func (d *Driver) Dialect() migration.Dialect { return migration.Postgres }
@@ -95,9 +167,17 @@ func (d *Driver) Dialect() migration.Dialect { return migration.Postgres }
 // TransactionalDDL returns true: PostgreSQL rolls schema changes back.
 func (d *Driver) TransactionalDDL() bool { return true }
 
-// Close ends the session, releasing the lock with it.
+// Close ends the session, releasing the lock with it: a session lock goes
+// with the session; a lease is deleted (should that fail, it expires). It
+// also closes KeepLock's connection.
 func (d *Driver) Close(ctx context.Context) error {
-	d.locked = false
+	if h := d.held.Load(); h != nil && d.tableMode() && !d.conn.IsClosed() {
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		d.releaseLease(c, h)
+		cancel()
+	}
+	d.held.Store(nil)
+	d.closeKeeper(ctx)
 	return d.conn.Close(ctx)
 }
 
@@ -260,7 +340,27 @@ func execError(ctx context.Context, err error, step, index int, stmt migration.S
 
 // Exec runs one statement outside a transaction with the simple protocol,
 // so CREATE INDEX CONCURRENTLY and VACUUM work.
+//
+// While the lock is held the statement is preceded by a check, in a round
+// trip of its own, that the session still runs where the lock protects it:
+// failing, Exec returns an error wrapping database.ErrUnsafeLock (session
+// moved, as behind a transaction pooler) or database.ErrLockLost (lease taken
+// over) and does not run the statement. Behind a pooler the statement could
+// still land on another server session than the check; ApplyTx's check, in
+// the same query as the statements, leaves no such gap.
 func (d *Driver) Exec(ctx context.Context, stmt migration.Statement) error {
+	if guard := d.guardSQL(); guard != "" {
+		_, err := d.conn.PgConn().Exec(ctx, guard).ReadAll()
+		if gerr := d.guardError(err, "The statement was not run."); gerr != nil {
+			return gerr
+		}
+		if err != nil {
+			if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+				err = errors.Join(err, ctx.Err())
+			}
+			return fmt.Errorf("postgres: checking the session before the statement: %w", err)
+		}
+	}
 	_, err := drain(d.conn.PgConn().Exec(ctx, stmt.SQL))
 	if err == nil {
 		return nil

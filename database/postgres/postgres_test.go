@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -565,4 +566,10 @@ func TestQuote(t *testing.T) {
 	}
 }
 
-func TestMain(m *testing.M) { testdb.Main(m) }
+func TestMain(m *testing.M) {
+	// Re-executed as the lease holder of TestLeaseExpiresWhenHolderKilled.
+	if url := os.Getenv(leaseHolderEnv); url != "" {
+		os.Exit(leaseHolder(url))
+	}
+	testdb.Main(m)
+}
