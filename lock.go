@@ -22,7 +22,7 @@ func (r *Runner) lock(ctx context.Context) (context.Context, func(), error) {
 		if remaining <= 0 {
 			holder, _ := r.drv.LockHolder(ctx)
 			if holder != "" {
-				return nil, nil, fmt.Errorf("%w after %s: held by %s; if that runner is gone, its session will release the lock when the database notices", ErrLockTimeout, r.cfg.lockTimeout, holder)
+				return nil, nil, fmt.Errorf("%w after %s: held by %s. If that runner is gone, the lock is released when the database ends its session (or, with --lock-mode table, when its lease expires); raise --lock-timeout if it is just slow", ErrLockTimeout, r.cfg.lockTimeout, holder)
 			}
 			return nil, nil, fmt.Errorf("%w after %s: another runner holds it", ErrLockTimeout, r.cfg.lockTimeout)
 		}

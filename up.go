@@ -321,6 +321,11 @@ func (r *Runner) applyStatements(ctx context.Context, rep *report.Report, p appl
 		r.emit(Event{Kind: EventStatementStart, Version: m.Version.String(), Name: m.Name, File: m.Up.File,
 			Statement: i + 1, Statements: len(p.stmts), Line: st.Line})
 		if err := r.drv.Exec(ctx, st); err != nil {
+			if refused(err) {
+				// The driver refused before running the statement: nothing
+				// of it ran, and the history is not ours to write any more.
+				return fmt.Errorf("%s: statement %d not run: %w", m.Up.File, i+1, err)
+			}
 			rev.State = database.StateFailed
 			rev.Duration = r.cfg.now().Sub(start)
 			rev.Error = errMessage(err)
@@ -360,8 +365,21 @@ func errMessage(err error) string {
 	return err.Error()
 }
 
-// failed turns a driver error into a *MigrationError naming file, statement and line.
+// refused reports whether the driver refused to run anything because the
+// lock cannot protect the run (ErrUnsafeLock) or is no longer ours
+// (ErrLockLost) — not a statement the database rejected.
+func refused(err error) bool {
+	var ee *database.ExecError
+	return !errors.As(err, &ee) && (errors.Is(err, database.ErrUnsafeLock) || errors.Is(err, database.ErrLockLost))
+}
+
+// failed turns a driver error into a *MigrationError naming file, statement
+// and line; a refusal by the driver (see refused) is returned as it is.
 func (r *Runner) failed(v migration.Version, name string, s *migration.Script, stmts []migration.Statement, applied int, err error, down bool) error {
+	if refused(err) {
+		r.emit(Event{Kind: EventMigrationFail, Version: v.String(), Name: name, File: s.File, Down: down, Err: err})
+		return fmt.Errorf("%s: nothing of it was applied: %w", s.File, err)
+	}
 	me := &MigrationError{Version: v, Name: name, File: s.File, Applied: applied, Down: down, Err: err, Message: err.Error()}
 	var ee *database.ExecError
 	idx := applied

