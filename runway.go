@@ -46,21 +46,21 @@ type Runner struct {
 }
 
 type config struct {
-	lockTimeout      time.Duration
-	lockPoll         time.Duration
-	singleTx         bool
-	allowOutOfOrder  bool
-	strict           bool
-	logger           *slog.Logger
-	observe          func(Event)
-	identity         string
-	table            string
-	pollInterval     time.Duration
-	now              func() time.Time
-	requireDown      bool
-	hostname         string
-	keepalive        time.Duration
-	migrations       []*migration.Migration
+	lockTimeout     time.Duration
+	lockPoll        time.Duration
+	singleTx        bool
+	allowOutOfOrder bool
+	strict          bool
+	logger          *slog.Logger
+	observe         func(Event)
+	identity        string
+	table           string
+	pollInterval    time.Duration
+	now             func() time.Time
+	requireDown     bool
+	hostname        string
+	keepalive       time.Duration
+	migrations      []*migration.Migration
 }
 
 // Option configures a Runner. Options validate their arguments and New
