@@ -8,6 +8,7 @@ import (
 
 	"github.com/runwaydb/runway"
 	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/source"
 )
 
 // Exit codes: the CLI contract (DESIGN §2). Stable; tested.
@@ -24,10 +25,11 @@ const (
 // exitCode is the one place that maps errors to exit codes.
 func exitCode(err error) int {
 	var ue usageError
+	var se *source.Error
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &ue), errors.Is(err, runway.ErrUsage), errors.Is(err, runway.ErrSource), errors.Is(err, runway.ErrNoMigrations),
+	case errors.As(err, &ue), errors.As(err, &se), errors.Is(err, runway.ErrUsage), errors.Is(err, runway.ErrSource), errors.Is(err, runway.ErrNoMigrations),
 		errors.Is(err, database.ErrUnsafeLock):
 		return exitUsage
 	case errors.Is(err, runway.ErrMigrationFailed):
