@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/runwaydb/runway/migration"
@@ -189,6 +190,10 @@ type Config struct {
 	LockMode LockMode
 	// LeaseTTL is the lease lifetime in LockModeTable (0: DefaultLeaseTTL).
 	LeaseTTL time.Duration
+	// Dial, when set, opens the network connections to the server (an SSH
+	// tunnel, for example); the URL's host and port are passed as addr, so TLS
+	// still verifies the real server name. Nil means a direct connection.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // TableName returns c.Table or DefaultTable.

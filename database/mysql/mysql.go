@@ -94,6 +94,9 @@ func openConfig(ctx context.Context, rawURL string, mc *mysql.Config, ts tlsSett
 	} else {
 		mc.ConnectionAttributes = joinAttrs(mc.ConnectionAttributes, "program_name:runway")
 	}
+	if cfg.Dial != nil {
+		mc.DialFunc = cfg.Dial
+	}
 	connector, err := mysql.NewConnector(mc)
 	if err != nil {
 		return nil, fmt.Errorf("mysql: %s: %w", database.Redact(rawURL), err)

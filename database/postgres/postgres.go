@@ -88,6 +88,9 @@ func Open(ctx context.Context, url string, cfg database.Config) (*Driver, error)
 	if pc.ConnectTimeout == 0 {
 		pc.ConnectTimeout = defaultConnectTimeout
 	}
+	if cfg.Dial != nil {
+		pc.DialFunc = cfg.Dial // KeepLock's second connection copies pc, so it uses the same path
+	}
 	// On cancellation ask the server to cancel the running statement and keep
 	// the session (and its lock) rather than cutting the connection; the
 	// deadline is a last resort for a server that does not answer.
