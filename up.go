@@ -38,11 +38,15 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 
 	// Fast path: every replica of a deploy pays this check. When the history
 	// already holds everything, there is nothing to lock for.
+	haveTable := false
 	if revs, err := r.drv.History(ctx); err == nil {
 		a := analyze(ms, revs)
 		if len(a.todo()) == 0 {
 			return r.finish(rep, r.noop(rep, a))
 		}
+		// Rows mean the table exists: no DDL needed under the lock (the
+		// runners that waited for it would each run it again otherwise).
+		haveTable = len(revs) > 0
 	}
 
 	ctx, release, err := r.lock(ctx)
@@ -51,14 +55,20 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 	}
 	defer release()
 
-	if err := r.drv.EnsureHistory(ctx); err != nil {
-		return r.finish(rep, fmt.Errorf("create history table %s: %w", r.cfg.table, err))
+	if !haveTable {
+		if err := r.drv.EnsureHistory(ctx); err != nil {
+			return r.finish(rep, fmt.Errorf("create history table %s: %w", r.cfg.table, err))
+		}
 	}
 	revs, err := r.drv.History(ctx)
 	if err != nil {
 		return r.finish(rep, fmt.Errorf("read history table %s: %w", r.cfg.table, err))
 	}
 	a := analyze(ms, revs)
+	if len(a.todo()) == 0 {
+		// Another runner applied everything while we waited for the lock.
+		return r.finish(rep, r.noop(rep, a))
+	}
 	rep.FromVersion = a.current.String()
 	rep.ToVersion = rep.FromVersion
 	problems, warnings := r.upProblems(a)

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -35,36 +37,39 @@ func Load(fsys fs.FS) ([]*Migration, error) {
 		ups      []*Migration
 		downs    []*Migration
 	)
-	for _, e := range entries { // fs.ReadDir sorts by name
-		name := e.Name()
-		// Dot files are editor and OS droppings (.#0001_x.up.sql, ._0001_x.up.sql).
-		if path.Ext(name) != ".sql" || strings.HasPrefix(name, ".") {
+	// Read and parse the files in parallel: with hundreds of small files the
+	// time is system calls, which overlap across cores. Results keep the
+	// order of entries (fs.ReadDir sorts by name), so errors are stable.
+	type result struct {
+		m        *Migration
+		problems []*FileError
+	}
+	results := make([]result, len(entries))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(len(entries), max(2, runtime.GOMAXPROCS(0)*2)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				results[i].m, results[i].problems = loadEntry(fsys, entries[i])
+			}
+		}()
+	}
+	for i := range entries {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	for _, r := range results {
+		problems = append(problems, r.problems...)
+		if r.m == nil {
 			continue
 		}
-		if e.IsDir() {
-			problems = append(problems, &FileError{File: name, Err: ErrNotAFile})
-			continue
-		}
-		content, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			problems = append(problems, &FileError{File: name, Err: err})
-			continue
-		}
-		m, err := ParseFile(name, content)
-		if err != nil {
-			problems = append(problems, fileErrors(name, err)...)
-			continue
-		}
-		if m.Up != nil && len(content) == 0 {
-			// A 0-byte up file is almost always a failed write or a truncated
-			// checkout, not an intended no-op (that is a file with a comment).
-			// Still paired below, so its down file is not reported as orphaned.
-			problems = append(problems, &FileError{File: name, Err: ErrEmptyFile})
-		}
-		if m.Up != nil {
-			ups = append(ups, m)
+		if r.m.Up != nil {
+			ups = append(ups, r.m)
 		} else {
-			downs = append(downs, m)
+			downs = append(downs, r.m)
 		}
 	}
 
@@ -108,6 +113,35 @@ func Load(fsys fs.FS) ([]*Migration, error) {
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
+}
+
+// loadEntry reads and parses one directory entry: (nil, nil) for entries
+// that are not migrations, the migration, or its problems.
+func loadEntry(fsys fs.FS, e fs.DirEntry) (*Migration, []*FileError) {
+	name := e.Name()
+	// Dot files are editor and OS droppings (.#0001_x.up.sql, ._0001_x.up.sql).
+	if path.Ext(name) != ".sql" || strings.HasPrefix(name, ".") {
+		return nil, nil
+	}
+	if e.IsDir() {
+		return nil, []*FileError{{File: name, Err: ErrNotAFile}}
+	}
+	content, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, []*FileError{{File: name, Err: err}}
+	}
+	m, err := ParseFile(name, content)
+	if err != nil {
+		return nil, fileErrors(name, err)
+	}
+	if m.Up != nil && len(content) == 0 {
+		// A 0-byte up file is almost always a failed write or a truncated
+		// checkout, not an intended no-op (that is a file with a comment).
+		// The migration is still returned and paired, so its down file is
+		// not reported as orphaned.
+		return m, []*FileError{{File: name, Err: ErrEmptyFile}}
+	}
+	return m, nil
 }
 
 func duplicate(first, second string, v Version) *FileError {

@@ -17,13 +17,19 @@ var (
 	// scheme, a file that is not an archive, an encrypted or unknown
 	// compression inside an archive).
 	ErrUnsupported = errors.New("unsupported source")
-	// ErrUnsafeArchive: an archive entry breaks one of the guards in the
-	// package documentation; the whole archive is refused.
+	// ErrUnsafeArchive: an archive entry, or a download, breaks one of the
+	// guards in the package documentation (paths, links, sizes); the whole
+	// archive is refused.
 	ErrUnsafeArchive = errors.New("unsafe archive")
 	// ErrCorrupt: an archive is damaged, truncated or not what its name says.
 	ErrCorrupt = errors.New("unreadable archive")
 	// ErrInvalid: the spec or an Option is malformed.
 	ErrInvalid = errors.New("invalid source spec or option")
+	// ErrAccess: the remote store refused the credentials, or they lack
+	// the permission to read the source (S3 AccessDenied, HTTP 401/403).
+	ErrAccess = errors.New("access to the source refused")
+	// ErrChecksum: a download does not match its #sha256= pin.
+	ErrChecksum = errors.New("checksum mismatch")
 )
 
 // Error is a source that Open refused or could not read. Its message names
@@ -31,13 +37,14 @@ var (
 // archive root".
 type Error struct {
 	// Path is the folder, archive or URL as written in the spec, without the
-	// sub-folder.
+	// sub-folder, and for a URL with its userinfo and query redacted.
 	Path string
 	// Entry is the archive entry at fault, exactly as stored in the archive;
 	// empty when the error is not about one entry.
 	Entry string
 	// Kind is ErrNotFound, ErrUnsupported, ErrUnsafeArchive, ErrCorrupt,
-	// ErrInvalid, or nil for a plain I/O failure (then Err says what).
+	// ErrInvalid, ErrAccess, ErrChecksum, or nil for a plain I/O or network
+	// failure (then Err says what).
 	Kind error
 	// Msg says what is wrong, in words.
 	Msg string
