@@ -147,6 +147,23 @@ type LockKeeper interface {
 	KeepLock(ctx context.Context) error
 }
 
+// RecordedExecer is implemented by drivers that can apply a migration outside
+// a transaction — statement by statement, each one's progress recorded in the
+// history row — in fewer round trips than an Exec and a WriteRevision per
+// statement (MySQL: one multi-statement message, which the server stops at the
+// first failing statement).
+type RecordedExecer interface {
+	// ExecRecorded writes running (state running, StatementsApplied statements
+	// already done), runs stmts[running.StatementsApplied:] in order, after
+	// each records in the row how many have run and their checksums, and
+	// finally writes done (state applied). Times are the database's clock.
+	// It returns how many statements of stmts have run when it stops. A
+	// statement the database rejected is an *ExecError (Statement 0) for
+	// stmts[n]; errors.ErrUnsupported means it did nothing and the caller
+	// should apply the statements one by one.
+	ExecRecorded(ctx context.Context, stmts []migration.Statement, running, done Revision) (n int, err error)
+}
+
 // ErrLockLost means the run no longer holds the migration lock.
 var ErrLockLost = errors.New("the migration lock was lost")
 

@@ -61,6 +61,9 @@ type Driver struct {
 	locked   atomic.Bool
 	// sessionID is the server's id of conn, recorded with the lock, for KeepLock.
 	sessionID atomic.Int64
+	// multi: the connection allows several statements per message (Open
+	// sets it; an application's pool given to New may not).
+	multi bool
 }
 
 // Open connects to the database named by a URL of the form
@@ -97,13 +100,14 @@ func openConfig(ctx context.Context, rawURL string, mc *mysql.Config, ts tlsSett
 	if cfg.Dial != nil {
 		mc.DialFunc = cfg.Dial
 	}
+	mc.MultiStatements = true // ExecRecorded sends a migration in one message
 	connector, err := mysql.NewConnector(mc)
 	if err != nil {
 		return nil, fmt.Errorf("mysql: %s: %w", database.Redact(rawURL), err)
 	}
 	db := sql.OpenDB(connector)
 	d := &Driver{db: db, ownDB: true, cfg: cfg, target: mc.User + "@" + mc.Addr + "/" + mc.DBName,
-		connectTimeout: mc.Timeout, tls: ts}
+		connectTimeout: mc.Timeout, tls: ts, multi: true}
 	if _, err := d.session(ctx); err != nil {
 		db.Close()
 		return nil, err
