@@ -80,6 +80,7 @@ missing=()
 if [[ -z ${RUNWAY_TEST_POSTGRES:-} ]] && ! have_postgres; then missing+=(postgresql); fi
 if [[ -z ${RUNWAY_TEST_MYSQL:-} ]] && ! have_mariadb; then missing+=(mariadb-server); fi
 if ! command -v pgbouncer >/dev/null && [[ ! -x /usr/sbin/pgbouncer ]]; then missing+=(pgbouncer); fi
+if ! command -v sshd >/dev/null && [[ ! -x /usr/sbin/sshd ]]; then missing+=(openssh-server); fi
 if ((${#missing[@]} > 0)); then
 	say "installing ${missing[*]}"
 	command -v apt-get >/dev/null ||
@@ -90,9 +91,11 @@ if ((${#missing[@]} > 0)); then
 		sudo=(sudo)
 	fi
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql mariadb-server pgbouncer
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql mariadb-server pgbouncer openssh-server
 	# The tests start their own PgBouncer: not the system service the package may have started.
 	if [[ " ${missing[*]} " == *" pgbouncer "* ]] && command -v systemctl >/dev/null; then "${sudo[@]}" systemctl disable --now pgbouncer >/dev/null 2>&1 || true; fi
+	# Likewise the tunnel tests start their own sshd: no system one listening on port 22.
+	if [[ " ${missing[*]} " == *" openssh-server "* ]] && command -v systemctl >/dev/null; then "${sudo[@]}" systemctl disable --now ssh >/dev/null 2>&1 || true; fi
 	have_postgres || [[ -n ${RUNWAY_TEST_POSTGRES:-} ]] || die "PostgreSQL binaries still not found after installing"
 	have_mariadb || [[ -n ${RUNWAY_TEST_MYSQL:-} ]] || die "MariaDB binaries still not found after installing"
 fi
