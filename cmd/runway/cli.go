@@ -21,6 +21,7 @@ import (
 	"github.com/runwaydb/runway/database/postgres"
 	"github.com/runwaydb/runway/database/sqlite"
 	"github.com/runwaydb/runway/source"
+	"github.com/runwaydb/runway/tunnel"
 )
 
 const defaultDatabase = "sqlite:runway.db"
@@ -33,6 +34,8 @@ type app struct {
 	secrets        *secrets
 	// stdinTerminal and stderrTerminal say whether a person is there.
 	stdinTerminal, stderrTerminal bool
+	// closers run when the command ends (tunnels).
+	closers []func()
 
 	g globals
 }
@@ -49,6 +52,10 @@ type globals struct {
 	lockMode         string
 	lockKeepalive    time.Duration
 	lockLease        time.Duration
+	sshBastion       string
+	sshKey           string
+	sshKnownHosts    string
+	sshInsecure      bool
 	set              map[string]bool // flags given on the command line or by the environment
 }
 
@@ -65,6 +72,10 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.lockMode, "lock-mode", "session", "`mode` of the migration lock: session (advisory lock / GET_LOCK / file lock) or table (a lease row, for PostgreSQL behind PgBouncer)")
 	fs.DurationVar(&g.lockKeepalive, "lock-keepalive", 10*time.Second, "how often to confirm from a second connection that the lock is still held; the run stops when it is lost or unconfirmed for 3 intervals (0: off)")
 	fs.DurationVar(&g.lockLease, "lock-lease", database.DefaultLeaseTTL, "lifetime of the lease in --lock-mode table, renewed while the run is alive")
+	fs.StringVar(&g.sshBastion, "ssh-bastion", "", "reach PostgreSQL or MySQL through this SSH bastion: `user@host[:port]`")
+	fs.StringVar(&g.sshKey, "ssh-key", "", "private key `file` for the bastion (or the PEM itself in RUNWAY_SSH_KEY; passphrase in RUNWAY_SSH_KEY_PASSPHRASE)")
+	fs.StringVar(&g.sshKnownHosts, "ssh-known-hosts", "", "known_hosts `file` holding the bastion's host key (required unless --ssh-insecure-host-key)")
+	fs.BoolVar(&g.sshInsecure, "ssh-insecure-host-key", false, "accept any bastion host key (testing only: a man in the middle would see your database traffic)")
 }
 
 // usageError is a bad command line: exit 2.
@@ -88,6 +99,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) strin
 	// Secrets from the environment are known before anything can fail.
 	s.addURL(getenv("RUNWAY_DATABASE"))
 	s.addURL(getenv("DATABASE_URL"))
+	s.addKey(getenv("RUNWAY_SSH_KEY"))
+	s.add(getenv("RUNWAY_SSH_KEY_PASSPHRASE"))
 	return &app{
 		stdin:          stdin,
 		stdout:         s.writer(stdout),
@@ -178,6 +191,9 @@ func (a *app) main(ctx context.Context, args []string) int {
 	}
 	a.secrets.addURL(a.g.database)
 	err = c.run(ctx, a, cmdFlags, positional)
+	for _, c := range a.closers {
+		c()
+	}
 	return a.exit(err)
 }
 
@@ -204,7 +220,8 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 func (a *app) applyEnv(fs *flag.FlagSet) error {
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if err != nil || a.g.set[f.Name] || len(f.Name) == 1 {
+		// RUNWAY_SSH_KEY holds the key itself (ECS and CI secrets), not a file name.
+		if err != nil || a.g.set[f.Name] || len(f.Name) == 1 || f.Name == "ssh-key" {
 			return
 		}
 		key := "RUNWAY_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -258,6 +275,18 @@ func (a *app) open(ctx context.Context, rawURL string) (database.Driver, error) 
 	if !ok || scheme == "" {
 		return nil, usagef("database URL %q has no scheme: use postgres://USER@HOST/DB, mysql://USER@HOST/DB or sqlite:PATH", database.Redact(rawURL))
 	}
+	if a.g.sshBastion != "" {
+		switch strings.ToLower(scheme) {
+		case "postgres", "postgresql", "mysql", "mariadb":
+		default:
+			return nil, usagef("--ssh-bastion works with PostgreSQL and MySQL URLs, not %s:", scheme)
+		}
+		tun, err := a.tunnel(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Dial = tun.DialContext
+	}
 	var (
 		drv database.Driver
 		err error
@@ -285,6 +314,30 @@ func (a *app) open(ctx context.Context, rawURL string) (database.Driver, error) 
 		return nil, usageError{err.Error()}
 	}
 	return drv, nil
+}
+
+// tunnel opens the SSH tunnel through --ssh-bastion; it is closed when the
+// command ends.
+func (a *app) tunnel(ctx context.Context) (*tunnel.Tunnel, error) {
+	cfg := tunnel.Config{
+		Bastion:         a.g.sshBastion,
+		KeyFile:         a.g.sshKey,
+		KnownHostsFile:  a.g.sshKnownHosts,
+		InsecureHostKey: a.g.sshInsecure,
+		Passphrase:      []byte(a.getenv("RUNWAY_SSH_KEY_PASSPHRASE")),
+	}
+	if cfg.KeyFile == "" {
+		cfg.Key = []byte(a.getenv("RUNWAY_SSH_KEY"))
+	}
+	tun, err := tunnel.Dial(ctx, cfg)
+	if err != nil {
+		if errors.Is(err, database.ErrConnect) {
+			return nil, err
+		}
+		return nil, usageError{err.Error()}
+	}
+	a.closers = append(a.closers, func() { tun.Close() })
+	return tun, nil
 }
 
 // checkURL refuses a URL that does not parse. net/url's own message quotes

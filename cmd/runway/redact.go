@@ -52,6 +52,17 @@ func (s *secrets) addURL(raw string) {
 	}
 }
 
+// addKey records a private key given as text: the whole of it and each of its
+// lines, so no piece of it can be printed.
+func (s *secrets) addKey(pem string) {
+	s.add(pem)
+	for _, line := range strings.Split(strings.ReplaceAll(pem, `\n`, "\n"), "\n") {
+		if line = strings.TrimSpace(line); len(line) >= 16 && !strings.HasPrefix(line, "-----") {
+			s.add(line)
+		}
+	}
+}
+
 func (s *secrets) add(v string) {
 	if len(v) < minSecret {
 		return
