@@ -1,0 +1,1064 @@
+// Command bench is Runway's benchmark suite (issue 4): it builds Runway and
+// pinned peer CLIs, starts throw-away PostgreSQL and MariaDB servers,
+// generates the workloads in every tool's file layout, runs every tool on each
+// in alternation and prints medians with ratios to the floor measured in the
+// same run. See README.md.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Entry names: the tools under test and the floors.
+const (
+	eRunway     = "runway"
+	eGoose      = "goose"
+	eMigrate    = "golang-migrate"
+	eSQLMigrate = "sql-migrate"
+	eDbmate     = "dbmate"
+	ePsql1      = "psql -1"
+	ePsql       = "psql"
+	eMariaDB    = "mariadb"
+	eSelect1    = "psql select 1"
+	eListver    = "Go floor (listver)"
+	eRunway1    = "runway ×1"
+	eRunway16   = "runway ×16"
+	eTrue       = "/bin/true (RSS floor of the measure helper)"
+)
+
+var toolEntries = []string{eRunway, eGoose, eMigrate, eSQLMigrate, eDbmate}
+
+func isFloor(e string) bool {
+	switch e {
+	case ePsql1, ePsql, eMariaDB, eSelect1, eListver, eRunway1, eTrue:
+		return true
+	}
+	return false
+}
+
+// workload is one row group of the table.
+type workload struct {
+	name    string
+	desc    string
+	engine  string // postgres | mariadb
+	action  string // up | status
+	set     string // generated migrations, a key of bench.sets
+	fresh   bool   // a new empty database per run
+	lat     bool   // through the latency proxy
+	floor   string
+	entries []string
+	heavy   bool // fewer repetitions
+	runners int  // W6: concurrent runners
+}
+
+type config struct {
+	quick      bool
+	jsonPath   string
+	workloads  map[string]bool
+	tools      map[string]bool
+	reps       int
+	cheapReps  int
+	startReps  int
+	tables     int
+	latTables  int
+	bigRows    int
+	w6Pending  int
+	w6Runners  int
+	delay      time.Duration
+	repo       string
+	ref        string
+	keep       bool
+	verbose    bool
+	skipPeers  bool
+	workParent string
+}
+
+type bench struct {
+	cfg      config
+	work     string
+	bin      string
+	paths    map[string]string // entry → binary
+	versions map[string]string
+	pg, my   *server
+	proxy    *latencyProxy
+	rtt      time.Duration
+	sets     map[string]migrationSet
+	prepared map[string]string // "engine/entry" → database with W1 applied by that tool
+	results  []*result
+	log      io.Writer
+	loadAvg  string // at the start, for the report
+}
+
+// result is one (workload, tool) cell; its JSON form is one line of -json.
+type result struct {
+	Workload     string    `json:"workload"`
+	Tool         string    `json:"tool"`
+	Kind         string    `json:"kind"` // tool | floor
+	Version      string    `json:"version,omitempty"`
+	Engine       string    `json:"engine,omitempty"`
+	Migrations   int       `json:"migrations,omitempty"`
+	Runs         int       `json:"runs"`
+	WallMs       float64   `json:"wall_ms_median"`
+	WallMinMs    float64   `json:"wall_ms_min"`
+	WallMaxMs    float64   `json:"wall_ms_max"`
+	CPUMs        float64   `json:"cpu_ms_median"`
+	UserMs       float64   `json:"user_ms_median"`
+	SysMs        float64   `json:"sys_ms_median"`
+	PeakRSSKiB   int64     `json:"peak_rss_kib_median"`
+	Floor        string    `json:"floor,omitempty"`
+	FloorWallMs  float64   `json:"floor_wall_ms_median,omitempty"`
+	Ratio        float64   `json:"ratio_to_floor,omitempty"`
+	WallsMs      []float64 `json:"walls_ms"`
+	BinaryBytes  int64     `json:"binary_bytes,omitempty"`
+	Error        string    `json:"error,omitempty"`
+	Quick        bool      `json:"quick"`
+	ProxyRTTMs   float64   `json:"proxy_rtt_ms,omitempty"`
+	ServerConfig string    `json:"server_config"`
+
+	samples []sample
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func main() {
+	os.Exit(mainErr())
+}
+
+func mainErr() int {
+	var cfg config
+	var workloads, tools string
+	flag.BoolVar(&cfg.quick, "quick", false, "quick mode: fewer repetitions, W1-lat with 100 migrations, W5 with 50k rows (5 MB)")
+	flag.StringVar(&cfg.jsonPath, "json", "", "write one JSON object per (workload, tool) per line to `FILE`")
+	flag.StringVar(&workloads, "workloads", "", "comma-separated workloads to run (default all): W1,W2,W3,W4,W5,W6,W1-lat,W2-lat,W3-lat")
+	flag.StringVar(&tools, "tools", "", "comma-separated tools to run (default all): runway,goose,golang-migrate,sql-migrate,dbmate; floors always run")
+	flag.IntVar(&cfg.reps, "reps", 0, "repetitions of the heavy workloads (W1, W4, W5, W6, W1-lat); default 5, quick 1")
+	flag.IntVar(&cfg.cheapReps, "cheap-reps", 0, "repetitions of the no-op workloads (W2, W3 and their -lat); default 15, quick 3")
+	flag.IntVar(&cfg.tables, "migrations", 1000, "migrations in W1, W2, W3, W4")
+	flag.IntVar(&cfg.latTables, "lat-migrations", 0, "migrations in W1-lat; default 1000, quick 100")
+	flag.IntVar(&cfg.bigRows, "w5-rows", 0, "rows in W5's migration; default 500000 (≈50 MB), quick 50000")
+	flag.IntVar(&cfg.w6Runners, "w6-runners", 16, "concurrent runners in W6")
+	flag.IntVar(&cfg.w6Pending, "w6-pending", 200, "pending migrations in W6")
+	flag.DurationVar(&cfg.delay, "delay", 1250*time.Microsecond, "latency the proxy adds in each direction")
+	flag.StringVar(&cfg.repo, "repo", "..", "the Runway repository to build the CLI from")
+	flag.StringVar(&cfg.ref, "ref", "", "build Runway from this commit (git archive, read-only) instead of the working tree, e.g. HEAD")
+	flag.BoolVar(&cfg.keep, "keep", false, "keep the work folder (servers' data and generated migrations)")
+	flag.BoolVar(&cfg.verbose, "v", false, "print every run")
+	flag.Parse()
+	if cfg.quick {
+		cfg.reps = or(cfg.reps, 1)
+		cfg.cheapReps = or(cfg.cheapReps, 3)
+		cfg.startReps = 5
+		cfg.latTables = or(cfg.latTables, 100)
+		cfg.bigRows = or(cfg.bigRows, 50000)
+	} else {
+		cfg.reps = or(cfg.reps, 5)
+		cfg.cheapReps = or(cfg.cheapReps, 15)
+		cfg.startReps = 20
+		cfg.latTables = or(cfg.latTables, 1000)
+		cfg.bigRows = or(cfg.bigRows, 500000)
+	}
+	cfg.workloads = set(workloads)
+	cfg.tools = set(tools)
+	for t := range cfg.tools {
+		if !contains(toolEntries, t) {
+			fmt.Fprintf(os.Stderr, "bench: unknown tool %q (want %s)\n", t, strings.Join(toolEntries, ","))
+			return 2
+		}
+	}
+	b := &bench{cfg: cfg, log: os.Stderr, paths: map[string]string{}, versions: map[string]string{},
+		sets: map[string]migrationSet{}, prepared: map[string]string{}}
+	defer b.cleanup()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		fmt.Fprintln(os.Stderr, "bench: interrupted; stopping servers")
+		b.cleanup()
+		os.Exit(130)
+	}()
+	t0 := time.Now()
+	b.loadAvg = loadAvg()
+	if err := b.setup(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	for _, w := range b.plan() {
+		if len(cfg.workloads) > 0 && !cfg.workloads[w.name] {
+			continue
+		}
+		if err := b.runWorkload(w); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+	}
+	b.startup()
+	b.report(os.Stdout, time.Since(t0))
+	if cfg.jsonPath != "" {
+		if err := b.writeJSON(cfg.jsonPath); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		fmt.Fprintf(os.Stderr, "bench: wrote %s\n", cfg.jsonPath)
+	}
+	return 0
+}
+
+func or(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func set(s string) map[string]bool {
+	m := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			m[f] = true
+		}
+	}
+	return m
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(b.log, "bench: "+format+"\n", args...)
+}
+
+func (b *bench) wantTool(e string) bool {
+	return len(b.cfg.tools) == 0 || b.cfg.tools[e] || isFloor(e) || e == eRunway16
+}
+
+// plan lists the workloads in the order they run.
+func (b *bench) plan() []workload {
+	c := b.cfg
+	pgUp := []string{ePsql1, ePsql, eRunway, eGoose, eMigrate, eSQLMigrate, eDbmate}
+	noop := []string{eListver, eSelect1, eRunway, eGoose, eMigrate, eSQLMigrate, eDbmate}
+	return []workload{
+		{name: "W1", desc: fmt.Sprintf("%d migrations (CREATE TABLE + CREATE INDEX), PostgreSQL, from empty", c.tables),
+			engine: "postgres", action: "up", set: "pg", fresh: true, floor: ePsql1, entries: pgUp, heavy: true},
+		{name: "W2", desc: fmt.Sprintf("up with %d applied: nothing to do", c.tables),
+			engine: "postgres", action: "up", set: "pg", floor: eListver, entries: noop},
+		{name: "W3", desc: fmt.Sprintf("status with %d applied", c.tables),
+			engine: "postgres", action: "status", set: "pg", floor: eListver, entries: noop},
+		{name: "W4", desc: fmt.Sprintf("%d migrations on MariaDB, from empty", c.tables),
+			engine: "mariadb", action: "up", set: "my", fresh: true, floor: eMariaDB,
+			entries: []string{eMariaDB, eRunway, eGoose, eMigrate, eSQLMigrate, eDbmate}, heavy: true},
+		{name: "W5", desc: fmt.Sprintf("one %s migration of multi-row INSERTs (%d rows), PostgreSQL", mib(b.sets["big"].bytes), c.bigRows),
+			engine: "postgres", action: "up", set: "big", fresh: true, floor: ePsql1, entries: pgUp, heavy: true},
+		{name: "W6", desc: fmt.Sprintf("%d runway runners at once on one database, %d pending (vs one runner)", c.w6Runners, c.w6Pending),
+			engine: "postgres", action: "up", set: "w6", fresh: true, floor: eRunway1, entries: []string{eRunway1, eRunway16}, heavy: true, runners: c.w6Runners},
+		{name: "W1-lat", desc: fmt.Sprintf("W1 through the latency proxy (%d migrations)", c.latTables),
+			engine: "postgres", action: "up", set: "pglat", fresh: true, lat: true, floor: ePsql1, entries: pgUp, heavy: true},
+		{name: "W2-lat", desc: "W2 through the latency proxy",
+			engine: "postgres", action: "up", set: "pg", lat: true, floor: eListver, entries: noop},
+		{name: "W3-lat", desc: "W3 through the latency proxy",
+			engine: "postgres", action: "status", set: "pg", lat: true, floor: eListver, entries: noop},
+	}
+}
+
+func mib(n int64) string {
+	return fmt.Sprintf("%.0f MB", float64(n)/1e6)
+}
+
+func (b *bench) wants(name string) bool {
+	return len(b.cfg.workloads) == 0 || b.cfg.workloads[name]
+}
+
+func (b *bench) setup() error {
+	var err error
+	b.bin, err = filepath.Abs("bin")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(b.bin, 0o755); err != nil {
+		return err
+	}
+	// Tools.
+	b.paths[eRunway] = filepath.Join(b.bin, "runway")
+	src, label, cleanup, err := runwaySource(b.cfg.repo, b.cfg.ref)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	b.logf("building runway from %s", label)
+	if err := buildRunway(src, b.paths[eRunway]); err != nil {
+		return err
+	}
+	if out, err := exec.Command(b.paths[eRunway], "version").Output(); err == nil {
+		b.versions[eRunway] = strings.TrimSpace(string(out)) + ", " + label
+	}
+	b.paths[eRunway1], b.paths[eRunway16] = b.paths[eRunway], b.paths[eRunway]
+	b.versions[eRunway1], b.versions[eRunway16] = b.versions[eRunway], b.versions[eRunway]
+	for _, p := range peers {
+		if !b.wantTool(p.name) {
+			continue
+		}
+		if err := buildPeer(b.bin, p, b.logf); err != nil {
+			return err
+		}
+		b.paths[p.name] = filepath.Join(b.bin, p.binary)
+		b.versions[p.name] = p.module + " " + p.version
+	}
+	b.paths[eListver] = filepath.Join(b.bin, "listver")
+	if err := buildHelper("listver", b.paths[eListver]); err != nil {
+		return err
+	}
+	measureBin = filepath.Join(b.bin, "measure")
+	if err := buildHelper("measure", measureBin); err != nil {
+		return err
+	}
+	b.versions[eListver] = "bench/cmd/listver"
+	for _, c := range []struct{ entry, name string }{{ePsql, "psql"}, {eMariaDB, "mariadb"}} {
+		p, err := findBinary(c.name)
+		if err != nil {
+			return err
+		}
+		b.paths[c.entry] = p
+		if out, err := exec.Command(p, "--version").Output(); err == nil {
+			b.versions[c.entry] = strings.TrimSpace(string(out))
+		}
+	}
+	b.paths[ePsql1], b.paths[eSelect1] = b.paths[ePsql], b.paths[ePsql]
+	b.paths[eTrue] = "/bin/true"
+	b.versions[ePsql1], b.versions[eSelect1] = b.versions[ePsql], b.versions[ePsql]
+
+	// Work folder, servers, proxy.
+	b.work, err = os.MkdirTemp("", "runway-bench-")
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(b.work, 0o755); err != nil {
+		return err
+	}
+	b.logf("work folder %s", b.work)
+	measureDir = filepath.Join(b.work, "measure")
+	if err := os.MkdirAll(measureDir, 0o755); err != nil {
+		return err
+	}
+	needPG, needMy := false, false
+	for _, w := range b.plan() {
+		if b.wants(w.name) {
+			needPG = needPG || w.engine == "postgres"
+			needMy = needMy || w.engine == "mariadb"
+		}
+	}
+	if needPG {
+		if b.pg, err = startPostgres(b.work); err != nil {
+			return err
+		}
+		b.logf("PostgreSQL %s on 127.0.0.1:%d", b.pg.version, b.pg.port)
+		if b.proxy, err = startProxy(fmt.Sprintf("127.0.0.1:%d", b.pg.port), b.cfg.delay); err != nil {
+			return err
+		}
+		if err := b.calibrate(); err != nil {
+			return err
+		}
+		b.logf("latency proxy on 127.0.0.1:%d, measured round trip %.2f ms", b.proxy.port(), ms(b.rtt))
+	}
+	if needMy {
+		if b.my, err = startMariaDB(b.work); err != nil {
+			return err
+		}
+		b.logf("MariaDB %s on 127.0.0.1:%d", b.my.version, b.my.port)
+	}
+
+	// Workloads.
+	gen := func(key string, ms []migration) error {
+		set, err := generate(filepath.Join(b.work, "migrations", key), ms)
+		b.sets[key] = set
+		return err
+	}
+	b.logf("generating workloads")
+	if err := gen("pg", tables(b.cfg.tables, "postgres")); err != nil {
+		return err
+	}
+	if err := gen("pglat", tables(b.cfg.latTables, "postgres")); err != nil {
+		return err
+	}
+	if err := gen("my", tables(b.cfg.tables, "mariadb")); err != nil {
+		return err
+	}
+	if err := gen("w6", tables(b.cfg.w6Pending, "postgres")); err != nil {
+		return err
+	}
+	if b.wants("W5") {
+		if err := gen("big", []migration{bigInsert(b.cfg.bigRows)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// calibrate measures the round trip the proxy adds and, when timer slack
+// makes it longer than asked (2×delay), shortens the per-direction delay by
+// the excess so that the round trip is what was asked.
+func (b *bench) calibrate() error {
+	want := 2 * b.cfg.delay
+	rtt, err := measureRTT(b.cfg.delay, 200)
+	if err != nil {
+		return err
+	}
+	if excess := rtt - want; excess > 20*time.Microsecond && excess < b.cfg.delay {
+		b.proxy.delay = b.cfg.delay - excess/2
+		if rtt, err = measureRTT(b.proxy.delay, 200); err != nil {
+			return err
+		}
+	}
+	b.rtt = rtt
+	return nil
+}
+
+func (b *bench) cleanup() {
+	if b.proxy != nil {
+		b.proxy.close()
+	}
+	b.pg.stop()
+	b.my.stop()
+	b.pg, b.my = nil, nil
+	if b.work != "" && !b.cfg.keep {
+		os.RemoveAll(b.work)
+		b.work = ""
+	}
+}
+
+func (b *bench) server(engine string) *server {
+	if engine == "mariadb" {
+		return b.my
+	}
+	return b.pg
+}
+
+// invocation is the command line of entry on workload w against database db.
+func (b *bench) invocation(entry string, w workload, set migrationSet, db, runDir string) (invocation, error) {
+	srv := b.server(w.engine)
+	port := srv.port
+	if w.lat {
+		port = b.proxy.port()
+	}
+	url := srv.urlAt(port, db)
+	bin := b.paths[entry]
+	psql := func(extra ...string) []string {
+		return append([]string{bin, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "postgres", "-d", db}, extra...)
+	}
+	inv := invocation{dir: runDir}
+	switch entry {
+	case ePsql1:
+		inv.argv = psql("-1", "-f", set.all())
+	case ePsql:
+		inv.argv = psql("-f", set.all())
+	case eSelect1:
+		inv.argv = psql("-c", "select 1")
+	case eMariaDB:
+		inv.argv = []string{bin, "--no-defaults", "-h", "127.0.0.1", "-P", strconv.Itoa(port), "-u", "root", db}
+		inv.stdin = set.all()
+	case eListver:
+		inv.argv = []string{bin, "-d", url, "-dir", set.dir(layoutMigrate), "-table", "schema_versions"}
+	case eRunway, eRunway1, eRunway16:
+		inv.argv = []string{bin, "-d", url, "--dir", set.dir(layoutMigrate), w.action}
+	case eGoose:
+		dsn := url
+		driver := "postgres"
+		if w.engine == "mariadb" {
+			driver, dsn = "mysql", srv.mysqlDSN(port, db)+"?parseTime=true"
+		}
+		inv.argv = []string{bin, "-dir", set.dir(layoutGoose), driver, dsn, w.action}
+	case eMigrate:
+		u := url
+		if w.engine == "mariadb" {
+			u = "mysql://" + srv.mysqlDSN(port, db) + "?multiStatements=true"
+		}
+		action := w.action
+		if action == "status" {
+			action = "version" // golang-migrate has no status; version reads the history
+		}
+		inv.argv = []string{bin, "-path", set.dir(layoutMigrate), "-database", u, action}
+	case eSQLMigrate:
+		dialect, dsn := "postgres", url
+		if w.engine == "mariadb" {
+			dialect, dsn = "mysql", srv.mysqlDSN(port, db)+"?parseTime=true"
+		}
+		cfgPath := filepath.Join(runDir, "dbconfig.yml")
+		y := fmt.Sprintf("bench:\n  dialect: %s\n  datasource: %q\n  dir: %q\n", dialect, dsn, set.dir(layoutSQLMigrate))
+		if err := os.WriteFile(cfgPath, []byte(y), 0o644); err != nil {
+			return inv, err
+		}
+		inv.argv = []string{bin, w.action, "-config=" + cfgPath, "-env=bench"}
+	case eDbmate:
+		inv.argv = []string{bin, "--url", url, "--migrations-dir", set.dir(layoutDbmate), "--no-dump-schema", w.action}
+	default:
+		return inv, fmt.Errorf("unknown entry %q", entry)
+	}
+	return inv, nil
+}
+
+func (b *bench) runWorkload(w workload) error {
+	reps := b.cfg.cheapReps
+	if w.heavy {
+		reps = b.cfg.reps
+	}
+	set := b.sets[w.set]
+	b.logf("%s: %s — %d repetition(s)", w.name, w.desc, reps)
+	var entries []string
+	res := map[string]*result{}
+	for _, e := range w.entries {
+		if !b.wantTool(e) {
+			continue
+		}
+		entries = append(entries, e)
+		kind := "tool"
+		if isFloor(e) {
+			kind = "floor"
+		}
+		r := &result{Workload: w.name, Tool: e, Kind: kind, Version: b.versions[e], Engine: w.engine,
+			Migrations: set.count, Quick: b.cfg.quick, ServerConfig: serverSettings}
+		if w.lat {
+			r.ProxyRTTMs = ms(b.rtt)
+		}
+		res[e] = r
+		b.results = append(b.results, r)
+	}
+	// Databases prepared once per tool for the no-op workloads.
+	if !w.fresh {
+		for _, e := range entries {
+			if err := b.prepare(w, e); err != nil {
+				res[e].Error = "preparing: " + err.Error()
+			}
+		}
+	}
+	runDir := filepath.Join(b.work, "run")
+	if w.heavy && !b.cfg.quick && len(entries) > 0 {
+		// One untimed run of the floor first: a new server's first burst of
+		// work (catalog caches, file creation) is slower than the rest.
+		if _, err := b.runOne(w, entries[0], set, -1, runDir, false); err != nil {
+			b.logf("%s warm-up (%s) failed: %v", w.name, entries[0], err)
+		}
+	}
+	for rep := 0; rep < reps; rep++ {
+		for _, e := range entries {
+			r := res[e]
+			if r.Error != "" {
+				continue // a tool that failed once is not run again on this workload
+			}
+			// W1's last run leaves each tool's database in place: 1,000
+			// migrations applied by that tool is what W2 and W3 start from.
+			keep := w.name == "W1" && rep == reps-1 && e != ePsql
+			s, err := b.runOne(w, e, set, rep, runDir, keep)
+			if err != nil {
+				r.Error = err.Error()
+				b.logf("%s %s failed: %v", w.name, e, err)
+				continue
+			}
+			r.samples = append(r.samples, s)
+			if b.cfg.verbose {
+				b.logf("%s %-20s rep %d: wall %s cpu %s rss %d KiB", w.name, e, rep+1, fmtDur(s.wall), fmtDur(s.cpu()), s.rssKiB)
+			}
+		}
+	}
+	return nil
+}
+
+// runOne times entry once on w: a fresh database when w.fresh (created and
+// dropped outside the timing), else the database prepared for the entry.
+func (b *bench) runOne(w workload, e string, set migrationSet, rep int, runDir string, keep bool) (sample, error) {
+	srv := b.server(w.engine)
+	os.RemoveAll(runDir)
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return sample{}, err
+	}
+	db := b.prepared[w.engine+"/"+e]
+	if w.fresh {
+		db = dbIdent("b", w.name, e, strconv.Itoa(rep))
+		db = strings.NewReplacer(" ", "", "×", "x", "(", "", ")", "").Replace(db)
+		if err := srv.createDB(db); err != nil {
+			return sample{}, err
+		}
+		defer func() {
+			if !keep {
+				srv.dropDB(db)
+			}
+		}()
+	}
+	inv, err := b.invocation(e, w, set, db, runDir)
+	if err != nil {
+		return sample{}, err
+	}
+	var s sample
+	if w.runners > 0 {
+		// W6: both the single runner and the crowd are timed from here, start
+		// of the first to exit of the last.
+		n := 1
+		if e == eRunway16 {
+			n = w.runners
+		}
+		invs := make([]invocation, n)
+		for i := range invs {
+			invs[i] = inv
+		}
+		s, err = runConcurrently(invs)
+	} else {
+		s, err = run(inv)
+	}
+	if err != nil {
+		return s, err
+	}
+	if w.fresh {
+		if err := b.verify(w, e, set, db); err != nil {
+			keep = false
+			return s, err
+		}
+	}
+	if keep {
+		if e == ePsql1 {
+			if err := b.addSchemaVersions(srv, db, set.count); err != nil {
+				keep = false
+				return s, err
+			}
+			b.prepared[w.engine+"/floor"] = db
+		} else {
+			b.prepared[w.engine+"/"+e] = db
+		}
+	}
+	return s, nil
+}
+
+// addSchemaVersions gives the floor's database the history the Go floor
+// reads.
+func (b *bench) addSchemaVersions(srv *server, db string, n int) error {
+	return srv.exec(db, "CREATE TABLE schema_versions (version bigint primary key, applied_at timestamptz not null default now())",
+		fmt.Sprintf("INSERT INTO schema_versions (version) SELECT generate_series(1, %d)", n))
+}
+
+// verify checks that a run from empty did the work: every table is there
+// (W5: every row), and in W6 each migration was recorded exactly once.
+func (b *bench) verify(w workload, e string, set migrationSet, db string) error {
+	srv := b.server(w.engine)
+	if w.set == "big" {
+		n, err := srv.count(db, "SELECT count(*) FROM big")
+		if err != nil {
+			return fmt.Errorf("verify: %v", err)
+		}
+		if n != int64(b.cfg.bigRows) {
+			return fmt.Errorf("verify: %d rows in big, want %d", n, b.cfg.bigRows)
+		}
+		return nil
+	}
+	n, err := srv.tableCount(db)
+	if err != nil {
+		return fmt.Errorf("verify: %v", err)
+	}
+	if n != int64(set.count) {
+		return fmt.Errorf("verify: %d tables after the run, want %d", n, set.count)
+	}
+	if w.runners > 0 {
+		n, err := srv.count(db, "SELECT count(*) FROM runway_migrations")
+		if err != nil {
+			return fmt.Errorf("verify: %v", err)
+		}
+		if n != int64(set.count) {
+			return fmt.Errorf("verify: %d history rows, want %d", n, set.count)
+		}
+	}
+	return nil
+}
+
+// prepare gives entry a database with W1 applied by the tool itself (its own
+// history table), once per engine and entry; the floors share one where
+// psql applied all.sql and schema_versions lists the versions.
+func (b *bench) prepare(w workload, e string) error {
+	key := w.engine + "/" + e
+	if isFloor(e) {
+		key = w.engine + "/floor"
+	}
+	if db, ok := b.prepared[key]; ok {
+		b.prepared[w.engine+"/"+e] = db
+		return nil
+	}
+	srv := b.server(w.engine)
+	set := b.sets[w.set]
+	db := dbIdent("prep", strings.TrimPrefix(key, w.engine+"/"))
+	b.logf("preparing %s: %d migrations applied by %s", db, set.count, strings.TrimPrefix(key, w.engine+"/"))
+	srv.dropDB(db)
+	if err := srv.createDB(db); err != nil {
+		return err
+	}
+	runDir := filepath.Join(b.work, "prep-"+db)
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return err
+	}
+	upW := w
+	upW.action, upW.lat = "up", false
+	entry := e
+	if isFloor(e) {
+		entry = ePsql1
+	}
+	inv, err := b.invocation(entry, upW, set, db, runDir)
+	if err != nil {
+		return err
+	}
+	if _, err := run(inv); err != nil {
+		return err
+	}
+	if isFloor(e) {
+		if err := b.addSchemaVersions(srv, db, set.count); err != nil {
+			return err
+		}
+	}
+	if n, err := srv.tableCount(db); err != nil || n != int64(set.count) {
+		return fmt.Errorf("prepared database has %d tables (%v), want %d", n, err, set.count)
+	}
+	b.prepared[key] = db
+	b.prepared[w.engine+"/"+e] = db
+	return nil
+}
+
+// startup times each binary's version command (process start, nothing
+// else) and records its size.
+func (b *bench) startup() {
+	type cmdline struct {
+		entry string
+		argv  []string
+	}
+	var cmds []cmdline
+	add := func(entry string, args ...string) {
+		if p, ok := b.paths[entry]; ok && b.wantTool(entry) {
+			cmds = append(cmds, cmdline{entry, append([]string{p}, args...)})
+		}
+	}
+	add(eRunway, "version")
+	add(eGoose, "-version")
+	add(eMigrate, "-version")
+	add(eSQLMigrate, "--version")
+	add(eDbmate, "--version")
+	add(eListver, "-h")
+	add(ePsql, "--version")
+	add(eMariaDB, "--version")
+	add(eTrue)
+	res := map[string]*result{}
+	for _, c := range cmds {
+		r := &result{Workload: "startup", Tool: c.entry, Kind: "tool", Version: b.versions[c.entry], Quick: b.cfg.quick, ServerConfig: serverSettings}
+		if isFloor(c.entry) || c.entry == eListver {
+			r.Kind = "floor"
+		}
+		if st, err := os.Stat(c.argv[0]); err == nil {
+			r.BinaryBytes = st.Size()
+		}
+		res[c.entry] = r
+		b.results = append(b.results, r)
+	}
+	for range b.cfg.startReps {
+		for _, c := range cmds {
+			s, err := run(invocation{argv: c.argv, dir: os.TempDir()})
+			if err != nil && c.entry != eListver { // listver -h exits 2 by design
+				res[c.entry].Error = err.Error()
+				continue
+			}
+			res[c.entry].samples = append(res[c.entry].samples, s)
+		}
+	}
+}
+
+func (b *bench) summarise() {
+	byKey := map[string]*result{}
+	for _, r := range b.results {
+		byKey[r.Workload+"/"+r.Tool] = r
+		r.Runs = len(r.samples)
+		if r.Runs == 0 {
+			continue
+		}
+		var walls, cpus, users, syss []time.Duration
+		var rss []int64
+		r.WallsMs = nil
+		for _, s := range r.samples {
+			walls = append(walls, s.wall)
+			cpus = append(cpus, s.cpu())
+			users = append(users, s.user)
+			syss = append(syss, s.sys)
+			rss = append(rss, s.rssKiB)
+			r.WallsMs = append(r.WallsMs, ms(s.wall))
+		}
+		r.WallMs = ms(medianDur(walls))
+		r.CPUMs = ms(medianDur(cpus))
+		r.UserMs = ms(medianDur(users))
+		r.SysMs = ms(medianDur(syss))
+		r.PeakRSSKiB = medianInt(rss)
+		r.WallMinMs, r.WallMaxMs = r.WallsMs[0], r.WallsMs[0]
+		for _, x := range r.WallsMs {
+			r.WallMinMs = min(r.WallMinMs, x)
+			r.WallMaxMs = max(r.WallMaxMs, x)
+		}
+	}
+	for _, w := range b.plan() {
+		f := byKey[w.name+"/"+w.floor]
+		if f == nil || f.Runs == 0 {
+			continue
+		}
+		for _, r := range b.results {
+			if r.Workload == w.name && r.Runs > 0 {
+				r.Floor, r.FloorWallMs = w.floor, f.WallMs
+				r.Ratio = r.WallMs / f.WallMs
+			}
+		}
+	}
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= 10*time.Second:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	case d >= time.Second:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	case d >= 10*time.Millisecond:
+		return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000)
+	default:
+		return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
+	}
+}
+
+func fmtMs(x float64) string { return fmtDur(time.Duration(x * float64(time.Millisecond))) }
+
+func fmtKiB(k int64) string { return fmt.Sprintf("%.1f MiB", float64(k)/1024) }
+
+func (b *bench) report(out io.Writer, elapsed time.Duration) {
+	b.summarise()
+	fmt.Fprintf(out, "\n## Runway benchmark (issue 4)%s — %s\n\n", map[bool]string{true: " -quick", false: ""}[b.cfg.quick], time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintf(out, "- machine: %s\n", machine())
+	fmt.Fprintf(out, "- load average (1, 5, 15 min) at the start: %s, at the end: %s (other work on the machine makes the figures noisy)\n", b.loadAvg, loadAvg())
+	var servers []string
+	if b.pg != nil {
+		servers = append(servers, "PostgreSQL "+b.pg.version)
+	}
+	if b.my != nil {
+		servers = append(servers, "MariaDB "+b.my.version)
+	}
+	fmt.Fprintf(out, "- servers: %s; throw-away, on loopback, durability off (%s)\n", strings.Join(servers, ", "), serverSettings)
+	if b.proxy != nil {
+		fmt.Fprintf(out, "- latency proxy (-lat workloads): %.2f ms asked each way (%.3f ms set, for timer slack), measured round trip %.2f ms over loopback\n", ms(b.cfg.delay), ms(b.proxy.delay), ms(b.rtt))
+	}
+	fmt.Fprintf(out, "- medians of %d runs (no-op workloads W2, W3: %d); tools alternate run by run; CPU and peak RSS are the client process's, not the server's\n", b.cfg.reps, b.cfg.cheapReps)
+	fmt.Fprintf(out, "- × floor = the tool's median wall / the floor's median wall, both measured in this run\n")
+	last := ""
+	for _, w := range b.plan() {
+		for _, r := range b.results {
+			if r.Workload != w.name {
+				continue
+			}
+			if last != w.name {
+				fmt.Fprintf(out, "\n### %s: %s — floor: %s\n\n", w.name, w.desc, w.floor)
+				fmt.Fprintf(out, "| tool | runs | wall | × floor | CPU (user+sys) | peak RSS | wall min–max |\n|---|--:|--:|--:|--:|--:|--:|\n")
+				last = w.name
+			}
+			name := r.Tool
+			if r.Kind == "floor" {
+				name += " (floor)"
+			}
+			if r.Error != "" && r.Runs == 0 {
+				fmt.Fprintf(out, "| %s | 0 | FAILED | | | | |\n", name)
+				continue
+			}
+			ratio := ""
+			if r.Floor != "" {
+				ratio = fmt.Sprintf("%.2f×", r.Ratio)
+			}
+			fmt.Fprintf(out, "| %s | %d | %s | %s | %s | %s | %s–%s |\n", name, r.Runs, fmtMs(r.WallMs), ratio, fmtMs(r.CPUMs), fmtKiB(r.PeakRSSKiB), fmtMs(r.WallMinMs), fmtMs(r.WallMaxMs))
+		}
+	}
+	fmt.Fprintf(out, "\n### Start-up (the version command) and binary size\n\n")
+	fmt.Fprintf(out, "| tool | runs | wall | CPU (user+sys) | peak RSS | binary |\n|---|--:|--:|--:|--:|--:|\n")
+	for _, r := range b.results {
+		if r.Workload != "startup" {
+			continue
+		}
+		fmt.Fprintf(out, "| %s | %d | %s | %s | %s | %.1f MB |\n", r.Tool, r.Runs, fmtMs(r.WallMs), fmtMs(r.CPUMs), fmtKiB(r.PeakRSSKiB), float64(r.BinaryBytes)/1e6)
+	}
+	var failed []string
+	for _, r := range b.results {
+		if r.Error != "" {
+			failed = append(failed, fmt.Sprintf("  %s %s: %s", r.Workload, r.Tool, r.Error))
+		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(out, "\nfailures:\n%s\n", strings.Join(failed, "\n"))
+	}
+	b.targets(out)
+	fmt.Fprintf(out, "\ntotal time %s\n", elapsed.Round(time.Second))
+}
+
+// targets checks Runway against issue 4's targets.
+func (b *bench) targets(out io.Writer) {
+	get := func(w, t string) *result {
+		for _, r := range b.results {
+			if r.Workload == w && r.Tool == t && r.Runs > 0 {
+				return r
+			}
+		}
+		return nil
+	}
+	belowPeers := func(w string, rw *result) (bool, string) {
+		worst := ""
+		ok := true
+		for _, p := range toolEntries[1:] {
+			if r := get(w, p); r != nil && r.WallMs <= rw.WallMs {
+				ok = false
+				worst += " " + p
+			}
+		}
+		return ok, worst
+	}
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "MISSED"
+	}
+	fmt.Fprintf(out, "\ntargets (issue 4):\n")
+	line := func(w, target string, check func(r *result) (bool, string)) {
+		r := get(w, eRunway)
+		if w == "W6" {
+			r = get(w, eRunway16)
+		}
+		if r == nil {
+			return
+		}
+		ok, detail := check(r)
+		fmt.Fprintf(out, "  %-7s %-46s %-7s %s\n", w, target, verdict(ok), detail)
+	}
+	line("W1", "≤ 1.05× psql -1, below every peer", func(r *result) (bool, string) {
+		bp, who := belowPeers("W1", r)
+		d := fmt.Sprintf("%.2f×", r.Ratio)
+		if !bp {
+			d += "; not below:" + who
+		}
+		return r.Ratio <= 1.05 && bp, d
+	})
+	line("W1-lat", "≤ 0.75× psql -1", func(r *result) (bool, string) {
+		return r.Ratio <= 0.75, fmt.Sprintf("%.2f×", r.Ratio)
+	})
+	line("W2", "≤ 10 ms wall, below every peer", func(r *result) (bool, string) {
+		bp, who := belowPeers("W2", r)
+		d := fmtMs(r.WallMs)
+		if !bp {
+			d += "; not below:" + who
+		}
+		return r.WallMs <= 10 && bp, d
+	})
+	line("W3", "≤ 15 ms wall", func(r *result) (bool, string) {
+		return r.WallMs <= 15, fmtMs(r.WallMs)
+	})
+	line("W4", "≤ 1.05× mariadb", func(r *result) (bool, string) {
+		return r.Ratio <= 1.05, fmt.Sprintf("%.2f×", r.Ratio)
+	})
+	line("W5", "≤ 1.0× psql -1, peak RSS ≤ 40 MiB", func(r *result) (bool, string) {
+		return r.Ratio <= 1.0 && r.PeakRSSKiB <= 40*1024, fmt.Sprintf("%.2f×, %s", r.Ratio, fmtKiB(r.PeakRSSKiB))
+	})
+	line("W6", "≤ 1.1× one runner", func(r *result) (bool, string) {
+		return r.Ratio <= 1.1, fmt.Sprintf("%.2f×", r.Ratio)
+	})
+}
+
+func (b *bench) writeJSON(path string) error {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(f)
+	for _, r := range b.results {
+		if err := enc.Encode(r); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
+}
+
+// machine describes the host: CPUs, CPU model, memory, Go.
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "MemTotal:") {
+				f := strings.Fields(l)
+				if len(f) >= 2 {
+					if kb, err := strconv.ParseFloat(f[1], 64); err == nil {
+						mem = fmt.Sprintf(", %.1f GiB RAM", kb/1024/1024)
+					}
+				}
+			}
+		}
+	}
+	goVer := "go ?"
+	if out, err := exec.Command("go", "env", "GOVERSION").Output(); err == nil {
+		goVer = strings.TrimSpace(string(out))
+	}
+	return fmt.Sprintf("%d CPUs (%s)%s, %s, %s", numCPU(), model, mem, goVer, kernel())
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func kernel() string {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return "linux"
+	}
+	return "Linux " + strings.TrimSpace(string(b))
+}
+
+func numCPU() int {
+	n, err := strconv.Atoi(strings.TrimSpace(mustOut("nproc")))
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+func mustOut(name string, args ...string) string {
+	out, err := exec.Command(name, args...).Output()
+	if err != nil && !errors.Is(err, exec.ErrNotFound) {
+		return ""
+	}
+	return string(out)
+}
