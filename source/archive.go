@@ -70,7 +70,14 @@ func openArchive(ctx context.Context, cfg *config, p, name, sub string) (fs.FS, 
 	if err != nil {
 		return nil, &Error{Path: name, Msg: "cannot read", Err: err}
 	}
-	if st.Size() == 0 {
+	return readArchive(ctx, cfg, f, st.Size(), p, name, sub)
+}
+
+// readArchive reads the archive in r (size bytes long) into memory and
+// returns the sub-folder sub of it; fileName's extension, if it has a known
+// one, tells the format.
+func readArchive(ctx context.Context, cfg *config, r io.ReaderAt, size int64, fileName, name, sub string) (fs.FS, error) {
+	if size == 0 {
 		return nil, &Error{Path: name, Kind: ErrCorrupt, Msg: "is empty (0 bytes), not an archive"}
 	}
 	b := &archiveReader{
@@ -81,16 +88,17 @@ func openArchive(ctx context.Context, cfg *config, p, name, sub string) (fs.FS, 
 		names: map[string]bool{},
 		files: newMemBuilder(),
 	}
-	switch detectFormat(p, f) {
+	var err error
+	switch detectFormat(fileName, r) {
 	case formatZip:
-		err = b.readZip(ctxReaderAt{ctx, f}, st.Size())
+		err = b.readZip(ctxReaderAt{ctx, r}, size)
 	case formatTarGz:
-		err = b.readTar(ctxReader{ctx, f}, true)
+		err = b.readTar(ctxReader{ctx, io.NewSectionReader(r, 0, size)}, true)
 	case formatTar:
-		err = b.readTar(ctxReader{ctx, f}, false)
+		err = b.readTar(ctxReader{ctx, io.NewSectionReader(r, 0, size)}, false)
 	default:
 		return nil, &Error{Path: name, Kind: ErrUnsupported,
-			Msg: "is a file, not a folder or an archive; " + supported}
+			Msg: "is a file, not a folder or an archive; " + cfg.supported()}
 	}
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {

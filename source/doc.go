@@ -1,12 +1,49 @@
 // Package source turns a --dir spec into the fs.FS of migrations the engine
-// reads: a local folder, or a local .zip, .tar.gz, .tgz or .tar archive, each
-// optionally followed by //sub/folder to pick a folder inside it
-// ("artifact.zip//db/migrations", "./repo//migrations").
+// reads: a local folder, or a local .zip, .tar.gz, .tgz or .tar archive, an
+// https:// archive, or, with the fetcher of package source/s3, an S3 object
+// or prefix; archives and folders optionally followed by //sub/folder to
+// pick a folder inside ("artifact.zip//db/migrations", "./repo//migrations",
+// "s3://bucket/pipeline/Source.zip//db/migrations").
 //
 // Open does all the I/O, under its context; the engine then only reads the
-// returned fs.FS. Remote schemes (s3://, https://) will download first and
-// hand over a local file the same way; until then they are refused with
-// ErrUnsupported.
+// returned fs.FS. A remote source is downloaded whole first, by the Fetcher
+// that WithFetcher gives for its URL scheme, and then read like a local
+// one: an archive through the guards below, a folder of objects into memory.
+//
+// # Remote sources
+//
+// https://host/path/archive.tar.gz is built in (net/http only). An optional
+// pin, https://host/m.tar.gz#sha256=HEX, is checked over the whole download
+// before any of it is used; a mismatch is ErrChecksum, naming the expected
+// and the actual digest. Redirects are followed only to https:// URLs;
+// http:// is accepted only for loopback hosts (tests, local mirrors). A
+// status other than 2xx is an error naming the status (404 and 410 match
+// ErrNotFound, 401 and 403 ErrAccess). WithHTTPClient sets the client,
+// DownloadTimeout the time allowed (default 10 minutes), and
+// WithFetcher("https", nil) turns downloads off. The sub-folder of an
+// https spec goes right after the path or after the pin
+// ("https://h/m.tgz//db?X-Amz-Signature=…", "https://h/m.tgz#sha256=…//db"),
+// since a query may hold anything.
+//
+// s3://bucket/key (an archive) and s3://bucket/prefix/ (trailing slash:
+// every .sql object directly under the prefix) are read by package
+// source/s3 through the AWS SDK for Go v2:
+//
+//	f, err := s3.New()
+//	src, err := source.Open(ctx, spec, source.WithFetcher("s3", f))
+//
+// It is a package of its own so that a program which imports source, or
+// the engine, builds no AWS code; see its documentation for credentials,
+// region and S3-compatible endpoints.
+//
+// Every download is held to MaxTotalSize: refused before reading when its
+// announced size is larger, and cut off as soon as the bytes read cross it.
+// An archive is spooled to an unlinked temporary file (or to memory when no
+// temporary file can be made) and read into memory like a local one.
+//
+// A URL's userinfo and query string (presigned tokens) and any fragment
+// other than a #sha256= pin are redacted in every error and in
+// Source.String: "https://[redacted]@host/m.tgz?[redacted]".
 //
 // # Guarantees for archives
 //
@@ -43,7 +80,9 @@
 // # Errors
 //
 // Every error Open returns, except the context's own, is an *Error that
-// names the path and, for archives, the entry at fault, and matches one of
-// ErrNotFound, ErrUnsupported, ErrUnsafeArchive, ErrCorrupt or ErrInvalid
-// with errors.Is. All of them are input errors (exit code 2 in the CLI).
+// names the path or the redacted URL and, for archives, the entry at
+// fault, and matches one of ErrNotFound, ErrUnsupported, ErrUnsafeArchive,
+// ErrCorrupt, ErrInvalid, ErrAccess or ErrChecksum with errors.Is, or has
+// no kind for a network or I/O failure (the cause is in Err). All of them
+// are input errors (exit code 2 in the CLI).
 package source

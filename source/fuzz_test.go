@@ -129,7 +129,8 @@ func FuzzTar(f *testing.F) {
 // FuzzSpec: parsing a spec never panics and never yields a sub-folder that
 // leaves the source.
 func FuzzSpec(f *testing.F) {
-	for _, s := range []string{"m", "a.zip//db/m", "/x//../y", "s3://b/k//d", "C://x", "//", "a///b//c"} {
+	for _, s := range []string{"m", "a.zip//db/m", "/x//../y", "s3://b/k//d", "C://x", "//", "a///b//c",
+		"https://h/a.tgz//db?q=1#sha256=ab", "https://h/a.tgz?x=//y#p//d", "http://h//"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -142,6 +143,34 @@ func FuzzSpec(f *testing.F) {
 		}
 		if sp.loc == "" {
 			t.Fatalf("parseSpec(%q).loc is empty", s)
+		}
+	})
+}
+
+// FuzzRedact: a query (or userinfo) never survives redactURL, nor reaches
+// a parseSpec error, wherever it sits in the spec.
+func FuzzRedact(f *testing.F) {
+	for _, s := range []string{"h/a.tgz", "u:p@h/a.tgz//db", "h/a.tgz//db", "h/a.tgz#sha256=x//d", "[::1/x", "h/a.tgz//../x"} {
+		f.Add(s, "")
+	}
+	f.Fuzz(func(t *testing.T, s, tail string) {
+		if strings.Contains(s+tail, "tok") {
+			return
+		}
+		for _, spec := range []string{"https://" + s + "?tok=1" + tail, "https://tok:tok@" + s + tail, "s3://tok@" + s + tail} {
+			if r := redactURL(spec); strings.Contains(r, "tok") {
+				t.Fatalf("redactURL(%q) = %q", spec, r)
+			}
+			sp, err := parseSpec(spec)
+			if err != nil {
+				if strings.Contains(err.Error(), "tok") {
+					t.Fatalf("parseSpec(%q): %v", spec, err)
+				}
+				continue
+			}
+			if r := redactURL(sp.loc); strings.Contains(r, "tok") {
+				t.Fatalf("redactURL(%q) = %q", sp.loc, r)
+			}
 		}
 	})
 }

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 )
 
 // Default limits for archives; see the Option functions.
@@ -20,18 +23,15 @@ const (
 	DefaultMaxTotalSize int64 = 512 << 20
 	// DefaultMaxEntries is how many entries an archive may hold: 10,000.
 	DefaultMaxEntries = 10_000
+	// DefaultDownloadTimeout bounds fetching a remote source: 10 minutes.
+	DefaultDownloadTimeout = 10 * time.Minute
 )
-
-// supported is the list every ErrUnsupported message ends with.
-const supported = "supported: a folder, or a .zip, .tar.gz, .tgz or .tar file, " +
-	"each optionally followed by //sub/folder (s3:// and https:// are not supported yet)"
 
 // Source is an opened migration source. Its FS stays valid until Close.
 type Source struct {
-	spec    string
-	fsys    fs.FS
-	cleanup func() error
-	closed  bool
+	spec   string // as String shows it: URLs redacted
+	fsys   fs.FS
+	closed bool
 }
 
 // FS returns the folder of migrations: the engine reads its top-level *.sql
@@ -44,20 +44,16 @@ func (s *Source) FS() fs.FS {
 	return s.fsys
 }
 
-// String returns the spec the source was opened from, for reports.
+// String returns the spec the source was opened from, for reports, with a
+// URL's userinfo and query (presigned tokens) redacted.
 func (s *Source) String() string { return s.spec }
 
-// Close frees the memory and any temporary files the source holds. It is
-// safe to call more than once; it must not race with reads of FS.
+// Close frees the memory the source holds (a download leaves no temporary
+// file behind once Open returns). It is safe to call more than once; it
+// must not race with reads of FS.
 func (s *Source) Close() error {
-	if s.closed {
-		return nil
-	}
 	s.closed = true
 	s.fsys = nil
-	if s.cleanup != nil {
-		return s.cleanup()
-	}
 	return nil
 }
 
@@ -69,10 +65,12 @@ func (closedFS) Open(name string) (fs.File, error) {
 
 // config holds what the Options set.
 type config struct {
-	maxEntrySize int64
-	maxTotalSize int64
-	maxEntries   int
-	fetchers     map[string]fetcher
+	maxEntrySize    int64
+	maxTotalSize    int64
+	maxEntries      int
+	downloadTimeout time.Duration
+	httpClient      *http.Client
+	fetchers        map[string]Fetcher // a nil value turns a scheme off
 }
 
 // Option changes a limit of Open. Invalid values are refused by Open with
@@ -93,6 +91,8 @@ func MaxEntrySize(n int64) Option {
 
 // MaxTotalSize sets how many bytes an archive may expand to in all (default
 // 512 MiB). For tar the whole decompressed stream counts, headers included.
+// A download (the archive as fetched, or all the files of an S3 prefix) is
+// held to it too.
 func MaxTotalSize(n int64) Option {
 	return func(c *config) error {
 		if n <= 0 {
@@ -115,37 +115,98 @@ func MaxEntries(n int) Option {
 	}
 }
 
-// fetcher brings a remote source (s3://…, https://…) to the local disk under
-// ctx, so Open reads it like a local spec. It is the slot the remote schemes
-// will fill: Open looks one up by scheme in its config, nothing registers
-// itself globally.
-type fetcher interface {
-	fetch(ctx context.Context, loc string) (fetched, error)
-}
-
-// fetched is what a fetcher left on disk.
-type fetched struct {
-	path    string       // a local archive file or folder
-	cleanup func() error // removes it; nil when there is nothing to remove
-}
-
-// withFetcher serves a scheme (lower case, without "://") with f.
-func withFetcher(scheme string, f fetcher) Option {
+// DownloadTimeout bounds how long fetching a remote source may take, from
+// the first request to the last byte (default 10 minutes). The context
+// given to Open still applies.
+func DownloadTimeout(d time.Duration) Option {
 	return func(c *config) error {
-		if c.fetchers == nil {
-			c.fetchers = map[string]fetcher{}
+		if d <= 0 {
+			return &Error{Kind: ErrInvalid, Msg: fmt.Sprintf("DownloadTimeout must be positive, got %s", d)}
 		}
-		c.fetchers[scheme] = f
+		c.downloadTimeout = d
 		return nil
 	}
 }
 
+// WithHTTPClient makes the built-in https:// fetcher use client (its
+// transport, proxy and TLS settings). Whatever its CheckRedirect says, a
+// redirect to anything but https:// is refused.
+func WithHTTPClient(client *http.Client) Option {
+	return func(c *config) error {
+		if client == nil {
+			return &Error{Kind: ErrInvalid, Msg: "WithHTTPClient needs a client, got nil"}
+		}
+		c.httpClient = client
+		return nil
+	}
+}
+
+// WithFetcher serves the URL scheme (such as "s3", without "://"; matched
+// without regard to case) with f, replacing the built-in fetcher for
+// https and http if there is one. A nil f turns the scheme off, so Open
+// refuses it with ErrUnsupported: WithFetcher("https", nil) keeps Open off
+// the network.
+func WithFetcher(scheme string, f Fetcher) Option {
+	return func(c *config) error {
+		s := strings.ToLower(scheme)
+		if len(s) < 2 || !isScheme(s) {
+			return &Error{Kind: ErrInvalid, Msg: fmt.Sprintf("WithFetcher: %q is not a URL scheme", scheme)}
+		}
+		if c.fetchers == nil {
+			c.fetchers = map[string]Fetcher{}
+		}
+		c.fetchers[s] = f
+		return nil
+	}
+}
+
+// fetcher returns the fetcher for a scheme, or nil.
+func (c *config) fetcher(scheme string) Fetcher {
+	if f, ok := c.fetchers[scheme]; ok {
+		return f
+	}
+	if scheme == "https" || scheme == "http" {
+		return &httpsFetcher{client: c.httpClient}
+	}
+	return nil
+}
+
+// supported is the list every ErrUnsupported message ends with: what this
+// Open call reads, given its fetchers.
+func (c *config) supported() string {
+	s := "supported: a folder, or a .zip, .tar.gz, .tgz or .tar file"
+	if c.fetcher("https") != nil {
+		s += ", or an https:// URL of one (optionally pinned with #sha256=HEX)"
+	}
+	if c.fetcher("s3") != nil {
+		s += ", or an s3://bucket/key object or an s3://bucket/prefix/ of .sql objects"
+	}
+	s += ", each optionally followed by //sub/folder"
+	var other []string
+	for scheme, f := range c.fetchers {
+		if f != nil && scheme != "https" && scheme != "http" && scheme != "s3" {
+			other = append(other, scheme+"://")
+		}
+	}
+	if len(other) > 0 {
+		slices.Sort(other)
+		s += "; also " + strings.Join(other, ", ")
+	}
+	if c.fetcher("s3") == nil {
+		s += " (s3:// is not enabled here: it needs the fetcher of package source/s3)"
+	}
+	return s
+}
+
 // Open reads spec and returns the source of migrations it names:
 //
-//	./migrations                 a folder (read through os.DirFS)
-//	artifact.zip                 a .zip, .tar.gz, .tgz or .tar file, read into memory
-//	artifact.zip//db/migrations  a sub-folder inside an archive
-//	./repo//migrations           a sub-folder inside a folder
+//	./migrations                          a folder (read through os.DirFS)
+//	artifact.zip                          a .zip, .tar.gz, .tgz or .tar file, read into memory
+//	artifact.zip//db/migrations           a sub-folder inside an archive
+//	./repo//migrations                    a sub-folder inside a folder
+//	https://host/m.tar.gz#sha256=HEX//db  an archive downloaded over https, checked against its pin
+//	s3://bucket/key.zip//db               an S3 object (with WithFetcher("s3", …) from source/s3)
+//	s3://bucket/prefix/                   the .sql objects directly under an S3 prefix
 //
 // A file without one of those extensions is recognised by its content.
 // Archives are checked as the package documentation says; one bad entry
@@ -153,9 +214,10 @@ func withFetcher(scheme string, f fetcher) Option {
 // except ctx's own error when ctx ends first.
 func Open(ctx context.Context, spec string, opts ...Option) (*Source, error) {
 	cfg := config{
-		maxEntrySize: DefaultMaxEntrySize,
-		maxTotalSize: DefaultMaxTotalSize,
-		maxEntries:   DefaultMaxEntries,
+		maxEntrySize:    DefaultMaxEntrySize,
+		maxTotalSize:    DefaultMaxTotalSize,
+		maxEntries:      DefaultMaxEntries,
+		downloadTimeout: DefaultDownloadTimeout,
 	}
 	for _, opt := range opts {
 		if err := opt(&cfg); err != nil {
@@ -165,36 +227,32 @@ func Open(ctx context.Context, spec string, opts ...Option) (*Source, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if spec == "" {
+		return nil, &Error{Kind: ErrInvalid, Msg: "empty source: give a folder or an archive; " + cfg.supported()}
+	}
 	sp, err := parseSpec(spec)
 	if err != nil {
 		return nil, err
 	}
+	name := redactURL(sp.loc)
 	src := &Source{spec: spec}
-	local := sp.loc
-	if sp.scheme != "" {
-		f, ok := cfg.fetchers[sp.scheme]
-		if !ok {
-			return nil, &Error{Path: sp.loc, Kind: ErrUnsupported,
-				Msg: fmt.Sprintf("unsupported scheme %q; %s", sp.scheme+"://", supported)}
+	if sp.scheme == "" {
+		src.fsys, err = openLocal(ctx, &cfg, sp.loc, name, sp.sub)
+	} else {
+		src.spec = name
+		if sp.sub != "" {
+			src.spec += "//" + sp.sub
 		}
-		got, err := f.fetch(ctx, sp.loc)
-		if err != nil {
-			var se *Error
-			if errors.As(err, &se) || ctx.Err() != nil {
-				return nil, err
-			}
-			return nil, &Error{Path: sp.loc, Msg: "cannot fetch", Err: err}
+		f := cfg.fetcher(sp.scheme)
+		if f == nil {
+			return nil, &Error{Path: name, Kind: ErrUnsupported,
+				Msg: fmt.Sprintf("unsupported scheme %q; %s", sp.scheme+"://", cfg.supported())}
 		}
-		local, src.cleanup = got.path, got.cleanup
+		src.fsys, err = openRemote(ctx, &cfg, f, sp, name)
 	}
-	fsys, err := openLocal(ctx, &cfg, local, sp.loc, sp.sub)
 	if err != nil {
-		if src.cleanup != nil {
-			err = errors.Join(err, src.cleanup())
-		}
 		return nil, err
 	}
-	src.fsys = fsys
 	return src, nil
 }
 
@@ -208,9 +266,14 @@ type spec struct {
 // parseSpec splits "LOC//SUB". For URLs the separator is the first "//"
 // after the scheme's; for local paths the first one after any leading
 // slashes, so "/data//migrations" is the folder /data, sub-folder migrations.
+// An http(s) URL's query may hold anything (a presigned token), so there the
+// sub-folder goes before the query and the fragment
+// ("https://h/a.tgz//db?sig=…#sha256=…") or after the fragment
+// ("https://h/a.tgz?sig=…#sha256=…//db"), and a "//" inside the query is
+// part of the query.
 func parseSpec(raw string) (spec, error) {
 	if raw == "" {
-		return spec{}, &Error{Kind: ErrInvalid, Msg: "empty source: give a folder or an archive; " + supported}
+		return spec{}, &Error{Kind: ErrInvalid, Msg: "empty source: give a folder or an archive"}
 	}
 	var sp spec
 	start := 0
@@ -224,33 +287,75 @@ func parseSpec(raw string) (spec, error) {
 	}
 	sp.loc = raw
 	sub := ""
-	if j := strings.Index(raw[start:], "//"); j >= 0 {
+	if sp.scheme == "http" || sp.scheme == "https" {
+		var err error
+		if sp.loc, sub, err = splitURLSub(raw, start); err != nil {
+			return spec{}, err
+		}
+	} else if j := strings.Index(raw[start:], "//"); j >= 0 {
 		sp.loc, sub = raw[:start+j], raw[start+j+2:]
 	}
 	if sp.loc == "" || (sp.scheme != "" && len(sp.loc) == start) {
-		return spec{}, &Error{Path: raw, Kind: ErrInvalid, Msg: "no folder, archive or location before the sub-folder"}
+		return spec{}, &Error{Path: redactURL(raw), Kind: ErrInvalid, Msg: "no folder, archive or location before the sub-folder"}
 	}
+	name := redactURL(sp.loc)
 	sub = strings.Trim(sub, "/")
 	if sub != "" {
 		for elem := range strings.SplitSeq(sub, "/") {
 			if elem == ".." {
-				return spec{}, &Error{Path: sp.loc, Kind: ErrInvalid,
+				return spec{}, &Error{Path: name, Kind: ErrInvalid,
 					Msg: fmt.Sprintf("sub-folder %s must stay inside the source (no \"..\")", quoteName(sub))}
 			}
 		}
 		if strings.ContainsRune(sub, 0) {
-			return spec{}, &Error{Path: sp.loc, Kind: ErrInvalid, Msg: "sub-folder contains a NUL byte"}
+			return spec{}, &Error{Path: name, Kind: ErrInvalid, Msg: "sub-folder contains a NUL byte"}
 		}
 		sub = path.Clean(sub)
 		if sub == "." {
 			sub = ""
 		} else if !fs.ValidPath(sub) {
-			return spec{}, &Error{Path: sp.loc, Kind: ErrInvalid,
+			return spec{}, &Error{Path: name, Kind: ErrInvalid,
 				Msg: fmt.Sprintf("sub-folder %s is not a valid path (it must be UTF-8)", quoteName(sub))}
 		}
 	}
 	sp.sub = sub
 	return sp, nil
+}
+
+// splitURLSub finds the sub-folder of an http(s) spec; start is where the
+// authority begins.
+func splitURLSub(raw string, start int) (loc, sub string, err error) {
+	body, frag := raw, ""
+	if k := strings.IndexByte(raw[start:], '#'); k >= 0 {
+		body, frag = raw[:start+k], raw[start+k:]
+	}
+	fragSub, hasFragSub := "", false
+	if k := strings.Index(frag, "//"); k >= 0 {
+		frag, fragSub, hasFragSub = frag[:k], frag[k+2:], true
+	}
+	head, query := body, ""
+	if k := strings.IndexByte(body[start:], '?'); k >= 0 {
+		head, query = body[:start+k], body[start+k:]
+	}
+	pathSub, hasPathSub := "", false
+	if k := strings.Index(head[start:], "//"); k >= 0 {
+		head, pathSub, hasPathSub = head[:start+k], head[start+k+2:], true
+	}
+	loc = head + query + frag
+	if hasPathSub && hasFragSub {
+		return "", "", &Error{Path: redactURL(loc), Kind: ErrInvalid,
+			Msg: "two sub-folders: give one, after the path or after the #sha256= pin"}
+	}
+	sub = pathSub
+	if hasFragSub {
+		sub = fragSub
+	}
+	if strings.ContainsAny(sub, "?#") {
+		// Not quoted: it may be a misplaced query, token and all.
+		return "", "", &Error{Path: redactURL(loc), Kind: ErrInvalid,
+			Msg: "the sub-folder holds a '?' or '#': write the URL's query and #sha256= pin before it, or the sub-folder right after the path"}
+	}
+	return loc, sub, nil
 }
 
 // isScheme reports whether s is a URL scheme (RFC 3986). One letter is a
@@ -283,7 +388,7 @@ func openLocal(ctx context.Context, cfg *config, p, name, sub string) (fs.FS, er
 		return openArchive(ctx, cfg, p, name, sub)
 	default:
 		return nil, &Error{Path: name, Kind: ErrUnsupported,
-			Msg: fmt.Sprintf("is a %s, not a folder or an archive; %s", fileType(st.Mode()), supported)}
+			Msg: fmt.Sprintf("is a %s, not a folder or an archive; %s", fileType(st.Mode()), cfg.supported())}
 	}
 }
 

@@ -1,11 +1,14 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -128,12 +131,35 @@ func TestFolderErrors(t *testing.T) {
 }
 
 func TestUnsupportedSchemes(t *testing.T) {
-	for _, spec := range []string{"ftp://host/m.zip", "s3://bucket/key.zip", "https://example.com/m.zip//db", "HTTP://x/y", "git+ssh://h/r"} {
+	for _, spec := range []string{"ftp://host/m.zip", "s3://bucket/key.zip", "git+ssh://h/r"} {
 		e := openErr(t, spec, ErrUnsupported)
 		if !strings.Contains(e.Error(), "unsupported scheme") || !strings.Contains(e.Error(), "supported: a folder") {
 			t.Errorf("%s: %q", spec, e)
 		}
 	}
+	// The message lists what this call can read.
+	e := openErr(t, "s3://bucket/key.zip", ErrUnsupported)
+	want := `s3://bucket/key.zip: unsupported scheme "s3://"; supported: a folder, or a .zip, .tar.gz, .tgz or .tar file, ` +
+		"or an https:// URL of one (optionally pinned with #sha256=HEX), each optionally followed by //sub/folder " +
+		"(s3:// is not enabled here: it needs the fetcher of package source/s3)"
+	if e.Error() != want {
+		t.Errorf("error = %q\nwant    %q", e, want)
+	}
+	e = openErr(t, "ftp://host/m.zip", ErrUnsupported, WithFetcher("s3", &fakeFetcher{}))
+	if !strings.HasSuffix(e.Error(), "or an s3://bucket/key object or an s3://bucket/prefix/ of .sql objects, each optionally followed by //sub/folder") {
+		t.Errorf("with s3: %q", e)
+	}
+	// https can be turned off, keeping Open off the network.
+	e = openErr(t, "https://example.com/m.zip//db", ErrUnsupported, WithFetcher("https", nil))
+	if strings.Contains(e.Error(), "https:// URL") {
+		t.Errorf("https off: %q", e)
+	}
+	// Plain http is refused before any connection, except to loopback.
+	e = openErr(t, "HTTP://example.com/y.zip", ErrUnsupported)
+	if e.Error() != "HTTP://example.com/y.zip: plain http:// is refused (anyone on the way could change the migrations): use https://" {
+		t.Errorf("http: %q", e)
+	}
+	openErr(t, "x.zip", ErrInvalid, WithFetcher("3x", nil))
 }
 
 // Every archive format, with and without an extension, at the root and in
@@ -505,25 +531,30 @@ func TestCanceled(t *testing.T) {
 	}
 }
 
-// fakeFetcher stands in for s3:// and https:// to show how they slot in:
-// it "downloads" an archive to a temporary file.
+// fakeFetcher stands in for a remote store: it "downloads" an archive
+// (data) or a folder (files).
 type fakeFetcher struct {
 	data     []byte
-	cleaned  bool
-	gotLoc   string
+	files    map[string][]byte
+	closed   bool
+	gotReq   FetchRequest
 	gotCtxOK bool
 }
 
-func (f *fakeFetcher) fetch(ctx context.Context, loc string) (fetched, error) {
-	f.gotLoc, f.gotCtxOK = loc, ctx.Err() == nil
-	tmp, err := os.CreateTemp("", "runway-source-*")
-	if err != nil {
-		return fetched{}, err
+func (f *fakeFetcher) Fetch(ctx context.Context, req FetchRequest) (*Download, error) {
+	f.gotReq, f.gotCtxOK = req, ctx.Err() == nil
+	if f.files != nil {
+		return &Download{Files: f.files}, nil
 	}
-	tmp.Write(f.data)
-	tmp.Close()
-	return fetched{path: tmp.Name(), cleanup: func() error { f.cleaned = true; return os.Remove(tmp.Name()) }}, nil
+	return &Download{Name: path.Base(req.URL), Size: int64(len(f.data)), Body: &closeRecorder{bytes.NewReader(f.data), &f.closed}}, nil
 }
+
+type closeRecorder struct {
+	io.Reader
+	closed *bool
+}
+
+func (c *closeRecorder) Close() error { *c.closed = true; return nil }
 
 func TestFetcherSlot(t *testing.T) {
 	var nested []entry
@@ -531,24 +562,41 @@ func TestFetcherSlot(t *testing.T) {
 		nested = append(nested, file("db/"+e.name, e.body))
 	}
 	f := &fakeFetcher{data: zipBytes(t, nested...)}
-	src, err := Open(t.Context(), "s3://bucket/pipeline/SourceArti/Ab12Cd//db", withFetcher("s3", f))
+	src, err := Open(t.Context(), "S3://bucket/pipeline/SourceArti/Ab12Cd//db", WithFetcher("s3", f), MaxEntries(7))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.gotLoc != "s3://bucket/pipeline/SourceArti/Ab12Cd" || !f.gotCtxOK {
-		t.Errorf("fetch(%q)", f.gotLoc)
+	want := FetchRequest{URL: "S3://bucket/pipeline/SourceArti/Ab12Cd", Name: "S3://bucket/pipeline/SourceArti/Ab12Cd",
+		MaxSize: DefaultMaxTotalSize, MaxFileSize: DefaultMaxEntrySize, MaxFiles: 7}
+	if f.gotReq != want || !f.gotCtxOK {
+		t.Errorf("Fetch(%+v)", f.gotReq)
+	}
+	if !f.closed {
+		t.Error("the download's body was not closed")
 	}
 	wantFiles(t, src.FS(), asMap(migrations, ""))
 	src.Close()
-	if !f.cleaned {
-		t.Error("Close did not clean up the download")
+
+	// A refused download is named by its URL.
+	f = &fakeFetcher{data: zipBytes(t, file("../x", "x"))}
+	_, err = Open(t.Context(), "s3://bucket/key.zip", WithFetcher("s3", f))
+	if e := asError(t, err); e.Path != "s3://bucket/key.zip" || !errors.Is(err, ErrUnsafeArchive) || !f.closed {
+		t.Errorf("err = %v, closed = %v", err, f.closed)
 	}
 
-	// A refused download is cleaned up at once, and named by its URL.
-	f = &fakeFetcher{data: zipBytes(t, file("../x", "x"))}
-	_, err = Open(t.Context(), "s3://bucket/key.zip", withFetcher("s3", f))
-	if e := asError(t, err); e.Path != "s3://bucket/key.zip" || !errors.Is(err, ErrUnsafeArchive) || !f.cleaned {
-		t.Errorf("err = %v, cleaned = %v", err, f.cleaned)
+	// A folder download goes through the same name and size guards.
+	f = &fakeFetcher{files: map[string][]byte{"0001_a.up.sql": []byte("A"), "0002_b.up.sql": []byte("B")}}
+	wantFiles(t, openOK(t, "s3://b/m/", WithFetcher("s3", f)).FS(), map[string]string{"0001_a.up.sql": "A", "0002_b.up.sql": "B"})
+	e := openErr(t, "s3://b/m//db", ErrInvalid, WithFetcher("s3", f))
+	if e.Error() != "s3://b/m: a //sub/folder applies to archives; for a folder of objects put it in the location (…/db/)" {
+		t.Errorf("%q", e)
+	}
+	openErr(t, "s3://b/m/", ErrUnsafeArchive, WithFetcher("s3", f), MaxTotalSize(1))
+	openErr(t, "s3://b/m/", ErrUnsafeArchive, WithFetcher("s3", f), MaxEntries(1))
+	f = &fakeFetcher{files: map[string][]byte{"../0001_a.up.sql": []byte("A")}}
+	e = openErr(t, "s3://b/m/", ErrUnsafeArchive, WithFetcher("s3", f))
+	if e.Error() != `s3://b/m/: entry "../0001_a.up.sql": path escapes the archive root` {
+		t.Errorf("%q", e)
 	}
 }
 
