@@ -21,6 +21,7 @@ import (
 	"github.com/runwaydb/runway/database/postgres"
 	"github.com/runwaydb/runway/database/sqlite"
 	"github.com/runwaydb/runway/source"
+	s3source "github.com/runwaydb/runway/source/s3"
 	"github.com/runwaydb/runway/tunnel"
 )
 
@@ -340,6 +341,16 @@ func (a *app) tunnel(ctx context.Context) (*tunnel.Tunnel, error) {
 	return tun, nil
 }
 
+// isSQLite reports whether the URL names a SQLite database (a local file).
+func isSQLite(url string) bool {
+	scheme, _, _ := strings.Cut(url, ":")
+	switch strings.ToLower(scheme) {
+	case "postgres", "postgresql", "mysql", "mariadb":
+		return false
+	}
+	return true // sqlite, and anything open() will refuse anyway
+}
+
 // checkURL refuses a URL that does not parse. net/url's own message quotes
 // the offending part, which can be a piece of the password, so it is not shown.
 func checkURL(rawURL string) error {
@@ -359,7 +370,17 @@ func identity() string {
 // entry escaping the root, no links, bounded sizes) before anything is read.
 // The caller closes the source when the run ends.
 func (a *app) source(ctx context.Context) (*source.Source, error) {
-	src, err := source.Open(ctx, a.g.dir)
+	var opts []source.Option
+	if strings.HasPrefix(strings.ToLower(a.g.dir), "s3://") {
+		// The AWS SDK loads its configuration (credential chain, region,
+		// AWS_ENDPOINT_URL_S3) only now, when a source asks for S3.
+		f, err := s3source.New()
+		if err != nil {
+			return nil, usagef("--dir %s: %v", a.g.dir, err)
+		}
+		opts = append(opts, source.WithFetcher("s3", f))
+	}
+	src, err := source.Open(ctx, a.g.dir, opts...)
 	if err != nil {
 		var se *source.Error
 		if errors.As(err, &se) && errors.Is(err, source.ErrNotFound) && se.Entry == "" && !strings.Contains(a.g.dir, "//") {
@@ -381,12 +402,38 @@ func (a *app) runner(ctx context.Context, opts ...runway.Option) (*runway.Runner
 	}
 	defer src.Close() // the migrations are read into memory below
 	fsys := src.FS()
-	// Every file is read and checked before the database is touched.
+	// A server is connected to while the files are read (every deploy pays
+	// this start-up); nothing is written until the source is checked, and a
+	// SQLite file is not even created before that.
+	url := a.databaseURL()
+	type opened struct {
+		drv database.Driver
+		err error
+	}
+	early := make(chan opened, 1)
+	network := !isSQLite(url)
+	if network {
+		go func() {
+			drv, err := a.open(ctx, url)
+			early <- opened{drv, err}
+		}()
+	}
 	ms, err := runway.LoadSource(fsys)
 	if err != nil {
+		if network {
+			if o := <-early; o.drv != nil {
+				o.drv.Close(context.WithoutCancel(ctx))
+			}
+		}
 		return nil, nil, err
 	}
-	drv, err := a.open(ctx, a.databaseURL())
+	var drv database.Driver
+	if network {
+		o := <-early
+		drv, err = o.drv, o.err
+	} else {
+		drv, err = a.open(ctx, url)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -34,6 +34,8 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
+			// No test may reach the EC2 metadata address for AWS credentials.
+			env.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 			env.Setenv("PG_URL", testdb.Postgres(t))
 			my := testdb.MySQL(t)
 			env.Setenv("MYSQL_URL", my)
