@@ -435,5 +435,5 @@ func openFolder(p, name, sub string) (fs.FS, error) {
 	if err != nil {
 		return nil, &Error{Path: name, Msg: "cannot read folder", Err: err}
 	}
-	return os.DirFS(dir), nil
+	return newDirFS(dir), nil
 }
