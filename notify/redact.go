@@ -1,0 +1,165 @@
+package notify
+
+import (
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/report"
+)
+
+// Redact returns target fit for output, logs and error messages: the
+// userinfo, the query string, the fragment and the path beyond its first
+// segment are replaced by "***" (for a Slack webhook, whose path is the
+// secret, beyond "services/TEAM"); a first segment that looks like a token is
+// masked as well. The "https://" scheme is left out for brevity:
+//
+//	https://hooks.slack.com/services/T000/B000/XXXX → hooks.slack.com/services/T000/***
+//	https://user:pw@example.com/hooks/abc?token=x   → ***@example.com/hooks/***?***
+//
+// Redact never fails: text that is not a URL is masked in the same spirit.
+func Redact(target string) string {
+	rest := strings.TrimSpace(target)
+	if rest == "" {
+		return ""
+	}
+	var prefix string
+	if i := strings.Index(rest, "://"); i >= 0 {
+		if scheme := strings.ToLower(rest[:i]); scheme != "https" {
+			prefix = scheme + "://"
+		}
+		rest = rest[i+3:]
+	}
+	var tail string
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		tail = rest[i:i+1] + "***"
+		rest = rest[:i]
+	}
+	// Everything up to the last "@" is userinfo, even when a password holds
+	// an unescaped "/": masking too much beats leaking.
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		prefix += "***@"
+		rest = rest[i+1:]
+	}
+	host, path, hasPath := strings.Cut(rest, "/")
+	out := prefix + host
+	if !hasPath {
+		return out + tail
+	}
+	segs := strings.Split(path, "/")
+	keep := 1
+	if isSlackHost(host) {
+		keep = 2 // services/TEAM: the team id is not the secret, the rest is
+	}
+	var kept []string
+	for i, seg := range segs {
+		if i >= keep || (keep == 1 && tokenLike(seg)) {
+			break
+		}
+		kept = append(kept, seg)
+	}
+	out += "/" + strings.Join(kept, "/")
+	switch dropped := segs[len(kept):]; {
+	case len(dropped) == 1 && dropped[0] == "":
+		out += "/" // a trailing slash
+	case len(dropped) > 0:
+		if len(kept) > 0 {
+			out += "/"
+		}
+		out += "***"
+	}
+	return out + tail
+}
+
+func isSlackHost(host string) bool {
+	host = strings.ToLower(host)
+	return host == "hooks.slack.com" || host == "hooks.slack-gov.com"
+}
+
+// tokenLike reports whether a path segment looks like a generated secret
+// (a webhook id or key) rather than a word such as "hooks" or "v1".
+func tokenLike(seg string) bool {
+	if len(seg) >= 16 {
+		return true
+	}
+	var letter, digit bool
+	for _, c := range seg {
+		switch {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+			letter = true
+		}
+	}
+	return len(seg) >= 8 && letter && digit
+}
+
+var (
+	// urlInText finds URLs inside free text (error messages, hints, warnings).
+	urlInText = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.\-]*://[^\s"'<>` + "`" + `]+`)
+	// secretAssignment finds key=value secrets, as in a libpq connection string.
+	secretAssignment = regexp.MustCompile(`(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)=("[^"]*"|'[^']*'|[^\s&;,]+)`)
+)
+
+// scrubText masks secrets that may hide in free text: passwords and secret
+// query parameters of any URL, the userinfo of web URLs, the path of Slack
+// webhooks, key=value secrets, and the literal strings in known.
+func scrubText(s string, known ...string) string {
+	known = append([]string(nil), known...)
+	sort.Slice(known, func(i, j int) bool { return len(known[i]) > len(known[j]) })
+	for _, k := range known {
+		if len(k) >= 8 { // shorter ones would mask ordinary words
+			s = strings.ReplaceAll(s, k, "***")
+		}
+	}
+	s = urlInText.ReplaceAllStringFunc(s, func(u string) string {
+		scheme, rest, _ := strings.Cut(u, "://")
+		switch strings.ToLower(scheme) {
+		case "http", "https", "slack+http", "slack+https":
+			host, _, _ := strings.Cut(rest, "/")
+			if i := strings.LastIndex(host, "@"); i >= 0 {
+				host = host[i+1:]
+			}
+			if isSlackHost(host) || strings.Contains(rest, "@") {
+				r := Redact(u)
+				if !strings.Contains(r, "://") {
+					r = "https://" + r
+				}
+				return r
+			}
+		}
+		return database.Redact(u)
+	})
+	s = secretAssignment.ReplaceAllString(s, "${1}=***")
+	return s
+}
+
+// scrubbed returns a copy of r whose free-text fields have passed scrubText
+// and whose database URL has passed database.Redact again. The report should
+// arrive redacted; this is the last line of defence before it leaves the
+// process. For a clean report the copy is identical to r.
+func scrubbed(r *report.Report, known ...string) *report.Report {
+	c := *r
+	c.Database = scrubText(database.Redact(r.Database), known...)
+	c.Source = scrubText(r.Source, known...)
+	if r.Warnings != nil {
+		c.Warnings = make([]string, len(r.Warnings))
+		for i, w := range r.Warnings {
+			c.Warnings[i] = scrubText(w, known...)
+		}
+	}
+	if r.Migrations != nil {
+		c.Migrations = append([]report.Migration(nil), r.Migrations...)
+		for i := range c.Migrations {
+			c.Migrations[i].Detail = scrubText(c.Migrations[i].Detail, known...)
+		}
+	}
+	if r.Error != nil {
+		e := *r.Error
+		e.Message = scrubText(e.Message, known...)
+		e.Hint = scrubText(e.Hint, known...)
+		c.Error = &e
+	}
+	return &c
+}
