@@ -20,6 +20,7 @@ import (
 	"github.com/runwaydb/runway/database/mysql"
 	"github.com/runwaydb/runway/database/postgres"
 	"github.com/runwaydb/runway/database/sqlite"
+	"github.com/runwaydb/runway/notify"
 	"github.com/runwaydb/runway/source"
 	s3source "github.com/runwaydb/runway/source/s3"
 	"github.com/runwaydb/runway/tunnel"
@@ -57,6 +58,10 @@ type globals struct {
 	sshKey           string
 	sshKnownHosts    string
 	sshInsecure      bool
+	env              string
+	notify           []string
+	notifyOn         string
+	notifyRequired   bool
 	set              map[string]bool // flags given on the command line or by the environment
 }
 
@@ -73,6 +78,17 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.lockMode, "lock-mode", "session", "`mode` of the migration lock: session (advisory lock / GET_LOCK / file lock) or table (a lease row, for PostgreSQL behind PgBouncer)")
 	fs.DurationVar(&g.lockKeepalive, "lock-keepalive", 10*time.Second, "how often to confirm from a second connection that the lock is still held; the run stops when it is lost or unconfirmed for 3 intervals (0: off)")
 	fs.DurationVar(&g.lockLease, "lock-lease", database.DefaultLeaseTTL, "lifetime of the lease in --lock-mode table, renewed while the run is alive")
+	fs.StringVar(&g.env, "env", "", "environment `label` (stg, prod …) carried by reports and notifications")
+	fs.Func("notify", "post the run report to this `URL`: a Slack incoming webhook or any https webhook; repeatable (RUNWAY_NOTIFY: comma-separated)", func(v string) error {
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				g.notify = append(g.notify, t)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&g.notifyOn, "notify-on", "change", "when to notify: `failure`, change (applied, reverted or failed; not a no-op) or always")
+	fs.BoolVar(&g.notifyRequired, "notify-required", false, "exit 1 when a notification cannot be delivered (by default it is a warning)")
 	fs.StringVar(&g.sshBastion, "ssh-bastion", "", "reach PostgreSQL or MySQL through this SSH bastion: `user@host[:port]`")
 	fs.StringVar(&g.sshKey, "ssh-key", "", "private key `file` for the bastion (or the PEM itself in RUNWAY_SSH_KEY; passphrase in RUNWAY_SSH_KEY_PASSPHRASE)")
 	fs.StringVar(&g.sshKnownHosts, "ssh-known-hosts", "", "known_hosts `file` holding the bastion's host key (required unless --ssh-insecure-host-key)")
@@ -191,6 +207,18 @@ func (a *app) main(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	a.secrets.addURL(a.g.database)
+	for _, t := range a.g.notify {
+		a.secrets.addWebhook(t)
+	}
+	// Bad notification settings are refused before anything runs.
+	if _, err := notify.ParseWhen(a.g.notifyOn); err != nil {
+		return a.exit(usagef("--notify-on: %v", err))
+	}
+	for _, t := range a.g.notify {
+		if _, err := notify.Parse(t); err != nil {
+			return a.exit(usagef("--notify %s: %v", notify.Redact(t), err))
+		}
+	}
 	err = c.run(ctx, a, cmdFlags, positional)
 	for _, c := range a.closers {
 		c()

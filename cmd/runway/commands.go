@@ -102,6 +102,9 @@ func (a *app) withRunner(ctx context.Context, opts []runway.Option, fn func(r *r
 	rep, err := fn(r)
 	if rep != nil {
 		a.render(rep, err)
+		if nerr := a.notify(ctx, rep); nerr != nil && err == nil {
+			err = nerr
+		}
 	}
 	return err
 }

@@ -52,6 +52,30 @@ func (s *secrets) addURL(raw string) {
 	}
 }
 
+// addWebhook records the secret parts of a notification target: a Slack
+// webhook's path is its secret, and any webhook may carry a token in its path,
+// query or userinfo.
+func (s *secrets) addWebhook(raw string) {
+	s.add(raw)
+	u, err := url.Parse(raw)
+	if err != nil {
+		return
+	}
+	if u.User != nil {
+		s.add(u.User.String())
+	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		if len(seg) >= 8 {
+			s.add(seg)
+		}
+	}
+	for _, vs := range u.Query() {
+		for _, v := range vs {
+			s.add(v)
+		}
+	}
+}
+
 // addKey records a private key given as text: the whole of it and each of its
 // lines, so no piece of it can be printed.
 func (s *secrets) addKey(pem string) {

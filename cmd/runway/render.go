@@ -13,6 +13,7 @@ import (
 
 	"github.com/runwaydb/runway"
 	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/notify"
 	"github.com/runwaydb/runway/report"
 )
 
@@ -21,6 +22,7 @@ func redactedDB(raw string) string { return database.Redact(raw) }
 // render prints the report: JSON on stdout with --json, else text.
 func (a *app) render(rep *report.Report, err error) {
 	rep.Database = redactedDB(a.g.database)
+	rep.Env = a.g.env
 	if rep.Source == "" {
 		rep.Source = a.g.dir
 	}
@@ -272,8 +274,47 @@ func (a *app) waitCommand(ctx context.Context, wf *waitFlags) error {
 	rep, err := r.Wait(ctx)
 	if rep != nil {
 		a.render(rep, err)
+		if nerr := a.notify(context.WithoutCancel(ctx), rep); nerr != nil && err == nil {
+			err = nerr
+		}
 	}
 	return err
+}
+
+// errNotify is a notification that could not be delivered under --notify-required.
+var errNotify = errors.New("notification not delivered")
+
+// notify posts the report to --notify targets and the GitHub Actions job
+// summary, as --notify-on says. A failed delivery is a warning, or exit 1
+// with --notify-required; it never hides the run's own result.
+func (a *app) notify(ctx context.Context, rep *report.Report) error {
+	when, err := notify.ParseWhen(a.g.notifyOn)
+	if err != nil {
+		return usagef("--notify-on: %v", err)
+	}
+	var targets []notify.Notifier
+	for _, t := range a.g.notify {
+		n, err := notify.Parse(t, notify.WithGetenv(a.getenv))
+		if err != nil {
+			return usagef("--notify %s: %v", notify.Redact(t), err)
+		}
+		targets = append(targets, n)
+	}
+	targets = append(targets, notify.FromEnvironment(a.getenv)...)
+	if len(targets) == 0 {
+		return nil
+	}
+	// A deploy must not wait long on a chat service.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+	defer cancel()
+	errs := notify.Send(ctx, targets, when, rep)
+	for _, e := range errs {
+		fmt.Fprintf(a.stderr, "warning: %v\n", e)
+	}
+	if len(errs) > 0 && a.g.notifyRequired {
+		return fmt.Errorf("%w: %d of %d notification(s) failed (--notify-required)", errNotify, len(errs), len(targets))
+	}
+	return nil
 }
 
 func (a *app) usage(w io.Writer) {

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -51,6 +54,22 @@ func TestSecretsNeverReachOutput(t *testing.T) {
 	pgParam := pg + "&password=" + secretParam + "&sslpassword=" + secretParam
 	my := withPassword(t, testdb.MySQL(t), secretPassword) // MariaDB refuses it: a connection error
 
+	// Webhooks whose path and query carry a token: one that fails (and echoes
+	// the request back in its error), one that works, in Slack and JSON form.
+	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if strings.Contains(r.URL.Path, "/fail/") {
+			http.Error(w, "rejected "+r.URL.String()+" "+string(body), http.StatusBadGateway)
+			return
+		}
+		if strings.Contains(string(body), secretPassword) || strings.Contains(string(body), secretParam) {
+			t.Errorf("a notification carried a secret: %s", body)
+		}
+	}))
+	defer hooks.Close()
+	failHook := hooks.URL + "/fail/" + secretParam + "?token=" + secretParam
+	okSlack := "slack+" + hooks.URL + "/services/T000/B000/" + secretParam
+
 	cases := []struct {
 		name string
 		env  map[string]string
@@ -79,6 +98,10 @@ func TestSecretsNeverReachOutput(t *testing.T) {
 		{"bad env value", map[string]string{"RUNWAY_DATABASE": pg, "RUNWAY_LOCK_TIMEOUT": secretPassword}, []string{"--dir", good, "up"}},
 		{"wait timeout", nil, []string{"-v", "-d", pg, "--dir", bad, "wait", "--timeout", "300ms", "--poll", "100ms"}},
 		{"panic", nil, []string{"-d", pg, "--dir", good, "panic-for-test"}},
+		{"webhook fails", nil, []string{"-v", "-d", pgParam, "--dir", bad, "--notify", failHook, "--notify", okSlack, "up"}},
+		{"webhook required", map[string]string{"RUNWAY_NOTIFY": failHook + "," + okSlack}, []string{"--json", "-d", pg, "--dir", bad, "--notify-required", "up"}},
+		{"webhook bad target", nil, []string{"-d", pg, "--dir", good, "--notify", "http://example.com/hook/" + secretParam, "up"}},
+		{"webhook from env, migration failure", map[string]string{"RUNWAY_NOTIFY": failHook, "DATABASE_URL": pgParam}, []string{"--dir", bad, "--notify-on", "always", "up"}},
 	}
 
 	// A command that panics with the URL in its message, to test the recovery path.
@@ -99,6 +122,9 @@ func TestSecretsNeverReachOutput(t *testing.T) {
 			}
 			if code == 0 && tc.name != "apply verbose" && tc.name != "status json" && tc.name != "plan verbose" && tc.name != "down json" {
 				t.Errorf("exit 0; this case should fail:\n%s", all)
+			}
+			if strings.HasPrefix(tc.name, "webhook fails") && !strings.Contains(all, "warning: notify") {
+				t.Errorf("the failing webhook was not tried:\n%s", all)
 			}
 			if tc.name == "panic" && !strings.Contains(all, "internal error: boom while using postgres://postgres:***@") {
 				t.Errorf("the panic was not recovered and reported:\n%s", all)

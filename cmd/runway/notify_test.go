@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+const webhookToken = "T0kenSecret-8f2a9c"
+
+// --notify posts the JSON report to a webhook as --notify-on says; a failed
+// delivery is a warning unless --notify-required; the token never shows.
+func TestNotify(t *testing.T) {
+	var mu sync.Mutex
+	var posts []map[string]any
+	fail := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if fail {
+			http.Error(w, "boom "+r.URL.String(), http.StatusInternalServerError)
+			return
+		}
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Errorf("webhook body is not JSON: %s", body)
+		}
+		posts = append(posts, m)
+	}))
+	defer srv.Close()
+	hook := srv.URL + "/hooks/" + webhookToken + "?sig=" + webhookToken
+
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "0001_a.up.sql"), []byte("CREATE TABLE a (id int);\n"), 0o644)
+	summary := filepath.Join(t.TempDir(), "summary.md")
+	db := "sqlite:" + filepath.Join(t.TempDir(), "x.db")
+	env := map[string]string{"GITHUB_STEP_SUMMARY": summary}
+	cli := func(args ...string) (int, string) {
+		var out, errb bytes.Buffer
+		a := newApp(strings.NewReader(""), &out, &errb, func(k string) string { return env[k] }, false, false)
+		code := a.run(context.Background(), append([]string{"-d", db, "--dir", dir, "--env", "prod", "--notify", hook}, args...))
+		all := out.String() + errb.String()
+		if strings.Contains(all, webhookToken) {
+			t.Fatalf("the webhook token is in the output:\n%s", all)
+		}
+		return code, all
+	}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(posts) }
+
+	if code, out := cli("up"); code != 0 || count() != 1 {
+		t.Fatalf("up: exit %d, %d posts\n%s", code, count(), out)
+	}
+	if p := posts[0]; p["command"] != "up" || p["status"] != "applied" || p["env"] != "prod" {
+		t.Fatalf("posted report: %v", p)
+	}
+	if b, _ := os.ReadFile(summary); !strings.Contains(string(b), "prod") || !strings.Contains(string(b), "0001") && !strings.Contains(string(b), "| 1 ") {
+		t.Fatalf("GitHub job summary:\n%s", b)
+	}
+	if code, _ := cli("up"); code != 0 || count() != 1 {
+		t.Fatalf("a no-op posted under --notify-on change: %d posts", count())
+	}
+	if code, _ := cli("--notify-on", "always", "up"); code != 0 || count() != 2 || posts[1]["status"] != "noop" {
+		t.Fatalf("--notify-on always: %d posts", count())
+	}
+	mu.Lock()
+	fail = true
+	mu.Unlock()
+	code, out := cli("--notify-on", "always", "up")
+	if code != 0 || !strings.Contains(out, "warning: notify") {
+		t.Fatalf("failed delivery must be a warning: exit %d\n%s", code, out)
+	}
+	if code, out := cli("--notify-on", "always", "--notify-required", "up"); code != exitFailed || !strings.Contains(out, "--notify-required") {
+		t.Fatalf("--notify-required: exit %d\n%s", code, out)
+	}
+	if code, out := cli("--notify-on", "sometimes", "up"); code != exitUsage {
+		t.Fatalf("bad --notify-on: exit %d\n%s", code, out)
+	}
+	// A bad target is refused before anything runs.
+	os.WriteFile(filepath.Join(dir, "0002_b.up.sql"), []byte("CREATE TABLE b (id int);\n"), 0o644)
+	var outb, errb bytes.Buffer
+	code = newApp(strings.NewReader(""), &outb, &errb, func(string) string { return "" }, false, false).run(context.Background(),
+		[]string{"-d", db, "--dir", dir, "--notify", "http://example.com/hook/" + webhookToken, "up"})
+	if code != exitUsage || strings.Contains(outb.String()+errb.String(), "applied") || strings.Contains(errb.String(), webhookToken) {
+		t.Fatalf("bad target: exit %d\n%s%s", code, outb.String(), errb.String())
+	}
+}
