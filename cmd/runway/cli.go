@@ -233,6 +233,11 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		if err := fs.Parse(args); err != nil {
 			return nil, err
 		}
+		// flag consumes a "--" that ends the flags: everything after it is
+		// positional (exec -- ./server --port 8080).
+		if n := len(args) - len(fs.Args()); n > 0 && args[n-1] == "--" {
+			return append(positional, fs.Args()...), nil
+		}
 		args = fs.Args()
 		if len(args) == 0 {
 			return positional, nil

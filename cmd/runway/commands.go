@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/runwaydb/runway"
@@ -31,7 +33,7 @@ type command struct {
 var commands = map[string]*command{}
 
 func init() {
-	for _, c := range []*command{cmdNew, cmdStatus, cmdPlan, cmdUp, cmdDown, cmdValidate, cmdBaseline, cmdRepair, cmdWait, cmdVersion} {
+	for _, c := range []*command{cmdNew, cmdStatus, cmdPlan, cmdUp, cmdDown, cmdValidate, cmdBaseline, cmdRepair, cmdWait, cmdExec, cmdVersion} {
 		commands[c.name] = c
 	}
 }
@@ -370,6 +372,60 @@ var cmdWait = &command{
 		ctx, cancel := context.WithTimeoutCause(ctx, wf.timeout, fmt.Errorf("--timeout %s reached", wf.timeout))
 		defer cancel()
 		return a.waitCommand(ctx, wf)
+	},
+}
+
+type execFlags struct {
+	waitFlags
+	migrate bool
+}
+
+var cmdExec = &command{
+	name:    "exec",
+	args:    "-- COMMAND [ARGS…]",
+	summary: "wait for (or, with --migrate, apply) the migrations, then replace this process with COMMAND",
+	detail: "The start-up step of a container: without --migrate it waits like `runway wait` until every\n" +
+		"migration in --dir is applied (another replica or a release job applies them), exit 3 on timeout;\n" +
+		"with --migrate it runs `up` under the lock first (any number of replicas may do this at once).\n" +
+		"Then it execs COMMAND with the same environment, so COMMAND gets the process id and signals.",
+	example: "ENTRYPOINT [\"runway\", \"--dir\", \"/app/migrations\", \"exec\", \"--migrate\", \"--\", \"/app/server\"]\n  runway exec --timeout 2m -- ./server --port 8080",
+	flags: func(fs *flag.FlagSet) any {
+		f := &execFlags{}
+		fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "how long to wait for the migrations (exit 3)")
+		fs.DurationVar(&f.poll, "poll", time.Second, "how often to look")
+		fs.BoolVar(&f.migrate, "migrate", false, "apply pending migrations under the lock first, instead of waiting for them")
+		return f
+	},
+	run: func(ctx context.Context, a *app, f any, args []string) error {
+		ef := f.(*execFlags)
+		if len(args) == 0 {
+			return usagef("exec needs a command: runway exec -- ./server")
+		}
+		path, err := exec.LookPath(args[0])
+		if err != nil {
+			return usagef("exec: %v", err)
+		}
+		if ef.migrate {
+			err = a.withRunner(ctx, nil, func(r *runway.Runner) (*report.Report, error) {
+				return r.Up(ctx, runway.UpOptions{})
+			})
+		} else {
+			wctx, cancel := context.WithTimeoutCause(ctx, ef.timeout, fmt.Errorf("--timeout %s reached", ef.timeout))
+			err = a.waitCommand(wctx, &ef.waitFlags)
+			cancel()
+		}
+		if err != nil {
+			return err
+		}
+		for _, c := range a.closers {
+			c()
+		}
+		a.closers = nil
+		fmt.Fprintf(a.stderr, "runway: schema ready; starting %s\n", args[0])
+		if err := syscall.Exec(path, args, os.Environ()); err != nil {
+			return fmt.Errorf("exec %s: %w", path, err)
+		}
+		return nil // not reached
 	},
 }
 
