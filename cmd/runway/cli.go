@@ -30,6 +30,8 @@ const defaultDatabase = "sqlite:runway.db"
 
 // app is one invocation of the CLI.
 type app struct {
+	cfgFile *configFile // runway.yaml, when there is one
+
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
@@ -62,6 +64,10 @@ type globals struct {
 	notify           []string
 	notifyOn         string
 	notifyRequired   bool
+	config           string
+	target           string
+	allTargets       bool
+	parallel         int
 	set              map[string]bool // flags given on the command line or by the environment
 }
 
@@ -78,7 +84,11 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.lockMode, "lock-mode", "session", "`mode` of the migration lock: session (advisory lock / GET_LOCK / file lock) or table (a lease row, for PostgreSQL behind PgBouncer)")
 	fs.DurationVar(&g.lockKeepalive, "lock-keepalive", 10*time.Second, "how often to confirm from a second connection that the lock is still held; the run stops when it is lost or unconfirmed for 3 intervals (0: off)")
 	fs.DurationVar(&g.lockLease, "lock-lease", database.DefaultLeaseTTL, "lifetime of the lease in --lock-mode table, renewed while the run is alive")
-	fs.StringVar(&g.env, "env", "", "environment `label` (stg, prod …) carried by reports and notifications")
+	fs.StringVar(&g.config, "config", "", "configuration `file` (default ./runway.yaml when present): flag defaults, environments.NAME, targets.NAME, ${VAR} from the environment")
+	fs.StringVar(&g.env, "env", "", "environment `name` (stg, prod …): picks environments.NAME from the configuration file and labels reports and notifications")
+	fs.StringVar(&g.target, "target", "", "one `name`d database of the configuration's targets")
+	fs.BoolVar(&g.allTargets, "all-targets", false, "run the command on every target of the environment, one after another (see --parallel), with one combined report")
+	fs.IntVar(&g.parallel, "parallel", 1, "with --all-targets, how many `N` targets run at once")
 	fs.Func("notify", "post the run report to this `URL`: a Slack incoming webhook or any https webhook; repeatable (RUNWAY_NOTIFY: comma-separated)", func(v string) error {
 		for _, t := range strings.Split(v, ",") {
 			if t = strings.TrimSpace(t); t != "" {
@@ -205,6 +215,12 @@ func (a *app) main(ctx context.Context, args []string) int {
 	if err := a.applyEnv(fs); err != nil {
 		fmt.Fprintf(a.stderr, "runway %s: %v\n", name, err)
 		return exitUsage
+	}
+	if err := a.applyConfig(fs); err != nil {
+		return a.exit(err)
+	}
+	if a.g.allTargets {
+		return a.allTargets(ctx, args)
 	}
 	a.secrets.addURL(a.g.database)
 	for _, t := range a.g.notify {

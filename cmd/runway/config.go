@@ -1,0 +1,321 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The configuration file: every key is a flag name (database, dir, table,
+// lock-timeout or lock_timeout, notify, …) with the flag's value; lists give
+// repeatable flags several values. environments.NAME (picked by --env)
+// overrides the top level; targets.NAME (at the top level or in an
+// environment) names one database of a system of services. Values may use
+// ${VAR}, expanded from the environment: secrets stay there. Flags win over
+// RUNWAY_* variables, which win over the file.
+const defaultConfigFile = "runway.yaml"
+
+// configFile is runway.yaml, parsed.
+type configFile struct {
+	path string
+	top  map[string]any
+	envs map[string]map[string]any
+}
+
+func loadConfig(path string, explicit bool) (*configFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if !explicit && errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, usagef("configuration file: %v", err)
+	}
+	var raw map[string]any
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
+		return nil, usagef("%s: %v", path, err)
+	}
+	c := &configFile{path: path, top: map[string]any{}, envs: map[string]map[string]any{}}
+	for k, v := range raw {
+		if k != "environments" {
+			c.top[k] = v
+			continue
+		}
+		envs, ok := v.(map[string]any)
+		if !ok {
+			return nil, usagef("%s: environments must map names (stg, prod …) to settings", path)
+		}
+		for name, e := range envs {
+			m, ok := e.(map[string]any)
+			if !ok && e != nil {
+				return nil, usagef("%s: environments.%s must be a map of settings", path, name)
+			}
+			c.envs[name] = m
+		}
+	}
+	return c, nil
+}
+
+// settings merges the top level, the environment and the target, in that order.
+func (c *configFile) settings(env, target string) (map[string]any, error) {
+	out := map[string]any{}
+	targets := map[string]any{}
+	merge := func(m map[string]any) {
+		for k, v := range m {
+			if k == "targets" {
+				if t, ok := v.(map[string]any); ok {
+					for name, tv := range t {
+						targets[name] = tv
+					}
+				}
+				continue
+			}
+			out[k] = v
+		}
+	}
+	merge(c.top)
+	if env != "" {
+		e, ok := c.envs[env]
+		if !ok {
+			return nil, usagef("--env %s: %s has no environments.%s (it has: %s)", env, c.path, env, strings.Join(sortedKeys(c.envs), ", "))
+		}
+		merge(e)
+	}
+	if target != "" {
+		t, ok := targets[target]
+		if !ok {
+			return nil, usagef("--target %s: %s has no targets.%s%s (it has: %s)", target, c.path, target, inEnv(env), strings.Join(sortedKeys(targets), ", "))
+		}
+		m, ok := t.(map[string]any)
+		if !ok {
+			return nil, usagef("%s: targets.%s must be a map of settings", c.path, target)
+		}
+		merge(m)
+	}
+	return out, nil
+}
+
+// targets lists the target names for env.
+func (c *configFile) targets(env string) []string {
+	names := map[string]bool{}
+	for _, m := range []map[string]any{c.top, c.envs[env]} {
+		if t, ok := m["targets"].(map[string]any); ok {
+			for n := range t {
+				names[n] = true
+			}
+		}
+	}
+	return sortedKeys(names)
+}
+
+func inEnv(env string) string {
+	if env == "" {
+		return ""
+	}
+	return " (environment " + env + ")"
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expand replaces ${VAR} with the variable's value; an unset variable is an
+// error, so a missing secret never becomes an empty password.
+func expand(s string, getenv func(string) string) (string, error) {
+	var missing []string
+	out := varRef.ReplaceAllStringFunc(s, func(m string) string {
+		name := varRef.FindStringSubmatch(m)[1]
+		v := getenv(name)
+		if v == "" {
+			missing = append(missing, name)
+		}
+		return v
+	})
+	if len(missing) > 0 {
+		return "", fmt.Errorf("${%s} is not set in the environment", strings.Join(missing, "}, ${"))
+	}
+	return out, nil
+}
+
+// applyConfig sets every flag not given on the command line or in the
+// environment from the configuration file.
+func (a *app) applyConfig(fs *flag.FlagSet) error {
+	path, explicit := a.g.config, a.g.set["config"]
+	if path == "" {
+		path = defaultConfigFile
+	}
+	c, err := loadConfig(path, explicit)
+	if err != nil || c == nil {
+		if err == nil && a.g.target != "" {
+			return usagef("--target %s: there is no %s to define targets", a.g.target, path)
+		}
+		return err
+	}
+	a.cfgFile = c
+	settings, err := c.settings(a.g.env, a.g.target)
+	if err != nil {
+		return err
+	}
+	for _, k := range sortedKeys(settings) {
+		name := strings.ReplaceAll(k, "_", "-")
+		f := fs.Lookup(name)
+		if f == nil || len(name) == 1 || name == "config" {
+			return usagef("%s: unknown setting %q (settings are flag names: database, dir, table, lock-timeout, notify …)", path, k)
+		}
+		if a.g.set[name] {
+			continue
+		}
+		values := []any{settings[k]}
+		if list, ok := settings[k].([]any); ok {
+			values = list
+		}
+		for _, v := range values {
+			s, err := expand(fmt.Sprint(v), a.getenv)
+			if err != nil {
+				return usagef("%s: %s: %v", path, k, err)
+			}
+			if err := fs.Set(name, s); err != nil {
+				return usagef("%s: %s: %v", path, k, err)
+			}
+		}
+		a.g.set[name] = true
+	}
+	return nil
+}
+
+// allTargets runs the command once per target of the environment, one after
+// another or --parallel at once, and prints one combined report; the exit
+// code is the first non-zero one in target order.
+func (a *app) allTargets(ctx context.Context, args []string) int {
+	if a.cfgFile == nil {
+		fmt.Fprintf(a.stderr, "runway: --all-targets needs a %s with targets\n", defaultConfigFile)
+		return exitUsage
+	}
+	names := a.cfgFile.targets(a.g.env)
+	if len(names) == 0 {
+		fmt.Fprintf(a.stderr, "runway: --all-targets: %s defines no targets%s\n", a.cfgFile.path, inEnv(a.g.env))
+		return exitUsage
+	}
+	rest := withoutFlags(args, "all-targets", "parallel")
+	type result struct {
+		code     int
+		out, err bytes.Buffer
+	}
+	results := make([]*result, len(names))
+	parallel := max(1, a.g.parallel)
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i, name := range names {
+		results[i] = &result{}
+		run := func() {
+			r := results[i]
+			sub := newApp(strings.NewReader(""), &r.out, &r.err, hideAllTargets(a.getenv), false, a.stderrTerminal && parallel == 1)
+			sub.secrets = a.secrets // one scrubber for the whole run
+			r.code = sub.run(ctx, append([]string{"--target", name}, rest...))
+		}
+		if parallel == 1 {
+			run()
+			if !a.g.json {
+				a.printTarget(name, &results[i].out, &results[i].err)
+			}
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			run()
+		}()
+	}
+	wg.Wait()
+	code := exitOK
+	combined := map[string]json.RawMessage{}
+	failed := 0
+	for i, name := range names {
+		r := results[i]
+		if r.code != exitOK {
+			failed++
+			if code == exitOK {
+				code = r.code
+			}
+		}
+		if a.g.json {
+			combined[name] = json.RawMessage(bytes.TrimSpace(r.out.Bytes()))
+			a.stderr.Write(r.err.Bytes())
+		} else if parallel > 1 {
+			a.printTarget(name, &r.out, &r.err)
+		}
+	}
+	if a.g.json {
+		status := "ok"
+		if failed > 0 {
+			status = "failed"
+		}
+		body, _ := json.Marshal(map[string]any{"targets": combined, "status": status, "env": a.g.env, "failed": failed})
+		fmt.Fprintf(a.stdout, "%s\n", body)
+	} else {
+		fmt.Fprintf(a.stdout, "%d target(s), %d failed\n", len(names), failed)
+	}
+	return code
+}
+
+func (a *app) printTarget(name string, out, errb *bytes.Buffer) {
+	fmt.Fprintf(a.stdout, "== %s\n", name)
+	a.stderr.Write(errb.Bytes())
+	a.stdout.Write(out.Bytes())
+}
+
+// hideAllTargets keeps a per-target run from fanning out again.
+func hideAllTargets(getenv func(string) string) func(string) string {
+	return func(k string) string {
+		switch k {
+		case "RUNWAY_ALL_TARGETS", "RUNWAY_PARALLEL", "RUNWAY_TARGET":
+			return ""
+		}
+		return getenv(k)
+	}
+}
+
+// withoutFlags drops the named flags (and their values) from args.
+func withoutFlags(args []string, names ...string) []string {
+	drop := map[string]bool{}
+	for _, n := range names {
+		drop[n] = true
+	}
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || !drop[name] {
+			out = append(out, a)
+			continue
+		}
+		if name == "parallel" && !hasValue {
+			i++ // its value
+		}
+	}
+	return out
+}
