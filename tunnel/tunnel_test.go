@@ -234,7 +234,7 @@ func TestHostKeyUnknown(t *testing.T) {
 func TestHostKeyRevoked(t *testing.T) {
 	s := testdb.StartSSHD(t)
 	kh := filepath.Join(t.TempDir(), "known_hosts")
-	writeFile(t, kh, "@revoked * "+string(ssh.MarshalAuthorizedKey(s.HostKeys[0]))+"@revoked * "+string(ssh.MarshalAuthorizedKey(s.HostKeys[1])))
+	testdb.WriteFile(t, kh, "@revoked * "+string(ssh.MarshalAuthorizedKey(s.HostKeys[0]))+"@revoked * "+string(ssh.MarshalAuthorizedKey(s.HostKeys[1])))
 	_, err := tunnel.Dial(context.Background(), tunnel.Config{Bastion: s.Bastion(), KeyFile: s.UserKeyFile, KnownHostsFile: kh})
 	if !errors.Is(err, tunnel.ErrHostKey) || !strings.Contains(err.Error(), "is marked @revoked in "+kh+":") {
 		t.Fatalf("got %v", err)
@@ -297,12 +297,12 @@ func TestUnknownUser(t *testing.T) {
 
 func TestUnreachableBastion(t *testing.T) {
 	kh := filepath.Join(t.TempDir(), "known_hosts")
-	writeFile(t, kh, "")
+	testdb.WriteFile(t, kh, "")
 	key := filepath.Join(t.TempDir(), "id")
 	testdb.SSHKeygen(t, key, "ed25519", "")
 
 	t.Run("connection refused", func(t *testing.T) {
-		addr := "127.0.0.1:" + itoa(freePort(t))
+		addr := "127.0.0.1:" + itoa(testdb.FreePort(t))
 		began := time.Now()
 		_, err := tunnel.Dial(context.Background(), tunnel.Config{Bastion: "deploy@" + addr, KeyFile: key, KnownHostsFile: kh})
 		if !errors.Is(err, database.ErrConnect) || time.Since(began) > 2*time.Second {
@@ -444,7 +444,7 @@ func TestDialContextErrors(t *testing.T) {
 	s := testdb.StartSSHD(t)
 	tun := dial(t, s)
 
-	closed := "127.0.0.1:" + itoa(freePort(t))
+	closed := "127.0.0.1:" + itoa(testdb.FreePort(t))
 	_, err := tun.DialContext(context.Background(), "tcp", closed)
 	if !errors.Is(err, database.ErrConnect) || errors.Is(err, tunnel.ErrClosed) ||
 		!strings.HasPrefix(err.Error(), "ssh bastion "+s.Bastion()+": could not open a tunnel to "+closed+": ") {
@@ -474,7 +474,7 @@ func TestConfigRefused(t *testing.T) {
 	testdb.SSHKeygen(t, key, "ed25519", "")
 	pem, _ := os.ReadFile(key)
 	kh := filepath.Join(t.TempDir(), "known_hosts")
-	writeFile(t, kh, "")
+	testdb.WriteFile(t, kh, "")
 	// Nothing listens here: each case must fail before connecting.
 	const b = "deploy@127.0.0.1:1"
 	for _, tc := range []struct {

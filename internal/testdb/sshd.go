@@ -91,10 +91,10 @@ func StartSSHD(t testing.TB, extraAuthorized ...ssh.PublicKey) *SSHD {
 	for _, k := range authorized {
 		ak.Write(ssh.MarshalAuthorizedKey(k))
 	}
-	writeTestFile(t, filepath.Join(s.dir, "authorized_keys"), ak.String())
+	WriteFile(t, filepath.Join(s.dir, "authorized_keys"), ak.String())
 
 	for range 3 {
-		s.port = sshdFreePort(t)
+		s.port = FreePort(t)
 		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
 		var config strings.Builder
 		fmt.Fprintf(&config, "ListenAddress 127.0.0.1\nPort %d\n", s.port)
@@ -112,7 +112,7 @@ UsePAM no
 PidFile %s
 LogLevel VERBOSE
 `, filepath.Join(s.dir, "authorized_keys"), filepath.Join(s.dir, "sshd.pid"))
-		writeTestFile(t, filepath.Join(s.dir, "sshd_config"), config.String())
+		WriteFile(t, filepath.Join(s.dir, "sshd_config"), config.String())
 		if err = s.start(bin); err == nil || !strings.Contains(err.Error(), "Address already in use") {
 			break
 		}
@@ -242,7 +242,7 @@ func (s *SSHD) KnownHosts(hashed bool, keys ...ssh.PublicKey) string {
 		b.WriteString(host + " " + string(ssh.MarshalAuthorizedKey(k)))
 	}
 	path := filepath.Join(s.t.TempDir(), "known_hosts")
-	writeTestFile(s.t, path, b.String())
+	WriteFile(s.t, path, b.String())
 	return path
 }
 
@@ -268,14 +268,16 @@ func SSHKeygen(t testing.TB, path, typ, passphrase string) ssh.PublicKey {
 	return k
 }
 
-func writeTestFile(t testing.TB, path, text string) {
+// WriteFile writes text to path, failing the test on error.
+func WriteFile(t testing.TB, path, text string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func sshdFreePort(t testing.TB) int {
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
