@@ -1,9 +1,14 @@
 package runway
 
 import (
+	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 
 	"github.com/runwaydb/runway/database"
 	"github.com/runwaydb/runway/migration"
@@ -115,6 +120,8 @@ func (e *MigrationError) Error() string {
 		fmt.Fprintf(&b, "%s: the connection failed while the migration ran: %s", e.File, e.Message)
 	case e.Uncertain:
 		fmt.Fprintf(&b, "%s:%d: the connection failed while statement %d ran: %s", e.File, e.Line, e.Statement, e.Message)
+	case e.Statement == 0:
+		fmt.Fprintf(&b, "%s: failed: %s", e.File, e.Message)
 	default:
 		fmt.Fprintf(&b, "%s:%d: statement %d failed: %s", e.File, e.Line, e.Statement, e.Message)
 	}
@@ -129,6 +136,27 @@ func (e *MigrationError) Unwrap() error { return e.Err }
 
 // Is makes a *MigrationError match ErrMigrationFailed.
 func (e *MigrationError) Is(target error) bool { return target == ErrMigrationFailed }
+
+// connectionFailed reports whether err says the connection failed (closed,
+// reset, timed out, cancelled) rather than that the database refused
+// something: then whether the work took effect is unknown.
+func connectionFailed(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrLockLost) {
+		return true
+	}
+	// Drivers that do not wrap the network error (go-sql-driver's
+	// "invalid connection", pgx's "conn closed").
+	msg := strings.ToLower(err.Error())
+	for _, s := range []string{"conn closed", "invalid connection", "bad connection", "broken pipe", "connection reset", "unexpected eof", "server closed the connection"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
 
 // errorInfo turns an error into the report's error object.
 func errorInfo(err error) *report.Error {

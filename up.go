@@ -64,6 +64,20 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 	if err != nil {
 		return r.finish(rep, fmt.Errorf("read history table %s: %w", r.cfg.table, err))
 	}
+	if len(revs) == 0 {
+		// A database another tool has been migrating: applying everything
+		// again from the first file would fail, or worse, half succeed.
+		tools, err := r.ForeignHistory(ctx)
+		if err != nil {
+			return r.finish(rep, err)
+		}
+		if len(tools) > 0 {
+			return r.finish(rep, &ValidationError{
+				Problems: []Problem{{Kind: "foreign-history", Detail: fmt.Sprintf("this database has %s's history table %s and no Runway history", tools[0], tools[0].Table())}},
+				Hint:     fmt.Sprintf("Nothing was applied. Run `runway adopt --from %s` first: it records what %s applied, so nothing runs twice.", tools[0], tools[0]),
+			})
+		}
+	}
 	a := analyze(ms, revs)
 	if len(a.todo()) == 0 {
 		// Another runner applied everything while we waited for the lock.
@@ -409,9 +423,9 @@ func (r *Runner) failed(v migration.Version, name string, s *migration.Script, s
 		// connection went, and which statement was running is unknown.
 		known = false
 	}
-	// No SQL error code: the database did not reject the statement, the
-	// connection failed under it.
-	me.Uncertain = me.Code == ""
+	// No SQL error code and a failed connection: the database did not get to
+	// answer, so whether the work took effect is unknown.
+	me.Uncertain = me.Code == "" && connectionFailed(err)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		me.Message = "interrupted before the statement finished: " + err.Error()
 	}

@@ -33,7 +33,7 @@ type command struct {
 var commands = map[string]*command{}
 
 func init() {
-	for _, c := range []*command{cmdNew, cmdStatus, cmdPlan, cmdUp, cmdDown, cmdValidate, cmdBaseline, cmdRepair, cmdWait, cmdExec, cmdVersion} {
+	for _, c := range []*command{cmdNew, cmdStatus, cmdPlan, cmdUp, cmdDown, cmdValidate, cmdBaseline, cmdRepair, cmdWait, cmdExec, cmdAdopt, cmdVersion} {
 		commands[c.name] = c
 	}
 }

@@ -1,0 +1,128 @@
+package adopt
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/runwaydb/runway/migration"
+)
+
+// fakeQuerier answers the column look-up with cols and the history query with rows.
+type fakeQuerier struct {
+	cols [][]*string
+	rows [][]*string
+}
+
+func (f fakeQuerier) QueryStrings(_ context.Context, sql string, _ ...any) ([][]*string, error) {
+	if strings.Contains(sql, "information_schema") || strings.Contains(sql, "pragma_table_info") {
+		return f.cols, nil
+	}
+	return f.rows, nil
+}
+
+func s(v string) *string { return &v }
+
+func row(vs ...string) []*string {
+	out := make([]*string, len(vs))
+	for i, v := range vs {
+		if v != "NULL" {
+			out[i] = s(v)
+		}
+	}
+	return out
+}
+
+func source(t *testing.T, names ...string) []*migration.Migration {
+	fsys := fstest.MapFS{}
+	for _, n := range names {
+		fsys[n] = &fstest.MapFile{Data: []byte("CREATE TABLE x (id int);\n")}
+	}
+	ms, err := migration.Load(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+func versions(es []Entry) string {
+	var out []string
+	for _, e := range es {
+		v := e.Version.String()
+		if e.Migration == nil {
+			v += "!"
+		}
+		out = append(out, v)
+	}
+	return strings.Join(out, " ")
+}
+
+func TestApplied(t *testing.T) {
+	flywayCols := [][]*string{row("installed_rank", "integer"), row("success", "boolean")}
+	flywayMs := source(t, "V1__a.sql", "V2__b.sql", "V3__c.sql", "V4__d.sql")
+	tests := []struct {
+		name string
+		tool Tool
+		q    fakeQuerier
+		ms   []*migration.Migration
+		want string
+		err  error
+	}{
+		{"golang-migrate nil version", GolangMigrate,
+			fakeQuerier{[][]*string{row("version", "bigint"), row("dirty", "boolean")}, [][]*string{row("-1", "f")}},
+			source(t, "1_a.up.sql"), "", nil},
+		{"golang-migrate current without file", GolangMigrate,
+			fakeQuerier{[][]*string{row("version", "bigint"), row("dirty", "boolean")}, [][]*string{row("3", "0")}},
+			source(t, "1_a.up.sql", "2_b.up.sql"), "1 2 3!", nil},
+		{"golang-migrate dirty", GolangMigrate,
+			fakeQuerier{[][]*string{row("version", "bigint"), row("dirty", "boolean")}, [][]*string{row("2", "t")}},
+			source(t, "1_a.up.sql", "2_b.up.sql"), "", ErrUnfinished},
+		{"goose latest row decides, 0 is the sentinel", Goose,
+			fakeQuerier{[][]*string{row("version_id", "bigint"), row("is_applied", "boolean")},
+				[][]*string{row("0", "t"), row("1", "t"), row("2", "t"), row("2", "f"), row("3", "f"), row("3", "t")}},
+			source(t, "1_a.up.sql", "2_b.up.sql", "3_c.up.sql"), "1 3", nil},
+		{"sql-migrate by file name, else number", SQLMigrate,
+			fakeQuerier{[][]*string{row("id", "varchar"), row("applied_at", "datetime")},
+				[][]*string{row("1_a.up.sql"), row("2_renamed.sql"), row("9_gone.sql")}},
+			source(t, "1_a.up.sql", "2_b.up.sql"), "1 2 9!", nil},
+		{"dbmate is not golang-migrate", Dbmate,
+			fakeQuerier{[][]*string{row("version", "bigint"), row("dirty", "boolean")}, nil},
+			source(t, "1_a.up.sql"), "", ErrNoHistory},
+		{"flyway baseline, repeatable, delete, schema", Flyway,
+			fakeQuerier{flywayCols, [][]*string{
+				row("0", "NULL", "SCHEMA", "<< Flyway Schema Creation >>", "t"),
+				row("1", "2", "BASELINE", "<< Flyway Baseline >>", "t"),
+				row("2", "3", "SQL", "V3__c.sql", "1"),
+				row("3", "NULL", "SQL", "R__views.sql", "1"),
+				row("4", "4", "SQL", "V4__d.sql", "1"),
+				row("5", "4", "DELETE", "V4__d.sql", "1"),
+			}},
+			flywayMs, "1 2 3", nil},
+		{"flyway failed", Flyway,
+			fakeQuerier{flywayCols, [][]*string{row("1", "1", "SQL", "V1__a.sql", "0")}},
+			flywayMs, "", ErrUnfinished},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Applied(context.Background(), tt.q, migration.Postgres, tt.tool, tt.ms)
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("err = %v, want %v", err, tt.err)
+			}
+			if tt.err == nil && versions(got) != tt.want {
+				t.Fatalf("applied = %q, want %q", versions(got), tt.want)
+			}
+		})
+	}
+}
+
+func TestParseTool(t *testing.T) {
+	if tool, err := ParseTool("goose"); err != nil || tool != Goose {
+		t.Fatalf("ParseTool(goose) = %v, %v", tool, err)
+	}
+	_, err := ParseTool("liquibase")
+	if err == nil || !strings.Contains(err.Error(), "golang-migrate, goose, sql-migrate, dbmate, flyway") {
+		t.Fatalf("ParseTool(liquibase) = %v", err)
+	}
+}
