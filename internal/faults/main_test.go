@@ -61,6 +61,11 @@ func TestMain(m *testing.M) {
 	if !parallelSet {
 		flag.Set("test.parallel", "8")
 	}
+	// This suite kills, stops and cuts off servers and sessions on purpose:
+	// it runs on throw-away servers of its own, never on the servers other
+	// packages share (RUNWAY_TEST_*), so nothing it does can reach them.
+	os.Unsetenv(testdb.EnvPostgres)
+	os.Unsetenv(testdb.EnvMySQL)
 	code := testdb.Wrap(m).Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
