@@ -221,7 +221,21 @@ if [[ $fuzz_time != 0 ]]; then
 				say "fuzz $name ($importpath)"
 				start=$SECONDS
 				status=0
-				go test -run '^$' -fuzz "^$name\$" -fuzztime "$fuzz_time" "$importpath" 9>&- </dev/null || status=$?
+				{
+					st=0
+					go test -run '^$' -fuzz "^$name\$" -fuzztime "$fuzz_time" "$importpath" 9>&- </dev/null 2>&1 || st=$?
+					echo "$st" >"$work/fuzz.status"
+				} | tee "$work/fuzz.log"
+				status=$(<"$work/fuzz.status")
+				# On a loaded machine Go's fuzzer can end with only "context
+				# deadline exceeded" when -fuzztime runs out while a worker is
+				# busy: no input failed. A real finding writes a failing input
+				# or panics, and still fails the run.
+				if ((status != 0)) && grep -q 'context deadline exceeded' "$work/fuzz.log" &&
+					! grep -qE 'Failing input written|panic:|failure while testing seed' "$work/fuzz.log"; then
+					printf 'note: the fuzzer timed out internally at the end of -fuzztime; no failing input: counted as a pass\n'
+					status=0
+				fi
 				record "fuzz $name (${importpath#"$module"/})" "$status" $((SECONDS - start))
 			done
 		done
