@@ -73,7 +73,7 @@ func (d *Driver) holderName() string {
 func (d *Driver) lockLease(ctx context.Context, wait time.Duration) (*holding, error) {
 	token := crand.Text()
 	sql := fmt.Sprintf(`INSERT INTO %[1]s AS l (id, token, holder, acquired_at, expires_at)
-VALUES (1, %[2]s, %[3]s, clock_timestamp(), clock_timestamp() + %[4]s)
+VALUES (1, %[2]s, %[3]s, now(), now() + %[4]s) -- one instant: acquired_at + TTL exactly
 ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token, holder = EXCLUDED.holder,
 	acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at
 WHERE l.expires_at < clock_timestamp()
