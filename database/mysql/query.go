@@ -2,7 +2,6 @@ package mysql
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/runwaydb/runway/database"
@@ -21,35 +20,8 @@ func (d *Driver) QueryStrings(ctx context.Context, query string, args ...any) ([
 	if err != nil {
 		return nil, fmt.Errorf("mysql: %w", err)
 	}
-	return scanStrings(rows)
-}
-
-func scanStrings(rows *sql.Rows) ([][]*string, error) {
-	defer rows.Close()
-	cols, err := rows.Columns()
+	out, err := database.ScanStrings(rows)
 	if err != nil {
-		return nil, fmt.Errorf("mysql: %w", err)
-	}
-	var out [][]*string
-	vals := make([]sql.NullString, len(cols))
-	dest := make([]any, len(cols))
-	for i := range vals {
-		dest[i] = &vals[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("mysql: %w", err)
-		}
-		row := make([]*string, len(cols))
-		for i, v := range vals {
-			if v.Valid {
-				s := v.String
-				row[i] = &s
-			}
-		}
-		out = append(out, row)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("mysql: %w", err)
 	}
 	return out, nil
