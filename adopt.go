@@ -36,18 +36,11 @@ func (r *Runner) Adopt(ctx context.Context, from adopt.Tool) (*report.Report, er
 	if err != nil {
 		return r.finish(rep, err)
 	}
-	ctx, release, err := r.lock(ctx)
+	ctx, release, revs, err := r.lockedHistory(ctx)
 	if err != nil {
 		return r.finish(rep, err)
 	}
 	defer release()
-	if err := r.drv.EnsureHistory(ctx); err != nil {
-		return r.finish(rep, fmt.Errorf("create history table %s: %w", r.cfg.table, err))
-	}
-	revs, err := r.drv.History(ctx)
-	if err != nil {
-		return r.finish(rep, fmt.Errorf("read history table %s: %w", r.cfg.table, err))
-	}
 	if len(revs) > 0 {
 		return r.finish(rep, &ValidationError{
 			Problems: []Problem{{Kind: "history", Detail: fmt.Sprintf("Runway's history table %s already has %d row(s)", r.cfg.table, len(revs))}},

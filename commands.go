@@ -157,18 +157,11 @@ func (r *Runner) Baseline(ctx context.Context, v migration.Version) (*report.Rep
 	if v.IsZero() || !hasVersion(ms, v) {
 		return r.finish(rep, fmt.Errorf("%w: baseline %s: no migration with that version in the source", ErrUsage, v))
 	}
-	ctx, release, err := r.lock(ctx)
+	ctx, release, revs, err := r.lockedHistory(ctx)
 	if err != nil {
 		return r.finish(rep, err)
 	}
 	defer release()
-	if err := r.drv.EnsureHistory(ctx); err != nil {
-		return r.finish(rep, fmt.Errorf("create history table %s: %w", r.cfg.table, err))
-	}
-	revs, err := r.drv.History(ctx)
-	if err != nil {
-		return r.finish(rep, fmt.Errorf("read history table %s: %w", r.cfg.table, err))
-	}
 	a := analyze(ms, revs)
 	rep.FromVersion = a.current.String()
 	now := r.cfg.now()

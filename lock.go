@@ -120,3 +120,23 @@ func stopped(ctx context.Context, err error) error {
 	}
 	return fmt.Errorf("%w (%v)", cause, err)
 }
+
+// lockedHistory takes the lock, creates the history table when it is
+// missing, and reads it: how the commands that write history start. The
+// returned context and release are lock's.
+func (r *Runner) lockedHistory(ctx context.Context) (context.Context, func(), []database.Revision, error) {
+	ctx, release, err := r.lock(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := r.drv.EnsureHistory(ctx); err != nil {
+		release()
+		return nil, nil, nil, fmt.Errorf("create history table %s: %w", r.cfg.table, err)
+	}
+	revs, err := r.drv.History(ctx)
+	if err != nil {
+		release()
+		return nil, nil, nil, fmt.Errorf("read history table %s: %w", r.cfg.table, err)
+	}
+	return ctx, release, revs, nil
+}
