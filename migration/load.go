@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -40,26 +41,31 @@ func Load(fsys fs.FS) ([]*Migration, error) {
 	// Read and parse the files in parallel: with hundreds of small files the
 	// time is system calls, which overlap across cores. Results keep the
 	// order of entries (fs.ReadDir sorts by name), so errors are stable.
+	// Each worker claims the next entry itself and reads through a buffer
+	// of its own when fsys can (ParseFile copies what it keeps).
 	type result struct {
 		m        *Migration
 		problems []*FileError
 	}
 	results := make([]result, len(entries))
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range min(len(entries), max(2, runtime.GOMAXPROCS(0)*2)) {
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
+	for range min(len(entries), runtime.GOMAXPROCS(0)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range work {
-				results[i].m, results[i].problems = loadEntry(fsys, entries[i])
+			var buf []byte
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(entries) {
+					return
+				}
+				results[i].m, results[i].problems, buf = loadEntry(fsys, entries[i], buf)
 			}
 		}()
 	}
-	for i := range entries {
-		work <- i
-	}
-	close(work)
 	wg.Wait()
 	for _, r := range results {
 		problems = append(problems, r.problems...)
@@ -115,33 +121,52 @@ func Load(fsys fs.FS) ([]*Migration, error) {
 	return out, nil
 }
 
+// appendFileFS is a file system that reads a file into the caller's buffer
+// (source's folders do): loading hundreds of small files then allocates a
+// buffer per worker, not one per file.
+type appendFileFS interface {
+	AppendFile(buf []byte, name string) ([]byte, error)
+}
+
 // loadEntry reads and parses one directory entry: (nil, nil) for entries
-// that are not migrations, the migration, or its problems.
-func loadEntry(fsys fs.FS, e fs.DirEntry) (*Migration, []*FileError) {
+// that are not migrations, the migration, or its problems. buf is the
+// caller's read buffer, returned for the next call.
+func loadEntry(fsys fs.FS, e fs.DirEntry, buf []byte) (*Migration, []*FileError, []byte) {
 	name := e.Name()
 	// Dot files are editor and OS droppings (.#0001_x.up.sql, ._0001_x.up.sql).
 	if path.Ext(name) != ".sql" || strings.HasPrefix(name, ".") {
-		return nil, nil
+		return nil, nil, buf
 	}
 	if e.IsDir() {
-		return nil, []*FileError{{File: name, Err: ErrNotAFile}}
+		return nil, []*FileError{{File: name, Err: ErrNotAFile}}, buf
 	}
-	content, err := fs.ReadFile(fsys, name)
+	var (
+		content []byte
+		err     error
+	)
+	if afs, ok := fsys.(appendFileFS); ok {
+		content, err = afs.AppendFile(buf[:0], name)
+		if err == nil {
+			buf = content
+		}
+	} else {
+		content, err = fs.ReadFile(fsys, name)
+	}
 	if err != nil {
-		return nil, []*FileError{{File: name, Err: err}}
+		return nil, []*FileError{{File: name, Err: err}}, buf
 	}
 	m, err := ParseFile(name, content)
 	if err != nil {
-		return nil, fileErrors(name, err)
+		return nil, fileErrors(name, err), buf
 	}
 	if m.Up != nil && len(content) == 0 {
 		// A 0-byte up file is almost always a failed write or a truncated
 		// checkout, not an intended no-op (that is a file with a comment).
 		// The migration is still returned and paired, so its down file is
 		// not reported as orphaned.
-		return m, []*FileError{{File: name, Err: ErrEmptyFile}}
+		return m, []*FileError{{File: name, Err: ErrEmptyFile}}, buf
 	}
-	return m, nil
+	return m, nil, buf
 }
 
 func duplicate(first, second string, v Version) *FileError {

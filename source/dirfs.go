@@ -10,7 +10,7 @@ import (
 // migration file to check it against the history, and with hundreds of small
 // files os.ReadFile's system calls dominate: besides open, read and close it
 // stats the file, switches it to non-blocking mode and tries to register it
-// with the network poller. readFile (dirfs_unix.go) does open, read until
+// with the network poller. appendFile (dirfs_unix.go) does open, read until
 // EOF, close.
 type dirFS struct {
 	fs.FS
@@ -27,10 +27,17 @@ func newDirFS(root string) fs.FS { return dirFS{FS: os.DirFS(root), root: root} 
 
 // ReadFile reads the named file.
 func (d dirFS) ReadFile(name string) ([]byte, error) {
+	return d.AppendFile(make([]byte, 0, 4<<10), name)
+}
+
+// AppendFile appends the named file's content to buf and returns the
+// extended buffer. migration.Load reads every file through one buffer per
+// worker this way instead of allocating one per file.
+func (d dirFS) AppendFile(buf []byte, name string) ([]byte, error) {
 	if !fs.ValidPath(name) {
 		return nil, &fs.PathError{Op: "readfile", Path: name, Err: fs.ErrInvalid}
 	}
-	b, err := readFile(filepath.Join(d.root, filepath.FromSlash(name)))
+	b, err := appendFile(buf, filepath.Join(d.root, filepath.FromSlash(name)))
 	if err != nil {
 		if pe, ok := err.(*fs.PathError); ok {
 			pe.Path = name // as os.DirFS reports it: relative to the folder

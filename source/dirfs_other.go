@@ -4,4 +4,10 @@ package source
 
 import "os"
 
-func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
+func appendFile(buf []byte, path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return append(buf, b...), nil
+}

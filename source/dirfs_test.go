@@ -1,10 +1,16 @@
 package source
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/runwaydb/runway/migration"
 )
 
 // The lean folder reader behaves as an fs.FS should, and reads files of any
@@ -33,5 +39,36 @@ func TestDirFS(t *testing.T) {
 	}
 	if _, err := fsys.(dirFS).ReadFile("../escape.sql"); err == nil {
 		t.Fatal("an invalid path was read")
+	}
+}
+
+// migration.Load reads a folder through one reused buffer per worker: every
+// migration still gets its own file's text, whatever the order of sizes.
+func TestLoadThroughReusedBuffers(t *testing.T) {
+	dir := t.TempDir()
+	want := map[string]string{}
+	for i := 1; i <= 300; i++ {
+		// Sizes go up and down so a short file follows a long one in a buffer.
+		body := fmt.Sprintf("CREATE TABLE t_%d (id integer);\n", i) + strings.Repeat(fmt.Sprintf("-- filler %d\n", i), (i*37)%200)
+		name := fmt.Sprintf("%04d_t%d.up.sql", i, i)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want[name] = body
+	}
+	ms, err := migration.Load(newDirFS(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != len(want) {
+		t.Fatalf("loaded %d migrations, want %d", len(ms), len(want))
+	}
+	for _, m := range ms {
+		if got := m.Up.Segments[0].Text; got != want[m.Up.File] {
+			t.Fatalf("%s: text %q…, want %q…", m.Up.File, got[:min(40, len(got))], want[m.Up.File][:40])
+		}
+		if sum := sha256.Sum256([]byte(want[m.Up.File])); m.Up.Checksum != hex.EncodeToString(sum[:]) {
+			t.Fatalf("%s: checksum %s is not the file's", m.Up.File, m.Up.Checksum)
+		}
 	}
 }

@@ -7,9 +7,9 @@ import (
 	"syscall"
 )
 
-// readFile reads a whole file with open, read until EOF, close: no fstat,
-// fcntl or poller registration (see dirFS).
-func readFile(path string) ([]byte, error) {
+// appendFile appends a whole file to buf with open, read until EOF, close: no
+// fstat, fcntl or poller registration (see dirFS).
+func appendFile(buf []byte, path string) ([]byte, error) {
 	var fd int
 	var err error
 	for {
@@ -22,7 +22,6 @@ func readFile(path string) ([]byte, error) {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer syscall.Close(fd)
-	buf := make([]byte, 0, 8<<10)
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
