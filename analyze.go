@@ -94,6 +94,18 @@ func analyze(ms []*migration.Migration, revs []database.Revision) *analysis {
 	return a
 }
 
+// exact reports whether the source and the history match one to one: every
+// file applied (or baselined) with the checksum recorded, and no row without
+// a file. Nothing to apply, refuse or warn about.
+func (a *analysis) exact() bool {
+	for _, e := range a.entries {
+		if e.m == nil || e.rev == nil || !e.rev.State.Done() || (e.rev.Checksum != "" && e.rev.Checksum != e.m.Up.Checksum) {
+			return false
+		}
+	}
+	return len(a.entries) > 0
+}
+
 // todo is everything up would apply, in version order: incomplete rows and pending files.
 func (a *analysis) todo() []entry {
 	var out []entry

@@ -589,3 +589,86 @@ func TestNoTransactionOnPostgres(t *testing.T) {
 		t.Fatalf("history: %+v", h["2"])
 	}
 }
+
+// spy counts the engine's history reads and lock attempts on a real driver.
+type spy struct {
+	database.Driver
+	states, history, locks int
+}
+
+func (s *spy) States(ctx context.Context) ([]database.Revision, error) {
+	s.states++
+	return s.Driver.(database.StateReader).States(ctx)
+}
+
+func (s *spy) History(ctx context.Context) ([]database.Revision, error) {
+	s.history++
+	return s.Driver.History(ctx)
+}
+
+func (s *spy) Lock(ctx context.Context, wait time.Duration) (bool, error) {
+	s.locks++
+	return s.Driver.Lock(ctx, wait)
+}
+
+// The no-op every deploy pays reads versions, checksums and states only, and
+// takes no lock; anything short of an exact match is judged on the full
+// history, with the same messages as before.
+func TestNoopFastPath(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		mustUp(t, drv, basic)
+
+		s := &spy{Driver: tg.open(t)}
+		rep := mustUp(t, s, basic)
+		if rep.Status != report.StatusNoop || rep.FromVersion != "3" || len(rep.Warnings) != 0 {
+			t.Fatalf("no-op: %+v", rep)
+		}
+		if s.states != 1 || s.history != 0 || s.locks != 0 {
+			t.Fatalf("no-op read States %d, History %d times and locked %d times; want 1, 0, 0", s.states, s.history, s.locks)
+		}
+
+		// An edited file: refused without the lock, and the message carries
+		// what only the full history has (when it was applied).
+		edited := fstest.MapFS{}
+		for k, v := range basic {
+			edited[k] = v
+		}
+		edited["0002_posts.up.sql"] = &fstest.MapFile{Data: []byte("CREATE TABLE posts (id integer primary key, body text);\n")}
+		s = &spy{Driver: tg.open(t)}
+		_, err := up(t, s, edited)
+		var ve *runway.ValidationError
+		if !errors.As(err, &ve) || len(ve.Problems) != 1 || ve.Problems[0].Kind != "modified" {
+			t.Fatalf("edited: want one modified problem, got %v", err)
+		}
+		if year := fmt.Sprint(time.Now().UTC().Year()); !strings.Contains(ve.Problems[0].Detail, "applied on "+year) {
+			t.Errorf("edited: detail %q lacks the applied time from the history", ve.Problems[0].Detail)
+		}
+		if s.history != 1 || s.locks != 0 {
+			t.Errorf("edited: History read %d times, locked %d times; want 1, 0", s.history, s.locks)
+		}
+
+		// A file gone from the source: a warning naming it, from the full history.
+		fewer := fstest.MapFS{}
+		for k, v := range basic {
+			if !strings.HasPrefix(k, "0002_") {
+				fewer[k] = v
+			}
+		}
+		s = &spy{Driver: tg.open(t)}
+		rep = mustUp(t, s, fewer)
+		if rep.Status != report.StatusNoop || len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "2_posts is applied but its file is missing") {
+			t.Fatalf("missing file: %+v", rep)
+		}
+
+		// A pending file: the full path, under the lock.
+		more := fstest.MapFS{"0004_more.up.sql": &fstest.MapFile{Data: []byte("CREATE TABLE more (id integer primary key);\n")}}
+		for k, v := range basic {
+			more[k] = v
+		}
+		s = &spy{Driver: tg.open(t)}
+		if rep := mustUp(t, s, more); len(rep.Applied) != 1 || s.locks == 0 {
+			t.Fatalf("pending: applied %d, locked %d times", len(rep.Applied), s.locks)
+		}
+	})
+}

@@ -37,7 +37,17 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 	}
 
 	// Fast path: every replica of a deploy pays this check. When the history
-	// already holds everything, there is nothing to lock for.
+	// already holds everything, there is nothing to lock for. A driver that
+	// can read only versions, checksums and states answers the common case
+	// (every file applied, unchanged, nothing else) in one narrow query;
+	// anything else is judged on the full history below.
+	if sr, ok := r.drv.(database.StateReader); ok {
+		if revs, err := sr.States(ctx); err == nil {
+			if a := analyze(ms, revs); a.exact() {
+				return r.finish(rep, r.noop(rep, a))
+			}
+		}
+	}
 	haveTable := false
 	if revs, err := r.drv.History(ctx); err == nil {
 		a := analyze(ms, revs)

@@ -141,6 +141,7 @@ func (s *suite) historyMissingTable(t *testing.T) {
 	if len(revs) != 0 {
 		t.Fatalf("History before EnsureHistory = %d rows, want 0", len(revs))
 	}
+	checkStates(t, d, "before EnsureHistory", nil)
 }
 
 func (s *suite) ensureHistoryIdempotent(t *testing.T) {
@@ -247,6 +248,7 @@ func (s *suite) revisionRoundTrip(t *testing.T) {
 			}
 			compareRevision(t, stage, got, w)
 		}
+		checkStates(t, d, stage, want)
 	}
 	check("after inserts")
 
@@ -274,6 +276,32 @@ func (s *suite) revisionRoundTrip(t *testing.T) {
 	check("after RemoveRevision")
 	must(t, d.RemoveRevision(c, migration.MustParseVersion("99")), "RemoveRevision of a missing version")
 	check("after removing a missing version")
+}
+
+// checkStates compares a database.StateReader's rows with want's versions,
+// checksums and states; drivers without States pass.
+func checkStates(t *testing.T, d database.Driver, stage string, want map[string]database.Revision) {
+	t.Helper()
+	sr, ok := d.(database.StateReader)
+	if !ok {
+		return
+	}
+	states, err := sr.States(ctx(t))
+	must(t, err, stage+": States")
+	if len(states) != len(want) {
+		t.Fatalf("%s: States = %d rows, want %d", stage, len(states), len(want))
+	}
+	for _, got := range states {
+		w, ok := want[got.Version.String()]
+		switch {
+		case !ok:
+			t.Errorf("%s: States has unexpected version %q", stage, got.Version)
+		case got.Checksum != w.Checksum || got.State != w.State:
+			t.Errorf("%s: States row %s = checksum %q state %q, want %q %q", stage, got.Version, got.Checksum, got.State, w.Checksum, w.State)
+		case got.Name != "" || !got.AppliedAt.IsZero() || got.StatementsTotal != 0:
+			t.Errorf("%s: States row %s has more than version, checksum and state: %+v", stage, got.Version, got)
+		}
+	}
 }
 
 func compareRevision(t *testing.T, stage string, got, want database.Revision) {

@@ -508,6 +508,45 @@ func (d *Driver) EnsureHistory(ctx context.Context) error {
 	return nil
 }
 
+var _ database.StateReader = (*Driver)(nil)
+
+// States returns the history's versions, checksums and states (see
+// database.StateReader); none when the table does not exist.
+func (d *Driver) States(ctx context.Context) ([]database.Revision, error) {
+	conn, err := d.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT version, checksum, state FROM `+d.table())
+	if err != nil {
+		var me *mysql.MySQLError
+		if errors.As(err, &me) && me.Number == erNoSuchTable {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("mysql: read history table %s: %w", d.table(), err)
+	}
+	defer rows.Close()
+	var out []database.Revision
+	for rows.Next() {
+		var (
+			r              database.Revision
+			version, state string
+		)
+		if err := rows.Scan(&version, &r.Checksum, &state); err != nil {
+			return nil, fmt.Errorf("mysql: read history table %s: %w", d.table(), err)
+		}
+		if r.Version, err = migration.ParseVersion(version); err != nil {
+			return nil, fmt.Errorf("mysql: history table %s: %w", d.table(), err)
+		}
+		r.State = database.State(state)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("mysql: read history table %s: %w", d.table(), err)
+	}
+	return out, nil
+}
+
 // History returns the rows of the history table; none when it does not exist.
 func (d *Driver) History(ctx context.Context) ([]database.Revision, error) {
 	conn, err := d.session(ctx)

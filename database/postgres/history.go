@@ -81,6 +81,33 @@ FROM `+d.table).ReadAll()
 	return out, nil
 }
 
+// States returns the history's versions, checksums and states (see
+// database.StateReader); none when the table does not exist.
+func (d *Driver) States(ctx context.Context) ([]database.Revision, error) {
+	if d.tableErr != nil {
+		return nil, d.tableErr
+	}
+	res, err := d.conn.PgConn().Exec(ctx, `SELECT version, coalesce(checksum, ''), coalesce(state, '') FROM `+d.table).ReadAll()
+	if err != nil {
+		return nil, d.historyError(err)
+	}
+	if len(res) != 1 {
+		return nil, fmt.Errorf("postgres: reading %s: %d results, want 1", d.table, len(res))
+	}
+	out := make([]database.Revision, len(res[0].Rows))
+	for i, row := range res[0].Rows {
+		if len(row) != 3 {
+			return nil, fmt.Errorf("postgres: reading %s: %d columns, want 3", d.table, len(row))
+		}
+		v, err := migration.ParseVersion(string(row[0]))
+		if err != nil {
+			return nil, fmt.Errorf("postgres: reading %s: row with version %q: %w", d.table, row[0], err)
+		}
+		out[i] = database.Revision{Version: v, Checksum: string(row[1]), State: database.State(row[2])}
+	}
+	return out, nil
+}
+
 func revisionFromRow(row [][]byte) (database.Revision, error) {
 	var r database.Revision
 	if len(row) != 11 {

@@ -31,8 +31,9 @@ import (
 )
 
 var (
-	_ database.Driver     = (*Driver)(nil)
-	_ database.LockKeeper = (*Driver)(nil)
+	_ database.Driver      = (*Driver)(nil)
+	_ database.LockKeeper  = (*Driver)(nil)
+	_ database.StateReader = (*Driver)(nil)
 )
 
 // Driver is a PostgreSQL session for one Runway run. It is not safe for

@@ -378,20 +378,59 @@ func (d *Driver) EnsureHistory(ctx context.Context) error {
 
 const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 
-// History returns the rows of the history table; none when it does not exist.
-func (d *Driver) History(ctx context.Context) ([]database.Revision, error) {
+var _ database.StateReader = (*Driver)(nil)
+
+// historyExists opens the session and reports whether the history table exists.
+func (d *Driver) historyExists(ctx context.Context) (bool, error) {
 	if err := d.session(ctx); err != nil {
-		return nil, err
+		return false, err
 	}
-	var exists int
+	var n int
 	err := d.conn.QueryRowContext(ctx,
 		`SELECT count(*) FROM `+quoteIdent(d.schema)+`.sqlite_master WHERE type = 'table' AND name = ?`,
-		tableOnly(d.cfg.TableName())).Scan(&exists)
+		tableOnly(d.cfg.TableName())).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: reading history table %s: %w", d.cfg.TableName(), err)
+	}
+	return n > 0, nil
+}
+
+// States returns the history's versions, checksums and states (see
+// database.StateReader); none when the table does not exist.
+func (d *Driver) States(ctx context.Context) ([]database.Revision, error) {
+	if ok, err := d.historyExists(ctx); !ok || err != nil {
+		return nil, err
+	}
+	rows, err := d.conn.QueryContext(ctx, `SELECT version, checksum, state FROM `+d.table)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: reading history table %s: %w", d.cfg.TableName(), err)
 	}
-	if exists == 0 {
-		return nil, nil
+	defer rows.Close()
+	var out []database.Revision
+	for rows.Next() {
+		var (
+			r              database.Revision
+			version, state string
+		)
+		if err := rows.Scan(&version, &r.Checksum, &state); err != nil {
+			return nil, fmt.Errorf("sqlite: reading history table %s: %w", d.cfg.TableName(), err)
+		}
+		if r.Version, err = migration.ParseVersion(version); err != nil {
+			return nil, fmt.Errorf("sqlite: history table %s: %w", d.cfg.TableName(), err)
+		}
+		r.State = database.State(state)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: reading history table %s: %w", d.cfg.TableName(), err)
+	}
+	return out, nil
+}
+
+// History returns the rows of the history table; none when it does not exist.
+func (d *Driver) History(ctx context.Context) ([]database.Revision, error) {
+	if ok, err := d.historyExists(ctx); !ok || err != nil {
+		return nil, err
 	}
 	rows, err := d.conn.QueryContext(ctx, `SELECT version, name, checksum, state, applied_at, duration_ms,
 	applied_by, statements_applied, statements_total, statement_checksums, error FROM `+d.table)
