@@ -372,8 +372,14 @@ func parsePlain(name, text string) (*Script, []error) {
 			errs = append(errs, &FileError{File: name, Line: ln, Err: fmt.Errorf(
 				"%w %q: the only runway directive is \"-- runway:no-transaction\"", ErrUnknownDirective, strings.TrimSpace(line.text))})
 		case trimmed == "" || strings.HasPrefix(trimmed, "--"):
-		default:
+		case header:
 			header = false
+			// Past the header only misplaced directives matter: a file
+			// without "runway:" further on has none, and its lines need
+			// not be walked one by one.
+			if !strings.Contains(text[line.offset:], "runway:") {
+				return sc, errs
+			}
 		}
 	}
 	return sc, errs

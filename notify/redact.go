@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/runwaydb/runway/database"
 	"github.com/runwaydb/runway/report"
@@ -95,11 +96,17 @@ func tokenLike(seg string) bool {
 	return len(seg) >= 8 && letter && digit
 }
 
+// The patterns are compiled on first use, not at start-up: every run of the
+// CLI links this package, few of them notify.
 var (
 	// urlInText finds URLs inside free text (error messages, hints, warnings).
-	urlInText = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.\-]*://[^\s"'<>` + "`" + `]+`)
+	urlInText = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.\-]*://[^\s"'<>` + "`" + `]+`)
+	})
 	// secretAssignment finds key=value secrets, as in a libpq connection string.
-	secretAssignment = regexp.MustCompile(`(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)=("[^"]*"|'[^']*'|[^\s&;,]+)`)
+	secretAssignment = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)=("[^"]*"|'[^']*'|[^\s&;,]+)`)
+	})
 )
 
 // scrubText masks secrets that may hide in free text: passwords and secret
@@ -113,7 +120,7 @@ func scrubText(s string, known ...string) string {
 			s = strings.ReplaceAll(s, k, "***")
 		}
 	}
-	s = urlInText.ReplaceAllStringFunc(s, func(u string) string {
+	s = urlInText().ReplaceAllStringFunc(s, func(u string) string {
 		scheme, rest, _ := strings.Cut(u, "://")
 		switch strings.ToLower(scheme) {
 		case "http", "https", "slack+http", "slack+https":
@@ -131,7 +138,7 @@ func scrubText(s string, known ...string) string {
 		}
 		return database.Redact(u)
 	})
-	s = secretAssignment.ReplaceAllString(s, "${1}=***")
+	s = secretAssignment().ReplaceAllString(s, "${1}=***")
 	return s
 }
 
