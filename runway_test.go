@@ -672,3 +672,47 @@ func TestNoopFastPath(t *testing.T) {
 		}
 	})
 }
+
+// A migration larger than migration.LargeFile is applied from its file as a
+// stream on PostgreSQL, in one transaction, and fails as a small one does:
+// the statement and line named, nothing of it left. Elsewhere it is read
+// whole, with the same result.
+func TestLargeMigration(t *testing.T) {
+	old := migration.LargeFile
+	migration.LargeFile = 4 << 10
+	t.Cleanup(func() { migration.LargeFile = old })
+	var b strings.Builder
+	b.WriteString("CREATE TABLE big (id integer primary key, note varchar(100));\n")
+	for i := 1; i <= 2000; i++ {
+		fmt.Fprintf(&b, "INSERT INTO big (id, note) VALUES (%d, 'row %d; not the end');\n", i, i)
+	}
+	good := b.String()
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		bad := files("0001_big.up.sql", good+"INSERT INTO big (id, note) VALUES (7, 'duplicate');\n")
+		_, err := up(t, drv, bad)
+		var me *runway.MigrationError
+		if !errors.As(err, &me) || me.Statement != 2002 || me.Line != 2002 || !strings.Contains(me.SQL, "'duplicate'") {
+			t.Fatalf("failing large migration: %v (%+v); want statement and line 2002 with its SQL", err, me)
+		}
+		if tg.transactional() && exists(t, drv, "big") {
+			t.Fatal("the failed large migration was not rolled back")
+		}
+		if !tg.transactional() {
+			r, _ := runway.New(drv, bad)
+			if _, err := r.Repair(context.Background(), runway.RepairOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := drv.Exec(context.Background(), migration.Statement{SQL: "DROP TABLE big"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rep := mustUp(t, drv, files("0001_big.up.sql", good))
+		if len(rep.Applied) != 1 || rep.Applied[0].Statements != 2001 {
+			t.Fatalf("large migration: %+v", rep.Applied)
+		}
+		if h := history(t, drv); h["1"].StatementsTotal != 2001 || h["1"].State != database.StateApplied {
+			t.Fatalf("history: %+v", h["1"])
+		}
+	})
+}

@@ -112,7 +112,7 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 		plans = append(plans, p)
 	}
 	for _, p := range plans {
-		if len(p.stmts) == 0 {
+		if len(p.stmts) == 0 && p.stream == nil {
 			r.warn(rep, []string{fmt.Sprintf("%s has no statements: it will be recorded as applied without changing the database", p.e.m.Up.File)})
 		}
 	}
@@ -201,12 +201,19 @@ func setPending(rep *report.Report, a *analysis, applied []report.Applied) {
 type applyPlan struct {
 	e        entry
 	stmts    []migration.Statement
-	resumeAt int  // statements already applied by an earlier run
-	useTx    bool // statements and history row in one transaction
+	stream   database.TxStreamer // set: the statements are read from the file as they are sent
+	resumeAt int                 // statements already applied by an earlier run
+	useTx    bool                // statements and history row in one transaction
 	problem  *Problem
 }
 
 func (r *Runner) planApply(e entry) (applyPlan, error) {
+	// A large file applied in one transaction is streamed when the driver
+	// can: its statements are never all in memory.
+	if ts, ok := r.drv.(database.TxStreamer); ok && e.m.Up.Streamed() && !r.cfg.singleTx &&
+		r.drv.TransactionalDDL() && !e.m.Up.NoTransaction && (e.rev == nil || e.rev.StatementsApplied == 0) {
+		return applyPlan{e: e, stream: ts, useTx: true}, nil
+	}
 	stmts, err := e.m.Up.Statements(r.drv.Dialect())
 	if err != nil {
 		return applyPlan{}, fmt.Errorf("%w: %w", ErrSource, err)
@@ -288,15 +295,43 @@ func (r *Runner) startEvent(p applyPlan) {
 }
 
 func (r *Runner) doneEvent(rep *report.Report, p applyPlan, d time.Duration) {
+	r.doneEventN(rep, p, len(p.stmts), d)
+}
+
+func (r *Runner) doneEventN(rep *report.Report, p applyPlan, stmts int, d time.Duration) {
 	rep.Applied = append(rep.Applied, report.Applied{
 		Version: p.e.m.Version.String(), Name: p.e.m.Name, DurationMS: d.Milliseconds(),
-		Statements: len(p.stmts), Resumed: p.resumeAt,
+		Statements: stmts, Resumed: p.resumeAt,
 	})
 	r.emit(Event{Kind: EventMigrationDone, Version: p.e.m.Version.String(), Name: p.e.m.Name,
-		File: p.e.m.Up.File, Statements: len(p.stmts), Duration: d})
+		File: p.e.m.Up.File, Statements: stmts, Duration: d})
+}
+
+// applyStream applies a streamed migration in one transaction (see
+// database.TxStreamer): the file is read again as its statements are sent.
+func (r *Runner) applyStream(ctx context.Context, rep *report.Report, p applyPlan) error {
+	r.startEvent(p)
+	start := r.cfg.now()
+	rev := r.revision(p.e.m, database.StateApplied, start)
+	n, err := p.stream.ApplyTxStream(ctx, p.e.m.Up.StatementSeq(r.drv.Dialect()), rev)
+	if err != nil {
+		var fe *migration.FileError
+		if errors.As(err, &fe) {
+			// The file could not be read or split, or changed since it was
+			// checked: rolled back, nothing of it applied.
+			r.emit(Event{Kind: EventMigrationFail, Version: p.e.m.Version.String(), Name: p.e.m.Name, File: p.e.m.Up.File, Err: fe})
+			return fmt.Errorf("%w: %w (rolled back: nothing of it was applied)", ErrSource, fe)
+		}
+		return r.failed(p.e.m.Version, p.e.m.Name, p.e.m.Up, nil, 0, err, false)
+	}
+	r.doneEventN(rep, p, n, r.cfg.now().Sub(start))
+	return nil
 }
 
 func (r *Runner) applyTx(ctx context.Context, rep *report.Report, p applyPlan) error {
+	if p.stream != nil {
+		return r.applyStream(ctx, rep, p)
+	}
 	r.startEvent(p)
 	start := r.cfg.now()
 	rev := r.revision(p.e.m, database.StateApplied, start)
@@ -446,6 +481,10 @@ func (r *Runner) failed(v migration.Version, name string, s *migration.Script, s
 		me.Statement = idx + 1
 		me.Line = stmts[idx].Line
 		me.SQL = stmts[idx].SQL
+	} else if ee != nil && ee.SQL != "" {
+		// A streamed migration: the driver kept the failing statement.
+		me.Statement = idx + 1
+		me.SQL = ee.SQL
 	}
 	if ee != nil && ee.Line > 0 {
 		me.Line = ee.Line

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"net"
 	"time"
 
@@ -122,7 +123,10 @@ type ExecError struct {
 	Message   string
 	// Position is the 1-based character offset of the error in the statement, 0 when unknown.
 	Position int
-	Err      error
+	// SQL is the statement's text when the caller no longer holds it
+	// (TxStreamer); empty otherwise.
+	SQL string
+	Err error
 }
 
 func (e *ExecError) Error() string {
@@ -145,6 +149,20 @@ type LockKeeper interface {
 	// ErrLockLost when it is not, or another error when it cannot tell
 	// (the database does not answer); ctx bounds how long it may try.
 	KeepLock(ctx context.Context) error
+}
+
+// TxStreamer is implemented by drivers that can run a migration's
+// statements in one transaction as they come, sending them in batches, so
+// memory does not grow with the size of the script: a data migration of
+// hundreds of megabytes runs in a few.
+type TxStreamer interface {
+	// ApplyTxStream runs the statements stmts yields, then records record
+	// with StatementsApplied and StatementsTotal set to how many ran, all in
+	// one transaction; it returns how many statements ran. On any failure
+	// the transaction is rolled back: a statement the database rejected is
+	// an *ExecError (Step 0, Statement its index, SQL its text), an error
+	// stmts yields is returned wrapped, and nothing of the migration stays.
+	ApplyTxStream(ctx context.Context, stmts iter.Seq2[migration.Statement, error], record Revision) (int, error)
 }
 
 // StateReader is implemented by drivers that can read the history's version,

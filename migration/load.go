@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"runtime"
@@ -123,14 +124,16 @@ func Load(fsys fs.FS) ([]*Migration, error) {
 
 // appendFileFS is a file system that reads a file into the caller's buffer
 // (source's folders do): loading hundreds of small files then allocates a
-// buffer per worker, not one per file.
+// buffer per worker, not one per file. It stops once the file proves longer
+// than limit, and says so.
 type appendFileFS interface {
-	AppendFile(buf []byte, name string) ([]byte, error)
+	AppendFile(buf []byte, name string, limit int) (data []byte, more bool, err error)
 }
 
 // loadEntry reads and parses one directory entry: (nil, nil) for entries
 // that are not migrations, the migration, or its problems. buf is the
-// caller's read buffer, returned for the next call.
+// caller's read buffer, returned for the next call. A native or Flyway file
+// larger than LargeFile is checked as a stream and not kept in memory.
 func loadEntry(fsys fs.FS, e fs.DirEntry, buf []byte) (*Migration, []*FileError, []byte) {
 	name := e.Name()
 	// Dot files are editor and OS droppings (.#0001_x.up.sql, ._0001_x.up.sql).
@@ -140,22 +143,32 @@ func loadEntry(fsys fs.FS, e fs.DirEntry, buf []byte) (*Migration, []*FileError,
 	if e.IsDir() {
 		return nil, []*FileError{{File: name, Err: ErrNotAFile}}, buf
 	}
-	var (
-		content []byte
-		err     error
-	)
-	if afs, ok := fsys.(appendFileFS); ok {
-		content, err = afs.AppendFile(buf[:0], name)
-		if err == nil {
-			buf = content
-		}
-	} else {
-		content, err = fs.ReadFile(fsys, name)
+	m, kind, err := parseName(path.Base(name))
+	if err != nil {
+		return nil, []*FileError{{File: name, Err: err}}, buf
+	}
+	content, large, err := readSmall(fsys, name, buf)
+	if err == nil && content != nil {
+		buf = content
 	}
 	if err != nil {
 		return nil, []*FileError{{File: name, Err: err}}, buf
 	}
-	m, err := ParseFile(name, content)
+	if large && kind != nameCombined {
+		m, err = loadStreamed(fsys, name, m, kind)
+		if err != nil {
+			return nil, fileErrors(name, err), buf
+		}
+		return m, nil, buf
+	}
+	if large {
+		// goose, sql-migrate and dbmate files hold both directions and
+		// their markers anywhere: they are parsed whole.
+		if content, err = fs.ReadFile(fsys, name); err != nil {
+			return nil, []*FileError{{File: name, Err: err}}, buf
+		}
+	}
+	m, err = ParseFile(name, content)
 	if err != nil {
 		return nil, fileErrors(name, err), buf
 	}
@@ -167,6 +180,28 @@ func loadEntry(fsys fs.FS, e fs.DirEntry, buf []byte) (*Migration, []*FileError,
 		return m, []*FileError{{File: name, Err: ErrEmptyFile}}, buf
 	}
 	return m, nil, buf
+}
+
+// readSmall reads the named file into buf unless it is larger than
+// LargeFile, which it reports instead (content nil).
+func readSmall(fsys fs.FS, name string, buf []byte) (content []byte, large bool, err error) {
+	if afs, ok := fsys.(appendFileFS); ok {
+		content, more, err := afs.AppendFile(buf[:0], name, LargeFile)
+		if err != nil || more {
+			return nil, more, err
+		}
+		return content, false, nil
+	}
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > int64(LargeFile) {
+		return nil, true, nil
+	}
+	content, err = io.ReadAll(f)
+	return content, false, err
 }
 
 func duplicate(first, second string, v Version) *FileError {
@@ -353,36 +388,49 @@ func checksum(text string) string {
 // parsePlain reads a native or Flyway file: the whole file is the script,
 // and "-- runway:" directives may precede its first statement.
 func parsePlain(name, text string) (*Script, []error) {
-	sc := &Script{File: name, Checksum: checksum(text)}
+	p := plainParser{sc: &Script{File: name, Checksum: checksum(text)}, header: true}
 	if strings.TrimSpace(text) != "" {
-		sc.Segments = []Segment{{Text: text, Line: 1}}
+		p.sc.Segments = []Segment{{Text: text, Line: 1}}
 	}
-	var errs []error
-	header := true
 	for ln, line := range lines(text) {
-		trimmed := strings.TrimLeft(line.text, " \t")
-		directive, isDirective := runwayDirective(trimmed)
-		switch {
-		case isDirective && !header:
-			errs = append(errs, &FileError{File: name, Line: ln, Err: fmt.Errorf(
-				"%w: %q: directives must come before the first statement", ErrUnknownDirective, strings.TrimSpace(line.text))})
-		case isDirective && directive == "no-transaction":
-			sc.NoTransaction = true
-		case isDirective:
-			errs = append(errs, &FileError{File: name, Line: ln, Err: fmt.Errorf(
-				"%w %q: the only runway directive is \"-- runway:no-transaction\"", ErrUnknownDirective, strings.TrimSpace(line.text))})
-		case trimmed == "" || strings.HasPrefix(trimmed, "--"):
-		case header:
-			header = false
+		inHeader := p.header
+		if !p.line(ln, line.text) && inHeader {
 			// Past the header only misplaced directives matter: a file
 			// without "runway:" further on has none, and its lines need
 			// not be walked one by one.
 			if !strings.Contains(text[line.offset:], "runway:") {
-				return sc, errs
+				break
 			}
 		}
 	}
-	return sc, errs
+	return p.sc, p.errs
+}
+
+// plainParser reads the directives of a native or Flyway file line by line.
+type plainParser struct {
+	sc     *Script
+	header bool // no statement seen yet
+	errs   []error
+}
+
+// line reads line number ln; it reports whether the header goes on.
+func (p *plainParser) line(ln int, line string) bool {
+	trimmed := strings.TrimLeft(line, " \t")
+	directive, isDirective := runwayDirective(trimmed)
+	switch {
+	case isDirective && !p.header:
+		p.errs = append(p.errs, &FileError{File: p.sc.File, Line: ln, Err: fmt.Errorf(
+			"%w: %q: directives must come before the first statement", ErrUnknownDirective, strings.TrimSpace(line))})
+	case isDirective && directive == "no-transaction":
+		p.sc.NoTransaction = true
+	case isDirective:
+		p.errs = append(p.errs, &FileError{File: p.sc.File, Line: ln, Err: fmt.Errorf(
+			"%w %q: the only runway directive is \"-- runway:no-transaction\"", ErrUnknownDirective, strings.TrimSpace(line))})
+	case trimmed == "" || strings.HasPrefix(trimmed, "--"):
+	default:
+		p.header = false
+	}
+	return p.header
 }
 
 // runwayDirective reports whether line (with leading blanks removed) is a

@@ -57,8 +57,11 @@ type Script struct {
 	Checksum string
 
 	// Segments are the pieces of SQL text of this script, in order, as the
-	// format parser found them. Split turns them into statements.
+	// format parser found them. Split turns them into statements. Nil for a
+	// streamed script (see Streamed), whose text stays in its file.
 	Segments []Segment
+
+	stream *streamed
 }
 
 // Segment is a run of SQL text from a file.
@@ -90,8 +93,16 @@ func (s Statement) Checksum() string {
 // Statements splits the script into statements using the dialect's lexical rules.
 // Verbatim segments are returned as single statements; empty statements are dropped.
 func (s *Script) Statements(d Dialect) ([]Statement, error) {
+	segments := s.Segments
+	if s.stream != nil {
+		text, err := s.stream.readAll(s.File, s.Checksum)
+		if err != nil {
+			return nil, err
+		}
+		segments = []Segment{{Text: text, Line: 1}}
+	}
 	var out []Statement
-	for _, seg := range s.Segments {
+	for _, seg := range segments {
 		if seg.Verbatim {
 			st, ok := trimStatement(seg.Text, seg.Line, d)
 			if ok {

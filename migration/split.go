@@ -263,6 +263,13 @@ type scanner struct {
 	delim    string // MySQL client delimiter when not ";"
 	verbatim bool   // never split: trimStatement
 	spans    []span
+
+	// cut is the offset just after the last delimiter that ended a
+	// statement: what precedes it is final whatever text follows, so a
+	// stream can be scanned again from there (see splitStream), with the
+	// line and the MySQL delimiter in force at that point.
+	cut, cutLine int
+	cutDelim     string
 }
 
 func newScanner(d Dialect, src string, line int) (*scanner, error) {
@@ -318,6 +325,7 @@ func (s *scanner) run() error {
 		if s.delim != "" && c == s.delim[0] && strings.HasPrefix(src[s.i:], s.delim) {
 			s.terminate()
 			s.i += len(s.delim)
+			s.cut, s.cutLine, s.cutDelim = s.i, s.line, s.delim
 			continue
 		}
 		begin, line := s.i, s.line
@@ -327,6 +335,7 @@ func (s *scanner) run() error {
 			if s.delim == "" && !s.verbatim && s.depth == 0 && s.parens == 0 {
 				s.terminate()
 				s.i++
+				s.cut, s.cutLine, s.cutDelim = s.i, s.line, s.delim
 				continue
 			}
 			s.lastSemi = s.i

@@ -50,6 +50,9 @@ func TestSplitGolden(t *testing.T) {
 				if err := checkSpans(d, string(src), 1); err != nil {
 					t.Error(err)
 				}
+				if err := checkStream(d, string(src)); err != nil {
+					t.Error(err)
+				}
 			})
 		}
 	}
@@ -285,6 +288,44 @@ func (g *gapChecker) check(from, to int) error {
 	return nil
 }
 
+// checkStream compares splitStream, reading text a few bytes at a time, with
+// Split of the whole text: the same statements on the same lines, or an
+// error on the same line.
+func checkStream(d Dialect, text string) error {
+	want, wantErr := Split(d, text, 1)
+	for _, chunk := range []int{1, 2, 3, 7, 64, 4096} {
+		var got []Statement
+		var gotErr error
+		splitStream(d, strings.NewReader(text), 1, chunk, nil, func(st Statement, err error) bool {
+			if err != nil {
+				gotErr = err
+				return false
+			}
+			got = append(got, st)
+			return true
+		})
+		if (wantErr == nil) != (gotErr == nil) {
+			return fmt.Errorf("chunks of %d: streamed error %v, whole-text error %v", chunk, gotErr, wantErr)
+		}
+		if wantErr != nil {
+			var we, ge *FileError
+			if errors.As(wantErr, &we) && errors.As(gotErr, &ge) && we.Line != ge.Line {
+				return fmt.Errorf("chunks of %d: streamed error on line %d (%v), whole-text on line %d (%v)", chunk, ge.Line, gotErr, we.Line, wantErr)
+			}
+			continue
+		}
+		if len(got) != len(want) {
+			return fmt.Errorf("chunks of %d: %d statements streamed, %d from the whole text", chunk, len(got), len(want))
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				return fmt.Errorf("chunks of %d: statement %d streamed as %q (line %d), whole-text %q (line %d)", chunk, i+1, got[i].SQL, got[i].Line, want[i].SQL, want[i].Line)
+			}
+		}
+	}
+	return nil
+}
+
 // commentLen is the length of the block comment at the start of s, or -1.
 func commentLen(s string, nested bool) int {
 	if !nested {
@@ -326,6 +367,9 @@ func fuzzSplit(f *testing.F, d Dialect) {
 	}
 	f.Fuzz(func(t *testing.T, text string) {
 		if err := checkSpans(d, text, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := checkStream(d, text); err != nil {
 			t.Fatal(err)
 		}
 		_, _ = trimStatement(text, 1, d)

@@ -27,24 +27,26 @@ func newDirFS(root string) fs.FS { return dirFS{FS: os.DirFS(root), root: root} 
 
 // ReadFile reads the named file.
 func (d dirFS) ReadFile(name string) ([]byte, error) {
-	return d.AppendFile(make([]byte, 0, 4<<10), name)
+	b, _, err := d.AppendFile(make([]byte, 0, 4<<10), name, -1)
+	return b, err
 }
 
 // AppendFile appends the named file's content to buf and returns the
 // extended buffer. migration.Load reads every file through one buffer per
-// worker this way instead of allocating one per file.
-func (d dirFS) AppendFile(buf []byte, name string) ([]byte, error) {
+// worker this way instead of allocating one per file. With limit >= 0 it
+// stops once the file proves longer than limit bytes and reports more.
+func (d dirFS) AppendFile(buf []byte, name string, limit int) ([]byte, bool, error) {
 	if !fs.ValidPath(name) {
-		return nil, &fs.PathError{Op: "readfile", Path: name, Err: fs.ErrInvalid}
+		return nil, false, &fs.PathError{Op: "readfile", Path: name, Err: fs.ErrInvalid}
 	}
-	b, err := appendFile(buf, filepath.Join(d.root, filepath.FromSlash(name)))
+	b, more, err := appendFile(buf, filepath.Join(d.root, filepath.FromSlash(name)), limit)
 	if err != nil {
 		if pe, ok := err.(*fs.PathError); ok {
 			pe.Path = name // as os.DirFS reports it: relative to the folder
 		}
-		return nil, err
+		return nil, false, err
 	}
-	return b, nil
+	return b, more, nil
 }
 
 // ReadDir lists the named folder.

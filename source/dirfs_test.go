@@ -72,3 +72,35 @@ func TestLoadThroughReusedBuffers(t *testing.T) {
 		}
 	}
 }
+
+// A file longer than migration.LargeFile is not read whole by the folder
+// reader: Load checks it as a stream, and its statements come from the file.
+func TestLargeFileIsStreamed(t *testing.T) {
+	old := migration.LargeFile
+	migration.LargeFile = 1 << 10
+	t.Cleanup(func() { migration.LargeFile = old })
+	dir := t.TempDir()
+	big := strings.Repeat("INSERT INTO t VALUES (1);\n", 1000)
+	os.WriteFile(filepath.Join(dir, "0001_small.up.sql"), []byte("CREATE TABLE t (id int);\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "0002_big.up.sql"), []byte(big), 0o644)
+	ms, err := migration.Load(newDirFS(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 2 || ms[0].Up.Streamed() || !ms[1].Up.Streamed() || ms[1].Up.Segments != nil {
+		t.Fatalf("streamed: %v %v", ms[0].Up.Streamed(), ms[1].Up.Streamed())
+	}
+	if sum := sha256.Sum256([]byte(big)); ms[1].Up.Checksum != hex.EncodeToString(sum[:]) {
+		t.Fatal("checksum of the streamed file is not the file's")
+	}
+	n := 0
+	for st, err := range ms[1].Up.StatementSeq(migration.Postgres) {
+		if err != nil || st.SQL != "INSERT INTO t VALUES (1)" {
+			t.Fatalf("statement %d: %q, %v", n+1, st.SQL, err)
+		}
+		n++
+	}
+	if n != 1000 {
+		t.Fatalf("%d statements, want 1000", n)
+	}
+}

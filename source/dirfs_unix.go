@@ -8,8 +8,9 @@ import (
 )
 
 // appendFile appends a whole file to buf with open, read until EOF, close: no
-// fstat, fcntl or poller registration (see dirFS).
-func appendFile(buf []byte, path string) ([]byte, error) {
+// fstat, fcntl or poller registration (see dirFS). With limit >= 0 it stops
+// once more than limit bytes were read and reports more.
+func appendFile(buf []byte, path string, limit int) ([]byte, bool, error) {
 	var fd int
 	var err error
 	for {
@@ -19,10 +20,14 @@ func appendFile(buf []byte, path string) ([]byte, error) {
 		}
 	}
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		return nil, false, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer syscall.Close(fd)
+	start := len(buf)
 	for {
+		if limit >= 0 && len(buf)-start > limit {
+			return buf, true, nil
+		}
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
@@ -31,10 +36,10 @@ func appendFile(buf []byte, path string) ([]byte, error) {
 			continue
 		}
 		if err != nil {
-			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+			return nil, false, &fs.PathError{Op: "read", Path: path, Err: err}
 		}
 		if n == 0 {
-			return buf, nil
+			return buf, false, nil
 		}
 		buf = buf[:len(buf)+n]
 	}
