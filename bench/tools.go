@@ -141,10 +141,13 @@ func runwaySource(repo, ref string) (dir, label string, cleanup func(), err erro
 	return src, "commit " + commit, cleanup, nil
 }
 
-// buildRunway builds the CLI from the parent folder (the code under test).
+// buildRunway builds the CLI from the parent folder (the code under test) as
+// it ships: static (CGO_ENABLED=0), -trimpath, symbols stripped (see the
+// README's release build).
 func buildRunway(repo, out string) error {
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/runway")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./cmd/runway")
 	cmd.Dir = repo
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build runway: %v\n%s", err, b)
 	}
@@ -155,7 +158,8 @@ func buildRunway(repo, out string) error {
 // floor: a tiny Go program that lists the files and reads the applied
 // versions) or cmd/measure (the process every timed run starts through).
 func buildHelper(name, out string) error {
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/"+name)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./cmd/"+name)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build %s: %v\n%s", name, err, b)
 	}
