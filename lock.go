@@ -14,8 +14,24 @@ import (
 // under — cancelled, with ErrLockLost as its cause, when the lock keeper finds
 // the lock gone — and the function that releases the lock.
 func (r *Runner) lock(ctx context.Context) (context.Context, func(), error) {
+	return r.lockUnlessSettled(ctx, nil)
+}
+
+// errSettled is lockUnlessSettled's answer when the work was found done
+// while waiting.
+var errSettled = errors.New("settled while waiting for the lock")
+
+// lockUnlessSettled is lock for work that another runner may finish while
+// this one waits. With a driver that can wait for the lock to be free
+// without taking it (database.LockWaiter), each time the lock is released
+// settled is asked whether there is anything left to do; when there is
+// not, it returns errSettled without taking the lock. A crowd of runners
+// behind the one that applies then finishes at once, not one by one.
+func (r *Runner) lockUnlessSettled(ctx context.Context, settled func() bool) (context.Context, func(), error) {
 	start := r.cfg.now()
 	deadline := start.Add(r.cfg.lockTimeout)
+	waiter, canWait := r.drv.(database.LockWaiter)
+	canWait = canWait && settled != nil
 	ok, err := r.drv.Lock(ctx, 0)
 	for err == nil && !ok {
 		remaining := deadline.Sub(r.cfg.now())
@@ -31,6 +47,21 @@ func (r *Runner) lock(ctx context.Context) (context.Context, func(), error) {
 			r.cfg.logger.Debug("could not tell who holds the lock", "error", herr)
 		}
 		r.emit(Event{Kind: EventLockWaiting, Holder: holder, Waited: r.cfg.now().Sub(start)})
+		if canWait {
+			var free bool
+			free, err = waiter.WaitUnlocked(ctx, min(remaining, r.cfg.lockPoll))
+			if errors.Is(err, errors.ErrUnsupported) {
+				canWait, err = false, nil
+				continue
+			}
+			if err == nil && free {
+				if settled() {
+					return nil, nil, errSettled
+				}
+				ok, err = r.drv.Lock(ctx, 0)
+			}
+			continue
+		}
 		ok, err = r.drv.Lock(ctx, min(remaining, r.cfg.lockPoll))
 	}
 	if err != nil {

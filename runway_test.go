@@ -716,3 +716,53 @@ func TestLargeMigration(t *testing.T) {
 		}
 	})
 }
+
+// waitSpy is spy with the driver's LockWaiter passed through.
+type waitSpy struct{ spy }
+
+func (s *waitSpy) WaitUnlocked(ctx context.Context, wait time.Duration) (bool, error) {
+	return s.Driver.(database.LockWaiter).WaitUnlocked(ctx, wait)
+}
+
+// A runner queued behind one that applies everything wakes when the lock is
+// released, sees nothing left and stops without taking the lock (PostgreSQL,
+// whose session lock can be waited for in shared mode).
+func TestWaiterFindsTheWorkDone(t *testing.T) {
+	tg := newTarget(t, "postgres")
+	holder := tg.open(t)
+	if ok, err := holder.Lock(context.Background(), 0); !ok || err != nil {
+		t.Fatalf("holder Lock: %v %v", ok, err)
+	}
+	w := &waitSpy{spy{Driver: tg.open(t)}}
+	type result struct {
+		rep *report.Report
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := runway.New(w, basic, runway.WithLockTimeout(30*time.Second), runway.WithPollInterval(50*time.Millisecond))
+		if err != nil {
+			done <- result{nil, err}
+			return
+		}
+		rep, err := r.Up(context.Background(), runway.UpOptions{})
+		done <- result{rep, err}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case res := <-done:
+		t.Fatalf("the waiter did not wait: %+v %v", res.rep, res.err)
+	default:
+	}
+	// The holder applies everything, then releases the lock.
+	if rep := mustUp(t, holder, basic); len(rep.Applied) != 3 {
+		t.Fatalf("holder applied %d", len(rep.Applied))
+	}
+	res := <-done
+	if res.err != nil || res.rep.Status != report.StatusNoop {
+		t.Fatalf("waiter: %+v, %v", res.rep, res.err)
+	}
+	if w.locks != 1 {
+		t.Fatalf("the waiter tried to lock %d times; want only its first try", w.locks)
+	}
+}

@@ -41,7 +41,8 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 	// can read only versions, checksums and states answers the common case
 	// (every file applied, unchanged, nothing else) in one narrow query;
 	// anything else is judged on the full history below.
-	if sr, ok := r.drv.(database.StateReader); ok {
+	sr, narrow := r.drv.(database.StateReader)
+	if narrow {
 		if revs, err := sr.States(ctx); err == nil {
 			if a := analyze(ms, revs); a.exact() {
 				return r.finish(rep, r.noop(rep, a))
@@ -59,7 +60,26 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 		haveTable = len(revs) > 0
 	}
 
-	ctx, release, err := r.lock(ctx)
+	// Runners waiting behind one that applies look again each time the
+	// lock is released, and stop when it left nothing to do.
+	var settled *analysis
+	ctx, release, err := r.lockUnlessSettled(ctx, func() bool {
+		if !narrow {
+			return false
+		}
+		revs, err := sr.States(ctx)
+		if err != nil {
+			return false
+		}
+		if a := analyze(ms, revs); a.exact() {
+			settled = a
+			return true
+		}
+		return false
+	})
+	if errors.Is(err, errSettled) {
+		return r.finish(rep, r.noop(rep, settled))
+	}
 	if err != nil {
 		return r.finish(rep, err)
 	}

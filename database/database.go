@@ -151,6 +151,17 @@ type LockKeeper interface {
 	KeepLock(ctx context.Context) error
 }
 
+// LockWaiter is implemented by drivers that can wait for the migration lock
+// to be released without taking it. Runners queued behind one that applies
+// everything then wake together and find nothing left to do, instead of
+// taking the lock one after the other only to release it.
+type LockWaiter interface {
+	// WaitUnlocked waits up to wait for the lock to be free and reports
+	// whether it was; it takes nothing. errors.ErrUnsupported means this
+	// session cannot wait so (its lock mode), and the caller waits with Lock.
+	WaitUnlocked(ctx context.Context, wait time.Duration) (free bool, err error)
+}
+
 // TxStreamer is implemented by drivers that can run a migration's
 // statements in one transaction as they come, sending them in batches, so
 // memory does not grow with the size of the script: a data migration of

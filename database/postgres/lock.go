@@ -164,6 +164,32 @@ RESET lock_timeout`,
 	return nil, errors.New("unexpected reply to pg_advisory_lock")
 }
 
+var _ database.LockWaiter = (*Driver)(nil)
+
+// WaitUnlocked waits, up to wait, for the session advisory lock to be free
+// (see database.LockWaiter): it queues for the lock in shared mode, for the
+// rest of one implicit transaction only, so every waiter is granted at once
+// when the holder releases it, and none keeps anything. Table mode cannot
+// wait so (errors.ErrUnsupported).
+func (d *Driver) WaitUnlocked(ctx context.Context, wait time.Duration) (bool, error) {
+	if d.tableMode() {
+		return false, errors.ErrUnsupported
+	}
+	if d.tableErr != nil {
+		return false, d.tableErr
+	}
+	ms := min(max(wait.Milliseconds(), 1), 1<<31-1)
+	sql := fmt.Sprintf("SET lock_timeout = %d;\nSELECT pg_advisory_xact_lock_shared(%d);\nRESET lock_timeout", ms, d.key)
+	_, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
+	switch {
+	case isCode(err, "55P03"): // lock_not_available: still held
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("postgres: waiting for the migration lock: %w", err)
+	}
+	return true, nil
+}
+
 // pollForLock is the alternative to waitLock: try, sleep, try again.
 func (d *Driver) pollForLock(ctx context.Context, wait time.Duration) (*holding, error) {
 	deadline := time.Now().Add(wait)
