@@ -402,6 +402,15 @@ func (r *Runner) applyStatements(ctx context.Context, rep *report.Report, p appl
 	for i := 0; i < p.resumeAt; i++ {
 		rev.StatementChecksums = append(rev.StatementChecksums, p.stmts[i].Checksum())
 	}
+	if rx, ok := r.drv.(database.RecordedExecer); ok && p.resumeAt < len(p.stmts) {
+		done, err := r.applyRecorded(ctx, rx, p, rev, start)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			if err == nil {
+				r.doneEvent(rep, p, done)
+			}
+			return err
+		}
+	}
 	if err := r.drv.WriteRevision(ctx, rev); err != nil {
 		return fmt.Errorf("record %s as running: %w", m.Up.File, err)
 	}
@@ -444,6 +453,46 @@ func (r *Runner) applyStatements(ctx context.Context, rep *report.Report, p appl
 	}
 	r.doneEvent(rep, p, rev.Duration)
 	return nil
+}
+
+// applyRecorded applies a migration outside a transaction in one round trip
+// where the driver can (database.RecordedExecer): the running row, each
+// statement and the update recording it, the final applied update. On
+// failure the row is marked failed after the last statement that ran, as
+// the statement-by-statement path leaves it. errors.ErrUnsupported: nothing
+// was done, apply statement by statement.
+func (r *Runner) applyRecorded(ctx context.Context, rx database.RecordedExecer, p applyPlan, running database.Revision, start time.Time) (time.Duration, error) {
+	m := p.e.m
+	done := running
+	done.State = database.StateApplied
+	n, err := rx.ExecRecorded(ctx, p.stmts, running, done)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return 0, err
+	}
+	if err == nil {
+		return r.cfg.now().Sub(start), nil
+	}
+	if refused(err) {
+		return 0, fmt.Errorf("%s: not run: %w", m.Up.File, err)
+	}
+	rev := running
+	rev.State = database.StateFailed
+	rev.StatementsApplied = n
+	rev.StatementChecksums = rev.StatementChecksums[:0:0]
+	for i := 0; i < n && i < len(p.stmts); i++ {
+		rev.StatementChecksums = append(rev.StatementChecksums, p.stmts[i].Checksum())
+	}
+	rev.Duration = r.cfg.now().Sub(start)
+	rev.Error = errMessage(err)
+	// Record the failure with a fresh context: the run's may be what ended.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	werr := r.drv.WriteRevision(wctx, rev)
+	cancel()
+	ferr := r.failed(m.Version, m.Name, m.Up, p.stmts, n, err, false)
+	if me, ok := ferr.(*MigrationError); ok && werr != nil {
+		me.RecordErr = werr
+	}
+	return 0, ferr
 }
 
 func errMessage(err error) string {

@@ -15,6 +15,13 @@ import (
 
 var _ database.RecordedExecer = (*Driver)(nil)
 
+// Above these, ExecRecorded leaves a migration to the statement-by-statement
+// path.
+const (
+	maxRecordedMessage    = 1 << 20 // bytes of SQL
+	maxRecordedStatements = 200
+)
+
 // ExecRecorded applies a migration in one round trip: one multi-statement
 // message with the running row, each statement followed by the update that
 // records it, and the final applied update. MySQL runs the statements of the
@@ -25,6 +32,16 @@ var _ database.RecordedExecer = (*Driver)(nil)
 func (d *Driver) ExecRecorded(ctx context.Context, stmts []migration.Statement, running, done database.Revision) (int, error) {
 	start := running.StatementsApplied
 	if !d.multi || start >= len(stmts) {
+		return start, errors.ErrUnsupported
+	}
+	// A big migration goes statement by statement: its round trips do not
+	// count beside its statements, and the message stays far below
+	// max_allowed_packet.
+	size := 0
+	for _, st := range stmts[start:] {
+		size += len(st.SQL)
+	}
+	if size > maxRecordedMessage || len(stmts)-start > maxRecordedStatements {
 		return start, errors.ErrUnsupported
 	}
 	conn, err := d.session(ctx)
@@ -43,15 +60,14 @@ func (d *Driver) ExecRecorded(ctx context.Context, stmts []migration.Statement, 
 	applied_at = VALUES(applied_at), duration_ms = 0, applied_by = VALUES(applied_by),
 	statements_applied = VALUES(statements_applied), statements_total = VALUES(statements_total),
 	statement_checksums = VALUES(statement_checksums), error = NULL;`)
-	sums := append([]string(nil), running.StatementChecksums...)
 	for i := start; i < len(stmts); i++ {
 		// A newline before the terminator: a statement may end in a comment.
 		b.WriteString("\n")
 		b.WriteString(stmts[i].SQL)
 		b.WriteString("\n;\n")
-		sums = append(sums, stmts[i].Checksum())
+		// CONCAT_WS skips the NULL of an empty list.
 		b.WriteString("UPDATE " + table + " SET statements_applied = " + strconv.Itoa(i+1) +
-			", statement_checksums = " + lit(strings.Join(sums, ",")))
+			", statement_checksums = CONCAT_WS(',', statement_checksums, " + lit(stmts[i].Checksum()) + ")")
 		if i == len(stmts)-1 {
 			b.WriteString(", state = " + lit(string(database.StateApplied)) + ", checksum = " + lit(done.Checksum) +
 				", duration_ms = ROUND(TIMESTAMPDIFF(MICROSECOND, applied_at, UTC_TIMESTAMP(6)) / 1000), error = NULL")

@@ -151,7 +151,9 @@ func afterFault(t *testing.T, tg *target, n, long int, cut *runner) {
 // a server restart: exit 1 with a clear error, and a fresh up through the
 // same proxy completes. (PostgreSQL had received the whole migration
 // transaction, so the orphaned server session may still finish and commit it:
-// all-or-nothing still holds, and the rerun sees it applied.)
+// all-or-nothing still holds, and the rerun sees it applied. MariaDB had
+// received the whole migration in one message, and may finish it too: the
+// rerun waits for the lock the orphaned session holds and finds it applied.)
 func TestNetworkDropMidStatement(t *testing.T) {
 	t.Parallel()
 	for _, e := range serverEngines {

@@ -748,10 +748,16 @@ var (
 
 // reportsLeftRunning asserts that a rerun after a MariaDB runner died inside
 // statement 2 said so: the migration was left running by an earlier runner,
-// and the run resumes at statement 2.
+// and the run resumes at statement 2. The runner sends a small migration in
+// one message, which the server may finish after the client is gone, still
+// holding the lock: then the rerun waits for it, finds the migration applied
+// and has nothing to resume (exactlyOnce checks the outcome).
 func reportsLeftRunning(t *testing.T, r *runner) {
 	t.Helper()
 	out := r.stderr()
+	if !strings.Contains(out, "applying 2_") {
+		return
+	}
 	if !leftRunningMsg.MatchString(out) {
 		t.Errorf("%s did not report the `running` row left by the earlier runner (want e.g. \"… was left running by an earlier runner …\"); stderr:\n%s", r.name, indent(out))
 	}
