@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -35,7 +36,9 @@ func (a *app) render(rep *report.Report, err error) {
 	if err != nil && !errors.Is(err, runway.ErrPending) {
 		return // the error is printed once, by exit
 	}
-	w := a.stdout
+	// One write for the whole rendering: a status of a thousand migrations
+	// is otherwise thousands of write calls (tabwriter writes cell by cell).
+	w := bufio.NewWriterSize(a.stdout, 64<<10)
 	switch rep.Command {
 	case "up":
 		if rep.Status == report.StatusNoop {
@@ -70,6 +73,7 @@ func (a *app) render(rep *report.Report, err error) {
 	case "wait":
 		fmt.Fprintf(w, "all migrations applied: %s is at version %s\n", rep.Database, orNone(rep.ToVersion))
 	}
+	w.Flush()
 	for _, warn := range rep.Warnings {
 		if rep.Command == "status" || rep.Command == "validate" || rep.Command == "plan" {
 			fmt.Fprintf(a.stderr, "warning: %s\n", warn)
