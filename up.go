@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/runwaydb/runway/database"
@@ -333,7 +334,7 @@ func (r *Runner) applyStream(ctx context.Context, rep *report.Report, p applyPla
 	r.startEvent(p)
 	start := r.cfg.now()
 	rev := r.revision(p.e.m, database.StateApplied, start)
-	n, err := p.stream.ApplyTxStream(ctx, p.e.m.Up.StatementSeq(r.drv.Dialect()), rev)
+	n, err := p.stream.ApplyTxStream(ctx, readAhead(p.e.m.Up.StatementSeq(r.drv.Dialect())), rev)
 	if err != nil {
 		var fe *migration.FileError
 		if errors.As(err, &fe) {
@@ -346,6 +347,63 @@ func (r *Runner) applyStream(ctx context.Context, rep *report.Report, p applyPla
 	}
 	r.doneEventN(rep, p, n, r.cfg.now().Sub(start))
 	return nil
+}
+
+// readAhead reads and splits the file in a goroutine, a few hundred
+// kilobytes of statements ahead of the driver: the client's work overlaps
+// the database's instead of alternating with it. It stops, and closes the
+// file, when the consumer stops.
+func readAhead(seq iter.Seq2[migration.Statement, error]) iter.Seq2[migration.Statement, error] {
+	const chunkBytes = 256 << 10
+	type item struct {
+		st  migration.Statement
+		err error
+	}
+	return func(yield func(migration.Statement, error) bool) {
+		chunks := make(chan []item, 2)
+		done := make(chan struct{})
+		finished := make(chan struct{})
+		go func() {
+			defer close(finished)
+			defer close(chunks)
+			var cur []item
+			size := 0
+			send := func() bool {
+				select {
+				case chunks <- cur:
+					cur, size = nil, 0
+					return true
+				case <-done:
+					return false
+				}
+			}
+			for st, err := range seq {
+				cur = append(cur, item{st, err})
+				size += len(st.SQL)
+				if err != nil {
+					send()
+					return
+				}
+				if size >= chunkBytes && !send() {
+					return
+				}
+			}
+			if len(cur) > 0 {
+				send()
+			}
+		}()
+		defer func() {
+			close(done)
+			<-finished
+		}()
+		for c := range chunks {
+			for _, it := range c {
+				if !yield(it.st, it.err) || it.err != nil {
+					return
+				}
+			}
+		}
+	}
 }
 
 func (r *Runner) applyTx(ctx context.Context, rep *report.Report, p applyPlan) error {

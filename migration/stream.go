@@ -218,6 +218,9 @@ func (n *normReader) Read(p []byte) (int, error) {
 	}
 	for {
 		k, err := n.r.Read(p)
+		if k > 0 && !n.cr && bytes.IndexByte(p[:k], '\r') < 0 {
+			return k, err // LF line endings: nothing to change
+		}
 		w := 0
 		for _, c := range p[:k] {
 			switch {
@@ -261,9 +264,13 @@ func loadStreamed(fsys fs.FS, name string, m *Migration, kind nameKind) (*Migrat
 		piece, err := br.ReadSlice('\n')
 		if len(piece) > 0 {
 			h.Write(piece)
+			// Past the header only a line holding "runway:" can be a
+			// (misplaced) directive.
 			if start {
 				ln++
-				p.line(ln, string(bytes.TrimSuffix(piece, []byte{'\n'})))
+				if p.header || bytes.Contains(piece, []byte("runway:")) {
+					p.line(ln, string(bytes.TrimSuffix(piece, []byte{'\n'})))
+				}
 			}
 			if bad := utf.check(piece, ln); bad > 0 {
 				return nil, &FileError{File: name, Line: bad, Err: ErrInvalidUTF8}
