@@ -766,3 +766,51 @@ func TestWaiterFindsTheWorkDone(t *testing.T) {
 		t.Fatalf("the waiter tried to lock %d times; want only its first try", w.locks)
 	}
 }
+
+// The source problems of a large (streamed) file on PostgreSQL are found
+// while it is applied: its transaction is rolled back and the error is an
+// input error naming the file (and line), like any other source problem.
+func TestLargeMigrationSourceErrors(t *testing.T) {
+	old := migration.LargeFile
+	migration.LargeFile = 4 << 10
+	t.Cleanup(func() { migration.LargeFile = old })
+	var b strings.Builder
+	b.WriteString("CREATE TABLE big (id integer primary key, note text);\n")
+	for i := 1; i <= 1000; i++ {
+		fmt.Fprintf(&b, "INSERT INTO big VALUES (%d, 'row %d');\n", i, i)
+	}
+	good := b.String()
+	tg := newTarget(t, "postgres")
+	drv := tg.open(t)
+
+	// An unterminated string at the end: the small migration before it stays
+	// applied, the large one is rolled back.
+	fsys := files("0001_small.up.sql", "CREATE TABLE small (id integer);\n",
+		"0002_big.up.sql", good+"INSERT INTO big VALUES (0, 'no end);\n")
+	_, err := up(t, drv, fsys)
+	var fe *migration.FileError
+	if !errors.Is(err, runway.ErrSource) || !errors.As(err, &fe) || fe.File != "0002_big.up.sql" || fe.Line != 1002 || !errors.Is(err, migration.ErrUnterminated) {
+		t.Fatalf("unterminated string at the end of a large file: %v; want ErrSource naming 0002_big.up.sql:1002", err)
+	}
+	if !exists(t, drv, "small") || exists(t, drv, "big") {
+		t.Fatal("want 0001 applied and 0002 rolled back")
+	}
+	if h := history(t, drv); len(h) != 1 {
+		t.Fatalf("history: %+v", h)
+	}
+
+	// Edited between loading and applying: rolled back before COMMIT.
+	fsys = files("0001_small.up.sql", "CREATE TABLE small (id integer);\n", "0002_big.up.sql", good)
+	ms, err := runway.LoadSource(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys["0002_big.up.sql"].Data = []byte(strings.Replace(good, "'row 7'", "'row seven'", 1))
+	_, err = up(t, drv, fsys, runway.WithMigrations(ms))
+	if !errors.Is(err, runway.ErrSource) || !errors.Is(err, migration.ErrChanged) {
+		t.Fatalf("file edited during the run: %v; want ErrSource wrapping ErrChanged", err)
+	}
+	if exists(t, drv, "big") {
+		t.Fatal("the edited large migration was not rolled back")
+	}
+}
