@@ -96,11 +96,11 @@ func ValidateFiles(ms []*migration.Migration, d migration.Dialect, requireDown b
 	var problems []Problem
 	for _, m := range ms {
 		e := entry{m: m}
-		if _, err := m.Up.Statements(d); err != nil {
+		if err := splits(m.Up, d); err != nil {
 			problems = append(problems, problem(e, "syntax", err.Error()))
 		}
 		if m.Down != nil {
-			if _, err := m.Down.Statements(d); err != nil {
+			if err := splits(m.Down, d); err != nil {
 				p := problem(e, "syntax", err.Error())
 				p.File = m.Down.File
 				problems = append(problems, p)
@@ -110,6 +110,17 @@ func ValidateFiles(ms []*migration.Migration, d migration.Dialect, requireDown b
 		}
 	}
 	return problems
+}
+
+// splits reports whether s splits into statements for d; a large script is
+// read as a stream, not held whole.
+func splits(s *migration.Script, d migration.Dialect) error {
+	for _, err := range s.StatementSeq(d) {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Validate checks the files and the history against each other: applied
