@@ -200,6 +200,16 @@ status=0
 go test -count=1 -timeout 20m "${test_args[@]}" 9>&- 2>&1 | tee "$work/test.log" 9>&- || status=$?
 record "go test" "$status" $((SECONDS - start))
 
+# The nos3 build (no AWS SDK, for faster start-up): it compiles, vets, and
+# refuses s3:// sources with a clear message; only when all packages are selected.
+if $all_pkgs; then
+	say "go vet + go test -tags nos3 (the CLI without the AWS SDK)"
+	start=$SECONDS
+	status=0
+	(go vet -tags nos3 ./cmd/runway && go test -tags nos3 -count=1 -run 'TestNoS3Build' ./cmd/runway) 9>&- 2>&1 | tee -a "$work/test.log" 9>&- || status=$?
+	record "go test -tags nos3" "$status" $((SECONDS - start))
+fi
+
 # The compat module (its own go.mod, so the other migration tools stay out of
 # Runway's) runs adopt against their libraries; only when all packages are selected.
 if $all_pkgs; then

@@ -22,7 +22,6 @@ import (
 	"github.com/runwaydb/runway/database/sqlite"
 	"github.com/runwaydb/runway/notify"
 	"github.com/runwaydb/runway/source"
-	s3source "github.com/runwaydb/runway/source/s3"
 	"github.com/runwaydb/runway/tunnel"
 )
 
@@ -423,7 +422,7 @@ func (a *app) source(ctx context.Context) (*source.Source, error) {
 	if strings.HasPrefix(strings.ToLower(a.g.dir), "s3://") {
 		// The AWS SDK loads its configuration (credential chain, region,
 		// AWS_ENDPOINT_URL_S3) only now, when a source asks for S3.
-		f, err := s3source.New()
+		f, err := s3Fetcher()
 		if err != nil {
 			return nil, usagef("--dir %s: %v", a.g.dir, err)
 		}
