@@ -513,11 +513,20 @@ var _ database.StateReader = (*Driver)(nil)
 // States returns the history's versions, checksums and states (see
 // database.StateReader); none when the table does not exist.
 func (d *Driver) States(ctx context.Context) ([]database.Revision, error) {
+	return d.readHistory(ctx, "version, checksum, state", func(rows *sql.Rows, r *database.Revision, version, state *string) error {
+		return rows.Scan(version, &r.Checksum, state)
+	})
+}
+
+// readHistory runs SELECT columns FROM the history table and scans each row
+// with scan, which fills r and the version and state texts; no rows when the
+// table does not exist.
+func (d *Driver) readHistory(ctx context.Context, columns string, scan func(rows *sql.Rows, r *database.Revision, version, state *string) error) ([]database.Revision, error) {
 	conn, err := d.session(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := conn.QueryContext(ctx, `SELECT version, checksum, state FROM `+d.table())
+	rows, err := conn.QueryContext(ctx, `SELECT `+columns+` FROM `+d.table())
 	if err != nil {
 		var me *mysql.MySQLError
 		if errors.As(err, &me) && me.Number == erNoSuchTable {
@@ -532,7 +541,7 @@ func (d *Driver) States(ctx context.Context) ([]database.Revision, error) {
 			r              database.Revision
 			version, state string
 		)
-		if err := rows.Scan(&version, &r.Checksum, &state); err != nil {
+		if err := scan(rows, &r, &version, &state); err != nil {
 			return nil, fmt.Errorf("mysql: read history table %s: %w", d.table(), err)
 		}
 		if r.Version, err = migration.ParseVersion(version); err != nil {
@@ -549,51 +558,28 @@ func (d *Driver) States(ctx context.Context) ([]database.Revision, error) {
 
 // History returns the rows of the history table; none when it does not exist.
 func (d *Driver) History(ctx context.Context) ([]database.Revision, error) {
-	conn, err := d.session(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := conn.QueryContext(ctx, `SELECT version, name, checksum, state, applied_at, duration_ms,
-		applied_by, statements_applied, statements_total, statement_checksums, error FROM `+d.table())
-	if err != nil {
-		var me *mysql.MySQLError
-		if errors.As(err, &me) && me.Number == erNoSuchTable {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("mysql: read history table %s: %w", d.table(), err)
-	}
-	defer rows.Close()
-	var out []database.Revision
-	for rows.Next() {
-		var (
-			r                 database.Revision
-			version, state    string
-			appliedAt         sql.NullTime
-			ms                int64
-			checksums, errMsg sql.NullString
-		)
-		if err := rows.Scan(&version, &r.Name, &r.Checksum, &state, &appliedAt, &ms,
-			&r.AppliedBy, &r.StatementsApplied, &r.StatementsTotal, &checksums, &errMsg); err != nil {
-			return nil, fmt.Errorf("mysql: read history table %s: %w", d.table(), err)
-		}
-		if r.Version, err = migration.ParseVersion(version); err != nil {
-			return nil, fmt.Errorf("mysql: history table %s: %w", d.table(), err)
-		}
-		r.State = database.State(state)
-		if appliedAt.Valid {
-			r.AppliedAt = appliedAt.Time.UTC()
-		}
-		r.Duration = time.Duration(ms) * time.Millisecond
-		if checksums.String != "" {
-			r.StatementChecksums = strings.Split(checksums.String, ",")
-		}
-		r.Error = errMsg.String
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("mysql: read history table %s: %w", d.table(), err)
-	}
-	return out, nil
+	return d.readHistory(ctx, `version, name, checksum, state, applied_at, duration_ms,
+		applied_by, statements_applied, statements_total, statement_checksums, error`,
+		func(rows *sql.Rows, r *database.Revision, version, state *string) error {
+			var (
+				appliedAt         sql.NullTime
+				ms                int64
+				checksums, errMsg sql.NullString
+			)
+			if err := rows.Scan(version, &r.Name, &r.Checksum, state, &appliedAt, &ms,
+				&r.AppliedBy, &r.StatementsApplied, &r.StatementsTotal, &checksums, &errMsg); err != nil {
+				return err
+			}
+			if appliedAt.Valid {
+				r.AppliedAt = appliedAt.Time.UTC()
+			}
+			r.Duration = time.Duration(ms) * time.Millisecond
+			if checksums.String != "" {
+				r.StatementChecksums = strings.Split(checksums.String, ",")
+			}
+			r.Error = errMsg.String
+			return nil
+		})
 }
 
 // execer is what *sql.Conn and *sql.Tx have in common.
