@@ -482,18 +482,7 @@ func (r *Runner) applyStatements(ctx context.Context, rep *report.Report, p appl
 				// of it ran, and the history is not ours to write any more.
 				return fmt.Errorf("%s: statement %d not run: %w", m.Up.File, i+1, err)
 			}
-			rev.State = database.StateFailed
-			rev.Duration = r.cfg.now().Sub(start)
-			rev.Error = errMessage(err)
-			// Record the failure with a fresh context: the run's may be what ended.
-			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			werr := r.drv.WriteRevision(wctx, rev)
-			cancel()
-			ferr := r.failed(m.Version, m.Name, m.Up, p.stmts, i, err, false)
-			if me, ok := ferr.(*MigrationError); ok && werr != nil {
-				me.RecordErr = werr
-			}
-			return ferr
+			return r.recordFailure(ctx, p, rev, start, i, err)
 		}
 		rev.StatementsApplied = i + 1
 		rev.StatementChecksums = append(rev.StatementChecksums, st.Checksum())
@@ -534,23 +523,30 @@ func (r *Runner) applyRecorded(ctx context.Context, rx database.RecordedExecer, 
 		return 0, fmt.Errorf("%s: not run: %w", m.Up.File, err)
 	}
 	rev := running
-	rev.State = database.StateFailed
 	rev.StatementsApplied = n
 	rev.StatementChecksums = rev.StatementChecksums[:0:0]
 	for i := 0; i < n && i < len(p.stmts); i++ {
 		rev.StatementChecksums = append(rev.StatementChecksums, p.stmts[i].Checksum())
 	}
+	return 0, r.recordFailure(ctx, p, rev, start, n, err)
+}
+
+// recordFailure marks rev failed after applied statements of p, writes it
+// with a fresh context (the run's may be what ended) and returns the
+// *MigrationError for err, noting when the row could not be written.
+func (r *Runner) recordFailure(ctx context.Context, p applyPlan, rev database.Revision, start time.Time, applied int, err error) error {
+	m := p.e.m
+	rev.State = database.StateFailed
 	rev.Duration = r.cfg.now().Sub(start)
 	rev.Error = errMessage(err)
-	// Record the failure with a fresh context: the run's may be what ended.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	werr := r.drv.WriteRevision(wctx, rev)
 	cancel()
-	ferr := r.failed(m.Version, m.Name, m.Up, p.stmts, n, err, false)
+	ferr := r.failed(m.Version, m.Name, m.Up, p.stmts, applied, err, false)
 	if me, ok := ferr.(*MigrationError); ok && werr != nil {
 		me.RecordErr = werr
 	}
-	return 0, ferr
+	return ferr
 }
 
 func errMessage(err error) string {
