@@ -2,7 +2,7 @@ package runway
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/runwaydb/runway/database"
@@ -46,32 +46,45 @@ type analysis struct {
 }
 
 func analyze(ms []*migration.Migration, revs []database.Revision) *analysis {
-	byVersion := make(map[string]*entry, len(ms)+len(revs))
-	a := &analysis{}
-	for _, m := range ms {
-		byVersion[m.Version.String()] = &entry{m: m}
-		if m.Version.Compare(a.newestFile) > 0 {
-			a.newestFile = m.Version
+	// Both sides in version order, then one merge: every deploy's no-op check
+	// pairs every file with its row, so this runs on each start-up. Versions
+	// compare equal exactly when their canonical strings do (ParseVersion
+	// drops leading zeros and trailing zero parts), so pairing by Compare is
+	// pairing by the version the history stores.
+	ms = sortedMigrations(ms)
+	rs := sortedRevisions(revs)
+	a := &analysis{entries: make([]entry, 0, max(len(ms), len(rs)))}
+	if len(ms) > 0 {
+		a.newestFile = ms[len(ms)-1].Version
+	}
+	for i, j := 0, 0; i < len(ms) || j < len(rs); {
+		var c int
+		switch {
+		case i == len(ms):
+			c = 1
+		case j == len(rs):
+			c = -1
+		default:
+			c = ms[i].Version.Compare(rs[j].Version)
+		}
+		switch {
+		case c < 0:
+			a.entries = append(a.entries, entry{m: ms[i]})
+			i++
+		case c > 0:
+			a.entries = append(a.entries, entry{rev: rs[j]})
+			j++
+		default:
+			a.entries = append(a.entries, entry{m: ms[i], rev: rs[j]})
+			i++
+			j++
 		}
 	}
-	for i := range revs {
-		rev := &revs[i]
-		k := rev.Version.String()
-		if e, ok := byVersion[k]; ok {
-			e.rev = rev
-		} else {
-			byVersion[k] = &entry{rev: rev}
-		}
+	for _, rev := range rs {
 		if rev.State.Done() && rev.Version.Compare(a.current) > 0 {
 			a.current = rev.Version
 		}
 	}
-	for _, e := range byVersion {
-		a.entries = append(a.entries, *e)
-	}
-	sort.Slice(a.entries, func(i, j int) bool {
-		return a.entries[i].version().Compare(a.entries[j].version()) < 0
-	})
 	for _, e := range a.entries {
 		switch {
 		case e.rev == nil:
@@ -92,6 +105,50 @@ func analyze(ms []*migration.Migration, revs []database.Revision) *analysis {
 		}
 	}
 	return a
+}
+
+// sortedMigrations returns ms in ascending version order with one migration
+// per version (the last given wins). LoadSource's result already is, and is
+// returned as it is; a slice given to WithMigrations by hand may not be.
+func sortedMigrations(ms []*migration.Migration) []*migration.Migration {
+	if slices.IsSortedFunc(ms, func(x, y *migration.Migration) int { return x.Version.Compare(y.Version) }) && !hasEqualNeighbours(ms) {
+		return ms
+	}
+	out := slices.Clone(ms)
+	slices.SortStableFunc(out, func(x, y *migration.Migration) int { return x.Version.Compare(y.Version) })
+	kept := out[:0]
+	for i, m := range out {
+		if i+1 < len(out) && out[i+1].Version.Equal(m.Version) {
+			continue
+		}
+		kept = append(kept, m)
+	}
+	return kept
+}
+
+func hasEqualNeighbours(ms []*migration.Migration) bool {
+	for i := 1; i < len(ms); i++ {
+		if ms[i].Version.Equal(ms[i-1].Version) {
+			return true
+		}
+	}
+	return false
+}
+
+// sortedRevisions points at the rows in ascending version order (the
+// history's primary key is the version, so there is one row per version).
+// Tables are usually read back in the order the rows were written, which is
+// version order, so the sort is mostly a check.
+func sortedRevisions(revs []database.Revision) []*database.Revision {
+	out := make([]*database.Revision, len(revs))
+	for i := range revs {
+		out[i] = &revs[i]
+	}
+	cmp := func(x, y *database.Revision) int { return x.Version.Compare(y.Version) }
+	if !slices.IsSortedFunc(out, cmp) {
+		slices.SortStableFunc(out, cmp)
+	}
+	return out
 }
 
 // exact reports whether the source and the history match one to one: every
@@ -179,19 +236,20 @@ func validationError(problems []Problem) *ValidationError {
 
 // statusLines builds the migrations list of the status report.
 func statusLines(a *analysis, allowOutOfOrder bool) []report.Migration {
-	var out []report.Migration
+	out := make([]report.Migration, 0, len(a.entries))
+	times := make([]time.Time, len(a.entries)) // one allocation for every AppliedAt
 	outOfOrder := map[string]bool{}
 	for _, e := range a.outOfOrder {
 		outOfOrder[e.version().String()] = true
 	}
-	for _, e := range a.entries {
+	for i, e := range a.entries {
 		line := report.Migration{Version: e.version().String(), Name: e.name()}
 		if e.m != nil {
 			line.File = e.m.Up.File
 		}
 		if e.rev != nil && !e.rev.AppliedAt.IsZero() {
-			t := e.rev.AppliedAt.UTC()
-			line.AppliedAt = &t
+			times[i] = e.rev.AppliedAt.UTC()
+			line.AppliedAt = &times[i]
 		}
 		switch {
 		case e.rev == nil && outOfOrder[line.Version] && !allowOutOfOrder:
