@@ -23,6 +23,11 @@ func ParseVersion(s string) (Version, error) {
 	if s == "" {
 		return Version{}, ErrBadVersion
 	}
+	// Most versions are one number (0001, 20240101120000): read it
+	// directly, as every history row and file name is read on each run.
+	if n, err := strconv.ParseUint(s, 10, 64); err == nil { // no sign, no "_" in base 10
+		return Version{parts: []uint64{n}}, nil
+	}
 	fields := strings.FieldsFunc(s, func(r rune) bool { return r == '.' || r == '_' })
 	if len(fields) == 0 || strings.HasPrefix(s, ".") || strings.HasPrefix(s, "_") ||
 		strings.HasSuffix(s, ".") || strings.HasSuffix(s, "_") ||
@@ -59,8 +64,11 @@ func (v Version) IsZero() bool { return len(v.parts) == 0 }
 // String returns the canonical form: parts without leading zeros joined by ".".
 // It is what the history table stores, so renaming 0002 to 2 is not a change.
 func (v Version) String() string {
-	if len(v.parts) == 0 {
+	switch len(v.parts) {
+	case 0:
 		return ""
+	case 1:
+		return strconv.FormatUint(v.parts[0], 10)
 	}
 	var b strings.Builder
 	for i, p := range v.parts {

@@ -60,25 +60,51 @@ func (d *Driver) History(ctx context.Context) ([]database.Revision, error) {
 	// The simple protocol, text results and an epoch in microseconds: no
 	// prepared statement (poolers), no dependence on DateStyle, the session
 	// time zone or standard_conforming_strings.
-	res, err := d.conn.PgConn().Exec(ctx, `SELECT version, coalesce(name, ''), coalesce(checksum, ''), coalesce(state, ''),
+	var out []database.Revision
+	err := d.eachRow(ctx, `SELECT version, coalesce(name, ''), coalesce(checksum, ''), coalesce(state, ''),
 	coalesce((extract(epoch FROM applied_at) * 1000000)::bigint, 0), coalesce(duration_ms, 0), coalesce(applied_by, ''),
 	coalesce(statements_applied, 0), coalesce(statements_total, 0), coalesce(statement_checksums, ''), coalesce(error, '')
-FROM `+d.table).ReadAll()
-	if err != nil {
-		return nil, d.historyError(err)
-	}
-	if len(res) != 1 {
-		return nil, fmt.Errorf("postgres: reading %s: %d results, want 1", d.table, len(res))
-	}
-	out := make([]database.Revision, 0, len(res[0].Rows))
-	for _, row := range res[0].Rows {
+FROM `+d.table, func(row [][]byte) error {
 		r, err := revisionFromRow(row)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: reading %s: %w", d.table, err)
-		}
 		out = append(out, r)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// eachRow runs one SELECT with the simple protocol and calls fn with each
+// row's text values, which are valid only during the call: rows are decoded
+// as they arrive instead of being copied into a result set first. A missing
+// table or schema is no rows. An error from fn stops the reading (the rest
+// of the result is drained) and is returned with the table named.
+func (d *Driver) eachRow(ctx context.Context, sql string, fn func(row [][]byte) error) error {
+	mrr := d.conn.PgConn().Exec(ctx, sql)
+	var ferr error
+	results := 0
+	for mrr.NextResult() {
+		results++
+		rr := mrr.ResultReader()
+		for ferr == nil && rr.NextRow() {
+			ferr = fn(rr.Values())
+		}
+		if _, err := rr.Close(); err != nil {
+			mrr.Close()
+			return d.historyError(err)
+		}
+	}
+	if err := mrr.Close(); err != nil {
+		return d.historyError(err)
+	}
+	if ferr != nil {
+		return fmt.Errorf("postgres: reading %s: %w", d.table, ferr)
+	}
+	if results != 1 {
+		return fmt.Errorf("postgres: reading %s: %d results, want 1", d.table, results)
+	}
+	return nil
 }
 
 // States returns the history's versions, checksums and states (see
@@ -87,23 +113,20 @@ func (d *Driver) States(ctx context.Context) ([]database.Revision, error) {
 	if d.tableErr != nil {
 		return nil, d.tableErr
 	}
-	res, err := d.conn.PgConn().Exec(ctx, `SELECT version, coalesce(checksum, ''), coalesce(state, '') FROM `+d.table).ReadAll()
-	if err != nil {
-		return nil, d.historyError(err)
-	}
-	if len(res) != 1 {
-		return nil, fmt.Errorf("postgres: reading %s: %d results, want 1", d.table, len(res))
-	}
-	out := make([]database.Revision, len(res[0].Rows))
-	for i, row := range res[0].Rows {
+	var out []database.Revision
+	err := d.eachRow(ctx, `SELECT version, coalesce(checksum, ''), coalesce(state, '') FROM `+d.table, func(row [][]byte) error {
 		if len(row) != 3 {
-			return nil, fmt.Errorf("postgres: reading %s: %d columns, want 3", d.table, len(row))
+			return fmt.Errorf("%d columns, want 3", len(row))
 		}
 		v, err := migration.ParseVersion(string(row[0]))
 		if err != nil {
-			return nil, fmt.Errorf("postgres: reading %s: row with version %q: %w", d.table, row[0], err)
+			return fmt.Errorf("row with version %q: %w", row[0], err)
 		}
-		out[i] = database.Revision{Version: v, Checksum: string(row[1]), State: database.State(row[2])}
+		out = append(out, database.Revision{Version: v, Checksum: string(row[1]), State: database.State(row[2])})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
