@@ -1,6 +1,7 @@
 package migration
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -168,7 +169,7 @@ func loadEntry(fsys fs.FS, e fs.DirEntry, buf []byte) (*Migration, []*FileError,
 			return nil, []*FileError{{File: name, Err: err}}, buf
 		}
 	}
-	m, err = ParseFile(name, content)
+	m, err = parseFile(name, content, m, kind)
 	if err != nil {
 		return nil, fileErrors(name, err), buf
 	}
@@ -244,13 +245,18 @@ func ParseFile(name string, content []byte) (*Migration, error) {
 	if err != nil {
 		return nil, &FileError{File: name, Err: err}
 	}
+	return parseFile(name, content, m, kind)
+}
+
+// parseFile is ParseFile for a name parseName has read into m and kind.
+func parseFile(name string, content []byte, m *Migration, kind nameKind) (*Migration, error) {
 	text, err := normalize(content)
 	if err != nil {
 		return nil, &FileError{File: name, Line: lineOfInvalidUTF8(content), Err: err}
 	}
 	switch kind {
 	case nameUp, nameDown:
-		script, errs := parsePlain(name, text)
+		script, errs := parsePlain(name, text, contentChecksum(content, text))
 		if len(errs) > 0 {
 			return nil, errors.Join(errs...)
 		}
@@ -385,10 +391,21 @@ func checksum(text string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// contentChecksum is checksum(text) for the text normalize made of content.
+// When normalizing only dropped a BOM it hashes content's own bytes: every
+// run checksums every file, and this saves a copy of each.
+func contentChecksum(content []byte, text string) string {
+	if b := trimBOM(content); bytes.IndexByte(b, '\r') < 0 {
+		sum := sha256.Sum256(b)
+		return hex.EncodeToString(sum[:])
+	}
+	return checksum(text)
+}
+
 // parsePlain reads a native or Flyway file: the whole file is the script,
 // and "-- runway:" directives may precede its first statement.
-func parsePlain(name, text string) (*Script, []error) {
-	p := plainParser{sc: &Script{File: name, Checksum: checksum(text)}, header: true}
+func parsePlain(name, text, sum string) (*Script, []error) {
+	p := plainParser{sc: &Script{File: name, Checksum: sum}, header: true}
 	if strings.TrimSpace(text) != "" {
 		p.sc.Segments = []Segment{{Text: text, Line: 1}}
 	}
