@@ -9,8 +9,8 @@ import (
 	"io"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/runwaydb/runway"
 	"github.com/runwaydb/runway/database"
@@ -37,7 +37,7 @@ func (a *app) render(rep *report.Report, err error) {
 		return // the error is printed once, by exit
 	}
 	// One write for the whole rendering: a status of a thousand migrations
-	// is otherwise thousands of write calls (tabwriter writes cell by cell).
+	// is otherwise thousands of write calls.
 	w := bufio.NewWriterSize(a.stdout, 64<<10)
 	switch rep.Command {
 	case "up":
@@ -91,20 +91,61 @@ func orNone(v string) string {
 func ms(n int64) string { return (time.Duration(n) * time.Millisecond).String() }
 
 func (a *app) renderMigrations(w io.Writer, rep *report.Report) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tNAME\tSTATE\tAPPLIED AT\tDETAIL")
-	for _, m := range rep.Migrations {
-		at := ""
-		if m.AppliedAt != nil {
-			at = m.AppliedAt.Format("2006-01-02 15:04:05Z")
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Version, m.Name, m.State, at, m.Detail)
-	}
-	tw.Flush()
+	writeMigrationTable(w, rep.Migrations)
 	if rep.Command == "status" {
 		fmt.Fprintf(w, "current version %s; %d pending\n", orNone(rep.ToVersion), len(rep.Pending))
 	} else {
 		fmt.Fprintf(w, "%d migration(s) valid\n", len(rep.Migrations))
+	}
+}
+
+// appliedAtLayout is how the migration table shows when a migration ran.
+const appliedAtLayout = "2006-01-02 15:04:05Z"
+
+// writeMigrationTable prints VERSION, NAME, STATE, APPLIED AT and DETAIL in
+// aligned columns, exactly as text/tabwriter with a padding of 2 would (the
+// widths count runes; the last column is not padded). The widths are found
+// first and each line is then built once: status runs on every deploy that
+// gates on it, and tabwriter's cell-by-cell buffering of a thousand
+// migrations cost more than reading them.
+func writeMigrationTable(w io.Writer, ms []report.Migration) {
+	const pad = 2
+	width := [4]int{len("VERSION"), len("NAME"), len("STATE"), len("APPLIED AT")}
+	for _, m := range ms {
+		width[0] = max(width[0], utf8.RuneCountInString(m.Version))
+		width[1] = max(width[1], utf8.RuneCountInString(m.Name))
+		width[2] = max(width[2], utf8.RuneCountInString(m.State))
+		if m.AppliedAt != nil {
+			width[3] = max(width[3], len(appliedAtLayout))
+		}
+	}
+	cell := func(line []byte, text string, w int) []byte {
+		line = append(line, text...)
+		for n := w - utf8.RuneCountInString(text) + pad; n > 0; n-- {
+			line = append(line, ' ')
+		}
+		return line
+	}
+	line := make([]byte, 0, 256)
+	line = cell(line, "VERSION", width[0])
+	line = cell(line, "NAME", width[1])
+	line = cell(line, "STATE", width[2])
+	line = cell(line, "APPLIED AT", width[3])
+	line = append(line, "DETAIL\n"...)
+	w.Write(line)
+	var at []byte
+	for _, m := range ms {
+		line = cell(line[:0], m.Version, width[0])
+		line = cell(line, m.Name, width[1])
+		line = cell(line, m.State, width[2])
+		at = at[:0]
+		if m.AppliedAt != nil {
+			at = m.AppliedAt.AppendFormat(at, appliedAtLayout)
+		}
+		line = cell(line, string(at), width[3])
+		line = append(line, m.Detail...)
+		line = append(line, '\n')
+		w.Write(line)
 	}
 }
 
