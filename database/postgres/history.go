@@ -2,7 +2,10 @@ package postgres
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -57,14 +60,17 @@ func (d *Driver) History(ctx context.Context) ([]database.Revision, error) {
 	if d.tableErr != nil {
 		return nil, d.tableErr
 	}
-	// The simple protocol, text results and an epoch in microseconds: no
-	// prepared statement (poolers), no dependence on DateStyle, the session
-	// time zone or standard_conforming_strings.
+	// One unnamed statement (no prepared statement left behind for a
+	// pooler), text results except applied_at, which comes in binary:
+	// microseconds since 2000-01-01 UTC, whatever the session's DateStyle
+	// and TimeZone, and no conversion for the server to make (turning a
+	// thousand timestamps into text or numbers costs it more than the rest
+	// of the query).
 	var out []database.Revision
 	err := d.eachRow(ctx, `SELECT version, coalesce(name, ''), coalesce(checksum, ''), coalesce(state, ''),
-	coalesce((extract(epoch FROM applied_at) * 1000000)::bigint, 0), coalesce(duration_ms, 0), coalesce(applied_by, ''),
+	applied_at, coalesce(duration_ms, 0), coalesce(applied_by, ''),
 	coalesce(statements_applied, 0), coalesce(statements_total, 0), coalesce(statement_checksums, ''), coalesce(error, '')
-FROM `+d.table, func(row [][]byte) error {
+FROM `+d.table, historyFormats, func(row [][]byte) error {
 		r, err := revisionFromRow(row)
 		out = append(out, r)
 		return err
@@ -75,34 +81,26 @@ FROM `+d.table, func(row [][]byte) error {
 	return out, nil
 }
 
-// eachRow runs one SELECT with the simple protocol and calls fn with each
-// row's text values, which are valid only during the call: rows are decoded
-// as they arrive instead of being copied into a result set first. A missing
-// table or schema is no rows. An error from fn stops the reading (the rest
-// of the result is drained) and is returned with the table named.
-func (d *Driver) eachRow(ctx context.Context, sql string, fn func(row [][]byte) error) error {
-	mrr := d.conn.PgConn().Exec(ctx, sql)
+// historyFormats are History's result formats: binary (1) for applied_at.
+var historyFormats = []int16{0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0}
+
+// eachRow runs one SELECT as an unnamed statement and calls fn with each
+// row's values (text, or binary where formats says 1), which are valid only
+// during the call: rows are decoded as they arrive instead of being copied
+// into a result set first. A missing table or schema is no rows. An error
+// from fn stops the reading (the rest of the result is drained) and is
+// returned with the table named.
+func (d *Driver) eachRow(ctx context.Context, sql string, formats []int16, fn func(row [][]byte) error) error {
+	rr := d.conn.PgConn().ExecParams(ctx, sql, nil, nil, nil, formats)
 	var ferr error
-	results := 0
-	for mrr.NextResult() {
-		results++
-		rr := mrr.ResultReader()
-		for ferr == nil && rr.NextRow() {
-			ferr = fn(rr.Values())
-		}
-		if _, err := rr.Close(); err != nil {
-			mrr.Close()
-			return d.historyError(err)
-		}
+	for ferr == nil && rr.NextRow() {
+		ferr = fn(rr.Values())
 	}
-	if err := mrr.Close(); err != nil {
+	if _, err := rr.Close(); err != nil {
 		return d.historyError(err)
 	}
 	if ferr != nil {
 		return fmt.Errorf("postgres: reading %s: %w", d.table, ferr)
-	}
-	if results != 1 {
-		return fmt.Errorf("postgres: reading %s: %d results, want 1", d.table, results)
 	}
 	return nil
 }
@@ -114,7 +112,7 @@ func (d *Driver) States(ctx context.Context) ([]database.Revision, error) {
 		return nil, d.tableErr
 	}
 	var out []database.Revision
-	err := d.eachRow(ctx, `SELECT version, coalesce(checksum, ''), coalesce(state, '') FROM `+d.table, func(row [][]byte) error {
+	err := d.eachRow(ctx, `SELECT version, coalesce(checksum, ''), coalesce(state, '') FROM `+d.table, nil, func(row [][]byte) error {
 		if len(row) != 3 {
 			return fmt.Errorf("%d columns, want 3", len(row))
 		}
@@ -150,7 +148,9 @@ func revisionFromRow(row [][]byte) (database.Revision, error) {
 	r.Name = string(row[1])
 	r.Checksum = string(row[2])
 	r.State = database.State(row[3])
-	r.AppliedAt = time.UnixMicro(num(row[4])).UTC()
+	if r.AppliedAt, err = timestamptz(row[4]); err != nil {
+		return r, fmt.Errorf("version %s: applied_at: %w", r.Version, err)
+	}
 	r.Duration = time.Duration(num(row[5])) * time.Millisecond
 	r.AppliedBy = string(row[6])
 	r.StatementsApplied = int(num(row[7]))
@@ -163,6 +163,27 @@ func revisionFromRow(row [][]byte) (database.Revision, error) {
 		return r, fmt.Errorf("version %s: %w", r.Version, err)
 	}
 	return r, nil
+}
+
+// pgEpoch is where PostgreSQL's binary timestamps count from, 2000-01-01
+// UTC, in Unix seconds.
+const pgEpoch = 946684800
+
+// timestamptz decodes a binary timestamptz: big-endian microseconds since
+// 2000-01-01 UTC. NULL reads as the Unix epoch, as the text query's
+// coalesce to 0 did; ±infinity are refused (Runway never writes them).
+func timestamptz(b []byte) (time.Time, error) {
+	if b == nil {
+		return time.UnixMicro(0).UTC(), nil
+	}
+	if len(b) != 8 {
+		return time.Time{}, fmt.Errorf("%d bytes, want 8", len(b))
+	}
+	us := int64(binary.BigEndian.Uint64(b))
+	if us == math.MaxInt64 || us == math.MinInt64 {
+		return time.Time{}, errors.New("infinity is not a time a migration ran")
+	}
+	return time.Unix(pgEpoch+us/1e6, us%1e6*1e3).UTC(), nil
 }
 
 func (d *Driver) historyError(err error) error {

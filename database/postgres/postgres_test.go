@@ -339,6 +339,41 @@ func TestLiteralsWithoutStandardConformingStrings(t *testing.T) {
 	}
 }
 
+// TestAppliedAtExact: History reads applied_at to the microsecond, as UTC,
+// whatever the session's DateStyle and TimeZone, before and after 2000
+// (where PostgreSQL's binary timestamps count from).
+func TestAppliedAtExact(t *testing.T) {
+	d := newDriver(t)
+	ctx := context.Background()
+	query(t, d, "SET DateStyle = 'SQL, DMY'")
+	query(t, d, "SET TimeZone = 'Asia/Kathmandu'")
+	kathmandu := time.FixedZone("+0545", 5*3600+45*60)
+	want := map[string]time.Time{
+		"1": time.Date(2026, 11, 21, 23, 5, 9, 123456000, time.UTC),
+		"2": time.Date(1999, 12, 31, 23, 59, 59, 999999000, kathmandu),
+		"3": time.Date(1970, 1, 1, 0, 0, 0, 1000, time.UTC),
+		"4": time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
+		"5": time.Date(2262, 4, 12, 0, 0, 0, 1000, time.UTC), // past time.Duration's range from 2000
+	}
+	for v, at := range want {
+		r := rev(v)
+		r.AppliedAt = at
+		if err := d.WriteRevision(ctx, *r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	revs, err := d.History(ctx)
+	if err != nil || len(revs) != len(want) {
+		t.Fatal(revs, err)
+	}
+	for _, r := range revs {
+		w := want[r.Version.String()]
+		if !r.AppliedAt.Equal(w) || r.AppliedAt.Location() != time.UTC {
+			t.Errorf("version %s: AppliedAt = %v, want %v in UTC", r.Version, r.AppliedAt, w.UTC())
+		}
+	}
+}
+
 func TestSchemaQualifiedTable(t *testing.T) {
 	url := testdb.Postgres(t)
 	ctx := context.Background()
