@@ -47,7 +47,7 @@ func keeperConfig(conn *pgx.Conn) *pgx.ConnConfig {
 // busy with a long statement), and may be called while another goroutine uses
 // the Driver's other methods.
 //
-// In session mode it checks in pg_locks that the backend which took the
+// In session mode it checks in pg_lock_status() that the backend which took the
 // advisory lock still holds it; in table mode it renews the lease for another
 // LeaseTTL. It returns an error wrapping database.ErrLockLost when the lock
 // is gone (the session was terminated, the lease was taken over), and another
@@ -86,7 +86,7 @@ func (d *Driver) KeepLock(ctx context.Context) error {
 
 // confirmSession checks that backend h.pid still holds the advisory lock.
 func (d *Driver) confirmSession(ctx context.Context, h *holding) error {
-	sql := fmt.Sprintf(`SELECT %s, EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = %d)`, d.heldBy(strconv.Itoa(h.pid)), h.pid)
+	sql := fmt.Sprintf(`SELECT %s, EXISTS (SELECT 1 FROM pg_stat_get_activity(%d))`, d.heldBy(strconv.Itoa(h.pid)), h.pid)
 	res, err := d.keeper.PgConn().Exec(ctx, sql).ReadAll()
 	if err != nil {
 		return err
