@@ -33,6 +33,7 @@ const (
 	eMariaDB    = "mariadb"
 	eSelect1    = "psql select 1"
 	eListver    = "Go floor (listver)"
+	eRunwayBase = "runway-base" // -base: Runway at another commit, for a before/after in one run
 	eRunway1    = "runway ×1"
 	eRunway16   = "runway ×16"
 	eTrue       = "/bin/true (RSS floor of the measure helper)"
@@ -79,6 +80,7 @@ type config struct {
 	delay      time.Duration
 	repo       string
 	ref        string
+	base       string
 	keep       bool
 	verbose    bool
 	skipPeers  bool
@@ -153,6 +155,7 @@ func mainErr() int {
 	flag.DurationVar(&cfg.delay, "delay", 1250*time.Microsecond, "latency the proxy adds in each direction")
 	flag.StringVar(&cfg.repo, "repo", "..", "the Runway repository to build the CLI from")
 	flag.StringVar(&cfg.ref, "ref", "", "build Runway from this commit (git archive, read-only) instead of the working tree, e.g. HEAD")
+	flag.StringVar(&cfg.base, "base", "", "also build Runway from this commit and run it beside the other as runway-base, for a before/after measured in one run (all workloads but W6)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work folder (servers' data and generated migrations)")
 	flag.BoolVar(&cfg.verbose, "v", false, "print every run")
 	flag.Parse()
@@ -246,14 +249,17 @@ func (b *bench) logf(format string, args ...any) {
 }
 
 func (b *bench) wantTool(e string) bool {
+	if e == eRunwayBase {
+		return b.cfg.base != "" && (len(b.cfg.tools) == 0 || b.cfg.tools[eRunway])
+	}
 	return len(b.cfg.tools) == 0 || b.cfg.tools[e] || isFloor(e) || e == eRunway16
 }
 
 // plan lists the workloads in the order they run.
 func (b *bench) plan() []workload {
 	c := b.cfg
-	pgUp := []string{ePsql1, ePsql, eRunway, eGoose, eMigrate, eSQLMigrate, eDbmate}
-	noop := []string{eListver, eSelect1, eRunway, eGoose, eMigrate, eSQLMigrate, eDbmate}
+	pgUp := []string{ePsql1, ePsql, eRunway, eRunwayBase, eGoose, eMigrate, eSQLMigrate, eDbmate}
+	noop := []string{eListver, eSelect1, eRunway, eRunwayBase, eGoose, eMigrate, eSQLMigrate, eDbmate}
 	return []workload{
 		{name: "W1", desc: fmt.Sprintf("%d migrations (CREATE TABLE + CREATE INDEX), PostgreSQL, from empty", c.tables),
 			engine: "postgres", action: "up", set: "pg", fresh: true, floor: ePsql1, entries: pgUp, heavy: true},
@@ -263,7 +269,7 @@ func (b *bench) plan() []workload {
 			engine: "postgres", action: "status", set: "pg", floor: eListver, entries: noop},
 		{name: "W4", desc: fmt.Sprintf("%d migrations on MariaDB, from empty", c.tables),
 			engine: "mariadb", action: "up", set: "my", fresh: true, floor: eMariaDB,
-			entries: []string{eMariaDB, eRunway, eGoose, eMigrate, eSQLMigrate, eDbmate}, heavy: true},
+			entries: []string{eMariaDB, eRunway, eRunwayBase, eGoose, eMigrate, eSQLMigrate, eDbmate}, heavy: true},
 		{name: "W5", desc: fmt.Sprintf("one %s migration of multi-row INSERTs (%d rows), PostgreSQL", mib(b.sets["big"].bytes), c.bigRows),
 			engine: "postgres", action: "up", set: "big", fresh: true, floor: ePsql1, entries: pgUp, heavy: true},
 		{name: "W6", desc: fmt.Sprintf("%d runway runners at once on one database, %d pending (vs one runner)", c.w6Runners, c.w6Pending),
@@ -307,6 +313,11 @@ func (b *bench) setup() error {
 	}
 	if out, err := exec.Command(b.paths[eRunway], "version").Output(); err == nil {
 		b.versions[eRunway] = strings.TrimSpace(string(out)) + ", " + label
+	}
+	if b.cfg.base != "" {
+		if err := b.buildBase(); err != nil {
+			return err
+		}
 	}
 	b.paths[eRunway1], b.paths[eRunway16] = b.paths[eRunway], b.paths[eRunway]
 	b.versions[eRunway1], b.versions[eRunway16] = b.versions[eRunway], b.versions[eRunway]
@@ -474,7 +485,7 @@ func (b *bench) invocation(entry string, w workload, set migrationSet, db, runDi
 		inv.stdin = set.all()
 	case eListver:
 		inv.argv = []string{bin, "-d", url, "-dir", set.dir(layoutMigrate), "-table", "schema_versions"}
-	case eRunway, eRunway1, eRunway16:
+	case eRunway, eRunwayBase, eRunway1, eRunway16:
 		inv.argv = []string{bin, "-d", url, "--dir", set.dir(layoutMigrate), w.action}
 	case eGoose:
 		dsn := url
@@ -732,6 +743,24 @@ func (b *bench) prepare(w workload, e string) error {
 	return nil
 }
 
+// buildBase builds Runway at -base as the runway-base entry.
+func (b *bench) buildBase() error {
+	src, label, cleanup, err := runwaySource(b.cfg.repo, b.cfg.base)
+	if err != nil {
+		return fmt.Errorf("-base: %w", err)
+	}
+	defer cleanup()
+	b.logf("building runway-base from %s", label)
+	b.paths[eRunwayBase] = filepath.Join(b.bin, "runway-base")
+	if err := buildRunway(src, b.paths[eRunwayBase]); err != nil {
+		return err
+	}
+	if out, err := exec.Command(b.paths[eRunwayBase], "version").Output(); err == nil {
+		b.versions[eRunwayBase] = strings.TrimSpace(string(out)) + ", " + label
+	}
+	return nil
+}
+
 // startup times each binary's version command (process start, nothing
 // else) and records its size.
 func (b *bench) startup() {
@@ -746,6 +775,7 @@ func (b *bench) startup() {
 		}
 	}
 	add(eRunway, "version")
+	add(eRunwayBase, "version")
 	add(eGoose, "-version")
 	add(eMigrate, "-version")
 	add(eSQLMigrate, "--version")
