@@ -146,12 +146,19 @@ func (s *Server) initData() error {
 		}
 		return os.WriteFile(filepath.Join(s.dataDir(), "pg_hba.conf"), []byte(s.pgHBA()), 0o600)
 	default:
+		// Each server's temporary tables go in a folder of its own, not the
+		// shared /tmp: bootstraps running side by side there once failed
+		// (a temporary table gone before the bootstrap dropped it).
+		if err := os.MkdirAll(s.tmpDir(), 0o700); err != nil {
+			return err
+		}
 		args := []string{"--no-defaults", "--auth-root-authentication-method=normal", "--skip-test-db",
 			"--datadir=" + s.dataDir()}
 		if os.Geteuid() == 0 {
 			args = append(args, "--user=root")
 		}
 		// The remaining options go to the bootstrapping mariadbd.
+		args = append(args, "--tmpdir="+s.tmpDir())
 		args = append(args, mariadbTuning...)
 		return s.run(time.Minute, s.bins.init, args...)
 	}
@@ -187,6 +194,9 @@ var mariadbTuning = []string{
 	"--collation-server=utf8mb4_general_ci",
 }
 
+// tmpDir is where a MariaDB server keeps its temporary tables and files.
+func (s *Server) tmpDir() string { return filepath.Join(s.dir, "tmp") }
+
 // serverCommand returns the command line that runs the server.
 func (s *Server) serverCommand() (string, []string) {
 	port := strconv.Itoa(s.port)
@@ -203,7 +213,7 @@ func (s *Server) serverCommand() (string, []string) {
 		args := []string{"--no-defaults", "--datadir=" + s.dataDir(), "--port=" + port,
 			"--bind-address=127.0.0.1", "--socket=" + filepath.Join(s.dir, "mysqld.sock"),
 			"--pid-file=" + filepath.Join(s.dir, "mariadbd.pid"), "--skip-name-resolve",
-			"--max-connections=200"}
+			"--max-connections=200", "--tmpdir=" + s.tmpDir()}
 		if os.Geteuid() == 0 {
 			args = append(args, "--user=root")
 		}
