@@ -679,15 +679,9 @@ func TestNoopFastPath(t *testing.T) {
 // the statement and line named, nothing of it left. Elsewhere it is read
 // whole, with the same result.
 func TestLargeMigration(t *testing.T) {
-	old := migration.LargeFile
-	migration.LargeFile = 4 << 10
-	t.Cleanup(func() { migration.LargeFile = old })
-	var b strings.Builder
-	b.WriteString("CREATE TABLE big (id integer primary key, note varchar(100));\n")
-	for i := 1; i <= 2000; i++ {
-		fmt.Fprintf(&b, "INSERT INTO big (id, note) VALUES (%d, 'row %d; not the end');\n", i, i)
-	}
-	good := b.String()
+	lowerLargeFile(t)
+	good := bigScript("CREATE TABLE big (id integer primary key, note varchar(100));\n",
+		"INSERT INTO big (id, note) VALUES (%d, 'row %d; not the end');\n", 2000)
 	eachDB(t, func(t *testing.T, tg target) {
 		drv := tg.open(t)
 		bad := files("0001_big.up.sql", good+"INSERT INTO big (id, note) VALUES (7, 'duplicate');\n")
@@ -772,15 +766,9 @@ func TestWaiterFindsTheWorkDone(t *testing.T) {
 // while it is applied: its transaction is rolled back and the error is an
 // input error naming the file (and line), like any other source problem.
 func TestLargeMigrationSourceErrors(t *testing.T) {
-	old := migration.LargeFile
-	migration.LargeFile = 4 << 10
-	t.Cleanup(func() { migration.LargeFile = old })
-	var b strings.Builder
-	b.WriteString("CREATE TABLE big (id integer primary key, note text);\n")
-	for i := 1; i <= 1000; i++ {
-		fmt.Fprintf(&b, "INSERT INTO big VALUES (%d, 'row %d');\n", i, i)
-	}
-	good := b.String()
+	lowerLargeFile(t)
+	good := bigScript("CREATE TABLE big (id integer primary key, note text);\n",
+		"INSERT INTO big VALUES (%d, 'row %d');\n", 1000)
 	tg := newTarget(t, "postgres")
 	drv := tg.open(t)
 
@@ -814,4 +802,22 @@ func TestLargeMigrationSourceErrors(t *testing.T) {
 	if exists(t, drv, "big") {
 		t.Fatal("the edited large migration was not rolled back")
 	}
+}
+
+// lowerLargeFile makes files over 4 KiB "large" (streamed) for the test, so
+// that a test script of a few thousand lines takes the streaming path.
+func lowerLargeFile(t *testing.T) {
+	old := migration.LargeFile
+	migration.LargeFile = 4 << 10
+	t.Cleanup(func() { migration.LargeFile = old })
+}
+
+// bigScript is header followed by n rows, row formatted with (i, i).
+func bigScript(header, row string, n int) string {
+	var b strings.Builder
+	b.WriteString(header)
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, row, i, i)
+	}
+	return b.String()
 }
