@@ -119,9 +119,9 @@ func writeMigrationTable(w io.Writer, ms []report.Migration) {
 			width[3] = max(width[3], len(appliedAtLayout))
 		}
 	}
-	cell := func(line []byte, text string, w int) []byte {
+	cell := func(line []byte, text string, colWidth int) []byte {
 		line = append(line, text...)
-		for n := w - utf8.RuneCountInString(text) + pad; n > 0; n-- {
+		for n := colWidth - utf8.RuneCountInString(text) + pad; n > 0; n-- {
 			line = append(line, ' ')
 		}
 		return line
