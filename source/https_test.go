@@ -61,9 +61,14 @@ func newArchiveServer(t *testing.T) *archiveServer {
 			w.(http.Flusher).Flush()
 		}
 	})
+	// The slow download answers nothing until the test ends, whatever
+	// happens to the request's context: once, under load, that context
+	// ended early, the handler returned, and the client read a complete
+	// empty response instead of timing out.
+	slow := make(chan struct{})
 	mux.HandleFunc("/slow.tgz", func(w http.ResponseWriter, r *http.Request) {
 		select {
-		case <-r.Context().Done():
+		case <-slow:
 		case <-time.After(10 * time.Second):
 		}
 	})
@@ -83,6 +88,7 @@ func newArchiveServer(t *testing.T) *archiveServer {
 	s.plain = httptest.NewServer(mux)
 	t.Cleanup(s.tls.Close)
 	t.Cleanup(s.plain.Close)
+	t.Cleanup(func() { close(slow) }) // first: Close waits for the handlers
 	return s
 }
 
