@@ -181,7 +181,7 @@ func timestamptz(b []byte) (time.Time, error) {
 	}
 	us := int64(binary.BigEndian.Uint64(b))
 	if us == math.MaxInt64 || us == math.MinInt64 {
-		return time.Time{}, errors.New("infinity is not a time a migration ran")
+		return time.Time{}, errors.New("it is ±infinity, which Runway never writes: set applied_at in that row to when the migration ran")
 	}
 	return time.Unix(pgEpoch+us/1e6, us%1e6*1e3).UTC(), nil
 }

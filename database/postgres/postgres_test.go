@@ -374,6 +374,20 @@ func TestAppliedAtExact(t *testing.T) {
 	}
 }
 
+// TestAppliedAtInfinity: a row edited by hand to infinity is named, with
+// what to do, instead of read as some time.
+func TestAppliedAtInfinity(t *testing.T) {
+	d := newDriver(t)
+	if err := d.WriteRevision(context.Background(), *rev("7")); err != nil {
+		t.Fatal(err)
+	}
+	query(t, d, "UPDATE "+d.table+" SET applied_at = 'infinity'")
+	_, err := d.History(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "version 7: applied_at: it is ±infinity") || !strings.Contains(err.Error(), "set applied_at in that row") {
+		t.Fatalf("History: %v", err)
+	}
+}
+
 func TestSchemaQualifiedTable(t *testing.T) {
 	url := testdb.Postgres(t)
 	ctx := context.Background()
