@@ -32,20 +32,25 @@ func (r *Runner) lockUnlessSettled(ctx context.Context, settled func() bool) (co
 	deadline := start.Add(r.cfg.lockTimeout)
 	waiter, canWait := r.drv.(database.LockWaiter)
 	canWait = canWait && settled != nil
-	ok, err := r.drv.Lock(ctx, 0)
+	ok, holder, looked, err := r.tryLock(ctx)
 	for err == nil && !ok {
 		remaining := deadline.Sub(r.cfg.now())
 		if remaining <= 0 {
-			holder, _ := r.drv.LockHolder(ctx)
+			if !looked {
+				holder, _ = r.drv.LockHolder(ctx)
+			}
 			if holder != "" {
 				return nil, nil, fmt.Errorf("%w after %s: held by %s. If that runner is gone, the lock is released when the database ends its session (or, with --lock-mode table, when its lease expires); raise --lock-timeout if it is just slow", ErrLockTimeout, r.cfg.lockTimeout, holder)
 			}
 			return nil, nil, fmt.Errorf("%w after %s: another runner holds it", ErrLockTimeout, r.cfg.lockTimeout)
 		}
-		holder, herr := r.drv.LockHolder(ctx)
-		if herr != nil {
-			r.cfg.logger.Debug("could not tell who holds the lock", "error", herr)
+		if !looked {
+			var herr error
+			if holder, herr = r.drv.LockHolder(ctx); herr != nil {
+				r.cfg.logger.Debug("could not tell who holds the lock", "error", herr)
+			}
 		}
+		looked = false
 		r.emit(Event{Kind: EventLockWaiting, Holder: holder, Waited: r.cfg.now().Sub(start)})
 		if canWait {
 			var free bool
@@ -78,6 +83,18 @@ func (r *Runner) lockUnlessSettled(ctx context.Context, settled func() bool) (co
 			r.cfg.logger.Debug("unlock failed; the lock goes with the session", "error", err)
 		}
 	}, nil
+}
+
+// tryLock tries once to take the lock. looked reports that holder is
+// already the answer LockHolder would give: a database.LockTrier found it
+// in the same query as the attempt.
+func (r *Runner) tryLock(ctx context.Context) (ok bool, holder string, looked bool, err error) {
+	if t, can := r.drv.(database.LockTrier); can {
+		ok, holder, err = t.TryLock(ctx)
+		return ok, holder, true, err
+	}
+	ok, err = r.drv.Lock(ctx, 0)
+	return ok, "", false, err
 }
 
 // keepLock confirms, every keepalive interval and from another connection,

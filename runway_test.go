@@ -400,6 +400,53 @@ func TestLockTimeout(t *testing.T) {
 	})
 }
 
+// holderSpy counts LockHolder calls on a PostgreSQL driver, whose TryLock
+// (database.LockTrier) stays visible to the engine.
+type holderSpy struct {
+	*postgres.Driver
+	holderCalls int
+}
+
+func (s *holderSpy) LockHolder(ctx context.Context) (string, error) {
+	s.holderCalls++
+	return s.Driver.LockHolder(ctx)
+}
+
+// A runner that finds the lock taken names the holder from its lock attempt
+// (database.LockTrier): no separate holder query before it says it waits.
+func TestLockWaitingNamesHolderFromTheAttempt(t *testing.T) {
+	tg := newTarget(t, "postgres")
+	holder := tg.open(t)
+	if ok, err := holder.Lock(context.Background(), 0); err != nil || !ok {
+		t.Fatalf("take lock: %v %v", ok, err)
+	}
+	s := &holderSpy{Driver: tg.open(t).(*postgres.Driver)}
+	var waits []runway.Event
+	callsAtFirstWait := -1
+	r, err := runway.New(s, basic, runway.WithLockTimeout(time.Second),
+		runway.WithObserver(func(e runway.Event) {
+			if e.Kind == runway.EventLockWaiting {
+				if len(waits) == 0 {
+					callsAtFirstWait = s.holderCalls
+				}
+				waits = append(waits, e)
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Up(context.Background(), runway.UpOptions{})
+	if !errors.Is(err, runway.ErrLockTimeout) || !strings.Contains(err.Error(), "held by runway-test") {
+		t.Fatalf("want ErrLockTimeout naming the holder, got %v", err)
+	}
+	if len(waits) == 0 || !strings.HasPrefix(waits[0].Holder, "runway-test (pid ") {
+		t.Fatalf("lock-waiting events %+v: want the first to name the holder", waits)
+	}
+	if callsAtFirstWait != 0 {
+		t.Errorf("LockHolder was called %d times before the first lock-waiting event; want 0 (TryLock named the holder)", callsAtFirstWait)
+	}
+}
+
 func TestDown(t *testing.T) {
 	eachDB(t, func(t *testing.T, tg target) {
 		drv := tg.open(t)

@@ -48,21 +48,41 @@ func (d *Driver) tableMode() bool { return d.cfg.LockMode == database.LockModeTa
 // lands on already holds the lock without this driver having taken it: the
 // session is shared with another client.
 func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
+	ok, _, err := d.lock(ctx, wait, false)
+	return ok, err
+}
+
+var _ database.LockTrier = (*Driver)(nil)
+
+// TryLock tries once to take the lock, as Lock(ctx, 0) does, and when
+// another session holds it (session mode) says who, as LockHolder would, in
+// the same query.
+func (d *Driver) TryLock(ctx context.Context) (bool, string, error) {
+	return d.lock(ctx, 0, true)
+}
+
+// lock is Lock; with withHolder, a failed attempt also describes the
+// holder (in session mode with wait 0, in the attempt's own query).
+func (d *Driver) lock(ctx context.Context, wait time.Duration, withHolder bool) (bool, string, error) {
 	if d.held.Load() != nil {
-		return true, nil
+		return true, "", nil
 	}
 	if d.tableErr != nil {
-		return false, d.tableErr
+		return false, "", d.tableErr
 	}
 	var (
-		h   *holding
-		err error
+		h      *holding
+		holder string
+		err    error
 	)
 	switch {
 	case d.tableMode():
 		h, err = d.lockLease(ctx, wait)
+		if withHolder && err == nil && h == nil {
+			holder, _ = d.leaseHolder(ctx) // as the engine's LockHolder call would: "" when it cannot tell
+		}
 	case wait <= 0:
-		h, err = d.tryLock(ctx)
+		h, holder, err = d.tryLock(ctx, withHolder)
 	case d.pollLock:
 		h, err = d.pollForLock(ctx, wait)
 	default:
@@ -72,10 +92,10 @@ func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
 		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			err = errors.Join(err, ctx.Err())
 		}
-		return false, fmt.Errorf("postgres: taking the migration lock: %w", err)
+		return false, "", fmt.Errorf("postgres: taking the migration lock: %w", err)
 	}
 	d.held.Store(h)
-	return h != nil, nil
+	return h != nil, holder, nil
 }
 
 // heldBy is an SQL condition true when backend pid holds the
@@ -91,31 +111,42 @@ func (d *Driver) heldBy(pid string) string {
 	AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))`, u>>32, u&0xffffffff, pid)
 }
 
-func (d *Driver) tryLock(ctx context.Context) (*holding, error) {
-	// One round trip: the CTE (volatile, so evaluated once) takes the lock,
-	// unless this backend already holds it (a session shared through a
-	// pooler, where the lock would be taken again, re-entrantly), and only
-	// on success relabels the session.
+// tryLock tries once to take the lock; with withHolder, when another
+// session holds it, it also describes that session.
+func (d *Driver) tryLock(ctx context.Context, withHolder bool) (*holding, string, error) {
+	// One round trip: the CTE (volatile, so evaluated once, before the rest)
+	// takes the lock, unless this backend already holds it (a session
+	// shared through a pooler, where the lock would be taken again,
+	// re-entrantly), and only on success relabels the session. The holder
+	// is looked up only when the attempt failed (a one-time filter).
+	holder := ", NULL, NULL, NULL FROM l"
+	if withHolder {
+		holder = ", o.pid, o.app, o.host FROM l LEFT JOIN LATERAL (" + d.holderQuery("NOT l.ok AND NOT l.held") + ") o ON true"
+	}
 	sql := fmt.Sprintf(`WITH l AS (SELECT held, CASE WHEN held THEN false ELSE pg_try_advisory_lock(%d) END AS ok
 	FROM (SELECT %s AS held) h)
-SELECT ok, held, pg_backend_pid(), CASE WHEN ok THEN set_config('application_name', %s, false) END FROM l`,
-		d.key, d.heldBy("pg_backend_pid()"), d.lockedAppName())
+SELECT l.ok, l.held, pg_backend_pid(), CASE WHEN l.ok THEN set_config('application_name', %s, false) END%s`,
+		d.key, d.heldBy("pg_backend_pid()"), d.lockedAppName(), holder)
 	res, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if len(res) != 1 || len(res[0].Rows) != 1 {
-		return nil, errors.New("unexpected reply to pg_try_advisory_lock")
+		return nil, "", errors.New("unexpected reply to pg_try_advisory_lock")
 	}
 	row := res[0].Rows[0]
 	pid, _ := strconv.Atoi(string(row[2]))
 	if string(row[1]) == "t" {
-		return nil, sharedSessionError(pid)
+		return nil, "", sharedSessionError(pid)
 	}
 	if string(row[0]) != "t" {
-		return nil, nil
+		if row[4] == nil {
+			return nil, "", nil
+		}
+		hpid, _ := strconv.Atoi(string(row[4]))
+		return nil, describeHolder(hpid, string(row[5]), string(row[6])), nil
 	}
-	return &holding{pid: pid}, nil
+	return &holding{pid: pid}, "", nil
 }
 
 // alreadyHeldTag marks the error waitLock raises when the backend already
@@ -197,7 +228,7 @@ func (d *Driver) WaitUnlocked(ctx context.Context, wait time.Duration) (bool, er
 func (d *Driver) pollForLock(ctx context.Context, wait time.Duration) (*holding, error) {
 	deadline := time.Now().Add(wait)
 	for {
-		h, err := d.tryLock(ctx)
+		h, _, err := d.tryLock(ctx, false)
 		if h != nil || err != nil {
 			return h, err
 		}
@@ -265,20 +296,7 @@ func (d *Driver) LockHolder(ctx context.Context) (string, error) {
 	if d.tableMode() {
 		return d.leaseHolder(ctx)
 	}
-	// A bigint advisory key shows in pg_locks as classid (high half),
-	// objid (low half) and objsubid 1.
-	//
-	// The functions behind the pg_locks and pg_stat_activity views are
-	// asked directly, for the one holder: in a new session, expanding the
-	// views costs the server more than the answer (every runner that finds
-	// the lock taken asks this once, and the replicas of a deploy all do it
-	// at the same moment: 4.2 -> 1.6 ms of server time each).
-	u := uint64(d.key)
-	sql := fmt.Sprintf(`SELECT l.pid, coalesce(a.application_name, ''), coalesce(a.client_hostname, host(a.client_addr), '')
-FROM pg_lock_status() l LEFT JOIN LATERAL pg_stat_get_activity(l.pid) a ON true
-WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %d AND l.objid = %d AND l.objsubid = 1
-	AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-LIMIT 1`, u>>32, u&0xffffffff)
+	sql := d.holderQuery("true")
 	res, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
 	if err != nil {
 		return "", fmt.Errorf("postgres: looking up the lock holder: %w", err)
@@ -289,6 +307,24 @@ LIMIT 1`, u>>32, u&0xffffffff)
 	row := res[0].Rows[0]
 	pid, _ := strconv.Atoi(string(row[0]))
 	return describeHolder(pid, string(row[1]), string(row[2])), nil
+}
+
+// holderQuery selects the session holding the advisory lock (pid, app,
+// host), at most one row, when cond holds.
+//
+// A bigint advisory key shows in pg_locks as classid (high half), objid
+// (low half) and objsubid 1. The functions behind the pg_locks and
+// pg_stat_activity views are asked directly, for the one holder: in a new
+// session, expanding the views costs the server more than the answer (every
+// runner that finds the lock taken asks this once, and the replicas of a
+// deploy all do it at the same moment: 4.2 -> 1.6 ms of server time each).
+func (d *Driver) holderQuery(cond string) string {
+	u := uint64(d.key)
+	return fmt.Sprintf(`SELECT s.pid, coalesce(a.application_name, '') AS app, coalesce(a.client_hostname, host(a.client_addr), '') AS host
+FROM pg_lock_status() s LEFT JOIN LATERAL pg_stat_get_activity(s.pid) a ON true
+WHERE %s AND s.locktype = 'advisory' AND s.granted AND s.classid = %d AND s.objid = %d AND s.objsubid = 1
+	AND s.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+LIMIT 1`, cond, u>>32, u&0xffffffff)
 }
 
 func describeHolder(pid int, app, host string) string {

@@ -474,6 +474,64 @@ func TestLockHolderText(t *testing.T) {
 	}
 }
 
+// TryLock is Lock(ctx, 0) that, when the lock is taken, names the holder as
+// LockHolder does, in both lock modes.
+func TestTryLock(t *testing.T) {
+	url := testdb.Postgres(t)
+	ctx := context.Background()
+	for name, mode := range map[string]database.LockMode{"session": database.LockModeSession, "table": database.LockModeTable} {
+		t.Run(name, func(t *testing.T) {
+			a := open(t, url, database.Config{Identity: "runway web-1 pid=42", LockMode: mode, LeaseTTL: testTTL})
+			b := open(t, url, database.Config{Identity: "runway web-2 pid=7", LockMode: mode, LeaseTTL: testTTL})
+			if ok, h, err := b.TryLock(ctx); !ok || h != "" || err != nil {
+				t.Fatalf("TryLock of a free lock = %v, %q, %v; want true", ok, h, err)
+			}
+			if ok, h, err := b.TryLock(ctx); !ok || h != "" || err != nil {
+				t.Fatalf("TryLock of a lock this driver holds = %v, %q, %v; want true", ok, h, err)
+			}
+			if err := b.Unlock(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := a.Lock(ctx, 0); !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+			ok, h, err := b.TryLock(ctx)
+			if ok || err != nil {
+				t.Fatalf("TryLock while another session holds the lock = %v, %v; want false", ok, err)
+			}
+			want, err := b.LockHolder(ctx)
+			if err != nil || want == "" {
+				t.Fatalf("LockHolder = %q, %v", want, err)
+			}
+			if mode == database.LockModeTable {
+				// The lease's remaining time moves between the two calls.
+				h, _, _ = strings.Cut(h, " (lease expires in ")
+				want, _, _ = strings.Cut(want, " (lease expires in ")
+			}
+			if h != want {
+				t.Errorf("TryLock named the holder %q; LockHolder says %q", h, want)
+			}
+			if !strings.HasPrefix(h, "runway web-1 pid=42") {
+				t.Errorf("TryLock named the holder %q, want runway web-1 pid=42", h)
+			}
+			if err := a.Unlock(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if ok, h, err := b.TryLock(ctx); !ok || h != "" || err != nil {
+				t.Fatalf("TryLock after the holder let go = %v, %q, %v; want true", ok, h, err)
+			}
+			if mode == database.LockModeSession {
+				if got := query(t, b, "SHOW application_name"); !strings.HasPrefix(got, "runway web-2 pid=7 locked since ") {
+					t.Errorf("application_name after TryLock = %q", got)
+				}
+			}
+			if err := b.Unlock(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
 func TestLockWithoutWaitKeepsSettings(t *testing.T) {
 	url := testdb.Postgres(t)
 	ctx := context.Background()
