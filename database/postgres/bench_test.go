@@ -176,3 +176,25 @@ func delayCopy(dst, src net.Conn, delay time.Duration) {
 	src.Close()
 	io.Copy(io.Discard, src)
 }
+
+// BenchmarkHistory reads a history of 1000 rows, as status and every run with
+// work to do do: the allocations (B/op) are what decides whether a short
+// command collects garbage before it exits.
+func BenchmarkHistory(b *testing.B) {
+	d := open(b, testdb.Postgres(b), database.Config{})
+	ctx := context.Background()
+	if err := d.EnsureHistory(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if err := d.simple(ctx, `INSERT INTO `+d.table+` (version, name, checksum, state, applied_at, duration_ms, applied_by)
+SELECT i::text, 't_' || i, md5(i::text) || md5(i::text), 'applied', now(), 3, 'bench pid=1' FROM generate_series(1, 1000) i`); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		revs, err := d.History(ctx)
+		if err != nil || len(revs) != 1000 {
+			b.Fatalf("History: %d rows, %v", len(revs), err)
+		}
+	}
+}

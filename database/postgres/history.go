@@ -72,7 +72,7 @@ func (d *Driver) History(ctx context.Context) ([]database.Revision, error) {
 	coalesce(statements_applied, 0), coalesce(statements_total, 0), coalesce(statement_checksums, ''), coalesce(error, '')
 FROM `+d.table, historyFormats, func(row [][]byte) error {
 		r, err := revisionFromRow(row)
-		out = append(out, r)
+		out = appendRevision(out, r)
 		return err
 	})
 	if err != nil {
@@ -120,13 +120,27 @@ func (d *Driver) States(ctx context.Context) ([]database.Revision, error) {
 		if err != nil {
 			return fmt.Errorf("row with version %q: %w", row[0], err)
 		}
-		out = append(out, database.Revision{Version: v, Checksum: string(row[1]), State: database.State(row[2])})
+		out = appendRevision(out, database.Revision{Version: v, Checksum: string(row[1]), State: database.State(row[2])})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// appendRevision appends r to revs, doubling the capacity when it is full:
+// the row count is not known until the last row, and append's own growth
+// (1.25x past 256 elements) would allocate a thousand-row history about
+// three times over, enough to make a short command start a garbage
+// collection it then waits for.
+func appendRevision(revs []database.Revision, r database.Revision) []database.Revision {
+	if len(revs) == cap(revs) {
+		grown := make([]database.Revision, len(revs), max(64, 2*len(revs)))
+		copy(grown, revs)
+		revs = grown
+	}
+	return append(revs, r)
 }
 
 func revisionFromRow(row [][]byte) (database.Revision, error) {

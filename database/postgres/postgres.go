@@ -87,6 +87,9 @@ func Open(ctx context.Context, url string, cfg database.Config) (*Driver, error)
 	if _, ok := pc.RuntimeParams["application_name"]; !ok && cfg.Identity != "" {
 		pc.RuntimeParams["application_name"] = asciiName(cfg.Identity)
 	}
+	// Every query goes through the connection's PgConn or the simple
+	// protocol: pgx's statement and description caches would stay empty.
+	pc.StatementCacheCapacity, pc.DescriptionCacheCapacity = 0, 0
 	if pc.ConnectTimeout == 0 {
 		pc.ConnectTimeout = defaultConnectTimeout
 	}
