@@ -36,7 +36,11 @@ const (
 	eRunwayBase = "runway-base" // -base: Runway at another commit, for a before/after in one run
 	eRunway1    = "runway ×1"
 	eRunway16   = "runway ×16"
-	eTrue       = "/bin/true (RSS floor of the measure helper)"
+	// W6 with -base: the crowd and the single runner at the base commit,
+	// the crowd compared with its own single runner.
+	eRunwayBase1  = "runway-base ×1"
+	eRunwayBase16 = "runway-base ×16"
+	eTrue         = "/bin/true (RSS floor of the measure helper)"
 )
 
 var toolEntries = []string{eRunway, eGoose, eMigrate, eSQLMigrate, eDbmate}
@@ -155,7 +159,7 @@ func mainErr() int {
 	flag.DurationVar(&cfg.delay, "delay", 1250*time.Microsecond, "latency the proxy adds in each direction")
 	flag.StringVar(&cfg.repo, "repo", "..", "the Runway repository to build the CLI from")
 	flag.StringVar(&cfg.ref, "ref", "", "build Runway from this commit (git archive, read-only) instead of the working tree, e.g. HEAD")
-	flag.StringVar(&cfg.base, "base", "", "also build Runway from this commit and run it beside the other as runway-base, for a before/after measured in one run (all workloads but W6)")
+	flag.StringVar(&cfg.base, "base", "", "also build Runway from this commit and run it beside the other as runway-base, for a before/after measured in one run (in W6 its own single runner and crowd, the crowd compared with that runner)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work folder (servers' data and generated migrations)")
 	flag.BoolVar(&cfg.verbose, "v", false, "print every run")
 	flag.Parse()
@@ -249,7 +253,7 @@ func (b *bench) logf(format string, args ...any) {
 }
 
 func (b *bench) wantTool(e string) bool {
-	if e == eRunwayBase {
+	if e == eRunwayBase || e == eRunwayBase1 || e == eRunwayBase16 {
 		return b.cfg.base != "" && (len(b.cfg.tools) == 0 || b.cfg.tools[eRunway])
 	}
 	return len(b.cfg.tools) == 0 || b.cfg.tools[e] || isFloor(e) || e == eRunway16
@@ -273,7 +277,7 @@ func (b *bench) plan() []workload {
 		{name: "W5", desc: fmt.Sprintf("one %s migration of multi-row INSERTs (%d rows), PostgreSQL", mib(b.sets["big"].bytes), c.bigRows),
 			engine: "postgres", action: "up", set: "big", fresh: true, floor: ePsql1, entries: pgUp, heavy: true},
 		{name: "W6", desc: fmt.Sprintf("%d runway runners at once on one database, %d pending (vs one runner)", c.w6Runners, c.w6Pending),
-			engine: "postgres", action: "up", set: "w6", fresh: true, floor: eRunway1, entries: []string{eRunway1, eRunway16}, heavy: true, runners: c.w6Runners},
+			engine: "postgres", action: "up", set: "w6", fresh: true, floor: eRunway1, entries: []string{eRunway1, eRunway16, eRunwayBase1, eRunwayBase16}, heavy: true, runners: c.w6Runners},
 		{name: "W1-lat", desc: fmt.Sprintf("W1 through the latency proxy (%d migrations)", c.latTables),
 			engine: "postgres", action: "up", set: "pglat", fresh: true, lat: true, floor: ePsql1, entries: pgUp, heavy: true},
 		{name: "W2-lat", desc: "W2 through the latency proxy",
@@ -321,6 +325,10 @@ func (b *bench) setup() error {
 	}
 	b.paths[eRunway1], b.paths[eRunway16] = b.paths[eRunway], b.paths[eRunway]
 	b.versions[eRunway1], b.versions[eRunway16] = b.versions[eRunway], b.versions[eRunway]
+	if b.cfg.base != "" {
+		b.paths[eRunwayBase1], b.paths[eRunwayBase16] = b.paths[eRunwayBase], b.paths[eRunwayBase]
+		b.versions[eRunwayBase1], b.versions[eRunwayBase16] = b.versions[eRunwayBase], b.versions[eRunwayBase]
+	}
 	for _, p := range peers {
 		if !b.wantTool(p.name) {
 			continue
@@ -485,7 +493,7 @@ func (b *bench) invocation(entry string, w workload, set migrationSet, db, runDi
 		inv.stdin = set.all()
 	case eListver:
 		inv.argv = []string{bin, "-d", url, "-dir", set.dir(layoutMigrate), "-table", "schema_versions"}
-	case eRunway, eRunwayBase, eRunway1, eRunway16:
+	case eRunway, eRunwayBase, eRunway1, eRunway16, eRunwayBase1, eRunwayBase16:
 		inv.argv = []string{bin, "-d", url, "--dir", set.dir(layoutMigrate), w.action}
 	case eGoose:
 		dsn := url
@@ -619,7 +627,7 @@ func (b *bench) runOne(w workload, e string, set migrationSet, rep int, runDir s
 		// W6: both the single runner and the crowd are timed from here, start
 		// of the first to exit of the last.
 		n := 1
-		if e == eRunway16 {
+		if e == eRunway16 || e == eRunwayBase16 {
 			n = w.runners
 		}
 		invs := make([]invocation, n)
@@ -844,10 +852,19 @@ func (b *bench) summarise() {
 			continue
 		}
 		for _, r := range b.results {
-			if r.Workload == w.name && r.Runs > 0 {
-				r.Floor, r.FloorWallMs = w.floor, f.WallMs
-				r.Ratio = r.WallMs / f.WallMs
+			if r.Workload != w.name || r.Runs == 0 {
+				continue
 			}
+			floor, fr := w.floor, f
+			if r.Tool == eRunwayBase1 || r.Tool == eRunwayBase16 {
+				// The base's crowd against the base's single runner.
+				floor, fr = eRunwayBase1, byKey[w.name+"/"+eRunwayBase1]
+				if fr == nil || fr.Runs == 0 {
+					continue
+				}
+			}
+			r.Floor, r.FloorWallMs = floor, fr.WallMs
+			r.Ratio = r.WallMs / fr.WallMs
 		}
 	}
 }
