@@ -55,8 +55,8 @@ func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
 var _ database.LockTrier = (*Driver)(nil)
 
 // TryLock tries once to take the lock, as Lock(ctx, 0) does, and when
-// another session holds it (session mode) says who, as LockHolder would, in
-// the same query.
+// another session holds it says who, as LockHolder would: in session mode
+// in the attempt's own query, in table mode from the lease row afterwards.
 func (d *Driver) TryLock(ctx context.Context) (bool, string, error) {
 	return d.lock(ctx, 0, true)
 }
