@@ -622,22 +622,16 @@ func (b *bench) runOne(w workload, e string, set migrationSet, rep int, runDir s
 	if err != nil {
 		return sample{}, err
 	}
-	var s sample
 	if w.runners > 0 {
-		// W6: both the single runner and the crowd are timed from here, start
-		// of the first to exit of the last.
-		n := 1
+		// W6: the single runner and the crowd both start through one
+		// measure helper, which times them from the first start to the
+		// last exit: the crowd's figure holds no extra helper start-ups.
+		inv.copies = 1
 		if e == eRunway16 || e == eRunwayBase16 {
-			n = w.runners
+			inv.copies = w.runners
 		}
-		invs := make([]invocation, n)
-		for i := range invs {
-			invs[i] = inv
-		}
-		s, err = runConcurrently(invs)
-	} else {
-		s, err = run(inv)
 	}
+	s, err := run(inv)
 	if err != nil {
 		return s, err
 	}

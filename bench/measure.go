@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -15,9 +16,10 @@ import (
 
 // invocation is one process to time.
 type invocation struct {
-	argv  []string
-	stdin string // file fed on standard input, if any
-	dir   string
+	argv   []string
+	stdin  string // file fed on standard input, if any
+	dir    string
+	copies int // W6: how many copies start at once (0 or 1: one)
 }
 
 // sample is one timed run: wall from start to exit, CPU and peak RSS of the
@@ -91,7 +93,11 @@ var (
 
 func start(inv invocation) (*running, error) {
 	result := filepath.Join(measureDir, fmt.Sprintf("m%d.json", measureSeq.Add(1)))
-	args := append([]string{"-o", result, "--"}, inv.argv...)
+	args := []string{"-o", result}
+	if inv.copies > 1 {
+		args = append(args, "-n", strconv.Itoa(inv.copies))
+	}
+	args = append(append(args, "--"), inv.argv...)
 	cmd := exec.Command(measureBin, args...)
 	cmd.Env = cleanEnv
 	cmd.Dir = inv.dir
@@ -165,36 +171,6 @@ func run(inv invocation) (sample, error) {
 		return sample{}, err
 	}
 	return r.wait()
-}
-
-// runConcurrently starts all at once and times until the last exits; CPU is
-// the sum over them, peak RSS the largest.
-func runConcurrently(invs []invocation) (sample, error) {
-	t0 := time.Now()
-	rs := make([]*running, 0, len(invs))
-	for _, inv := range invs {
-		r, err := start(inv)
-		if err != nil {
-			for _, r := range rs {
-				r.wait()
-			}
-			return sample{}, err
-		}
-		rs = append(rs, r)
-	}
-	var total sample
-	var firstErr error
-	for _, r := range rs {
-		s, err := r.wait()
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-		total.user += s.user
-		total.sys += s.sys
-		total.rssKiB = max(total.rssKiB, s.rssKiB)
-	}
-	total.wall = time.Since(t0)
-	return total, firstErr
 }
 
 func medianDur(ds []time.Duration) time.Duration {
