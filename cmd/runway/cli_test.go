@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A person at a terminal is asked before down reverts anything, and only
@@ -57,5 +58,37 @@ func TestLiveTimerOnATerminal(t *testing.T) {
 	}
 	if strings.Contains(errb.String(), "still running") {
 		t.Fatalf("terminal got the off-terminal heartbeat lines:\n%q", errb.String())
+	}
+}
+
+// Off a terminal a long migration says it is still running every progress
+// interval, and stops saying it once it is done.
+func TestHeartbeatOffATerminal(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "0001_slow.up.sql"), []byte(
+		"CREATE TABLE s (id int);\nWITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 300000) SELECT count(*) FROM c;\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "0002_fast.up.sql"), []byte("CREATE TABLE f (id int);\n"), 0o644)
+	var out, errb bytes.Buffer
+	a := newApp(strings.NewReader(""), &out, &errb, func(string) string { return "" }, false, false)
+	code := a.run(context.Background(), []string{"-d", "sqlite:" + filepath.Join(dir, "x.db"), "--dir", dir, "--progress-interval", "5ms", "up"})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	e := errb.String()
+	beats := strings.Count(e, "still running applying 1_slow … ")
+	if beats < 2 {
+		t.Fatalf("want a heartbeat line every 5ms while 1_slow runs, got %d:\n%s", beats, e)
+	}
+	if strings.Contains(e, "still running applying 2_fast") || strings.Contains(e, "\r") {
+		t.Fatalf("heartbeat for the wrong migration or terminal codes off a terminal:\n%q", e)
+	}
+	// Nothing after the run: the timer of the last migration was stopped.
+	before := errb.Len()
+	time.Sleep(30 * time.Millisecond)
+	if errb.Len() != before {
+		t.Fatalf("heartbeat lines after the run ended:\n%s", errb.String()[before:])
+	}
+	if i, j := strings.LastIndex(e, "still running applying 1_slow"), strings.Index(e, "applied 1_slow"); i > j {
+		t.Fatalf("a heartbeat after 1_slow was reported applied:\n%s", e)
 	}
 }

@@ -179,7 +179,7 @@ type progress struct {
 	mu       sync.Mutex
 	current  string // what is running now
 	started  time.Time
-	stop     chan struct{}
+	timer    *time.Timer // the running migration's progress timer
 	lastWait time.Time
 }
 
@@ -235,43 +235,39 @@ func (p *progress) event(e runway.Event) {
 }
 
 // startTicker reports a running migration: a line every progress interval
-// off a terminal (CI kills jobs that print nothing), a live timer on one.
+// off a terminal (CI kills jobs that print nothing), a live timer on one. It
+// arms a timer, no goroutine: nothing wakes between a migration's start and
+// its end unless the interval passes (a goroutine per migration cost each
+// short migration two scheduler wake-ups beside its round trip).
 func (p *progress) startTicker(label string, start time.Time) {
 	p.current = label
 	p.started = start
-	stop := make(chan struct{})
-	p.stop = stop
 	interval := p.a.g.progressInterval
 	if p.a.stderrTerminal {
 		interval = min(interval, 200*time.Millisecond)
 	}
-	go func() {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case now := <-t.C:
-				p.mu.Lock()
-				if p.stop == stop {
-					elapsed := now.Sub(p.started).Round(time.Second)
-					if p.a.stderrTerminal {
-						fmt.Fprintf(p.a.stderr, "\r\033[K%s … %s", p.current, now.Sub(p.started).Round(100*time.Millisecond))
-					} else {
-						fmt.Fprintf(p.a.stderr, "still running %s … %s\n", p.current, elapsed)
-					}
-				}
-				p.mu.Unlock()
-			}
+	var t *time.Timer
+	t = time.AfterFunc(interval, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.timer != t {
+			return // the migration ended while this fired
 		}
-	}()
+		now := time.Now()
+		if p.a.stderrTerminal {
+			fmt.Fprintf(p.a.stderr, "\r\033[K%s … %s", p.current, now.Sub(p.started).Round(100*time.Millisecond))
+		} else {
+			fmt.Fprintf(p.a.stderr, "still running %s … %s\n", p.current, now.Sub(p.started).Round(time.Second))
+		}
+		t.Reset(interval)
+	})
+	p.timer = t
 }
 
 func (p *progress) stopTicker() {
-	if p.stop != nil {
-		close(p.stop)
-		p.stop = nil
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
 		if p.a.stderrTerminal {
 			fmt.Fprint(p.a.stderr, "\r\033[K")
 		}
