@@ -74,7 +74,7 @@ func (d *Driver) ExecRecorded(ctx context.Context, stmts []migration.Statement, 
 		}
 		b.WriteString(" WHERE version = " + version + ";")
 	}
-	if _, err := conn.ExecContext(ctx, b.String()); err != nil {
+	if err := d.execSession(ctx, conn, b.String()); err != nil {
 		// How far did it get? The row knows, when the session still works.
 		var n sql.NullInt64
 		var state sql.NullString

@@ -55,10 +55,14 @@ type Driver struct {
 	// a failed check.
 	tls tlsSettings
 
-	mu       sync.Mutex // guards conn and lockName, not the I/O done with them
-	conn     *sql.Conn
-	lockName string // computed on first use: it needs DATABASE()
-	locked   atomic.Bool
+	mu   sync.Mutex // guards conn, sessionNet and lockName, not the I/O done with them
+	conn *sql.Conn
+	// sessionNet is the network connection under conn when Open's dialer
+	// made it (nil for a pool given to New): execSession closes it when the
+	// run's context ends.
+	sessionNet net.Conn
+	lockName   string // computed on first use: it needs DATABASE()
+	locked     atomic.Bool
 	// sessionID is the server's id of conn, recorded with the lock, for KeepLock.
 	sessionID atomic.Int64
 	// multi: the connection allows several statements per message (Open
@@ -97,8 +101,8 @@ func openConfig(ctx context.Context, rawURL string, mc *mysql.Config, ts tlsSett
 	} else {
 		mc.ConnectionAttributes = joinAttrs(mc.ConnectionAttributes, "program_name:runway")
 	}
-	if cfg.Dial != nil {
-		mc.DialFunc = cfg.Dial
+	if mc.Net == "tcp" || mc.Net == "unix" {
+		mc.DialFunc = recordingDial(cfg.Dial)
 	}
 	mc.MultiStatements = true // ExecRecorded sends a migration in one message
 	connector, err := mysql.NewConnector(mc)
@@ -281,7 +285,8 @@ func (d *Driver) session(ctx context.Context) (*sql.Conn, error) {
 		cctx, cancel = context.WithTimeout(ctx, d.connectTimeout)
 		defer cancel()
 	}
-	conn, err := d.db.Conn(cctx)
+	var nc net.Conn
+	conn, err := d.db.Conn(context.WithValue(cctx, sessionDialKey{}, &nc))
 	if err != nil && ctx.Err() == nil && cctx.Err() != nil {
 		err = fmt.Errorf("no answer within %s (set timeout= in the URL to wait longer): %w", d.connectTimeout, err)
 	}
@@ -295,7 +300,61 @@ func (d *Driver) session(ctx context.Context) (*sql.Conn, error) {
 		return nil, fmt.Errorf("%w: %w", database.ErrConnect, err)
 	}
 	d.conn = conn
+	d.sessionNet = nc // nil when the pool handed over a connection it already had
 	return conn, nil
+}
+
+// sessionDialKey marks the context of the session's own dial; its value is
+// where recordingDial puts the connection it makes.
+type sessionDialKey struct{}
+
+// recordingDial dials as go-sql-driver would (with dial, the configured
+// tunnel, when there is one) and, for the session's dial, records the
+// network connection, so that execSession can close it under a query.
+func recordingDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var c net.Conn
+		var err error
+		if dial != nil {
+			c, err = dial(ctx, network, addr)
+		} else {
+			var nd net.Dialer
+			c, err = nd.DialContext(ctx, network, addr)
+		}
+		if err == nil {
+			if slot, ok := ctx.Value(sessionDialKey{}).(*net.Conn); ok {
+				*slot = c
+			}
+		}
+		return c, err
+	}
+}
+
+// execSession runs query on the session connection conn. go-sql-driver
+// watches a query's context by handing it to a goroutine and taking it
+// back: two scheduler wake-ups a query, which a run of many small
+// migrations (one query each) pays on every one of them. When Open dialed
+// the session itself, the query runs under context.WithoutCancel instead
+// and the context is watched here with context.AfterFunc, which costs
+// nothing unless the context ends; then it closes the connection under the
+// query, as go-sql-driver's watcher does, and the error says why.
+func (d *Driver) execSession(ctx context.Context, conn *sql.Conn, query string) error {
+	d.mu.Lock()
+	nc := d.sessionNet
+	d.mu.Unlock()
+	if nc == nil || ctx.Done() == nil {
+		_, err := conn.ExecContext(ctx, query)
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	_, err := conn.ExecContext(context.WithoutCancel(ctx), query)
+	if !stop() && err != nil {
+		return fmt.Errorf("%w (the connection was closed under the query: %v)", ctx.Err(), err)
+	}
+	return err
 }
 
 // Dialect returns migration.MySQL.
@@ -726,7 +785,7 @@ func (d *Driver) Exec(ctx context.Context, stmt migration.Statement) error {
 	if err != nil {
 		return err
 	}
-	if _, err := conn.ExecContext(ctx, stmt.SQL); err != nil {
+	if err := d.execSession(ctx, conn, stmt.SQL); err != nil {
 		return execError(0, 0, stmt, err)
 	}
 	return nil
@@ -789,7 +848,7 @@ func syntaxErrorPosition(sql, msg string) int {
 func (d *Driver) Close(ctx context.Context) error {
 	d.mu.Lock()
 	conn := d.conn
-	d.conn = nil
+	d.conn, d.sessionNet = nil, nil
 	d.mu.Unlock()
 	var err error
 	if conn != nil {

@@ -1,0 +1,117 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/internal/testdb"
+	"github.com/runwaydb/runway/migration"
+)
+
+// A statement in flight stops soon after the run's context ends, with an
+// error that says so, whether the driver watches the context itself (Open
+// dialed the session) or leaves it to go-sql-driver (a pool given to New).
+func TestCancelMidStatement(t *testing.T) {
+	dbURL := testdb.MySQL(t)
+	ctx := context.Background()
+	pool := func(t *testing.T) *Driver {
+		mc, err := ParseURL(dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		connector, err := mysql.NewConnector(mc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := sql.OpenDB(connector)
+		t.Cleanup(func() { db.Close() })
+		d := New(db, database.Config{})
+		t.Cleanup(func() { d.Close(ctx) })
+		return d
+	}
+	for _, c := range []struct {
+		name    string
+		driver  func(t *testing.T) *Driver
+		watches bool // execSession watches the context itself
+	}{
+		{"Open", func(t *testing.T) *Driver { return open(t, dbURL, database.Config{Identity: "runway test"}) }, true},
+		{"New", pool, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			long := migration.Statement{SQL: "SELECT SLEEP(30)", Line: 1}
+			for _, call := range []struct {
+				name string
+				run  func(d *Driver, ctx context.Context) error
+			}{
+				{"Exec", func(d *Driver, ctx context.Context) error { return d.Exec(ctx, long) }},
+				{"ExecRecorded", func(d *Driver, ctx context.Context) error {
+					r := database.Revision{Version: migration.MustParseVersion("1"), Name: "slow", Checksum: "c",
+						State: database.StateRunning, AppliedBy: "test"}
+					_, err := d.ExecRecorded(ctx, []migration.Statement{long}, r, r)
+					return err
+				}},
+			} {
+				if call.name == "ExecRecorded" && !c.watches {
+					continue // a pool given to New may not allow several statements a message: no ExecRecorded
+				}
+				t.Run(call.name, func(t *testing.T) {
+					d := c.driver(t)
+					if err := d.EnsureHistory(ctx); err != nil {
+						t.Fatal(err)
+					}
+					d.mu.Lock()
+					watches := d.sessionNet != nil
+					d.mu.Unlock()
+					if watches != c.watches {
+						t.Fatalf("the driver watches the context itself: %v, want %v", watches, c.watches)
+					}
+					runCtx, cancel := context.WithCancel(ctx)
+					time.AfterFunc(300*time.Millisecond, cancel)
+					start := time.Now()
+					err := call.run(d, runCtx)
+					took := time.Since(start)
+					if !errors.Is(err, context.Canceled) {
+						t.Errorf("%s cancelled mid-statement: %v, want an error wrapping %v", call.name, err, context.Canceled)
+					}
+					if took > 10*time.Second {
+						t.Errorf("%s returned %v after it started; its context ended after 300ms", call.name, took)
+					}
+					// The session is gone with the statement: the next call
+					// fails instead of running on a connection in an unknown state.
+					if err := d.Exec(ctx, migration.Statement{SQL: "DO 1"}); err == nil {
+						t.Errorf("Exec on the session after the cancelled statement succeeded")
+					}
+				})
+			}
+		})
+	}
+}
+
+// An uncancelled run on the watched session works as before, statement after
+// statement, and a context that ends between two queries is reported before
+// anything is sent.
+func TestExecSessionWatchedContext(t *testing.T) {
+	ctx := context.Background()
+	d := open(t, testdb.MySQL(t), database.Config{})
+	runCtx, cancel := context.WithCancel(ctx)
+	for i := range 50 {
+		if err := d.Exec(runCtx, migration.Statement{SQL: "DO 1"}); err != nil {
+			t.Fatalf("Exec %d: %v", i, err)
+		}
+	}
+	cancel()
+	if err := d.Exec(runCtx, migration.Statement{SQL: "DO 1"}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Exec with an ended context: %v, want %v", err, context.Canceled)
+	}
+	// Nothing was closed under the session by the contexts that ended
+	// between queries.
+	if err := d.Exec(ctx, migration.Statement{SQL: "DO 1"}); err != nil {
+		t.Errorf("Exec after an ended context was refused: %v", err)
+	}
+}
