@@ -2,12 +2,9 @@ package mysql
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"testing"
 	"time"
-
-	"github.com/go-sql-driver/mysql"
 
 	"github.com/runwaydb/runway/database"
 	"github.com/runwaydb/runway/internal/testdb"
@@ -21,17 +18,7 @@ func TestCancelMidStatement(t *testing.T) {
 	dbURL := testdb.MySQL(t)
 	ctx := context.Background()
 	pool := func(t *testing.T) *Driver {
-		mc, err := ParseURL(dbURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		connector, err := mysql.NewConnector(mc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		db := sql.OpenDB(connector)
-		t.Cleanup(func() { db.Close() })
-		d := New(db, database.Config{})
+		d := New(openPool(t, dbURL), database.Config{})
 		t.Cleanup(func() { d.Close(ctx) })
 		return d
 	}
