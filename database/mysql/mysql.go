@@ -79,6 +79,9 @@ type Driver struct {
 // unknown ones are set as session system variables when the connection opens,
 // and socket=/path/to/mysqld.sock connects through a unix socket instead of TCP.
 // The dial timeout is DefaultDialTimeout unless timeout= says otherwise.
+// Open dials itself, with cfg.Dial when set (an SSH tunnel, a proxy) and a
+// plain net.Dialer otherwise; a dial function registered globally with
+// go-sql-driver's RegisterDialContext is not consulted: pass it as cfg.Dial.
 //
 // TLS is set up like the mysql client's: ssl-mode=, ssl-ca=, ssl-cert= and
 // ssl-key= (see ParseURL), or go-sql-driver's tls=true|false|skip-verify|preferred.
