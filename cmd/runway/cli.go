@@ -79,7 +79,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.DurationVar(&g.lockTimeout, "lock-timeout", 10*time.Minute, "how long to wait for the migration lock")
 	fs.BoolVar(&g.verbose, "verbose", false, "debug logs on stderr (secrets redacted)")
 	fs.BoolVar(&g.verbose, "v", false, "shorthand for --verbose")
-	fs.DurationVar(&g.progressInterval, "progress-interval", 30*time.Second, "how often a long statement reports that it is still running, off a terminal")
+	fs.DurationVar(&g.progressInterval, "progress-interval", 30*time.Second, "how often a long statement reports that it is still running, off a terminal (0: never)")
 	fs.StringVar(&g.lockMode, "lock-mode", "session", "`mode` of the migration lock: session (advisory lock / GET_LOCK / file lock) or table (a lease row, for PostgreSQL behind PgBouncer)")
 	fs.DurationVar(&g.lockKeepalive, "lock-keepalive", 10*time.Second, "how often to confirm from a second connection that the lock is still held; the run stops when it is lost or unconfirmed for 3 intervals (0: off)")
 	fs.DurationVar(&g.lockLease, "lock-lease", database.DefaultLeaseTTL, "lifetime of the lease in --lock-mode table, renewed while the run is alive")
@@ -319,6 +319,9 @@ func (a *app) open(ctx context.Context, rawURL string) (database.Driver, error) 
 	}
 	if a.g.lockLease <= 0 {
 		return nil, usagef("--lock-lease %s: must be positive", a.g.lockLease)
+	}
+	if a.g.progressInterval < 0 {
+		return nil, usagef("--progress-interval %s: must be positive, or 0 to turn the still-running lines off", a.g.progressInterval)
 	}
 	scheme, _, ok := strings.Cut(rawURL, ":")
 	if !ok || scheme == "" {

@@ -243,8 +243,13 @@ func (p *progress) startTicker(label string, start time.Time) {
 	p.current = label
 	p.started = start
 	interval := p.a.g.progressInterval
-	if p.a.stderrTerminal {
+	switch {
+	case p.a.stderrTerminal && interval > 0:
 		interval = min(interval, 200*time.Millisecond)
+	case p.a.stderrTerminal:
+		interval = 200 * time.Millisecond // the live timer, even with the lines off
+	case interval <= 0:
+		return // --progress-interval 0: no still-running lines
 	}
 	var t *time.Timer
 	t = time.AfterFunc(interval, func() {
