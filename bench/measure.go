@@ -25,6 +25,7 @@ type invocation struct {
 // sample is one timed run: wall from start to exit, CPU and peak RSS of the
 // child process (its rusage: the database server's work is not in it).
 type sample struct {
+	rep    int // the round it was measured in (tools alternate within a round)
 	wall   time.Duration
 	user   time.Duration
 	sys    time.Duration
@@ -183,6 +184,33 @@ func medianDur(ds []time.Duration) time.Duration {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// pairedRatio is the median, over the rounds both were measured in, of
+// the tool's wall divided by the floor's wall in the same round, and the
+// number of such rounds. Tools alternate within a round, so the two walls
+// of a pair are minutes apart at most: a machine that slows down for a
+// while slows both, and their ratio keeps what the medians' ratio loses.
+func pairedRatio(tool, floor []sample) (float64, int) {
+	byRep := map[int]time.Duration{}
+	for _, f := range floor {
+		byRep[f.rep] = f.wall
+	}
+	var ratios []float64
+	for _, t := range tool {
+		if f, ok := byRep[t.rep]; ok && f > 0 {
+			ratios = append(ratios, float64(t.wall)/float64(f))
+		}
+	}
+	if len(ratios) == 0 {
+		return 0, 0
+	}
+	sort.Float64s(ratios)
+	n := len(ratios)
+	if n%2 == 1 {
+		return ratios[n/2], n
+	}
+	return (ratios[n/2-1] + ratios[n/2]) / 2, n
 }
 
 func medianInt(xs []int64) int64 {

@@ -220,6 +220,18 @@ if $all_pkgs; then
 	record "go test (compat module)" "$status" $((SECONDS - start))
 fi
 
+# The bench module (its own go.mod, so the peers stay out of Runway's): it
+# must keep building, and its own unit tests run. The benchmark itself is
+# `make bench`, not part of the test suite.
+if $all_pkgs; then
+	say "gofmt + go vet + go test ./... (in bench/)"
+	start=$SECONDS
+	status=0
+	(cd bench && unformatted=$(gofmt -l .) && { [[ -z $unformatted ]] || { printf 'not gofmt-ed:\n%s\n' "$unformatted"; false; }; } &&
+		go vet ./... && go test -count=1 ./...) 9>&- 2>&1 | tee -a "$work/test.log" 9>&- || status=$?
+	record "go test (bench module)" "$status" $((SECONDS - start))
+fi
+
 if [[ $fuzz_time != 0 ]]; then
 	say "fuzzing each target for $fuzz_time"
 	targets=0

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+func TestPairedRatio(t *testing.T) {
+	ms := func(rep int, d float64) sample {
+		return sample{rep: rep, wall: time.Duration(d * float64(time.Millisecond))}
+	}
+	// The machine is twice as slow in rounds 1 and 2: each round's ratio
+	// is still 1.1.
+	floor := []sample{ms(0, 100), ms(1, 200), ms(2, 200), ms(3, 100), ms(4, 100)}
+	tool := []sample{ms(0, 110), ms(1, 220), ms(2, 220), ms(3, 110), ms(4, 110)}
+	got, n := pairedRatio(tool, floor)
+	if n != 5 || math.Abs(got-1.1) > 1e-9 {
+		t.Fatalf("pairedRatio = %v over %d pairs, want 1.1 over 5", got, n)
+	}
+
+	// Rounds the floor missed (a failed run) are left out; an even count
+	// takes the mean of the middle two.
+	got, n = pairedRatio([]sample{ms(0, 120), ms(1, 300), ms(2, 100), ms(5, 1)}, []sample{ms(0, 100), ms(1, 200), ms(2, 100)})
+	if n != 3 || math.Abs(got-1.2) > 1e-9 {
+		t.Fatalf("pairedRatio = %v over %d pairs, want 1.2 over 3", got, n)
+	}
+	got, n = pairedRatio([]sample{ms(0, 110), ms(1, 130)}, []sample{ms(0, 100), ms(1, 100)})
+	if n != 2 || math.Abs(got-1.2) > 1e-9 {
+		t.Fatalf("pairedRatio = %v over %d pairs, want 1.2 over 2", got, n)
+	}
+	if got, n := pairedRatio([]sample{ms(3, 10)}, []sample{ms(0, 10)}); n != 0 || got != 0 {
+		t.Fatalf("pairedRatio with no common round = %v over %d, want 0 over 0", got, n)
+	}
+}
