@@ -149,82 +149,142 @@ func Applied(ctx context.Context, q database.Querier, d migration.Dialect, from 
 
 // Detect returns the tools whose history table is in the database (the
 // current schema on PostgreSQL, the current database on MySQL, main on SQLite).
+//
+// Every first run on a database asks this (an empty history may be another
+// tool's database), so all the tables are looked up in one query: one round
+// trip and one catalog scan instead of one per tool.
 func Detect(ctx context.Context, q database.Querier, d migration.Dialect) ([]Tool, error) {
+	var tables []string
+	for _, t := range Tools {
+		if !slices.Contains(tables, t.Table()) {
+			tables = append(tables, t.Table())
+		}
+	}
+	cols, err := columns(ctx, q, d, tables...)
+	if err != nil {
+		return nil, err
+	}
 	var out []Tool
 	for _, t := range Tools {
-		ok, err := has(ctx, q, d, t)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
+		if shaped(t, cols[t.Table()]) {
 			out = append(out, t)
 		}
 	}
 	return out, nil
 }
 
-// has reports whether t's table exists with t's columns. golang-migrate and
-// dbmate share the name schema_migrations: golang-migrate's has a dirty
-// column, dbmate's only a textual version.
+// has reports whether t's table exists with t's columns.
 func has(ctx context.Context, q database.Querier, d migration.Dialect, t Tool) (bool, error) {
 	cols, err := columns(ctx, q, d, t.Table())
 	if err != nil {
 		return false, err
 	}
+	return shaped(t, cols[t.Table()]), nil
+}
+
+// shaped reports whether a table with cols (lowercased names and types; nil
+// when there is no table) is t's. golang-migrate and dbmate share the name
+// schema_migrations: golang-migrate's has a dirty column, dbmate's only a
+// textual version.
+func shaped(t Tool, cols map[string]string) bool {
 	switch t {
 	case GolangMigrate:
 		_, v := cols["version"]
 		_, dirty := cols["dirty"]
-		return v && dirty, nil
+		return v && dirty
 	case Dbmate:
 		typ, v := cols["version"]
 		_, dirty := cols["dirty"]
-		return v && !dirty && textual(typ), nil
+		return v && !dirty && textual(typ)
 	case Goose:
 		_, v := cols["version_id"]
 		_, a := cols["is_applied"]
-		return v && a, nil
+		return v && a
 	case SQLMigrate:
 		_, id := cols["id"]
 		_, at := cols["applied_at"]
-		return id && at, nil
+		return id && at
 	case Flyway:
 		_, r := cols["installed_rank"]
 		_, s := cols["success"]
-		return r && s, nil
+		return r && s
 	}
-	return false, nil
+	return false
 }
 
 func textual(typ string) bool {
 	return strings.Contains(typ, "char") || strings.Contains(typ, "text")
 }
 
-// columns returns the lowercased column names and types of table, empty
-// when it does not exist.
-func columns(ctx context.Context, q database.Querier, d migration.Dialect, table string) (map[string]string, error) {
+// columns returns the lowercased column names and types of each of tables
+// that exists, keyed by the table's name as asked.
+func columns(ctx context.Context, q database.Querier, d migration.Dialect, tables ...string) (map[string]map[string]string, error) {
+	out := make(map[string]map[string]string, len(tables))
+	add := func(table string, rows [][]*string) {
+		for _, r := range rows {
+			if len(r) != 2 || r[0] == nil {
+				continue
+			}
+			if out[table] == nil {
+				out[table] = map[string]string{}
+			}
+			out[table][strings.ToLower(*r[0])] = strings.ToLower(str(r[1]))
+		}
+	}
+	if d == migration.SQLite {
+		// A local file: a query per table costs no round trip.
+		for _, table := range tables {
+			rows, err := q.QueryStrings(ctx, `SELECT name, type FROM pragma_table_info(?)`, table)
+			if err != nil {
+				return nil, fmt.Errorf("look for table %s: %w", table, err)
+			}
+			add(table, rows)
+		}
+		return out, nil
+	}
 	var sql string
+	args := make([]any, len(tables))
+	marks := make([]string, len(tables))
+	for i, table := range tables {
+		args[i] = table
+		marks[i] = "?"
+		if d == migration.Postgres {
+			marks[i] = "$" + strconv.Itoa(i+1)
+		}
+	}
+	in := strings.Join(marks, ", ")
 	switch d {
 	case migration.Postgres:
-		sql = `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1`
+		// The catalog, not information_schema.columns: in the new session
+		// of a first run, the view costs the server ~4.5 ms, the catalog
+		// ~1.4. format_type names types as data_type does, with their
+		// modifiers ("character varying(128)").
+		sql = `SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
+WHERE c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = current_schema())
+	AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped
+	AND c.relname IN (` + in + `)`
 	case migration.MySQL:
-		sql = `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?`
-	case migration.SQLite:
-		sql = `SELECT name, type FROM pragma_table_info(?)`
+		sql = `SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name IN (` + in + `)`
 	default:
 		return nil, fmt.Errorf("adopt: unsupported dialect %q", d)
 	}
-	rows, err := q.QueryStrings(ctx, sql, table)
+	rows, err := q.QueryStrings(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("look for table %s: %w", table, err)
+		return nil, fmt.Errorf("look for table %s: %w", strings.Join(tables, ", "), err)
 	}
-	cols := make(map[string]string, len(rows))
+	byTable := map[string][][]*string{}
 	for _, r := range rows {
-		if len(r) == 2 && r[0] != nil {
-			cols[strings.ToLower(*r[0])] = strings.ToLower(str(r[1]))
+		if len(r) == 3 && r[0] != nil {
+			// MySQL may compare names without regard to case; the rows
+			// belong to the table asked for under any spelling.
+			byTable[strings.ToLower(*r[0])] = append(byTable[strings.ToLower(*r[0])], r[1:])
 		}
 	}
-	return cols, nil
+	for _, table := range tables {
+		add(table, byTable[strings.ToLower(table)])
+	}
+	return out, nil
 }
 
 func str(p *string) string {

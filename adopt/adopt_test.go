@@ -3,6 +3,7 @@ package adopt
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -10,14 +11,22 @@ import (
 	"github.com/runwaydb/runway/migration"
 )
 
-// fakeQuerier answers the column look-up with cols and the history query with rows.
+// fakeQuerier answers the column look-up with cols, as the columns of the
+// first table asked for, and the history query with rows.
 type fakeQuerier struct {
 	cols [][]*string
 	rows [][]*string
 }
 
-func (f fakeQuerier) QueryStrings(_ context.Context, sql string, _ ...any) ([][]*string, error) {
-	if strings.Contains(sql, "information_schema") || strings.Contains(sql, "pragma_table_info") {
+func (f fakeQuerier) QueryStrings(_ context.Context, sql string, args ...any) ([][]*string, error) {
+	if strings.Contains(sql, "information_schema") || strings.Contains(sql, "pg_attribute") {
+		var out [][]*string
+		for _, c := range f.cols {
+			out = append(out, append([]*string{s(args[0].(string))}, c...))
+		}
+		return out, nil
+	}
+	if strings.Contains(sql, "pragma_table_info") {
 		return f.cols, nil
 	}
 	return f.rows, nil
@@ -124,5 +133,62 @@ func TestParseTool(t *testing.T) {
 	_, err := ParseTool("liquibase")
 	if err == nil || !strings.Contains(err.Error(), "golang-migrate, goose, sql-migrate, dbmate, flyway") {
 		t.Fatalf("ParseTool(liquibase) = %v", err)
+	}
+}
+
+// tablesQuerier answers the column look-up as a server would, from tables
+// (name -> rows of column name and type), and counts the look-ups.
+type tablesQuerier struct {
+	tables  map[string][][]*string
+	lookups *int
+}
+
+func (q tablesQuerier) QueryStrings(_ context.Context, sql string, args ...any) ([][]*string, error) {
+	*q.lookups++
+	var out [][]*string
+	for _, a := range args {
+		for name, cols := range q.tables {
+			// information_schema compares names without regard to case on MySQL.
+			if strings.EqualFold(name, a.(string)) {
+				for _, c := range cols {
+					if strings.Contains(sql, "pragma_table_info") {
+						out = append(out, c)
+					} else {
+						out = append(out, append([]*string{s(name)}, c...))
+					}
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func TestDetect(t *testing.T) {
+	tables := map[string][][]*string{
+		"schema_migrations":     {row("version", "bigint"), row("dirty", "boolean")},
+		"GOOSE_DB_VERSION":      {row("id", "integer"), row("version_id", "bigint"), row("is_applied", "boolean"), row("tstamp", "timestamp")},
+		// Not Flyway's shape (no success column). Its applied_at, with
+		// goose's id, would look like sql-migrate's table if the look-up
+		// mixed up the tables' columns.
+		"flyway_schema_history": {row("installed_rank", "integer"), row("applied_at", "timestamp")},
+	}
+	for _, d := range []migration.Dialect{migration.Postgres, migration.MySQL, migration.SQLite} {
+		lookups := 0
+		got, err := Detect(context.Background(), tablesQuerier{tables, &lookups}, d)
+		if err != nil {
+			t.Fatalf("%s: %v", d, err)
+		}
+		if want := []Tool{GolangMigrate, Goose}; !slices.Equal(got, want) {
+			t.Errorf("%s: Detect = %v, want %v", d, got, want)
+		}
+		// One query over the network; SQLite asks its file once per table.
+		if want := map[migration.Dialect]int{migration.Postgres: 1, migration.MySQL: 1, migration.SQLite: 4}[d]; lookups != want {
+			t.Errorf("%s: %d column look-ups, want %d", d, lookups, want)
+		}
+	}
+	lookups := 0
+	got, err := Detect(context.Background(), tablesQuerier{map[string][][]*string{"schema_migrations": {row("version", "character varying")}}, &lookups}, migration.Postgres)
+	if err != nil || !slices.Equal(got, []Tool{Dbmate}) {
+		t.Errorf("Detect = %v, %v, want [dbmate]", got, err)
 	}
 }
