@@ -165,8 +165,8 @@ func (q tablesQuerier) QueryStrings(_ context.Context, sql string, args ...any) 
 
 func TestDetect(t *testing.T) {
 	tables := map[string][][]*string{
-		"schema_migrations":     {row("version", "bigint"), row("dirty", "boolean")},
-		"GOOSE_DB_VERSION":      {row("id", "integer"), row("version_id", "bigint"), row("is_applied", "boolean"), row("tstamp", "timestamp")},
+		"schema_migrations": {row("version", "bigint"), row("dirty", "boolean")},
+		"GOOSE_DB_VERSION":  {row("id", "integer"), row("version_id", "bigint"), row("is_applied", "boolean"), row("tstamp", "timestamp")},
 		// Not Flyway's shape (no success column). Its applied_at, with
 		// goose's id, would look like sql-migrate's table if the look-up
 		// mixed up the tables' columns.
