@@ -832,11 +832,11 @@ func (b *bench) summarise() {
 			rss = append(rss, s.rssKiB)
 			r.WallsMs = append(r.WallsMs, ms(s.wall))
 		}
-		r.WallMs = ms(medianDur(walls))
-		r.CPUMs = ms(medianDur(cpus))
-		r.UserMs = ms(medianDur(users))
-		r.SysMs = ms(medianDur(syss))
-		r.PeakRSSKiB = medianInt(rss)
+		r.WallMs = ms(median(walls))
+		r.CPUMs = ms(median(cpus))
+		r.UserMs = ms(median(users))
+		r.SysMs = ms(median(syss))
+		r.PeakRSSKiB = median(rss)
 		r.WallMinMs, r.WallMaxMs = r.WallsMs[0], r.WallsMs[0]
 		for _, x := range r.WallsMs {
 			r.WallMinMs = min(r.WallMinMs, x)

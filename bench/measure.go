@@ -7,7 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -174,12 +174,14 @@ func run(inv invocation) (sample, error) {
 	return r.wait()
 }
 
-func medianDur(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
+// median is the middle value of xs, or the mean of the middle two (0 for
+// none); xs is not changed.
+func median[T ~int64 | ~float64](xs []T) T {
+	if len(xs) == 0 {
 		return 0
 	}
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	s := slices.Clone(xs)
+	slices.Sort(s)
 	if len(s)%2 == 1 {
 		return s[len(s)/2]
 	}
@@ -202,25 +204,5 @@ func pairedRatio(tool, floor []sample) (float64, int) {
 			ratios = append(ratios, float64(t.wall)/float64(f))
 		}
 	}
-	if len(ratios) == 0 {
-		return 0, 0
-	}
-	sort.Float64s(ratios)
-	n := len(ratios)
-	if n%2 == 1 {
-		return ratios[n/2], n
-	}
-	return (ratios[n/2-1] + ratios[n/2]) / 2, n
-}
-
-func medianInt(xs []int64) int64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := append([]int64(nil), xs...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	return median(ratios), len(ratios)
 }

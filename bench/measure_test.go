@@ -33,3 +33,19 @@ func TestPairedRatio(t *testing.T) {
 		t.Fatalf("pairedRatio with no common round = %v over %d, want 0 over 0", got, n)
 	}
 }
+
+func TestMedian(t *testing.T) {
+	xs := []time.Duration{5, 1, 3}
+	if got := median(xs); got != 3 {
+		t.Errorf("median(5 1 3) = %v, want 3", got)
+	}
+	if xs[0] != 5 {
+		t.Errorf("median sorted its argument: %v", xs)
+	}
+	if got := median([]int64{4, 1, 3, 2}); got != 2 { // (2+3)/2 in integers
+		t.Errorf("median(4 1 3 2) = %v, want 2", got)
+	}
+	if got := median([]float64{}); got != 0 {
+		t.Errorf("median of nothing = %v, want 0", got)
+	}
+}
