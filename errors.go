@@ -56,6 +56,9 @@ func (p Problem) String() string {
 	} else if p.Name != "" {
 		where = p.Version + "_" + p.Name
 	}
+	if where == "" { // a problem of the database, not of one migration
+		return fmt.Sprintf("%s: %s", p.Kind, p.Detail)
+	}
 	return fmt.Sprintf("%s: %s: %s", where, p.Kind, p.Detail)
 }
 

@@ -354,6 +354,46 @@ func TestEditedAppliedMigrationIsRefused(t *testing.T) {
 	})
 }
 
+// A database another tool migrates: up refuses before applying anything,
+// names the tool and says how to take the database over. A table of that
+// name with other columns is not the tool's.
+func TestUpRefusesAnotherToolsDatabase(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		ctx := context.Background()
+		// Not goose's shape (no is_applied): not a foreign history.
+		if err := drv.Exec(ctx, migration.Statement{SQL: "CREATE TABLE goose_db_version (id integer primary key, version_id bigint)", Line: 1}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := runway.New(drv, basic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tools, err := r.ForeignHistory(ctx); err != nil || len(tools) != 0 {
+			t.Fatalf("ForeignHistory with a table of another shape = %v, %v; want none", tools, err)
+		}
+		if err := drv.Exec(ctx, migration.Statement{SQL: "DROP TABLE goose_db_version", Line: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := drv.Exec(ctx, migration.Statement{SQL: "CREATE TABLE goose_db_version (id integer primary key, version_id bigint NOT NULL, is_applied boolean NOT NULL)", Line: 1}); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := up(t, drv, basic)
+		var ve *runway.ValidationError
+		if !errors.As(err, &ve) || len(ve.Problems) != 1 || ve.Problems[0].Kind != "foreign-history" {
+			t.Fatalf("up on goose's database: %v, want a foreign-history ValidationError", err)
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, "\n  foreign-history: this database has goose's history table goose_db_version") ||
+			!strings.Contains(msg, "runway adopt --from goose") {
+			t.Errorf("message:\n%s", msg)
+		}
+		if len(rep.Applied) != 0 || exists(t, drv, "users") {
+			t.Fatal("up applied something on another tool's database")
+		}
+	})
+}
+
 func TestLineEndingsAreNotAnEdit(t *testing.T) {
 	eachDB(t, func(t *testing.T, tg target) {
 		drv := tg.open(t)
