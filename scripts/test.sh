@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh is Runway's single test command, run from the repository root:
 #
-#   ./scripts/test.sh                        gofmt, vet, all tests, a short fuzz pass
+#   ./scripts/test.sh                        gofmt, vet, all tests (and those of the
+#                                            compat and bench modules), a short fuzz pass
 #   ./scripts/test.sh -run TestX ./engine/   the same, limited to those packages
 #
 # Arguments go to `go test`; when none of them names a package (./x, ../x,
