@@ -21,40 +21,50 @@ func (r *Runner) lock(ctx context.Context) (context.Context, func(), error) {
 // while waiting.
 var errSettled = errors.New("settled while waiting for the lock")
 
+// lockQuiet is how long a runner waits for the lock before it says so
+// (EventLockWaiting) and asks who holds it. Replicas of a deploy that
+// start together mostly wait less than this for the one that applies;
+// looking up the holder costs each of them a query of the server's lock
+// table at the moment the whole crowd arrives, for a line nobody needs.
+const lockQuiet = time.Second
+
 // lockUnlessSettled is lock for work that another runner may finish while
 // this one waits. With a driver that can wait for the lock to be free
 // without taking it (database.LockWaiter), each time the lock is released
 // settled is asked whether there is anything left to do; when there is
 // not, it returns errSettled without taking the lock. A crowd of runners
 // behind the one that applies then finishes at once, not one by one.
+//
+// A runner still waiting after lockQuiet names the holder
+// (EventLockWaiting), and again at every poll after that.
 func (r *Runner) lockUnlessSettled(ctx context.Context, settled func() bool) (context.Context, func(), error) {
 	start := r.cfg.now()
 	deadline := start.Add(r.cfg.lockTimeout)
 	waiter, canWait := r.drv.(database.LockWaiter)
 	canWait = canWait && settled != nil
-	ok, holder, looked, err := r.tryLock(ctx)
+	ok, err := r.drv.Lock(ctx, 0)
 	for err == nil && !ok {
-		remaining := deadline.Sub(r.cfg.now())
+		now := r.cfg.now()
+		remaining, waited := deadline.Sub(now), now.Sub(start)
 		if remaining <= 0 {
-			if !looked {
-				holder, _ = r.drv.LockHolder(ctx)
-			}
-			if holder != "" {
+			if holder, _ := r.drv.LockHolder(ctx); holder != "" {
 				return nil, nil, fmt.Errorf("%w after %s: held by %s. If that runner is gone, the lock is released when the database ends its session (or, with --lock-mode table, when its lease expires); raise --lock-timeout if it is just slow", ErrLockTimeout, r.cfg.lockTimeout, holder)
 			}
 			return nil, nil, fmt.Errorf("%w after %s: another runner holds it", ErrLockTimeout, r.cfg.lockTimeout)
 		}
-		if !looked {
-			var herr error
-			if holder, herr = r.drv.LockHolder(ctx); herr != nil {
+		wait := min(remaining, r.cfg.lockPoll)
+		if waited < r.cfg.lockQuiet {
+			wait = min(wait, r.cfg.lockQuiet-waited)
+		} else {
+			holder, herr := r.drv.LockHolder(ctx)
+			if herr != nil {
 				r.cfg.logger.Debug("could not tell who holds the lock", "error", herr)
 			}
+			r.emit(Event{Kind: EventLockWaiting, Holder: holder, Waited: waited})
 		}
-		looked = false
-		r.emit(Event{Kind: EventLockWaiting, Holder: holder, Waited: r.cfg.now().Sub(start)})
 		if canWait {
 			var free bool
-			free, err = waiter.WaitUnlocked(ctx, min(remaining, r.cfg.lockPoll))
+			free, err = waiter.WaitUnlocked(ctx, wait)
 			if errors.Is(err, errors.ErrUnsupported) {
 				canWait, err = false, nil
 				continue
@@ -67,7 +77,7 @@ func (r *Runner) lockUnlessSettled(ctx context.Context, settled func() bool) (co
 			}
 			continue
 		}
-		ok, err = r.drv.Lock(ctx, min(remaining, r.cfg.lockPoll))
+		ok, err = r.drv.Lock(ctx, wait)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("take the migration lock: %w", err)
@@ -83,18 +93,6 @@ func (r *Runner) lockUnlessSettled(ctx context.Context, settled func() bool) (co
 			r.cfg.logger.Debug("unlock failed; the lock goes with the session", "error", err)
 		}
 	}, nil
-}
-
-// tryLock tries once to take the lock. looked reports that holder is
-// already the answer LockHolder would give: a database.LockTrier found it
-// in the same query as the attempt.
-func (r *Runner) tryLock(ctx context.Context) (ok bool, holder string, looked bool, err error) {
-	if t, can := r.drv.(database.LockTrier); can {
-		ok, holder, err = t.TryLock(ctx)
-		return ok, holder, true, err
-	}
-	ok, err = r.drv.Lock(ctx, 0)
-	return ok, "", false, err
 }
 
 // keepLock confirms, every keepalive interval and from another connection,

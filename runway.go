@@ -48,6 +48,7 @@ type Runner struct {
 type config struct {
 	lockTimeout     time.Duration
 	lockPoll        time.Duration
+	lockQuiet       time.Duration
 	singleTx        bool
 	allowOutOfOrder bool
 	strict          bool
@@ -186,6 +187,7 @@ func New(drv database.Driver, fsys fs.FS, opts ...Option) (*Runner, error) {
 	cfg := config{
 		lockTimeout:  10 * time.Minute,
 		lockPoll:     2 * time.Second,
+		lockQuiet:    lockQuiet,
 		pollInterval: time.Second,
 		now:          time.Now,
 		logger:       slog.New(slog.DiscardHandler),

@@ -162,18 +162,6 @@ type LockWaiter interface {
 	WaitUnlocked(ctx context.Context, wait time.Duration) (free bool, err error)
 }
 
-// LockTrier is implemented by drivers whose one attempt at the lock also
-// says who holds it when the attempt fails: a runner that finds the lock
-// taken names the holder without a second query. Every replica of a deploy
-// but one finds it taken, at the same moment.
-type LockTrier interface {
-	// TryLock tries once to take the lock, as Lock(ctx, 0) does. When it
-	// is held by someone else it returns false and LockHolder's
-	// description of the holder ("" when it cannot tell, or when the
-	// holder let go in the meantime).
-	TryLock(ctx context.Context) (ok bool, holder string, err error)
-}
-
 // TxStreamer is implemented by drivers that can run a migration's
 // statements in one transaction as they come, sending them in batches, so
 // memory does not grow with the size of the script: a data migration of

@@ -75,7 +75,6 @@ func Run(t *testing.T, open Open, opts ...Option) {
 		{"LockWait", s.lockWait},
 		{"LockReleasedOnClose", s.lockReleasedOnClose},
 		{"LockHolder", s.lockHolder},
-		{"TryLock", s.tryLock},
 		{"ApplyTx", s.applyTx},
 		{"ApplyTxEmpty", s.applyTxEmpty},
 		{"ApplyTxFailure", s.applyTxFailure},
@@ -434,44 +433,6 @@ func (s *suite) lockHolder(t *testing.T) {
 	if h != "" {
 		t.Errorf("LockHolder after Unlock = %q, want \"\"", h)
 	}
-}
-
-// tryLock checks a database.LockTrier against Lock and LockHolder: the
-// attempt succeeds or fails as Lock(ctx, 0) would, and a failed one names the
-// holder as LockHolder does. Drivers without TryLock have nothing to check.
-func (s *suite) tryLock(t *testing.T) {
-	a, more := s.start(t)
-	b := more()
-	tb, ok := b.(database.LockTrier)
-	if !ok {
-		t.Logf("%T does not implement database.LockTrier", b)
-		return
-	}
-	c := ctx(t)
-	if got, h, err := tb.TryLock(c); err != nil || !got || h != "" {
-		t.Fatalf("TryLock of a free lock = %v, %q, %v; want true, \"\", nil", got, h, err)
-	}
-	must(t, b.Unlock(c), "Unlock after TryLock")
-	lock(t, a, 0, true, "first session")
-	got, h, err := tb.TryLock(c)
-	if err != nil || got {
-		t.Fatalf("TryLock while another session holds the lock = %v, %v; want false, nil", got, err)
-	}
-	want, err := b.LockHolder(c)
-	must(t, err, "LockHolder")
-	switch {
-	case s.cfg.noLockHolder && h != "":
-		t.Errorf("TryLock named the holder %q for a driver declared WithoutLockHolder", h)
-	case !s.cfg.noLockHolder && h == "":
-		t.Errorf("TryLock named no holder; LockHolder says %q", want)
-	default:
-		t.Logf("TryLock: held by %s (LockHolder: %s)", h, want)
-	}
-	must(t, a.Unlock(c), "Unlock")
-	if got, _, err := tb.TryLock(c); err != nil || !got {
-		t.Fatalf("TryLock after the holder let go = %v, %v; want true, nil", got, err)
-	}
-	must(t, b.Unlock(c), "Unlock after TryLock")
 }
 
 // tableExists probes a table with Exec: it works on every dialect and the

@@ -488,42 +488,8 @@ func (d *Driver) LockHolder(ctx context.Context) (string, error) {
 	return d.describeSession(ctx, conn, id.Int64)
 }
 
-var _ database.LockTrier = (*Driver)(nil)
-
-// TryLock tries once to take the lock, as Lock(ctx, 0) does, and when another
-// session holds it says who, as LockHolder does: the holder's connection id
-// comes with the attempt (IS_USED_LOCK in the same query), sparing a round
-// trip.
-func (d *Driver) TryLock(ctx context.Context) (bool, string, error) {
-	if d.locked.Load() {
-		return true, "", nil
-	}
-	name, conn, err := d.lock(ctx)
-	if err != nil {
-		return false, "", err
-	}
-	var got, holder sql.NullInt64
-	var id int64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0), CONNECTION_ID(), IS_USED_LOCK(?)", name, name).Scan(&got, &id, &holder); err != nil {
-		return false, "", fmt.Errorf("mysql: GET_LOCK(%q): %w", name, err)
-	}
-	if !got.Valid {
-		return false, "", fmt.Errorf("mysql: GET_LOCK(%q) returned NULL", name)
-	}
-	d.locked.Store(got.Int64 == 1)
-	d.sessionID.Store(id)
-	if got.Int64 == 1 || !holder.Valid || holder.Int64 == id {
-		return got.Int64 == 1, "", nil
-	}
-	desc, err := d.describeSession(ctx, conn, holder.Int64)
-	if err != nil {
-		return false, "", nil // as the engine's LockHolder call would: it cannot tell
-	}
-	return false, desc, nil
-}
-
 // describeSession describes the session with connection id id for
-// LockHolder and TryLock.
+// LockHolder.
 func (d *Driver) describeSession(ctx context.Context, conn *sql.Conn, id int64) (string, error) {
 	identity := d.connectAttr(ctx, conn, id, attrIdentity)
 

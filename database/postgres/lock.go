@@ -48,41 +48,21 @@ func (d *Driver) tableMode() bool { return d.cfg.LockMode == database.LockModeTa
 // lands on already holds the lock without this driver having taken it: the
 // session is shared with another client.
 func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
-	ok, _, err := d.lock(ctx, wait, false)
-	return ok, err
-}
-
-var _ database.LockTrier = (*Driver)(nil)
-
-// TryLock tries once to take the lock, as Lock(ctx, 0) does, and when
-// another session holds it says who, as LockHolder would: in session mode
-// in the attempt's own query, in table mode from the lease row afterwards.
-func (d *Driver) TryLock(ctx context.Context) (bool, string, error) {
-	return d.lock(ctx, 0, true)
-}
-
-// lock is Lock; with withHolder, a failed attempt also describes the
-// holder (in session mode with wait 0, in the attempt's own query).
-func (d *Driver) lock(ctx context.Context, wait time.Duration, withHolder bool) (bool, string, error) {
 	if d.held.Load() != nil {
-		return true, "", nil
+		return true, nil
 	}
 	if d.tableErr != nil {
-		return false, "", d.tableErr
+		return false, d.tableErr
 	}
 	var (
-		h      *holding
-		holder string
-		err    error
+		h   *holding
+		err error
 	)
 	switch {
 	case d.tableMode():
 		h, err = d.lockLease(ctx, wait)
-		if withHolder && err == nil && h == nil {
-			holder, _ = d.leaseHolder(ctx) // as the engine's LockHolder call would: "" when it cannot tell
-		}
 	case wait <= 0:
-		h, holder, err = d.tryLock(ctx, withHolder)
+		h, err = d.tryLock(ctx)
 	case d.pollLock:
 		h, err = d.pollForLock(ctx, wait)
 	default:
@@ -92,10 +72,10 @@ func (d *Driver) lock(ctx context.Context, wait time.Duration, withHolder bool) 
 		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			err = errors.Join(err, ctx.Err())
 		}
-		return false, "", fmt.Errorf("postgres: taking the migration lock: %w", err)
+		return false, fmt.Errorf("postgres: taking the migration lock: %w", err)
 	}
 	d.held.Store(h)
-	return h != nil, holder, nil
+	return h != nil, nil
 }
 
 // heldBy is an SQL condition true when backend pid holds the
@@ -111,42 +91,51 @@ func (d *Driver) heldBy(pid string) string {
 	AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))`, u>>32, u&0xffffffff, pid)
 }
 
-// tryLock tries once to take the lock; with withHolder, when another
-// session holds it, it also describes that session.
-func (d *Driver) tryLock(ctx context.Context, withHolder bool) (*holding, string, error) {
+// tryLock tries once to take the lock.
+//
+// It asks first, in a query of its own, whether the lock can be had at
+// all: a transaction-scoped shared attempt, released as the query ends,
+// fails only while another session holds the lock. That is the answer
+// for every replica of a deploy but one, all asking at the same moment;
+// the attempt proper (below) reads the server's lock table, and a new
+// session's first look at it costs the server more than the rest of the
+// attempt together.
+func (d *Driver) tryLock(ctx context.Context) (*holding, error) {
+	res, err := d.conn.PgConn().Exec(ctx, fmt.Sprintf("SELECT pg_try_advisory_xact_lock_shared(%d)", d.key)).ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != 1 || len(res[0].Rows) != 1 {
+		return nil, errors.New("unexpected reply to pg_try_advisory_xact_lock_shared")
+	}
+	if string(res[0].Rows[0][0]) != "t" {
+		return nil, nil
+	}
 	// One round trip: the CTE (volatile, so evaluated once, before the rest)
 	// takes the lock, unless this backend already holds it (a session
 	// shared through a pooler, where the lock would be taken again,
-	// re-entrantly), and only on success relabels the session. The holder
-	// is looked up only when the attempt failed (a one-time filter).
-	holder := ", NULL, NULL, NULL FROM l"
-	if withHolder {
-		holder = ", o.pid, o.app, o.host FROM l LEFT JOIN LATERAL (" + d.holderQuery("NOT l.ok AND NOT l.held") + ") o ON true"
-	}
+	// re-entrantly: the shared attempt above succeeds there too), and only
+	// on success relabels the session.
 	sql := fmt.Sprintf(`WITH l AS (SELECT held, CASE WHEN held THEN false ELSE pg_try_advisory_lock(%d) END AS ok
 	FROM (SELECT %s AS held) h)
-SELECT l.ok, l.held, pg_backend_pid(), CASE WHEN l.ok THEN set_config('application_name', %s, false) END%s`,
-		d.key, d.heldBy("pg_backend_pid()"), d.lockedAppName(), holder)
-	res, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
+SELECT l.ok, l.held, pg_backend_pid(), CASE WHEN l.ok THEN set_config('application_name', %s, false) END FROM l`,
+		d.key, d.heldBy("pg_backend_pid()"), d.lockedAppName())
+	res, err = d.conn.PgConn().Exec(ctx, sql).ReadAll()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if len(res) != 1 || len(res[0].Rows) != 1 {
-		return nil, "", errors.New("unexpected reply to pg_try_advisory_lock")
+		return nil, errors.New("unexpected reply to pg_try_advisory_lock")
 	}
 	row := res[0].Rows[0]
 	pid, _ := strconv.Atoi(string(row[2]))
 	if string(row[1]) == "t" {
-		return nil, "", sharedSessionError(pid)
+		return nil, sharedSessionError(pid)
 	}
 	if string(row[0]) != "t" {
-		if row[4] == nil {
-			return nil, "", nil
-		}
-		hpid, _ := strconv.Atoi(string(row[4]))
-		return nil, describeHolder(hpid, string(row[5]), string(row[6])), nil
+		return nil, nil
 	}
-	return &holding{pid: pid}, "", nil
+	return &holding{pid: pid}, nil
 }
 
 // alreadyHeldTag marks the error waitLock raises when the backend already
@@ -228,7 +217,7 @@ func (d *Driver) WaitUnlocked(ctx context.Context, wait time.Duration) (bool, er
 func (d *Driver) pollForLock(ctx context.Context, wait time.Duration) (*holding, error) {
 	deadline := time.Now().Add(wait)
 	for {
-		h, _, err := d.tryLock(ctx, false)
+		h, err := d.tryLock(ctx)
 		if h != nil || err != nil {
 			return h, err
 		}

@@ -240,13 +240,39 @@ func longSQL(e engine, secs int) string {
 	case mariadb:
 		return fmt.Sprintf("SELECT SLEEP(%d)", secs)
 	default:
-		// A recursive CTE that modernc.org/sqlite counts through at about
-		// 2.2 million rows a second on an idle core of the 2-core machine
-		// this suite was sized on (1M rows: 0.40 s, 5M: 2.3 s, measured) and
-		// about half that while the rest of the suite runs: 1.25M rows per
-		// second asked for.
-		return fmt.Sprintf("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < %d) SELECT count(*) FROM c", secs*1_250_000)
+		// A recursive CTE counting through as many rows as this machine
+		// counts in secs seconds when idle (sqliteCountRate); longer while
+		// the rest of the suite runs. Machines differ by more than 5×
+		// (0.9 s on one for what took 4 s on another): with a fixed count,
+		// "a runner waits for the long statement" is a race.
+		return fmt.Sprintf("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < %d) SELECT count(*) FROM c", int64(secs)*sqliteCountRate)
 	}
+}
+
+// sqliteCountRate is how many rows a second modernc.org/sqlite counts
+// through in longSQL's recursive CTE on this machine: the best of three
+// tries, measured by TestMain before the tests start.
+var sqliteCountRate int64
+
+func measureSQLiteCountRate() (int64, error) {
+	db, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	const rows = 1_000_000
+	var best time.Duration
+	for range 3 {
+		var n int64
+		start := time.Now()
+		if err := db.QueryRow(fmt.Sprintf("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < %d) SELECT count(*) FROM c", rows)).Scan(&n); err != nil {
+			return 0, err
+		}
+		if d := time.Since(start); best == 0 || d < best {
+			best = d
+		}
+	}
+	return int64(float64(rows) / best.Seconds()), nil
 }
 
 // writeMigrations writes n migrations to a new folder and returns it.

@@ -40,6 +40,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	if sqliteCountRate, err = measureSQLiteCountRate(); err != nil {
+		fmt.Fprintln(os.Stderr, "faults: timing SQLite:", err)
+		os.Exit(1)
+	}
 	runwayBin = filepath.Join(dir, "runway")
 	build := exec.Command("go", "build", "-o", runwayBin, "github.com/runwaydb/runway/cmd/runway")
 	if out, err := build.CombinedOutput(); err != nil {
