@@ -86,6 +86,7 @@ type config struct {
 	ref        string
 	base       string
 	keep       bool
+	workDir    string // where the work folder is made ("": the system's temporary folder)
 	verbose    bool
 	skipPeers  bool
 	workParent string
@@ -94,6 +95,7 @@ type config struct {
 type bench struct {
 	cfg      config
 	work     string
+	workFS   string // the file system type under work, as statfs names it
 	bin      string
 	paths    map[string]string // entry → binary
 	versions map[string]string
@@ -134,6 +136,7 @@ type result struct {
 	Quick        bool      `json:"quick"`
 	ProxyRTTMs   float64   `json:"proxy_rtt_ms,omitempty"`
 	ServerConfig string    `json:"server_config"`
+	DataFS       string    `json:"data_fs,omitempty"` // the file system under the servers' data
 
 	samples []sample
 }
@@ -163,6 +166,7 @@ func mainErr() int {
 	flag.StringVar(&cfg.ref, "ref", "", "build Runway from this commit (git archive, read-only) instead of the working tree, e.g. HEAD")
 	flag.StringVar(&cfg.base, "base", "", "also build Runway from this commit and run it beside the other as runway-base, for a before/after measured in one run (in W6 its own single runner and crowd, the crowd compared with that runner)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work folder (servers' data and generated migrations)")
+	flag.StringVar(&cfg.workDir, "work-dir", "", "make the work folder (servers' data and generated migrations) in this folder instead of the system's temporary one; a tmpfs such as /dev/shm takes the disk out of the figures (see bench/README.md)")
 	flag.BoolVar(&cfg.verbose, "v", false, "print every run")
 	flag.Parse()
 	if cfg.quick {
@@ -365,14 +369,15 @@ func (b *bench) setup() error {
 	b.versions[ePsql1], b.versions[eSelect1] = b.versions[ePsql], b.versions[ePsql]
 
 	// Work folder, servers, proxy.
-	b.work, err = os.MkdirTemp("", "runway-bench-")
+	b.work, err = os.MkdirTemp(b.cfg.workDir, "runway-bench-")
 	if err != nil {
 		return err
 	}
+	b.workFS = fsType(b.work)
 	if err := os.Chmod(b.work, 0o755); err != nil {
 		return err
 	}
-	b.logf("work folder %s", b.work)
+	b.logf("work folder %s (%s)", b.work, b.workFS)
 	measureDir = filepath.Join(b.work, "measure")
 	if err := os.MkdirAll(measureDir, 0o755); err != nil {
 		return err
@@ -552,7 +557,7 @@ func (b *bench) runWorkload(w workload) error {
 			kind = "floor"
 		}
 		r := &result{Workload: w.name, Tool: e, Kind: kind, Version: b.versions[e], Engine: w.engine,
-			Migrations: set.count, Quick: b.cfg.quick, ServerConfig: serverSettings}
+			Migrations: set.count, Quick: b.cfg.quick, ServerConfig: serverSettings, DataFS: b.workFS}
 		if w.lat {
 			r.ProxyRTTMs = ms(b.rtt)
 		}
@@ -791,7 +796,7 @@ func (b *bench) startup() {
 	add(eTrue)
 	res := map[string]*result{}
 	for _, c := range cmds {
-		r := &result{Workload: "startup", Tool: c.entry, Kind: "tool", Version: b.versions[c.entry], Quick: b.cfg.quick, ServerConfig: serverSettings}
+		r := &result{Workload: "startup", Tool: c.entry, Kind: "tool", Version: b.versions[c.entry], Quick: b.cfg.quick, ServerConfig: serverSettings, DataFS: b.workFS}
 		if isFloor(c.entry) || c.entry == eListver {
 			r.Kind = "floor"
 		}
@@ -897,6 +902,7 @@ func (b *bench) report(out io.Writer, elapsed time.Duration) {
 		servers = append(servers, "MariaDB "+b.my.version)
 	}
 	fmt.Fprintf(out, "- servers: %s; throw-away, on loopback, durability off (%s)\n", strings.Join(servers, ", "), serverSettings)
+	fmt.Fprintf(out, "- the servers' data and the workloads' files: %s, on %s (-work-dir)\n", filepath.Dir(b.work), b.workFS)
 	if b.proxy != nil {
 		fmt.Fprintf(out, "- latency proxy (-lat workloads): %.2f ms asked each way (%.3f ms set, for timer slack), measured round trip %.2f ms over loopback\n", ms(b.cfg.delay), ms(b.proxy.delay), ms(b.rtt))
 	}
