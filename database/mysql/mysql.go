@@ -31,6 +31,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/internal/rawconn"
 	"github.com/runwaydb/runway/migration"
 )
 
@@ -325,6 +326,9 @@ func recordingDial(dial func(ctx context.Context, network, addr string) (net.Con
 			c, err = nd.DialContext(ctx, network, addr)
 		}
 		if err == nil {
+			// Reads and writes skip the scheduler's system-call path (see
+			// internal/rawconn); a tunnel's channel is left as it is.
+			c = rawconn.Wrap(c)
 			if slot, ok := ctx.Value(sessionDialKey{}).(*net.Conn); ok {
 				*slot = c
 			}

@@ -28,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/internal/rawconn"
 	"github.com/runwaydb/runway/migration"
 )
 
@@ -96,6 +97,10 @@ func Open(ctx context.Context, url string, cfg database.Config) (*Driver, error)
 	if cfg.Dial != nil {
 		pc.DialFunc = cfg.Dial // KeepLock's second connection copies pc, so it uses the same path
 	}
+	// The session's socket reads and writes skip the scheduler's system-call
+	// path, which wakes the runtime's monitor thread on every answer after a
+	// wait (see internal/rawconn); a tunnel's channel is left as it is.
+	pc.DialFunc = rawconn.WrapDial(pc.DialFunc)
 	// On cancellation ask the server to cancel the running statement and keep
 	// the session (and its lock) rather than cutting the connection; the
 	// deadline is a last resort for a server that does not answer.

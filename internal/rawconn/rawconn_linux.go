@@ -1,0 +1,148 @@
+//go:build linux
+
+package rawconn
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"unsafe"
+)
+
+// maxRW caps one read or write, as the standard library does (some kernels
+// refuse a count of 2 GiB or more).
+const maxRW = 1 << 30
+
+// Wrap returns c with its reads and writes made as raw system calls when c is
+// a TCP or Unix socket, and c itself otherwise. The result keeps c's
+// deadlines, Close and addresses, and its errors read as c's would.
+func Wrap(c net.Conn) net.Conn {
+	var network string
+	switch c.(type) {
+	case *net.TCPConn:
+		network = "tcp"
+	case *net.UnixConn:
+		network = "unix"
+	default:
+		return c
+	}
+	sc := c.(syscall.Conn)
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return c
+	}
+	w := &conn{Conn: c, network: network, sc: sc, raw: raw}
+	w.r.trap, w.w.trap = syscall.SYS_READ, syscall.SYS_WRITE
+	w.r.fn, w.w.fn = w.r.call, w.w.call
+	return w
+}
+
+// conn is a socket whose Read and Write go through its syscall.RawConn: the
+// netpoller waits (and keeps the deadlines); the call itself is raw.
+type conn struct {
+	net.Conn // the socket, for Close, the addresses and the deadlines
+	network  string
+	sc       syscall.Conn
+	raw      syscall.RawConn
+	r, w     rawOp
+}
+
+// rawOp is one direction's call in progress. Its mutex keeps two readers (or
+// two writers) from sharing it; the socket itself orders them as well.
+type rawOp struct {
+	mu    sync.Mutex
+	trap  uintptr // SYS_READ or SYS_WRITE
+	fn    func(fd uintptr) bool
+	buf   []byte
+	n     int
+	errno syscall.Errno
+}
+
+// call makes the system call on fd: false asks the netpoller to wait until fd
+// is ready (EAGAIN), true ends the operation with n and errno set.
+func (o *rawOp) call(fd uintptr) bool {
+	for {
+		n, _, e := syscall.RawSyscall(o.trap, fd, uintptr(unsafe.Pointer(&o.buf[0])), uintptr(len(o.buf)))
+		switch e {
+		case 0:
+			o.n, o.errno = int(n), 0
+			return true
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			o.n, o.errno = 0, e
+			return true
+		}
+	}
+}
+
+// Read reads into b, as net.Conn's Read does.
+func (c *conn) Read(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	if len(b) > maxRW {
+		b = b[:maxRW]
+	}
+	o := &c.r
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.buf = b
+	err := c.raw.Read(o.fn)
+	o.buf = nil
+	switch {
+	case err != nil:
+		return 0, c.opError("read", err)
+	case o.errno != 0:
+		return 0, c.opError("read", os.NewSyscallError("read", o.errno))
+	case o.n == 0:
+		return 0, io.EOF
+	}
+	return o.n, nil
+}
+
+// Write writes all of b, as net.Conn's Write does.
+func (c *conn) Write(b []byte) (int, error) {
+	o := &c.w
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	written := 0
+	for written < len(b) {
+		chunk := b[written:]
+		if len(chunk) > maxRW {
+			chunk = chunk[:maxRW]
+		}
+		o.buf = chunk
+		err := c.raw.Write(o.fn)
+		o.buf = nil
+		switch {
+		case err != nil:
+			return written, c.opError("write", err)
+		case o.errno != 0:
+			return written, c.opError("write", os.NewSyscallError("write", o.errno))
+		case o.n == 0:
+			return written, c.opError("write", io.ErrUnexpectedEOF)
+		}
+		written += o.n
+	}
+	return written, nil
+}
+
+// SyscallConn returns the socket's raw connection (go-sql-driver checks a
+// pooled connection's liveness through it).
+func (c *conn) SyscallConn() (syscall.RawConn, error) { return c.sc.SyscallConn() }
+
+// opError wraps err as the socket's own Read or Write would: a *net.OpError
+// naming the operation and both addresses, around the poller's error
+// (net.ErrClosed, os.ErrDeadlineExceeded) or the system call's.
+func (c *conn) opError(op string, err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) { // RawConn's own, named raw-read or raw-write
+		err = oe.Err
+	}
+	return &net.OpError{Op: op, Net: c.network, Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+}
