@@ -83,6 +83,8 @@ type Driver struct {
 // Open dials itself, with cfg.Dial when set (an SSH tunnel, a proxy) and a
 // plain net.Dialer otherwise; a dial function registered globally with
 // go-sql-driver's RegisterDialContext is not consulted: pass it as cfg.Dial.
+// On Linux a TCP or unix socket it gets (from either) reads and writes
+// through raw system calls (internal/rawconn).
 //
 // TLS is set up like the mysql client's: ssl-mode=, ssl-ca=, ssl-cert= and
 // ssl-key= (see ParseURL), or go-sql-driver's tls=true|false|skip-verify|preferred.

@@ -74,6 +74,9 @@ const defaultConnectTimeout = 30 * time.Second
 // cfg.Identity unless the URL sets one. Failures to reach the server or to
 // authenticate wrap database.ErrConnect; no error text contains the password.
 // cfg.LockMode may be database.LockModeSession or database.LockModeTable.
+// On Linux the sessions' TCP and unix sockets (not cfg.Dial's other
+// connections, such as an SSH tunnel's) read and write through raw system
+// calls (internal/rawconn).
 func Open(ctx context.Context, url string, cfg database.Config) (*Driver, error) {
 	if _, err := quoteTable(cfg.TableName()); err != nil {
 		return nil, err
