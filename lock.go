@@ -60,6 +60,14 @@ func (r *Runner) lockUnlessSettled(ctx context.Context, settled func() bool) (co
 			if herr != nil {
 				r.cfg.logger.Debug("could not tell who holds the lock", "error", herr)
 			}
+			if herr == nil && holder == "" {
+				// Nobody holds it now (the holder let go since the last
+				// attempt), or the driver cannot name the holder: try again
+				// at once rather than report a wait for no one.
+				if ok, err = r.drv.Lock(ctx, 0); err != nil || ok {
+					break
+				}
+			}
 			r.emit(Event{Kind: EventLockWaiting, Holder: holder, Waited: waited})
 		}
 		if canWait {

@@ -524,6 +524,57 @@ func TestLockWaitIsQuietThenNamesHolder(t *testing.T) {
 	})
 }
 
+// releasingSpy lets the holder go just before it answers who holds the
+// lock: the waiter asks after the holder finished, between two attempts.
+type releasingSpy struct {
+	database.Driver
+	release func()
+}
+
+func (s *releasingSpy) LockHolder(ctx context.Context) (string, error) {
+	s.release()
+	return s.Driver.LockHolder(ctx)
+}
+
+// A runner that asks who holds the lock and hears "nobody" tries again at
+// once: it neither reports a wait for no one nor sleeps a poll interval.
+func TestLockFreedBeforeHolderLookup(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		ctx := context.Background()
+		holder := tg.open(t)
+		if ok, err := holder.Lock(ctx, 0); err != nil || !ok {
+			t.Fatalf("take lock: %v %v", ok, err)
+		}
+		var once sync.Once
+		s := &releasingSpy{Driver: tg.open(t), release: func() {
+			once.Do(func() {
+				if err := holder.Unlock(ctx); err != nil {
+					t.Errorf("release: %v", err)
+				}
+			})
+		}}
+		var waits []runway.Event
+		r, err := runway.New(s, basic, runway.WithLockTimeout(time.Minute),
+			runway.WithObserver(func(e runway.Event) {
+				if e.Kind == runway.EventLockWaiting {
+					waits = append(waits, e)
+				}
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := r.Up(ctx, runway.UpOptions{})
+		if err != nil || rep.Status != report.StatusApplied {
+			t.Fatalf("up: %v %+v", err, rep)
+		}
+		for _, w := range waits {
+			if w.Holder == "" {
+				t.Errorf("reported waiting for a lock nobody held (after %s)", w.Waited)
+			}
+		}
+	})
+}
+
 func TestDown(t *testing.T) {
 	eachDB(t, func(t *testing.T, tg target) {
 		drv := tg.open(t)
