@@ -452,6 +452,23 @@ func (s *holderSpy) LockHolder(ctx context.Context) (string, error) {
 	return s.Driver.LockHolder(ctx)
 }
 
+// lockWaitRunner returns a runner of basic on drv with lockTimeout, and the
+// lock-waiting events it emits.
+func lockWaitRunner(t *testing.T, drv database.Driver, lockTimeout time.Duration) (*runway.Runner, *[]runway.Event) {
+	t.Helper()
+	var waits []runway.Event
+	r, err := runway.New(drv, basic, runway.WithLockTimeout(lockTimeout),
+		runway.WithObserver(func(e runway.Event) {
+			if e.Kind == runway.EventLockWaiting {
+				waits = append(waits, e)
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, &waits
+}
+
 // A runner that finds the lock taken says nothing about it, and does not ask
 // who holds it, for its first second: a crowd of replicas behind the one
 // that applies mostly waits less. Past that, it names the holder.
@@ -465,16 +482,7 @@ func TestLockWaitIsQuietThenNamesHolder(t *testing.T) {
 			t.Fatalf("take lock: %v %v", ok, err)
 		}
 		s := &holderSpy{Driver: tg.open(t)}
-		var waits []runway.Event
-		r, err := runway.New(s, basic, runway.WithLockTimeout(time.Minute),
-			runway.WithObserver(func(e runway.Event) {
-				if e.Kind == runway.EventLockWaiting {
-					waits = append(waits, e)
-				}
-			}))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, waits := lockWaitRunner(t, s, time.Minute)
 		released := make(chan error, 1)
 		time.AfterFunc(300*time.Millisecond, func() { released <- holder.Unlock(ctx) })
 		rep, err := r.Up(ctx, runway.UpOptions{})
@@ -484,8 +492,8 @@ func TestLockWaitIsQuietThenNamesHolder(t *testing.T) {
 		if err := <-released; err != nil {
 			t.Fatal(err)
 		}
-		if len(waits) > 0 || s.holderCalls.Load() > 0 {
-			t.Errorf("a 300 ms wait gave %d lock-waiting events and %d LockHolder calls; want none", len(waits), s.holderCalls.Load())
+		if len(*waits) > 0 || s.holderCalls.Load() > 0 {
+			t.Errorf("a 300 ms wait gave %d lock-waiting events and %d LockHolder calls; want none", len(*waits), s.holderCalls.Load())
 		}
 
 		// A long wait: the holder keeps the lock past the lock timeout.
@@ -494,33 +502,24 @@ func TestLockWaitIsQuietThenNamesHolder(t *testing.T) {
 		}
 		defer holder.Unlock(ctx)
 		s = &holderSpy{Driver: tg.open(t)}
-		waits = nil
-		r, err = runway.New(s, basic, runway.WithLockTimeout(2500*time.Millisecond),
-			runway.WithObserver(func(e runway.Event) {
-				if e.Kind == runway.EventLockWaiting {
-					waits = append(waits, e)
-				}
-			}))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, waits = lockWaitRunner(t, s, 2500*time.Millisecond)
 		_, err = r.Down(ctx, runway.DownOptions{Steps: 1})
 		if !errors.Is(err, runway.ErrLockTimeout) {
 			t.Fatalf("want ErrLockTimeout, got %v", err)
 		}
-		if len(waits) == 0 {
+		if len(*waits) == 0 {
 			t.Fatal("no lock-waiting event in a 2.5 s wait")
 		}
-		if waits[0].Waited < time.Second {
-			t.Errorf("the first lock-waiting event came after %s; want at least 1s", waits[0].Waited)
+		if (*waits)[0].Waited < time.Second {
+			t.Errorf("the first lock-waiting event came after %s; want at least 1s", (*waits)[0].Waited)
 		}
-		if tg.name != "sqlite" && waits[0].Holder == "" {
+		if tg.name != "sqlite" && (*waits)[0].Holder == "" {
 			t.Errorf("the first lock-waiting event names no holder")
 		}
 		if tg.name != "sqlite" && !strings.Contains(err.Error(), "held by ") {
 			t.Errorf("the timeout does not name the holder: %v", err)
 		}
-		t.Logf("waiting for %q; %v", waits[0].Holder, err)
+		t.Logf("waiting for %q; %v", (*waits)[0].Holder, err)
 	})
 }
 
@@ -553,21 +552,12 @@ func TestLockFreedBeforeHolderLookup(t *testing.T) {
 				}
 			})
 		}}
-		var waits []runway.Event
-		r, err := runway.New(s, basic, runway.WithLockTimeout(time.Minute),
-			runway.WithObserver(func(e runway.Event) {
-				if e.Kind == runway.EventLockWaiting {
-					waits = append(waits, e)
-				}
-			}))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, waits := lockWaitRunner(t, s, time.Minute)
 		rep, err := r.Up(ctx, runway.UpOptions{})
 		if err != nil || rep.Status != report.StatusApplied {
 			t.Fatalf("up: %v %+v", err, rep)
 		}
-		for _, w := range waits {
+		for _, w := range *waits {
 			if w.Holder == "" {
 				t.Errorf("reported waiting for a lock nobody held (after %s)", w.Waited)
 			}
