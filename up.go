@@ -296,16 +296,76 @@ func (r *Runner) applyAll(ctx context.Context, rep *report.Report, plans []apply
 		}
 		return r.applySingleTx(ctx, rep, plans)
 	}
-	for _, p := range plans {
+	tb, batches := r.drv.(database.TxBatcher)
+	for i := 0; i < len(plans); {
+		p := plans[i]
 		var err error
-		if p.useTx {
+		switch {
+		case batches && p.useTx && p.stream == nil:
+			j := i + 1
+			for size := p.size(); j < len(plans) && plans[j].useTx && plans[j].stream == nil && size+plans[j].size() <= batchBytes; j++ {
+				size += plans[j].size()
+			}
+			err = r.applyEach(ctx, rep, tb, plans[i:j])
+			i = j
+		case p.useTx:
 			err = r.applyTx(ctx, rep, p)
-		} else {
+			i++
+		default:
 			err = r.applyStatements(ctx, rep, p)
+			i++
 		}
 		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// batchBytes bounds the SQL of the migrations sent together to a
+// database.TxBatcher: enough that round trips stop counting, little
+// enough that memory does not.
+const batchBytes = 1 << 20
+
+// size is the length of p's statements and of what a driver adds around
+// them (history row, transaction, markers: about a kilobyte).
+func (p applyPlan) size() int {
+	n := 1 << 10
+	for _, st := range p.stmts {
+		n += len(st.SQL)
+	}
+	return n
+}
+
+// applyEach applies migrations each in its own transaction, sent to the
+// database together (database.TxBatcher): one round trip for all of them.
+// The events and the report are those of applying them one by one: the
+// driver says as each one commits.
+func (r *Runner) applyEach(ctx context.Context, rep *report.Report, tb database.TxBatcher, plans []applyPlan) error {
+	steps := make([]database.Step, len(plans))
+	revs := make([]database.Revision, len(plans))
+	start := r.cfg.now()
+	for i, p := range plans {
+		// The driver records each migration's start and duration by the database's clock.
+		revs[i] = r.revision(p.e.m, database.StateApplied, start)
+		revs[i].StatementsApplied, revs[i].StatementsTotal = len(p.stmts), len(p.stmts)
+		steps[i] = database.Step{Statements: p.stmts, Record: &revs[i]}
+	}
+	r.startEvent(plans[0])
+	n, err := tb.ApplyEach(ctx, steps, func(i int) {
+		now := r.cfg.now()
+		r.doneEvent(rep, plans[i], now.Sub(start))
+		start = now
+		if i+1 < len(plans) {
+			r.startEvent(plans[i+1])
+		}
+	})
+	if err != nil {
+		if n >= len(plans) {
+			return fmt.Errorf("apply %s: %w", plans[len(plans)-1].e.m.Up.File, err)
+		}
+		p := plans[n]
+		return r.failed(p.e.m.Version, p.e.m.Name, p.e.m.Up, p.stmts, 0, err, false)
 	}
 	return nil
 }

@@ -176,6 +176,22 @@ type TxStreamer interface {
 	ApplyTxStream(ctx context.Context, stmts iter.Seq2[migration.Statement, error], record Revision) (int, error)
 }
 
+// TxBatcher is implemented by drivers that can send several migrations,
+// each in a transaction of its own, to the database in one message: over a
+// network a run then pays one round trip for many migrations instead of one
+// each.
+type TxBatcher interface {
+	// ApplyEach runs each step in its own transaction, in order: a step
+	// starts only once the one before it has committed, and a failing step
+	// is rolled back and stops the rest. It calls committed(i) as the
+	// database confirms step i's commit, in order and from the calling
+	// goroutine, and returns how many steps committed. Each Record's
+	// AppliedAt and Duration are replaced by the database's clock: when the
+	// step started and how long it took. Failures are ApplyTx's, for the
+	// failing step: an *ExecError's Step is its index in steps.
+	ApplyEach(ctx context.Context, steps []Step, committed func(i int)) (int, error)
+}
+
 // StateReader is implemented by drivers that can read the history's version,
 // checksum and state columns alone: all that up's fast path needs to see that
 // every file is applied unchanged, in a fraction of History's time on a long

@@ -27,48 +27,68 @@ type unit struct {
 	start, end int // character offsets in the query, end exclusive
 }
 
+// txBuilder writes a simple-protocol query made of transactions, noting
+// where each statement and history change lies in it.
+type txBuilder struct {
+	b     strings.Builder
+	units []unit
+	chars int
+}
+
+func (q *txBuilder) write(s string) {
+	q.b.WriteString(s)
+	q.chars += runeLen(s)
+}
+
+// add writes sql, one unit, and the marker after it.
+func (q *txBuilder) add(step, stmt int, sql string) {
+	u := unit{step: step, stmt: stmt, start: q.chars}
+	q.write(sql)
+	u.end = q.chars
+	q.units = append(q.units, u)
+	// The newline ends a trailing "--" comment; an empty command (when the
+	// statement kept its own semicolon) produces no result.
+	q.write("\n;\n" + marker + ";\n")
+}
+
+// step writes step i's statements and history change; upsert renders its Record.
+func (q *txBuilder) step(d *Driver, i int, st database.Step, upsert func(*database.Revision) (string, error)) error {
+	for j, s := range st.Statements {
+		q.add(i, j, strings.TrimRightFunc(s.SQL, unicode.IsSpace))
+	}
+	if !st.Remove.IsZero() {
+		q.add(i, -1, d.deleteSQL(st.Remove))
+	}
+	if st.Record != nil {
+		sql, err := upsert(st.Record)
+		if err != nil {
+			return err
+		}
+		q.add(i, -1, sql)
+	}
+	return nil
+}
+
+// begin opens a transaction, with the lock's guard first.
+func (q *txBuilder) begin(d *Driver) {
+	q.write("BEGIN;\n")
+	if guard := d.guardSQL(); guard != "" {
+		q.write(guard + ";\n")
+	}
+}
+
 // txQuery builds the whole transaction as one simple-protocol query:
 // BEGIN; each statement and history change followed by a marker; COMMIT.
 func (d *Driver) txQuery(steps []database.Step) (string, []unit, error) {
-	var (
-		b     strings.Builder
-		units []unit
-		chars int
-	)
-	write := func(s string) {
-		b.WriteString(s)
-		chars += runeLen(s)
-	}
-	add := func(step, stmt int, sql string) {
-		u := unit{step: step, stmt: stmt, start: chars}
-		write(sql)
-		u.end = chars
-		units = append(units, u)
-		// The newline ends a trailing "--" comment; an empty command (when the
-		// statement kept its own semicolon) produces no result.
-		write("\n;\n" + marker + ";\n")
-	}
-	write("BEGIN;\n")
-	if guard := d.guardSQL(); guard != "" {
-		write(guard + ";\n")
-	}
+	var q txBuilder
+	q.begin(d)
 	for i, st := range steps {
-		for j, s := range st.Statements {
-			add(i, j, strings.TrimRightFunc(s.SQL, unicode.IsSpace))
-		}
-		if !st.Remove.IsZero() {
-			add(i, -1, d.deleteSQL(st.Remove))
-		}
-		if st.Record != nil {
-			sql, err := d.upsertSQL(st.Record)
-			if err != nil {
-				return "", nil, err
-			}
-			add(i, -1, sql)
+		if err := q.step(d, i, st, d.upsertSQL); err != nil {
+			return "", nil, err
 		}
 	}
-	write("COMMIT")
-	return b.String(), units, nil
+	q.write("COMMIT")
+	return q.b.String(), q.units, nil
 }
 
 // ApplyTx runs the steps and their history changes in one transaction, sent
@@ -143,4 +163,128 @@ func (d *Driver) txError(ctx context.Context, err error, steps []database.Step, 
 		return fmt.Errorf("postgres: recording step %d in %s: %w", u.step, d.table, err)
 	}
 	return execError(ctx, err, u.step, u.stmt, steps[u.step].Statements[u.stmt], pos)
+}
+
+var _ database.TxBatcher = (*Driver)(nil)
+
+const (
+	// stepStartSQL opens each step of ApplyEach: it notes the server's
+	// clock in a setting local to the step's transaction, which the step's
+	// history row reads back as applied_at and to compute duration_ms.
+	stepStartSQL  = "SELECT set_config('runway.step_started', extract(epoch FROM clock_timestamp())::text, true)"
+	stepAppliedAt = "to_timestamp(current_setting('runway.step_started')::float8)"
+	stepDuration  = "round((extract(epoch FROM clock_timestamp()) - current_setting('runway.step_started')::float8) * 1000)::bigint"
+
+	// flushSQL follows each commit of ApplyEach but the last. PostgreSQL
+	// sends a query's results when the whole query ends, except that it
+	// sends everything waiting at once whenever it sends a notice: so the
+	// client learns of each commit as it happens, and a run's progress and
+	// each migration's time stay true while many migrations travel in one
+	// query. client_min_messages is raised for the notice alone (a role may
+	// set it to warning), in the implicit transaction the next BEGIN takes
+	// over; the notice itself is discarded by the driver.
+	flushSQL = "DO $runway$BEGIN PERFORM set_config('client_min_messages', 'notice', true); " +
+		"RAISE NOTICE 'runway: migration committed'; END$runway$"
+)
+
+// ApplyEach runs each step in a transaction of its own, all sent in one
+// simple-protocol query: for each step BEGIN, the lock's guard, its
+// statements and history change each followed by a marker, COMMIT, and a
+// notice that makes the server send what it has (see flushSQL). A failure
+// stops the query where it happens, so the steps after a failing one never
+// start; the failing step's transaction is rolled back. Each history row's
+// applied_at and duration_ms are the server's clock around the step. Where
+// the notice cannot be raised (no PL/pgSQL), the steps left are sent again
+// without it: their commits are then learnt of when the query ends.
+func (d *Driver) ApplyEach(ctx context.Context, steps []database.Step, committed func(i int)) (int, error) {
+	if d.tableErr != nil {
+		return 0, d.tableErr
+	}
+	if len(steps) == 0 {
+		return 0, nil
+	}
+	var q txBuilder
+	// ends[i]: the markers completed once step i's statements and history
+	// change have run; its COMMIT comes next.
+	ends := make([]int, len(steps))
+	upsert := func(r *database.Revision) (string, error) { return d.upsertWith(r, stepAppliedAt, stepDuration) }
+	flush := !d.noFlush
+	for i, st := range steps {
+		q.begin(d)
+		q.write(stepStartSQL + ";\n")
+		if err := q.step(d, i, st, upsert); err != nil {
+			return 0, err
+		}
+		ends[i] = len(q.units)
+		q.write("COMMIT;\n")
+		if flush && i+1 < len(steps) {
+			q.write(flushSQL + ";\n")
+		}
+	}
+
+	mrr := d.conn.PgConn().Exec(ctx, q.b.String())
+	markers, done := 0, 0
+	afterCommit := false // no result read since the last commit
+	for mrr.NextResult() {
+		rr := mrr.ResultReader()
+		fd := rr.FieldDescriptions()
+		isMarker := len(fd) == 1 && fd[0].Name == markerColumn
+		tag, _ := rr.Close() // a failure ends the results; mrr.Close returns it
+		afterCommit = false
+		switch {
+		case isMarker:
+			markers++
+		case done < len(steps) && markers >= ends[done] && tag.String() == "COMMIT":
+			// After a step's last marker only its COMMIT comes: a COMMIT
+			// among the step's own statements is counted before it.
+			done++
+			committed(done - 1)
+			afterCommit = true
+		}
+	}
+	err := mrr.Close()
+	if err == nil {
+		if st := d.conn.PgConn().TxStatus(); st != 'I' {
+			d.rollback(ctx)
+			return done, fmt.Errorf("postgres: a statement left the transaction open (status %q); rolled back", st)
+		}
+		return done, nil
+	}
+	rbErr := d.rollback(ctx)
+	if flush && afterCommit && done < len(steps) && flushRefused(ctx, err) {
+		// The notice after step done-1's commit failed: the steps left were
+		// not sent. Send them again, without notices from now on.
+		d.noFlush = true
+		n, err := d.ApplyEach(ctx, steps[done:], func(i int) { committed(done + i) })
+		var ee *database.ExecError
+		if errors.As(err, &ee) {
+			ee.Step += done
+		}
+		return done + n, err
+	}
+	begun := 0 // markers before step done's first
+	if done > 0 {
+		begun = ends[done-1]
+	}
+	if gerr := d.guardError(err, "Nothing of this migration was applied."); gerr != nil && markers == begun {
+		err = gerr
+	} else if done < len(steps) {
+		// Only step done's units (and those before) can have failed; past
+		// its last marker, the failure is its COMMIT's.
+		err = d.txError(ctx, err, steps, q.units[:ends[done]], markers)
+	} else {
+		err = fmt.Errorf("postgres: after the last commit: %w", err)
+	}
+	if rbErr != nil {
+		err = errors.Join(err, fmt.Errorf("postgres: rollback: %w", rbErr))
+	}
+	return done, err
+}
+
+// flushRefused reports whether err, raised by flushSQL, says the server
+// cannot run it (no PL/pgSQL, or not allowed to use it) rather than that
+// the run was cancelled or the connection lost.
+func flushRefused(ctx context.Context, err error) bool {
+	var pe *pgconn.PgError
+	return ctx.Err() == nil && errors.As(err, &pe) && pe.Code != "57014" && !strings.HasPrefix(pe.Code, "08") && !strings.HasPrefix(pe.Code, "57")
 }

@@ -237,6 +237,13 @@ func (d *Driver) RemoveRevision(ctx context.Context, v migration.Version) error 
 // upsertSQL is the INSERT … ON CONFLICT recording r, with every value an
 // escaped literal so it can travel inside a multi-statement simple query.
 func (d *Driver) upsertSQL(r *database.Revision) (string, error) {
+	return d.upsertWith(r, quote(r.AppliedAt.UTC().Format("2006-01-02T15:04:05.999999Z07:00")),
+		strconv.FormatInt(r.Duration.Milliseconds(), 10))
+}
+
+// upsertWith is upsertSQL with applied_at and duration_ms given as SQL
+// expressions.
+func (d *Driver) upsertWith(r *database.Revision, appliedAt, durationMS string) (string, error) {
 	if r.Version.IsZero() {
 		return "", fmt.Errorf("postgres: revision %q has no version", r.Name)
 	}
@@ -257,9 +264,9 @@ func (d *Driver) upsertSQL(r *database.Revision) (string, error) {
 	b.WriteString(", ")
 	b.WriteString(quote(string(r.State)))
 	b.WriteString(", ")
-	b.WriteString(quote(r.AppliedAt.UTC().Format("2006-01-02T15:04:05.999999Z07:00")))
+	b.WriteString(appliedAt)
 	b.WriteString(", ")
-	b.WriteString(strconv.FormatInt(r.Duration.Milliseconds(), 10))
+	b.WriteString(durationMS)
 	b.WriteString(", ")
 	b.WriteString(quote(r.AppliedBy))
 	b.WriteString(", ")

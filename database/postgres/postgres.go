@@ -60,6 +60,9 @@ type Driver struct {
 	keeper       *pgx.Conn
 	keeperConfig *pgx.ConnConfig
 
+	// noFlush: this server cannot raise ApplyEach's notices (flushSQL).
+	noFlush bool
+
 	// pollLock makes Lock poll pg_try_advisory_lock instead of waiting in the
 	// server; kept for the benchmark that compares the two.
 	pollLock bool

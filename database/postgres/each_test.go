@@ -1,0 +1,252 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/migration"
+)
+
+// eachSteps returns n steps, step i creating table rw_each_i and recording version i+1.
+func eachSteps(n int) []database.Step {
+	steps := make([]database.Step, n)
+	for i := range steps {
+		r := rev(strconv.Itoa(i + 1))
+		r.StatementsApplied, r.StatementsTotal = 2, 2
+		steps[i] = database.Step{Statements: []migration.Statement{
+			st("CREATE TABLE rw_each_"+strconv.Itoa(i)+" (id bigserial PRIMARY KEY, name text NOT NULL)", 1),
+			st("CREATE INDEX ON rw_each_"+strconv.Itoa(i)+" (name)", 2),
+		}, Record: r}
+	}
+	return steps
+}
+
+// applyEach runs ApplyEach and returns the steps reported committed, in order.
+func applyEach(t *testing.T, d *Driver, steps []database.Step) ([]int, int, error) {
+	t.Helper()
+	var got []int
+	n, err := d.ApplyEach(context.Background(), steps, func(i int) { got = append(got, i) })
+	if len(got) != n {
+		t.Errorf("ApplyEach returned %d but reported %v committed", n, got)
+	}
+	return got, n, err
+}
+
+func historyVersions(t *testing.T, d *Driver) []string {
+	t.Helper()
+	revs, err := d.History(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs []string
+	for _, r := range revs {
+		vs = append(vs, r.Version.String())
+	}
+	slices.SortFunc(vs, func(a, b string) int {
+		return migration.MustParseVersion(a).Compare(migration.MustParseVersion(b))
+	})
+	return vs
+}
+
+func TestApplyEach(t *testing.T) {
+	d := newDriver(t)
+	steps := eachSteps(5)
+	got, n, err := applyEach(t, d, steps)
+	if err != nil || n != 5 || !slices.Equal(got, []int{0, 1, 2, 3, 4}) {
+		t.Fatalf("ApplyEach = %d, %v; committed %v", n, err, got)
+	}
+	if vs := historyVersions(t, d); !slices.Equal(vs, []string{"1", "2", "3", "4", "5"}) {
+		t.Fatalf("history %v", vs)
+	}
+	for i := range 5 {
+		if query(t, d, "SELECT to_regclass('rw_each_"+strconv.Itoa(i)+"') IS NOT NULL") != "t" {
+			t.Errorf("table rw_each_%d missing", i)
+		}
+	}
+	if st := d.conn.PgConn().TxStatus(); st != 'I' {
+		t.Errorf("session left in transaction status %q", st)
+	}
+	// Each row was written in its own transaction: their xmin differ.
+	if got := query(t, d, "SELECT count(DISTINCT xmin::text) FROM "+d.table); got != "5" {
+		t.Errorf("the 5 rows were written by %s transactions, want 5", got)
+	}
+}
+
+// TestApplyEachServerTimes: each row records when its step started and how
+// long it ran, by the server's clock, whatever the Record carried.
+func TestApplyEachServerTimes(t *testing.T) {
+	d := newDriver(t)
+	steps := eachSteps(3)
+	steps[1].Statements = append(steps[1].Statements, st("SELECT pg_sleep(0.3)", 3))
+	for _, s := range steps {
+		s.Record.AppliedAt = time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+		s.Record.Duration = 42 * time.Hour
+	}
+	before := query(t, d, "SELECT extract(epoch FROM clock_timestamp())")
+	if _, _, err := applyEach(t, d, steps); err != nil {
+		t.Fatal(err)
+	}
+	revs, err := d.History(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := strconv.ParseFloat(before, 64)
+	start := time.Unix(0, int64(b*1e9))
+	at := map[string]time.Time{}
+	for _, r := range revs {
+		at[r.Version.String()] = r.AppliedAt
+		if r.AppliedAt.Before(start.Add(-time.Millisecond)) || r.AppliedAt.After(start.Add(time.Minute)) {
+			t.Errorf("version %s: applied_at %v, want the server's time of the run (after %v)", r.Version, r.AppliedAt, start)
+		}
+		switch v := r.Version.String(); {
+		case v == "2" && r.Duration < 300*time.Millisecond:
+			t.Errorf("version 2 slept 0.3 s: duration %v", r.Duration)
+		case v != "2" && r.Duration >= 300*time.Millisecond:
+			t.Errorf("version %s: duration %v, want its own step's", v, r.Duration)
+		}
+	}
+	if !at["1"].Before(at["2"]) || at["3"].Sub(at["2"]) < 300*time.Millisecond {
+		t.Errorf("applied_at 1 %v, 2 %v, 3 %v: want each step's start", at["1"], at["2"], at["3"])
+	}
+}
+
+// TestApplyEachReportsEachCommit: the caller hears of a step's commit as it
+// happens, not when the whole query ends: the server is made to send its
+// results after each commit.
+func TestApplyEachReportsEachCommit(t *testing.T) {
+	d := newDriver(t)
+	steps := eachSteps(3)
+	steps[2].Statements = append(steps[2].Statements, st("SELECT pg_sleep(1)", 3))
+	var at []time.Time
+	_, err := d.ApplyEach(context.Background(), steps, func(int) { at = append(at, time.Now()) })
+	end := time.Now()
+	if err != nil || len(at) != 3 {
+		t.Fatalf("ApplyEach: %v, %d commits reported", err, len(at))
+	}
+	// Step 2 sleeps a second after step 1 committed: hearing of step 1 a
+	// second before the end is possible only if it was sent then.
+	if gap := end.Sub(at[1]); gap < 900*time.Millisecond {
+		t.Errorf("step 1's commit was reported %v before the end, want ≥ 1 s (step 2 sleeps 1 s after it)", gap)
+	}
+}
+
+func TestApplyEachFailure(t *testing.T) {
+	d := newDriver(t)
+	steps := eachSteps(4)
+	steps[2].Statements = append(steps[2].Statements, st("INSERT INTO rw_missing (id)\nVALUES (1)", 7))
+	got, n, err := applyEach(t, d, steps)
+	var ee *database.ExecError
+	if !errors.As(err, &ee) {
+		t.Fatalf("ApplyEach: %v (%T), want an ExecError", err, err)
+	}
+	if n != 2 || !slices.Equal(got, []int{0, 1}) {
+		t.Errorf("committed %d %v, want steps 0 and 1", n, got)
+	}
+	if ee.Step != 2 || ee.Statement != 2 || ee.Line != 7 || ee.Code != "42P01" || ee.Position == 0 {
+		t.Errorf("ExecError step %d statement %d line %d code %s position %d, want step 2 statement 2 line 7 42P01 with a position",
+			ee.Step, ee.Statement, ee.Line, ee.Code, ee.Position)
+	}
+	if vs := historyVersions(t, d); !slices.Equal(vs, []string{"1", "2"}) {
+		t.Errorf("history %v, want 1 and 2", vs)
+	}
+	// The failing step rolled back and the one after it never ran.
+	if query(t, d, "SELECT to_regclass('rw_each_2') IS NULL AND to_regclass('rw_each_3') IS NULL") != "t" {
+		t.Error("tables of the failed step or of the step after it exist")
+	}
+	if st := d.conn.PgConn().TxStatus(); st != 'I' {
+		t.Errorf("session left in transaction status %q", st)
+	}
+	// The session goes on: the steps not applied apply now.
+	if _, n, err := applyEach(t, d, eachSteps(4)[2:]); err != nil || n != 2 {
+		t.Fatalf("applying the rest: %d, %v", n, err)
+	}
+	if vs := historyVersions(t, d); !slices.Equal(vs, []string{"1", "2", "3", "4"}) {
+		t.Errorf("history %v, want 1 to 4", vs)
+	}
+}
+
+// TestApplyEachFailureAtCommit: a deferred constraint fails at a middle
+// step's COMMIT: that step is named, by its last statement.
+func TestApplyEachFailureAtCommit(t *testing.T) {
+	d := newDriver(t)
+	steps := eachSteps(3)
+	steps[1].Statements = []migration.Statement{
+		st("CREATE TABLE rw_p (id integer PRIMARY KEY)", 1),
+		st("CREATE TABLE rw_c (p integer REFERENCES rw_p DEFERRABLE INITIALLY DEFERRED)", 2),
+		st("INSERT INTO rw_c VALUES (7)", 5),
+	}
+	got, n, err := applyEach(t, d, steps)
+	var ee *database.ExecError
+	if !errors.As(err, &ee) || ee.Code != "23503" || ee.Step != 1 || ee.Statement != 2 || ee.Line != 5 {
+		t.Fatalf("got %v (%+v), want an ExecError 23503 on step 1's last statement", err, ee)
+	}
+	if n != 1 || !slices.Equal(got, []int{0}) {
+		t.Errorf("committed %d %v, want step 0", n, got)
+	}
+	if vs := historyVersions(t, d); !slices.Equal(vs, []string{"1"}) {
+		t.Errorf("history %v, want 1", vs)
+	}
+}
+
+// TestApplyEachWithoutPLpgSQL: a server without PL/pgSQL cannot raise the
+// notice that reports each commit; every step is applied all the same.
+func TestApplyEachWithoutPLpgSQL(t *testing.T) {
+	d := newDriver(t)
+	query(t, d, "DROP EXTENSION plpgsql")
+	got, n, err := applyEach(t, d, eachSteps(4))
+	if err != nil || n != 4 || !slices.Equal(got, []int{0, 1, 2, 3}) {
+		t.Fatalf("ApplyEach = %d, %v; committed %v", n, err, got)
+	}
+	if vs := historyVersions(t, d); !slices.Equal(vs, []string{"1", "2", "3", "4"}) {
+		t.Errorf("history %v", vs)
+	}
+	if !d.noFlush {
+		t.Error("the driver did not note that the server cannot raise the notice")
+	}
+	// A failure among them is still the failing step's.
+	steps := eachSteps(7)[4:]
+	steps[1].Statements = append(steps[1].Statements, st("SELECT 1/0", 9))
+	got, n, err = applyEach(t, d, steps)
+	var ee *database.ExecError
+	if !errors.As(err, &ee) || ee.Step != 1 || ee.Line != 9 || n != 1 || !slices.Equal(got, []int{0}) {
+		t.Fatalf("got %d %v, %v (%+v), want step 0 committed and step 1 failing at line 9", n, got, err, ee)
+	}
+}
+
+// TestApplyEachCancelled: cancelled while a step runs, the steps before it
+// stay committed and are reported so; the session and its lock remain.
+func TestApplyEachCancelled(t *testing.T) {
+	d := newDriver(t)
+	ctx := context.Background()
+	if ok, err := d.Lock(ctx, 0); !ok || err != nil {
+		t.Fatalf("Lock: %v %v", ok, err)
+	}
+	steps := eachSteps(3)
+	steps[1].Statements = append(steps[1].Statements, st("SELECT pg_sleep(30)", 3))
+	cctx, cancel := context.WithCancel(ctx)
+	var got []int
+	n, err := d.ApplyEach(cctx, steps, func(i int) {
+		got = append(got, i)
+		if i == 0 {
+			time.AfterFunc(300*time.Millisecond, cancel)
+		}
+	})
+	cancel()
+	if err == nil || n != 1 || !slices.Equal(got, []int{0}) {
+		t.Fatalf("ApplyEach = %d, %v; committed %v, want step 0 then a failure", n, err, got)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v does not say the run was cancelled", err)
+	}
+	if vs := historyVersions(t, d); !slices.Equal(vs, []string{"1"}) {
+		t.Errorf("history %v, want 1", vs)
+	}
+	if err := d.Unlock(ctx); err != nil {
+		t.Errorf("Unlock after the cancel: %v", err)
+	}
+}
