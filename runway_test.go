@@ -988,59 +988,74 @@ func bigScript(header, row string, n int) string {
 	return b.String()
 }
 
-// TestBatchedMigrationsReportAsTheyCommit: on PostgreSQL the migrations
-// that run in transactions travel together (database.TxBatcher), and each
-// is still reported as it starts and as it commits, with its own duration
-// in the report and in the history; a no-transaction migration among them
-// runs on its own, in order.
+// TestBatchedMigrationsReportAsTheyCommit: on PostgreSQL and MySQL the
+// pending migrations travel together (database.TxBatcher,
+// database.RecordedBatcher), and each is still reported as it starts and as
+// it ends, with its own duration in the report and in the history; a
+// migration the batch cannot take runs on its own, in order.
 func TestBatchedMigrationsReportAsTheyCommit(t *testing.T) {
-	tg := newTarget(t, "postgres")
-	drv := tg.open(t)
-	if _, ok := drv.(database.TxBatcher); !ok {
-		t.Fatal("the postgres driver does not batch")
-	}
-	set := files(
-		"0001_a.up.sql", "CREATE TABLE a (id integer primary key);\n",
-		"0002_slow.up.sql", "CREATE TABLE b (id integer primary key);\nSELECT pg_sleep(0.5);\n",
-		"0003_c.up.sql", "CREATE TABLE c (id integer primary key);\n",
-		"0004_idx.up.sql", "-- runway:no-transaction\nCREATE INDEX CONCURRENTLY c_id ON c (id);\n",
-		"0005_d.up.sql", "CREATE TABLE d (id integer primary key);\n",
-		"0006_e.up.sql", "CREATE TABLE e (id integer primary key);\n",
-	)
-	var events []runway.Event
-	rep := mustUp(t, drv, set, runway.WithObserver(func(e runway.Event) {
-		if e.Kind == runway.EventMigrationStart || e.Kind == runway.EventMigrationDone {
-			events = append(events, e)
-		}
-	}))
-	var seq []string
-	for _, e := range events {
-		seq = append(seq, e.Kind.String()+" "+e.Version)
-	}
-	var want []string
-	for v := 1; v <= 6; v++ {
-		want = append(want, fmt.Sprintf("migration-start %d", v), fmt.Sprintf("migration-done %d", v))
-	}
-	if !slices.Equal(seq, want) {
-		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(seq, "\n"), strings.Join(want, "\n"))
-	}
-	// 0002 started when 0001 committed and ended half a second later;
-	// 0001 was reported done before, not when the batch ended.
-	start2, done2 := events[2], events[3]
-	if done2.Duration < 500*time.Millisecond || done2.Time.Sub(start2.Time) < 500*time.Millisecond {
-		t.Errorf("0002 reported %v long, from %v to %v: want ≥ 0.5 s", done2.Duration, start2.Time, done2.Time)
-	}
-	if events[1].Duration >= 500*time.Millisecond || events[5].Duration >= 500*time.Millisecond {
-		t.Errorf("0001 or 0003 took 0002's time: %v, %v", events[1].Duration, events[5].Duration)
-	}
-	if len(rep.Applied) != 6 || rep.Applied[1].DurationMS < 500 || rep.ToVersion != "6" {
-		t.Errorf("report: %+v", rep)
-	}
-	h := history(t, drv)
-	if len(h) != 6 || h["2"].Duration < 500*time.Millisecond || h["1"].Duration >= 500*time.Millisecond {
-		t.Errorf("history durations: 1 %v, 2 %v (%d rows)", h["1"].Duration, h["2"].Duration, len(h))
-	}
-	if !h["1"].AppliedAt.Before(h["2"].AppliedAt) || h["3"].AppliedAt.Sub(h["2"].AppliedAt) < 500*time.Millisecond {
-		t.Errorf("applied_at 1 %v, 2 %v, 3 %v: want each migration's own start", h["1"].AppliedAt, h["2"].AppliedAt, h["3"].AppliedAt)
+	for _, c := range []struct{ name, sleep, alone string }{
+		{"postgres", "SELECT pg_sleep(0.5)", "-- runway:no-transaction\nCREATE INDEX CONCURRENTLY c_id ON c (id);\n"},
+		{"mysql", "SELECT SLEEP(0.5)", strings.Repeat("SELECT 1;\n", 201)}, // over the 200 statements of a message
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			tg := newTarget(t, c.name)
+			drv := tg.open(t)
+			_, tx := drv.(database.TxBatcher)
+			_, rec := drv.(database.RecordedBatcher)
+			if !tx && !rec {
+				t.Fatalf("the %s driver does not batch", c.name)
+			}
+			set := files(
+				"0001_a.up.sql", "CREATE TABLE a (id integer primary key);\n",
+				"0002_slow.up.sql", "CREATE TABLE b (id integer primary key);\n"+c.sleep+";\n",
+				"0003_c.up.sql", "CREATE TABLE c (id integer primary key);\n",
+				"0004_alone.up.sql", c.alone,
+				"0005_d.up.sql", "CREATE TABLE d (id integer primary key);\n",
+				"0006_e.up.sql", "CREATE TABLE e (id integer primary key);\n",
+			)
+			var events []runway.Event
+			rep := mustUp(t, drv, set, runway.WithObserver(func(e runway.Event) {
+				if e.Kind == runway.EventMigrationStart || e.Kind == runway.EventMigrationDone {
+					events = append(events, e)
+				}
+			}))
+			var seq []string
+			for _, e := range events {
+				seq = append(seq, e.Kind.String()+" "+e.Version)
+			}
+			var want []string
+			for v := 1; v <= 6; v++ {
+				want = append(want, fmt.Sprintf("migration-start %d", v), fmt.Sprintf("migration-done %d", v))
+			}
+			if !slices.Equal(seq, want) {
+				t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(seq, "\n"), strings.Join(want, "\n"))
+			}
+			// 0002 started when 0001 ended and ended half a second later;
+			// 0001 was reported done before, not when the batch ended.
+			start2, done2 := events[2], events[3]
+			if done2.Duration < 500*time.Millisecond || done2.Time.Sub(start2.Time) < 500*time.Millisecond {
+				t.Errorf("0002 reported %v long, from %v to %v: want ≥ 0.5 s", done2.Duration, start2.Time, done2.Time)
+			}
+			if events[1].Duration >= 500*time.Millisecond || events[5].Duration >= 500*time.Millisecond {
+				t.Errorf("0001 or 0003 took 0002's time: %v, %v", events[1].Duration, events[5].Duration)
+			}
+			if len(rep.Applied) != 6 || rep.Applied[1].DurationMS < 500 || rep.ToVersion != "6" {
+				t.Errorf("report: %+v", rep)
+			}
+			h := history(t, drv)
+			if len(h) != 6 || h["2"].Duration < 500*time.Millisecond || h["1"].Duration >= 500*time.Millisecond {
+				t.Errorf("history durations: 1 %v, 2 %v (%d rows)", h["1"].Duration, h["2"].Duration, len(h))
+			}
+			if !h["1"].AppliedAt.Before(h["2"].AppliedAt) || h["3"].AppliedAt.Sub(h["2"].AppliedAt) < 500*time.Millisecond {
+				t.Errorf("applied_at 1 %v, 2 %v, 3 %v: want each migration's own start", h["1"].AppliedAt, h["2"].AppliedAt, h["3"].AppliedAt)
+			}
+			for v, r := range h {
+				if r.State != database.StateApplied {
+					t.Errorf("row %s: state %s", v, r.State)
+				}
+			}
+		})
 	}
 }

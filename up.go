@@ -297,6 +297,7 @@ func (r *Runner) applyAll(ctx context.Context, rep *report.Report, plans []apply
 		return r.applySingleTx(ctx, rep, plans)
 	}
 	tb, batches := r.drv.(database.TxBatcher)
+	rb, recorded := r.drv.(database.RecordedBatcher)
 	for i := 0; i < len(plans); {
 		p := plans[i]
 		var err error
@@ -307,6 +308,13 @@ func (r *Runner) applyAll(ctx context.Context, rep *report.Report, plans []apply
 				size += plans[j].size()
 			}
 			err = r.applyEach(ctx, rep, tb, plans[i:j])
+			i = j
+		case recorded && recordable(p):
+			j := i + 1
+			for size := p.size(); j < len(plans) && recordable(plans[j]) && size+plans[j].size() <= batchBytes; j++ {
+				size += plans[j].size()
+			}
+			err = r.applyRecordedEach(ctx, rep, rb, plans[i:j])
 			i = j
 		case p.useTx:
 			err = r.applyTx(ctx, rep, p)
@@ -518,19 +526,89 @@ func (r *Runner) applySingleTx(ctx context.Context, rep *report.Report, plans []
 	return nil
 }
 
+// recordable reports whether p runs outside a transaction with statements
+// left to run: what a database.RecordedBatcher takes.
+func recordable(p applyPlan) bool { return !p.useTx && p.stream == nil && p.resumeAt < len(p.stmts) }
+
+// applyRecordedEach applies migrations outside transactions, as many at a
+// time as the driver sends in one message (database.RecordedBatcher); one
+// it cannot send so is applied on its own. The events and the report are
+// those of applying them one by one: the driver says as each one ends.
+func (r *Runner) applyRecordedEach(ctx context.Context, rep *report.Report, rb database.RecordedBatcher, plans []applyPlan) error {
+	announced := false // plans[0]'s start is reported
+	for len(plans) > 0 {
+		start := r.cfg.now()
+		items := make([]database.Recorded, len(plans))
+		for i, p := range plans {
+			running := r.runningRevision(p, start)
+			done := running
+			done.State = database.StateApplied
+			items[i] = database.Recorded{Statements: p.stmts, Running: running, Done: done}
+		}
+		if !announced {
+			r.startEvent(plans[0])
+		}
+		announced = false
+		n, ran, err := rb.ExecRecordedEach(ctx, items, func(i int) {
+			now := r.cfg.now()
+			r.doneEvent(rep, plans[i], now.Sub(start))
+			start = now
+			if i+1 < len(plans) {
+				r.startEvent(plans[i+1])
+				announced = true
+			}
+		})
+		switch {
+		case errors.Is(err, errors.ErrUnsupported):
+			if err := r.applyStatementsStarted(ctx, rep, plans[0]); err != nil {
+				return err
+			}
+			plans = plans[1:]
+		case err != nil:
+			p := plans[n]
+			if refused(err) {
+				return fmt.Errorf("%s: not run: %w", p.e.m.Up.File, err)
+			}
+			rev := items[n].Running
+			rev.AppliedAt = start.UTC()
+			rev.StatementsApplied = ran
+			rev.StatementChecksums = rev.StatementChecksums[:0:0]
+			for i := 0; i < ran && i < len(p.stmts); i++ {
+				rev.StatementChecksums = append(rev.StatementChecksums, p.stmts[i].Checksum())
+			}
+			return r.recordFailure(ctx, p, rev, start, ran, err)
+		default:
+			plans = plans[n:]
+		}
+	}
+	return nil
+}
+
 // applyStatements runs a migration statement by statement outside a
 // transaction (MySQL DDL, no-transaction migrations, resumed migrations),
 // recording progress so that a rerun can resume after a failure.
 func (r *Runner) applyStatements(ctx context.Context, rep *report.Report, p applyPlan) error {
 	r.startEvent(p)
-	m := p.e.m
-	start := r.cfg.now()
-	rev := r.revision(m, database.StateRunning, start)
+	return r.applyStatementsStarted(ctx, rep, p)
+}
+
+// runningRevision is p's history row as it starts: state running, the
+// statements an earlier run applied counted.
+func (r *Runner) runningRevision(p applyPlan, start time.Time) database.Revision {
+	rev := r.revision(p.e.m, database.StateRunning, start)
 	rev.StatementsTotal = len(p.stmts)
 	rev.StatementsApplied = p.resumeAt
 	for i := 0; i < p.resumeAt; i++ {
 		rev.StatementChecksums = append(rev.StatementChecksums, p.stmts[i].Checksum())
 	}
+	return rev
+}
+
+// applyStatementsStarted is applyStatements once p's start is reported.
+func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report, p applyPlan) error {
+	m := p.e.m
+	start := r.cfg.now()
+	rev := r.runningRevision(p, start)
 	if rx, ok := r.drv.(database.RecordedExecer); ok && p.resumeAt < len(p.stmts) {
 		done, err := r.applyRecorded(ctx, rx, p, rev, start)
 		if !errors.Is(err, errors.ErrUnsupported) {

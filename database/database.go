@@ -219,6 +219,31 @@ type RecordedExecer interface {
 	ExecRecorded(ctx context.Context, stmts []migration.Statement, running, done Revision) (n int, err error)
 }
 
+// Recorded is one migration for RecordedBatcher: its statements and the
+// history rows RecordedExecer.ExecRecorded takes.
+type Recorded struct {
+	Statements    []migration.Statement
+	Running, Done Revision
+}
+
+// RecordedBatcher is implemented by drivers that can send several
+// migrations applied outside a transaction (see RecordedExecer) in one
+// message: over a network a run then pays one round trip for many
+// migrations instead of one each.
+type RecordedBatcher interface {
+	// ExecRecordedEach applies ms[0], ms[1]… one after the other, each as
+	// ExecRecorded does, sent together: a failing statement stops the rest.
+	// It sends as many of ms as fit in one message, at least the first;
+	// errors.ErrUnsupported means the first does not fit (or the session
+	// cannot send several statements at once) and nothing was done. It
+	// calls done(i) as the database reports ms[i] applied, in order and
+	// from the calling goroutine, and returns how many were applied and,
+	// when it stops on an error, how many statements of the next one have
+	// run (the error is ExecRecorded's for it). A nil error with fewer
+	// applied than ms means the rest were not sent.
+	ExecRecordedEach(ctx context.Context, ms []Recorded, done func(i int)) (applied, ran int, err error)
+}
+
 // ErrLockLost means the run no longer holds the migration lock.
 var ErrLockLost = errors.New("the migration lock was lost")
 

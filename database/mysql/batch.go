@@ -31,17 +31,13 @@ const (
 // allow multiple statements) return errors.ErrUnsupported.
 func (d *Driver) ExecRecorded(ctx context.Context, stmts []migration.Statement, running, done database.Revision) (int, error) {
 	start := running.StatementsApplied
-	if !d.multi || start >= len(stmts) {
+	if !d.multi {
 		return start, errors.ErrUnsupported
 	}
 	// A big migration goes statement by statement: its round trips do not
 	// count beside its statements, and the message stays far below
 	// max_allowed_packet.
-	size := 0
-	for _, st := range stmts[start:] {
-		size += len(st.SQL)
-	}
-	if size > maxRecordedMessage || len(stmts)-start > maxRecordedStatements {
+	if _, ok := recordedSize(stmts, start); !ok {
 		return start, errors.ErrUnsupported
 	}
 	conn, err := d.session(ctx)
@@ -49,8 +45,33 @@ func (d *Driver) ExecRecorded(ctx context.Context, stmts []migration.Statement, 
 		return start, err
 	}
 	table := d.table()
-	version := lit(running.Version.String())
 	var b strings.Builder
+	writeRecorded(&b, table, stmts, running, done)
+	if err := d.execSession(ctx, conn, b.String()); err != nil {
+		return d.howFar(ctx, conn, table, stmts, running, err)
+	}
+	return len(stmts), nil
+}
+
+// recordedSize returns the bytes of stmts[start:] and whether they may
+// travel in one message.
+func recordedSize(stmts []migration.Statement, start int) (int, bool) {
+	if start >= len(stmts) || len(stmts)-start > maxRecordedStatements {
+		return 0, false
+	}
+	size := 0
+	for _, st := range stmts[start:] {
+		size += len(st.SQL)
+	}
+	return size, size <= maxRecordedMessage
+}
+
+// writeRecorded writes one migration of ExecRecorded's message: the running
+// row, each statement from running.StatementsApplied followed by the update
+// that records it, the last update finishing the row as applied.
+func writeRecorded(b *strings.Builder, table string, stmts []migration.Statement, running, done database.Revision) {
+	start := running.StatementsApplied
+	version := lit(running.Version.String())
 	b.WriteString(`INSERT INTO ` + table + ` (version, name, checksum, state, applied_at, duration_ms, applied_by,
 	statements_applied, statements_total, statement_checksums, error) VALUES (`)
 	b.WriteString(version + ", " + lit(running.Name) + ", " + lit(running.Checksum) + ", " + lit(string(database.StateRunning)) +
@@ -74,25 +95,87 @@ func (d *Driver) ExecRecorded(ctx context.Context, stmts []migration.Statement, 
 		}
 		b.WriteString(" WHERE version = " + version + ";")
 	}
-	if err := d.execSession(ctx, conn, b.String()); err != nil {
-		// How far did it get? The row knows, when the session still works.
-		var n sql.NullInt64
-		var state sql.NullString
-		rerr := conn.QueryRowContext(context.WithoutCancel(ctx), "SELECT statements_applied, state FROM "+table+" WHERE version = ?",
-			running.Version.String()).Scan(&n, &state)
-		switch {
-		case rerr != nil:
-			// The connection is gone: the caller cannot tell; report the
-			// failure at the first statement not known to have run.
-			return start, fmt.Errorf("mysql: applying %s: %w", running.Version, err)
-		case state.String == string(database.StateApplied):
-			return len(stmts), nil // every statement and the final update ran; the error came after
-		case int(n.Int64) < len(stmts):
-			return int(n.Int64), execError(0, 0, stmts[n.Int64], err)
-		}
-		return int(n.Int64), fmt.Errorf("mysql: applying %s: %w", running.Version, err)
+}
+
+// howFar tells, after err stopped a message of writeRecorded's, how many
+// of stmts have run: the row knows, when the session still works.
+func (d *Driver) howFar(ctx context.Context, conn *sql.Conn, table string, stmts []migration.Statement, running database.Revision, err error) (int, error) {
+	var n sql.NullInt64
+	var state sql.NullString
+	rerr := conn.QueryRowContext(context.WithoutCancel(ctx), "SELECT statements_applied, state FROM "+table+" WHERE version = ?",
+		running.Version.String()).Scan(&n, &state)
+	switch {
+	case rerr != nil:
+		// The connection is gone: the caller cannot tell; report the
+		// failure at the first statement not known to have run.
+		return running.StatementsApplied, fmt.Errorf("mysql: applying %s: %w", running.Version, err)
+	case state.String == string(database.StateApplied):
+		return len(stmts), nil // every statement and the final update ran; the error came after
+	case int(n.Int64) < len(stmts):
+		return int(n.Int64), execError(0, 0, stmts[n.Int64], err)
 	}
-	return len(stmts), nil
+	return int(n.Int64), fmt.Errorf("mysql: applying %s: %w", running.Version, err)
+}
+
+var _ database.RecordedBatcher = (*Driver)(nil)
+
+// appliedMarker names the column of the SELECT that follows each migration
+// in ExecRecordedEach's message: its result says the migration is applied.
+const appliedMarker = "runway_applied"
+
+// ExecRecordedEach sends migrations in one multi-statement message, each as
+// ExecRecorded writes it and followed by a marker SELECT. MariaDB and MySQL
+// send each statement's result as the statement ends, and the driver reads
+// them as they come: a marker's result reports its migration applied.
+func (d *Driver) ExecRecordedEach(ctx context.Context, ms []database.Recorded, done func(i int)) (int, int, error) {
+	if len(ms) == 0 {
+		return 0, 0, nil
+	}
+	if !d.multi {
+		return 0, 0, errors.ErrUnsupported
+	}
+	total, take := 0, 0
+	for _, m := range ms {
+		size, ok := recordedSize(m.Statements, m.Running.StatementsApplied)
+		if !ok || total+size > maxRecordedMessage {
+			break
+		}
+		total += size
+		take++
+	}
+	if take == 0 {
+		return 0, 0, errors.ErrUnsupported
+	}
+	ms = ms[:take]
+	conn, err := d.session(ctx)
+	if err != nil {
+		return 0, ms[0].Running.StatementsApplied, err
+	}
+	table := d.table()
+	var b strings.Builder
+	for i, m := range ms {
+		writeRecorded(&b, table, m.Statements, m.Running, m.Done)
+		b.WriteString("\nSELECT " + strconv.Itoa(i) + " AS " + appliedMarker + ";")
+	}
+	applied := 0
+	err = d.querySession(ctx, conn, b.String(), func(cols []string) {
+		if len(cols) == 1 && cols[0] == appliedMarker && applied < len(ms) {
+			applied++
+			done(applied - 1)
+		}
+	})
+	if err == nil || applied == len(ms) {
+		return applied, 0, err
+	}
+	m := ms[applied]
+	n, err := d.howFar(ctx, conn, table, m.Statements, m.Running, err)
+	if err == nil {
+		// Its final update ran and the error came after: it is applied,
+		// and those after it were not run.
+		done(applied)
+		return applied + 1, 0, nil
+	}
+	return applied, n, err
 }
 
 // lit writes s as a MySQL string literal that reads the same whatever the

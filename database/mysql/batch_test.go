@@ -3,8 +3,10 @@ package mysql
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/runwaydb/runway/database"
 	"github.com/runwaydb/runway/internal/testdb"
@@ -101,5 +103,121 @@ func TestExecRecorded(t *testing.T) {
 	r = running("3", 0, nil)
 	if _, err := d.ExecRecorded(ctx, many, r, r); !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("a migration of %d statements: %v, want ErrUnsupported", len(many), err)
+	}
+}
+
+// ExecRecordedEach sends several migrations in one message, reports each as
+// it is applied, and stops at a failing statement as ExecRecorded does.
+func TestExecRecordedEach(t *testing.T) {
+	ctx := context.Background()
+	d := open(t, testdb.MySQL(t), database.Config{Identity: "runway test"})
+	if err := d.EnsureHistory(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stmt := func(sql string, line int) migration.Statement { return migration.Statement{SQL: sql, Line: line} }
+	item := func(v string, stmts ...migration.Statement) database.Recorded {
+		r := database.Revision{Version: migration.MustParseVersion(v), Name: "m" + v, Checksum: "c" + v,
+			State: database.StateRunning, AppliedBy: "test"}
+		done := r
+		done.State = database.StateApplied
+		return database.Recorded{Statements: stmts, Running: r, Done: done}
+	}
+	rows := func() map[string]database.Revision {
+		t.Helper()
+		revs, err := d.History(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]database.Revision{}
+		for _, r := range revs {
+			out[r.Version.String()] = r
+		}
+		return out
+	}
+	each := func(ms []database.Recorded) ([]int, []time.Time, int, int, error) {
+		var got []int
+		var at []time.Time
+		n, ran, err := d.ExecRecordedEach(ctx, ms, func(i int) { got = append(got, i); at = append(at, time.Now()) })
+		if len(got) != n {
+			t.Errorf("ExecRecordedEach returned %d applied but reported %v", n, got)
+		}
+		return got, at, n, ran, err
+	}
+
+	// Three migrations, the last one slow: the first two are reported
+	// applied as they end, not when the message is done.
+	ms := []database.Recorded{
+		item("1", stmt("CREATE TABLE each_a (id int primary key) -- ends in a comment", 1), stmt("INSERT INTO each_a VALUES (1)", 2)),
+		item("2", stmt("CREATE TABLE each_b (id int primary key)", 1)),
+		item("3", stmt("SELECT SLEEP(1)", 1), stmt("CREATE TABLE each_c (id int)", 3)),
+	}
+	got, at, n, ran, err := each(ms)
+	end := time.Now()
+	if err != nil || n != 3 || ran != 0 || !slices.Equal(got, []int{0, 1, 2}) {
+		t.Fatalf("ExecRecordedEach = %d, %d, %v; reported %v", n, ran, err, got)
+	}
+	if gap := end.Sub(at[1]); gap < 900*time.Millisecond {
+		t.Errorf("migration 2 was reported %v before the end, want ≥ 1 s (migration 3 sleeps 1 s after it)", gap)
+	}
+	for v, m := range map[string]database.Recorded{"1": ms[0], "2": ms[1], "3": ms[2]} {
+		r := rows()[v]
+		if r.State != database.StateApplied || r.StatementsApplied != len(m.Statements) || len(r.StatementChecksums) != len(m.Statements) {
+			t.Errorf("row %s: %+v", v, r)
+		}
+	}
+	if r := rows()["3"]; r.Duration < time.Second {
+		t.Errorf("row 3 duration %v, want its own ≥ 1 s", r.Duration)
+	}
+
+	// A failing statement in the second: the first is applied, the second
+	// stops after its first statement, the third never runs.
+	ms = []database.Recorded{
+		item("4", stmt("CREATE TABLE each_d (id int)", 1)),
+		item("5", stmt("CREATE TABLE each_e (id int primary key)", 1), stmt("INSERT INTO each_e VALUES (1), (1)", 6), stmt("CREATE TABLE each_f (id int)", 9)),
+		item("6", stmt("CREATE TABLE each_g (id int)", 1)),
+	}
+	got, _, n, ran, err = each(ms)
+	var ee *database.ExecError
+	if n != 1 || ran != 1 || !slices.Equal(got, []int{0}) || !errors.As(err, &ee) || ee.Line != 6 || ee.Code != "1062" {
+		t.Fatalf("failing migration: applied %d, ran %d, reported %v, %v; want 1, 1 and the duplicate key on line 6", n, ran, got, err)
+	}
+	h := rows()
+	if h["4"].State != database.StateApplied || h["5"].State != database.StateRunning || h["5"].StatementsApplied != 1 {
+		t.Errorf("rows after the failure: 4 %+v, 5 %+v", h["4"], h["5"])
+	}
+	if _, ok := h["6"]; ok {
+		t.Error("the migration after the failing one has a row")
+	}
+	if err := d.Exec(ctx, stmt("SELECT 1 FROM each_g", 1)); err == nil {
+		t.Error("the migration after the failing one ran")
+	}
+
+	// Fixed, the failing one resumes at its failing statement, in a batch.
+	ms[1].Statements[1] = stmt("INSERT INTO each_e VALUES (1), (2)", 6)
+	ms[1].Running.StatementsApplied = 1
+	ms[1].Running.StatementChecksums = []string{ms[1].Statements[0].Checksum()}
+	got, _, n, _, err = each(ms[1:])
+	if err != nil || n != 2 || !slices.Equal(got, []int{0, 1}) {
+		t.Fatalf("resume: %d, %v, reported %v", n, err, got)
+	}
+	if r := rows()["5"]; r.State != database.StateApplied || r.StatementsApplied != 3 {
+		t.Errorf("row 5 after resume: %+v", r)
+	}
+
+	// What does not fit in one message: a first migration too big is
+	// refused whole; a later one is left for the next call.
+	many := make([]migration.Statement, maxRecordedStatements+1)
+	for i := range many {
+		many[i] = stmt("SELECT 1", i+1)
+	}
+	if _, _, _, _, err := each([]database.Recorded{item("7", many...)}); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("a first migration of %d statements: %v, want ErrUnsupported", len(many), err)
+	}
+	got, _, n, _, err = each([]database.Recorded{item("7", stmt("CREATE TABLE each_h (id int)", 1)), item("8", many...)})
+	if err != nil || n != 1 || !slices.Equal(got, []int{0}) {
+		t.Fatalf("a second migration too big: %d, %v, reported %v; want the first alone applied", n, err, got)
+	}
+	if _, ok := rows()["8"]; ok {
+		t.Error("the migration left for the next call has a row")
 	}
 }

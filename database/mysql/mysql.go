@@ -348,18 +348,54 @@ func recordingDial(dial func(ctx context.Context, network, addr string) (net.Con
 // nothing unless the context ends; then it closes the connection under the
 // query, as go-sql-driver's watcher does, and the error says why.
 func (d *Driver) execSession(ctx context.Context, conn *sql.Conn, query string) error {
+	return d.watched(ctx, func(ctx context.Context) error {
+		_, err := conn.ExecContext(ctx, query)
+		return err
+	})
+}
+
+// querySession runs query, of several statements, on the session
+// connection conn, as execSession does, reading each statement's result as
+// it comes and calling result with its columns (none for a statement that
+// returns no rows).
+func (d *Driver) querySession(ctx context.Context, conn *sql.Conn, query string, result func(cols []string)) error {
+	return d.watched(ctx, func(ctx context.Context) error {
+		rows, err := conn.QueryContext(ctx, query)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for {
+			cols, err := rows.Columns()
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			result(cols)
+			if !rows.NextResultSet() {
+				return rows.Err()
+			}
+		}
+	})
+}
+
+// watched runs query with ctx watched as execSession describes.
+func (d *Driver) watched(ctx context.Context, query func(ctx context.Context) error) error {
 	d.mu.Lock()
 	nc := d.sessionNet
 	d.mu.Unlock()
 	if nc == nil || ctx.Done() == nil {
-		_, err := conn.ExecContext(ctx, query)
-		return err
+		return query(ctx)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
-	_, err := conn.ExecContext(context.WithoutCancel(ctx), query)
+	err := query(context.WithoutCancel(ctx))
 	if !stop() && err != nil {
 		return fmt.Errorf("%w (the connection was closed under the query: %v)", ctx.Err(), err)
 	}
