@@ -535,17 +535,18 @@ func recordable(p applyPlan) bool { return !p.useTx && p.stream == nil && p.resu
 // it cannot send so is applied on its own. The events and the report are
 // those of applying them one by one: the driver says as each one ends.
 func (r *Runner) applyRecordedEach(ctx context.Context, rep *report.Report, rb database.RecordedBatcher, plans []applyPlan) error {
+	start := r.cfg.now()
+	items := make([]database.Recorded, len(plans))
+	for i, p := range plans {
+		running := r.runningRevision(p, start)
+		done := running
+		done.State = database.StateApplied
+		items[i] = database.Recorded{Statements: p.stmts, Running: running, Done: done}
+	}
 	announced := false // plans[0]'s start is reported
 	for len(plans) > 0 {
-		start := r.cfg.now()
-		items := make([]database.Recorded, len(plans))
-		for i, p := range plans {
-			running := r.runningRevision(p, start)
-			done := running
-			done.State = database.StateApplied
-			items[i] = database.Recorded{Statements: p.stmts, Running: running, Done: done}
-		}
 		if !announced {
+			start = r.cfg.now()
 			r.startEvent(plans[0])
 		}
 		announced = false
@@ -563,7 +564,7 @@ func (r *Runner) applyRecordedEach(ctx context.Context, rep *report.Report, rb d
 			if err := r.applyStatementsStarted(ctx, rep, plans[0]); err != nil {
 				return err
 			}
-			plans = plans[1:]
+			plans, items = plans[1:], items[1:]
 		case err != nil:
 			p := plans[n]
 			if refused(err) {
@@ -578,7 +579,7 @@ func (r *Runner) applyRecordedEach(ctx context.Context, rep *report.Report, rb d
 			}
 			return r.recordFailure(ctx, p, rev, start, ran, err)
 		default:
-			plans = plans[n:]
+			plans, items = plans[n:], items[n:]
 		}
 	}
 	return nil
