@@ -100,8 +100,10 @@ type bench struct {
 	paths    map[string]string // entry → binary
 	versions map[string]string
 	pg, my   *server
-	proxy    *latencyProxy
+	proxy    *latencyProxy // in front of PostgreSQL
+	myProxy  *latencyProxy // in front of MariaDB
 	rtt      time.Duration
+	delay    time.Duration // each proxy's per-direction delay, calibrated for timer slack
 	sets     map[string]migrationSet
 	prepared map[string]string // "engine/entry" → database with W1 applied by that tool
 	results  []*result
@@ -152,12 +154,12 @@ func mainErr() int {
 	var workloads, tools string
 	flag.BoolVar(&cfg.quick, "quick", false, "quick mode: fewer repetitions, W1-lat with 100 migrations, W5 with 50k rows (5 MB)")
 	flag.StringVar(&cfg.jsonPath, "json", "", "write one JSON object per (workload, tool) per line to `FILE`")
-	flag.StringVar(&workloads, "workloads", "", "comma-separated workloads to run (default all): W1,W2,W3,W4,W5,W6,W1-lat,W2-lat,W3-lat")
+	flag.StringVar(&workloads, "workloads", "", "comma-separated workloads to run (default all): W1,W2,W3,W4,W5,W6,W1-lat,W4-lat,W2-lat,W3-lat")
 	flag.StringVar(&tools, "tools", "", "comma-separated tools to run (default all): runway,goose,golang-migrate,sql-migrate,dbmate; floors always run")
-	flag.IntVar(&cfg.reps, "reps", 0, "repetitions of the heavy workloads (W1, W4, W5, W6, W1-lat); default 5, quick 1")
+	flag.IntVar(&cfg.reps, "reps", 0, "repetitions of the heavy workloads (W1, W4, W5, W6, W1-lat, W4-lat); default 5, quick 1")
 	flag.IntVar(&cfg.cheapReps, "cheap-reps", 0, "repetitions of the no-op workloads (W2, W3 and their -lat); default 15, quick 3")
 	flag.IntVar(&cfg.tables, "migrations", 1000, "migrations in W1, W2, W3, W4")
-	flag.IntVar(&cfg.latTables, "lat-migrations", 0, "migrations in W1-lat; default 1000, quick 100")
+	flag.IntVar(&cfg.latTables, "lat-migrations", 0, "migrations in W1-lat and W4-lat; default 1000, quick 100")
 	flag.IntVar(&cfg.bigRows, "w5-rows", 0, "rows in W5's migration; default 500000 (≈50 MB), quick 50000")
 	flag.IntVar(&cfg.w6Runners, "w6-runners", 16, "concurrent runners in W6")
 	flag.IntVar(&cfg.w6Pending, "w6-pending", 200, "pending migrations in W6")
@@ -286,6 +288,9 @@ func (b *bench) plan() []workload {
 			engine: "postgres", action: "up", set: "w6", fresh: true, floor: eRunway1, entries: []string{eRunway1, eRunway16, eRunwayBase1, eRunwayBase16}, heavy: true, runners: c.w6Runners},
 		{name: "W1-lat", desc: fmt.Sprintf("W1 through the latency proxy (%d migrations)", c.latTables),
 			engine: "postgres", action: "up", set: "pglat", fresh: true, lat: true, floor: ePsql1, entries: pgUp, heavy: true},
+		{name: "W4-lat", desc: fmt.Sprintf("W4 through the latency proxy (%d migrations)", c.latTables),
+			engine: "mariadb", action: "up", set: "mylat", fresh: true, lat: true, floor: eMariaDB,
+			entries: []string{eMariaDB, eRunway, eRunwayBase, eGoose, eMigrate, eSQLMigrate, eDbmate}, heavy: true},
 		{name: "W2-lat", desc: "W2 through the latency proxy",
 			engine: "postgres", action: "up", set: "pg", lat: true, floor: eListver, entries: noop},
 		{name: "W3-lat", desc: "W3 through the latency proxy",
@@ -389,15 +394,17 @@ func (b *bench) setup() error {
 			needMy = needMy || w.engine == "mariadb"
 		}
 	}
+	if needPG || b.wants("W4-lat") {
+		if err := b.calibrate(); err != nil {
+			return err
+		}
+	}
 	if needPG {
 		if b.pg, err = startPostgres(b.work); err != nil {
 			return err
 		}
 		b.logf("PostgreSQL %s on 127.0.0.1:%d", b.pg.version, b.pg.port)
-		if b.proxy, err = startProxy(fmt.Sprintf("127.0.0.1:%d", b.pg.port), b.cfg.delay); err != nil {
-			return err
-		}
-		if err := b.calibrate(); err != nil {
+		if b.proxy, err = startProxy(fmt.Sprintf("127.0.0.1:%d", b.pg.port), b.delay); err != nil {
 			return err
 		}
 		b.logf("latency proxy on 127.0.0.1:%d, measured round trip %.2f ms", b.proxy.port(), ms(b.rtt))
@@ -407,6 +414,12 @@ func (b *bench) setup() error {
 			return err
 		}
 		b.logf("MariaDB %s on 127.0.0.1:%d", b.my.version, b.my.port)
+		if b.wants("W4-lat") {
+			if b.myProxy, err = startProxy(fmt.Sprintf("127.0.0.1:%d", b.my.port), b.delay); err != nil {
+				return err
+			}
+			b.logf("latency proxy on 127.0.0.1:%d for MariaDB", b.myProxy.port())
+		}
 	}
 
 	// Workloads.
@@ -425,6 +438,9 @@ func (b *bench) setup() error {
 	if err := gen("my", tables(b.cfg.tables, "mariadb")); err != nil {
 		return err
 	}
+	if err := gen("mylat", tables(b.cfg.latTables, "mariadb")); err != nil {
+		return err
+	}
 	if err := gen("w6", tables(b.cfg.w6Pending, "postgres")); err != nil {
 		return err
 	}
@@ -441,13 +457,14 @@ func (b *bench) setup() error {
 // the excess so that the round trip is what was asked.
 func (b *bench) calibrate() error {
 	want := 2 * b.cfg.delay
-	rtt, err := measureRTT(b.cfg.delay, 200)
+	b.delay = b.cfg.delay
+	rtt, err := measureRTT(b.delay, 200)
 	if err != nil {
 		return err
 	}
 	if excess := rtt - want; excess > 20*time.Microsecond && excess < b.cfg.delay {
-		b.proxy.delay = b.cfg.delay - excess/2
-		if rtt, err = measureRTT(b.proxy.delay, 200); err != nil {
+		b.delay = b.cfg.delay - excess/2
+		if rtt, err = measureRTT(b.delay, 200); err != nil {
 			return err
 		}
 	}
@@ -456,8 +473,10 @@ func (b *bench) calibrate() error {
 }
 
 func (b *bench) cleanup() {
-	if b.proxy != nil {
-		b.proxy.close()
+	for _, p := range []*latencyProxy{b.proxy, b.myProxy} {
+		if p != nil {
+			p.close()
+		}
 	}
 	b.pg.stop()
 	b.my.stop()
@@ -479,7 +498,9 @@ func (b *bench) server(engine string) *server {
 func (b *bench) invocation(entry string, w workload, set migrationSet, db, runDir string) (invocation, error) {
 	srv := b.server(w.engine)
 	port := srv.port
-	if w.lat {
+	if w.lat && w.engine == "mariadb" {
+		port = b.myProxy.port()
+	} else if w.lat {
 		port = b.proxy.port()
 	}
 	url := srv.urlAt(port, db)
@@ -903,8 +924,8 @@ func (b *bench) report(out io.Writer, elapsed time.Duration) {
 	}
 	fmt.Fprintf(out, "- servers: %s; throw-away, on loopback, durability off (%s)\n", strings.Join(servers, ", "), serverSettings)
 	fmt.Fprintf(out, "- the servers' data and the workloads' files: %s, on %s (-work-dir)\n", filepath.Dir(b.work), b.workFS)
-	if b.proxy != nil {
-		fmt.Fprintf(out, "- latency proxy (-lat workloads): %.2f ms asked each way (%.3f ms set, for timer slack), measured round trip %.2f ms over loopback\n", ms(b.cfg.delay), ms(b.proxy.delay), ms(b.rtt))
+	if b.proxy != nil || b.myProxy != nil {
+		fmt.Fprintf(out, "- latency proxy (-lat workloads): %.2f ms asked each way (%.3f ms set, for timer slack), measured round trip %.2f ms over loopback\n", ms(b.cfg.delay), ms(b.delay), ms(b.rtt))
 	}
 	fmt.Fprintf(out, "- medians of %d runs (no-op workloads W2, W3: %d); tools alternate run by run; CPU and peak RSS are the client process's, not the server's\n", b.cfg.reps, b.cfg.cheapReps)
 	fmt.Fprintf(out, "- × floor = the tool's median wall / the floor's median wall, both measured in this run; paired = the median, over the rounds, of the tool's wall / the floor's wall in the same round (less sensitive to the machine slowing down for a while)\n")
