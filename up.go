@@ -373,9 +373,28 @@ func (r *Runner) applyEach(ctx context.Context, rep *report.Report, tb database.
 			return fmt.Errorf("apply %s: %w", plans[len(plans)-1].e.m.Up.File, err)
 		}
 		p := plans[n]
-		return r.failed(p.e.m.Version, p.e.m.Name, p.e.m.Up, p.stmts, 0, err, false)
+		err = r.failed(p.e.m.Version, p.e.m.Name, p.e.m.Up, p.stmts, 0, err, false)
+		r.warnSentWith(rep, err, plans[n+1:])
+		return err
 	}
 	return nil
+}
+
+// warnSentWith says, when err left the outcome of a migration unknown (the
+// connection failed), that the migrations sent to the database with it in
+// one message are unknown too: the report lists them as pending, which the
+// database may no longer agree with.
+func (r *Runner) warnSentWith(rep *report.Report, err error, after []applyPlan) {
+	var me *MigrationError
+	if len(after) == 0 || !errors.As(err, &me) || !me.Uncertain {
+		return
+	}
+	names := after[0].e.m.Up.File
+	if len(after) > 1 {
+		names += " … " + after[len(after)-1].e.m.Up.File
+	}
+	r.warn(rep, []string{fmt.Sprintf("the %d migration(s) after %s (%s) may have been sent to the database with it, in one message: whether they took effect is unknown too. `runway status` shows what the history recorded; `runway up` applies what is left",
+		len(after), me.File, names)})
 }
 
 func (r *Runner) revision(m *migration.Migration, state database.State, start time.Time) database.Revision {
@@ -577,7 +596,9 @@ func (r *Runner) applyRecordedEach(ctx context.Context, rep *report.Report, rb d
 			for i := 0; i < ran && i < len(p.stmts); i++ {
 				rev.StatementChecksums = append(rev.StatementChecksums, p.stmts[i].Checksum())
 			}
-			return r.recordFailure(ctx, p, rev, start, ran, err)
+			err = r.recordFailure(ctx, p, rev, start, ran, err)
+			r.warnSentWith(rep, err, plans[n+1:])
+			return err
 		default:
 			plans, items = plans[n:], items[n:]
 		}

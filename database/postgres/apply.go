@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -196,10 +197,39 @@ const (
 // applied_at and duration_ms are the server's clock around the step. Where
 // the notice cannot be raised (no PL/pgSQL), the steps left are sent again
 // without it: their commits are then learnt of when the query ends.
+//
+// Before PostgreSQL 13 a statement_timeout counts the whole query, not each
+// statement: there the steps are sent one query each, so a timeout meant
+// for one migration is not spent on many.
 func (d *Driver) ApplyEach(ctx context.Context, steps []database.Step, committed func(i int)) (int, error) {
 	if d.tableErr != nil {
 		return 0, d.tableErr
 	}
+	if d.queryTimeout {
+		for i := range steps {
+			if _, err := d.applyEach(ctx, steps[i:i+1], func(int) { committed(i) }); err != nil {
+				var ee *database.ExecError
+				if errors.As(err, &ee) {
+					ee.Step += i
+				}
+				return i, err
+			}
+		}
+		return len(steps), nil
+	}
+	return d.applyEach(ctx, steps, committed)
+}
+
+// serverMajor reads the major version from server_version ("15.4 (Debian
+// 15.4-1)", "12.17", "9.6.24"): 9 for 9.6, as PostgreSQL numbered them.
+func serverMajor(v string) (int, bool) {
+	digits, _, _ := strings.Cut(v, ".")
+	n, err := strconv.Atoi(strings.TrimSpace(digits))
+	return n, err == nil
+}
+
+// applyEach is ApplyEach, all steps in one query.
+func (d *Driver) applyEach(ctx context.Context, steps []database.Step, committed func(i int)) (int, error) {
 	if len(steps) == 0 {
 		return 0, nil
 	}
@@ -255,7 +285,7 @@ func (d *Driver) ApplyEach(ctx context.Context, steps []database.Step, committed
 		// The notice after step done-1's commit failed: the steps left were
 		// not sent. Send them again, without notices from now on.
 		d.noFlush = true
-		n, err := d.ApplyEach(ctx, steps[done:], func(i int) { committed(done + i) })
+		n, err := d.applyEach(ctx, steps[done:], func(i int) { committed(done + i) })
 		var ee *database.ExecError
 		if errors.As(err, &ee) {
 			ee.Step += done

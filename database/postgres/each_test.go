@@ -250,3 +250,55 @@ func TestApplyEachCancelled(t *testing.T) {
 		t.Errorf("Unlock after the cancel: %v", err)
 	}
 }
+
+func TestServerMajor(t *testing.T) {
+	for v, want := range map[string]int{"15.4 (Debian 15.4-1.pgdg120+1)": 15, "12.17": 12, "9.6.24": 9, "13beta2": 0, "": 0} {
+		got, ok := serverMajor(v)
+		if ok != (want > 0) || got != want {
+			t.Errorf("serverMajor(%q) = %d, %v; want %d", v, got, ok, want)
+		}
+	}
+}
+
+// TestApplyEachQueryTimeout: where statement_timeout would count a whole
+// query (before PostgreSQL 13), each step goes in a query of its own, with
+// the same results. statement_timestamp() tells queries apart: it is when
+// the server received the query, shared by all the statements in it.
+func TestApplyEachQueryTimeout(t *testing.T) {
+	d := newDriver(t)
+	query(t, d, "CREATE TABLE rw_ts (t timestamptz)")
+	stamped := func() []database.Step {
+		steps := eachSteps(4)
+		for i := range steps {
+			steps[i].Statements = append(steps[i].Statements, st("INSERT INTO rw_ts VALUES (statement_timestamp())", 3))
+		}
+		return steps
+	}
+	// All in one query: one receipt time.
+	if _, n, err := applyEach(t, d, stamped()[:2]); err != nil || n != 2 {
+		t.Fatalf("ApplyEach = %d, %v", n, err)
+	}
+	if got := query(t, d, "SELECT count(DISTINCT t) FROM rw_ts"); got != "1" {
+		t.Fatalf("one query: %s receipt times, want 1", got)
+	}
+	// A query a step: a receipt time each.
+	d.queryTimeout = true
+	query(t, d, "TRUNCATE rw_ts")
+	if got, n, err := applyEach(t, d, stamped()[2:]); err != nil || n != 2 || !slices.Equal(got, []int{0, 1}) {
+		t.Fatalf("ApplyEach a query a step = %d, %v; committed %v", n, err, got)
+	}
+	if got := query(t, d, "SELECT count(DISTINCT t) FROM rw_ts"); got != "2" {
+		t.Fatalf("a query a step: %s receipt times for 2 steps, want 2", got)
+	}
+	// A failure is the failing step's, counted in the whole list.
+	steps := eachSteps(7)[4:]
+	steps[1].Statements = append(steps[1].Statements, st("SELECT 1/0", 4))
+	got, n, err := applyEach(t, d, steps)
+	var ee *database.ExecError
+	if !errors.As(err, &ee) || ee.Step != 1 || ee.Line != 4 || ee.Code != "22012" || n != 1 || !slices.Equal(got, []int{0}) {
+		t.Fatalf("got %d %v, %v; want step 0 committed and step 1 failing on line 4 (division by zero)", n, got, err)
+	}
+	if vs := historyVersions(t, d); !slices.Equal(vs, []string{"1", "2", "3", "4", "5"}) {
+		t.Errorf("history %v, want 1 to 5", vs)
+	}
+}

@@ -62,6 +62,9 @@ type Driver struct {
 
 	// noFlush: this server cannot raise ApplyEach's notices (flushSQL).
 	noFlush bool
+	// queryTimeout: statement_timeout counts a whole query of several
+	// statements (before PostgreSQL 13), so ApplyEach sends a query a step.
+	queryTimeout bool
 
 	// pollLock makes Lock poll pg_try_advisory_lock instead of waiting in the
 	// server; kept for the benchmark that compares the two.
@@ -144,7 +147,9 @@ func New(conn *pgx.Conn, cfg database.Config) *Driver {
 	if ttl <= 0 {
 		ttl = database.DefaultLeaseTTL
 	}
+	major, ok := serverMajor(conn.PgConn().ParameterStatus("server_version"))
 	return &Driver{
+		queryTimeout: ok && major < 13,
 		conn:         conn,
 		cfg:          cfg,
 		table:        table,
