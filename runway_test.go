@@ -1059,3 +1059,30 @@ func TestBatchedMigrationsReportAsTheyCommit(t *testing.T) {
 		})
 	}
 }
+
+// TestSyntaxErrorAfterGoodMigrations: the migrations before one with a
+// syntax error are applied, and the error names that file's line, on every
+// engine (PostgreSQL rejects a query with a syntax error whole, before
+// running any of it, so a batch must not carry the good ones down with it).
+func TestSyntaxErrorAfterGoodMigrations(t *testing.T) {
+	set := files(
+		"0001_a.up.sql", "CREATE TABLE a (id integer primary key);\n",
+		"0002_b.up.sql", "CREATE TABLE b (id integer primary key);\n",
+		"0003_typo.up.sql", "CREATE TABLE c (id integer primary key);\n\nCREAT TABLE d (id integer);\n",
+		"0004_e.up.sql", "CREATE TABLE e (id integer primary key);\n",
+	)
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		rep, err := up(t, drv, set)
+		var me *runway.MigrationError
+		if !errors.As(err, &me) || me.File != "0003_typo.up.sql" || me.Statement != 2 || me.Line != 3 {
+			t.Fatalf("up: %v (%+v), want the typo on line 3 of 0003", err, me)
+		}
+		if len(rep.Applied) != 2 || rep.Applied[0].Version != "1" || rep.Applied[1].Version != "2" {
+			t.Errorf("applied %+v, want 1 and 2", rep.Applied)
+		}
+		if !exists(t, drv, "a") || !exists(t, drv, "b") || exists(t, drv, "e") {
+			t.Error("want tables a and b, not e")
+		}
+	})
+}

@@ -579,11 +579,13 @@ func (r *Runner) applyRecordedEach(ctx context.Context, rep *report.Report, rb d
 			}
 		})
 		switch {
-		case errors.Is(err, errors.ErrUnsupported):
+		case errors.Is(err, errors.ErrUnsupported) || (err == nil && n == 0):
 			if err := r.applyStatementsStarted(ctx, rep, plans[0]); err != nil {
 				return err
 			}
 			plans, items = plans[1:], items[1:]
+		case err != nil && n >= len(plans):
+			return fmt.Errorf("apply %s: after it was applied: %w", plans[len(plans)-1].e.m.Up.File, err)
 		case err != nil:
 			p := plans[n]
 			if refused(err) {

@@ -171,10 +171,13 @@ var _ database.TxBatcher = (*Driver)(nil)
 const (
 	// stepStartSQL opens each step of ApplyEach: it notes the server's
 	// clock in a setting local to the step's transaction, which the step's
-	// history row reads back as applied_at and to compute duration_ms.
+	// history row reads back as applied_at and to compute duration_ms. A
+	// migration that ends the transaction itself (its own COMMIT) or resets
+	// every setting loses it: its row then says when it was recorded, and 0.
 	stepStartSQL  = "SELECT set_config('runway.step_started', extract(epoch FROM clock_timestamp())::text, true)"
-	stepAppliedAt = "to_timestamp(current_setting('runway.step_started')::float8)"
-	stepDuration  = "round((extract(epoch FROM clock_timestamp()) - current_setting('runway.step_started')::float8) * 1000)::bigint"
+	stepStarted   = "nullif(current_setting('runway.step_started', true), '')::float8"
+	stepAppliedAt = "coalesce(to_timestamp(" + stepStarted + "), clock_timestamp())"
+	stepDuration  = "coalesce(round((extract(epoch FROM clock_timestamp()) - " + stepStarted + ") * 1000)::bigint, 0)"
 
 	// flushSQL follows each commit of ApplyEach but the last. PostgreSQL
 	// sends a query's results when the whole query ends, except that it
@@ -207,12 +210,12 @@ func (d *Driver) ApplyEach(ctx context.Context, steps []database.Step, committed
 	}
 	if d.queryTimeout {
 		for i := range steps {
-			if _, err := d.applyEach(ctx, steps[i:i+1], func(int) { committed(i) }); err != nil {
+			if n, err := d.applyEach(ctx, steps[i:i+1], func(int) { committed(i) }); err != nil {
 				var ee *database.ExecError
 				if errors.As(err, &ee) {
 					ee.Step += i
 				}
-				return i, err
+				return i + n, err
 			}
 		}
 		return len(steps), nil
@@ -253,9 +256,10 @@ func (d *Driver) applyEach(ctx context.Context, steps []database.Step, committed
 	}
 
 	mrr := d.conn.PgConn().Exec(ctx, q.b.String())
-	markers, done := 0, 0
+	markers, done, results := 0, 0, 0
 	afterCommit := false // no result read since the last commit
 	for mrr.NextResult() {
+		results++
 		rr := mrr.ResultReader()
 		fd := rr.FieldDescriptions()
 		isMarker := len(fd) == 1 && fd[0].Name == markerColumn
@@ -281,6 +285,9 @@ func (d *Driver) applyEach(ctx context.Context, steps []database.Step, committed
 		return done, nil
 	}
 	rbErr := d.rollback(ctx)
+	if rbErr != nil {
+		err = errors.Join(err, fmt.Errorf("postgres: rollback: %w", rbErr))
+	}
 	if flush && afterCommit && done < len(steps) && flushRefused(ctx, err) {
 		// The notice after step done-1's commit failed: the steps left were
 		// not sent. Send them again, without notices from now on.
@@ -292,23 +299,45 @@ func (d *Driver) applyEach(ctx context.Context, steps []database.Step, committed
 		}
 		return done + n, err
 	}
+	if k := rejectedAt(err, q.units); results == 0 && k > 0 {
+		// The server parses the whole query before it runs any of it: a
+		// syntax error in step k rejected every step. Apply those before
+		// it, as one by one they would have been, then report step k's.
+		n, err2 := d.applyEach(ctx, steps[:k], committed)
+		if err2 != nil {
+			return n, err2
+		}
+		return k, d.txError(ctx, err, steps, q.units, 0)
+	}
 	begun := 0 // markers before step done's first
 	if done > 0 {
 		begun = ends[done-1]
 	}
 	if gerr := d.guardError(err, "Nothing of this migration was applied."); gerr != nil && markers == begun {
-		err = gerr
-	} else if done < len(steps) {
-		// Only step done's units (and those before) can have failed; past
-		// its last marker, the failure is its COMMIT's.
-		err = d.txError(ctx, err, steps, q.units[:ends[done]], markers)
-	} else {
-		err = fmt.Errorf("postgres: after the last commit: %w", err)
+		return done, gerr
 	}
-	if rbErr != nil {
-		err = errors.Join(err, fmt.Errorf("postgres: rollback: %w", rbErr))
+	if done < len(steps) {
+		// Only step done's units can have failed; past its last marker, the
+		// failure is its COMMIT's.
+		return done, d.txError(ctx, err, steps, q.units[begun:ends[done]], markers-begun)
 	}
-	return done, err
+	return done, fmt.Errorf("postgres: after the last commit: %w", err)
+}
+
+// rejectedAt returns the step of the unit where err, a server error, points
+// (by its position in the query), -1 when it points at none.
+func rejectedAt(err error, units []unit) int {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Position <= 0 {
+		return -1
+	}
+	p := int(pe.Position)
+	for _, u := range units {
+		if p > u.start && p <= u.end {
+			return u.step
+		}
+	}
+	return -1
 }
 
 // flushRefused reports whether err, raised by flushSQL, says the server

@@ -302,3 +302,59 @@ func TestApplyEachQueryTimeout(t *testing.T) {
 		t.Errorf("history %v, want 1 to 5", vs)
 	}
 }
+
+// TestApplyEachSyntaxError: the server rejects a query with a syntax error
+// whole, before running any of it; the steps before the bad one are
+// applied all the same, and the error names the bad one's statement.
+func TestApplyEachSyntaxError(t *testing.T) {
+	d := newDriver(t)
+	steps := eachSteps(4)
+	steps[2].Statements = append(steps[2].Statements, st("CREAT TABLE rw_typo (id int)", 8))
+	got, n, err := applyEach(t, d, steps)
+	var ee *database.ExecError
+	if !errors.As(err, &ee) || ee.Step != 2 || ee.Statement != 2 || ee.Line != 8 || ee.Code != "42601" || ee.Position != 1 {
+		t.Fatalf("ApplyEach: %v (%+v), want the syntax error of step 2's statement 2 (line 8) at its first character", err, ee)
+	}
+	if n != 2 || !slices.Equal(got, []int{0, 1}) {
+		t.Errorf("committed %d %v, want steps 0 and 1", n, got)
+	}
+	if vs := historyVersions(t, d); !slices.Equal(vs, []string{"1", "2"}) {
+		t.Errorf("history %v, want 1 and 2", vs)
+	}
+	// A syntax error in the first step: nothing to apply before it.
+	steps = eachSteps(2)
+	steps[0].Statements[0] = st("CREATE TABLE rw_bad (id int,)", 3)
+	got, n, err = applyEach(t, d, steps)
+	if !errors.As(err, &ee) || ee.Step != 0 || ee.Line != 3 || ee.Code != "42601" || n != 0 || len(got) != 0 {
+		t.Fatalf("ApplyEach: %d %v, %v; want step 0's syntax error on line 3", n, got, err)
+	}
+}
+
+// TestApplyEachOwnCommit: a migration that commits by itself (as
+// ALTER TYPE … ADD VALUE once required) is applied and recorded, as one
+// sent alone was; its row's times are then the server's at recording.
+func TestApplyEachOwnCommit(t *testing.T) {
+	d := newDriver(t)
+	steps := eachSteps(3)
+	steps[1].Statements = []migration.Statement{
+		st("CREATE TABLE rw_own (id int)", 1),
+		st("COMMIT", 2),
+		st("INSERT INTO rw_own VALUES (1)", 3),
+	}
+	got, n, err := applyEach(t, d, steps)
+	if err != nil || n != 3 || !slices.Equal(got, []int{0, 1, 2}) {
+		t.Fatalf("ApplyEach = %d, %v; committed %v", n, err, got)
+	}
+	revs, err := d.History(context.Background())
+	if err != nil || len(revs) != 3 {
+		t.Fatalf("history %v, %v", revs, err)
+	}
+	for _, r := range revs {
+		if r.AppliedAt.IsZero() || time.Since(r.AppliedAt) > time.Hour || r.AppliedAt.Year() == 2001 {
+			t.Errorf("version %s: applied_at %v", r.Version, r.AppliedAt)
+		}
+	}
+	if query(t, d, "SELECT count(*) FROM rw_own") != "1" {
+		t.Error("the migration's insert is missing")
+	}
+}
