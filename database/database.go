@@ -93,9 +93,9 @@ type Driver interface {
 	RemoveRevision(ctx context.Context, v migration.Version) error
 
 	// ApplyTx runs the steps in one transaction: each step's statements, then its
-	// history change. The driver records in each Record's duration_ms the time
-	// that step's statements took (measured client-side, or in the database
-	// when the step is sent in one round trip); Record.Duration is ignored.
+	// history change. Each Record is written as given, AppliedAt and Duration
+	// included (the history row commits with the statements, before anyone
+	// knows how long they took; TxBatcher measures in the database).
 	// On failure the transaction is rolled back. A statement the database
 	// rejected is an *ExecError naming the step and statement; other failures
 	// (the history write, COMMIT, a lost connection) are plain wrapped errors.
