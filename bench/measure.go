@@ -20,6 +20,10 @@ type invocation struct {
 	stdin  string // file fed on standard input, if any
 	dir    string
 	copies int // W6: how many copies start at once (0 or 1: one)
+	// W6's reference: withCopies copies of the command with start at the
+	// same moment as argv's.
+	with       []string
+	withCopies int
 }
 
 // sample is one timed run: wall from start to exit, CPU and peak RSS of the
@@ -98,7 +102,13 @@ func start(inv invocation) (*running, error) {
 	if inv.copies > 1 {
 		args = append(args, "-n", strconv.Itoa(inv.copies))
 	}
+	if inv.withCopies > 0 {
+		args = append(args, "-with", strconv.Itoa(inv.withCopies))
+	}
 	args = append(append(args, "--"), inv.argv...)
+	if inv.withCopies > 0 {
+		args = append(append(args, "---"), inv.with...)
+	}
 	cmd := exec.Command(measureBin, args...)
 	cmd.Env = cleanEnv
 	cmd.Dir = inv.dir

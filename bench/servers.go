@@ -366,5 +366,10 @@ func (s *server) tableCount(db string) (int64, error) {
 
 func dbIdent(parts ...string) string {
 	s := strings.ToLower(strings.Join(parts, "_"))
-	return strings.NewReplacer("-", "_", ".", "_").Replace(s)
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' {
+			return r
+		}
+		return '_' // "-", ".", "+" …: an identifier needs no quoting
+	}, s)
 }

@@ -1,7 +1,9 @@
 // Command listver is the floor for the no-op workloads (W2 up, W3 status):
 // the least a migration tool must do, in a few lines of Go. It lists the
 // migration files, reads the applied versions in one query and prints what
-// is pending. No lock, no checksums, no history-table creation.
+// is pending. No lock, no checksums, no history-table creation. With
+// -select1 it runs SELECT 1 instead of reading the history: W6's reference
+// crowd, the least each of the other runners could do.
 package main
 
 import (
@@ -19,6 +21,7 @@ func main() {
 	url := flag.String("d", "", "database URL")
 	dir := flag.String("dir", "migrations", "migrations folder")
 	table := flag.String("table", "schema_versions", "history table")
+	select1 := flag.Bool("select1", false, "run SELECT 1 instead of reading the history (W6's reference crowd, which starts before the history exists)")
 	flag.Parse()
 	entries, err := os.ReadDir(*dir)
 	if err != nil {
@@ -37,6 +40,13 @@ func main() {
 		fail(err)
 	}
 	defer conn.Close(ctx)
+	if *select1 {
+		if _, err := conn.Exec(ctx, "SELECT 1"); err != nil {
+			fail(err)
+		}
+		fmt.Printf("%d files\n", len(files))
+		return
+	}
 	rows, err := conn.Query(ctx, "SELECT version FROM "+*table)
 	if err != nil {
 		fail(err)

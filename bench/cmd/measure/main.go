@@ -5,6 +5,10 @@
 // of all of them and the largest peak RSS; it exits with the first non-zero
 // status. One helper for the whole crowd keeps the suite's own start-ups
 // out of the crowd's figure: N helpers would start beside the N runners.
+// With -with M, the arguments hold a second command after a "---"
+// argument, and M copies of it start at the same moment as the first
+// command's copies (W6's reference: one runner beside a crowd of bare
+// client connections); the figures cover all of them.
 //
 // The suite starts every timed process through it because Linux's peak RSS
 // (rusage ru_maxrss) of a child includes the RSS of the process it was
@@ -21,6 +25,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -38,22 +43,36 @@ type Result struct {
 func main() {
 	out := flag.String("o", "", "result file")
 	n := flag.Int("n", 1, "copies of the command to start at once")
+	with := flag.Int("with", 0, "copies of the second command (after a --- argument) to start beside them")
 	flag.Parse()
-	if *out == "" || flag.NArg() == 0 || *n < 1 {
-		fmt.Fprintln(os.Stderr, "usage: measure -o FILE [-n N] -- COMMAND [ARGS]")
+	argv, second := flag.Args(), []string(nil)
+	if *with > 0 {
+		i := slices.Index(argv, "---")
+		if i < 0 {
+			argv = nil // usage error below
+		} else {
+			argv, second = argv[:i], argv[i+1:]
+		}
+	}
+	if *out == "" || len(argv) == 0 || *n < 1 || *with > 0 && len(second) == 0 {
+		fmt.Fprintln(os.Stderr, "usage: measure -o FILE [-n N] [-with M] -- COMMAND [ARGS] [--- SECOND [ARGS]]")
 		os.Exit(2)
 	}
-	cmds := make([]*exec.Cmd, *n)
-	for i := range cmds {
-		cmd := exec.Command(flag.Arg(0), flag.Args()[1:]...)
+	cmds := make([]*exec.Cmd, 0, *n+*with)
+	for i := range *n + *with {
+		a := argv
+		if i >= *n {
+			a = second
+		}
+		cmd := exec.Command(a[0], a[1:]...)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		if *n == 1 {
+		if *n+*with == 1 {
 			cmd.Stdin = os.Stdin // a crowd gets no input
 		}
-		cmds[i] = cmd
+		cmds = append(cmds, cmd)
 	}
 	var r Result
-	errs := make([]error, *n)
+	errs := make([]error, len(cmds))
 	t := time.Now()
 	for i, cmd := range cmds {
 		errs[i] = cmd.Start()
