@@ -120,7 +120,15 @@ func TestExecRecordedEach(t *testing.T) {
 			State: database.StateRunning, AppliedBy: "test"}
 		done := r
 		done.State = database.StateApplied
+		done.Checksum = "d" + v // the applied row takes Done's checksum
 		return database.Recorded{Statements: stmts, Running: r, Done: done}
+	}
+	sums := func(stmts []migration.Statement) []string {
+		var out []string
+		for _, st := range stmts {
+			out = append(out, st.Checksum())
+		}
+		return out
 	}
 	rows := func() map[string]database.Revision {
 		t.Helper()
@@ -159,14 +167,21 @@ func TestExecRecordedEach(t *testing.T) {
 	if gap := end.Sub(at[1]); gap < 900*time.Millisecond {
 		t.Errorf("migration 2 was reported %v before the end, want ≥ 1 s (migration 3 sleeps 1 s after it)", gap)
 	}
+	h := rows()
 	for v, m := range map[string]database.Recorded{"1": ms[0], "2": ms[1], "3": ms[2]} {
-		r := rows()[v]
-		if r.State != database.StateApplied || r.StatementsApplied != len(m.Statements) || len(r.StatementChecksums) != len(m.Statements) {
+		r := h[v]
+		if r.State != database.StateApplied || r.Checksum != "d"+v || r.StatementsApplied != len(m.Statements) ||
+			r.StatementsTotal != len(m.Statements) || !slices.Equal(r.StatementChecksums, sums(m.Statements)) {
 			t.Errorf("row %s: %+v", v, r)
 		}
 	}
-	if r := rows()["3"]; r.Duration < time.Second {
+	if r := h["3"]; r.Duration < time.Second {
 		t.Errorf("row 3 duration %v, want its own ≥ 1 s", r.Duration)
+	}
+	// One statement finishes a row and starts the next: the finished row
+	// keeps the time it started.
+	if !h["1"].AppliedAt.Before(h["2"].AppliedAt) || !h["2"].AppliedAt.Before(h["3"].AppliedAt) {
+		t.Errorf("applied_at: 1 %v, 2 %v, 3 %v; want each migration's own start, in order", h["1"].AppliedAt, h["2"].AppliedAt, h["3"].AppliedAt)
 	}
 
 	// A failing statement in the second: the first is applied, the second
@@ -181,7 +196,7 @@ func TestExecRecordedEach(t *testing.T) {
 	if n != 1 || ran != 1 || !slices.Equal(got, []int{0}) || !errors.As(err, &ee) || ee.Line != 6 || ee.Code != "1062" {
 		t.Fatalf("failing migration: applied %d, ran %d, reported %v, %v; want 1, 1 and the duplicate key on line 6", n, ran, got, err)
 	}
-	h := rows()
+	h = rows()
 	if h["4"].State != database.StateApplied || h["5"].State != database.StateRunning || h["5"].StatementsApplied != 1 {
 		t.Errorf("rows after the failure: 4 %+v, 5 %+v", h["4"], h["5"])
 	}
@@ -192,16 +207,22 @@ func TestExecRecordedEach(t *testing.T) {
 		t.Error("the migration after the failing one ran")
 	}
 
-	// Fixed, the failing one resumes at its failing statement, in a batch.
+	// Fixed, the failing one resumes at its failing statement, in a batch
+	// after another: the statement that finishes that one replaces the
+	// failed attempt's row with a running one that keeps what ran.
 	ms[1].Statements[1] = stmt("INSERT INTO each_e VALUES (1), (2)", 6)
 	ms[1].Running.StatementsApplied = 1
 	ms[1].Running.StatementChecksums = []string{ms[1].Statements[0].Checksum()}
-	got, _, n, _, err = each(ms[1:])
-	if err != nil || n != 2 || !slices.Equal(got, []int{0, 1}) {
+	got, _, n, _, err = each([]database.Recorded{item("4.5", stmt("CREATE TABLE each_i (id int)", 1)), ms[1], ms[2]})
+	if err != nil || n != 3 || !slices.Equal(got, []int{0, 1, 2}) {
 		t.Fatalf("resume: %d, %v, reported %v", n, err, got)
 	}
-	if r := rows()["5"]; r.State != database.StateApplied || r.StatementsApplied != 3 {
+	h = rows()
+	if r := h["5"]; r.State != database.StateApplied || r.StatementsApplied != 3 || !slices.Equal(r.StatementChecksums, sums(ms[1].Statements)) {
 		t.Errorf("row 5 after resume: %+v", r)
+	}
+	if h["4.5"].State != database.StateApplied || h["6"].State != database.StateApplied {
+		t.Errorf("rows around the resumed one: 4.5 %+v, 6 %+v", h["4.5"], h["6"])
 	}
 
 	// What does not fit in one message: a first migration too big is
