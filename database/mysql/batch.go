@@ -179,7 +179,8 @@ var _ database.RecordedBatcher = (*Driver)(nil)
 const appliedMarker = "runway_applied"
 
 // ExecRecordedEach sends migrations in one multi-statement message, each as
-// ExecRecorded writes it and followed by a marker SELECT. MariaDB and MySQL
+// ExecRecorded writes it (but for the write that finishes one row and starts
+// the next, see writeEach) and followed by a marker SELECT. MariaDB and MySQL
 // send each statement's result as the statement ends, and the driver reads
 // them as they come: a marker's result reports its migration applied.
 func (d *Driver) ExecRecordedEach(ctx context.Context, ms []database.Recorded, done func(i int)) (int, int, error) {
