@@ -235,9 +235,9 @@ func (d *Driver) ExecRecordedEach(ctx context.Context, ms []database.Recorded, d
 // writeRecorded writes it and a marker SELECT after the statement that
 // finishes its row, except that the update finishing one migration and the
 // running row of the next are one statement (writeUpsert with both): on
-// MariaDB 10.11 each write to the history table costs the server about as
-// much as a small CREATE INDEX, and this takes one of the two or three a
-// migration pays. What the rows say at every point is unchanged: the next
+// MariaDB 10.11 a write to the history table between DDL statements costs
+// the server ~170–190 µs, half of a small CREATE INDEX, and this takes one
+// of the two or three a migration paid (docs/benchmarks.md). What the rows say at every point is unchanged: the next
 // row is written as running before its first statement, and the previous
 // one says how many of its statements ran until it is finished.
 func writeEach(b *strings.Builder, table string, ms []database.Recorded) {
