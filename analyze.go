@@ -1,6 +1,8 @@
 package runway
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -278,4 +280,62 @@ func statusLines(a *analysis, allowOutOfOrder bool) []report.Migration {
 		out = append(out, line)
 	}
 	return out
+}
+
+// errNotExact stops a scan of the history at its first row that is not one of
+// the files applied unchanged.
+var errNotExact = errors.New("the history is not exactly the files applied")
+
+// scanExact asks a driver that can scan the history row by row
+// (database.StateScanner) whether it matches the source one to one, as
+// analysis.exact would say, without collecting the rows: every row a file's,
+// applied (or baselined) with its checksum or none recorded, and every file
+// a row's. rows is the number of rows seen, -1 when the driver cannot scan or
+// the scan failed. On a mismatch the scan stops, rows counts the rows seen so
+// far (at least one), and the caller reads the history to find out more.
+func (r *Runner) scanExact(ctx context.Context, ms []*migration.Migration) (exact bool, rows int) {
+	sc, ok := r.drv.(database.StateScanner)
+	if !ok {
+		return false, -1
+	}
+	sorted := sortedMigrations(ms)
+	if len(sorted) != len(ms) {
+		return false, -1 // two files of one version: left to analyze
+	}
+	seen := make([]bool, len(sorted))
+	err := sc.ScanStates(ctx, func(version, checksum, state []byte) error {
+		rows++
+		v, err := migration.ParseVersion(string(version))
+		if err != nil {
+			return err
+		}
+		i, found := slices.BinarySearchFunc(sorted, v, func(m *migration.Migration, v migration.Version) int { return m.Version.Compare(v) })
+		if !found || seen[i] || !database.State(state).Done() ||
+			(len(checksum) > 0 && string(checksum) != sorted[i].Up.Checksum) {
+			return errNotExact
+		}
+		seen[i] = true
+		return nil
+	})
+	switch {
+	case errors.Is(err, errNotExact):
+		return false, rows
+	case err != nil:
+		r.cfg.logger.Debug("could not scan the history; reading it", "error", err)
+		return false, -1
+	}
+	return rows == len(sorted) && rows > 0, rows
+}
+
+// exactAnalysis is the analysis of a history that scanExact found to match
+// ms one to one: nothing pending, nothing to refuse or warn about.
+func exactAnalysis(ms []*migration.Migration) *analysis {
+	a := &analysis{}
+	for _, m := range ms {
+		if m.Version.Compare(a.current) > 0 {
+			a.current = m.Version
+		}
+	}
+	a.newestFile = a.current
+	return a
 }

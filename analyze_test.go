@@ -3,11 +3,14 @@ package runway
 import (
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/database/sqlite"
 	"github.com/runwaydb/runway/migration"
 )
 
@@ -94,5 +97,107 @@ func describe(a *analysis) string {
 	list("orphaned", a.orphaned)
 	list("outOfOrder", a.outOfOrder)
 	fmt.Fprintf(&b, "current=%s", a.current)
+	return b.String()
+}
+
+// TestScanExactAgreesWithAnalyze checks the no-op fast path's row-by-row
+// comparison against analysis.exact on random sources and histories written
+// to a real (SQLite) history table: files with and without rows, rows without
+// files, in every state, with the file's checksum, another, or none, and
+// versions spelt as they are stored (canonical) against files named with
+// leading zeros.
+func TestScanExactAgreesWithAnalyze(t *testing.T) {
+	ctx := t.Context()
+	drv, err := sqlite.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "h.db"), database.Config{Identity: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drv.Close(ctx)
+	if err := drv.EnsureHistory(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(drv, fstest.MapFS{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := []string{"0001", "2", "3", "10", "2.1", "20240101120000", "0009"}
+	states := []database.State{database.StateApplied, database.StateApplied, database.StateBaseline, database.StateRunning, database.StateFailed}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var written []migration.Version
+	exactSeen := 0
+	for i := range 200 {
+		for _, v := range written {
+			if err := drv.RemoveRevision(ctx, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		written = written[:0]
+		var ms []*migration.Migration
+		for _, v := range pool {
+			if rng.IntN(4) > 0 {
+				ms = append(ms, &migration.Migration{Version: migration.MustParseVersion(v), VersionText: v, Name: "m",
+					Up: &migration.Script{File: v + "_m.up.sql", Checksum: "c" + migration.MustParseVersion(v).String()}})
+			}
+		}
+		if len(ms) == 0 {
+			continue
+		}
+		rng.Shuffle(len(ms), func(a, b int) { ms[a], ms[b] = ms[b], ms[a] })
+		// The history: every file's row, applied unchanged (an exact
+		// match, mostly), one file's row left out (a pending file), rows
+		// without files too, or anything.
+		mode := rng.IntN(4)
+		skip := ms[rng.IntN(len(ms))].Version
+		for _, v := range pool {
+			ver := migration.MustParseVersion(v)
+			hasFile := slices.ContainsFunc(ms, func(m *migration.Migration) bool { return m.Version.Equal(ver) })
+			switch {
+			case mode == 0 && !hasFile, mode == 1 && (!hasFile || ver.Equal(skip)), mode == 3 && rng.IntN(3) == 0:
+				continue
+			}
+			rev := database.Revision{Version: ver, Name: "m", State: database.StateApplied, Checksum: "c" + ver.String()}
+			if mode == 3 || rng.IntN(8) == 0 {
+				rev.State = states[rng.IntN(len(states))]
+				switch rng.IntN(4) {
+				case 0:
+					rev.Checksum = ""
+				case 1:
+					rev.Checksum = "other"
+				}
+			}
+			if err := drv.WriteRevision(ctx, rev); err != nil {
+				t.Fatal(err)
+			}
+			written = append(written, ver)
+		}
+		revs, err := drv.States(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := analyze(ms, revs).exact()
+		got, rows := r.scanExact(ctx, ms)
+		if got != want {
+			t.Fatalf("case %d: scanExact = %v, analyze says exact = %v\nfiles: %s\nrows: %+v", i, got, want, describeFiles(ms), revs)
+		}
+		if got {
+			exactSeen++
+			if rows != len(revs) {
+				t.Fatalf("case %d: exact after %d rows, the history has %d", i, rows, len(revs))
+			}
+		}
+		if len(revs) == 0 && rows != 0 {
+			t.Fatalf("case %d: no rows, scanExact says %d", i, rows)
+		}
+	}
+	if exactSeen < 20 {
+		t.Fatalf("only %d exact histories among the cases: the test does not exercise the match", exactSeen)
+	}
+}
+
+func describeFiles(ms []*migration.Migration) string {
+	var b strings.Builder
+	for _, m := range ms {
+		fmt.Fprintf(&b, "%s(%s) ", m.VersionText, m.Up.Checksum)
+	}
 	return b.String()
 }

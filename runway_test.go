@@ -759,7 +759,12 @@ func TestNoTransactionOnPostgres(t *testing.T) {
 // spy counts the engine's history reads and lock attempts on a real driver.
 type spy struct {
 	database.Driver
-	states, history, locks int
+	scans, states, history, locks int
+}
+
+func (s *spy) ScanStates(ctx context.Context, fn func(version, checksum, state []byte) error) error {
+	s.scans++
+	return s.Driver.(database.StateScanner).ScanStates(ctx, fn)
 }
 
 func (s *spy) States(ctx context.Context) ([]database.Revision, error) {
@@ -790,8 +795,17 @@ func TestNoopFastPath(t *testing.T) {
 		if rep.Status != report.StatusNoop || rep.FromVersion != "3" || len(rep.Warnings) != 0 {
 			t.Fatalf("no-op: %+v", rep)
 		}
-		if s.states != 1 || s.history != 0 || s.locks != 0 {
-			t.Fatalf("no-op read States %d, History %d times and locked %d times; want 1, 0, 0", s.states, s.history, s.locks)
+		if s.scans != 1 || s.states != 0 || s.history != 0 || s.locks != 0 {
+			t.Fatalf("no-op scanned %d times, read States %d, History %d times and locked %d times; want 1, 0, 0, 0", s.scans, s.states, s.history, s.locks)
+		}
+		// wait on an applied database: the same single scan.
+		s = &spy{Driver: tg.open(t)}
+		r, _ := runway.New(s, basic)
+		if rep, err := r.Wait(context.Background()); err != nil || rep.Status != report.StatusOK || rep.FromVersion != "3" || len(rep.Pending) != 0 {
+			t.Fatalf("wait: %v %+v", err, rep)
+		}
+		if s.scans != 1 || s.history != 0 {
+			t.Fatalf("wait scanned %d times and read History %d times; want 1, 0", s.scans, s.history)
 		}
 
 		// An edited file: refused without the lock, and the message carries

@@ -39,18 +39,26 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 
 	// Fast path: every replica of a deploy pays this check. When the history
 	// already holds everything, there is nothing to lock for. A driver that
-	// can read only versions, checksums and states answers the common case
-	// (every file applied, unchanged, nothing else) in one narrow query;
-	// anything else is judged on the full history below. When the narrow
-	// read shows work to do, the full history is not read before the lock
-	// but under it, where it counts: each of a crowd of replicas at a deploy
-	// skips one query of the whole table.
+	// can scan the history row by row answers the common case (every file
+	// applied, unchanged, nothing else) comparing each row as it arrives,
+	// keeping none; one that can read only versions, checksums and states
+	// answers it in one narrow query; anything else is judged on the full
+	// history below. When the narrow read shows work to do, the full history
+	// is not read before the lock but under it, where it counts: each of a
+	// crowd of replicas at a deploy skips one query of the whole table.
 	//
 	// Rows mean the table exists (haveTable): no DDL is needed under the
 	// lock (the runners that waited for it would each run it again).
 	sr, narrow := r.drv.(database.StateReader)
 	haveTable, readHistory := false, true
-	if narrow {
+	exact, rows := r.scanExact(ctx, ms)
+	switch {
+	case exact:
+		return r.finish(rep, r.noop(rep, exactAnalysis(ms)))
+	case rows == 0:
+		// No history yet: everything is pending, nothing more to read.
+		readHistory = false
+	case narrow:
 		if revs, err := sr.States(ctx); err == nil {
 			a := analyze(ms, revs)
 			if a.exact() {
@@ -76,7 +84,12 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 	// lock is released, and stop when it left nothing to do.
 	var settled *analysis
 	ctx, release, err := r.lockUnlessSettled(ctx, func() bool {
-		if !narrow {
+		exact, rows := r.scanExact(ctx, ms)
+		switch {
+		case exact:
+			settled = exactAnalysis(ms)
+			return true
+		case rows >= 0 || !narrow:
 			return false
 		}
 		revs, err := sr.States(ctx)

@@ -279,9 +279,25 @@ func (s *suite) revisionRoundTrip(t *testing.T) {
 }
 
 // checkStates compares a database.StateReader's rows with want's versions,
-// checksums and states; drivers without States pass.
+// checksums and states, and checks that a database.StateScanner stops at
+// the first error of its function and leaves the session usable; drivers
+// without them pass.
 func checkStates(t *testing.T, d database.Driver, stage string, want map[string]database.Revision) {
 	t.Helper()
+	if sc, ok := d.(database.StateScanner); ok && len(want) > 1 {
+		stop := errors.New("stop")
+		calls := 0
+		err := sc.ScanStates(ctx(t), func(version, checksum, state []byte) error {
+			calls++
+			if w, ok := want[string(version)]; !ok || string(checksum) != w.Checksum || database.State(state) != w.State {
+				t.Errorf("%s: ScanStates row %q %q %q is not one of the rows written", stage, version, checksum, state)
+			}
+			return stop
+		})
+		if !errors.Is(err, stop) || calls != 1 {
+			t.Errorf("%s: ScanStates with a function failing at once: %d calls, error %v; want 1 call, the function's error", stage, calls, err)
+		}
+	}
 	sr, ok := d.(database.StateReader)
 	if !ok {
 		return

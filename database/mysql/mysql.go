@@ -618,20 +618,55 @@ func (d *Driver) EnsureHistory(ctx context.Context) error {
 	return nil
 }
 
-var _ database.StateReader = (*Driver)(nil)
+var (
+	_ database.StateReader  = (*Driver)(nil)
+	_ database.StateScanner = (*Driver)(nil)
+)
 
 // States returns the history's versions, checksums and states (see
 // database.StateReader); none when the table does not exist.
 func (d *Driver) States(ctx context.Context) ([]database.Revision, error) {
-	return d.readHistory(ctx, "version, checksum, state", func(rows *sql.Rows, r *database.Revision, version, state *string) error {
-		return rows.Scan(version, &r.Checksum, state)
+	var out []database.Revision
+	err := d.ScanStates(ctx, func(version, checksum, state []byte) error {
+		v, err := migration.ParseVersion(string(version))
+		if err != nil {
+			return fmt.Errorf("history table %s: %w", d.table(), err)
+		}
+		out = append(out, database.Revision{Version: v, Checksum: string(checksum), State: database.State(state)})
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
-// readHistory runs SELECT columns FROM the history table and scans each row
-// with scan, which fills r and the version and state texts; no rows when the
-// table does not exist.
-func (d *Driver) readHistory(ctx context.Context, columns string, scan func(rows *sql.Rows, r *database.Revision, version, state *string) error) ([]database.Revision, error) {
+// ScanStates passes each history row's version, checksum and state to fn
+// (see database.StateScanner); no rows when the table does not exist.
+func (d *Driver) ScanStates(ctx context.Context, fn func(version, checksum, state []byte) error) error {
+	rows, err := d.queryHistory(ctx, "version, checksum, state")
+	if rows == nil {
+		return err
+	}
+	defer rows.Close()
+	var version, checksum, state sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&version, &checksum, &state); err != nil {
+			return fmt.Errorf("mysql: read history table %s: %w", d.table(), err)
+		}
+		if err := fn(version, checksum, state); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("mysql: read history table %s: %w", d.table(), err)
+	}
+	return nil
+}
+
+// queryHistory runs SELECT columns FROM the history table; nil rows and no
+// error when the table does not exist.
+func (d *Driver) queryHistory(ctx context.Context, columns string) (*sql.Rows, error) {
 	conn, err := d.session(ctx)
 	if err != nil {
 		return nil, err
@@ -643,6 +678,17 @@ func (d *Driver) readHistory(ctx context.Context, columns string, scan func(rows
 			return nil, nil
 		}
 		return nil, fmt.Errorf("mysql: read history table %s: %w", d.table(), err)
+	}
+	return rows, nil
+}
+
+// readHistory runs SELECT columns FROM the history table and scans each row
+// with scan, which fills r and the version and state texts; no rows when the
+// table does not exist.
+func (d *Driver) readHistory(ctx context.Context, columns string, scan func(rows *sql.Rows, r *database.Revision, version, state *string) error) ([]database.Revision, error) {
+	rows, err := d.queryHistory(ctx, columns)
+	if rows == nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []database.Revision

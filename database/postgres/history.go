@@ -108,25 +108,33 @@ func (d *Driver) eachRow(ctx context.Context, sql string, formats []int16, fn fu
 // States returns the history's versions, checksums and states (see
 // database.StateReader); none when the table does not exist.
 func (d *Driver) States(ctx context.Context) ([]database.Revision, error) {
-	if d.tableErr != nil {
-		return nil, d.tableErr
-	}
 	var out []database.Revision
-	err := d.eachRow(ctx, `SELECT version, coalesce(checksum, ''), coalesce(state, '') FROM `+d.table, nil, func(row [][]byte) error {
-		if len(row) != 3 {
-			return fmt.Errorf("%d columns, want 3", len(row))
-		}
-		v, err := migration.ParseVersion(string(row[0]))
+	err := d.ScanStates(ctx, func(version, checksum, state []byte) error {
+		v, err := migration.ParseVersion(string(version))
 		if err != nil {
-			return fmt.Errorf("row with version %q: %w", row[0], err)
+			return fmt.Errorf("row with version %q: %w", version, err)
 		}
-		out = appendRevision(out, database.Revision{Version: v, Checksum: string(row[1]), State: database.State(row[2])})
+		out = appendRevision(out, database.Revision{Version: v, Checksum: string(checksum), State: database.State(state)})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// ScanStates passes each history row's version, checksum and state to fn
+// (see database.StateScanner); no rows when the table does not exist.
+func (d *Driver) ScanStates(ctx context.Context, fn func(version, checksum, state []byte) error) error {
+	if d.tableErr != nil {
+		return d.tableErr
+	}
+	return d.eachRow(ctx, `SELECT version, coalesce(checksum, ''), coalesce(state, '') FROM `+d.table, nil, func(row [][]byte) error {
+		if len(row) != 3 {
+			return fmt.Errorf("%d columns, want 3", len(row))
+		}
+		return fn(row[0], row[1], row[2])
+	})
 }
 
 // appendRevision appends r to revs, doubling the capacity when it is full:

@@ -33,9 +33,10 @@ import (
 )
 
 var (
-	_ database.Driver      = (*Driver)(nil)
-	_ database.LockKeeper  = (*Driver)(nil)
-	_ database.StateReader = (*Driver)(nil)
+	_ database.Driver       = (*Driver)(nil)
+	_ database.LockKeeper   = (*Driver)(nil)
+	_ database.StateReader  = (*Driver)(nil)
+	_ database.StateScanner = (*Driver)(nil)
 )
 
 // Driver is a PostgreSQL session for one Runway run. It is not safe for

@@ -378,7 +378,10 @@ func (d *Driver) EnsureHistory(ctx context.Context) error {
 
 const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 
-var _ database.StateReader = (*Driver)(nil)
+var (
+	_ database.StateReader  = (*Driver)(nil)
+	_ database.StateScanner = (*Driver)(nil)
+)
 
 // historyExists opens the session and reports whether the history table exists.
 func (d *Driver) historyExists(ctx context.Context) (bool, error) {
@@ -398,33 +401,45 @@ func (d *Driver) historyExists(ctx context.Context) (bool, error) {
 // States returns the history's versions, checksums and states (see
 // database.StateReader); none when the table does not exist.
 func (d *Driver) States(ctx context.Context) ([]database.Revision, error) {
-	if ok, err := d.historyExists(ctx); !ok || err != nil {
+	var out []database.Revision
+	err := d.ScanStates(ctx, func(version, checksum, state []byte) error {
+		v, err := migration.ParseVersion(string(version))
+		if err != nil {
+			return fmt.Errorf("sqlite: history table %s: %w", d.cfg.TableName(), err)
+		}
+		out = append(out, database.Revision{Version: v, Checksum: string(checksum), State: database.State(state)})
+		return nil
+	})
+	if err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// ScanStates passes each history row's version, checksum and state to fn
+// (see database.StateScanner); no rows when the table does not exist.
+func (d *Driver) ScanStates(ctx context.Context, fn func(version, checksum, state []byte) error) error {
+	if ok, err := d.historyExists(ctx); !ok || err != nil {
+		return err
 	}
 	rows, err := d.conn.QueryContext(ctx, `SELECT version, checksum, state FROM `+d.table)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: reading history table %s: %w", d.cfg.TableName(), err)
+		return fmt.Errorf("sqlite: reading history table %s: %w", d.cfg.TableName(), err)
 	}
 	defer rows.Close()
-	var out []database.Revision
+	var version, checksum, state sql.RawBytes
 	for rows.Next() {
-		var (
-			r              database.Revision
-			version, state string
-		)
-		if err := rows.Scan(&version, &r.Checksum, &state); err != nil {
-			return nil, fmt.Errorf("sqlite: reading history table %s: %w", d.cfg.TableName(), err)
+		if err := rows.Scan(&version, &checksum, &state); err != nil {
+			return fmt.Errorf("sqlite: reading history table %s: %w", d.cfg.TableName(), err)
 		}
-		if r.Version, err = migration.ParseVersion(version); err != nil {
-			return nil, fmt.Errorf("sqlite: history table %s: %w", d.cfg.TableName(), err)
+		if err := fn(version, checksum, state); err != nil {
+			return err
 		}
-		r.State = database.State(state)
-		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: reading history table %s: %w", d.cfg.TableName(), err)
+		return fmt.Errorf("sqlite: reading history table %s: %w", d.cfg.TableName(), err)
 	}
-	return out, nil
+	return nil
 }
 
 // History returns the rows of the history table; none when it does not exist.
