@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"iter"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/runwaydb/runway/migration"
@@ -212,8 +213,33 @@ type StateReader interface {
 type StateScanner interface {
 	// ScanStates calls fn with each history row's version, checksum and
 	// state, valid only during the call; no rows when the table does not
-	// exist. An error from fn stops the scan and is returned.
+	// exist. An error from fn stops the scan and is returned, wrapped.
 	ScanStates(ctx context.Context, fn func(version, checksum, state []byte) error) error
+}
+
+// ReadStates collects what sc passes into revisions with only Version,
+// Checksum and State set: a StateReader's States built on its scan. A row
+// whose version does not parse stops it with an error naming the version.
+func ReadStates(ctx context.Context, sc StateScanner) ([]Revision, error) {
+	var out []Revision
+	err := sc.ScanStates(ctx, func(version, checksum, state []byte) error {
+		v, err := migration.ParseVersion(string(version))
+		if err != nil {
+			return fmt.Errorf("history row with version %q: %w", version, err)
+		}
+		if len(out) == cap(out) {
+			// Doubling: the count is known only at the last row, and
+			// append's 1.25x past 256 elements would copy a long history
+			// about three times over.
+			out = slices.Grow(out, max(64, len(out)))
+		}
+		out = append(out, Revision{Version: v, Checksum: string(checksum), State: State(state)})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // RecordedExecer is implemented by drivers that can apply a migration outside

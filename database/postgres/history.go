@@ -108,19 +108,7 @@ func (d *Driver) eachRow(ctx context.Context, sql string, formats []int16, fn fu
 // States returns the history's versions, checksums and states (see
 // database.StateReader); none when the table does not exist.
 func (d *Driver) States(ctx context.Context) ([]database.Revision, error) {
-	var out []database.Revision
-	err := d.ScanStates(ctx, func(version, checksum, state []byte) error {
-		v, err := migration.ParseVersion(string(version))
-		if err != nil {
-			return fmt.Errorf("row with version %q: %w", version, err)
-		}
-		out = appendRevision(out, database.Revision{Version: v, Checksum: string(checksum), State: database.State(state)})
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return database.ReadStates(ctx, d)
 }
 
 // ScanStates passes each history row's version, checksum and state to fn

@@ -401,19 +401,7 @@ func (d *Driver) historyExists(ctx context.Context) (bool, error) {
 // States returns the history's versions, checksums and states (see
 // database.StateReader); none when the table does not exist.
 func (d *Driver) States(ctx context.Context) ([]database.Revision, error) {
-	var out []database.Revision
-	err := d.ScanStates(ctx, func(version, checksum, state []byte) error {
-		v, err := migration.ParseVersion(string(version))
-		if err != nil {
-			return fmt.Errorf("sqlite: history table %s: %w", d.cfg.TableName(), err)
-		}
-		out = append(out, database.Revision{Version: v, Checksum: string(checksum), State: database.State(state)})
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return database.ReadStates(ctx, d)
 }
 
 // ScanStates passes each history row's version, checksum and state to fn
@@ -433,7 +421,7 @@ func (d *Driver) ScanStates(ctx context.Context, fn func(version, checksum, stat
 			return fmt.Errorf("sqlite: reading history table %s: %w", d.cfg.TableName(), err)
 		}
 		if err := fn(version, checksum, state); err != nil {
-			return err
+			return fmt.Errorf("sqlite: reading history table %s: %w", d.cfg.TableName(), err)
 		}
 	}
 	if err := rows.Err(); err != nil {
