@@ -90,6 +90,8 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 			settled = exactAnalysis(ms)
 			return true
 		case rows >= 0 || !narrow:
+			// A scan that ran gave exact's verdict; only a failed one
+			// is asked again of the narrow read.
 			return false
 		}
 		revs, err := sr.States(ctx)
