@@ -8,11 +8,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // peer is a migration tool built from its own Go module at a pinned version.
 // Each is built with the module's own go.mod (go install pkg@version, as its
-// users get it), not with this module's dependency graph.
+// users get it), not with this module's dependency graph, and static
+// (CGO_ENABLED=0) like Runway's release build: no tool pays the dynamic
+// loader at start-up that another does not, and a first run does not
+// compile the C SQLite that go-sqlite3 brings with cgo (sql-migrate, dbmate).
+// Only golang-migrate is built with a driver list (its drivers are opt-in
+// build tags); goose is built with all its drivers, as `go install` gives
+// it, not as the lite build its README describes.
 type peer struct {
 	name    string // the name used in tables and -tools
 	binary  string // file name in bench/bin
@@ -35,7 +42,18 @@ func stampFile(bin string, p peer) string {
 	return filepath.Join(bin, "."+p.binary+".stamp")
 }
 
-func (p peer) stamp() string { return p.pkg + "@" + p.version + " tags=" + p.tags }
+func (p peer) stamp() string { return p.pkg + "@" + p.version + " tags=" + p.tags + " " + peerCgo }
+
+// build says how p is built, for the JSON results.
+func (p peer) build() string {
+	if p.tags == "" {
+		return peerCgo
+	}
+	return peerCgo + ", -tags '" + p.tags + "'"
+}
+
+// peerCgo is the environment every peer is built with: static, as Runway.
+const peerCgo = "CGO_ENABLED=0"
 
 // buildPeer installs p into bin unless the cached binary was built from the
 // same pin.
@@ -47,13 +65,14 @@ func buildPeer(bin string, p peer, logf func(string, ...any)) error {
 		}
 	}
 	logf("building %s %s (first time only; cached in bench/bin)", p.name, p.version)
+	start := time.Now()
 	args := []string{"install"}
 	if p.tags != "" {
 		args = append(args, "-tags", p.tags)
 	}
 	args = append(args, p.pkg+"@"+p.version)
 	cmd := exec.Command("go", args...)
-	cmd.Env = append(os.Environ(), "GOBIN="+bin)
+	cmd.Env = append(os.Environ(), "GOBIN="+bin, peerCgo)
 	cmd.Dir = os.TempDir()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -67,6 +86,7 @@ func buildPeer(bin string, p peer, logf func(string, ...any)) error {
 			return err
 		}
 	}
+	logf("built %s in %s", p.name, time.Since(start).Round(time.Second))
 	return os.WriteFile(stampFile(bin, p), []byte(p.stamp()), 0o644)
 }
 
@@ -89,7 +109,7 @@ func buildInModule(out string, p peer) error {
 	args = append(args, rel)
 	cmd := exec.Command("go", args...)
 	cmd.Dir = info.Dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly")
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly", peerCgo)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build %s: %v\n%s", p.name, err, b)
 	}
