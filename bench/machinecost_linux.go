@@ -17,8 +17,9 @@ import (
 // Each is the median of five rounds.
 func machineCosts() (fault, call time.Duration, err error) {
 	const rounds, pages, calls = 5, 1024, 20000
-	size := pages * os.Getpagesize()
-	var faults, calls5 []time.Duration
+	page := os.Getpagesize()
+	size := pages * page
+	var faults, callTimes []time.Duration
 	for range rounds {
 		mem, err := syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 		if err != nil {
@@ -31,7 +32,7 @@ func machineCosts() (fault, call time.Duration, err error) {
 			return 0, 0, fmt.Errorf("madvise: %w", err)
 		}
 		t := time.Now()
-		for i := 0; i < size; i += os.Getpagesize() {
+		for i := 0; i < size; i += page {
 			mem[i] = 1
 		}
 		faults = append(faults, time.Since(t)/pages)
@@ -43,9 +44,9 @@ func machineCosts() (fault, call time.Duration, err error) {
 		for range calls {
 			syscall.RawSyscall(syscall.SYS_GETPPID, 0, 0, 0)
 		}
-		calls5 = append(calls5, time.Since(t)/calls)
+		callTimes = append(callTimes, time.Since(t)/calls)
 	}
 	slices.Sort(faults)
-	slices.Sort(calls5)
-	return faults[rounds/2], calls5[rounds/2], nil
+	slices.Sort(callTimes)
+	return faults[rounds/2], callTimes[rounds/2], nil
 }

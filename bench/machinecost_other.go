@@ -9,5 +9,5 @@ import (
 
 // machineCosts is measured on Linux only.
 func machineCosts() (fault, call time.Duration, err error) {
-	return 0, 0, errors.New("measured on Linux only")
+	return 0, 0, errors.New("this measurement needs Linux")
 }
