@@ -60,6 +60,28 @@ func (d *Driver) History(ctx context.Context) ([]database.Revision, error) {
 	if d.tableErr != nil {
 		return nil, d.tableErr
 	}
+	// As a COPY when the session writes timestamps in ISO (DateStyle's
+	// default), which isoTimestamptz reads; anything it cannot read (or a
+	// refused COPY) is read again with the SELECT below, which also names
+	// what is wrong with a row.
+	if strings.HasPrefix(d.conn.PgConn().ParameterStatus("DateStyle"), "ISO") {
+		var out []database.Revision
+		refused, err := d.copyRows(ctx, historyColumns, 11, func(row [][]byte) error {
+			r, err := revisionFromRow(row, textTimestamptz)
+			if err != nil {
+				return errUnread
+			}
+			out = appendRevision(out, r)
+			return nil
+		})
+		if err == nil {
+			return out, nil
+		}
+		if !refused && !errors.Is(err, errUnread) {
+			return nil, err
+		}
+	}
+	d.selectReads++
 	// One unnamed statement (no prepared statement left behind for a
 	// pooler), text results except applied_at, which comes in binary:
 	// microseconds since 2000-01-01 UTC, whatever the session's DateStyle
@@ -71,7 +93,7 @@ func (d *Driver) History(ctx context.Context) ([]database.Revision, error) {
 	applied_at, coalesce(duration_ms, 0), coalesce(applied_by, ''),
 	coalesce(statements_applied, 0), coalesce(statements_total, 0), coalesce(statement_checksums, ''), coalesce(error, '')
 FROM `+d.table, historyFormats, func(row [][]byte) error {
-		r, err := revisionFromRow(row)
+		r, err := revisionFromRow(row, timestamptz)
 		out = appendRevision(out, r)
 		return err
 	})
@@ -80,6 +102,9 @@ FROM `+d.table, historyFormats, func(row [][]byte) error {
 	}
 	return out, nil
 }
+
+// errUnread: a row of the history's COPY that History reads with a SELECT.
+var errUnread = errors.New("a row the COPY's text does not say exactly")
 
 // historyFormats are History's result formats: binary (1) for applied_at.
 var historyFormats = []int16{0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0}
@@ -117,6 +142,13 @@ func (d *Driver) ScanStates(ctx context.Context, fn func(version, checksum, stat
 	if d.tableErr != nil {
 		return d.tableErr
 	}
+	refused, err := d.copyRows(ctx, "version, checksum, state", 3, func(row [][]byte) error {
+		return fn(row[0], row[1], row[2])
+	})
+	if !refused {
+		return err
+	}
+	d.selectReads++
 	return d.eachRow(ctx, `SELECT version, coalesce(checksum, ''), coalesce(state, '') FROM `+d.table, nil, func(row [][]byte) error {
 		if len(row) != 3 {
 			return fmt.Errorf("%d columns, want 3", len(row))
@@ -139,13 +171,16 @@ func appendRevision(revs []database.Revision, r database.Revision) []database.Re
 	return append(revs, r)
 }
 
-func revisionFromRow(row [][]byte) (database.Revision, error) {
+func revisionFromRow(row [][]byte, at func([]byte) (time.Time, error)) (database.Revision, error) {
 	var r database.Revision
 	if len(row) != 11 {
 		return r, fmt.Errorf("%d columns, want 11", len(row))
 	}
 	var err error
 	num := func(b []byte) int64 {
+		if b == nil {
+			return 0 // NULL in a COPY
+		}
 		n, e := strconv.ParseInt(string(b), 10, 64)
 		if e != nil && err == nil {
 			err = e
@@ -158,7 +193,7 @@ func revisionFromRow(row [][]byte) (database.Revision, error) {
 	r.Name = string(row[1])
 	r.Checksum = string(row[2])
 	r.State = database.State(row[3])
-	if r.AppliedAt, err = timestamptz(row[4]); err != nil {
+	if r.AppliedAt, err = at(row[4]); err != nil {
 		return r, fmt.Errorf("version %s: applied_at: %w", r.Version, err)
 	}
 	r.Duration = time.Duration(num(row[5])) * time.Millisecond
@@ -194,6 +229,19 @@ func timestamptz(b []byte) (time.Time, error) {
 		return time.Time{}, errors.New("it is ±infinity, which Runway never writes: set applied_at in that row to when the migration ran")
 	}
 	return time.Unix(pgEpoch+us/1e6, us%1e6*1e3).UTC(), nil
+}
+
+// textTimestamptz is timestamptz for applied_at in a COPY's text, written
+// in DateStyle ISO (see isoTimestamptz); NULL reads as the Unix epoch.
+func textTimestamptz(b []byte) (time.Time, error) {
+	if b == nil {
+		return time.UnixMicro(0).UTC(), nil
+	}
+	t, ok := isoTimestamptz(b)
+	if !ok {
+		return time.Time{}, fmt.Errorf("%q is not an ISO timestamp", b)
+	}
+	return t, nil
 }
 
 func (d *Driver) historyError(err error) error {

@@ -70,6 +70,11 @@ type Driver struct {
 	// pollLock makes Lock poll pg_try_advisory_lock instead of waiting in the
 	// server; kept for the benchmark that compares the two.
 	pollLock bool
+
+	// selectReads counts the history reads done with a SELECT: after the
+	// server refused the COPY, or for rows its text could not say (see
+	// copyRows). Read by the tests.
+	selectReads int
 }
 
 // defaultConnectTimeout bounds a connection attempt when the URL sets no
