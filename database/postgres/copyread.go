@@ -30,7 +30,7 @@ func (d *Driver) copyRows(ctx context.Context, columns string, ncols int, fn fun
 	case dec.err != nil:
 		return false, fmt.Errorf("postgres: reading %s: %w", d.table, dec.err)
 	case err == nil && len(dec.part) > 0:
-		return false, fmt.Errorf("postgres: reading %s: the COPY data ended inside a row", d.table)
+		return false, fmt.Errorf("postgres: reading %s: the server's COPY data ended inside a row (a proxy cut the stream?); run again, and if it persists connect without the proxy", d.table)
 	case err == nil:
 		return false, nil
 	}
@@ -133,25 +133,18 @@ func copyField(f []byte) []byte {
 			continue
 		}
 		i++
-		switch e := f[i]; e {
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'v':
-			out = append(out, '\v')
-		default:
-			out = append(out, e)
+		if c := copyEscapes[f[i]]; c != 0 {
+			out = append(out, c)
+		} else {
+			out = append(out, f[i])
 		}
 	}
 	return out
 }
+
+// copyEscapes maps the letter after a backslash to the control character
+// COPY TO wrote it for.
+var copyEscapes = [256]byte{'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t', 'v': '\v'}
 
 // isoTimestamptz reads a timestamptz as PostgreSQL writes it in DateStyle
 // ISO: "2026-12-02 19:38:47.123456+00", the offset also as +05:45 or
