@@ -1042,6 +1042,31 @@ func ratios(r *result) string {
 	return d
 }
 
+// noisySpread is the max/min of a result's walls above which spreadNote
+// warns: beyond it, where the runs fell moves the medians by more than the
+// targets' margins (5–10 %).
+const noisySpread = 1.5
+
+// spreadNote warns, beside a target's verdict, when the floor's or Runway's
+// walls spread so far that the verdict says more about the machine than the
+// tool (on a disk shared with neighbours, W1 and W4 can spread 2×), and
+// says what to do about it. It returns "" when both are steady.
+func spreadNote(floor, tool *result) string {
+	worst, who := 0.0, ""
+	for _, r := range []*result{floor, tool} {
+		if r == nil || r.Runs < 2 || r.WallMinMs <= 0 {
+			continue
+		}
+		if x := r.WallMaxMs / r.WallMinMs; x > worst {
+			worst, who = x, r.Tool
+		}
+	}
+	if worst <= noisySpread {
+		return ""
+	}
+	return fmt.Sprintf("; noisy: %s's runs spread %.1f× (max/min), so the verdict may flip from run to run: see the paired ratio, or rerun with more -reps or -work-dir /dev/shm", who, worst)
+}
+
 // targets checks Runway against issue 4's targets. The verdict is on the
 // issue's ratio, median over median; the paired ratio is shown beside it.
 func (b *bench) targets(out io.Writer) {
@@ -1080,6 +1105,11 @@ func (b *bench) targets(out io.Writer) {
 			return
 		}
 		ok, detail := check(r)
+		var floor *result
+		if r.Floor != "" {
+			floor = get(w, r.Floor)
+		}
+		detail += spreadNote(floor, r)
 		fmt.Fprintf(out, "  %-7s %-46s %-7s %s\n", w, target, verdict(ok), detail)
 	}
 	line("W1", "≤ 1.05× psql -1, below every peer", func(r *result) (bool, string) {

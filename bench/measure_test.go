@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -47,5 +48,31 @@ func TestMedian(t *testing.T) {
 	}
 	if got := median([]float64{}); got != 0 {
 		t.Errorf("median of nothing = %v, want 0", got)
+	}
+}
+
+func TestSpreadNote(t *testing.T) {
+	steady := &result{Tool: "psql -1", Runs: 5, WallMinMs: 1000, WallMaxMs: 1400}
+	wide := &result{Tool: "psql -1", Runs: 5, WallMinMs: 2610, WallMaxMs: 4310}
+	runway := &result{Tool: "runway", Runs: 5, WallMinMs: 1100, WallMaxMs: 1300}
+	wideRunway := &result{Tool: "runway", Runs: 5, WallMinMs: 1980, WallMaxMs: 5410}
+	one := &result{Tool: "runway", Runs: 1, WallMinMs: 100, WallMaxMs: 100}
+
+	if got := spreadNote(steady, runway); got != "" {
+		t.Errorf("steady runs: got %q, want no note", got)
+	}
+	if got := spreadNote(nil, one); got != "" {
+		t.Errorf("one run, no floor: got %q, want no note", got)
+	}
+	got := spreadNote(wide, runway)
+	if !strings.Contains(got, "noisy: psql -1's runs spread 1.7×") || !strings.Contains(got, "-work-dir /dev/shm") {
+		t.Errorf("wide floor: got %q", got)
+	}
+	// The wider of the two is named.
+	if got := spreadNote(wide, wideRunway); !strings.Contains(got, "runway's runs spread 2.7×") {
+		t.Errorf("wide both: got %q", got)
+	}
+	if got := spreadNote(&result{Tool: "x", Runs: 3, WallMinMs: 0, WallMaxMs: 5}, nil); got != "" {
+		t.Errorf("zero minimum: got %q, want no note", got)
 	}
 }
