@@ -4,7 +4,6 @@ import (
 	"net"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -102,15 +101,6 @@ func delayedCopy(dst, src *net.TCPConn, delay time.Duration) {
 	}
 	close(q)
 	<-done
-}
-
-// preciseSleep blocks the goroutine's thread in nanosleep(2): time.Sleep
-// waits in epoll with millisecond resolution, which would turn 1.25 ms into
-// about 2.2 ms.
-func preciseSleep(d time.Duration) {
-	ts := syscall.NsecToTimespec(int64(d))
-	for syscall.Nanosleep(&ts, &ts) == syscall.EINTR {
-	}
 }
 
 // measureRTT times small request/response exchanges through the proxy to an

@@ -111,12 +111,14 @@ func TestPgBouncerSessionPooling(t *testing.T) {
 func TestPgBouncerStopped(t *testing.T) {
 	pg := StartPostgres(t)
 	var b *PgBouncer
-	t.Run("start", func(t *testing.T) {
+	if !t.Run("start", func(t *testing.T) {
 		b = StartPgBouncer(t, pg, "transaction")
 		if dir := b.Dir(); dir == "" {
 			t.Fatal("no directory")
 		}
-	})
+	}) {
+		t.FailNow() // the subtest said why
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if c, err := pgx.Connect(ctx, b.URL("postgres")); err == nil {

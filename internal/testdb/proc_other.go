@@ -17,7 +17,7 @@ func sysProcAttr(cred *syscall.Credential, deathSig syscall.Signal) *syscall.Sys
 // waitGroupGone waits up to timeout for process group pgid to be gone.
 func waitGroupGone(pgid int, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
-	for syscall.Kill(-pgid, 0) != syscall.ESRCH {
+	for groupAlive(pgid) {
 		if time.Now().After(deadline) {
 			return false
 		}
@@ -25,6 +25,9 @@ func waitGroupGone(pgid int, timeout time.Duration) bool {
 	}
 	return true
 }
+
+// groupAlive reports whether process group pgid has a process left.
+func groupAlive(pgid int) bool { return syscall.Kill(-pgid, 0) != syscall.ESRCH }
 
 // processUsesDir cannot tell outside Linux; the sweep leaves such servers be.
 func processUsesDir(pid int, dir string) bool { return false }

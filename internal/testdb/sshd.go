@@ -134,7 +134,7 @@ func (s *SSHD) start(bin string) error {
 	// sshd wants an absolute path to itself, to re-execute for each connection.
 	cmd := exec.Command(bin, "-D", "-e", "-f", filepath.Join(s.dir, "sshd_config"))
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = sysProcAttr(nil, syscall.SIGKILL)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("sshd: %v", err)
 	}

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"syscall"
 	"time"
@@ -90,7 +91,7 @@ func main() {
 			r.UserNs += int64(st.UserTime())
 			r.SysNs += int64(st.SystemTime())
 			if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
-				r.MaxRSS = max(r.MaxRSS, ru.Maxrss)
+				r.MaxRSS = max(r.MaxRSS, maxRSSKiB(ru))
 			}
 			exit = st.ExitCode()
 		}
@@ -109,4 +110,12 @@ func main() {
 		os.Exit(125)
 	}
 	os.Exit(r.Exit)
+}
+
+// maxRSSKiB is ru_maxrss in KiB: Linux counts it in KiB, macOS in bytes.
+func maxRSSKiB(ru *syscall.Rusage) int64 {
+	if runtime.GOOS == "darwin" {
+		return int64(ru.Maxrss) / 1024
+	}
+	return int64(ru.Maxrss)
 }
