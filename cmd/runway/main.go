@@ -13,8 +13,8 @@ func main() {
 	// The signal context is not stopped before exiting: os.Exit ends the
 	// process anyway, and stopping waits for os/signal's watcher goroutine
 	// to be idle, which on a busy machine cost every run 0.1–0.2 ms on
-	// average and up to 2.8 ms between the report and the exit (W2 in
-	// docs/benchmarks.md). A SIGTERM that arrives after the run finished is
+	// average and up to 2.8 ms between the report and the exit
+	// (docs/benchmarks.md, "The round of 2026-12-03, 06:00 UTC"). A SIGTERM that arrives after the run finished is
 	// caught and ignored: the exit code stays the run's.
 	ctx, _ := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
