@@ -39,6 +39,10 @@ type app struct {
 	stdinTerminal, stderrTerminal bool
 	// closers run when the command ends (tunnels).
 	closers []func()
+	// exitsAfterRun: the process exits (or execs) when run returns, so the
+	// database sessions end with CloseAtExit (main sets it; tests that call
+	// run in-process do not).
+	exitsAfterRun bool
 
 	g globals
 }
@@ -445,6 +449,24 @@ func (a *app) source(ctx context.Context) (*source.Source, error) {
 	return src, nil
 }
 
+// exitCloser is a driver that can end its session for a process about to
+// exit (the PostgreSQL and MySQL drivers).
+type exitCloser interface {
+	CloseAtExit(ctx context.Context) error
+}
+
+// closeDriver ends drv's session, with CloseAtExit when the process exits
+// next. Errors are not reported: the command's outcome is already decided,
+// and the session ends with the process in any case.
+func (a *app) closeDriver(ctx context.Context, drv database.Driver) {
+	ctx = context.WithoutCancel(ctx)
+	if ec, ok := drv.(exitCloser); ok && a.exitsAfterRun {
+		ec.CloseAtExit(ctx)
+		return
+	}
+	drv.Close(ctx)
+}
+
 // runner opens the database and builds the engine for a command.
 func (a *app) runner(ctx context.Context, opts ...runway.Option) (*runway.Runner, database.Driver, error) {
 	src, err := a.source(ctx)
@@ -473,7 +495,7 @@ func (a *app) runner(ctx context.Context, opts ...runway.Option) (*runway.Runner
 	if err != nil {
 		if network {
 			if o := <-early; o.drv != nil {
-				o.drv.Close(context.WithoutCancel(ctx))
+				a.closeDriver(ctx, o.drv)
 			}
 		}
 		return nil, nil, err
@@ -505,7 +527,7 @@ func (a *app) runner(ctx context.Context, opts ...runway.Option) (*runway.Runner
 	}
 	r, err := runway.New(drv, fsys, append(base, opts...)...)
 	if err != nil {
-		drv.Close(context.WithoutCancel(ctx))
+		a.closeDriver(ctx, drv)
 		return nil, nil, err
 	}
 	return r, drv, nil

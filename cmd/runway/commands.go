@@ -100,7 +100,7 @@ func (a *app) withRunner(ctx context.Context, opts []runway.Option, fn func(r *r
 	if err != nil {
 		return err
 	}
-	defer drv.Close(context.WithoutCancel(ctx))
+	defer a.closeDriver(ctx, drv)
 	rep, err := fn(r)
 	if rep != nil {
 		a.render(rep, err)

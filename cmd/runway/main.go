@@ -17,5 +17,14 @@ func main() {
 	// (docs/benchmarks.md, "The round of 2026-12-03, 06:00 UTC"). A SIGTERM that arrives after the run finished is
 	// caught and ignored: the exit code stays the run's.
 	ctx, _ := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+	os.Exit(runProcess(ctx))
+}
+
+// runProcess runs the command line of this process, which exits (or execs)
+// when it returns: the database sessions end with CloseAtExit. The test
+// scripts' runway command runs it too.
+func runProcess(ctx context.Context) int {
+	a := newApp(os.Stdin, os.Stdout, os.Stderr, os.Getenv, isTerminal(os.Stdin), isTerminal(os.Stderr))
+	a.exitsAfterRun = true
+	return a.run(ctx, os.Args[1:])
 }

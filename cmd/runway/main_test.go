@@ -21,9 +21,12 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(asMainEnv) != "" {
+		main() // this test binary is the runway command (TestSessionsEndCleanlyAtExit)
+	}
 	testscript.Main(testdb.Wrap(m), map[string]func(){
 		"runway": func() {
-			os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+			os.Exit(runProcess(context.Background()))
 		},
 	})
 }

@@ -311,7 +311,7 @@ func (a *app) waitCommand(ctx context.Context, wf *waitFlags) error {
 		case <-time.After(wf.poll):
 		}
 	}
-	defer drv.Close(context.WithoutCancel(ctx))
+	defer a.closeDriver(ctx, drv)
 	r, err := runway.New(drv, fsys, runway.WithMigrations(ms), runway.WithTable(a.g.table), runway.WithPollInterval(wf.poll),
 		runway.WithObserver(newProgress(a).event))
 	if err != nil {

@@ -890,11 +890,24 @@ func syntaxErrorPosition(sql, msg string) int {
 
 // Close ends the session and with it the lock. A connection taken from an
 // application's pool (New) is closed, not returned to the pool.
-func (d *Driver) Close(ctx context.Context) error {
+func (d *Driver) Close(ctx context.Context) error { return d.close(false) }
+
+// CloseAtExit ends the session as Close does, for a process that exits
+// right after it (the runway command): COM_QUIT is held in the kernel and
+// the session's socket left for the exit to close, which sends both
+// (internal/rawconn's LeaveToExit), so the server's thread wakes to end the
+// session once this process is gone rather than while it exits. On a Unix
+// socket, a tunnel or a pool given to New it is Close.
+func (d *Driver) CloseAtExit(ctx context.Context) error { return d.close(true) }
+
+func (d *Driver) close(atExit bool) error {
 	d.mu.Lock()
-	conn := d.conn
+	conn, nc := d.conn, d.sessionNet
 	d.conn, d.sessionNet = nil, nil
 	d.mu.Unlock()
+	if atExit && conn != nil && nc != nil && d.ownDB {
+		rawconn.LeaveToExit(nc)
+	}
 	var err error
 	if conn != nil {
 		if !d.ownDB {

@@ -656,3 +656,49 @@ func TestDialTimeout(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { testdb.Main(m) }
+
+// TestCloseAtExit: the session's COM_QUIT waits in the kernel for the
+// process's exit (here, in a process that goes on, for TCP_CORK's 200 ms
+// ceiling) and then ends the session as Close does.
+func TestCloseAtExit(t *testing.T) {
+	ctx := context.Background()
+	dbURL := testdb.MySQL(t)
+	d, err := Open(ctx, dbURL, database.Config{Identity: "runway test"})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if ok, err := d.Lock(ctx, 0); !ok || err != nil {
+		t.Fatalf("Lock: %v, %v", ok, err)
+	}
+	id := d.sessionID.Load()
+	if id == 0 {
+		t.Fatal("no session id recorded with the lock")
+	}
+	other := open(t, dbURL, database.Config{})
+	alive := func() bool {
+		var n int
+		if err := other.conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	start := time.Now()
+	if err := d.CloseAtExit(ctx); err != nil {
+		t.Fatalf("CloseAtExit: %v", err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	still := alive()
+	if held := time.Since(start); held < 150*time.Millisecond && !still {
+		t.Errorf("the session ended %v after CloseAtExit: its COM_QUIT was not held for the exit", held)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for alive() {
+		if time.Now().After(deadline) {
+			t.Fatal("the session is still there 10 s after CloseAtExit: its COM_QUIT never reached the server")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ok, err := other.Lock(ctx, 0); !ok || err != nil {
+		t.Errorf("another runner's Lock once the session ended: %v, %v; want the lock", ok, err)
+	}
+}

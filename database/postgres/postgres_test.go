@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -677,4 +678,60 @@ func TestMain(m *testing.M) {
 		os.Exit(leaseHolder(url))
 	}
 	testdb.Main(m)
+}
+
+// TestCloseAtExit: the session's Terminate waits in the kernel for the
+// process's exit (here, in a process that goes on, for TCP_CORK's 200 ms
+// ceiling) and then ends the session as Close does; a lease is deleted
+// first, so another runner may take the lock at once.
+func TestCloseAtExit(t *testing.T) {
+	for name, mode := range map[string]database.LockMode{"session": database.LockModeSession, "table": database.LockModeTable} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			url := testdb.Postgres(t)
+			cfg := database.Config{Identity: "runway test", LockMode: mode}
+			d, err := Open(ctx, url, cfg)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if ok, err := d.Lock(ctx, 0); !ok || err != nil {
+				t.Fatalf("Lock: %v, %v", ok, err)
+			}
+			pid := d.conn.PgConn().PID()
+			other := open(t, url, cfg)
+			alive := func() bool {
+				var n int
+				if err := other.conn.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM pg_stat_activity WHERE pid = %d", pid), pgx.QueryExecModeSimpleProtocol).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n == 1
+			}
+			start := time.Now()
+			if err := d.CloseAtExit(ctx); err != nil {
+				t.Fatalf("CloseAtExit: %v", err)
+			}
+			if mode == database.LockModeTable {
+				// The lease is gone: the lock is free although the
+				// session is not over yet.
+				if ok, err := other.Lock(ctx, 0); !ok || err != nil {
+					t.Fatalf("another runner's Lock after CloseAtExit: %v, %v; want the lock", ok, err)
+				}
+				if err := other.Unlock(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+			still := alive()
+			if held := time.Since(start); held < 150*time.Millisecond && !still {
+				t.Errorf("the session ended %v after CloseAtExit: its Terminate was not held for the exit", held)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for alive() {
+				if time.Now().After(deadline) {
+					t.Fatal("the session is still there 10 s after CloseAtExit: its Terminate never reached the server")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
 }

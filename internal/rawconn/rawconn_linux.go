@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
@@ -48,6 +49,57 @@ type conn struct {
 	sc       syscall.Conn
 	raw      syscall.RawConn
 	r, w     rawOp
+	// leave makes Close leave the socket open for the process's exit to
+	// close (LeaveToExit).
+	leave atomic.Bool
+}
+
+// LeaveToExit readies c for a process that exits right after closing it:
+// what is written to c from now on is held in the kernel (TCP_CORK), and
+// c's Close leaves the socket open, so the exit closes it and the held
+// bytes leave with the FIN. A database session ended this way still sends
+// its goodbye (PostgreSQL's Terminate, MySQL's COM_QUIT), but the server's
+// process wakes to end the session only once this process has released its
+// memory: on loopback the woken process otherwise takes the exiting
+// client's CPU first (docs/benchmarks.md, "The round of 2026-12-03, 07:20
+// UTC"). Should the process not exit, the kernel sends the held bytes
+// within 200 ms anyway, and the socket stays open until the exit or until
+// the connection is garbage-collected.
+//
+// c may be Wrap's TCP socket or a connection over one that says so with a
+// NetConn method (a *tls.Conn). LeaveToExit reports whether it applied;
+// for anything else (a Unix socket, which cannot hold bytes back, or a
+// connection Wrap left unchanged) it does nothing and the caller closes as
+// usual.
+func LeaveToExit(c net.Conn) bool {
+	for {
+		switch v := c.(type) {
+		case *conn:
+			if v.network != "tcp" {
+				return false
+			}
+			var serr error
+			if err := v.raw.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK, 1)
+			}); err != nil || serr != nil {
+				return false
+			}
+			v.leave.Store(true)
+			return true
+		case interface{ NetConn() net.Conn }:
+			c = v.NetConn()
+		default:
+			return false
+		}
+	}
+}
+
+// Close closes the socket, unless LeaveToExit left it to the process's exit.
+func (c *conn) Close() error {
+	if c.leave.Load() {
+		return nil
+	}
+	return c.Conn.Close()
 }
 
 // rawOp is one direction's call in progress. Its mutex keeps two readers (or

@@ -444,6 +444,10 @@ func portTaken(log string) bool {
 
 func (s *Server) logPath() string { return filepath.Join(s.dir, "server.log") }
 
+// LogPath returns the file that receives the server's log (its standard
+// output and error).
+func (s *Server) LogPath() string { return s.logPath() }
+
 // logTail returns the last lines of the server's log, for error messages.
 func (s *Server) logTail() string {
 	return tail(s.logPath(), 40)
