@@ -52,44 +52,9 @@ func TestSessionsEndCleanlyAtExit(t *testing.T) {
 	// dropped connection, what it logs for a session that ended, and what for
 	// one dropped (which the test first provokes itself, so that it would
 	// see one).
-	t.Run("postgres", func(t *testing.T) {
-		srv := testdb.StartPostgres(t)
-		ctx := context.Background()
-		admin, err := pgx.Connect(ctx, srv.ServerURL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer admin.Close(ctx)
-		for _, q := range []string{
-			"ALTER SYSTEM SET log_min_messages = 'debug1'", // "unexpected EOF on client connection" is DEBUG1 outside a transaction
-			"ALTER SYSTEM SET log_disconnections = on",
-			"SELECT pg_reload_conf()",
-		} {
-			if _, err := admin.Exec(ctx, q); err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-		}
-		db := srv.NewDatabase(t)
-		name := db[strings.LastIndex(db, "/")+1 : strings.Index(db, "?")]
-		ended := regexp.MustCompile(`disconnection: .*database=` + regexp.QuoteMeta(name) + `\b`)
-		dropped := regexp.MustCompile(`unexpected EOF on client connection|could not receive data from client`)
-		// A dropped session, to show the log would tell.
-		c, err := pgx.Connect(ctx, db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.PgConn().Conn().Close()
-		waitLog(t, srv.LogPath(), dropped, 1)
-		before := countLog(t, srv.LogPath(), dropped)
-		sessions := countLog(t, srv.LogPath(), ended)
-		runMain(t, db, "--dir", dir, "up")
-		runMain(t, db, "--dir", dir, "up")
-		runMain(t, db, "--dir", dir, "status")
-		waitLog(t, srv.LogPath(), ended, sessions+3)
-		if n := countLog(t, srv.LogPath(), dropped); n != before {
-			t.Errorf("the server logged %d dropped session(s) for runway's runs:\n%s", n-before, tailLog(t, srv.LogPath()))
-		}
-	})
+	for name, opts := range map[string][]testdb.Option{"postgres": nil, "postgres-tls": {testdb.WithTLS()}} {
+		t.Run(name, func(t *testing.T) { pgEndsCleanly(t, dir, opts...) })
+	}
 	t.Run("mariadb", func(t *testing.T) {
 		srv := testdb.StartMySQL(t)
 		db := srv.NewDatabase(t)
@@ -167,6 +132,51 @@ func TestSessionsEndCleanlyAtExit(t *testing.T) {
 			t.Errorf("the server logged %d aborted connection(s) for runway's runs:\n%s", n-before, tailLog(t, srv.LogPath()))
 		}
 	})
+}
+
+// pgEndsCleanly is TestSessionsEndCleanlyAtExit on a PostgreSQL server
+// started with opts.
+func pgEndsCleanly(t *testing.T, dir string, opts ...testdb.Option) {
+	srv := testdb.StartPostgres(t, opts...)
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, srv.ServerURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	for _, q := range []string{
+		"ALTER SYSTEM SET log_min_messages = 'debug1'", // "unexpected EOF on client connection" is DEBUG1 outside a transaction
+		"ALTER SYSTEM SET log_disconnections = on",
+		"SELECT pg_reload_conf()",
+	} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db := srv.NewDatabase(t)
+	u, err := url.Parse(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	ended := regexp.MustCompile(`disconnection: .*database=` + regexp.QuoteMeta(name) + `\b`)
+	dropped := regexp.MustCompile(`unexpected EOF on client connection|could not receive data from client`)
+	// A dropped session, to show the log would tell.
+	c, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.PgConn().Conn().Close()
+	waitLog(t, srv.LogPath(), dropped, 1)
+	before := countLog(t, srv.LogPath(), dropped)
+	sessions := countLog(t, srv.LogPath(), ended)
+	runMain(t, db, "--dir", dir, "up")
+	runMain(t, db, "--dir", dir, "up")
+	runMain(t, db, "--dir", dir, "status")
+	waitLog(t, srv.LogPath(), ended, sessions+3)
+	if n := countLog(t, srv.LogPath(), dropped); n != before {
+		t.Errorf("the server logged %d dropped session(s) for runway's runs:\n%s", n-before, tailLog(t, srv.LogPath()))
+	}
 }
 
 // countLog counts the lines of the log at path that re matches.
