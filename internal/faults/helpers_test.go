@@ -563,23 +563,33 @@ ORDER BY ID LIMIT 1`
 }
 
 // waitLong waits until runner r is inside the long statement and returns its
-// session id (0 for SQLite, where it is seen in the runner's output).
+// session id (0 for SQLite, where it is seen in the runner's output). On a
+// server both must hold: the server runs the statement, and the runner has
+// said it is applying that migration, so it has read the answers to the
+// migrations before it. The server runs the statement as soon as it has
+// sent those answers; on a loaded machine they may still be in flight
+// (through a test's proxy, say), and a fault injected then would find the
+// runner still waiting for the migration before.
 func (tg *target) waitLong(t *testing.T, rs ...*runner) int64 {
 	t.Helper()
 	var id int64
 	waitUntil(t, 60*time.Second, "a runner inside the long statement", func() bool {
+		announced := false
 		for _, r := range rs {
 			if r.exited() {
 				t.Fatalf("%s ended before the long statement: exit %d\n%s", r.name, r.code, r.stderr())
 			}
+			if strings.Contains(r.stderr(), "_long …") {
+				announced = true
+			}
 		}
 		if tg.e == sqlite {
-			for _, r := range rs {
-				if strings.Contains(r.stderr(), "_long …") {
-					time.Sleep(700 * time.Millisecond) // into the statement
-					return true
-				}
+			if announced {
+				time.Sleep(700 * time.Millisecond) // into the statement
 			}
+			return announced
+		}
+		if !announced {
 			return false
 		}
 		id = tg.sessionRunningLong(t)
