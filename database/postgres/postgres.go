@@ -214,7 +214,7 @@ func (d *Driver) Close(ctx context.Context) error { return d.close(ctx, false) }
 // kernel and the socket left for the exit to close, which sends both
 // (internal/rawconn's LeaveToExit). On loopback the server process that
 // Terminate wakes would otherwise take the exiting client's CPU before the
-// client's exit is done: `runway up` with nothing to do measured 0.4–0.5 ms
+// client's exit is done: `runway up` with nothing to do measured 0.8–0.9 ms
 // faster (docs/benchmarks.md, "The round of 2026-12-03, 07:20 UTC"). On a
 // Unix socket, a tunnel or a connection from New it is Close.
 func (d *Driver) CloseAtExit(ctx context.Context) error { return d.close(ctx, true) }
