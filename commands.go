@@ -44,6 +44,9 @@ func (r *Runner) Status(ctx context.Context, check bool) (*report.Report, error)
 // refuses as Up would. It changes nothing.
 func (r *Runner) Plan(ctx context.Context, o UpOptions) (*report.Report, error) {
 	rep := r.newReport("plan")
+	if o.Steps < 0 {
+		return r.finish(rep, fmt.Errorf("%w: --steps must be positive", ErrUsage))
+	}
 	ms, err := r.load()
 	if err != nil {
 		return r.finish(rep, err)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -47,6 +48,22 @@ func noArgs(name string, args []string) error {
 	return nil
 }
 
+// stepsFlag is --steps: a count of migrations, 1 or more. The library reads
+// 0 as "not limited" (up) or "the newest one" (down), so a 0 given on the
+// command line or in RUNWAY_STEPS is refused here rather than read as
+// either.
+type stepsFlag int
+
+func (f *stepsFlag) String() string { return strconv.Itoa(int(*f)) }
+func (f *stepsFlag) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return fmt.Errorf("want a count of migrations, 1 or more, got %q", s)
+	}
+	*f = stepsFlag(n)
+	return nil
+}
+
 type versionFlag struct{ v migration.Version }
 
 func (f *versionFlag) String() string { return f.v.String() }
@@ -62,7 +79,7 @@ func (f *versionFlag) Set(s string) error {
 // upFlags are shared by up and plan.
 type upFlags struct {
 	to              versionFlag
-	steps           int
+	steps           stepsFlag
 	singleTx        bool
 	allowOutOfOrder bool
 	strict          bool
@@ -71,7 +88,7 @@ type upFlags struct {
 func registerUpFlags(fs *flag.FlagSet, withApply bool) *upFlags {
 	f := &upFlags{}
 	fs.Var(&f.to, "to", "stop after this `version`")
-	fs.IntVar(&f.steps, "steps", 0, "apply at most `N` migrations")
+	fs.Var(&f.steps, "steps", "apply at most `N` migrations (1 or more)")
 	fs.BoolVar(&f.allowOutOfOrder, "allow-out-of-order", false, "apply pending migrations older than the newest applied one")
 	fs.BoolVar(&f.strict, "strict", false, "fail (exit 5) when the database has migrations the source does not (a rollback deploy)")
 	if withApply {
@@ -124,7 +141,7 @@ var cmdUp = &command{
 		}
 		uf := f.(*upFlags)
 		return a.withRunner(ctx, uf.options(), func(r *runway.Runner) (*report.Report, error) {
-			return r.Up(ctx, runway.UpOptions{To: uf.to.v, Steps: uf.steps})
+			return r.Up(ctx, runway.UpOptions{To: uf.to.v, Steps: int(uf.steps)})
 		})
 	},
 }
@@ -140,7 +157,7 @@ var cmdPlan = &command{
 		}
 		uf := f.(*upFlags)
 		return a.withRunner(ctx, uf.options(), func(r *runway.Runner) (*report.Report, error) {
-			return r.Plan(ctx, runway.UpOptions{To: uf.to.v, Steps: uf.steps})
+			return r.Plan(ctx, runway.UpOptions{To: uf.to.v, Steps: int(uf.steps)})
 		})
 	},
 }
@@ -168,7 +185,7 @@ var cmdStatus = &command{
 }
 
 type downFlags struct {
-	steps int
+	steps stepsFlag
 	to    versionFlag
 	all   bool
 	yes   bool
@@ -183,7 +200,7 @@ var cmdDown = &command{
 	example: "runway down                 # revert the newest migration, after confirming\n  runway down --steps 2 --yes # in a script",
 	flags: func(fs *flag.FlagSet) any {
 		f := &downFlags{}
-		fs.IntVar(&f.steps, "steps", 0, "revert the newest `N` migrations (default 1)")
+		fs.Var(&f.steps, "steps", "revert the newest `N` migrations (1 or more; default 1)")
 		fs.Var(&f.to, "to", "revert every migration newer than `version`")
 		fs.BoolVar(&f.all, "all", false, "revert every applied migration")
 		fs.BoolVar(&f.yes, "yes", false, "do not ask for confirmation")
@@ -194,7 +211,7 @@ var cmdDown = &command{
 			return err
 		}
 		df := f.(*downFlags)
-		o := runway.DownOptions{Steps: df.steps, To: df.to.v, All: df.all}
+		o := runway.DownOptions{Steps: int(df.steps), To: df.to.v, All: df.all}
 		return a.withRunner(ctx, nil, func(r *runway.Runner) (*report.Report, error) {
 			if !df.yes {
 				if err := a.confirmDown(ctx, r, o); err != nil {
