@@ -427,7 +427,32 @@ func parsePlain(name, text, sum string) (*Script, []error) {
 			}
 		}
 	}
+	p.errs = append(p.errs, foreignMarkers(name, text)...)
 	return p.sc, p.errs
+}
+
+// foreignMarkers reports the goose, sql-migrate and dbmate markers in a
+// native or Flyway file. Such a file is read whole as one direction's SQL,
+// so a marker there does nothing, and the statements under a down marker
+// would run on up: a file converted from a combined layout by renaming it
+// alone. Comments that only resemble a marker ("-- migrate: see ticket")
+// are left alone.
+func foreignMarkers(name, text string) []error {
+	if !strings.Contains(text, "+goose") && !strings.Contains(text, "+migrate") && !strings.Contains(text, "migrate:") {
+		return nil
+	}
+	var errs []error
+	for ln, line := range lines(text) {
+		m, ok := readMarker(line.text)
+		if !ok || m.err != nil || m.action == markNone {
+			continue
+		}
+		errs = append(errs, &FileError{File: name, Line: ln, Err: fmt.Errorf(
+			"%w %q: a %s marker in a file read whole as one direction's SQL, where it does nothing and a down section would run on up; "+
+				"remove the markers, or name the file VERSION_name.sql to read it as a %s file",
+			ErrMisplacedMarker, m.text, m.format, m.format)})
+	}
+	return errs
 }
 
 // plainParser reads the directives of a native or Flyway file line by line.

@@ -183,6 +183,14 @@ func TestLoadErrors(t *testing.T) {
 			"2_b.sql": "-- +migrate StatementBegin\n-- +migrate Up\n-- +migrate Down\n-- +migrate Down\n",
 		}, []error{ErrMisplacedMarker, ErrMisplacedMarker, ErrMisplacedMarker, ErrMisplacedMarker, ErrMisplacedMarker, ErrMisplacedMarker, ErrMisplacedMarker, ErrMisplacedMarker},
 			[]string{"1_a.sql:1:", "1_a.sql:3: misplaced marker \"-- +goose Up\": a second up marker (the first is on line 2)", "1_a.sql:4:", "1_a.sql:5: misplaced marker: StatementBegin without StatementEnd", "1_a.sql:6:", "1_a.sql:7:", "2_b.sql:1:", "2_b.sql:4:"}},
+		{"combined-layout markers in plain files", map[string]string{
+			"1_a.up.sql":   "-- +goose Up\nCREATE TABLE a (id int);\n-- +goose Down\nDROP TABLE a;\n",
+			"2_b.up.sql":   "-- migrate:up\nSELECT 1;\n-- migrate:down\nSELECT 2;\n",
+			"3_c.down.sql": "  -- +migrate Down\nSELECT 3;\n",
+			"3_c.up.sql":   "-- migrate: not a marker, a comment\n-- +migrate: neither\nSELECT 3;\n",
+			"V4__d.sql":    "SELECT 4;\n-- +goose StatementBegin\nSELECT 5;\n-- +goose StatementEnd\n",
+		}, []error{ErrMisplacedMarker, ErrMisplacedMarker, ErrMisplacedMarker, ErrMisplacedMarker, ErrMisplacedMarker, ErrMisplacedMarker, ErrMisplacedMarker},
+			[]string{"1_a.up.sql:1: misplaced marker \"-- +goose Up\": a goose marker in a file read whole", "1_a.up.sql:3: misplaced marker \"-- +goose Down\"", "2_b.up.sql:1:", "2_b.up.sql:3: misplaced marker \"-- migrate:down\": a dbmate marker", "3_c.down.sql:1: misplaced marker \"-- +migrate Down\": a sql-migrate marker", "V4__d.sql:2:", "V4__d.sql:4: misplaced marker \"-- +goose StatementEnd\": a goose marker in a file read whole as one direction's SQL, where it does nothing and a down section would run on up; remove the markers, or name the file VERSION_name.sql to read it as a goose file"}},
 		{"invalid UTF-8", map[string]string{"1_a.up.sql": "SELECT 1;\r\nSELECT '\xff';", "V2__b.sql": "\xef\xbb\xbf\xc3"},
 			[]error{ErrInvalidUTF8, ErrInvalidUTF8}, []string{"1_a.up.sql:2: file is not valid UTF-8", "V2__b.sql:1:"}},
 		{"flyway unsupported", map[string]string{"R__views.sql": "", "B5__base.sql": "", "beforeMigrate.sql": "", "afterEachMigrate__x.sql": ""},
@@ -328,7 +336,10 @@ func TestNextVersion(t *testing.T) {
 	load := func(names ...string) []*Migration {
 		files := map[string]string{}
 		for _, n := range names {
-			files[n] = "-- +goose Up\n"
+			files[n] = "SELECT 1;\n"
+			if strings.HasSuffix(n, ".sql") && !strings.HasSuffix(n, ".up.sql") && !strings.HasPrefix(n, "V") {
+				files[n] = "-- +goose Up\n" // a combined file needs its up marker
+			}
 		}
 		ms, err := Load(mapFS(files))
 		if err != nil {
