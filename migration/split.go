@@ -90,12 +90,13 @@ func trimStatement(text string, line int, d Dialect) (Statement, bool) {
 type kw uint8
 
 const (
-	tokOther kw = iota // any token without a role below
-	tokSemi            // ";" inside a statement
-	tokColon           // ":" (a MySQL label)
-	tokEq              // "=" (DEFINER=…)
-	tokAt              // "@" (user@host)
-	kwHeader           // OR REPLACE DEFINER AGGREGATE CURRENT_USER TEMP TEMPORARY: may precede TRIGGER…
+	tokOther  kw = iota // any token without a role below
+	tokSemi             // ";" inside a statement
+	tokColon            // ":" (a MySQL label)
+	tokEq               // "=" (DEFINER=…)
+	tokAt               // "@" (user@host)
+	tokRParen           // ")"
+	kwHeader            // OR REPLACE DEFINER AGGREGATE CURRENT_USER TEMP TEMPORARY: may precede TRIGGER…
 	kwBegin
 	kwAtomic
 	kwCase
@@ -112,6 +113,8 @@ const (
 	kwElse
 	kwDo
 	kwRow
+	kwNot
+	kwAlter
 )
 
 // keyword classifies a word. w holds only identifier bytes, so OR-ing 0x20
@@ -135,6 +138,8 @@ func keyword(w string) kw {
 			return kwRow
 		case eqFold(w, "for"):
 			return kwFor
+		case eqFold(w, "not"):
+			return kwNot
 		}
 	case 4:
 		switch {
@@ -157,6 +162,8 @@ func keyword(w string) kw {
 			return kwWhile
 		case eqFold(w, "event"):
 			return kwRoutine
+		case eqFold(w, "alter"):
+			return kwAlter
 		}
 	case 6:
 		switch {
@@ -254,8 +261,9 @@ type scanner struct {
 	end              int // end of the last significant token
 	lastSemi         int // offset of the last ";" token kept inside a statement
 	words            int
-	header           bool // MySQL/SQLite: still in "CREATE [OR REPLACE] [DEFINER=…]"
-	compound         bool // MySQL/SQLite CREATE TRIGGER|PROCEDURE|FUNCTION|EVENT
+	header           bool // MySQL/SQLite: still in "CREATE [OR REPLACE] [DEFINER=…]" (MySQL: or "ALTER [DEFINER=…]")
+	anonBlock        bool // MySQL: the statement began with BEGIN, maybe MariaDB's "BEGIN NOT ATOMIC"
+	compound         bool // MySQL/SQLite CREATE TRIGGER|PROCEDURE|FUNCTION|EVENT, MySQL ALTER EVENT, MariaDB BEGIN NOT ATOMIC
 	depth            int  // open BEGIN/CASE/IF/LOOP… blocks (or BEGIN ATOMIC for PostgreSQL)
 	parens           int  // PostgreSQL: psql does not split inside parentheses
 	prev             kw   // the previous significant token
@@ -301,6 +309,7 @@ func (s *scanner) terminate() {
 	s.start = -1
 	s.words = 0
 	s.header = false
+	s.anonBlock = false
 	s.compound = false
 	s.depth = 0
 	s.parens = 0
@@ -407,6 +416,7 @@ func (s *scanner) run() error {
 			if pg && s.parens > 0 {
 				s.parens--
 			}
+			kind = tokRParen
 			s.i++
 
 		case c == ':':
@@ -462,14 +472,28 @@ func (s *scanner) word(k kw) {
 		return
 	}
 	if s.words == 1 {
-		s.header = k == kwCreate
+		s.header = k == kwCreate || k == kwAlter && s.d == MySQL
+		s.anonBlock = k == kwBegin && s.d == MySQL
+		return
+	}
+	if s.anonBlock {
+		// MariaDB's anonymous compound statement, "BEGIN NOT ATOMIC …
+		// END", is one statement; a plain BEGIN [WORK] starts a transaction.
+		if s.words == 2 && k == kwNot {
+			return
+		}
+		s.anonBlock = false
+		if s.words == 3 && k == kwAtomic {
+			s.compound, s.depth = true, 1
+		}
 		return
 	}
 	if s.header {
 		// Only "CREATE [OR REPLACE] [DEFINER=user@host] [AGGREGATE]
-		// TRIGGER|PROCEDURE|FUNCTION|EVENT" (SQLite: "CREATE [TEMP] TRIGGER")
-		// opens a body whose semicolons do not end the statement; a column
-		// named event in a CREATE TABLE does not.
+		// TRIGGER|PROCEDURE|FUNCTION|EVENT" (SQLite: "CREATE [TEMP] TRIGGER";
+		// MySQL: also "ALTER [DEFINER=…] EVENT … DO body") opens a body
+		// whose semicolons do not end the statement; a column named event
+		// in a CREATE TABLE does not.
 		switch {
 		case k == kwTrigger || k == kwRoutine && s.d == MySQL:
 			s.compound = true
@@ -519,6 +543,14 @@ func (s *scanner) word(k kw) {
 			switch s.prev {
 			case tokSemi, tokColon, kwBegin, kwThen, kwElse, kwDo, kwLoop, kwRepeat, kwRow:
 				s.depth++
+			case tokRParen:
+				// A routine whose body is one compound statement right
+				// after its parameters: "CREATE PROCEDURE p(x INT) IF x
+				// THEN …; END IF". Not FOR, which follows a parenthesis in
+				// "… IN (1, 2) FOR UPDATE".
+				if s.depth == 0 && k != kwFor {
+					s.depth++
+				}
 			}
 		case kwEnd:
 			if s.depth > 0 {
