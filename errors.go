@@ -206,8 +206,8 @@ func FailureHint(me *MigrationError) string {
 		return "the down migration stopped here; fix the file or the database and run `runway down` again"
 	}
 	if me.Applied == 0 {
-		return fmt.Sprintf("nothing of %s was applied; fix the statement in %s and run `runway up` again.%s", me.Version, me.File, record)
+		return fmt.Sprintf("nothing of migration %s was applied; fix the statement in %s and run `runway up` again.%s", me.Version, me.File, record)
 	}
-	return fmt.Sprintf("%d statement(s) of %s took effect before the failure and could not be rolled back. Either fix statement %d in %s and run `runway up` again (it resumes at that statement), or put the database right by hand (undo those statements) and run `runway repair`, then `runway up`.%s",
+	return fmt.Sprintf("%d of the statements of migration %s took effect before the failure and could not be rolled back. Either fix statement %d in %s and run `runway up` again (it resumes at that statement), or put the database right by hand (undo those statements) and run `runway repair`, then `runway up`.%s",
 		me.Applied, me.Version, me.Statement, me.File, record)
 }

@@ -234,8 +234,8 @@ func TestNetworkStallMidStatement(t *testing.T) {
 			// stopped runner cannot know the outcome; it must not claim
 			// that nothing was applied.
 			rerunApplied2 := strings.Contains(r.stderr(), "applied 2_long")
-			if e == postgres && !rerunApplied2 && strings.Contains(a.stderr(), "nothing of 2 was applied") {
-				t.Errorf("the stopped runner said \"nothing of 2 was applied\", but the server committed migration 2 (the rerun found it applied): after a lost or unconfirmed connection the outcome of the migration in flight is unknown")
+			if e == postgres && !rerunApplied2 && strings.Contains(a.stderr(), "nothing of migration 2 was applied") {
+				t.Errorf("the stopped runner said \"nothing of migration 2 was applied\", but the server committed migration 2 (the rerun found it applied): after a lost or unconfirmed connection the outcome of the migration in flight is unknown")
 			}
 		})
 	}
