@@ -13,15 +13,27 @@ func TestRedact(t *testing.T) {
 		{"postgres://app@db/app", "postgres://app@db/app"},
 		{"postgres://db/app?password=s3cret", "postgres://db/app?password=***"},
 		{"sqlite:runway.db", "sqlite:runway.db"},
+		{"host=db user=app password=s3cret dbname=app", "host=db user=app password=*** dbname=app"},
+		{"host=db password = 's3cret x\\' y' sslpassword=p@ss", "host=db password = *** sslpassword=***"},
+		{"Server=db;Password=pa/ss;Database=x", "Server=db;Password=***;Database=x"},
+		{"user=app sslmode=disable", "user=app sslmode=disable"},
 	} {
 		got := Redact(tc.in)
 		if got != tc.want {
 			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
 		}
-		for _, secret := range []string{"s3cret", "pa/ss", "p@ss"} {
+		for _, secret := range []string{"s3cret", "pa/ss", "p@ss", " y"} {
 			if strings.Contains(got, secret) {
 				t.Errorf("Redact(%q) leaks %q: %q", tc.in, secret, got)
 			}
 		}
+	}
+}
+
+func TestKeywordSecrets(t *testing.T) {
+	got := KeywordSecrets(`host=db password='it\'s one' api_token=abcd sslmode=disable`)
+	want := []string{`it\'s one`, "it's one", "abcd"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("KeywordSecrets = %q, want %q", got, want)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+
+	"github.com/runwaydb/runway/database"
 )
 
 // secrets collects the secret strings of this run (database passwords) and
@@ -35,6 +37,10 @@ func (s *secrets) addURL(raw string) {
 				}
 			}
 		}
+	}
+	// A libpq keyword/value string given where a URL belongs: "password=…".
+	for _, v := range database.KeywordSecrets(raw) {
+		s.add(v)
 	}
 	// A URL that did not parse may still carry user:password@.
 	if i := strings.Index(raw, "://"); i >= 0 {

@@ -82,6 +82,8 @@ func TestSecretsNeverReachOutput(t *testing.T) {
 		{"malformed url", nil, []string{"-d", "postgres://app:" + secretPassword + "@db:port/app", "--dir", good, "up"}},
 		{"unparsable url", nil, []string{"-d", "mysql://app:" + secretPassword + "/x@db/app", "--dir", good, "up"}},
 		{"unknown scheme", nil, []string{"-d", "oracle://app:" + secretPassword + "@db/app", "--dir", good, "up"}},
+		{"keyword/value string", nil, []string{"-d", "host=127.0.0.1 user=app password=" + secretPassword + " sslpassword='" + secretParam + "' dbname=app", "--dir", good, "status"}},
+		{"keyword/value string json", map[string]string{"DATABASE_URL": "host=db password=" + secretPassword}, []string{"--json", "--dir", good, "up"}},
 		{"bad source", nil, []string{"-d", pg, "--dir", broken, "up"}},
 		{"missing folder", nil, []string{"-d", pg, "--dir", filepath.Join(dir, "nope"), "up"}},
 		{"apply verbose", nil, []string{"-v", "-d", pgParam, "--dir", good, "up"}},
