@@ -243,6 +243,10 @@ func (r *Runner) finish(rep *report.Report, err error) (*report.Report, error) {
 	rep.DurationMS = r.cfg.now().Sub(rep.StartedAt).Milliseconds()
 	if err != nil {
 		rep.Status = report.StatusFailed
+		if errors.Is(err, ErrPending) {
+			// status --check: nothing failed, work is waiting (as wait says).
+			rep.Status = report.StatusPending
+		}
 		rep.Error = errorInfo(err)
 	}
 	return rep, err
