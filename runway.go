@@ -72,7 +72,7 @@ type Option func(*config) error
 func WithLockTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
-			return fmt.Errorf("lock timeout %v: must not be negative", d)
+			return fmt.Errorf("%w: lock timeout %v: must not be negative", ErrUsage, d)
 		}
 		c.lockTimeout = d
 		return nil
@@ -98,7 +98,7 @@ func WithAllowOutOfOrder() Option {
 func WithLockKeepalive(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
-			return fmt.Errorf("lock keepalive %v: must not be negative", d)
+			return fmt.Errorf("%w: lock keepalive %v: must not be negative", ErrUsage, d)
 		}
 		c.keepalive = d
 		return nil

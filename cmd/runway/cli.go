@@ -321,6 +321,12 @@ func (a *app) open(ctx context.Context, rawURL string) (database.Driver, error) 
 	default:
 		return nil, usagef("--lock-mode %q: use session or table", a.g.lockMode)
 	}
+	if a.g.lockTimeout < 0 {
+		return nil, usagef("--lock-timeout %s: must not be negative (0: try the lock once)", a.g.lockTimeout)
+	}
+	if a.g.lockKeepalive < 0 {
+		return nil, usagef("--lock-keepalive %s: must not be negative (0: off)", a.g.lockKeepalive)
+	}
 	if a.g.lockLease <= 0 {
 		return nil, usagef("--lock-lease %s: must be positive", a.g.lockLease)
 	}
