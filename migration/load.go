@@ -300,7 +300,14 @@ func parseName(base string) (*Migration, nameKind, error) {
 	m := &Migration{Version: v, VersionText: vtext}
 	label, ok := strings.CutPrefix(rest, "_")
 	if !ok {
-		return nil, 0, fmt.Errorf("%w: want VERSION_name.up.sql, VERSION_name.down.sql or VERSION_name.sql, where VERSION is digits", ErrNoVersion)
+		// sql-migrate's own "new" writes VERSION-name.sql (a timestamp and
+		// a dash): a combined file, read as such. The up/down pairs of
+		// golang-migrate always use "_".
+		if l, dash := strings.CutPrefix(rest, "-"); dash && !strings.HasSuffix(l, ".up") && !strings.HasSuffix(l, ".down") {
+			m.Name = l
+			return m, nameCombined, nil
+		}
+		return nil, 0, fmt.Errorf("%w: want VERSION_name.up.sql, VERSION_name.down.sql, VERSION_name.sql or VERSION-name.sql, where VERSION is digits", ErrNoVersion)
 	}
 	m.Format = FormatNative
 	if n, ok := strings.CutSuffix(label, ".up"); ok {

@@ -90,6 +90,12 @@ CREATE FUNCTION f() RETURNS int AS 'select 1; select 2' LANGUAGE sql;
 DROP INDEX i;
 `}, `2 "users" 2 sql-migrate | 2_users.sql notx 2:"CREATE INDEX CONCURRENTLY i ON t (a);" v4:"CREATE FUNCTION f() RETURNS int AS 'select 1; select 2' LANGUAGE sql;" | 2_users.sql 8:"DROP INDEX i;"
 `},
+		{"sql-migrate's own names", map[string]string{
+			"20240101120000-create_users.sql": "-- +migrate Up\nCREATE TABLE users (id int);\n-- +migrate Down\nDROP TABLE users;\n",
+			"3-more-things.sql":               "-- +migrate Up\nSELECT 1;\n",
+		}, `3 "more-things" 3 sql-migrate | 3-more-things.sql 2:"SELECT 1;" | -
+20240101120000 "create_users" 20240101120000 sql-migrate | 20240101120000-create_users.sql 2:"CREATE TABLE users (id int);" | 20240101120000-create_users.sql 4:"DROP TABLE users;"
+`},
 		{"dbmate", map[string]string{"20151129054053_test_migration.sql": `-- migrate:up transaction:false
 ALTER TYPE colors ADD VALUE 'orange' AFTER 'red';
 
@@ -145,8 +151,8 @@ func TestLoadErrors(t *testing.T) {
 		want  []error  // the sentinel of each problem, in order
 		msgs  []string // each problem's message contains this
 	}{
-		{"no version", map[string]string{"schema.sql": "", "abc_create.up.sql": "", "1a_x.sql": ""},
-			[]error{ErrNoVersion, ErrNoVersion, ErrNoVersion}, []string{"1a_x.sql: file name has no version", "abc_create.up.sql:", "schema.sql:"}},
+		{"no version", map[string]string{"schema.sql": "", "abc_create.up.sql": "", "1a_x.sql": "", "0001-a.up.sql": ""},
+			[]error{ErrNoVersion, ErrNoVersion, ErrNoVersion, ErrNoVersion}, []string{"0001-a.up.sql: file name has no version: want VERSION_name.up.sql", "1a_x.sql: file name has no version", "abc_create.up.sql:", "schema.sql:"}},
 		{"version too large", map[string]string{"99999999999999999999999_x.up.sql": ""},
 			[]error{ErrNoVersion}, []string{"not a version"}},
 		{"duplicate across formats", map[string]string{"0002_a.up.sql": "SELECT 1;", "2_b.sql": "-- +goose Up\nSELECT 1;", "V2__c.sql": "SELECT 2;"},
