@@ -43,6 +43,9 @@ type app struct {
 	// database sessions end with CloseAtExit (main sets it; tests that call
 	// run in-process do not).
 	exitsAfterRun bool
+	// command is the command being run, for the report of a run that fails
+	// before the engine makes one.
+	command string
 
 	g globals
 }
@@ -189,6 +192,7 @@ func (a *app) main(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.stderr, "runway: unknown command %q\nRun `runway --help` for the list of commands.\n", name)
 		return exitUsage
 	}
+	a.command = name
 	// Values given before the command stay unless given again after it.
 	// Registering on a new set resets the shared fields, so copy them first.
 	before := map[string]string{}

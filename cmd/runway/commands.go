@@ -113,17 +113,44 @@ func (f *upFlags) options() []runway.Option {
 
 // withRunner opens the database, runs fn and renders its report.
 func (a *app) withRunner(ctx context.Context, opts []runway.Option, fn func(r *runway.Runner) (*report.Report, error)) error {
+	started := time.Now()
 	r, drv, err := a.runner(ctx, opts...)
 	if err != nil {
-		return err
+		return a.reportEarlyFailure(ctx, started, err)
 	}
 	defer a.closeDriver(ctx, drv)
 	rep, err := fn(r)
+	if rep == nil && err != nil {
+		return a.reportEarlyFailure(ctx, started, err)
+	}
 	if rep != nil {
 		a.render(rep, err)
 		if nerr := a.notify(ctx, rep); nerr != nil && err == nil {
 			err = nerr
 		}
+	}
+	return err
+}
+
+// reportEarlyFailure renders and sends the report of a run that failed
+// before the engine made one: a source that cannot be read, a database that
+// does not answer, a refused down. --json still prints one object on
+// stdout, and notifications still go out; the message is the one exit
+// prints, without secrets.
+func (a *app) reportEarlyFailure(ctx context.Context, started time.Time, err error) error {
+	host, _ := os.Hostname()
+	rep := &report.Report{
+		Command:    a.command,
+		Status:     report.StatusFailed,
+		Table:      a.g.table,
+		StartedAt:  started.UTC().Truncate(time.Millisecond),
+		DurationMS: time.Since(started).Milliseconds(),
+		Runner:     report.Runner{Host: host, PID: os.Getpid(), RunwayVersion: runway.Version},
+		Error:      &report.Error{Message: a.secrets.scrub(err.Error())},
+	}
+	a.render(rep, err)
+	if nerr := a.notify(ctx, rep); nerr != nil {
+		fmt.Fprintf(a.stderr, "warning: %v\n", nerr)
 	}
 	return err
 }

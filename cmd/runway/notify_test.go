@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -91,5 +92,28 @@ func TestNotify(t *testing.T) {
 		[]string{"-d", db, "--dir", dir, "--notify", "http://example.com/hook/" + webhookToken, "up"})
 	if code != exitUsage || strings.Contains(outb.String()+errb.String(), "applied") || strings.Contains(errb.String(), webhookToken) {
 		t.Fatalf("bad target: exit %d\n%s%s", code, outb.String(), errb.String())
+	}
+
+	// A run that fails before the engine has made a report (nothing listens
+	// on the database's port) is reported all the same, without the
+	// password, and --json still prints one object.
+	mu.Lock()
+	fail = false
+	n := len(posts)
+	mu.Unlock()
+	db = "postgres://app:" + webhookToken + "@127.0.0.1:1/app"
+	code, out = cli("--json", "up")
+	if code != exitConnect || count() != n+1 {
+		t.Fatalf("connection failure: exit %d, %d posts (want %d)\n%s", code, count(), n+1, out)
+	}
+	mu.Lock()
+	p := posts[n]
+	mu.Unlock()
+	perr, _ := p["error"].(map[string]any)
+	if p["command"] != "up" || p["status"] != "failed" || perr == nil || !strings.Contains(fmt.Sprint(perr["message"]), "could not connect to the database") {
+		t.Fatalf("posted report of a connection failure: %v", p)
+	}
+	if !strings.HasPrefix(out, `{"command":"up","status":"failed"`) || strings.Count(out, `"command"`) != 1 {
+		t.Fatalf("--json output of a connection failure:\n%s", out)
 	}
 }
