@@ -51,6 +51,9 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 	// lock (the runners that waited for it would each run it again).
 	sr, narrow := r.drv.(database.StateReader)
 	haveTable, readHistory := false, true
+	// before is what the reads before the lock found, for the report of a
+	// run that then cannot take the lock.
+	var before *analysis
 	exact, rows := r.scanExact(ctx, ms)
 	switch {
 	case exact:
@@ -58,6 +61,7 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 	case rows == 0:
 		// No history yet: everything is pending, nothing more to read.
 		readHistory = false
+		before = analyze(ms, nil)
 	case narrow:
 		if revs, err := sr.States(ctx); err == nil {
 			a := analyze(ms, revs)
@@ -67,6 +71,7 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 			if len(a.todo()) > 0 {
 				readHistory = false
 				haveTable = len(revs) > 0
+				before = a
 			}
 		}
 	}
@@ -77,6 +82,7 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 				return r.finish(rep, r.noop(rep, a))
 			}
 			haveTable = len(revs) > 0
+			before = a
 		}
 	}
 
@@ -108,6 +114,13 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 		return r.finish(rep, r.noop(rep, settled))
 	}
 	if err != nil {
+		if before != nil {
+			// The lock timed out: say where the database stood and what
+			// was waiting, as the reads before the lock saw it.
+			rep.FromVersion = before.current.String()
+			rep.ToVersion = rep.FromVersion
+			setPending(rep, before, nil)
+		}
 		return r.finish(rep, err)
 	}
 	defer release()
