@@ -275,9 +275,16 @@ func TestResumeAfterFixingTheFile(t *testing.T) {
 		if _, err := up(t, drv, files("0001_r.up.sql", directive+first)); !errors.Is(err, runway.ErrMigrationFailed) {
 			t.Fatalf("first run: %v", err)
 		}
-		// Editing a statement that ran is refused with a validation error.
-		if _, err := up(t, drv, files("0001_r.up.sql", directive+edited)); !errors.Is(err, runway.ErrValidation) {
+		// Editing a statement that ran is refused with a validation error,
+		// and the refused run does not say it resumes.
+		refused, err := up(t, drv, files("0001_r.up.sql", directive+edited))
+		if !errors.Is(err, runway.ErrValidation) {
 			t.Fatalf("edited earlier statement: want ErrValidation, got %v", err)
+		}
+		for _, w := range refused.Warnings {
+			if strings.Contains(w, "resuming") {
+				t.Errorf("the refused run warns %q", w)
+			}
 		}
 		rep, err := up(t, drv, files("0001_r.up.sql", directive+fixed))
 		if err != nil {

@@ -161,7 +161,6 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 		return r.finish(rep, validationError(problems))
 	}
 
-	r.warn(rep, unfinishedWarnings(a))
 	todo := limit(a.todo(), o)
 	plans := make([]applyPlan, 0, len(todo))
 	for _, e := range todo {
@@ -179,6 +178,8 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 	if problems := resumeProblems(plans); len(problems) > 0 {
 		return r.finish(rep, validationError(problems))
 	}
+	// Said only once resuming is allowed: a run refused above resumes nothing.
+	r.warn(rep, unfinishedWarnings(a))
 	if len(plans) == 0 {
 		rep.Status = report.StatusNoop
 		setPending(rep, a, nil)
