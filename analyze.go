@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/runwaydb/runway/database"
@@ -218,19 +219,31 @@ func (r *Runner) upProblems(a *analysis) (problems []Problem, warnings []string)
 	return problems, warnings
 }
 
+// validationError is the refusal of a command that would change the
+// database (up); checked is validationFindings, for one that changes nothing.
 func validationError(problems []Problem) *ValidationError {
+	return problemsError("Nothing was applied.", problems)
+}
+
+// validationFindings is the error of validate, plan and wait, which apply
+// nothing whatever they find: the same hints, without "Nothing was applied".
+func validationFindings(problems []Problem) *ValidationError {
+	return problemsError("", problems)
+}
+
+func problemsError(lead string, problems []Problem) *ValidationError {
 	hints := map[string]string{
 		"modified":      "An applied migration must not be edited: restore the file and put the change in a new migration, or, if the edit is only cosmetic, record the new checksums with `runway repair --accept-checksums`.",
 		"out-of-order":  "Give new migrations versions newer than the newest applied one, or pass --allow-out-of-order.",
 		"resume-edited": "Statements that already ran must not change: restore them and fix only the failing statement, or put the database right by hand and run `runway repair`.",
 		"ahead":         "Deploy the release that has these migrations, or drop --strict to proceed with a warning.",
 	}
-	hint := "Nothing was applied."
+	hint := lead
 	seen := map[string]bool{}
 	for _, p := range problems {
 		if h, ok := hints[p.Kind]; ok && !seen[p.Kind] {
 			seen[p.Kind] = true
-			hint += " " + h
+			hint = strings.TrimSpace(hint + " " + h)
 		}
 	}
 	return &ValidationError{Problems: problems, Hint: hint}

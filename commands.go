@@ -74,7 +74,7 @@ func (r *Runner) Plan(ctx context.Context, o UpOptions) (*report.Report, error) 
 	problems = append(problems, resumeProblems(plans)...)
 	setPending(rep, a, nil)
 	if len(problems) > 0 {
-		return r.finish(rep, validationError(problems))
+		return r.finish(rep, validationFindings(problems))
 	}
 	for _, p := range plans {
 		pl := report.Planned{Version: p.e.m.Version.String(), Name: p.e.m.Name, File: p.e.m.Up.File,
@@ -154,7 +154,7 @@ func (r *Runner) Validate(ctx context.Context) (*report.Report, error) {
 	}
 	rep.Warnings = warnings
 	if len(problems) > 0 {
-		return r.finish(rep, validationError(problems))
+		return r.finish(rep, validationFindings(problems))
 	}
 	rep.Status = report.StatusOK
 	return r.finish(rep, nil)
@@ -296,7 +296,7 @@ func (r *Runner) Wait(ctx context.Context) (*report.Report, error) {
 			}
 			if len(a.modified) > 0 && len(rep.Pending) == 0 {
 				problems, _ := r.upProblems(a)
-				return r.finish(rep, validationError(problems))
+				return r.finish(rep, validationFindings(problems))
 			}
 			r.emit(Event{Kind: EventWaiting, Pending: len(rep.Pending)})
 		}
