@@ -22,7 +22,8 @@ import (
 // Load reads the migrations in the top-level *.sql files of fsys, detecting
 // the format of each file (see ParseFile), and returns them sorted by version.
 // Sub-directories, files with other extensions and names starting with "."
-// are ignored.
+// are ignored; a name ending in .SQL or another case of .sql is reported
+// (ErrUnsupported) rather than skipped.
 //
 // Every problem found is reported, not only the first: the error is an
 // errors.Join of *FileError values sorted by file name and line, each
@@ -138,7 +139,13 @@ type appendFileFS interface {
 func loadEntry(fsys fs.FS, e fs.DirEntry, buf []byte) (*Migration, []*FileError, []byte) {
 	name := e.Name()
 	// Dot files are editor and OS droppings (.#0001_x.up.sql, ._0001_x.up.sql).
-	if path.Ext(name) != ".sql" || strings.HasPrefix(name, ".") {
+	if ext := path.Ext(name); ext != ".sql" || strings.HasPrefix(name, ".") {
+		if strings.EqualFold(ext, ".sql") && !strings.HasPrefix(name, ".") {
+			// 0002_b.UP.SQL, V3__c.Sql: meant as migrations, and skipping
+			// them would leave them unapplied without a word.
+			return nil, []*FileError{{File: name, Err: fmt.Errorf(
+				"%w: %s ends in %s: migration files end in lower-case .sql (and .up.sql, .down.sql); rename it", ErrUnsupported, name, ext)}}, buf
+		}
 		return nil, nil, buf
 	}
 	if e.IsDir() {
@@ -464,14 +471,34 @@ func foreignMarkers(name, text string) []error {
 
 // plainParser reads the directives of a native or Flyway file line by line.
 type plainParser struct {
-	sc     *Script
-	header bool // no statement seen yet
-	errs   []error
+	sc      *Script
+	header  bool // no statement seen yet
+	comment bool // in the header, inside a /* … */ comment
+	errs    []error
 }
 
 // line reads line number ln; it reports whether the header goes on.
 func (p *plainParser) line(ln int, line string) bool {
 	trimmed := strings.TrimLeft(line, " \t")
+	if p.header && (p.comment || strings.HasPrefix(trimmed, "/*")) {
+		// A block comment (a licence, a description) may precede the
+		// directives: the header goes on if nothing but blanks follows
+		// its end on that line.
+		rest := trimmed
+		if !p.comment {
+			rest = rest[2:]
+		}
+		end := strings.Index(rest, "*/")
+		if end < 0 {
+			p.comment = true
+			return true
+		}
+		p.comment = false
+		if after := strings.TrimSpace(rest[end+2:]); after != "" && !strings.HasPrefix(after, "--") {
+			p.header = false
+		}
+		return p.header
+	}
 	directive, isDirective := runwayDirective(trimmed)
 	switch {
 	case isDirective && !p.header:
@@ -496,11 +523,13 @@ func runwayDirective(line string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	rest, ok = strings.CutPrefix(strings.TrimLeft(rest, " \t"), "runway:")
-	if !ok {
+	rest = strings.TrimLeft(rest, " \t")
+	// "-- Runway:No-Transaction" is the directive too, not a comment that
+	// would silently run the file in a transaction.
+	if len(rest) < len("runway:") || !strings.EqualFold(rest[:len("runway:")], "runway:") {
 		return "", false
 	}
-	return strings.TrimSpace(rest), true
+	return strings.ToLower(strings.TrimSpace(rest[len("runway:"):])), true
 }
 
 // textLine is one line of a normalized file: its text without the "\n" and

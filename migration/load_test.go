@@ -90,6 +90,12 @@ CREATE FUNCTION f() RETURNS int AS 'select 1; select 2' LANGUAGE sql;
 DROP INDEX i;
 `}, `2 "users" 2 sql-migrate | 2_users.sql notx 2:"CREATE INDEX CONCURRENTLY i ON t (a);" v4:"CREATE FUNCTION f() RETURNS int AS 'select 1; select 2' LANGUAGE sql;" | 2_users.sql 8:"DROP INDEX i;"
 `},
+		{"native header comments", map[string]string{
+			"1_a.up.sql": "/*\n * Licence: MIT\n */\n-- Runway:No-Transaction\nVACUUM;\n",
+			"2_b.up.sql": "/* one line */\n\n-- runway:no-transaction\nSELECT 1;\n",
+		}, `1 "a" 1 runway | 1_a.up.sql notx 1:"/*\n * Licence: MIT\n */\n-- Runway:No-Transaction\nVACUUM;" | -
+2 "b" 2 runway | 2_b.up.sql notx 1:"/* one line */\n\n-- runway:no-transaction\nSELECT 1;" | -
+`},
 		{"sql-migrate's own names", map[string]string{
 			"20240101120000-create_users.sql": "-- +migrate Up\nCREATE TABLE users (id int);\n-- +migrate Down\nDROP TABLE users;\n",
 			"3-more-things.sql":               "-- +migrate Up\nSELECT 1;\n",
@@ -170,6 +176,9 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown native directive", map[string]string{"1_a.up.sql": "-- a comment\n-- runway:no-transactions\n--runway:foo\nSELECT 1;\n-- runway:no-transaction\n"},
 			[]error{ErrUnknownDirective, ErrUnknownDirective, ErrUnknownDirective},
 			[]string{"1_a.up.sql:2: unknown directive \"-- runway:no-transactions\"", "1_a.up.sql:3:", "1_a.up.sql:5: unknown directive: \"-- runway:no-transaction\": directives must come before the first statement"}},
+		{"directive after a statement in a comment's line", map[string]string{"1_a.up.sql": "/* c */ SELECT 1;\n-- runway:no-transaction\n", "2_b.up.sql": "/* open\n*/ SELECT 2;\n-- runway:no-transaction\n"},
+			[]error{ErrUnknownDirective, ErrUnknownDirective},
+			[]string{"1_a.up.sql:2: unknown directive: \"-- runway:no-transaction\": directives must come before the first statement", "2_b.up.sql:3:"}},
 		{"unknown goose directive", map[string]string{"1_a.sql": "-- +goose Up\n-- +goose Upp\n-- +goose\n-- +gooseDown\n-- +goose ENVSUBST ON\n"},
 			[]error{ErrUnknownDirective, ErrUnknownDirective, ErrUnknownDirective, ErrUnsupported},
 			[]string{"1_a.sql:2: unknown directive \"-- +goose Upp\"", "1_a.sql:3:", "1_a.sql:4:", "1_a.sql:5: unsupported migration file: \"-- +goose ENVSUBST ON\": environment substitution is not supported"}},
@@ -197,6 +206,8 @@ func TestLoadErrors(t *testing.T) {
 			"V4__d.sql":    "SELECT 4;\n-- +goose StatementBegin\nSELECT 5;\n-- +goose StatementEnd\n",
 		}, []error{ErrMisplacedMarker, ErrMisplacedMarker, ErrMisplacedMarker, ErrMisplacedMarker, ErrMisplacedMarker, ErrMisplacedMarker, ErrMisplacedMarker},
 			[]string{"1_a.up.sql:1: misplaced marker \"-- +goose Up\": a goose marker in a file read whole", "1_a.up.sql:3: misplaced marker \"-- +goose Down\"", "2_b.up.sql:1:", "2_b.up.sql:3: misplaced marker \"-- migrate:down\": a dbmate marker", "3_c.down.sql:1: misplaced marker \"-- +migrate Down\": a sql-migrate marker", "V4__d.sql:2:", "V4__d.sql:4: misplaced marker \"-- +goose StatementEnd\": a goose marker in a file read whole as one direction's SQL, where it does nothing and a down section would run on up; remove the markers, or name the file VERSION_name.sql to read it as a goose file"}},
+		{"upper-case extension", map[string]string{"0001_a.up.sql": "SELECT 1;", "0002_b.UP.SQL": "SELECT 2;", "V3__c.Sql": "SELECT 3;", "notes.txt": "", ".0004_d.SQL": ""},
+			[]error{ErrUnsupported, ErrUnsupported}, []string{"0002_b.UP.SQL: unsupported migration file: 0002_b.UP.SQL ends in .SQL: migration files end in lower-case .sql", "V3__c.Sql: unsupported migration file: V3__c.Sql ends in .Sql"}},
 		{"invalid UTF-8", map[string]string{"1_a.up.sql": "SELECT 1;\r\nSELECT '\xff';", "V2__b.sql": "\xef\xbb\xbf\xc3"},
 			[]error{ErrInvalidUTF8, ErrInvalidUTF8}, []string{"1_a.up.sql:2: file is not valid UTF-8", "V2__b.sql:1:"}},
 		{"flyway unsupported", map[string]string{"R__views.sql": "", "B5__base.sql": "", "beforeMigrate.sql": "", "afterEachMigrate__x.sql": ""},
