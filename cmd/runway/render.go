@@ -412,12 +412,23 @@ func (a *app) commandUsage(w io.Writer, c *command, fs *flag.FlagSet) {
 }
 
 func printFlags(w io.Writer, fs *flag.FlagSet) {
+	// A one-letter flag ("shorthand for --database") is listed with its
+	// long flag: -d, --database.
+	short := map[string]string{}
+	fs.VisitAll(func(f *flag.Flag) {
+		if long, ok := strings.CutPrefix(f.Usage, "shorthand for --"); ok && len(f.Name) == 1 {
+			short[long] = f.Name
+		}
+	})
 	fs.VisitAll(func(f *flag.Flag) {
 		if len(f.Name) == 1 {
 			return
 		}
 		name, usage := flag.UnquoteUsage(f)
 		line := "  --" + f.Name
+		if s, ok := short[f.Name]; ok {
+			line = "  -" + s + ", --" + f.Name
+		}
 		if name != "" {
 			line += " " + name
 		}
