@@ -248,8 +248,27 @@ func connectError(url string, pc *pgx.ConnConfig, err error) error {
 	if strings.Contains(url, "://") {
 		target = database.Redact(url)
 	}
-	msg := fmt.Sprintf("%v: %s: %s", database.ErrConnect, target, inner)
+	msg := fmt.Sprintf("%v: %s: %s", database.ErrConnect, target, connectDetail(inner))
 	return &redactedError{msg: scrub(msg, pc.Password), errs: []error{database.ErrConnect, inner}}
+}
+
+// connectDetail is pgx's account of the attempts, one line each, readable:
+// with sslmode=prefer (the default) it tries TLS and then plain text and
+// reports both, so a refused connection said the same line twice; and a
+// server that answers in another protocol (a MySQL port) is reported by
+// pgx as "received unexpected message: %!w(<nil>)".
+func connectDetail(err error) string {
+	var out []string
+	seen := map[string]bool{}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		line = strings.Replace(line, "received unexpected message: %!w(<nil>)",
+			"the server answered in another protocol than PostgreSQL's: is this the PostgreSQL server's port?", 1)
+		if !seen[line] {
+			seen[line] = true
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // redactedError shows a message built without secrets while keeping the
