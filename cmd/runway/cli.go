@@ -435,15 +435,15 @@ func identity() string {
 // entry escaping the root, no links, bounded sizes) before anything is read.
 // The caller closes the source when the run ends.
 func (a *app) source(ctx context.Context) (*source.Source, error) {
+	// The fetcher does no I/O until a source asks for S3: the AWS SDK loads
+	// its configuration (credential chain, region, AWS_ENDPOINT_URL_S3)
+	// then. It is given for every source, so that the messages about an
+	// unreadable one list s3:// as supported where it is.
 	var opts []source.Option
-	if strings.HasPrefix(strings.ToLower(a.g.dir), "s3://") {
-		// The AWS SDK loads its configuration (credential chain, region,
-		// AWS_ENDPOINT_URL_S3) only now, when a source asks for S3.
-		f, err := s3Fetcher()
-		if err != nil {
-			return nil, usagef("--dir %s: %v", a.g.dir, err)
-		}
+	if f, err := s3Fetcher(); err == nil {
 		opts = append(opts, source.WithFetcher("s3", f))
+	} else if strings.HasPrefix(strings.ToLower(a.g.dir), "s3://") {
+		return nil, usagef("--dir %s: %v", a.g.dir, err)
 	}
 	src, err := source.Open(ctx, a.g.dir, opts...)
 	if err != nil {

@@ -65,4 +65,11 @@ func TestS3Source(t *testing.T) {
 	if strings.Contains(out, "S3cr3tKeyForTests0000") {
 		t.Fatalf("the secret key is in the output:\n%s", out)
 	}
+	// A source that is not one names s3:// among what this build reads.
+	file := filepath.Join(t.TempDir(), "0001_a.up.sql")
+	os.WriteFile(file, []byte("SELECT 1;\n"), 0o644)
+	code, out = cli("-d", db, "--dir", file, "up")
+	if code != exitUsage || !strings.Contains(out, "or an s3://bucket/key object") || strings.Contains(out, "not enabled") {
+		t.Fatalf("a file as --dir: exit %d\n%s", code, out)
+	}
 }
