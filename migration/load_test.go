@@ -160,7 +160,7 @@ func TestLoadErrors(t *testing.T) {
 		{"no version", map[string]string{"schema.sql": "", "abc_create.up.sql": "", "1a_x.sql": "", "0001-a.up.sql": ""},
 			[]error{ErrNoVersion, ErrNoVersion, ErrNoVersion, ErrNoVersion}, []string{"0001-a.up.sql: file name has no version: want VERSION_name.up.sql", "1a_x.sql: file name has no version", "abc_create.up.sql:", "schema.sql:"}},
 		{"version too large", map[string]string{"99999999999999999999999_x.up.sql": ""},
-			[]error{ErrNoVersion}, []string{"not a version"}},
+			[]error{ErrNoVersion}, []string{"99999999999999999999999 is larger than 18446744073709551615, the largest number a version"}},
 		{"duplicate across formats", map[string]string{"0002_a.up.sql": "SELECT 1;", "2_b.sql": "-- +goose Up\nSELECT 1;", "V2__c.sql": "SELECT 2;"},
 			[]error{ErrDuplicateVersion, ErrDuplicateVersion}, []string{"2_b.sql: duplicate version 2: 0002_a.up.sql and 2_b.sql", "V2__c.sql: duplicate version 2: 0002_a.up.sql and V2__c.sql"}},
 		{"duplicate down", map[string]string{"1_a.up.sql": "SELECT 1;", "1_a.down.sql": "", "01_a.down.sql": ""},

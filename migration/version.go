@@ -37,6 +37,9 @@ func ParseVersion(s string) (Version, error) {
 	parts := make([]uint64, len(fields))
 	for i, f := range fields {
 		n, err := strconv.ParseUint(f, 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			return Version{}, fmt.Errorf("%q: %w: %s is larger than 18446744073709551615, the largest number a version (or a part of one) may hold", s, ErrBadVersion, f)
+		}
 		if err != nil {
 			return Version{}, fmt.Errorf("%q: %w", s, ErrBadVersion)
 		}
