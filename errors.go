@@ -205,9 +205,47 @@ func FailureHint(me *MigrationError) string {
 	if me.Down {
 		return "the down migration stopped here; fix the file or the database and run `runway down` again"
 	}
+	if why := notTheSQL(me.Code); why != "" {
+		done := fmt.Sprintf("nothing of migration %s was applied", me.Version)
+		if me.Applied > 0 {
+			done = fmt.Sprintf("%d of the statements of migration %s took effect before it and stay applied; the rerun resumes at statement %d", me.Applied, me.Version, me.Statement)
+		}
+		return fmt.Sprintf("the database stopped statement %d of %s (%s), which says nothing against its SQL; %s. Once that is resolved, run `runway up` again.%s",
+			me.Statement, me.File, why, done, record)
+	}
 	if me.Applied == 0 {
 		return fmt.Sprintf("nothing of migration %s was applied; fix the statement in %s and run `runway up` again.%s", me.Version, me.File, record)
 	}
 	return fmt.Sprintf("%d of the statements of migration %s took effect before the failure and could not be rolled back. Either fix statement %d in %s and run `runway up` again (it resumes at that statement), or put the database right by hand (undo those statements) and run `runway repair`, then `runway up`.%s",
 		me.Applied, me.Version, me.Statement, me.File, record)
+}
+
+// notTheSQL says why a statement failed when its error code blames the
+// circumstances (a shutdown, a timeout, a lock or a resource), not the SQL,
+// so that the hint does not send the operator to edit a correct file. Codes
+// are PostgreSQL SQLSTATEs and MySQL/MariaDB error numbers.
+func notTheSQL(code string) string {
+	switch code {
+	case "57014", "3024", "1969": // query_canceled (statement_timeout), MySQL max_execution_time, MariaDB max_statement_time
+		return "it was cancelled or ran out of time: raise the statement timeout, or run the migration when the database is quieter"
+	case "55P03", "1205": // lock_not_available (lock_timeout), lock wait timeout
+		return "it waited too long for a lock another session held"
+	case "40001", "40P01", "1213": // serialization failure, deadlock
+		return "it lost a deadlock or a serialization conflict with another session"
+	case "1053", "1927", "1317": // server shutdown, connection killed, query interrupted
+		return "the server shut down or killed the session"
+	}
+	switch {
+	case len(code) != 5:
+		return ""
+	case strings.HasPrefix(code, "57"):
+		return "an operator or the server's shutdown ended it (SQLSTATE class 57)"
+	case strings.HasPrefix(code, "08"):
+		return "the connection failed (SQLSTATE class 08)"
+	case strings.HasPrefix(code, "53"):
+		return "the server ran out of a resource: disk, memory or connections (SQLSTATE class 53)"
+	case strings.HasPrefix(code, "58"):
+		return "the server hit a system or I/O error (SQLSTATE class 58)"
+	}
+	return ""
 }
