@@ -27,7 +27,7 @@ import (
 //
 // Every problem found is reported, not only the first: the error is an
 // errors.Join of *FileError values sorted by file name and line, each
-// wrapping one of ErrNoVersion, ErrDuplicateVersion, ErrUnknownDirective,
+// wrapping one of ErrNoVersion, ErrNoName, ErrDuplicateVersion, ErrUnknownDirective,
 // ErrDownWithoutUp, ErrNoUpSection, ErrInvalidUTF8, ErrUnsupported,
 // ErrMisplacedMarker or ErrOutsideSection (or the fs error reading the file).
 // When the error is not nil the migrations are nil.
@@ -313,6 +313,9 @@ func parseName(base string) (*Migration, nameKind, error) {
 		if l, dash := strings.CutPrefix(rest, "-"); dash && !strings.HasSuffix(l, ".up") && !strings.HasSuffix(l, ".down") {
 			m.Name = l
 			return m, nameCombined, nil
+		}
+		if rest == "" || rest == ".up" || rest == ".down" {
+			return nil, 0, fmt.Errorf("%w: want %s_NAME%s.sql", ErrNoName, vtext, rest)
 		}
 		return nil, 0, fmt.Errorf("%w: want VERSION_name.up.sql, VERSION_name.down.sql, VERSION_name.sql or VERSION-name.sql, where VERSION is digits", ErrNoVersion)
 	}

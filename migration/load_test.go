@@ -159,6 +159,8 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{"no version", map[string]string{"schema.sql": "", "abc_create.up.sql": "", "1a_x.sql": "", "0001-a.up.sql": ""},
 			[]error{ErrNoVersion, ErrNoVersion, ErrNoVersion, ErrNoVersion}, []string{"0001-a.up.sql: file name has no version: want VERSION_name.up.sql", "1a_x.sql: file name has no version", "abc_create.up.sql:", "schema.sql:"}},
+		{"no name", map[string]string{"0001.up.sql": "", "0001.down.sql": "", "2.sql": ""},
+			[]error{ErrNoName, ErrNoName, ErrNoName}, []string{"0001.down.sql: file name has no name after its version: want 0001_NAME.down.sql", "0001.up.sql: file name has no name after its version: want 0001_NAME.up.sql", "2.sql:"}},
 		{"version too large", map[string]string{"99999999999999999999999_x.up.sql": ""},
 			[]error{ErrNoVersion}, []string{"99999999999999999999999 is larger than 18446744073709551615, the largest number a version"}},
 		{"duplicate across formats", map[string]string{"0002_a.up.sql": "SELECT 1;", "2_b.sql": "-- +goose Up\nSELECT 1;", "V2__c.sql": "SELECT 2;"},

@@ -126,9 +126,11 @@ func (s *Script) Statements(d Dialect) ([]Statement, error) {
 // Errors returned, wrapped in *FileError, by Load, ParseFile, Split and
 // Script.Statements. ErrMisplacedMarker is a goose, sql-migrate or dbmate
 // marker out of order (a second Up, Down before Up, StatementEnd without
-// StatementBegin); ErrOutsideSection is SQL before the Up marker.
+// StatementBegin); ErrOutsideSection is SQL before the Up marker; ErrNoName
+// is a file named 0001.up.sql, whose version is not followed by "_name".
 var (
 	ErrNoVersion        = errors.New("file name has no version")
+	ErrNoName           = errors.New("file name has no name after its version")
 	ErrDuplicateVersion = errors.New("duplicate version")
 	ErrUnknownDirective = errors.New("unknown directive")
 	ErrDownWithoutUp    = errors.New("down migration without an up migration")
