@@ -851,7 +851,8 @@ func execError(step, i int, stmt migration.Statement, err error) *database.ExecE
 		e.Code = strconv.Itoa(int(me.Number))
 		e.Message = me.Message
 		if me.Number == erParseError {
-			e.Position = syntaxErrorPosition(stmt.SQL, me.Message)
+			e.Message = nearWithinStatement(stmt.SQL, me.Message)
+			e.Position = syntaxErrorPosition(stmt.SQL, e.Message)
 		}
 	}
 	return e
@@ -860,6 +861,34 @@ func execError(step, i int, stmt migration.Statement, err error) *database.ExecE
 // nearAtLine matches the tail of MySQL's syntax error message:
 // "… near 'FROM x WHERE' at line 3".
 var nearAtLine = regexp.MustCompile(`(?s)near '(.*)' at line (\d+)$`)
+
+// nearWithinStatement cuts the text a syntax error message quotes ("near
+// '…' at line N") at the end of the failing statement. Sent in one message
+// with the statements after it and with Runway's own history writes, the
+// server's quote runs on into them; and its line counts the message's lines,
+// not the statement's, so it is left out then (the error names the file's
+// line already).
+func nearWithinStatement(sql, msg string) string {
+	m := nearAtLine.FindStringSubmatchIndex(msg)
+	if m == nil {
+		return msg
+	}
+	frag := strings.TrimSuffix(msg[m[2]:m[3]], "...")
+	if strings.Contains(sql, frag) {
+		return msg
+	}
+	for k := len(frag) - 1; k > 0; k-- {
+		if strings.HasSuffix(sql, frag[:k]) {
+			return msg[:m[2]] + frag[:k] + "' (the end of the statement)"
+		}
+	}
+	if strings.HasPrefix(frag, ";") {
+		// The quote starts at the ";" that ended the statement: the
+		// statement stopped short ("CREATE TABLE t (id INT").
+		return msg[:m[0]] + "at the end of the statement"
+	}
+	return msg
+}
 
 // syntaxErrorPosition finds where in sql a syntax error message points: the
 // server quotes the text from the error on (up to 80 characters) and its

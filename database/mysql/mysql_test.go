@@ -248,6 +248,20 @@ func TestSyntaxErrorPosition(t *testing.T) {
 	}
 }
 
+func TestNearWithinStatement(t *testing.T) {
+	const pre = "You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server version for the right syntax to use "
+	for _, tc := range []struct{ sql, msg, want string }{
+		{"SELEC 1", pre + "near 'SELEC 1\n;\nINSERT INTO `runway_migrations` (version, name, checksum, state, ap...' at line 1", pre + "near 'SELEC 1' (the end of the statement)"},
+		{"CREATE TABLE s2 (id INT", pre + "near ';\nINSERT INTO `runway_migrations` (version, name, checksum, state, applied_at...' at line 2", pre + "at the end of the statement"},
+		{"SELECT 'é',\n x FRM t", pre + "near 'FRM t' at line 2", pre + "near 'FRM t' at line 2"},
+		{"SELECT 1", "something else", "something else"},
+	} {
+		if got := nearWithinStatement(tc.sql, tc.msg); got != tc.want {
+			t.Errorf("nearWithinStatement(%q, %q)\n = %q\nwant %q", tc.sql, tc.msg, got, tc.want)
+		}
+	}
+}
+
 func TestApplyTxRollsBack(t *testing.T) {
 	ctx := context.Background()
 	d := open(t, testdb.MySQL(t), database.Config{})
