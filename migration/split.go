@@ -115,6 +115,7 @@ const (
 	kwRow
 	kwNot
 	kwAlter
+	kwTrait // DETERMINISTIC, SQL, DATA, INVOKER: a routine's characteristics, before its body
 )
 
 // keyword classifies a word. w holds only identifier bytes, so OR-ing 0x20
@@ -140,6 +141,8 @@ func keyword(w string) kw {
 			return kwFor
 		case eqFold(w, "not"):
 			return kwNot
+		case eqFold(w, "sql"):
+			return kwTrait
 		}
 	case 4:
 		switch {
@@ -153,6 +156,8 @@ func keyword(w string) kw {
 			return kwLoop
 		case eqFold(w, "temp"):
 			return kwHeader
+		case eqFold(w, "data"):
+			return kwTrait
 		}
 	case 5:
 		switch {
@@ -180,6 +185,8 @@ func keyword(w string) kw {
 			return kwTrigger
 		case eqFold(w, "replace"), eqFold(w, "definer"):
 			return kwHeader
+		case eqFold(w, "invoker"):
+			return kwTrait
 		}
 	case 8:
 		if eqFold(w, "function") {
@@ -195,6 +202,10 @@ func keyword(w string) kw {
 	case 12:
 		if eqFold(w, "current_user") {
 			return kwHeader
+		}
+	case 13:
+		if eqFold(w, "deterministic") {
+			return kwTrait
 		}
 	}
 	return tokOther
@@ -543,11 +554,12 @@ func (s *scanner) word(k kw) {
 			switch s.prev {
 			case tokSemi, tokColon, kwBegin, kwThen, kwElse, kwDo, kwLoop, kwRepeat, kwRow:
 				s.depth++
-			case tokRParen:
+			case tokRParen, kwTrait:
 				// A routine whose body is one compound statement right
-				// after its parameters: "CREATE PROCEDURE p(x INT) IF x
-				// THEN …; END IF". Not FOR, which follows a parenthesis in
-				// "… IN (1, 2) FOR UPDATE".
+				// after its parameters or characteristics: "CREATE
+				// PROCEDURE p(x INT) [READS SQL DATA] IF x THEN …; END IF".
+				// Not FOR, which follows a parenthesis in "… IN (1, 2) FOR
+				// UPDATE".
 				if s.depth == 0 && k != kwFor {
 					s.depth++
 				}
