@@ -88,7 +88,7 @@ func (d *Driver) txQuery(steps []database.Step) (string, []unit, error) {
 			return "", nil, err
 		}
 	}
-	q.write("COMMIT")
+	q.write(d.commitSQL())
 	return q.b.String(), q.units, nil
 }
 
@@ -120,7 +120,9 @@ func (d *Driver) ApplyTx(ctx context.Context, steps []database.Step) error {
 		return nil
 	}
 	rbErr := d.rollback(ctx)
-	if gerr := d.guardError(err, "Nothing of this migration was applied."); gerr != nil && markers == 0 {
+	// A guard fails before the statements or, in table mode, at the commit
+	// (commitSQL): either way the transaction rolled back.
+	if gerr := d.guardError(err, "Nothing of this migration was applied."); gerr != nil {
 		err = gerr
 	} else {
 		err = d.txError(ctx, err, steps, units, markers)
@@ -249,7 +251,7 @@ func (d *Driver) applyEach(ctx context.Context, steps []database.Step, committed
 			return 0, err
 		}
 		ends[i] = len(q.units)
-		q.write("COMMIT;\n")
+		q.write(d.commitSQL() + ";\n")
 		if flush && i+1 < len(steps) {
 			q.write(flushSQL + ";\n")
 		}
@@ -313,7 +315,7 @@ func (d *Driver) applyEach(ctx context.Context, steps []database.Step, committed
 	if done > 0 {
 		begun = ends[done-1]
 	}
-	if gerr := d.guardError(err, "Nothing of this migration was applied."); gerr != nil && markers == begun {
+	if gerr := d.guardError(err, "Nothing of this migration was applied."); gerr != nil {
 		return done, gerr
 	}
 	if done < len(steps) {

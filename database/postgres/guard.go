@@ -53,6 +53,26 @@ func (d *Driver) guardSQL() string {
 	}
 }
 
+// commitSQL ends a migration's transaction. In table mode it is preceded by
+// a fence: the lease must still be this run's and unexpired at the commit,
+// not only at the start. A runner killed mid-migration leaves its server
+// session running the statements it sent; by the time they end its lease
+// may have run out and another runner may be applying the same migration.
+// The fence then fails and the orphaned transaction rolls back. While it
+// passes it locks the lease row until the commit (an UPDATE that changes
+// nothing), so a runner taking the lease over waits for the commit and then
+// finds the migration applied.
+func (d *Driver) commitSQL() string {
+	h := d.held.Load()
+	if h == nil || !d.tableMode() {
+		return "COMMIT"
+	}
+	return fmt.Sprintf(`WITH lease AS (UPDATE %s SET expires_at = expires_at
+	WHERE id = 1 AND token = %s AND expires_at > clock_timestamp() RETURNING 1)
+SELECT CASE WHEN EXISTS (SELECT 1 FROM lease) THEN 1 ELSE (%s || pg_backend_pid())::int END AS %s;
+COMMIT`, d.lockTable, quote(h.token), quote(leaseLostTag), guardColumn)
+}
+
 // guardFailure reports whether err is the failure of a guard with tag, and
 // the backend pid the guard ran on.
 func guardFailure(err error, tag string) (int, bool) {
@@ -86,7 +106,7 @@ func (d *Driver) guardError(err error, done string) error {
 	}
 	if _, ok := guardFailure(err, leaseLostTag); ok && d.tableMode() {
 		return &redactedError{
-			msg: fmt.Sprintf("postgres: %v: the lease in %s is no longer this run's (its holder let it expire and another runner took it over, or the row was deleted). %s",
+			msg: fmt.Sprintf("postgres: %v: the lease in %s is no longer this run's (it expired, and another runner may have taken it over, or the row was deleted). %s",
 				database.ErrLockLost, d.lockTable, done),
 			errs: []error{database.ErrLockLost, err},
 		}

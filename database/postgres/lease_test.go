@@ -432,6 +432,74 @@ func TestLeaseTakenOver(t *testing.T) {
 	}
 }
 
+// TestLeaseLostDuringMigration: a migration still running when its lease runs
+// out — its runner was killed, and the server session goes on with what it
+// was sent — must not commit once another runner has taken the lease over,
+// or that runner, finding it unapplied, applies it a second time. The fence
+// before COMMIT fails and the transaction rolls back, in each of the
+// driver's ways to apply: one transaction (ApplyTx), one per migration
+// (ApplyEach) and streamed (ApplyTxStream).
+func TestLeaseLostDuringMigration(t *testing.T) {
+	url := testdb.Postgres(t)
+	ctx := context.Background()
+	slow := func(table string) []migration.Statement {
+		return []migration.Statement{st("CREATE TABLE "+table+" (id int)", 1), st("SELECT pg_sleep(1.5)", 2)}
+	}
+	for _, tc := range []struct {
+		name  string
+		table string
+		apply func(d *Driver) error
+	}{
+		{"ApplyTx", "rw_tx", func(d *Driver) error {
+			return d.ApplyTx(ctx, []database.Step{{Statements: slow("rw_tx"), Record: rev("1")}})
+		}},
+		{"ApplyEach", "rw_each", func(d *Driver) error {
+			_, err := d.ApplyEach(ctx, []database.Step{{Statements: slow("rw_each"), Record: rev("1")}}, func(int) {})
+			return err
+		}},
+		{"ApplyTxStream", "rw_stream", func(d *Driver) error {
+			stmts := func(yield func(migration.Statement, error) bool) {
+				for _, s := range slow("rw_stream") {
+					if !yield(s, nil) {
+						return
+					}
+				}
+			}
+			_, err := d.ApplyTxStream(ctx, stmts, *rev("1"))
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tableConfig("killed holder")
+			cfg.LeaseTTL = 500 * time.Millisecond
+			a := open(t, url, cfg)
+			if err := a.EnsureHistory(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := a.Lock(ctx, 0); !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- tc.apply(a) }() // nobody renews the lease: as if killed
+			b := open(t, url, tableConfig("next holder"))
+			if ok, err := b.Lock(ctx, 5*time.Second); !ok || err != nil {
+				t.Fatalf("Lock once the lease expired: %v %v", ok, err)
+			}
+			err := <-done
+			if !errors.Is(err, database.ErrLockLost) {
+				t.Fatalf("%s past its lease: %v, want ErrLockLost", tc.name, err)
+			}
+			t.Log(err)
+			if got := query(t, b, "SELECT to_regclass('"+tc.table+"') IS NULL AND NOT EXISTS (SELECT 1 FROM runway_migrations)"); got != "t" {
+				t.Fatal("the migration committed after its lease had been taken over")
+			}
+			if err := b.Unlock(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
 // TestLeaseLockTable: the lease table sits next to the history table, in its
 // schema, and is made by the first Lock.
 func TestLeaseLockTable(t *testing.T) {

@@ -50,13 +50,13 @@ func (d *Driver) ApplyTxStream(ctx context.Context, stmts iter.Seq2[migration.St
 	// send runs the batch built so far; final ends it with COMMIT.
 	send := func(final bool) error {
 		if final {
-			write("COMMIT")
+			write(d.commitSQL())
 		}
 		markers, err := drain(d.conn.PgConn().Exec(ctx, b.String()))
 		began = began || err == nil || d.conn.PgConn().TxStatus() != 'I'
 		if err != nil {
 			rbErr := d.rollback(ctx)
-			if gerr := d.guardError(err, "Nothing of this migration was applied."); gerr != nil && base == 0 && markers == 0 {
+			if gerr := d.guardError(err, "Nothing of this migration was applied."); gerr != nil {
 				err = gerr
 			} else {
 				err = d.txError(ctx, err, []database.Step{{Statements: held}}, units, markers)
