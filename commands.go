@@ -3,6 +3,7 @@ package runway
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/runwaydb/runway/database"
@@ -280,6 +281,8 @@ func (r *Runner) Wait(ctx context.Context) (*report.Report, error) {
 		rep.Status = report.StatusOK
 		return r.finish(rep, nil)
 	}
+	warned := map[string]bool{} // failed migrations already said
+	var failed []string
 	for {
 		revs, err := r.drv.History(ctx)
 		if err != nil && ctx.Err() == nil {
@@ -287,6 +290,21 @@ func (r *Runner) Wait(ctx context.Context) (*report.Report, error) {
 		}
 		if err == nil {
 			a := analyze(ms, revs)
+			// A failed migration stays pending until someone acts: say so
+			// once, rather than wait in silence until the timeout.
+			failed = failed[:0]
+			for _, e := range a.incomplete {
+				if e.rev.State != database.StateFailed {
+					continue
+				}
+				v := e.version().String()
+				failed = append(failed, fmt.Sprintf("%s_%s: %s", v, e.name(), e.rev.Error))
+				if !warned[v] {
+					warned[v] = true
+					r.warn(rep, []string{fmt.Sprintf("%s_%s failed in an earlier run after %d of its %d statements (%s): it stays pending until the file is fixed and `runway up` runs again, or the database is put right and `runway repair` runs",
+						v, e.name(), e.rev.StatementsApplied, e.rev.StatementsTotal, e.rev.Error)})
+				}
+			}
 			rep.FromVersion = a.current.String()
 			rep.ToVersion = rep.FromVersion
 			setPending(rep, a, nil)
@@ -307,6 +325,9 @@ func (r *Runner) Wait(ctx context.Context) (*report.Report, error) {
 			rep.Status = report.StatusPending
 			rep.DurationMS = r.cfg.now().Sub(rep.StartedAt).Milliseconds()
 			err := fmt.Errorf("%w: %d migration(s) still not applied when the wait ended (%v)", ErrPending, len(rep.Pending), context.Cause(ctx))
+			if len(failed) > 0 {
+				err = fmt.Errorf("%w; failed in an earlier run: %s", err, strings.Join(failed, "; "))
+			}
 			rep.Error = errorInfo(err)
 			return rep, err
 		case <-t.C:

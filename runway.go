@@ -167,7 +167,7 @@ func WithTable(name string) Option {
 func WithPollInterval(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
-			return fmt.Errorf("poll interval %v: must be positive", d)
+			return fmt.Errorf("%w: poll interval %v: must be positive", ErrUsage, d)
 		}
 		c.pollInterval = d
 		return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -139,9 +140,13 @@ func (a *app) withRunner(ctx context.Context, opts []runway.Option, fn func(r *r
 // prints, without secrets.
 func (a *app) reportEarlyFailure(ctx context.Context, started time.Time, err error) error {
 	host, _ := os.Hostname()
+	status := report.StatusFailed
+	if errors.Is(err, runway.ErrPending) {
+		status = report.StatusPending // wait gave up on a database that never answered
+	}
 	rep := &report.Report{
 		Command:    a.command,
-		Status:     report.StatusFailed,
+		Status:     status,
 		Table:      a.g.table,
 		StartedAt:  started.UTC().Truncate(time.Millisecond),
 		DurationMS: time.Since(started).Milliseconds(),
@@ -413,10 +418,24 @@ var cmdWait = &command{
 			return err
 		}
 		wf := f.(*waitFlags)
+		if err := wf.check(); err != nil {
+			return err
+		}
 		ctx, cancel := context.WithTimeoutCause(ctx, wf.timeout, fmt.Errorf("--timeout %s reached", wf.timeout))
 		defer cancel()
 		return a.waitCommand(ctx, wf)
 	},
+}
+
+// check refuses values of --timeout and --poll that cannot mean a wait.
+func (f *waitFlags) check() error {
+	if f.timeout <= 0 {
+		return usagef("--timeout %s: must be positive (to look once without waiting, use `runway status --check`)", f.timeout)
+	}
+	if f.poll <= 0 {
+		return usagef("--poll %s: must be positive", f.poll)
+	}
+	return nil
 }
 
 type execFlags struct {
@@ -448,6 +467,11 @@ var cmdExec = &command{
 		path, err := exec.LookPath(args[0])
 		if err != nil {
 			return usagef("exec: %v", err)
+		}
+		if !ef.migrate {
+			if err := ef.check(); err != nil {
+				return err
+			}
 		}
 		if ef.migrate {
 			err = a.withRunner(ctx, nil, func(r *runway.Runner) (*report.Report, error) {

@@ -71,7 +71,9 @@ func (a *app) render(rep *report.Report, err error) {
 			fmt.Fprintln(w, "nothing to repair")
 		}
 	case "wait":
-		fmt.Fprintf(w, "all migrations applied: %s is at version %s\n", rep.Database, orNone(rep.ToVersion))
+		if rep.Status == report.StatusOK { // not when it gave up: exit says so
+			fmt.Fprintf(w, "all migrations applied: %s is at version %s\n", rep.Database, orNone(rep.ToVersion))
+		}
 	}
 	w.Flush()
 	for _, warn := range rep.Warnings {
@@ -282,15 +284,16 @@ func (p *progress) stopTicker() {
 // waitCommand connects (retrying while the database is not reachable yet)
 // and waits for every migration to be applied.
 func (a *app) waitCommand(ctx context.Context, wf *waitFlags) error {
+	started := time.Now()
 	src, err := a.source(ctx)
 	if err != nil {
-		return err
+		return a.reportEarlyFailure(ctx, started, err)
 	}
 	fsys := src.FS()
 	ms, err := runway.LoadSource(fsys)
 	src.Close()
 	if err != nil {
-		return err
+		return a.reportEarlyFailure(ctx, started, err)
 	}
 	url := a.databaseURL()
 	var drv database.Driver
@@ -300,14 +303,14 @@ func (a *app) waitCommand(ctx context.Context, wf *waitFlags) error {
 			break
 		}
 		if !errors.Is(err, database.ErrConnect) {
-			return err
+			return a.reportEarlyFailure(ctx, started, err)
 		}
 		if a.g.verbose {
 			fmt.Fprintf(a.stderr, "runway: %v; retrying\n", err)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w: %w (gave up: %v)", runway.ErrPending, err, context.Cause(ctx))
+			return a.reportEarlyFailure(ctx, started, fmt.Errorf("%w: %w (gave up: %v)", runway.ErrPending, err, context.Cause(ctx)))
 		case <-time.After(wf.poll):
 		}
 	}
@@ -318,6 +321,9 @@ func (a *app) waitCommand(ctx context.Context, wf *waitFlags) error {
 		return err
 	}
 	rep, err := r.Wait(ctx)
+	if rep == nil && err != nil {
+		return a.reportEarlyFailure(ctx, started, err)
+	}
 	if rep != nil {
 		a.render(rep, err)
 		if nerr := a.notify(context.WithoutCancel(ctx), rep); nerr != nil && err == nil {
