@@ -199,6 +199,18 @@ func (a *app) applyConfig(fs *flag.FlagSet) error {
 		}
 		a.g.set[name] = true
 	}
+	// A configuration whose databases are all targets names none by
+	// itself: without --target or --all-targets the run would fall back to
+	// the embedded SQLite default and report success against the wrong
+	// database.
+	if names := c.targets(a.g.env); len(names) > 0 && a.g.target == "" && !a.g.allTargets && !a.databaseGiven() {
+		switch a.command {
+		case "new", "version", "validate": // no database needed
+		default:
+			return usagef("%s defines targets%s, %s, and no database besides them: choose one with --target NAME, or all of them with --all-targets",
+				path, inEnv(a.g.env), strings.Join(names, ", "))
+		}
+	}
 	return nil
 }
 
