@@ -263,10 +263,12 @@ func (a *app) allTargets(ctx context.Context, args []string) int {
 	code := exitOK
 	combined := map[string]json.RawMessage{}
 	failed := 0
+	var failures []string
 	for i, name := range names {
 		r := results[i]
 		if r.code != exitOK {
 			failed++
+			failures = append(failures, fmt.Sprintf("%s (exit %d)", name, r.code))
 			if code == exitOK {
 				code = r.code
 			}
@@ -285,15 +287,22 @@ func (a *app) allTargets(ctx context.Context, args []string) int {
 		}
 		body, _ := json.Marshal(map[string]any{"targets": combined, "status": status, "env": a.g.env, "failed": failed})
 		fmt.Fprintf(a.stdout, "%s\n", body)
+	} else if failed > 0 {
+		fmt.Fprintf(a.stdout, "%d target(s), %d failed: %s\n", len(names), failed, strings.Join(failures, ", "))
 	} else {
 		fmt.Fprintf(a.stdout, "%d target(s), %d failed\n", len(names), failed)
 	}
 	return code
 }
 
+// printTarget writes one target's output under its name; each line it wrote
+// on stderr (progress, warnings, its error) is labelled with the name too,
+// since stderr is often read apart from stdout (a CI log, a terminal).
 func (a *app) printTarget(name string, out, errb *bytes.Buffer) {
 	fmt.Fprintf(a.stdout, "== %s\n", name)
-	a.stderr.Write(errb.Bytes())
+	for line := range strings.Lines(errb.String()) {
+		fmt.Fprintf(a.stderr, "[%s] %s", name, line)
+	}
 	a.stdout.Write(out.Bytes())
 }
 
