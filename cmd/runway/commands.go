@@ -450,7 +450,8 @@ var cmdExec = &command{
 	detail: "The start-up step of a container: without --migrate it waits like `runway wait` until every\n" +
 		"migration in --dir is applied (another replica or a release job applies them), exit 3 on timeout;\n" +
 		"with --migrate it runs `up` under the lock first (any number of replicas may do this at once).\n" +
-		"Then it execs COMMAND with the same environment, so COMMAND gets the process id and signals.",
+		"Then it execs COMMAND with the same environment, so COMMAND gets the process id and signals.\n" +
+		"Runway's own report goes to stderr (with --json too): stdout is COMMAND's.",
 	example: "ENTRYPOINT [\"runway\", \"--dir\", \"/app/migrations\", \"exec\", \"--migrate\", \"--\", \"/app/server\"]\n  runway exec --timeout 2m -- ./server --port 8080",
 	flags: func(fs *flag.FlagSet) any {
 		f := &execFlags{}
@@ -473,6 +474,11 @@ var cmdExec = &command{
 				return err
 			}
 		}
+		// Stdout is COMMAND's (a log stream, a protocol): Runway's own
+		// report goes to stderr here.
+		stdout := a.stdout
+		a.stdout = a.stderr
+		defer func() { a.stdout = stdout }()
 		if ef.migrate {
 			err = a.withRunner(ctx, nil, func(r *runway.Runner) (*report.Report, error) {
 				return r.Up(ctx, runway.UpOptions{})
