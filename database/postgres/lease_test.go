@@ -372,21 +372,29 @@ func TestLeaseKeptAliveDuringLongMigration(t *testing.T) {
 	t.Logf("the second runner waited %d times; first and last: %q, %q", len(waits), waits[0], waits[len(waits)-1])
 }
 
+// holdShortLease opens a driver on url in table mode with a 500 ms lease,
+// creates the history table and takes the lease.
+func holdShortLease(t *testing.T, url, identity string) *Driver {
+	t.Helper()
+	cfg := tableConfig(identity)
+	cfg.LeaseTTL = 500 * time.Millisecond
+	d := open(t, url, cfg)
+	if err := d.EnsureHistory(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := d.Lock(context.Background(), 0); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	return d
+}
+
 // TestLeaseTakenOver: a holder that stops renewing loses its lease to the
 // next runner once it expires; then KeepLock, ApplyTx, Exec and Unlock all
 // say the lock was lost, and nothing runs.
 func TestLeaseTakenOver(t *testing.T) {
 	url := testdb.Postgres(t)
 	ctx := context.Background()
-	cfg := tableConfig("slow holder")
-	cfg.LeaseTTL = 500 * time.Millisecond
-	a := open(t, url, cfg)
-	if err := a.EnsureHistory(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := a.Lock(ctx, 0); !ok || err != nil {
-		t.Fatal(ok, err)
-	}
+	a := holdShortLease(t, url, "slow holder")
 	if err := a.KeepLock(ctx); err != nil {
 		t.Fatalf("KeepLock while holding the lease: %v", err)
 	}
@@ -470,15 +478,7 @@ func TestLeaseLostDuringMigration(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := tableConfig("killed holder")
-			cfg.LeaseTTL = 500 * time.Millisecond
-			a := open(t, url, cfg)
-			if err := a.EnsureHistory(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if ok, err := a.Lock(ctx, 0); !ok || err != nil {
-				t.Fatal(ok, err)
-			}
+			a := holdShortLease(t, url, "killed holder")
 			done := make(chan error, 1)
 			go func() { done <- tc.apply(a) }() // nobody renews the lease: as if killed
 			b := open(t, url, tableConfig("next holder"))
