@@ -106,7 +106,8 @@ func (d *Driver) guardError(err error, done string) error {
 	}
 	if _, ok := guardFailure(err, leaseLostTag); ok && d.tableMode() {
 		return &redactedError{
-			msg: fmt.Sprintf("postgres: %v: the lease in %s is no longer this run's (it expired, and another runner may have taken it over, or the row was deleted). %s",
+			msg: fmt.Sprintf("postgres: %v: the lease in %s is no longer this run's (it expired, and another runner may have taken it over, or the row was deleted). %s "+
+				"Run `runway up` again: it applies what is still pending. If this recurs, the run could not renew its lease in time: raise --lock-lease.",
 				database.ErrLockLost, d.lockTable, done),
 			errs: []error{database.ErrLockLost, err},
 		}
