@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/runwaydb/runway/adopt"
 	"github.com/runwaydb/runway/database"
@@ -96,6 +97,46 @@ func (r *Runner) Adopt(ctx context.Context, from adopt.Tool) (*report.Report, er
 		rep.Status = report.StatusNoop
 	}
 	return r.finish(rep, nil)
+}
+
+// foreignHistory is what stops a first run on a database another tool has
+// been migrating: Runway's history table does not exist yet and another
+// tool's does. Applying every migration from the first file there would fail,
+// or worse, half succeed. Once Runway's table exists (adopt or an earlier run
+// created it) the database is Runway's, even when down has emptied the table:
+// the other tool's table then says what that tool once applied, not what the
+// database holds. nil when nothing stops the run.
+func (r *Runner) foreignHistory(ctx context.Context) (*ValidationError, error) {
+	if r.historyExists(ctx) {
+		return nil, nil
+	}
+	tools, err := r.ForeignHistory(ctx)
+	if err != nil || len(tools) == 0 {
+		return nil, err
+	}
+	return &ValidationError{
+		Problems: []Problem{{Kind: "foreign-history", Detail: fmt.Sprintf("this database has %s's history table %s and no Runway history: run `runway adopt --from %s` first", tools[0], tools[0].Table(), tools[0])}},
+		Hint:     fmt.Sprintf("Nothing was applied. Run `runway adopt --from %s` first: it records what %s applied, so nothing runs twice.", tools[0], tools[0]),
+	}, nil
+}
+
+// historyExists reports whether Runway's history table exists (with or
+// without rows); false when the driver cannot tell (no database.Querier).
+func (r *Runner) historyExists(ctx context.Context) bool {
+	q, ok := r.drv.(database.Querier)
+	if !ok {
+		return false
+	}
+	open, closing := `"`, `"`
+	if r.drv.Dialect() == migration.MySQL {
+		open, closing = "`", "`"
+	}
+	parts := strings.Split(r.cfg.table, ".")
+	for i, p := range parts {
+		parts[i] = open + strings.ReplaceAll(p, closing, closing+closing) + closing
+	}
+	_, err := q.QueryStrings(ctx, "SELECT 1 FROM "+strings.Join(parts, ".")+" WHERE 1 = 0")
+	return err == nil
 }
 
 // ForeignHistory returns the other migration tools whose history table is in

@@ -30,6 +30,15 @@ func (r *Runner) Status(ctx context.Context, check bool) (*report.Report, error)
 	rep.Migrations = statusLines(a, r.cfg.allowOutOfOrder)
 	setPending(rep, a, nil)
 	_, warnings := r.upProblems(a)
+	if len(revs) == 0 {
+		ve, err := r.foreignHistory(ctx)
+		if err != nil {
+			return r.finish(rep, err)
+		}
+		if ve != nil {
+			warnings = append(warnings, ve.Problems[0].Detail+"; up refuses to run until then")
+		}
+	}
 	rep.Warnings = warnings
 	rep.Status = report.StatusOK
 	if len(rep.Pending) > 0 {
@@ -64,6 +73,15 @@ func (r *Runner) Plan(ctx context.Context, o UpOptions) (*report.Report, error) 
 	rep.ToVersion = rep.FromVersion
 	problems, warnings := r.upProblems(a)
 	rep.Warnings = warnings
+	if len(revs) == 0 {
+		ve, err := r.foreignHistory(ctx)
+		if err != nil {
+			return r.finish(rep, err)
+		}
+		if ve != nil {
+			problems = append(problems, ve.Problems...)
+		}
+	}
 	var plans []applyPlan
 	for _, e := range limit(a.todo(), o) {
 		p, err := r.planApply(e)
@@ -152,6 +170,15 @@ func (r *Runner) Validate(ctx context.Context) (*report.Report, error) {
 	}
 	for _, e := range a.incomplete {
 		problems = append(problems, problem(e, string(e.rev.State), fmt.Sprintf("%d of %d statements applied: %s", e.rev.StatementsApplied, e.rev.StatementsTotal, e.rev.Error)))
+	}
+	if len(revs) == 0 {
+		ve, err := r.foreignHistory(ctx)
+		if err != nil {
+			return r.finish(rep, err)
+		}
+		if ve != nil {
+			problems = append(problems, ve.Problems...)
+		}
 	}
 	rep.Warnings = warnings
 	if len(problems) > 0 {

@@ -400,6 +400,18 @@ func TestUpRefusesAnotherToolsDatabase(t *testing.T) {
 		if len(rep.Applied) != 0 || exists(t, drv, "users") {
 			t.Fatal("up applied something on another tool's database")
 		}
+		// The refusal left no Runway table: the next run refuses too.
+		if _, err := up(t, drv, basic); !errors.As(err, &ve) || ve.Problems[0].Kind != "foreign-history" {
+			t.Fatalf("second up on goose's database: %v, want the same refusal", err)
+		}
+		// Once Runway's history table exists (adopt made it, then down
+		// emptied it), the database is Runway's: up applies.
+		if err := drv.EnsureHistory(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if rep := mustUp(t, drv, basic); len(rep.Applied) == 0 || !exists(t, drv, "users") {
+			t.Fatalf("up with Runway's empty history next to goose's: %+v", rep)
+		}
 	})
 }
 

@@ -126,6 +126,15 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 	defer release()
 
 	if !haveTable {
+		// Checked before the table is created: a refused run leaves no
+		// Runway table behind, which would make the next run take the
+		// database for Runway's own.
+		if ve, err := r.foreignHistory(ctx); err != nil || ve != nil {
+			if err != nil {
+				return r.finish(rep, err)
+			}
+			return r.finish(rep, ve)
+		}
 		if err := r.drv.EnsureHistory(ctx); err != nil {
 			return r.finish(rep, fmt.Errorf("create history table %s: %w", r.cfg.table, err))
 		}
@@ -133,20 +142,6 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 	revs, err := r.drv.History(ctx)
 	if err != nil {
 		return r.finish(rep, fmt.Errorf("read history table %s: %w", r.cfg.table, err))
-	}
-	if len(revs) == 0 {
-		// A database another tool has been migrating: applying everything
-		// again from the first file would fail, or worse, half succeed.
-		tools, err := r.ForeignHistory(ctx)
-		if err != nil {
-			return r.finish(rep, err)
-		}
-		if len(tools) > 0 {
-			return r.finish(rep, &ValidationError{
-				Problems: []Problem{{Kind: "foreign-history", Detail: fmt.Sprintf("this database has %s's history table %s and no Runway history", tools[0], tools[0].Table())}},
-				Hint:     fmt.Sprintf("Nothing was applied. Run `runway adopt --from %s` first: it records what %s applied, so nothing runs twice.", tools[0], tools[0]),
-			})
-		}
 	}
 	a := analyze(ms, revs)
 	if len(a.todo()) == 0 {

@@ -66,6 +66,15 @@ func (a *app) render(rep *report.Report, err error) {
 		for _, ap := range rep.Applied {
 			fmt.Fprintf(w, "baseline %s_%s (recorded, not run)\n", ap.Version, ap.Name)
 		}
+	case "adopt":
+		if len(rep.Applied) == 0 {
+			fmt.Fprintln(w, "nothing adopted: the other tool's history records no migration as applied. Runway's history starts empty: `runway up` applies every migration")
+		} else {
+			fmt.Fprintf(w, "adopted %d migration(s), recorded as applied without running them: version %s\n", len(rep.Applied), orNone(rep.ToVersion))
+		}
+		if len(rep.Applied) > 0 && len(rep.Pending) > 0 {
+			fmt.Fprintf(w, "%d migration(s) pending: `runway up` applies them\n", len(rep.Pending))
+		}
 	case "repair":
 		if len(rep.Applied) == 0 {
 			fmt.Fprintln(w, "nothing to repair")
