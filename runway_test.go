@@ -1119,3 +1119,27 @@ func TestSyntaxErrorAfterGoodMigrations(t *testing.T) {
 		}
 	})
 }
+
+// A migration of thousands of statements (a seed file): MySQL records each
+// one's checksum in the history row as it goes, which a TEXT column (64 KB)
+// could not hold past ~3855 statements; the statement after that ran without
+// being recorded, and every rerun ran it again.
+func TestManyStatementsOneMigration(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		var b strings.Builder
+		b.WriteString("CREATE TABLE seed (id integer primary key);\n")
+		const n = 4500
+		for i := 1; i <= n; i++ {
+			fmt.Fprintf(&b, "INSERT INTO seed (id) VALUES (%d);\n", i)
+		}
+		rep := mustUp(t, drv, files("0001_seed.up.sql", b.String()))
+		if len(rep.Applied) != 1 {
+			t.Fatalf("applied %+v", rep.Applied)
+		}
+		h := history(t, drv)["1"]
+		if h.State != database.StateApplied || h.StatementsTotal != n+1 {
+			t.Fatalf("history row: state %s, %d of %d statements", h.State, h.StatementsApplied, h.StatementsTotal)
+		}
+	})
+}

@@ -601,8 +601,8 @@ const createHistory = `CREATE TABLE IF NOT EXISTS %s (
 	applied_by          VARCHAR(255) NOT NULL DEFAULT '',
 	statements_applied  INT          NOT NULL DEFAULT 0,
 	statements_total    INT          NOT NULL DEFAULT 0,
-	statement_checksums TEXT         NULL,
-	error               TEXT         NULL,
+	statement_checksums LONGTEXT     NULL,
+	error               LONGTEXT     NULL,
 	PRIMARY KEY (version)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`
 
