@@ -103,6 +103,12 @@ func (r *Runner) lockUnlessSettled(ctx context.Context, settled func() bool) (co
 	}, nil
 }
 
+// leaser is a driver whose lock is a lease (database.LockModeTable): it
+// expires unless renewed within its time to live.
+type leaser interface {
+	LeaseTTL() time.Duration // 0 when the lock is not a lease
+}
+
 // keepLock confirms, every keepalive interval and from another connection,
 // that the run still holds its lock (renewing a lease where the lock is one).
 // When the lock is gone, or the database has not confirmed it for three
@@ -111,6 +117,14 @@ func (r *Runner) lockUnlessSettled(ctx context.Context, settled func() bool) (co
 func (r *Runner) keepLock(ctx context.Context) (context.Context, func()) {
 	keeper, ok := r.drv.(database.LockKeeper)
 	interval := r.cfg.keepalive
+	if l, isLease := r.drv.(leaser); isLease {
+		// A lease that is not renewed well before it expires lets the next
+		// runner take the lock while this one still works: renew it at
+		// least three times a lease, whatever the keepalive says.
+		if ttl := l.LeaseTTL(); ttl > 0 && (interval <= 0 || interval > ttl/3) {
+			interval = ttl / 3
+		}
+	}
 	if !ok || interval <= 0 {
 		return ctx, func() {}
 	}

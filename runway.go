@@ -93,8 +93,9 @@ func WithAllowOutOfOrder() Option {
 // WithLockKeepalive sets how often the engine confirms, from a second
 // connection, that it still holds the lock (drivers implementing
 // database.LockKeeper); it stops the run when the lock is gone or unconfirmed
-// for three intervals. 0 disables the check. Default 10s; with a lease lock
-// keep it at most a third of the lease.
+// for three intervals. 0 disables the check. Default 10s. With a lease lock
+// (database.LockModeTable) the lease is renewed at least every third of its
+// time to live whatever this says, 0 included.
 func WithLockKeepalive(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {

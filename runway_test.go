@@ -1143,3 +1143,28 @@ func TestManyStatementsOneMigration(t *testing.T) {
 		}
 	})
 }
+
+// A lease shorter than the keepalive (or with the keepalive off): the engine
+// renews it every third of its time to live anyway. Before, a library caller
+// with LeaseTTL 2s and the default 10s keepalive let the lease lapse mid-run,
+// and the next runner took the lock while this one still worked.
+func TestShortLeaseIsRenewed(t *testing.T) {
+	url := testdb.Postgres(t)
+	ctx := context.Background()
+	for _, keepalive := range []time.Duration{0, 10 * time.Second} {
+		drv, err := postgres.Open(ctx, url, database.Config{Identity: "runway-test", LockMode: database.LockModeTable,
+			LeaseTTL: 600 * time.Millisecond, Table: fmt.Sprintf("lease_renew_%d", keepalive/time.Second)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { drv.Close(context.Background()) })
+		r, err := runway.New(drv, files("0001_slow.up.sql", "SELECT pg_sleep(1.5);\n"),
+			runway.WithTable(fmt.Sprintf("lease_renew_%d", keepalive/time.Second)), runway.WithLockKeepalive(keepalive))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep, err := r.Up(ctx, runway.UpOptions{}); err != nil || len(rep.Applied) != 1 {
+			t.Fatalf("keepalive %v: a 1.5 s migration under a 600 ms lease: %v", keepalive, err)
+		}
+	}
+}

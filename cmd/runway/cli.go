@@ -520,10 +520,7 @@ func (a *app) runner(ctx context.Context, opts ...runway.Option) (*runway.Runner
 	if err != nil {
 		return nil, nil, err
 	}
-	keepalive := a.g.lockKeepalive
-	if a.g.lockMode == "table" && (keepalive <= 0 || keepalive > a.g.lockLease/3) {
-		keepalive = a.g.lockLease / 3 // a lease must be renewed well before it expires
-	}
+	keepalive := a.g.lockKeepalive // the engine renews a lease every third of --lock-lease at least
 	base := []runway.Option{
 		runway.WithMigrations(ms),
 		runway.WithLockTimeout(a.g.lockTimeout),

@@ -51,6 +51,15 @@ func (d *Driver) ensureLockTable(ctx context.Context) error {
 	return nil
 }
 
+// LeaseTTL is the lease's time to live in table lock mode, 0 in session
+// mode: the engine renews the lease at least three times within it.
+func (d *Driver) LeaseTTL() time.Duration {
+	if !d.tableMode() {
+		return 0
+	}
+	return d.ttl
+}
+
 // ttlSQL is the lease's lifetime as an SQL interval.
 func (d *Driver) ttlSQL() string {
 	return fmt.Sprintf("interval '1 millisecond' * %d", max(d.ttl.Milliseconds(), 1))
