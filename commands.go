@@ -126,12 +126,25 @@ func ValidateFiles(ms []*migration.Migration, d migration.Dialect, requireDown b
 				p := problem(e, "syntax", err.Error())
 				p.File = m.Down.File
 				problems = append(problems, p)
+			} else if requireDown && empty(m.Down, d) {
+				p := problem(e, "no-down", "its down script has no statements, only comments (required): write the SQL that reverts the migration")
+				p.File = m.Down.File
+				problems = append(problems, p)
 			}
 		} else if requireDown {
 			problems = append(problems, problem(e, "no-down", "has no down migration (required)"))
 		}
 	}
 	return problems
+}
+
+// empty reports whether s has no statements for d (a placeholder `runway
+// new` wrote and nobody filled in).
+func empty(s *migration.Script, d migration.Dialect) bool {
+	for range s.StatementSeq(d) {
+		return false // a statement, or an error: not empty
+	}
+	return true
 }
 
 // splits reports whether s splits into statements for d; a large script is

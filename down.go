@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/runwaydb/runway/database"
 	"github.com/runwaydb/runway/migration"
@@ -18,6 +20,11 @@ type DownOptions struct {
 	// To reverts every applied migration newer than this version (which stays applied).
 	To  migration.Version
 	All bool
+	// Expect, when not nil, is what the caller showed a person for
+	// confirmation (DownPlan's versions, newest first): Down then reverts
+	// nothing, with an ErrUsage error, when under the lock it finds other
+	// migrations to revert (another runner applied or reverted some since).
+	Expect []migration.Version
 }
 
 func (o DownOptions) validate() error {
@@ -41,7 +48,9 @@ func (o DownOptions) validate() error {
 }
 
 // DownPlan lists the applied migrations Down would revert, newest first,
-// without changing anything. The CLI shows it before asking for confirmation.
+// without changing anything, and refuses as Down would (a *ValidationError)
+// when one of them cannot be reverted. The CLI shows it before asking for
+// confirmation; pass its versions as DownOptions.Expect.
 func (r *Runner) DownPlan(ctx context.Context, o DownOptions) ([]report.Pending, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -54,18 +63,67 @@ func (r *Runner) DownPlan(ctx context.Context, o DownOptions) ([]report.Pending,
 	if err != nil {
 		return nil, fmt.Errorf("read history table %s: %w", r.cfg.table, err)
 	}
-	targets, err := downTargets(analyze(ms, revs), o)
+	plans, err := r.downPlans(analyze(ms, revs), o)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]report.Pending, len(targets))
-	for i, e := range targets {
-		out[i] = report.Pending{Version: e.version().String(), Name: e.name()}
-		if e.m != nil && e.m.Down != nil {
-			out[i].File = e.m.Down.File
-		}
+	out := make([]report.Pending, len(plans))
+	for i, p := range plans {
+		out[i] = report.Pending{Version: p.e.version().String(), Name: p.e.name(), File: p.e.m.Down.File}
 	}
 	return out, nil
+}
+
+// downPlan is one migration Down reverts, with its down statements.
+type downPlan struct {
+	e     entry
+	stmts []migration.Statement
+}
+
+// downPlans picks what o reverts and checks every target before the first
+// is reverted: each needs its file, an unedited up file and a down script,
+// and no unfinished migration may sit above them (reverting below a
+// half-applied migration would leave it half applied on top of a schema it
+// was not written for).
+func (r *Runner) downPlans(a *analysis, o DownOptions) ([]downPlan, error) {
+	targets, err := downTargets(a, o)
+	if err != nil {
+		return nil, err
+	}
+	var problems []Problem
+	if len(targets) > 0 {
+		oldest := targets[len(targets)-1].version()
+		for _, e := range append(slices.Clone(a.incomplete), a.orphaned...) {
+			if e.version().Compare(oldest) > 0 {
+				problems = append(problems, problem(e, string(e.rev.State), fmt.Sprintf(
+					"is unfinished (%d of %d statements applied): finish it with `runway up`, or put the database right by hand and run `runway repair`, before reverting the migrations below it",
+					e.rev.StatementsApplied, e.rev.StatementsTotal)))
+			}
+		}
+	}
+	plans := make([]downPlan, 0, len(targets))
+	for _, e := range targets {
+		switch {
+		case e.m == nil:
+			problems = append(problems, problem(e, "missing", "applied, but its file is not in the source, so there is no down migration to run"))
+		case e.m.Down == nil:
+			problems = append(problems, problem(e, "no-down", "has no down migration"))
+		case e.rev.Checksum != "" && e.rev.Checksum != e.m.Up.Checksum:
+			problems = append(problems, problem(e, "modified", "the up file changed after it was applied; its down script may not match what the database has"))
+		default:
+			stmts, err := e.m.Down.Statements(r.drv.Dialect())
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrSource, err)
+			}
+			plans = append(plans, downPlan{e: e, stmts: stmts})
+		}
+	}
+	if len(problems) > 0 {
+		ve := validationError(problems)
+		ve.Hint = "Nothing was reverted. Down needs the down script of every migration it reverts, unedited up files, and no unfinished migration above them."
+		return nil, ve
+	}
+	return plans, nil
 }
 
 func downTargets(a *analysis, o DownOptions) ([]entry, error) {
@@ -110,8 +168,12 @@ func downTargets(a *analysis, o DownOptions) ([]entry, error) {
 }
 
 // Down reverts applied migrations, newest first, under the migration lock.
-// It refuses (ErrUsage) before changing anything when a migration to revert has
-// no down script or no file.
+// It refuses with a *ValidationError (ErrValidation) before changing anything
+// when a migration to revert has no down script, no file or an edited up
+// file, or when an unfinished migration sits above them; with ErrUsage when
+// o.Expect is set and the migrations to revert are not those. A migration
+// whose down script has no statements is reverted (its history row removed)
+// with a warning.
 func (r *Runner) Down(ctx context.Context, o DownOptions) (*report.Report, error) {
 	rep := r.newReport("down")
 	if err := o.validate(); err != nil {
@@ -133,41 +195,28 @@ func (r *Runner) Down(ctx context.Context, o DownOptions) (*report.Report, error
 	a := analyze(ms, revs)
 	rep.FromVersion = a.current.String()
 	rep.ToVersion = rep.FromVersion
-	targets, err := downTargets(a, o)
+	plans, err := r.downPlans(a, o)
 	if err != nil {
 		return r.finish(rep, err)
 	}
-	// Check every target before reverting the first.
-	var problems []Problem
-	type downPlan struct {
-		e     entry
-		stmts []migration.Statement
-	}
-	plans := make([]downPlan, 0, len(targets))
-	for _, e := range targets {
-		switch {
-		case e.m == nil:
-			problems = append(problems, problem(e, "missing", "applied, but its file is not in the source, so there is no down migration to run"))
-		case e.m.Down == nil:
-			problems = append(problems, problem(e, "no-down", "has no down migration"))
-		case e.rev.Checksum != "" && e.rev.Checksum != e.m.Up.Checksum:
-			problems = append(problems, problem(e, "modified", "the up file changed after it was applied; its down script may not match what the database has"))
-		default:
-			stmts, err := e.m.Down.Statements(r.drv.Dialect())
-			if err != nil {
-				return r.finish(rep, fmt.Errorf("%w: %w", ErrSource, err))
-			}
-			plans = append(plans, downPlan{e: e, stmts: stmts})
+	if o.Expect != nil {
+		got := make([]migration.Version, len(plans))
+		for i, p := range plans {
+			got[i] = p.e.version()
 		}
-	}
-	if len(problems) > 0 {
-		ve := validationError(problems)
-		ve.Hint = "Nothing was reverted. Down needs the down script of every migration it reverts, and unedited up files."
-		return r.finish(rep, ve)
+		if !slices.EqualFunc(got, o.Expect, migration.Version.Equal) {
+			return r.finish(rep, fmt.Errorf("%w: the history changed since the migrations to revert were shown (now: %s; shown: %s), so nothing was reverted: run down again",
+				ErrUsage, versionList(got), versionList(o.Expect)))
+		}
 	}
 	if len(plans) == 0 {
 		rep.Status = report.StatusNoop
 		return r.finish(rep, nil)
+	}
+	for _, p := range plans {
+		if len(p.stmts) == 0 {
+			r.warn(rep, []string{fmt.Sprintf("%s has no statements: reverting %s only removes its history row, without changing the database", p.e.m.Down.File, p.e.m.Up.File)})
+		}
 	}
 	for _, p := range plans {
 		m := p.e.m
@@ -204,4 +253,16 @@ func (r *Runner) Down(ctx context.Context, o DownOptions) (*report.Report, error
 	setPending(rep, after, nil)
 	rep.Status = report.StatusReverted
 	return r.finish(rep, nil)
+}
+
+// versionList is vs for a message: "3, 2", or "none".
+func versionList(vs []migration.Version) string {
+	if len(vs) == 0 {
+		return "none"
+	}
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.String()
+	}
+	return strings.Join(out, ", ")
 }

@@ -1168,3 +1168,55 @@ func TestShortLeaseIsRenewed(t *testing.T) {
 		}
 	}
 }
+
+// Down does not revert below an unfinished migration (it would stay half
+// applied on a schema it was not written for), and says so before reverting
+// anything. A down script without statements reverts with a warning.
+func TestDownAroundUnfinishedAndEmpty(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		ctx := context.Background()
+		src := files(
+			"0001_a.up.sql", "CREATE TABLE da (id int);\n",
+			"0001_a.down.sql", "DROP TABLE da;\n",
+			"0002_b.up.sql", "-- runway:no-transaction\nCREATE TABLE db (id int);\nINSERT INTO no_such_table VALUES (1);\n",
+			"0002_b.down.sql", "DROP TABLE db;\n",
+		)
+		if _, err := up(t, drv, src); err == nil {
+			t.Fatal("up of 0002 should fail at its second statement")
+		}
+		r, err := runway.New(drv, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = r.Down(ctx, runway.DownOptions{})
+		var ve *runway.ValidationError
+		if !errors.As(err, &ve) || !strings.Contains(err.Error(), "is unfinished (1 of 2 statements applied)") {
+			t.Fatalf("down below a failed migration: %v", err)
+		}
+		if _, err := r.DownPlan(ctx, runway.DownOptions{}); !errors.As(err, &ve) {
+			t.Fatalf("DownPlan below a failed migration: %v, want the same refusal", err)
+		}
+		if !exists(t, drv, "da") || history(t, drv)["1"].State != database.StateApplied {
+			t.Fatal("down reverted 0001 below the failed 0002")
+		}
+
+		drv2 := newTarget(t, tg.name).open(t)
+		empty := files(
+			"0001_e.up.sql", "CREATE TABLE de (id int);\n",
+			"0001_e.down.sql", "-- write the down migration here\n",
+		)
+		r2, err := runway.New(drv2, empty)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r2.Up(ctx, runway.UpOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := r2.Down(ctx, runway.DownOptions{})
+		if err != nil || len(rep.Applied) != 1 || len(rep.Warnings) != 1 ||
+			!strings.Contains(rep.Warnings[0], "0001_e.down.sql has no statements: reverting 0001_e.up.sql only removes its history row") {
+			t.Fatalf("down of an empty down script: %v %+v", err, rep)
+		}
+	})
+}

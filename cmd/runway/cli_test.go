@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,6 +41,66 @@ func TestDownAsksOnATerminal(t *testing.T) {
 	code, out, e := cli("yes\n", "down")
 	if code != 0 || !strings.Contains(out, "reverted 1 migration(s)") {
 		t.Fatalf("answer yes: exit %d\n%s\n%s", code, out, e)
+	}
+}
+
+// readerFunc answers a read by calling fn first, once: what happens while a
+// person reads the prompt.
+type readerFunc struct {
+	fn     func()
+	answer *strings.Reader
+}
+
+func (r *readerFunc) Read(p []byte) (int, error) {
+	if r.fn != nil {
+		r.fn()
+		r.fn = nil
+	}
+	return r.answer.Read(p)
+}
+
+// The question is asked before the lock is taken: when the history changes
+// while the person reads it (another runner applied a migration), down
+// reverts nothing rather than something that was not shown. What down would
+// refuse is refused before asking.
+func TestDownRevertsWhatWasConfirmed(t *testing.T) {
+	dir := t.TempDir()
+	mig := filepath.Join(dir, "migrations")
+	os.Mkdir(mig, 0o755)
+	for _, n := range []string{"1_a", "2_b"} {
+		os.WriteFile(filepath.Join(mig, "000"+n+".up.sql"), []byte("CREATE TABLE t"+n+" (id int);\n"), 0o644)
+		os.WriteFile(filepath.Join(mig, "000"+n+".down.sql"), []byte("DROP TABLE t"+n+";\n"), 0o644)
+	}
+	db := "sqlite:" + filepath.Join(dir, "x.db")
+	env := func(string) string { return "" }
+	cli := func(stdin io.Reader, args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		a := newApp(stdin, &out, &errb, env, true, false)
+		code := a.run(context.Background(), append([]string{"-d", db, "--dir", mig}, args...))
+		return code, out.String(), errb.String()
+	}
+	if code, _, e := cli(strings.NewReader(""), "up"); code != 0 {
+		t.Fatalf("up: %d %s", code, e)
+	}
+	os.WriteFile(filepath.Join(mig, "0003_c.up.sql"), []byte("CREATE TABLE t3_c (id int);\n"), 0o644)
+	os.WriteFile(filepath.Join(mig, "0003_c.down.sql"), []byte("DROP TABLE t3_c;\n"), 0o644)
+	meanwhile := &readerFunc{answer: strings.NewReader("yes\n"), fn: func() {
+		if code, _, e := cli(strings.NewReader(""), "up"); code != 0 {
+			t.Errorf("the other runner's up: %d %s", code, e)
+		}
+	}}
+	code, out, e := cli(meanwhile, "down")
+	if code != exitUsage || !strings.Contains(e, "  2_b\n") || !strings.Contains(e, "the history changed since the migrations to revert were shown (now: 3; shown: 2)") {
+		t.Fatalf("down after the history changed: exit %d\n%s\n%s", code, out, e)
+	}
+	if code, out, _ := cli(strings.NewReader(""), "status"); code != 0 || strings.Count(out, "applied") != 3 {
+		t.Fatalf("down reverted something it did not show:\n%s", out)
+	}
+	// No down script for the newest: refused (exit 5) before the question.
+	os.Remove(filepath.Join(mig, "0003_c.down.sql"))
+	code, _, e = cli(strings.NewReader("yes\n"), "down")
+	if code != exitValidation || strings.Contains(e, "Type 'yes'") || !strings.Contains(e, "has no down migration") {
+		t.Fatalf("down of a migration without a down script: exit %d\n%s", code, e)
 	}
 }
 

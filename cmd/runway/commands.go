@@ -228,7 +228,8 @@ var cmdDown = &command{
 	summary: "revert applied migrations (asks on a terminal; needs --yes elsewhere)",
 	detail: "Reverts the newest applied migration, or --steps N, everything after --to V, or --all.\n" +
 		"On a terminal it lists what it will revert and asks. Off a terminal (CI, containers) it refuses\n" +
-		"with exit 2 unless --yes is given.",
+		"with exit 2 unless --yes is given. What it cannot revert (no down script, an unfinished migration\n" +
+		"above) is refused with exit 5 before it asks; if the history changes while it asks, it reverts nothing.",
 	example: "runway down                 # revert the newest migration, after confirming\n  runway down --steps 2 --yes # in a script",
 	flags: func(fs *flag.FlagSet) any {
 		f := &downFlags{}
@@ -246,37 +247,47 @@ var cmdDown = &command{
 		o := runway.DownOptions{Steps: int(df.steps), To: df.to.v, All: df.all}
 		return a.withRunner(ctx, nil, func(r *runway.Runner) (*report.Report, error) {
 			if !df.yes {
-				if err := a.confirmDown(ctx, r, o); err != nil {
+				shown, err := a.confirmDown(ctx, r, o)
+				if err != nil {
 					return nil, err
 				}
+				// Revert what was confirmed, or nothing: the lock is
+				// taken after the question.
+				o.Expect = shown
 			}
 			return r.Down(ctx, o)
 		})
 	},
 }
 
-// confirmDown asks a person before reverting; without one it refuses.
-func (a *app) confirmDown(ctx context.Context, r *runway.Runner, o runway.DownOptions) error {
+// confirmDown asks a person before reverting, and returns the versions they
+// confirmed (nil when there is nothing to revert); without a person it
+// refuses. What Down would refuse is refused before asking.
+func (a *app) confirmDown(ctx context.Context, r *runway.Runner, o runway.DownOptions) ([]migration.Version, error) {
 	if !a.stdinTerminal {
-		return usagef("refusing to run down without --yes: not on a terminal, so nobody can confirm. Run `runway down --yes` (with --steps, --to or --all) to revert")
+		return nil, usagef("refusing to run down without --yes: not on a terminal, so nobody can confirm. Run `runway down --yes` (with --steps, --to or --all) to revert")
 	}
 	targets, err := r.DownPlan(ctx, o)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(targets) == 0 {
-		return nil
+		return nil, nil
 	}
+	shown := make([]migration.Version, len(targets))
 	fmt.Fprintf(a.stderr, "This reverts %d migration(s) on %s:\n", len(targets), redactedDB(a.g.database))
-	for _, t := range targets {
+	for i, t := range targets {
 		fmt.Fprintf(a.stderr, "  %s_%s\n", t.Version, t.Name)
+		if shown[i], err = migration.ParseVersion(t.Version); err != nil {
+			return nil, err
+		}
 	}
 	fmt.Fprint(a.stderr, "Type 'yes' to continue: ")
 	line, _ := bufio.NewReader(a.stdin).ReadString('\n')
 	if strings.TrimSpace(strings.ToLower(line)) != "yes" {
-		return usagef("down cancelled: nothing was reverted")
+		return nil, usagef("down cancelled: nothing was reverted")
 	}
-	return nil
+	return shown, nil
 }
 
 type validateFlags struct {
