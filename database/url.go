@@ -15,6 +15,9 @@ import (
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme == "" || (u.Host == "" && u.User == nil) {
+		if pw, at, ok := DSNPassword(raw); ok {
+			raw = raw[:at-len(pw)] + "***" + raw[at:]
+		}
 		raw = userinfoPassword.ReplaceAllString(raw, "${1}:***@")
 		return keywordSecret.ReplaceAllString(raw, "${1}***")
 	}
@@ -42,7 +45,36 @@ var userinfoPassword = regexp.MustCompile(`(://[^:/@\s]*):\S*@`)
 // keywordSecret finds "password=value" and the like (any key naming a
 // password, secret or token) in keyword/value text, the value bare or
 // single-quoted with backslash escapes as libpq writes it.
-var keywordSecret = regexp.MustCompile(`(?i)((?:^|[\s;,])[a-z_]*(?:password|secret|token)[a-z_]*\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s;,']*)`)
+var keywordSecret = regexp.MustCompile(`(?i)((?:^|[\s;,?&])[a-z_]*(?:password|secret|token)[a-z_]*\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s;,&']*)`)
+
+// DSNPassword finds the password of a Go MySQL driver DSN given where a URL
+// belongs, "user:password@tcp(host:3306)/db" (the form golang-migrate and
+// sql-migrate users have in their environment): the password, and the
+// offset just after it. The password may hold "@", ":" and "/"; the
+// driver reads the database name after the last "/" and the address after
+// the last "@" before it, and so does this.
+func DSNPassword(raw string) (pw string, end int, ok bool) {
+	if strings.Contains(raw, "://") {
+		return "", 0, false
+	}
+	slash := strings.LastIndexByte(raw, '/')
+	if slash < 0 {
+		return "", 0, false
+	}
+	at := strings.LastIndexByte(raw[:slash], '@')
+	if at < 0 || !dsnAddress.MatchString(raw[at+1:slash]) {
+		return "", 0, false
+	}
+	user, pw, found := strings.Cut(raw[:at], ":")
+	if !found || pw == "" || strings.ContainsAny(user, " \t/@") {
+		return "", 0, false
+	}
+	return pw, at, true
+}
+
+// dsnAddress is what follows a Go MySQL DSN's "@": tcp(host:port),
+// unix(/path), or nothing.
+var dsnAddress = regexp.MustCompile(`^(?:[a-z0-9]+(?:\([^()]*\))?)?$`)
 
 // KeywordSecrets returns the values that Redact masks in keyword/value text
 // ("password=s3cret" gives s3cret), unquoted, for a caller that scrubs them

@@ -17,6 +17,11 @@ func TestRedact(t *testing.T) {
 		{"host=db password = 's3cret x\\' y' sslpassword=p@ss", "host=db password = *** sslpassword=***"},
 		{"Server=db;Password=pa/ss;Database=x", "Server=db;Password=***;Database=x"},
 		{"user=app sslmode=disable", "user=app sslmode=disable"},
+		{"app:s3cret@tcp(127.0.0.1:3306)/db", "app:***@tcp(127.0.0.1:3306)/db"},
+		{"app:p@ss/w:rd@tcp(db:3306)/app?parseTime=true", "app:***@tcp(db:3306)/app?parseTime=true"},
+		{"root:s3cret@/db", "root:***@/db"},
+		{"root@tcp(db)/app", "root@tcp(db)/app"},
+		{"jdbc:postgresql://db/app?user=app&password=s3cret&ssl=true", "jdbc:postgresql://db/app?user=app&password=***&ssl=true"},
 	} {
 		got := Redact(tc.in)
 		if got != tc.want {

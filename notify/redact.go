@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -71,6 +72,59 @@ func Redact(target string) string {
 		out += "***"
 	}
 	return out + tail
+}
+
+// SecretParts returns the parts of target that Redact masks, for a caller
+// that scrubs them from free text as well: the whole target, its userinfo,
+// its query and fragment, each query value that looks like a token or whose
+// key names one (token, key, secret, sig, pass, auth), the masked rest of its
+// path as one string, and each segment of that rest that looks like a token.
+// A word of the path on its own ("services", "database") is not returned:
+// scrubbing it from all output would mangle it (a JSON key, a folder name)
+// and protect nothing.
+func SecretParts(target string) []string {
+	target = strings.TrimSpace(target)
+	out := []string{target}
+	u, err := url.Parse(target)
+	if err != nil {
+		return out
+	}
+	if u.User != nil {
+		out = append(out, u.User.String())
+	}
+	if u.RawQuery != "" {
+		out = append(out, u.RawQuery)
+		for k, vs := range u.Query() {
+			k = strings.ToLower(k)
+			secretKey := strings.Contains(k, "token") || strings.Contains(k, "key") || strings.Contains(k, "secret") ||
+				strings.Contains(k, "sig") || strings.Contains(k, "pass") || strings.Contains(k, "auth") || k == "code"
+			for _, v := range vs {
+				if secretKey || tokenLike(v) {
+					out = append(out, v)
+				}
+			}
+		}
+	}
+	if u.Fragment != "" {
+		out = append(out, u.Fragment)
+	}
+	segs := strings.Split(strings.Trim(u.Path, "/"), "/")
+	keep := 1
+	if isSlackHost(u.Hostname()) {
+		keep = 2
+	}
+	if keep == 1 && len(segs) > 0 && tokenLike(segs[0]) {
+		keep = 0
+	}
+	if len(segs) > keep {
+		out = append(out, strings.Join(segs[keep:], "/"))
+		for _, seg := range segs[keep:] {
+			if tokenLike(seg) {
+				out = append(out, seg)
+			}
+		}
+	}
+	return out
 }
 
 func isSlackHost(host string) bool {

@@ -158,6 +158,7 @@ func (a *app) run(ctx context.Context, args []string) (code int) {
 }
 
 func (a *app) main(ctx context.Context, args []string) int {
+	a.secrets.addArgs(args)
 	top := flag.NewFlagSet("runway", flag.ContinueOnError)
 	top.SetOutput(io.Discard)
 	a.g.register(top)

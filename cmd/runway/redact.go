@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/notify"
 )
 
 // secrets collects the secret strings of this run (database passwords) and
@@ -38,6 +39,10 @@ func (s *secrets) addURL(raw string) {
 			}
 		}
 	}
+	// A Go MySQL driver DSN given where a URL belongs: user:password@tcp(…)/db.
+	if pw, _, ok := database.DSNPassword(raw); ok {
+		s.add(pw)
+	}
 	// A libpq keyword/value string given where a URL belongs: "password=…".
 	for _, v := range database.KeywordSecrets(raw) {
 		s.add(v)
@@ -58,27 +63,24 @@ func (s *secrets) addURL(raw string) {
 	}
 }
 
-// addWebhook records the secret parts of a notification target: a Slack
-// webhook's path is its secret, and any webhook may carry a token in its path,
-// query or userinfo.
+// addArgs records the passwords of every database URL on the command line,
+// wherever it stands: a URL given as a command's argument by mistake ("up
+// postgres://…") is quoted back in the usage error.
+func (s *secrets) addArgs(args []string) {
+	for _, arg := range args {
+		s.addURL(arg)
+		if _, v, ok := strings.Cut(arg, "="); ok && strings.HasPrefix(arg, "-") {
+			s.addURL(v)
+		}
+	}
+}
+
+// addWebhook records the secret parts of a notification target, as
+// notify.Redact masks them: a Slack webhook's path is its secret, and any
+// webhook may carry a token in its path, query or userinfo.
 func (s *secrets) addWebhook(raw string) {
-	s.add(raw)
-	u, err := url.Parse(raw)
-	if err != nil {
-		return
-	}
-	if u.User != nil {
-		s.add(u.User.String())
-	}
-	for _, seg := range strings.Split(u.Path, "/") {
-		if len(seg) >= 8 {
-			s.add(seg)
-		}
-	}
-	for _, vs := range u.Query() {
-		for _, v := range vs {
-			s.add(v)
-		}
+	for _, part := range notify.SecretParts(raw) {
+		s.add(part)
 	}
 }
 

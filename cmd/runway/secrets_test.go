@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -103,6 +105,11 @@ func TestSecretsNeverReachOutput(t *testing.T) {
 		{"webhook fails", nil, []string{"-v", "-d", pgParam, "--dir", bad, "--notify", failHook, "--notify", okSlack, "up"}},
 		{"webhook required", map[string]string{"RUNWAY_NOTIFY": failHook + "," + okSlack}, []string{"--json", "-d", pg, "--dir", bad, "--notify-required", "up"}},
 		{"webhook bad target", nil, []string{"-d", pg, "--dir", good, "--notify", "http://example.com/hook/" + secretParam, "up"}},
+		{"go mysql dsn with webhooks", nil, []string{"--json", "-d", "app:" + secretPassword + "@tcp(127.0.0.1:1)/app", "--dir", good, "--notify", okSlack, "--notify", hooks.URL + "/json/hook", "--notify-on", "always", "up"}},
+		{"go mysql dsn from DATABASE_URL", map[string]string{"DATABASE_URL": "app:" + secretPassword + "@tcp(127.0.0.1:1)/app"}, []string{"--json", "--dir", good, "status"}},
+		{"jdbc url", nil, []string{"--json", "-d", "jdbc:postgresql://db/app?user=app&password=" + secretPassword, "--dir", good, "up"}},
+		{"url as an argument", nil, []string{"--dir", good, "up", "postgres://app:" + secretPassword + "@db/app"}},
+		{"url as baseline's version", nil, []string{"-d", pg, "--dir", good, "baseline", "mysql://app:" + secretPassword + "@db/app"}},
 		{"webhook from env, migration failure", map[string]string{"RUNWAY_NOTIFY": failHook, "DATABASE_URL": pgParam}, []string{"--dir", bad, "--notify-on", "always", "up"}},
 	}
 
@@ -135,5 +142,34 @@ func TestSecretsNeverReachOutput(t *testing.T) {
 				t.Error("no output at all: the test would prove nothing")
 			}
 		})
+	}
+}
+
+// The scrubbing of webhook secrets from the output masks the webhook's
+// secret parts, not the words its path shares with the report: the JSON
+// keeps its keys and values ("database", "runway_migrations", a folder
+// named services/…).
+func TestScrubKeepsTheReport(t *testing.T) {
+	dir := t.TempDir()
+	mig := filepath.Join(dir, "services", "orders", "migrations")
+	os.MkdirAll(mig, 0o755)
+	os.WriteFile(filepath.Join(mig, "0001_a.up.sql"), []byte("CREATE TABLE a (id int);\n"), 0o644)
+	const token = "XyZ0123456789abcdefTOKEN"
+	var out, errb bytes.Buffer
+	code := newApp(strings.NewReader(""), &out, &errb, func(string) string { return "" }, false, false).run(context.Background(), []string{
+		"--json", "-d", "sqlite:" + filepath.Join(dir, "x.db"), "--dir", mig,
+		"--notify", "http://127.0.0.1:9/ok/database/abc?source=runway&token=" + token,
+		"--notify", "slack+http://127.0.0.1:9/services/T0/B0/" + token,
+		"status"})
+	var rep map[string]any
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || code != 0 {
+		t.Fatalf("exit %d, report does not parse: %v\n%s\n%s", code, err, out.String(), errb.String())
+	}
+	if rep["table"] != "runway_migrations" || !strings.HasSuffix(fmt.Sprint(rep["source"]), filepath.Join("services", "orders", "migrations")) ||
+		!strings.HasPrefix(fmt.Sprint(rep["database"]), "sqlite:") {
+		t.Errorf("the report was mangled:\n%s", out.String())
+	}
+	if strings.Contains(out.String()+errb.String(), token) {
+		t.Errorf("the webhook token reached the output:\n%s%s", out.String(), errb.String())
 	}
 }

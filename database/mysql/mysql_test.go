@@ -103,6 +103,7 @@ func TestParseURLErrors(t *testing.T) {
 		{"mysql://root:hunter2%zz@db/app", "does not parse"},
 		{"mysql://root:hunter2@db/app?parseTime=maybe", "invalid bool value"},
 		{"mysql://root@db/app?password=hunter2", "not in a query parameter"},
+		{"root:hunter2@tcp(127.0.0.1:3306)/app", "want a mysql:// or mariadb:// URL"}, // the Go driver's own DSN form
 	} {
 		_, err := ParseURL(tc.url)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
