@@ -87,8 +87,11 @@ func (c *configFile) settings(env, target string) (map[string]any, error) {
 	}
 	merge(c.top)
 	if env != "" {
+		// A file without environments leaves --env a label, as without a
+		// file; one that has some refuses a name it lacks (a typo would
+		// otherwise run with the top-level settings).
 		e, ok := c.envs[env]
-		if !ok {
+		if !ok && len(c.envs) > 0 {
 			return nil, usagef("--env %s: %s has no environments.%s (it has: %s)", env, c.path, env, strings.Join(sortedKeys(c.envs), ", "))
 		}
 		merge(e)
@@ -178,6 +181,9 @@ func (a *app) applyConfig(fs *flag.FlagSet) error {
 	for _, k := range sortedKeys(settings) {
 		name := strings.ReplaceAll(k, "_", "-")
 		f := fs.Lookup(name)
+		if f == nil && knownSetting(name) {
+			continue // another command's flag (strict: for up, check: for status): not this command's business
+		}
 		if f == nil || len(name) == 1 || name == "config" {
 			return usagef("%s: unknown setting %q (settings are flag names: database, dir, table, lock-timeout, notify …)", path, k)
 		}
@@ -203,7 +209,9 @@ func (a *app) applyConfig(fs *flag.FlagSet) error {
 	// itself: without --target or --all-targets the run would fall back to
 	// the embedded SQLite default and report success against the wrong
 	// database.
-	if names := c.targets(a.g.env); len(names) > 0 && a.g.target == "" && !a.g.allTargets && !a.databaseGiven() {
+	// DATABASE_URL does not count: the platform sets it for the application,
+	// and the file's targets say which databases this run is about.
+	if names := c.targets(a.g.env); len(names) > 0 && a.g.target == "" && !a.g.allTargets && a.g.database == "" {
 		switch a.command {
 		case "new", "version", "validate": // no database needed
 		default:
@@ -212,6 +220,22 @@ func (a *app) applyConfig(fs *flag.FlagSet) error {
 		}
 	}
 	return nil
+}
+
+// knownSetting reports whether name is a flag of some command: a file shared
+// by every command may set one command's flag (strict for up) without
+// breaking the others.
+func knownSetting(name string) bool {
+	for _, c := range commands {
+		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+		if c.flags != nil {
+			c.flags(fs)
+		}
+		if fs.Lookup(name) != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // allTargets runs the command once per target of the environment, one after
@@ -242,7 +266,9 @@ func (a *app) allTargets(ctx context.Context, args []string) int {
 			r := results[i]
 			sub := newApp(strings.NewReader(""), &r.out, &r.err, hideAllTargets(a.getenv), false, a.stderrTerminal && parallel == 1)
 			sub.secrets = a.secrets // one scrubber for the whole run
-			r.code = sub.run(ctx, append([]string{"--target", name}, rest...))
+			// --all-targets=false on the command line outranks an
+			// all_targets: true in the file, which each run reads again.
+			r.code = sub.run(ctx, append([]string{"--target", name, "--all-targets=false"}, rest...))
 		}
 		if parallel == 1 {
 			run()
