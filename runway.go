@@ -134,7 +134,7 @@ func WithRequireDown() Option {
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l == nil {
-			return errors.New("WithLogger: nil logger")
+			return fmt.Errorf("%w: WithLogger: nil logger", ErrUsage)
 		}
 		c.logger = l
 		return nil
@@ -145,7 +145,7 @@ func WithLogger(l *slog.Logger) Option {
 func WithObserver(fn func(Event)) Option {
 	return func(c *config) error {
 		if fn == nil {
-			return errors.New("WithObserver: nil function")
+			return fmt.Errorf("%w: WithObserver: nil function", ErrUsage)
 		}
 		c.observe = fn
 		return nil
@@ -158,8 +158,16 @@ func WithIdentity(id string) Option {
 	return func(c *config) error { c.identity = id; return nil }
 }
 
-// WithTable names the history table for reports (the driver is configured
-// with the same name through database.Config).
+// historyTabler is a driver that says which history table it was opened
+// with (the drivers of this module do).
+type historyTabler interface {
+	HistoryTable() string
+}
+
+// WithTable names the history table for reports. The driver is configured
+// with the table through database.Config; with a driver that says its table
+// (the drivers of this module), WithTable is not needed, and New refuses
+// (ErrUsage) a name different from the driver's.
 func WithTable(name string) Option {
 	return func(c *config) error { c.table = name; return nil }
 }
@@ -179,10 +187,10 @@ func WithPollInterval(d time.Duration) Option {
 // and the database behind drv. It does no I/O.
 func New(drv database.Driver, fsys fs.FS, opts ...Option) (*Runner, error) {
 	if drv == nil {
-		return nil, errors.New("runway.New: nil driver")
+		return nil, fmt.Errorf("%w: runway.New: nil driver", ErrUsage)
 	}
 	if fsys == nil {
-		return nil, errors.New("runway.New: nil fs.FS")
+		return nil, fmt.Errorf("%w: runway.New: nil fs.FS", ErrUsage)
 	}
 	host, _ := os.Hostname()
 	cfg := config{
@@ -195,9 +203,25 @@ func New(drv database.Driver, fsys fs.FS, opts ...Option) (*Runner, error) {
 		hostname:     host,
 		keepalive:    10 * time.Second,
 	}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("%w: runway.New: option %d is nil", ErrUsage, i+1)
+		}
 		if err := o(&cfg); err != nil {
 			return nil, err
+		}
+	}
+	// The history table is named twice, to the driver (database.Config)
+	// and to the engine (WithTable, for reports): a driver that says its
+	// name gives it when WithTable does not, and two different names are
+	// refused, since the reports would name a table the driver does not
+	// write (or, the other way round, the history read would be another's).
+	if t, ok := drv.(historyTabler); ok {
+		switch name := t.HistoryTable(); {
+		case cfg.table == "":
+			cfg.table = name
+		case cfg.table != name:
+			return nil, fmt.Errorf("%w: runway.New: WithTable(%q), but the driver was opened with the history table %q (database.Config.Table): name the same table to both, or only to the driver", ErrUsage, cfg.table, name)
 		}
 	}
 	if cfg.identity == "" {

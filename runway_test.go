@@ -1220,3 +1220,31 @@ func TestDownAroundUnfinishedAndEmpty(t *testing.T) {
 		}
 	})
 }
+
+// The history table is the driver's: WithTable is not needed with this
+// module's drivers, and a different name is refused instead of reporting
+// one table while the driver writes another. A nil option is an error.
+func TestHistoryTableNamedOnce(t *testing.T) {
+	ctx := context.Background()
+	drv, err := sqlite.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "t.db"), database.Config{Table: "app_history"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drv.Close(ctx)
+	r, err := runway.New(drv, basic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := r.Up(ctx, runway.UpOptions{}); err != nil || rep.Table != "app_history" {
+		t.Fatalf("report names table %q (err %v), want the driver's app_history", rep.Table, err)
+	}
+	if _, err := runway.New(drv, basic, runway.WithTable("other_history")); !errors.Is(err, runway.ErrUsage) || !strings.Contains(err.Error(), `the driver was opened with the history table "app_history"`) {
+		t.Fatalf("WithTable different from the driver's: %v", err)
+	}
+	if _, err := runway.New(drv, basic, runway.WithTable("app_history")); err != nil {
+		t.Fatalf("WithTable equal to the driver's: %v", err)
+	}
+	if _, err := runway.New(drv, basic, nil); !errors.Is(err, runway.ErrUsage) {
+		t.Fatalf("a nil option: %v", err)
+	}
+}

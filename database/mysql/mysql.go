@@ -402,6 +402,10 @@ func (d *Driver) watched(ctx context.Context, query func(ctx context.Context) er
 	return err
 }
 
+// HistoryTable is the history table the driver was opened with
+// (database.Config.Table, or database.DefaultTable).
+func (d *Driver) HistoryTable() string { return d.cfg.TableName() }
+
 // Dialect returns migration.MySQL.
 func (d *Driver) Dialect() migration.Dialect { return migration.MySQL }
 

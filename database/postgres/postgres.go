@@ -198,6 +198,10 @@ func checkLockMode(cfg database.Config) error {
 // maxIdentifier is the longest name PostgreSQL keeps (NAMEDATALEN-1 bytes).
 const maxIdentifier = 63
 
+// HistoryTable is the history table the driver was opened with
+// (database.Config.Table, or database.DefaultTable).
+func (d *Driver) HistoryTable() string { return d.cfg.TableName() }
+
 // Dialect returns migration.Postgres.
 func (d *Driver) Dialect() migration.Dialect { return migration.Postgres }
 

@@ -195,6 +195,10 @@ func (d *Driver) session(ctx context.Context) error {
 	return nil
 }
 
+// HistoryTable is the history table the driver was opened with
+// (database.Config.Table, or database.DefaultTable).
+func (d *Driver) HistoryTable() string { return d.cfg.TableName() }
+
 // Dialect returns migration.SQLite.
 func (d *Driver) Dialect() migration.Dialect { return migration.SQLite }
 
