@@ -307,6 +307,15 @@ const (
 	LockModeTable LockMode = "table"
 )
 
+// SessionLockOnly is the refusal of a driver that has only the session lock
+// (MySQL, SQLite) when asked for another mode: nil for the default mode.
+func SessionLockOnly(driver string, mode LockMode) error {
+	if mode == LockModeSession {
+		return nil
+	}
+	return fmt.Errorf("%s: lock mode %q: only the session lock is supported here (GET_LOCK on MySQL, the database file's lock on SQLite); --lock-mode table is for PostgreSQL behind a transaction pooler", driver, mode)
+}
+
 // DefaultLeaseTTL is how long a lease lives without renewal in LockModeTable.
 const DefaultLeaseTTL = 30 * time.Second
 

@@ -102,6 +102,9 @@ func Open(ctx context.Context, rawURL string, cfg database.Config) (*Driver, err
 
 // openConfig is Open after the URL is parsed.
 func openConfig(ctx context.Context, rawURL string, mc *mysql.Config, ts tlsSettings, cfg database.Config) (*Driver, error) {
+	if err := database.SessionLockOnly("mysql", cfg.LockMode); err != nil {
+		return nil, err
+	}
 	if cfg.Identity != "" {
 		mc.ConnectionAttributes = joinAttrs(mc.ConnectionAttributes, "program_name:runway,"+attrIdentity+":"+attrValue(cfg.Identity))
 	} else {
@@ -474,6 +477,9 @@ func (d *Driver) lock(ctx context.Context) (string, *sql.Conn, error) {
 func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
 	if d.locked.Load() {
 		return true, nil
+	}
+	if err := database.SessionLockOnly("mysql", d.cfg.LockMode); err != nil {
+		return false, err // New does not return errors
 	}
 	name, conn, err := d.lock(ctx)
 	if err != nil {

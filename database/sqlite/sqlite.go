@@ -59,6 +59,9 @@ type Driver struct {
 // a directory that does not exist, like any failure to open the database, is
 // an error wrapping database.ErrConnect.
 func Open(ctx context.Context, url string, cfg database.Config) (*Driver, error) {
+	if err := database.SessionLockOnly("sqlite", cfg.LockMode); err != nil {
+		return nil, err
+	}
 	dsn, path, err := parseURL(url)
 	if err != nil {
 		return nil, err
@@ -268,6 +271,9 @@ func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
 	}
 	if d.lockHeld() {
 		return true, nil
+	}
+	if err := database.SessionLockOnly("sqlite", d.cfg.LockMode); err != nil {
+		return false, err // New does not return errors
 	}
 	path, err := d.lockFilePath(ctx)
 	if err != nil {

@@ -65,7 +65,7 @@ func open(ctx context.Context, url string) (database.Driver, error) {
 	switch {
 	case strings.HasPrefix(url, "postgres"):
 		return postgres.Open(ctx, url, cfg)
-	case strings.HasPrefix(url, "mysql"):
+	case strings.HasPrefix(url, "mysql"), strings.HasPrefix(url, "mariadb"):
 		return mysql.Open(ctx, url, cfg)
 	default:
 		return sqlite.Open(ctx, url, cfg)
