@@ -134,6 +134,13 @@ func openConfig(ctx context.Context, rawURL string, mc *mysql.Config, ts tlsSett
 // Close does not return that connection to the pool: it is closed, so that a
 // migration's session settings (SET foreign_key_checks=0, sql_mode…) and any
 // named lock never leak to the application's other queries.
+//
+// The engine's lock keepalive (runway.WithLockKeepalive, on by default)
+// confirms the lock from a second connection of db: a pool limited to one
+// connection (SetMaxOpenConns(1)) cannot give it, and a run longer than three
+// keepalive intervals then stops as if the lock were lost. Allow the pool a
+// second connection, or turn the keepalive off. The pool need not parse
+// times (parseTime=true): the history reads DATETIME text as UTC.
 func New(db *sql.DB, cfg database.Config) *Driver {
 	return &Driver{db: db, cfg: cfg}
 }
@@ -716,7 +723,7 @@ func (d *Driver) History(ctx context.Context) ([]database.Revision, error) {
 		applied_by, statements_applied, statements_total, statement_checksums, error`,
 		func(rows *sql.Rows, r *database.Revision, version, state *string) error {
 			var (
-				appliedAt         sql.NullTime
+				appliedAt         nullTime
 				ms                int64
 				checksums, errMsg sql.NullString
 			)
@@ -734,6 +741,44 @@ func (d *Driver) History(ctx context.Context) ([]database.Revision, error) {
 			r.Error = errMsg.String
 			return nil
 		})
+}
+
+// nullTime reads a DATETIME whether the connection parses times
+// (parseTime=true, as Open's do) or returns their text, as a *sql.DB an
+// application passes to New may.
+type nullTime struct {
+	Time  time.Time
+	Valid bool
+}
+
+func (n *nullTime) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*n = nullTime{}
+		return nil
+	case time.Time:
+		*n = nullTime{Time: v, Valid: true}
+		return nil
+	case []byte:
+		return n.parse(string(v))
+	case string:
+		return n.parse(v)
+	}
+	return fmt.Errorf("applied_at: cannot read %T as a time", src)
+}
+
+// parse reads MySQL's DATETIME text, which Runway writes in UTC.
+func (n *nullTime) parse(s string) error {
+	if s == "" || strings.HasPrefix(s, "0000-00-00") {
+		*n = nullTime{}
+		return nil
+	}
+	t, err := time.ParseInLocation("2006-01-02 15:04:05.999999", s, time.UTC)
+	if err != nil {
+		return fmt.Errorf("applied_at: %w", err)
+	}
+	*n = nullTime{Time: t, Valid: true}
+	return nil
 }
 
 // execer is what *sql.Conn and *sql.Tx have in common.

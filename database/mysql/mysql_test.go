@@ -717,3 +717,36 @@ func TestCloseAtExit(t *testing.T) {
 		t.Errorf("another runner's Lock once the session ended: %v, %v; want the lock", ok, err)
 	}
 }
+
+// An application's own pool, opened without parseTime=true (the Go driver's
+// default): the history's applied_at comes back as text, and History reads
+// it all the same. Before, the first run with work to do after the first
+// deploy failed ("unsupported Scan … []uint8 into *time.Time").
+func TestNewWithoutParseTime(t *testing.T) {
+	ctx := context.Background()
+	mc, err := ParseURL(testdb.MySQL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc.ParseTime = false
+	connector, err := mysql.NewConnector(mc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(connector)
+	defer db.Close()
+	d := New(db, database.Config{})
+	defer d.Close(ctx)
+	if err := d.EnsureHistory(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 3, 10, 4, 5, 123456000, time.UTC)
+	v, _ := migration.ParseVersion("7")
+	if err := d.WriteRevision(ctx, database.Revision{Version: v, Name: "x", State: database.StateApplied, AppliedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	revs, err := d.History(ctx)
+	if err != nil || len(revs) != 1 || !revs[0].AppliedAt.Equal(at) {
+		t.Fatalf("History without parseTime: %v %+v, want applied_at %v", err, revs, at)
+	}
+}
