@@ -96,10 +96,10 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.BoolVar(&g.allTargets, "all-targets", false, "run the command on every target of the environment, one after another (see --parallel), with one combined report")
 	fs.IntVar(&g.parallel, "parallel", 1, "with --all-targets, how many `N` targets run at once")
 	fs.Func("notify", "post the run report to this `URL`: a Slack incoming webhook or any https webhook; repeatable (RUNWAY_NOTIFY: comma-separated)", func(v string) error {
-		for _, t := range strings.Split(v, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				g.notify = append(g.notify, t)
-			}
+		// One URL a flag: a comma is a URL's own (?tags=a,b); only
+		// RUNWAY_NOTIFY lists several (applyEnv splits it).
+		if v = strings.TrimSpace(v); v != "" {
+			g.notify = append(g.notify, v)
 		}
 		return nil
 	})
@@ -287,9 +287,15 @@ func (a *app) applyEnv(fs *flag.FlagSet) error {
 		if v == "" {
 			return
 		}
-		if e := fs.Set(f.Name, v); e != nil {
-			err = usagef("environment %s=%q: %v", key, v, e)
-			return
+		values := []string{v}
+		if f.Name == "notify" {
+			values = strings.Split(v, ",") // several webhooks in one variable
+		}
+		for _, v := range values {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = usagef("environment %s=%q: %v", key, v, e)
+				return
+			}
 		}
 		a.g.set[f.Name] = true
 	})

@@ -38,7 +38,8 @@ func TestNotify(t *testing.T) {
 		posts = append(posts, m)
 	}))
 	defer srv.Close()
-	hook := srv.URL + "/hooks/" + webhookToken + "?sig=" + webhookToken
+	// A comma in a URL is the URL's own: one --notify is one webhook.
+	hook := srv.URL + "/hooks/" + webhookToken + "?sig=" + webhookToken + "&tags=deploy,db"
 
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "0001_a.up.sql"), []byte("CREATE TABLE a (id int);\n"), 0o644)
