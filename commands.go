@@ -102,7 +102,9 @@ func (r *Runner) Plan(ctx context.Context, o UpOptions) (*report.Report, error) 
 			pl.Statements = append(pl.Statements, report.Statement{Line: st.Line, SQL: st.SQL})
 		}
 		rep.Plan = append(rep.Plan, pl)
-		rep.ToVersion = pl.Version
+		if p.e.m.Version.Compare(a.current) > 0 {
+			rep.ToVersion = pl.Version // not an older one --allow-out-of-order fills in
+		}
 	}
 	rep.Status = report.StatusOK
 	if len(plans) > 0 {

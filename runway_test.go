@@ -633,6 +633,10 @@ func TestOutOfOrderAndAhead(t *testing.T) {
 		if _, err := up(t, drv, late); !errors.Is(err, runway.ErrValidation) {
 			t.Fatalf("out-of-order: want ErrValidation, got %v", err)
 		}
+		pr, _ := runway.New(drv, late, runway.WithAllowOutOfOrder())
+		if plan, err := pr.Plan(context.Background(), runway.UpOptions{}); err != nil || len(plan.Plan) != 1 || plan.ToVersion != "3" {
+			t.Fatalf("plan --allow-out-of-order: %v, to %q, want 3 as up reports", err, plan.ToVersion)
+		}
 		rep := mustUp(t, drv, late, runway.WithAllowOutOfOrder())
 		if len(rep.Applied) != 1 || rep.Applied[0].Version != "2" || rep.ToVersion != "3" {
 			t.Fatalf("allow out of order: %+v", rep)
