@@ -350,13 +350,34 @@ func (r *Runner) Wait(ctx context.Context) (*report.Report, error) {
 			rep.FromVersion = a.current.String()
 			rep.ToVersion = rep.FromVersion
 			setPending(rep, a, nil)
-			if len(rep.Pending) == 0 && len(a.modified) == 0 {
+			// What up refuses to run past is never going to be applied:
+			// an edited migration (or an unfinished one whose file is
+			// gone) fails the wait at once. A migration older than the
+			// newest applied one waits, since the runner that applies may
+			// allow it (--allow-out-of-order), but is said once, as is a
+			// database ahead of the source.
+			problems, warnings := r.upProblems(a)
+			var stuck []Problem
+			for _, p := range problems {
+				switch p.Kind {
+				case "out-of-order":
+					warnings = append(warnings, fmt.Sprintf("%s_%s is pending but older than the newest applied migration %s: up applies it only with --allow-out-of-order", p.Version, p.Name, a.current))
+				default:
+					stuck = append(stuck, p)
+				}
+			}
+			if len(stuck) > 0 {
+				return r.finish(rep, validationFindings(stuck))
+			}
+			for _, w := range warnings {
+				if !warned[w] {
+					warned[w] = true
+					r.warn(rep, []string{w})
+				}
+			}
+			if len(rep.Pending) == 0 {
 				rep.Status = report.StatusOK
 				return r.finish(rep, nil)
-			}
-			if len(a.modified) > 0 && len(rep.Pending) == 0 {
-				problems, _ := r.upProblems(a)
-				return r.finish(rep, validationFindings(problems))
 			}
 			r.emit(Event{Kind: EventWaiting, Pending: len(rep.Pending)})
 		}

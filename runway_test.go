@@ -1252,3 +1252,32 @@ func TestHistoryTableNamedOnce(t *testing.T) {
 		t.Fatalf("a nil option: %v", err)
 	}
 }
+
+// Wait does not sit out its timeout in silence on what up will not apply: an
+// edited migration fails it at once, even with other work pending; a pending
+// migration older than the newest applied one is said (a runner with
+// --allow-out-of-order may still apply it), as is a database ahead.
+func TestWaitOnWhatUpRefuses(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		mustUp(t, drv, files("0001_a.up.sql", "CREATE TABLE a (id int);\n", "0003_c.up.sql", "CREATE TABLE c (id int);\n"))
+		wait := func(src fstest.MapFS) (*report.Report, error) {
+			r, err := runway.New(drv, src, runway.WithPollInterval(20*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			return r.Wait(ctx)
+		}
+		rep, err := wait(files("0001_a.up.sql", "CREATE TABLE a (id int);\n", "0002_b.up.sql", "CREATE TABLE b (id int);\n", "0003_c.up.sql", "CREATE TABLE c (id int);\n"))
+		if !errors.Is(err, runway.ErrPending) || len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "2_b is pending but older than the newest applied migration 3") {
+			t.Fatalf("wait on an out-of-order file: %v %q", err, rep.Warnings)
+		}
+		start := time.Now()
+		_, err = wait(files("0001_a.up.sql", "CREATE TABLE a (id bigint);\n", "0003_c.up.sql", "CREATE TABLE c (id int);\n", "0004_d.up.sql", "CREATE TABLE d (id int);\n"))
+		if !errors.Is(err, runway.ErrValidation) || !strings.Contains(err.Error(), "modified") || time.Since(start) > 250*time.Millisecond {
+			t.Fatalf("wait on an edited migration with work pending: %v after %v", err, time.Since(start))
+		}
+	})
+}
