@@ -16,7 +16,14 @@ func main() {
 	// average and up to 2.8 ms between the report and the exit
 	// (docs/benchmarks.md, "The round of 2026-12-03, 06:00 UTC"). A SIGTERM that arrives after the run finished is
 	// caught and ignored: the exit code stays the run's.
-	ctx, _ := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first signal the run winds down (the migration is cancelled,
+	// the report and notifications still go out, briefly); a second one
+	// ends the process at once, as a second Ctrl-C does elsewhere.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	os.Exit(runProcess(ctx))
 }
 

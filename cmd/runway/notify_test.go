@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 const webhookToken = "T0kenSecret-8f2a9c"
@@ -116,5 +117,38 @@ func TestNotify(t *testing.T) {
 	}
 	if !strings.HasPrefix(out, `{"command":"up","status":"failed"`) || strings.Count(out, `"command"`) != 1 {
 		t.Fatalf("--json output of a connection failure:\n%s", out)
+	}
+}
+
+// A run stopped by a signal still sends its report, but does not wait a
+// minute on a slow webhook: once the run's context ends, the delivery has
+// notifyGrace left.
+func TestNotifyCutShortBySignal(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	old := notifyGrace
+	notifyGrace = 300 * time.Millisecond
+	defer func() { notifyGrace = old }()
+
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "0001_a.up.sql"), []byte("CREATE TABLE a (id int);\n"), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(500*time.Millisecond, cancel) // the SIGTERM, while the webhook hangs
+	var out, errb bytes.Buffer
+	start := time.Now()
+	newApp(strings.NewReader(""), &out, &errb, func(string) string { return "" }, false, false).run(ctx,
+		[]string{"-d", "sqlite:" + filepath.Join(dir, "x.db"), "--dir", dir, "--notify", srv.URL + "/slow", "up"})
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("the run took %v after the signal to give up on a slow webhook\n%s", took, errb.String())
+	}
+	if !strings.Contains(errb.String(), "warning: notify") {
+		t.Errorf("the cut-short delivery was not reported:\n%s", errb.String())
 	}
 }

@@ -348,6 +348,13 @@ var errNotify = errors.New("notification not delivered")
 // notify posts the report to --notify targets and the GitHub Actions job
 // summary, as --notify-on says. A failed delivery is a warning, or exit 1
 // with --notify-required; it never hides the run's own result.
+// notifyBudget bounds the delivery of a run's notifications; notifyGrace is
+// what is left of it once the run is being stopped by a signal.
+var (
+	notifyBudget = 60 * time.Second
+	notifyGrace  = 5 * time.Second
+)
+
 func (a *app) notify(ctx context.Context, rep *report.Report) error {
 	when, err := notify.ParseWhen(a.g.notifyOn)
 	if err != nil {
@@ -365,10 +372,25 @@ func (a *app) notify(ctx context.Context, rep *report.Report) error {
 	if len(targets) == 0 {
 		return nil
 	}
-	// A deploy must not wait long on a chat service.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+	// A deploy must not wait long on a chat service: a minute at most, and
+	// once the run is being stopped (SIGTERM: ECS and Kubernetes kill 30 s
+	// later) a few seconds more, so that the report still goes out.
+	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyBudget)
 	defer cancel()
-	errs := notify.Send(ctx, targets, when, rep)
+	go func() {
+		select {
+		case <-ctx.Done():
+			t := time.NewTimer(notifyGrace)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				cancel()
+			case <-sendCtx.Done():
+			}
+		case <-sendCtx.Done():
+		}
+	}()
+	errs := notify.Send(sendCtx, targets, when, rep)
 	for _, e := range errs {
 		fmt.Fprintf(a.stderr, "warning: %v\n", e)
 	}
