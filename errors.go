@@ -203,7 +203,11 @@ func FailureHint(me *MigrationError) string {
 		return "Runway cannot tell whether the interrupted work took effect: the database did not answer. Run `runway status` to see what the history recorded, then `runway up` again: a migration applied in a transaction committed whole or not at all; one applied statement by statement resumes after the last statement it recorded (if that statement did complete, it may fail on rerun: then put the database right and run `runway repair`)." + record
 	}
 	if me.Down {
-		return "the down migration stopped here; fix the file or the database and run `runway down` again"
+		if me.Applied == 0 {
+			return fmt.Sprintf("nothing of the down migration %s took effect, and %s is still recorded as applied; fix the statement in %s or the database, and run `runway down` again", me.File, me.Version, me.File)
+		}
+		return fmt.Sprintf("%d statement(s) of the down migration %s took effect before the failure and could not be rolled back, and %s is still recorded as applied: `runway down` would run them again. Finish the revert by hand and run the rest (remove the statements that ran from %s before running `runway down` again), or undo them so the migration stands applied",
+			me.Applied, me.File, me.Version, me.File)
 	}
 	if why := notTheSQL(me.Code); why != "" {
 		done := fmt.Sprintf("nothing of migration %s was applied", me.Version)

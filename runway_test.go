@@ -1281,3 +1281,29 @@ func TestWaitOnWhatUpRefuses(t *testing.T) {
 		}
 	})
 }
+
+// A down script that fails says what took effect: nothing where it ran in a
+// transaction, the statements before the failure on MySQL, whose DDL commits
+// by itself (and down is not resumable: rerunning would run them again).
+func TestFailedDownSaysWhatTookEffect(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		src := files("0001_a.up.sql", "CREATE TABLE fa (id int);\nCREATE TABLE fb (id int);\n",
+			"0001_a.down.sql", "DROP TABLE fb;\nDROP TABLE no_such_table;\nDROP TABLE fa;\n")
+		mustUp(t, drv, src)
+		r, _ := runway.New(drv, src)
+		_, err := r.Down(context.Background(), runway.DownOptions{})
+		var me *runway.MigrationError
+		if !errors.As(err, &me) {
+			t.Fatalf("down: %v", err)
+		}
+		hint := runway.FailureHint(me)
+		want := "nothing of the down migration 0001_a.down.sql took effect"
+		if !drv.TransactionalDDL() {
+			want = "1 statement(s) of the down migration 0001_a.down.sql took effect before the failure"
+		}
+		if !strings.Contains(hint, want) {
+			t.Fatalf("hint %q, want %q", hint, want)
+		}
+	})
+}
