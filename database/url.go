@@ -27,13 +27,16 @@ func Redact(raw string) string {
 		}
 	}
 	if u.RawQuery != "" {
-		q := u.Query()
-		for k := range q {
-			if secretParam(k) {
-				q.Set(k, "***")
+		// Parameter by parameter, in their order and encoding: only the
+		// secret values change.
+		params := strings.Split(u.RawQuery, "&")
+		for i, p := range params {
+			k, _, _ := strings.Cut(p, "=")
+			if dk, err := url.QueryUnescape(k); err == nil && secretParam(dk) {
+				params[i] = k + "=***"
 			}
 		}
-		u.RawQuery = q.Encode()
+		u.RawQuery = strings.Join(params, "&")
 	}
 	return strings.ReplaceAll(u.String(), "%2A%2A%2A", "***")
 }

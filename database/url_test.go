@@ -12,6 +12,7 @@ func TestRedact(t *testing.T) {
 		{"mysql://root:p@ss:w@rd@host/db", "mysql://root:***@host/db"},
 		{"postgres://app@db/app", "postgres://app@db/app"},
 		{"postgres://db/app?password=s3cret", "postgres://db/app?password=***"},
+		{"postgres://db/app?user=app&password=s3cret&sslmode=disable", "postgres://db/app?user=app&password=***&sslmode=disable"},
 		{"sqlite:runway.db", "sqlite:runway.db"},
 		{"host=db user=app password=s3cret dbname=app", "host=db user=app password=*** dbname=app"},
 		{"host=db password = 's3cret x\\' y' sslpassword=p@ss", "host=db password = *** sslpassword=***"},

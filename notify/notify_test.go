@@ -793,3 +793,15 @@ func TestNoRetryOnBadCertificate(t *testing.T) {
 		t.Errorf("attempts = %d", attempts.Load())
 	}
 }
+
+// A URL at the end of a sentence keeps the sentence's punctuation outside:
+// the copy a webhook gets reads as the report does ("?sslmode=disable:",
+// not "?sslmode=disable%3A").
+func TestScrubTextLeavesPunctuation(t *testing.T) {
+	in := "could not connect to postgres://app:s3cret@127.0.0.1:5999/db?sslmode=disable: dial tcp: refused."
+	got := scrubText(in)
+	want := "could not connect to postgres://app:***@127.0.0.1:5999/db?sslmode=disable: dial tcp: refused."
+	if got != want {
+		t.Errorf("scrubText:\n got %s\nwant %s", got, want)
+	}
+}

@@ -175,25 +175,35 @@ func scrubText(s string, known ...string) string {
 		}
 	}
 	s = urlInText().ReplaceAllStringFunc(s, func(u string) string {
-		scheme, rest, _ := strings.Cut(u, "://")
-		switch strings.ToLower(scheme) {
-		case "http", "https", "slack+http", "slack+https":
-			host, _, _ := strings.Cut(rest, "/")
-			if i := strings.LastIndex(host, "@"); i >= 0 {
-				host = host[i+1:]
-			}
-			if isSlackHost(host) || strings.Contains(rest, "@") {
-				r := Redact(u)
-				if !strings.Contains(r, "://") {
-					r = "https://" + r
-				}
-				return r
-			}
-		}
-		return database.Redact(u)
+		// Punctuation that ends the sentence ("…?sslmode=disable: dial
+		// tcp…") is not the URL's: left in, the redacted URL would carry it
+		// re-encoded (disable%3A).
+		trimmed := strings.TrimRight(u, ":;,.!)]}")
+		tail := u[len(trimmed):]
+		return scrubURL(trimmed) + tail
 	})
 	s = secretAssignment().ReplaceAllString(s, "${1}=***")
 	return s
+}
+
+// scrubURL masks the secrets of one URL found in free text.
+func scrubURL(u string) string {
+	scheme, rest, _ := strings.Cut(u, "://")
+	switch strings.ToLower(scheme) {
+	case "http", "https", "slack+http", "slack+https":
+		host, _, _ := strings.Cut(rest, "/")
+		if i := strings.LastIndex(host, "@"); i >= 0 {
+			host = host[i+1:]
+		}
+		if isSlackHost(host) || strings.Contains(rest, "@") {
+			r := Redact(u)
+			if !strings.Contains(r, "://") {
+				r = "https://" + r
+			}
+			return r
+		}
+	}
+	return database.Redact(u)
 }
 
 // scrubbed returns a copy of r whose free-text fields have passed scrubText
