@@ -125,8 +125,17 @@ func (a *app) withRunner(ctx context.Context, opts []runway.Option, fn func(r *r
 		return a.reportEarlyFailure(ctx, started, err)
 	}
 	if rep != nil {
+		// Notified first, rendered after: a delivery that fails under
+		// --notify-required (exit 1) is then in the report's warnings, so
+		// that a pipeline reading --json can tell it from a failed
+		// migration.
+		a.label(rep)
+		nerr := a.notify(ctx, rep)
+		if nerr != nil {
+			rep.Warnings = append(rep.Warnings, nerr.Error())
+		}
 		a.render(rep, err)
-		if nerr := a.notify(ctx, rep); nerr != nil && err == nil {
+		if nerr != nil && err == nil {
 			err = nerr
 		}
 	}

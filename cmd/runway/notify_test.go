@@ -84,6 +84,11 @@ func TestNotify(t *testing.T) {
 	if code, out := cli("--notify-on", "always", "--notify-required", "up"); code != exitFailed || !strings.Contains(out, "--notify-required") {
 		t.Fatalf("--notify-required: exit %d\n%s", code, out)
 	}
+	// The --json report says why that run exits 1: not a migration.
+	if code, out := cli("--json", "--notify-on", "always", "--notify-required", "up"); code != exitFailed ||
+		!strings.Contains(out, `"warnings":["notification not delivered: 1 of 2 notification(s) failed (--notify-required)"]`) {
+		t.Fatalf("--notify-required --json: exit %d\n%s", code, out)
+	}
 	if code, out := cli("--notify-on", "sometimes", "up"); code != exitUsage {
 		t.Fatalf("bad --notify-on: exit %d\n%s", code, out)
 	}

@@ -20,13 +20,19 @@ import (
 
 func redactedDB(raw string) string { return database.Redact(raw) }
 
-// render prints the report: JSON on stdout with --json, else text.
-func (a *app) render(rep *report.Report, err error) {
+// label fills in what the CLI knows of a run and the engine does not: the
+// (redacted) database, the environment, the source. Before render and notify.
+func (a *app) label(rep *report.Report) {
 	rep.Database = redactedDB(a.g.database)
 	rep.Env = a.g.env
 	if rep.Source == "" {
 		rep.Source = a.g.dir
 	}
+}
+
+// render prints the report: JSON on stdout with --json, else text.
+func (a *app) render(rep *report.Report, err error) {
+	a.label(rep)
 	if a.g.json {
 		if werr := report.WriteJSON(a.stdout, rep); werr != nil {
 			fmt.Fprintf(a.stderr, "runway: write report: %v\n", werr)
