@@ -379,6 +379,10 @@ func loadKey(c Config) (ssh.Signer, error) {
 		if msg := err.Error(); strings.HasPrefix(msg, "ssh: ") && !strings.ContainsAny(msg, "\r\n") {
 			detail = " (" + msg + ")"
 		}
+		if c.KeyFile == "" && !bytes.ContainsAny(pem, "\n ") && (bytes.HasPrefix(pem, []byte("/")) || bytes.HasPrefix(pem, []byte("~")) || bytes.HasPrefix(pem, []byte("."))) {
+			// A file name where the key's text belongs (RUNWAY_SSH_KEY).
+			return nil, fmt.Errorf("%s: the value looks like a file name: RUNWAY_SSH_KEY takes the key's text (an ECS or CI secret); for a key file use --ssh-key FILE", source)
+		}
 		return nil, fmt.Errorf("%s: not a private key in OpenSSH or PEM format%s", source, detail)
 	}
 	return signer, nil

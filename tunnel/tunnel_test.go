@@ -499,6 +499,8 @@ func TestConfigRefused(t *testing.T) {
 		// The ASN.1 parser's message is left out: it might quote the key's bytes.
 		{"damaged PEM key", tunnel.Config{Bastion: b, Key: []byte(garbledPEM), KnownHostsFile: kh},
 			"ssh bastion " + b + ": private key: not a private key in OpenSSH or PEM format"},
+		{"key file name as the key", tunnel.Config{Bastion: b, Key: []byte("/run/secrets/bastion_key"), KnownHostsFile: kh},
+			"ssh bastion " + b + ": private key: the value looks like a file name: RUNWAY_SSH_KEY takes the key's text (an ECS or CI secret); for a key file use --ssh-key FILE"},
 		{"missing known_hosts", tunnel.Config{Bastion: b, Key: pem, KnownHostsFile: kh + ".nope"},
 			"ssh bastion " + b + ": known_hosts: open " + kh + ".nope: no such file or directory"},
 	} {

@@ -274,6 +274,33 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// setValue sets flag f from the environment or the configuration file: a
+// boolean also reads yes/no and on/off, and a refused value says what form
+// is wanted (the flag package only says "parse error").
+func setValue(fs *flag.FlagSet, f *flag.Flag, v string) error {
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "yes", "on":
+			v = "true"
+		case "no", "off":
+			v = "false"
+		}
+		if err := fs.Set(f.Name, v); err != nil {
+			return fmt.Errorf("want true or false (or 1/0, yes/no, on/off)")
+		}
+		return nil
+	}
+	if err := fs.Set(f.Name, v); err != nil {
+		if g, ok := f.Value.(flag.Getter); ok && isDuration(g.Get()) {
+			return fmt.Errorf("want a duration with its unit, such as 90s, 5m or 1h30m")
+		}
+		return err
+	}
+	return nil
+}
+
+func isDuration(v any) bool { _, ok := v.(time.Duration); return ok }
+
 // applyEnv fills every flag not given on the command line from RUNWAY_<FLAG>.
 func (a *app) applyEnv(fs *flag.FlagSet) error {
 	var err error
@@ -292,7 +319,7 @@ func (a *app) applyEnv(fs *flag.FlagSet) error {
 			values = strings.Split(v, ",") // several webhooks in one variable
 		}
 		for _, v := range values {
-			if e := fs.Set(f.Name, v); e != nil {
+			if e := setValue(fs, f, v); e != nil {
 				err = usagef("environment %s=%q: %v", key, v, e)
 				return
 			}

@@ -199,7 +199,7 @@ func (a *app) applyConfig(fs *flag.FlagSet) error {
 			if err != nil {
 				return usagef("%s: %s: %v", path, k, err)
 			}
-			if err := fs.Set(name, s); err != nil {
+			if err := setValue(fs, f, s); err != nil {
 				return usagef("%s: %s: %v", path, k, err)
 			}
 		}
