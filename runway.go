@@ -130,7 +130,8 @@ func WithRequireDown() Option {
 	return func(c *config) error { c.requireDown = true; return nil }
 }
 
-// WithLogger sends debug and progress records to l.
+// WithLogger sends progress records to l: warnings (and a wait for the lock)
+// at Warn, failures at Error, the rest at Debug.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l == nil {
@@ -252,7 +253,16 @@ func (r *Runner) emit(e Event) {
 	if r.cfg.observe != nil {
 		r.cfg.observe(e)
 	}
-	r.cfg.logger.Debug(e.String(), "event", e.Kind.String(), "version", e.Version)
+	// Warnings and failures at their own levels: an application logging at
+	// Info (slog.Default) sees them without the progress chatter.
+	level := slog.LevelDebug
+	switch e.Kind {
+	case EventWarning, EventLockWaiting:
+		level = slog.LevelWarn
+	case EventMigrationFail:
+		level = slog.LevelError
+	}
+	r.cfg.logger.Log(context.Background(), level, e.String(), "event", e.Kind.String(), "version", e.Version)
 }
 
 func (r *Runner) newReport(command string) *report.Report {

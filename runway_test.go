@@ -1,10 +1,12 @@
 package runway_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -1306,4 +1308,51 @@ func TestFailedDownSaysWhatTookEffect(t *testing.T) {
 			t.Fatalf("hint %q, want %q", hint, want)
 		}
 	})
+}
+
+// failingWrites is a driver whose history writes fail: the database took the
+// statements but not the record of them.
+type failingWrites struct{ database.Driver }
+
+func (failingWrites) WriteRevision(context.Context, database.Revision) error {
+	return errors.New("disk full")
+}
+
+// Every migration an observer sees start ends, also when what failed is the
+// history write rather than a statement; warnings and failures reach a
+// logger at their own levels, not at Debug.
+func TestEventsEndAndLogLevels(t *testing.T) {
+	drv, err := sqlite.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "e.db"), database.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drv.Close(context.Background())
+	var kinds []runway.EventKind
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	r, err := runway.New(failingWrites{drv}, files(
+		"0001_empty.up.sql", "-- nothing yet\n",
+		"0002_nt.up.sql", "-- runway:no-transaction\nCREATE TABLE nt (id int);\n"),
+		runway.WithObserver(func(e runway.Event) { kinds = append(kinds, e.Kind) }), runway.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Up(context.Background(), runway.UpOptions{}); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("up with failing history writes: %v", err)
+	}
+	starts, ends := 0, 0
+	for _, k := range kinds {
+		switch k {
+		case runway.EventMigrationStart:
+			starts++
+		case runway.EventMigrationDone, runway.EventMigrationFail:
+			ends++
+		}
+	}
+	if starts == 0 || starts != ends {
+		t.Errorf("events %v: %d migration(s) started, %d ended", kinds, starts, ends)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "level=ERROR") || strings.Contains(logs.String(), "level=DEBUG") {
+		t.Errorf("log at Info:\n%s", logs.String())
+	}
 }

@@ -613,7 +613,7 @@ func (r *Runner) applyRecordedEach(ctx context.Context, rep *report.Report, rb d
 		case err != nil:
 			p := plans[n]
 			if refused(err) {
-				return fmt.Errorf("%s: not run: %w", p.e.m.Up.File, err)
+				return r.failEvent(p, fmt.Errorf("%s: not run: %w", p.e.m.Up.File, err))
 			}
 			rev := items[n].Running
 			rev.AppliedAt = start.UTC()
@@ -630,6 +630,14 @@ func (r *Runner) applyRecordedEach(ctx context.Context, rep *report.Report, rb d
 		}
 	}
 	return nil
+}
+
+// failEvent ends p's events with a failure for an error that is not a
+// statement's (a history write, a driver that refused to go on), so that an
+// observer sees every started migration end; it returns err.
+func (r *Runner) failEvent(p applyPlan, err error) error {
+	r.emit(Event{Kind: EventMigrationFail, Version: p.e.m.Version.String(), Name: p.e.m.Name, File: p.e.m.Up.File, Err: err})
+	return err
 }
 
 // applyStatements runs a migration statement by statement outside a
@@ -667,7 +675,7 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 		}
 	}
 	if err := r.drv.WriteRevision(ctx, rev); err != nil {
-		return fmt.Errorf("record %s as running: %w", m.Up.File, err)
+		return r.failEvent(p, fmt.Errorf("record %s as running: %w", m.Up.File, err))
 	}
 	for i := p.resumeAt; i < len(p.stmts); i++ {
 		st := p.stmts[i]
@@ -677,7 +685,7 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 			if refused(err) {
 				// The driver refused before running the statement: nothing
 				// of it ran, and the history is not ours to write any more.
-				return fmt.Errorf("%s: statement %d not run: %w", m.Up.File, i+1, err)
+				return r.failEvent(p, fmt.Errorf("%s: statement %d not run: %w", m.Up.File, i+1, err))
 			}
 			return r.recordFailure(ctx, p, rev, start, i, err)
 		}
@@ -685,7 +693,7 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 		rev.StatementChecksums = append(rev.StatementChecksums, st.Checksum())
 		if i+1 < len(p.stmts) {
 			if err := r.drv.WriteRevision(ctx, rev); err != nil {
-				return fmt.Errorf("record progress of %s (statement %d applied): %w", m.Up.File, i+1, err)
+				return r.failEvent(p, fmt.Errorf("record progress of %s (statement %d applied): %w", m.Up.File, i+1, err))
 			}
 		}
 	}
@@ -693,7 +701,7 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 	rev.Duration = r.cfg.now().Sub(start)
 	rev.Error = ""
 	if err := r.drv.WriteRevision(ctx, rev); err != nil {
-		return fmt.Errorf("record %s as applied (all its statements ran): %w", m.Up.File, err)
+		return r.failEvent(p, fmt.Errorf("record %s as applied (all its statements ran): %w", m.Up.File, err))
 	}
 	r.doneEvent(rep, p, rev.Duration)
 	return nil
