@@ -209,6 +209,16 @@ func FailureHint(me *MigrationError) string {
 		return fmt.Sprintf("%d statement(s) of the down migration %s took effect before the failure and could not be rolled back, and %s is still recorded as applied: `runway down` would run them again. Finish the revert by hand and run the rest (remove the statements that ran from %s before running `runway down` again), or undo them so the migration stands applied",
 			me.Applied, me.File, me.Version, me.File)
 	}
+	if !me.Down && (errors.Is(me.Err, context.Canceled) || errors.Is(me.Err, context.DeadlineExceeded)) {
+		// The caller stopped the run (a signal, a context's deadline): the
+		// SQL and the server's timeouts are not the matter.
+		done := fmt.Sprintf("nothing of migration %s was applied", me.Version)
+		if me.Applied > 0 {
+			done = fmt.Sprintf("%d of the statements of migration %s took effect before it and stay applied; the rerun resumes at statement %d", me.Applied, me.Version, me.Statement)
+		}
+		return fmt.Sprintf("the run was stopped (cancelled, or its time ran out) while statement %d of %s ran; %s. Run `runway up` again to finish.%s",
+			me.Statement, me.File, done, record)
+	}
 	if why := notTheSQL(me.Code); why != "" {
 		done := fmt.Sprintf("nothing of migration %s was applied", me.Version)
 		if me.Applied > 0 {

@@ -88,6 +88,11 @@ func (r *Runner) lockUnlessSettled(ctx context.Context, settled func() bool) (co
 		ok, err = r.drv.Lock(ctx, wait)
 	}
 	if err != nil {
+		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+			// A wait the caller cut short, whatever the driver made of it
+			// (PostgreSQL: a cancelled statement): errors.Is finds why.
+			err = errors.Join(err, ctx.Err())
+		}
 		return nil, nil, fmt.Errorf("take the migration lock: %w", err)
 	}
 	r.emit(Event{Kind: EventLockAcquired, Waited: r.cfg.now().Sub(start)})

@@ -1356,3 +1356,36 @@ func TestEventsEndAndLogLevels(t *testing.T) {
 		t.Errorf("log at Info:\n%s", logs.String())
 	}
 }
+
+// A caller that cancels: the error says so once (errors.Is finds the
+// context's error, also while waiting for the lock) and the hint does not
+// send the operator to the SQL or the server's timeouts.
+// (PostgreSQL: its driver cancels on the server, which answers 57014.)
+func TestCancelledByTheCaller(t *testing.T) {
+	{
+		tg := newTarget(t, "postgres")
+		drv := tg.open(t)
+		r, _ := runway.New(drv, files("0001_slow.up.sql", "SELECT pg_sleep(5);\n"))
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		_, err := r.Up(ctx, runway.UpOptions{})
+		var me *runway.MigrationError
+		if !errors.As(err, &me) || !errors.Is(err, context.DeadlineExceeded) || strings.Count(err.Error(), "57014") != 1 {
+			t.Fatalf("cancelled mid-statement: %v", err)
+		}
+		if hint := runway.FailureHint(me); !strings.Contains(hint, "the run was stopped") || strings.Contains(hint, "statement timeout") {
+			t.Fatalf("hint: %s", hint)
+		}
+		// Waiting for the lock another session holds.
+		holder := tg.open(t)
+		if ok, err := holder.Lock(context.Background(), 0); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		r2, _ := runway.New(drv, files("0002_b.up.sql", "SELECT 1;\n"))
+		ctx2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel2()
+		if _, err := r2.Up(ctx2, runway.UpOptions{}); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("cancelled while waiting for the lock: %v", err)
+		}
+	}
+}

@@ -800,7 +800,7 @@ func (r *Runner) failed(v migration.Version, name string, s *migration.Script, s
 	// answer, so whether the work took effect is unknown.
 	me.Uncertain = me.Code == "" && connectionFailed(err)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		me.Message = "interrupted before the statement finished: " + err.Error()
+		me.Message = "interrupted before the statement finished: " + me.Message // not err.Error(): it repeats the code
 	}
 	if !known {
 		idx = len(stmts)
