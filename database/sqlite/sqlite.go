@@ -101,6 +101,13 @@ func Open(ctx context.Context, url string, cfg database.Config) (*Driver, error)
 // on its first call and gives it back on Close, which leaves db open. The
 // migration lock's file is found from the database the connection has open
 // (PRAGMA database_list). Set a busy timeout on db's connections yourself.
+//
+// The connection goes back to the pool as the migrations left it: a
+// connection setting a no-transaction migration changed (PRAGMA
+// foreign_keys=OFF, say) stays changed for the application's queries on it.
+// Unlike mysql.New, the connection is not discarded, because with a
+// ":memory:" database it is the database. Restore such settings at the end
+// of the migration that changes them.
 func New(db *sql.DB, cfg database.Config) *Driver {
 	schema, table := quoteTable(cfg.TableName())
 	return &Driver{cfg: cfg, db: db, schema: schema, table: table}
