@@ -110,6 +110,10 @@ type MigrationError struct {
 	// the connection failed (lost, killed, timed out): whether the statement —
 	// or, in a transaction, the whole migration — took effect is unknown.
 	Uncertain bool
+	// NoTransaction is set when the failing statement ran outside a
+	// transaction (MySQL, no-transaction migrations): it may have done part
+	// of its work before failing.
+	NoTransaction bool
 	// RecordErr is set when the failure could not be written to the history
 	// table (its row still says running).
 	RecordErr error
@@ -227,11 +231,19 @@ func FailureHint(me *MigrationError) string {
 		return fmt.Sprintf("the database stopped statement %d of %s (%s), which says nothing against its SQL; %s. Once that is resolved, run `runway up` again.%s",
 			me.Statement, me.File, why, done, record)
 	}
+	var partial string
+	if me.NoTransaction {
+		partial = fmt.Sprintf(" Statement %d ran outside a transaction and may have done part of its work before failing (DROP TABLE a, b drops a; CREATE INDEX CONCURRENTLY leaves an invalid index): check the database before rerunning.", me.Statement)
+	}
+	if me.Applied == 0 && me.NoTransaction {
+		return fmt.Sprintf("no statement of migration %s took effect before statement %d. Either fix it in %s and run `runway up` again (it resumes at that statement), or put the database right by hand and run `runway repair`, then `runway up`.%s%s",
+			me.Version, me.Statement, me.File, partial, record)
+	}
 	if me.Applied == 0 {
 		return fmt.Sprintf("nothing of migration %s was applied; fix the statement in %s and run `runway up` again.%s", me.Version, me.File, record)
 	}
-	return fmt.Sprintf("%d of the statements of migration %s took effect before the failure and could not be rolled back. Either fix statement %d in %s and run `runway up` again (it resumes at that statement), or put the database right by hand (undo those statements) and run `runway repair`, then `runway up`.%s",
-		me.Applied, me.Version, me.Statement, me.File, record)
+	return fmt.Sprintf("%d of the statements of migration %s took effect before the failure and could not be rolled back. Either fix statement %d in %s and run `runway up` again (it resumes at that statement), or put the database right by hand (undo those statements) and run `runway repair`, then `runway up`.%s%s",
+		me.Applied, me.Version, me.Statement, me.File, partial, record)
 }
 
 // notTheSQL says why a statement failed when its error code blames the

@@ -1389,3 +1389,21 @@ func TestCancelledByTheCaller(t *testing.T) {
 		}
 	}
 }
+
+// A statement that fails outside a transaction may have done part of its
+// work (MySQL's DROP TABLE a, b drops a): the hint says to check, rather than
+// that nothing took effect.
+func TestNoTransactionFailureHint(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		_, err := up(t, drv, files("0001_a.up.sql", "-- runway:no-transaction\nCREATE TABLE pa (id int);\nDROP TABLE pa, no_such_table;\n"))
+		var me *runway.MigrationError
+		if !errors.As(err, &me) || !me.NoTransaction {
+			t.Fatalf("up: %v", err)
+		}
+		hint := runway.FailureHint(me)
+		if !strings.Contains(hint, "Statement 2 ran outside a transaction and may have done part of its work") || strings.Contains(hint, "nothing of migration") {
+			t.Fatalf("hint: %s", hint)
+		}
+	})
+}

@@ -748,8 +748,11 @@ func (r *Runner) recordFailure(ctx context.Context, p applyPlan, rev database.Re
 	werr := r.drv.WriteRevision(wctx, rev)
 	cancel()
 	ferr := r.failed(m.Version, m.Name, m.Up, p.stmts, applied, err, false)
-	if me, ok := ferr.(*MigrationError); ok && werr != nil {
-		me.RecordErr = werr
+	if me, ok := ferr.(*MigrationError); ok {
+		me.NoTransaction = true // recorded statement by statement
+		if werr != nil {
+			me.RecordErr = werr
+		}
 	}
 	return ferr
 }
