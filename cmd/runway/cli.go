@@ -180,10 +180,14 @@ func (a *app) main(ctx context.Context, args []string) int {
 	name, rest := rest[0], rest[1:]
 	if name == "help" {
 		if len(rest) > 0 {
-			if c, ok := commands[rest[0]]; ok {
-				a.commandUsage(a.stdout, c, nil)
-				return exitOK
+			c, ok := commands[rest[0]]
+			if !ok {
+				fmt.Fprintf(a.stderr, "runway: help %s: no such command\n", rest[0])
+				a.usage(a.stderr)
+				return exitUsage
 			}
+			a.commandUsage(a.stdout, c, nil)
+			return exitOK
 		}
 		a.usage(a.stdout)
 		return exitOK
@@ -396,6 +400,9 @@ func (a *app) open(ctx context.Context, rawURL string) (database.Driver, error) 
 		if err := checkURL(rawURL); err != nil {
 			return nil, err
 		}
+		if err := checkPostgresURL(rawURL); err != nil {
+			return nil, err
+		}
 		drv, err = postgres.Open(ctx, rawURL, cfg)
 	case "mysql", "mariadb":
 		if err := checkURL(rawURL); err != nil {
@@ -455,6 +462,20 @@ func isSQLite(url string) bool {
 func checkURL(rawURL string) error {
 	if _, err := url.Parse(rawURL); err != nil {
 		return usagef("database URL %s is malformed: check the host and port, and percent-encode special characters (/ : @ ? #) in the user name and password", database.Redact(rawURL))
+	}
+	return nil
+}
+
+// checkPostgresURL refuses two "@" before the host: Go's URL parser splits
+// at the last, the PostgreSQL driver at the first, and would look a piece of
+// the password up as the host name. (The MySQL driver reads such a URL as
+// Go's parser does.)
+func checkPostgresURL(rawURL string) error {
+	if _, rest, ok := strings.Cut(rawURL, "://"); ok {
+		authority, _, _ := strings.Cut(rest, "/")
+		if strings.Count(authority, "@") > 1 {
+			return usagef("database URL %s is malformed: its user name or password holds an unescaped @; percent-encode it as %%40", database.Redact(rawURL))
+		}
 	}
 	return nil
 }

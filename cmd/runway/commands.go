@@ -552,7 +552,7 @@ var cmdNew = &command{
 		}
 		name := slug(strings.Join(args, "_"))
 		if name == "" {
-			return usagef("new: %q has no letters or digits to name a file with", strings.Join(args, " "))
+			return usagef("new: %q has no ASCII letters or digits to name a file with (file names keep a-z, 0-9 and _): use a name in those", strings.Join(args, " "))
 		}
 		if err := os.MkdirAll(a.g.dir, 0o755); err != nil {
 			return usagef("new: create folder %s: %v", a.g.dir, err)

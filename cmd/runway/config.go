@@ -301,7 +301,7 @@ func (a *app) allTargets(ctx context.Context, args []string) int {
 		}
 		if a.g.json {
 			combined[name] = json.RawMessage(bytes.TrimSpace(r.out.Bytes()))
-			a.stderr.Write(r.err.Bytes())
+			a.labelLines(name, &r.err)
 		} else if parallel > 1 {
 			a.printTarget(name, &r.out, &r.err)
 		}
@@ -326,10 +326,15 @@ func (a *app) allTargets(ctx context.Context, args []string) int {
 // since stderr is often read apart from stdout (a CI log, a terminal).
 func (a *app) printTarget(name string, out, errb *bytes.Buffer) {
 	fmt.Fprintf(a.stdout, "== %s\n", name)
+	a.labelLines(name, errb)
+	a.stdout.Write(out.Bytes())
+}
+
+// labelLines writes what a target wrote on stderr, each line under its name.
+func (a *app) labelLines(name string, errb *bytes.Buffer) {
 	for line := range strings.Lines(errb.String()) {
 		fmt.Fprintf(a.stderr, "[%s] %s", name, line)
 	}
-	a.stdout.Write(out.Bytes())
 }
 
 // hideAllTargets keeps a per-target run from fanning out again.
