@@ -45,6 +45,7 @@ type analysis struct {
 	missing    []entry // applied, no file, older than the newest file
 	ahead      []entry // applied, no file, newer than every file
 	orphaned   []entry // running/failed row, no file
+	reverting  []entry // file and a reverting row: a down script that did not finish
 	outOfOrder []entry // pending, older than the newest applied
 }
 
@@ -101,6 +102,8 @@ func analyze(ms []*migration.Migration, revs []database.Revision) *analysis {
 			a.ahead = append(a.ahead, e)
 		case e.m == nil:
 			a.missing = append(a.missing, e)
+		case e.rev.State == database.StateReverting:
+			a.reverting = append(a.reverting, e)
 		case !e.rev.State.Done():
 			a.incomplete = append(a.incomplete, e)
 		case e.rev.Checksum != "" && e.rev.Checksum != e.m.Up.Checksum:
@@ -196,6 +199,11 @@ func (r *Runner) upProblems(a *analysis) (problems []Problem, warnings []string)
 		problems = append(problems, problem(e, string(e.rev.State),
 			"the history has an unfinished migration whose file is gone; restore the file, or fix the database by hand and run `runway repair`"))
 	}
+	for _, e := range a.reverting {
+		problems = append(problems, problem(e, "reverting", fmt.Sprintf(
+			"is half reverted: %d of the %d statements of its down script ran%s. Run `runway down` again to finish reverting it (it resumes at statement %d), or put the database right by hand and run `runway repair`",
+			e.rev.StatementsApplied, e.rev.StatementsTotal, errSuffix(e.rev.Error), e.rev.StatementsApplied+1)))
+	}
 	if !r.cfg.allowOutOfOrder {
 		for _, e := range a.outOfOrder {
 			problems = append(problems, problem(e, "out-of-order",
@@ -278,6 +286,12 @@ func statusLines(a *analysis, allowOutOfOrder bool) []report.Migration {
 		case e.m == nil:
 			line.State = "missing"
 			line.Detail = "applied, but the file is not in the source"
+		case e.rev.State == database.StateReverting:
+			line.State = string(e.rev.State)
+			line.Detail = fmt.Sprintf("%d of %d down statements applied", e.rev.StatementsApplied, e.rev.StatementsTotal)
+			if e.rev.Error != "" {
+				line.Detail += ": " + e.rev.Error
+			}
 		case e.rev.State == database.StateFailed || e.rev.State == database.StateRunning:
 			line.State = string(e.rev.State)
 			line.Detail = fmt.Sprintf("%d of %d statements applied", e.rev.StatementsApplied, e.rev.StatementsTotal)
@@ -351,4 +365,12 @@ func exactAnalysis(ms []*migration.Migration) *analysis {
 	}
 	a.newestFile = a.current
 	return a
+}
+
+// errSuffix is ", then: ERR" for a history row's error, or nothing.
+func errSuffix(msg string) string {
+	if msg == "" {
+		return ""
+	}
+	return ", then: " + msg
 }

@@ -3,6 +3,7 @@ package runway
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -278,13 +279,18 @@ func (r *Runner) Repair(ctx context.Context, o RepairOptions) (*report.Report, e
 	a := analyze(ms, revs)
 	rep.FromVersion = a.current.String()
 	rep.ToVersion = rep.FromVersion
-	for _, e := range append(append([]entry{}, a.incomplete...), a.orphaned...) {
+	for _, e := range slices.Concat(a.incomplete, a.orphaned, a.reverting) {
 		if err := r.drv.RemoveRevision(ctx, e.version()); err != nil {
 			return r.finish(rep, fmt.Errorf("clear the %s row of %s: %w", e.rev.State, e.version(), err))
 		}
 		rep.Applied = append(rep.Applied, report.Applied{Version: e.version().String(), Name: e.name()})
-		r.emit(Event{Kind: EventWarning, Version: e.version().String(), Message: fmt.Sprintf("cleared the %s row of %s_%s (%d of %d statements had been applied); `runway up` runs it again from its first statement",
-			e.rev.State, e.version(), e.name(), e.rev.StatementsApplied, e.rev.StatementsTotal)})
+		msg := fmt.Sprintf("cleared the %s row of %s_%s (%d of %d statements had been applied); `runway up` runs it again from its first statement",
+			e.rev.State, e.version(), e.name(), e.rev.StatementsApplied, e.rev.StatementsTotal)
+		if e.rev.State == database.StateReverting {
+			msg = fmt.Sprintf("cleared the reverting row of %s_%s (%d of %d down statements had run): it counts as reverted, and `runway up` applies it again; if you restored it instead, record it with `runway baseline %s`",
+				e.version(), e.name(), e.rev.StatementsApplied, e.rev.StatementsTotal, e.version())
+		}
+		r.emit(Event{Kind: EventWarning, Version: e.version().String(), Message: msg})
 	}
 	if o.AcceptChecksums {
 		for _, e := range a.modified {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/runwaydb/runway/database"
 	"github.com/runwaydb/runway/migration"
@@ -74,10 +75,12 @@ func (r *Runner) DownPlan(ctx context.Context, o DownOptions) ([]report.Pending,
 	return out, nil
 }
 
-// downPlan is one migration Down reverts, with its down statements.
+// downPlan is one migration Down reverts, with its down statements and,
+// for one an earlier down left half reverted, where to resume.
 type downPlan struct {
-	e     entry
-	stmts []migration.Statement
+	e        entry
+	stmts    []migration.Statement
+	resumeAt int
 }
 
 // downPlans picks what o reverts and checks every target before the first
@@ -115,7 +118,18 @@ func (r *Runner) downPlans(a *analysis, o DownOptions) ([]downPlan, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrSource, err)
 			}
-			plans = append(plans, downPlan{e: e, stmts: stmts})
+			p := downPlan{e: e, stmts: stmts}
+			if e.rev.State == database.StateReverting {
+				// Resume after the statements the earlier down ran, if
+				// they are the ones in the file now.
+				p.resumeAt = e.rev.StatementsApplied
+				if p.resumeAt > len(stmts) || len(e.rev.StatementChecksums) < p.resumeAt || !sameStatements(stmts[:p.resumeAt], e.rev.StatementChecksums) {
+					problems = append(problems, problem(e, "resume-edited", fmt.Sprintf(
+						"%d statement(s) of its down script ran before it stopped, and they are not the first statements of %s any more", p.resumeAt, e.m.Down.File)))
+					continue
+				}
+			}
+			plans = append(plans, p)
 		}
 	}
 	if len(problems) > 0 {
@@ -129,7 +143,8 @@ func (r *Runner) downPlans(a *analysis, o DownOptions) ([]downPlan, error) {
 func downTargets(a *analysis, o DownOptions) ([]entry, error) {
 	var applied []entry
 	for _, e := range a.entries {
-		if e.rev != nil && e.rev.State.Done() {
+		// A half-reverted migration counts as applied: down finishes it.
+		if e.rev != nil && (e.rev.State.Done() || e.rev.State == database.StateReverting) {
 			applied = append(applied, e)
 		}
 	}
@@ -220,24 +235,15 @@ func (r *Runner) Down(ctx context.Context, o DownOptions) (*report.Report, error
 	}
 	for _, p := range plans {
 		m := p.e.m
-		r.emit(Event{Kind: EventMigrationStart, Version: m.Version.String(), Name: m.Name, File: m.Down.File, Statements: len(p.stmts), Down: true})
+		r.emit(Event{Kind: EventMigrationStart, Version: m.Version.String(), Name: m.Name, File: m.Down.File, Statements: len(p.stmts), Down: true, Resumed: p.resumeAt})
 		start := r.cfg.now()
 		if r.drv.TransactionalDDL() && !m.Down.NoTransaction {
 			err = r.drv.ApplyTx(ctx, []database.Step{{Statements: p.stmts, Remove: m.Version}})
 			if err != nil {
 				return r.finish(rep, stopped(ctx, r.failed(m.Version, m.Name, m.Down, p.stmts, 0, err, true)))
 			}
-		} else {
-			for i, st := range p.stmts {
-				r.emit(Event{Kind: EventStatementStart, Version: m.Version.String(), Name: m.Name, File: m.Down.File,
-					Statement: i + 1, Statements: len(p.stmts), Line: st.Line, Down: true})
-				if err := r.drv.Exec(ctx, st); err != nil {
-					return r.finish(rep, stopped(ctx, r.failed(m.Version, m.Name, m.Down, p.stmts, i, err, true)))
-				}
-			}
-			if err := r.drv.RemoveRevision(ctx, m.Version); err != nil {
-				return r.finish(rep, fmt.Errorf("%s was reverted but its history row could not be removed: %w", m.Down.File, err))
-			}
+		} else if err := r.revertStatements(ctx, p); err != nil {
+			return r.finish(rep, err)
 		}
 		d := r.cfg.now().Sub(start)
 		rep.Applied = append(rep.Applied, report.Applied{Version: m.Version.String(), Name: m.Name, DurationMS: d.Milliseconds(), Statements: len(p.stmts)})
@@ -265,4 +271,68 @@ func versionList(vs []migration.Version) string {
 		out[i] = v.String()
 	}
 	return strings.Join(out, ", ")
+}
+
+// sameStatements reports whether stmts have the checksums recorded.
+func sameStatements(stmts []migration.Statement, checksums []string) bool {
+	for i, st := range stmts {
+		if st.Checksum() != checksums[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// revertStatements runs a down script statement by statement outside a
+// transaction (MySQL DDL, no-transaction down scripts), recording its
+// progress in the migration's history row (state reverting) so that a
+// failure or a killed runner leaves a row that says how far it got, and the
+// next down resumes there; the row is removed at the end.
+func (r *Runner) revertStatements(ctx context.Context, p downPlan) error {
+	m := p.e.m
+	rev := *p.e.rev
+	rev.State = database.StateReverting
+	rev.StatementsTotal = len(p.stmts)
+	rev.StatementsApplied = p.resumeAt
+	rev.StatementChecksums = make([]string, 0, len(p.stmts))
+	for _, st := range p.stmts[:p.resumeAt] {
+		rev.StatementChecksums = append(rev.StatementChecksums, st.Checksum())
+	}
+	rev.Error = ""
+	if err := r.drv.WriteRevision(ctx, rev); err != nil {
+		return fmt.Errorf("record %s as reverting: %w", m.Down.File, err)
+	}
+	for i := p.resumeAt; i < len(p.stmts); i++ {
+		st := p.stmts[i]
+		r.emit(Event{Kind: EventStatementStart, Version: m.Version.String(), Name: m.Name, File: m.Down.File,
+			Statement: i + 1, Statements: len(p.stmts), Line: st.Line, Down: true})
+		if err := r.drv.Exec(ctx, st); err != nil {
+			ferr := r.failed(m.Version, m.Name, m.Down, p.stmts, i, err, true)
+			if !refused(err) {
+				rev.Error = errMessage(err)
+				if rev.StatementsApplied == 0 {
+					rev = *p.e.rev // nothing reverted: the row says applied again
+				}
+				wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+				werr := r.drv.WriteRevision(wctx, rev)
+				cancel()
+				if me, ok := ferr.(*MigrationError); ok {
+					me.NoTransaction = true
+					me.RecordErr = werr
+				}
+			}
+			return stopped(ctx, ferr)
+		}
+		rev.StatementsApplied = i + 1
+		rev.StatementChecksums = append(rev.StatementChecksums, st.Checksum())
+		if i+1 < len(p.stmts) {
+			if err := r.drv.WriteRevision(ctx, rev); err != nil {
+				return fmt.Errorf("record progress of %s (statement %d reverted): %w", m.Down.File, i+1, err)
+			}
+		}
+	}
+	if err := r.drv.RemoveRevision(ctx, m.Version); err != nil {
+		return fmt.Errorf("%s was reverted but its history row could not be removed: %w", m.Down.File, err)
+	}
+	return nil
 }

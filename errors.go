@@ -207,11 +207,15 @@ func FailureHint(me *MigrationError) string {
 		return "Runway cannot tell whether the interrupted work took effect: the database did not answer. Run `runway status` to see what the history recorded, then `runway up` again: a migration applied in a transaction committed whole or not at all; one applied statement by statement resumes after the last statement it recorded (if that statement did complete, it may fail on rerun: then put the database right and run `runway repair`)." + record
 	}
 	if me.Down {
-		if me.Applied == 0 {
-			return fmt.Sprintf("nothing of the down migration %s took effect, and %s is still recorded as applied; fix the statement in %s or the database, and run `runway down` again", me.File, me.Version, me.File)
+		var partial string
+		if me.NoTransaction {
+			partial = fmt.Sprintf(" Statement %d ran outside a transaction and may have done part of its work: check the database first.", me.Statement)
 		}
-		return fmt.Sprintf("%d statement(s) of the down migration %s took effect before the failure and could not be rolled back, and %s is still recorded as applied: `runway down` would run them again. Finish the revert by hand and run the rest (remove the statements that ran from %s before running `runway down` again), or undo them so the migration stands applied",
-			me.Applied, me.File, me.Version, me.File)
+		if me.Applied == 0 {
+			return fmt.Sprintf("nothing of the down migration %s took effect before the failing statement, and %s is still recorded as applied; fix the statement in %s or the database, and run `runway down` again.%s%s", me.File, me.Version, me.File, partial, record)
+		}
+		return fmt.Sprintf("%d statement(s) of the down migration %s took effect before the failure and could not be rolled back; the history records %s as reverting, and `up` refuses until it is settled. Either fix statement %d in %s and run `runway down` again (it resumes at that statement), or put the database right by hand and run `runway repair` (the migration then counts as reverted).%s%s",
+			me.Applied, me.File, me.Version, me.Statement, me.File, partial, record)
 	}
 	if !me.Down && (errors.Is(me.Err, context.Canceled) || errors.Is(me.Err, context.DeadlineExceeded)) {
 		// The caller stopped the run (a signal, a context's deadline): the

@@ -1286,7 +1286,8 @@ func TestWaitOnWhatUpRefuses(t *testing.T) {
 
 // A down script that fails says what took effect: nothing where it ran in a
 // transaction, the statements before the failure on MySQL, whose DDL commits
-// by itself (and down is not resumable: rerunning would run them again).
+// by itself; there the history row says reverting, up refuses, and the next
+// down resumes after the statements that ran.
 func TestFailedDownSaysWhatTookEffect(t *testing.T) {
 	eachDB(t, func(t *testing.T, tg target) {
 		drv := tg.open(t)
@@ -1302,10 +1303,62 @@ func TestFailedDownSaysWhatTookEffect(t *testing.T) {
 		hint := runway.FailureHint(me)
 		want := "nothing of the down migration 0001_a.down.sql took effect"
 		if !drv.TransactionalDDL() {
-			want = "1 statement(s) of the down migration 0001_a.down.sql took effect before the failure"
+			want = "1 statement(s) of the down migration 0001_a.down.sql took effect before the failure and could not be rolled back; the history records 1 as reverting"
 		}
 		if !strings.Contains(hint, want) {
 			t.Fatalf("hint %q, want %q", hint, want)
+		}
+	})
+}
+
+// A down script run statement by statement (MySQL; a no-transaction down
+// script elsewhere) records its progress: after a failure the row says
+// reverting, status shows it, up refuses, and the next down resumes after
+// the statements that ran once the failing one is fixed — unless those were
+// edited. repair clears the row instead.
+func TestDownResumesAfterAFailure(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		ctx := context.Background()
+		up1 := "CREATE TABLE ra (id int);\nCREATE TABLE rb (id int);\n"
+		broken := files("0001_a.up.sql", up1,
+			"0001_a.down.sql", "-- runway:no-transaction\nDROP TABLE rb;\nDROP TABLE no_such_table;\nDROP TABLE ra;\n")
+		mustUp(t, drv, broken)
+		r, _ := runway.New(drv, broken)
+		if _, err := r.Down(ctx, runway.DownOptions{}); err == nil {
+			t.Fatal("down should fail at its second statement")
+		}
+		h := history(t, drv)["1"]
+		if h.State != database.StateReverting || h.StatementsApplied != 1 || h.StatementsTotal != 3 || exists(t, drv, "rb") || !exists(t, drv, "ra") {
+			t.Fatalf("after the failed down: %+v, rb exists %v", h, exists(t, drv, "rb"))
+		}
+		st, err := r.Status(ctx, false)
+		if err != nil || st.Migrations[0].State != "reverting" || !strings.Contains(st.Migrations[0].Detail, "1 of 3 down statements applied") {
+			t.Fatalf("status: %v %+v", err, st.Migrations)
+		}
+		var ve *runway.ValidationError
+		if _, err := up(t, drv, broken); !errors.As(err, &ve) || ve.Problems[0].Kind != "reverting" {
+			t.Fatalf("up over a half-reverted migration: %v", err)
+		}
+		// The statement that ran was edited: no resume.
+		edited := files("0001_a.up.sql", up1, "0001_a.down.sql", "-- runway:no-transaction\nDROP TABLE IF EXISTS rb;\nDROP TABLE ra;\n")
+		re, _ := runway.New(drv, edited)
+		if _, err := re.Down(ctx, runway.DownOptions{}); !errors.As(err, &ve) || ve.Problems[0].Kind != "resume-edited" {
+			t.Fatalf("down with the statement that ran edited: %v", err)
+		}
+		fixed := files("0001_a.up.sql", up1, "0001_a.down.sql", "-- runway:no-transaction\nDROP TABLE rb;\nDROP TABLE ra;\n")
+		rf, _ := runway.New(drv, fixed)
+		rep, err := rf.Down(ctx, runway.DownOptions{})
+		if err != nil || len(rep.Applied) != 1 || exists(t, drv, "ra") || len(history(t, drv)) != 0 {
+			t.Fatalf("down after the fix: %v %+v, ra exists %v, history %v", err, rep, exists(t, drv, "ra"), history(t, drv))
+		}
+		// repair clears a reverting row: the migration counts as reverted.
+		mustUp(t, drv, broken)
+		if _, err := r.Down(ctx, runway.DownOptions{}); err == nil {
+			t.Fatal("down should fail again")
+		}
+		if rep, err := r.Repair(ctx, runway.RepairOptions{}); err != nil || len(rep.Applied) != 1 || len(history(t, drv)) != 0 {
+			t.Fatalf("repair of a reverting row: %v %+v", err, rep)
 		}
 	})
 }

@@ -30,6 +30,12 @@ const (
 	StateRunning State = "running"
 	// StateFailed: a statement failed after earlier ones had taken effect.
 	StateFailed State = "failed"
+	// StateReverting: a down script run statement by statement (MySQL DDL,
+	// no-transaction down scripts) that has not finished: a statement failed,
+	// or the runner died. StatementsApplied, StatementsTotal and
+	// StatementChecksums then count the down script's statements, so that
+	// the next down resumes after the last one that ran.
+	StateReverting State = "reverting"
 )
 
 // Done reports whether the state counts as applied.
