@@ -342,18 +342,32 @@ func (a *app) validateFiles(ctx context.Context, vf *validateFlags) error {
 	default:
 		return usagef("--dialect %q: use postgres, mysql or sqlite", vf.dialect)
 	}
-	rep := &report.Report{Command: "validate", StartedAt: time.Now().UTC(), Runner: runnerInfo(), Source: a.g.dir}
+	started := time.Now()
+	rep := &report.Report{Command: "validate", StartedAt: started.UTC().Truncate(time.Millisecond), Runner: runnerInfo(), Source: a.g.dir}
+	// Rendered and sent as a run with a database is: --json prints its
+	// report, --notify-on failure (or always) is told.
+	done := func(err error) error {
+		rep.DurationMS = time.Since(started).Milliseconds()
+		a.label(rep)
+		if nerr := a.notify(ctx, rep); nerr != nil {
+			rep.Warnings = append(rep.Warnings, nerr.Error())
+			if err == nil {
+				err = nerr
+			}
+		}
+		a.render(rep, err)
+		return err
+	}
 	src, err := a.source(ctx)
 	if err != nil {
-		return err
+		return a.reportEarlyFailure(ctx, started, err)
 	}
 	defer src.Close()
 	ms, err := runway.LoadSource(src.FS())
 	if err != nil {
 		rep.Status = report.StatusFailed
 		rep.Error = &report.Error{Message: err.Error()}
-		a.render(rep, err)
-		return err
+		return done(err)
 	}
 	for _, m := range ms {
 		rep.Migrations = append(rep.Migrations, report.Migration{Version: m.Version.String(), Name: m.Name, File: m.Up.File, State: "ok"})
@@ -362,13 +376,10 @@ func (a *app) validateFiles(ctx context.Context, vf *validateFlags) error {
 		err = &runway.ValidationError{Problems: problems, Hint: "Fix the files listed above."}
 		rep.Status = report.StatusFailed
 		rep.Error = &report.Error{Message: err.Error(), File: problems[0].File}
-		a.render(rep, err)
-		return err
+		return done(err)
 	}
 	rep.Status = report.StatusOK
-	rep.DurationMS = time.Since(rep.StartedAt).Milliseconds()
-	a.render(rep, nil)
-	return nil
+	return done(nil)
 }
 
 var cmdBaseline = &command{
