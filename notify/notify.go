@@ -59,16 +59,20 @@ func ShouldNotify(w When, r *report.Report) bool {
 	if r == nil {
 		return false
 	}
+	// A wait that gave up (exit 3) held an application back: a failure to
+	// whoever is told of failures. status --check finding work is not.
+	gaveUp := r.Command == "wait" && r.Status == report.StatusPending && r.Error != nil
 	switch w {
 	case Always:
 		return true
 	case Failure:
-		return r.Status == report.StatusFailed
+		return r.Status == report.StatusFailed || gaveUp
 	case Change, "":
 		switch r.Status {
 		case report.StatusApplied, report.StatusReverted, report.StatusFailed:
 			return true
 		}
+		return gaveUp
 	}
 	return false
 }

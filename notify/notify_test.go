@@ -285,6 +285,12 @@ func TestParseWhenAndShouldNotify(t *testing.T) {
 	if ShouldNotify(Always, nil) {
 		t.Error("ShouldNotify(Always, nil) = true")
 	}
+	// A wait that gave up is a failure; status --check finding work is not.
+	gaveUp := &report.Report{Command: "wait", Status: report.StatusPending, Error: &report.Error{Message: "still pending"}}
+	check := &report.Report{Command: "status", Status: report.StatusPending, Error: &report.Error{Message: "pending"}}
+	if !ShouldNotify(Failure, gaveUp) || !ShouldNotify(Change, gaveUp) || ShouldNotify(Failure, check) || ShouldNotify(Change, check) {
+		t.Error("a wait that gave up must notify under failure and change; status --check must not")
+	}
 }
 
 func TestSlackSuccess(t *testing.T) {
