@@ -835,7 +835,7 @@ func unfinishedWarnings(a *analysis) []string {
 			out = append(out, fmt.Sprintf("%s_%s was left running by %s (started %s): that runner stopped before finishing — it crashed, was killed or lost its connection. %d of %d statements had completed; resuming at statement %d",
 				e.version(), e.name(), orUnknown(rev.AppliedBy), rev.AppliedAt.UTC().Format(time.RFC3339), rev.StatementsApplied, rev.StatementsTotal, rev.StatementsApplied+1))
 		case database.StateFailed:
-			out = append(out, fmt.Sprintf("%s_%s failed in an earlier run (%s); %d of %d statements had completed; resuming at statement %d",
+			out = append(out, fmt.Sprintf("%s_%s failed in an earlier run (%s); %d of its then %d statements had completed; resuming at statement %d of the file as it is now",
 				e.version(), e.name(), rev.Error, rev.StatementsApplied, rev.StatementsTotal, rev.StatementsApplied+1))
 		}
 	}

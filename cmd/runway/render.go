@@ -222,7 +222,10 @@ func (p *progress) event(e runway.Event) {
 			verb = "reverting"
 		}
 		label := fmt.Sprintf("%s %s_%s", verb, e.Version, e.Name)
-		if e.Resumed > 0 {
+		switch {
+		case e.Resumed > 0 && e.Resumed >= e.Statements:
+			label += fmt.Sprintf(" (its %d statement(s) ran in an earlier run; the rest were removed from the file)", e.Statements)
+		case e.Resumed > 0:
 			label += fmt.Sprintf(" (resuming at statement %d of %d)", e.Resumed+1, e.Statements)
 		}
 		p.startTicker(label, e.Time)
