@@ -309,7 +309,8 @@ var cmdValidate = &command{
 	summary: "check the files alone and, with a database, applied checksums and order",
 	detail: "Without --database (or RUNWAY_DATABASE / DATABASE_URL) only the files are checked: names,\n" +
 		"duplicates, directives, SQL splitting for --dialect. With a database, the history is checked\n" +
-		"too: edited, missing and out-of-order migrations exit 5.",
+		"too: edited, missing and out-of-order migrations exit 5; a database ahead of the source (applied\n" +
+		"versions newer than every file, an older release deployed) is a warning, as it is for up.",
 	example: "runway validate --dir ./migrations --dialect mysql\n  runway -d postgres://app@db/app validate --require-down",
 	flags: func(fs *flag.FlagSet) any {
 		f := &validateFlags{}
