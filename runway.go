@@ -237,11 +237,20 @@ func New(drv database.Driver, fsys fs.FS, opts ...Option) (*Runner, error) {
 	return &Runner{drv: drv, fsys: fsys, cfg: cfg}, nil
 }
 
-// Up applies pending migrations with default options. See Runner.Up.
+// Up applies pending migrations with default options. See Runner.Up. As
+// Runner.Up, it returns a report in every case: one that says failed when
+// New refused drv, fsys or an option.
 func Up(ctx context.Context, drv database.Driver, fsys fs.FS, opts ...Option) (*report.Report, error) {
 	r, err := New(drv, fsys, opts...)
 	if err != nil {
-		return nil, err
+		host, _ := os.Hostname()
+		return &report.Report{
+			Command:   "up",
+			Status:    report.StatusFailed,
+			StartedAt: time.Now().UTC().Truncate(time.Millisecond),
+			Runner:    report.Runner{Host: host, PID: os.Getpid(), RunwayVersion: Version},
+			Error:     errorInfo(err),
+		}, err
 	}
 	return r.Up(ctx, UpOptions{})
 }

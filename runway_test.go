@@ -1460,3 +1460,16 @@ func TestNoTransactionFailureHint(t *testing.T) {
 		}
 	})
 }
+
+// The package-level Up returns a report in every case, as Runner.Up does.
+func TestPackageUpReportsARefusedOption(t *testing.T) {
+	drv, err := sqlite.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "p.db"), database.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drv.Close(context.Background())
+	rep, err := runway.Up(context.Background(), drv, basic, runway.WithLockTimeout(-time.Second))
+	if !errors.Is(err, runway.ErrUsage) || rep == nil || rep.Status != report.StatusFailed || rep.Error == nil {
+		t.Fatalf("Up with a refused option: %v, %+v", err, rep)
+	}
+}

@@ -4,6 +4,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"time"
@@ -108,13 +109,29 @@ type Runner struct {
 
 // WriteJSON writes r as one JSON object and a newline.
 func WriteJSON(w io.Writer, r *Report) error {
-	if r.Applied == nil {
-		r.Applied = []Applied{}
-	}
-	if r.Pending == nil {
-		r.Pending = []Pending{}
-	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	return enc.Encode(r)
+}
+
+// MarshalJSON writes the report with applied and pending as lists even when
+// empty ([] rather than null), however it is encoded, and without changing r.
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report // the same fields, without this method
+	p := plain(r)
+	if p.Applied == nil {
+		p.Applied = []Applied{}
+	}
+	if p.Pending == nil {
+		p.Pending = []Pending{}
+	}
+	// Not json.Marshal: it would escape <, > and & inside error messages
+	// and URLs, which WriteJSON's encoder leaves as they are.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(p); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
