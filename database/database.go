@@ -117,6 +117,11 @@ type Driver interface {
 	Close(ctx context.Context) error
 }
 
+// ErrConfig marks errors of the configuration given to a driver that only the
+// database could tell: the history table names a schema (or, on MySQL, a
+// database) that does not exist. The CLI maps it to exit code 2.
+var ErrConfig = errors.New("database configuration error")
+
 // ErrConnect marks errors that mean the database could not be reached or
 // refused the credentials. The CLI maps it to exit code 6.
 var ErrConnect = errors.New("could not connect to the database")

@@ -31,7 +31,7 @@ func exitCode(err error) int {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue), errors.As(err, &se), errors.Is(err, runway.ErrUsage), errors.Is(err, runway.ErrSource), errors.Is(err, runway.ErrNoMigrations),
-		errors.Is(err, database.ErrUnsafeLock), errors.Is(err, adopt.ErrNoHistory):
+		errors.Is(err, database.ErrUnsafeLock), errors.Is(err, adopt.ErrNoHistory), errors.Is(err, database.ErrConfig):
 		return exitUsage
 	case errors.Is(err, runway.ErrMigrationFailed):
 		return exitFailed

@@ -630,6 +630,10 @@ func (d *Driver) EnsureHistory(ctx context.Context) error {
 		return err
 	}
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf(createHistory, d.table())); err != nil {
+		var me *mysql.MySQLError
+		if errors.As(err, &me) && me.Number == 1049 { // ER_BAD_DB_ERROR: "db.table" names no database
+			return fmt.Errorf("%w: mysql: history table %s: its database does not exist: create it, or name a table in an existing one (--table): %w", database.ErrConfig, d.table(), err)
+		}
 		return fmt.Errorf("mysql: create history table %s: %w", d.table(), err)
 	}
 	return nil

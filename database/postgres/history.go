@@ -48,6 +48,9 @@ func (d *Driver) EnsureHistory(ctx context.Context) error {
 	for i := 0; i < 3 && isCode(err, createRaceCodes...); i++ {
 		err = d.simple(ctx, sql)
 	}
+	if isCode(err, "3F000") { // invalid_schema_name
+		return fmt.Errorf("%w: postgres: history table %s: its schema does not exist: create it (CREATE SCHEMA), or name a table in an existing schema (--table): %w", database.ErrConfig, d.table, err)
+	}
 	if err != nil {
 		return fmt.Errorf("postgres: creating history table %s: %w", d.table, err)
 	}

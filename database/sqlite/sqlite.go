@@ -247,7 +247,7 @@ func (d *Driver) lockFilePath(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("sqlite: database_list: %w", err)
 	}
 	if !found {
-		return "", fmt.Errorf("sqlite: no attached database %q for history table %s", d.schema, d.cfg.TableName())
+		return "", fmt.Errorf("%w: sqlite: no attached database %q for history table %s: use a table of main (--table NAME)", database.ErrConfig, d.schema, d.cfg.TableName())
 	}
 	if file == "" {
 		return "", nil
@@ -387,6 +387,9 @@ func (d *Driver) EnsureHistory(ctx context.Context) error {
 	statement_checksums TEXT    NOT NULL DEFAULT '',
 	error               TEXT    NOT NULL DEFAULT ''
 )`)
+	if err != nil && strings.Contains(err.Error(), "unknown database") {
+		return fmt.Errorf("%w: sqlite: history table %s: no database %s is attached: use a table of main (--table NAME)", database.ErrConfig, d.cfg.TableName(), d.schema)
+	}
 	if err != nil {
 		return fmt.Errorf("sqlite: creating history table %s: %w", d.cfg.TableName(), err)
 	}
