@@ -85,6 +85,9 @@ func (r *Runner) Plan(ctx context.Context, o UpOptions) (*report.Report, error) 
 	}
 	var plans []applyPlan
 	for _, e := range limit(a.todo(), o) {
+		if e.rev != nil && e.rev.State == database.StateReverting {
+			continue // a half-reverted migration: refused above, not planned as an up
+		}
 		p, err := r.planApply(e)
 		if err != nil {
 			return r.finish(rep, err)
