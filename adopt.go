@@ -37,11 +37,18 @@ func (r *Runner) Adopt(ctx context.Context, from adopt.Tool) (*report.Report, er
 	if err != nil {
 		return r.finish(rep, err)
 	}
-	ctx, release, revs, err := r.lockedHistory(ctx)
+	// The history is read, not created, until adopt records: a refused
+	// adopt must leave no Runway table, which would make the next up take
+	// the other tool's database for Runway's own.
+	ctx, release, err := r.lock(ctx)
 	if err != nil {
 		return r.finish(rep, err)
 	}
 	defer release()
+	revs, err := r.drv.History(ctx)
+	if err != nil {
+		return r.finish(rep, fmt.Errorf("read history table %s: %w", r.cfg.table, err))
+	}
 	if len(revs) > 0 {
 		return r.finish(rep, &ValidationError{
 			Problems: []Problem{{Kind: "history", Detail: fmt.Sprintf("Runway's history table %s already has %d row(s)", r.cfg.table, len(revs))}},
@@ -81,6 +88,11 @@ func (r *Runner) Adopt(ctx context.Context, from adopt.Tool) (*report.Report, er
 		steps = append(steps, database.Step{Record: &rev})
 		rep.Applied = append(rep.Applied, report.Applied{Version: e.Migration.Version.String(), Name: e.Migration.Name})
 		newest = e.Migration.Version
+	}
+	// From here the database is Runway's, even when the tool had applied
+	// nothing: the table says so to the next up.
+	if err := r.drv.EnsureHistory(ctx); err != nil {
+		return r.finish(rep, fmt.Errorf("create history table %s: %w", r.cfg.table, err))
 	}
 	if len(steps) > 0 {
 		if err := r.drv.ApplyTx(ctx, steps); err != nil {
