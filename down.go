@@ -237,7 +237,9 @@ func (r *Runner) Down(ctx context.Context, o DownOptions) (*report.Report, error
 		m := p.e.m
 		r.emit(Event{Kind: EventMigrationStart, Version: m.Version.String(), Name: m.Name, File: m.Down.File, Statements: len(p.stmts), Down: true, Resumed: p.resumeAt})
 		start := r.cfg.now()
-		if r.drv.TransactionalDDL() && !m.Down.NoTransaction {
+		// A half-reverted migration resumes statement by statement, as it
+		// began, even if its down script lost its no-transaction marker.
+		if r.drv.TransactionalDDL() && !m.Down.NoTransaction && p.resumeAt == 0 {
 			err = r.drv.ApplyTx(ctx, []database.Step{{Statements: p.stmts, Remove: m.Version}})
 			if err != nil {
 				return r.finish(rep, stopped(ctx, r.failed(m.Version, m.Name, m.Down, p.stmts, 0, err, true)))
@@ -300,7 +302,7 @@ func (r *Runner) revertStatements(ctx context.Context, p downPlan) error {
 	}
 	rev.Error = ""
 	if err := r.drv.WriteRevision(ctx, rev); err != nil {
-		return fmt.Errorf("record %s as reverting: %w", m.Down.File, err)
+		return r.downFailEvent(p, fmt.Errorf("record %s as reverting: %w", m.Down.File, err))
 	}
 	for i := p.resumeAt; i < len(p.stmts); i++ {
 		st := p.stmts[i]
@@ -309,10 +311,10 @@ func (r *Runner) revertStatements(ctx context.Context, p downPlan) error {
 		if err := r.drv.Exec(ctx, st); err != nil {
 			ferr := r.failed(m.Version, m.Name, m.Down, p.stmts, i, err, true)
 			if !refused(err) {
+				// The row stays reverting, with the error, even when no
+				// statement completed: the failing one ran outside a
+				// transaction and may have done part of its work.
 				rev.Error = errMessage(err)
-				if rev.StatementsApplied == 0 {
-					rev = *p.e.rev // nothing reverted: the row says applied again
-				}
 				wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 				werr := r.drv.WriteRevision(wctx, rev)
 				cancel()
@@ -327,12 +329,18 @@ func (r *Runner) revertStatements(ctx context.Context, p downPlan) error {
 		rev.StatementChecksums = append(rev.StatementChecksums, st.Checksum())
 		if i+1 < len(p.stmts) {
 			if err := r.drv.WriteRevision(ctx, rev); err != nil {
-				return fmt.Errorf("record progress of %s (statement %d reverted): %w", m.Down.File, i+1, err)
+				return r.downFailEvent(p, fmt.Errorf("record progress of %s (statement %d reverted): %w", m.Down.File, i+1, err))
 			}
 		}
 	}
 	if err := r.drv.RemoveRevision(ctx, m.Version); err != nil {
-		return fmt.Errorf("%s was reverted but its history row could not be removed: %w", m.Down.File, err)
+		return r.downFailEvent(p, fmt.Errorf("%s was reverted but its history row could not be removed: %w", m.Down.File, err))
 	}
 	return nil
+}
+
+// downFailEvent ends p's events with a failure that is not a statement's.
+func (r *Runner) downFailEvent(p downPlan, err error) error {
+	r.emit(Event{Kind: EventMigrationFail, Version: p.e.m.Version.String(), Name: p.e.m.Name, File: p.e.m.Down.File, Down: true, Err: err})
+	return err
 }

@@ -201,7 +201,15 @@ func errorInfo(err error) *report.Error {
 func FailureHint(me *MigrationError) string {
 	var record string
 	if me.RecordErr != nil {
-		record = fmt.Sprintf(" The failure could not be recorded in the history table (%v): its row still says running; the next run reports it and resumes at the statement it recorded.", me.RecordErr)
+		state, cmd := "running", "run"
+		if me.Down {
+			state, cmd = "reverting", "down"
+		}
+		record = fmt.Sprintf(" The failure could not be recorded in the history table (%v): its row still says %s; the next %s reports it and resumes at the statement it recorded.", me.RecordErr, state, cmd)
+	}
+	if me.Down && me.Uncertain {
+		return fmt.Sprintf("Runway cannot tell whether statement %d of the down migration %s took effect: the database did not answer. Run `runway status` to see what the history recorded (%s reverting, with the statements that completed), then `runway down` again: it resumes after the last statement it recorded (if that statement did complete, it may fail on rerun: then put the database right and run `runway repair`).%s",
+			me.Statement, me.File, me.Version, record)
 	}
 	if me.Uncertain {
 		return "Runway cannot tell whether the interrupted work took effect: the database did not answer. Run `runway status` to see what the history recorded, then `runway up` again: a migration applied in a transaction committed whole or not at all; one applied statement by statement resumes after the last statement it recorded (if that statement did complete, it may fail on rerun: then put the database right and run `runway repair`)." + record
@@ -211,8 +219,12 @@ func FailureHint(me *MigrationError) string {
 		if me.NoTransaction {
 			partial = fmt.Sprintf(" Statement %d ran outside a transaction and may have done part of its work: check the database first.", me.Statement)
 		}
+		if me.Applied == 0 && me.NoTransaction {
+			return fmt.Sprintf("no statement of the down migration %s completed before the failing one; the history records %s as reverting, and `up` refuses until it is settled. Either fix statement %d in %s and run `runway down` again (it resumes there), or put the database right by hand and run `runway repair` (the migration then counts as reverted; `runway baseline %s` records it as applied again).%s%s",
+				me.File, me.Version, me.Statement, me.File, me.Version, partial, record)
+		}
 		if me.Applied == 0 {
-			return fmt.Sprintf("nothing of the down migration %s took effect before the failing statement, and %s is still recorded as applied; fix the statement in %s or the database, and run `runway down` again.%s%s", me.File, me.Version, me.File, partial, record)
+			return fmt.Sprintf("nothing of the down migration %s took effect (it ran in a transaction), and %s is still recorded as applied; fix the statement in %s or the database, and run `runway down` again.%s", me.File, me.Version, me.File, record)
 		}
 		return fmt.Sprintf("%d statement(s) of the down migration %s took effect before the failure and could not be rolled back; the history records %s as reverting, and `up` refuses until it is settled. Either fix statement %d in %s and run `runway down` again (it resumes at that statement), or put the database right by hand and run `runway repair` (the migration then counts as reverted).%s%s",
 			me.Applied, me.File, me.Version, me.Statement, me.File, partial, record)

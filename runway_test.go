@@ -1352,6 +1352,36 @@ func TestDownResumesAfterAFailure(t *testing.T) {
 		if err != nil || len(rep.Applied) != 1 || exists(t, drv, "ra") || len(history(t, drv)) != 0 {
 			t.Fatalf("down after the fix: %v %+v, ra exists %v, history %v", err, rep, exists(t, drv, "ra"), history(t, drv))
 		}
+		// A first statement that fails leaves the row reverting 0/n with its
+		// error: it ran outside a transaction and may have done part of its work.
+		firstFails := files("0001_a.up.sql", up1, "0001_a.down.sql", "-- runway:no-transaction\nDROP TABLE no_such_table;\nDROP TABLE ra;\n")
+		mustUp(t, drv, firstFails)
+		r0, _ := runway.New(drv, firstFails)
+		if _, err := r0.Down(ctx, runway.DownOptions{}); err == nil {
+			t.Fatal("down should fail at its first statement")
+		}
+		if h := history(t, drv)["1"]; h.State != database.StateReverting || h.StatementsApplied != 0 || h.Error == "" {
+			t.Fatalf("after a failed first down statement: %+v", h)
+		}
+		if _, err := r0.Repair(ctx, runway.RepairOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, table := range []string{"ra", "rb"} { // the revert, finished by hand
+			if err := drv.Exec(ctx, migration.Statement{SQL: "DROP TABLE " + table, Line: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Resumed with the no-transaction marker gone: still statement by
+		// statement, after what ran.
+		mustUp(t, drv, broken)
+		if _, err := r.Down(ctx, runway.DownOptions{}); err == nil {
+			t.Fatal("down should fail at its second statement")
+		}
+		unmarked := files("0001_a.up.sql", up1, "0001_a.down.sql", "DROP TABLE rb;\nDROP TABLE ra;\n")
+		ru, _ := runway.New(drv, unmarked)
+		if _, err := ru.Down(ctx, runway.DownOptions{}); err != nil || exists(t, drv, "ra") || len(history(t, drv)) != 0 {
+			t.Fatalf("resume without the no-transaction marker: %v, history %v", err, history(t, drv))
+		}
 		// repair clears a reverting row: the migration counts as reverted.
 		mustUp(t, drv, broken)
 		if _, err := r.Down(ctx, runway.DownOptions{}); err == nil {
@@ -1471,5 +1501,23 @@ func TestPackageUpReportsARefusedOption(t *testing.T) {
 	rep, err := runway.Up(context.Background(), drv, basic, runway.WithLockTimeout(-time.Second))
 	if !errors.Is(err, runway.ErrUsage) || rep == nil || rep.Status != report.StatusFailed || rep.Error == nil {
 		t.Fatalf("Up with a refused option: %v, %+v", err, rep)
+	}
+}
+
+// Down with Expect reverts exactly what was shown: an empty Expect (nothing
+// was shown) reverts nothing when the lock finds something applied since.
+func TestDownExpectNothing(t *testing.T) {
+	drv, err := sqlite.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "x.db"), database.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drv.Close(context.Background())
+	mustUp(t, drv, basic)
+	r, _ := runway.New(drv, basic)
+	if _, err := r.Down(context.Background(), runway.DownOptions{Expect: []migration.Version{}}); !errors.Is(err, runway.ErrUsage) {
+		t.Fatalf("down expecting nothing with migrations applied: %v", err)
+	}
+	if len(history(t, drv)) != 3 {
+		t.Fatal("down reverted something it did not show")
 	}
 }

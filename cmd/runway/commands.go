@@ -270,7 +270,7 @@ var cmdDown = &command{
 }
 
 // confirmDown asks a person before reverting, and returns the versions they
-// confirmed (nil when there is nothing to revert); without a person it
+// confirmed (none when there is nothing to revert); without a person it
 // refuses. What Down would refuse is refused before asking.
 func (a *app) confirmDown(ctx context.Context, r *runway.Runner, o runway.DownOptions) ([]migration.Version, error) {
 	if !a.stdinTerminal {
@@ -281,7 +281,9 @@ func (a *app) confirmDown(ctx context.Context, r *runway.Runner, o runway.DownOp
 		return nil, err
 	}
 	if len(targets) == 0 {
-		return nil, nil
+		// Nothing shown, nothing asked: down reverts nothing either, even if
+		// another runner applies something before it takes the lock.
+		return []migration.Version{}, nil
 	}
 	shown := make([]migration.Version, len(targets))
 	fmt.Fprintf(a.stderr, "This reverts %d migration(s) on %s:\n", len(targets), redactedDB(a.g.database))
