@@ -19,6 +19,7 @@ func Redact(raw string) string {
 			raw = raw[:at-len(pw)] + "***" + raw[at:]
 		}
 		raw = userinfoPassword.ReplaceAllString(raw, "${1}:***@")
+		raw = querySecret.ReplaceAllString(raw, "${1}***")
 		return keywordSecret.ReplaceAllString(raw, "${1}***")
 	}
 	if u.User != nil {
@@ -48,7 +49,12 @@ var userinfoPassword = regexp.MustCompile(`(://[^:/@\s]*):\S*@`)
 // keywordSecret finds "password=value" and the like (any key naming a
 // password, secret or token) in keyword/value text, the value bare or
 // single-quoted with backslash escapes as libpq writes it.
-var keywordSecret = regexp.MustCompile(`(?i)((?:^|[\s;,?&])[a-z_]*(?:password|secret|token)[a-z_]*\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s;,&']*)`)
+var keywordSecret = regexp.MustCompile(`(?i)((?:^|[\s;,])[a-z_]*(?:password|secret|token)[a-z_]*\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s;,']*)`)
+
+// querySecret finds "?password=value" or "&password=value" in text that
+// did not parse as a URL with a host (jdbc:postgresql://…?password=…): the
+// value ends at the next "&".
+var querySecret = regexp.MustCompile(`(?i)([?&][a-z_]*(?:password|secret|token)[a-z_]*=)([^&\s#]*)`)
 
 // DSNPassword finds the password of a Go MySQL driver DSN given where a URL
 // belongs, "user:password@tcp(host:3306)/db" (the form golang-migrate and

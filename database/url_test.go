@@ -18,6 +18,7 @@ func TestRedact(t *testing.T) {
 		{"host=db password = 's3cret x\\' y' sslpassword=p@ss", "host=db password = *** sslpassword=***"},
 		{"Server=db;Password=pa/ss;Database=x", "Server=db;Password=***;Database=x"},
 		{"user=app sslmode=disable", "user=app sslmode=disable"},
+		{"host=db user=app password=s3c&ret dbname=app", "host=db user=app password=*** dbname=app"},
 		{"app:s3cret@tcp(127.0.0.1:3306)/db", "app:***@tcp(127.0.0.1:3306)/db"},
 		{"app:p@ss/w:rd@tcp(db:3306)/app?parseTime=true", "app:***@tcp(db:3306)/app?parseTime=true"},
 		{"root:s3cret@/db", "root:***@/db"},
@@ -28,7 +29,7 @@ func TestRedact(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
 		}
-		for _, secret := range []string{"s3cret", "pa/ss", "p@ss", " y"} {
+		for _, secret := range []string{"s3cret", "pa/ss", "p@ss", " y", "c&ret"} {
 			if strings.Contains(got, secret) {
 				t.Errorf("Redact(%q) leaks %q: %q", tc.in, secret, got)
 			}
