@@ -360,8 +360,8 @@ func (r *Runner) Wait(ctx context.Context) (*report.Report, error) {
 			rep.ToVersion = rep.FromVersion
 			setPending(rep, a, nil)
 			// What up refuses to run past is never going to be applied:
-			// an edited migration (or an unfinished one whose file is
-			// gone) fails the wait at once. A migration older than the
+			// an edited migration, or a half-reverted one, fails the wait
+			// at once. A migration older than the
 			// newest applied one waits, since the runner that applies may
 			// allow it (--allow-out-of-order), but is said once, as is a
 			// database ahead of the source.
@@ -369,10 +369,15 @@ func (r *Runner) Wait(ctx context.Context) (*report.Report, error) {
 			var stuck []Problem
 			for _, p := range problems {
 				switch p.Kind {
+				case "modified", "reverting":
+					stuck = append(stuck, p)
 				case "out-of-order":
 					warnings = append(warnings, fmt.Sprintf("%s_%s is pending but older than the newest applied migration %s: up applies it only with --allow-out-of-order", p.Version, p.Name, a.current))
 				default:
-					stuck = append(stuck, p)
+					// Rows of migrations this source does not have (another
+					// release's, running or ahead in a rolling deploy): said,
+					// not fatal to an application that waits.
+					warnings = append(warnings, p.String())
 				}
 			}
 			if len(stuck) > 0 {
