@@ -180,6 +180,13 @@ func (a *app) applyConfig(fs *flag.FlagSet) error {
 	}
 	for _, k := range sortedKeys(settings) {
 		name := strings.ReplaceAll(k, "_", "-")
+		switch name {
+		case "to", "steps", "all", "yes":
+			// What one run reverts or applies, and whether down asks first,
+			// is chosen on the command line: in a file every command and
+			// every later run would inherit it (down --yes, down --to).
+			return usagef("%s: %s is a choice for one run, not a setting: give --%s on the command line", path, k, name)
+		}
 		f := fs.Lookup(name)
 		if f == nil && knownSetting(name) {
 			continue // another command's flag (strict: for up, check: for status): not this command's business
