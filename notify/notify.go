@@ -59,9 +59,9 @@ func ShouldNotify(w When, r *report.Report) bool {
 	if r == nil {
 		return false
 	}
-	// A wait that gave up (exit 3) held an application back: a failure to
+	// A wait (or exec) that gave up (exit 3) held an application back: a failure to
 	// whoever is told of failures. status --check finding work is not.
-	gaveUp := r.Command == "wait" && r.Status == report.StatusPending && r.Error != nil
+	gaveUp := (r.Command == "wait" || r.Command == "exec") && r.Status == report.StatusPending && r.Error != nil
 	switch w {
 	case Always:
 		return true

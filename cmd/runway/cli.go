@@ -472,7 +472,10 @@ func checkURL(rawURL string) error {
 // Go's parser does.)
 func checkPostgresURL(rawURL string) error {
 	if _, rest, ok := strings.Cut(rawURL, "://"); ok {
-		authority, _, _ := strings.Cut(rest, "/")
+		authority := rest
+		if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+			authority = rest[:i]
+		}
 		if strings.Count(authority, "@") > 1 {
 			return usagef("database URL %s is malformed: its user name or password holds an unescaped @; percent-encode it as %%40", database.Redact(rawURL))
 		}

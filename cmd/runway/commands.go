@@ -125,19 +125,7 @@ func (a *app) withRunner(ctx context.Context, opts []runway.Option, fn func(r *r
 		return a.reportEarlyFailure(ctx, started, err)
 	}
 	if rep != nil {
-		// Notified first, rendered after: a delivery that fails under
-		// --notify-required (exit 1) is then in the report's warnings, so
-		// that a pipeline reading --json can tell it from a failed
-		// migration.
-		a.label(rep)
-		nerr := a.notify(ctx, rep)
-		if nerr != nil {
-			rep.Warnings = append(rep.Warnings, nerr.Error())
-		}
-		a.render(rep, err)
-		if nerr != nil && err == nil {
-			err = nerr
-		}
+		err = a.notifyAndRender(ctx, rep, err)
 	}
 	return err
 }
@@ -351,15 +339,7 @@ func (a *app) validateFiles(ctx context.Context, vf *validateFlags) error {
 	// report, --notify-on failure (or always) is told.
 	done := func(err error) error {
 		rep.DurationMS = time.Since(started).Milliseconds()
-		a.label(rep)
-		if nerr := a.notify(ctx, rep); nerr != nil {
-			rep.Warnings = append(rep.Warnings, nerr.Error())
-			if err == nil {
-				err = nerr
-			}
-		}
-		a.render(rep, err)
-		return err
+		return a.notifyAndRender(ctx, rep, err)
 	}
 	src, err := a.source(ctx)
 	if err != nil {

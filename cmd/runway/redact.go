@@ -63,14 +63,17 @@ func (s *secrets) addURL(raw string) {
 	}
 }
 
-// addArgs records the passwords of every database URL on the command line,
-// wherever it stands: a URL given as a command's argument by mistake ("up
-// postgres://…") is quoted back in the usage error.
+// addArgs records the secrets of every database URL and web address on the
+// command line, wherever it stands: a URL given as a command's argument by
+// mistake ("up postgres://…") is quoted back in the usage error.
 func (s *secrets) addArgs(args []string) {
 	for _, arg := range args {
-		s.addURL(arg)
 		if _, v, ok := strings.Cut(arg, "="); ok && strings.HasPrefix(arg, "-") {
-			s.addURL(v)
+			arg = v
+		}
+		s.addURL(arg)
+		if l := strings.ToLower(arg); strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "slack+") {
+			s.addWebhook(arg) // a webhook's token, given as a stray argument
 		}
 	}
 }

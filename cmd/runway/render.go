@@ -343,10 +343,8 @@ func (a *app) waitCommand(ctx context.Context, wf *waitFlags) error {
 		return a.reportEarlyFailure(ctx, started, err)
 	}
 	if rep != nil {
-		a.render(rep, err)
-		if nerr := a.notify(context.WithoutCancel(ctx), rep); nerr != nil && err == nil {
-			err = nerr
-		}
+		// ctx may be the --timeout that just ran out: the report still goes out in full.
+		err = a.notifyAndRender(context.WithoutCancel(ctx), rep, err)
 	}
 	return err
 }
@@ -354,9 +352,6 @@ func (a *app) waitCommand(ctx context.Context, wf *waitFlags) error {
 // errNotify is a notification that could not be delivered under --notify-required.
 var errNotify = errors.New("notification not delivered")
 
-// notify posts the report to --notify targets and the GitHub Actions job
-// summary, as --notify-on says. A failed delivery is a warning, or exit 1
-// with --notify-required; it never hides the run's own result.
 // notifyBudget bounds the delivery of a run's notifications; notifyGrace is
 // what is left of it once the run is being stopped by a signal.
 var (
@@ -364,6 +359,26 @@ var (
 	notifyGrace  = 5 * time.Second
 )
 
+// notifyAndRender sends the report, then prints it: a delivery that fails
+// under --notify-required (exit 1) is then in the report's warnings, so that
+// a pipeline reading --json can tell it from a failed migration. It returns
+// the run's error, or the delivery's when the run succeeded.
+func (a *app) notifyAndRender(ctx context.Context, rep *report.Report, err error) error {
+	a.label(rep)
+	nerr := a.notify(ctx, rep)
+	if nerr != nil {
+		rep.Warnings = append(rep.Warnings, nerr.Error())
+	}
+	a.render(rep, err)
+	if nerr != nil && err == nil {
+		return nerr
+	}
+	return err
+}
+
+// notify posts the report to --notify targets and the GitHub Actions job
+// summary, as --notify-on says. A failed delivery is a warning, or exit 1
+// with --notify-required; it never hides the run's own result.
 func (a *app) notify(ctx context.Context, rep *report.Report) error {
 	when, err := notify.ParseWhen(a.g.notifyOn)
 	if err != nil {

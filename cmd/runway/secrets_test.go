@@ -109,6 +109,7 @@ func TestSecretsNeverReachOutput(t *testing.T) {
 		{"go mysql dsn from DATABASE_URL", map[string]string{"DATABASE_URL": "app:" + secretPassword + "@tcp(127.0.0.1:1)/app"}, []string{"--json", "--dir", good, "status"}},
 		{"jdbc url", nil, []string{"--json", "-d", "jdbc:postgresql://db/app?user=app&password=" + secretPassword, "--dir", good, "up"}},
 		{"url as an argument", nil, []string{"--dir", good, "up", "postgres://app:" + secretPassword + "@db/app"}},
+		{"webhook as an argument", nil, []string{"--dir", good, "up", hooks.URL + "/services/T000/B000/" + secretParam}},
 		{"url as baseline's version", nil, []string{"-d", pg, "--dir", good, "baseline", "mysql://app:" + secretPassword + "@db/app"}},
 		{"webhook from env, migration failure", map[string]string{"RUNWAY_NOTIFY": failHook, "DATABASE_URL": pgParam}, []string{"--dir", bad, "--notify-on", "always", "up"}},
 	}
