@@ -125,9 +125,11 @@ func (r *Runner) keepLock(ctx context.Context) (context.Context, func()) {
 	if l, isLease := r.drv.(leaser); isLease {
 		// A lease that is not renewed well before it expires lets the next
 		// runner take the lock while this one still works: renew it at
-		// least three times a lease, whatever the keepalive says.
-		if ttl := l.LeaseTTL(); ttl > 0 && (interval <= 0 || interval > ttl/3) {
-			interval = ttl / 3
+		// least four times a lease, whatever the keepalive says, so that
+		// the three unconfirmed intervals that stop the run end before the
+		// lease can lapse.
+		if ttl := l.LeaseTTL(); ttl > 0 && (interval <= 0 || interval > ttl/4) {
+			interval = ttl / 4
 		}
 	}
 	if !ok || interval <= 0 {

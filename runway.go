@@ -94,7 +94,7 @@ func WithAllowOutOfOrder() Option {
 // connection, that it still holds the lock (drivers implementing
 // database.LockKeeper); it stops the run when the lock is gone or unconfirmed
 // for three intervals. 0 disables the check. Default 10s. With a lease lock
-// (database.LockModeTable) the lease is renewed at least every third of its
+// (database.LockModeTable) the lease is renewed at least every quarter of its
 // time to live whatever this says, 0 included.
 func WithLockKeepalive(d time.Duration) Option {
 	return func(c *config) error {

@@ -1151,7 +1151,7 @@ func TestManyStatementsOneMigration(t *testing.T) {
 }
 
 // A lease shorter than the keepalive (or with the keepalive off): the engine
-// renews it every third of its time to live anyway. Before, a library caller
+// renews it every quarter of its time to live anyway. Before, a library caller
 // with LeaseTTL 2s and the default 10s keepalive let the lease lapse mid-run,
 // and the next runner took the lock while this one still worked.
 func TestShortLeaseIsRenewed(t *testing.T) {

@@ -578,7 +578,7 @@ func (a *app) runner(ctx context.Context, opts ...runway.Option) (*runway.Runner
 	if err != nil {
 		return nil, nil, err
 	}
-	keepalive := a.g.lockKeepalive // the engine renews a lease every third of --lock-lease at least
+	keepalive := a.g.lockKeepalive // the engine renews a lease every quarter of --lock-lease at least
 	base := []runway.Option{
 		runway.WithMigrations(ms),
 		runway.WithLockTimeout(a.g.lockTimeout),

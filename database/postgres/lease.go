@@ -52,7 +52,7 @@ func (d *Driver) ensureLockTable(ctx context.Context) error {
 }
 
 // LeaseTTL is the lease's time to live in table lock mode, 0 in session
-// mode: the engine renews the lease at least three times within it.
+// mode: the engine renews the lease at least four times within it.
 func (d *Driver) LeaseTTL() time.Duration {
 	if !d.tableMode() {
 		return 0
