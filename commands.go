@@ -263,7 +263,9 @@ type RepairOptions struct {
 // Repair clears the history rows left `failed` or `running` by an
 // interrupted migration that could not roll back, once the operator has put
 // the database right by hand: the next up runs those migrations again from
-// their first statement. With AcceptChecksums it also re-records edited files.
+// their first statement. A `reverting` row (a down that stopped part-way) is
+// cleared too: the migration then counts as reverted. With AcceptChecksums it
+// also re-records edited files.
 func (r *Runner) Repair(ctx context.Context, o RepairOptions) (*report.Report, error) {
 	rep := r.newReport("repair")
 	ms, err := r.load()

@@ -1296,8 +1296,7 @@ func TestWaitOnWhatUpRefuses(t *testing.T) {
 
 // A down script that fails says what took effect: nothing where it ran in a
 // transaction, the statements before the failure on MySQL, whose DDL commits
-// by itself; there the history row says reverting, up refuses, and the next
-// down resumes after the statements that ran.
+// by itself (TestDownResumesAfterAFailure follows the reverting row from there).
 func TestFailedDownSaysWhatTookEffect(t *testing.T) {
 	eachDB(t, func(t *testing.T, tg target) {
 		drv := tg.open(t)

@@ -390,10 +390,12 @@ type repairFlags struct{ acceptChecksums bool }
 
 var cmdRepair = &command{
 	name:    "repair",
-	summary: "clear failed/running rows after fixing the database by hand; --accept-checksums re-records edited files",
+	summary: "clear failed/running/reverting rows after fixing the database by hand; --accept-checksums re-records edited files",
 	detail: "After a migration failed part-way where it could not roll back (MySQL DDL, no-transaction\n" +
 		"migrations), either fix the failing statement in the file and run `up` again (it resumes there),\n" +
-		"or undo what the migration did by hand and run `repair`: the next `up` runs it from the start.",
+		"or undo what the migration did by hand and run `repair`: the next `up` runs it from the start.\n" +
+		"After a down that failed part-way (row reverting), fix it and run `down` again, or finish the\n" +
+		"revert by hand and run `repair`: the migration then counts as reverted.",
 	example: "runway -d mysql://app@db/app repair\n  runway repair --accept-checksums   # after a whitespace-only edit of applied files",
 	flags: func(fs *flag.FlagSet) any {
 		f := &repairFlags{}
@@ -419,7 +421,8 @@ var cmdWait = &command{
 	name:    "wait",
 	summary: "block until every migration in the source is applied (exit 3 on timeout)",
 	detail: "For init containers and application start-up: polls the history table (without taking the lock)\n" +
-		"until every migration in --dir is applied. Retries while the database is not reachable yet.",
+		"until every migration in --dir is applied. Retries while the database is not reachable yet.\n" +
+		"An edited applied migration, or a half-reverted one, fails it at once (exit 5): up will not run past it.",
 	example: "runway -d postgres://app@db/app --dir /app/migrations wait --timeout 5m",
 	flags: func(fs *flag.FlagSet) any {
 		f := &waitFlags{}
