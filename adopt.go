@@ -49,6 +49,14 @@ func (r *Runner) Adopt(ctx context.Context, from adopt.Tool) (*report.Report, er
 	if err != nil {
 		return r.finish(rep, fmt.Errorf("read history table %s: %w", r.cfg.table, err))
 	}
+	if len(revs) == 0 && r.historyExists(ctx) {
+		// down --all emptied it: the other tool's table says what that tool
+		// once applied, not what the database holds now.
+		return r.finish(rep, &ValidationError{
+			Problems: []Problem{{Kind: "history", Detail: fmt.Sprintf("Runway's history table %s exists: Runway already manages this database (its rows were reverted with down)", r.cfg.table)}},
+			Hint:     "Nothing was recorded: the other tool's history no longer says what the database holds. `runway up` applies the migrations; `runway baseline VERSION` records ones whose schema is there.",
+		})
+	}
 	if len(revs) > 0 {
 		return r.finish(rep, &ValidationError{
 			Problems: []Problem{{Kind: "history", Detail: fmt.Sprintf("Runway's history table %s already has %d row(s)", r.cfg.table, len(revs))}},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"sort"
@@ -167,7 +168,7 @@ func (a *app) main(ctx context.Context, args []string) int {
 			a.usage(a.stdout)
 			return exitOK
 		}
-		fmt.Fprintf(a.stderr, "runway: %v\nRun `runway --help` for usage.\n", err)
+		fmt.Fprintf(a.stderr, "runway: %v\nRun `runway --help` for usage.\n", explainFlagError(top, err))
 		return exitUsage
 	}
 	a.g.set = map[string]bool{}
@@ -215,7 +216,7 @@ func (a *app) main(ctx context.Context, args []string) int {
 			a.commandUsage(a.stdout, c, fs)
 			return exitOK
 		}
-		fmt.Fprintf(a.stderr, "runway %s: %v\nRun `runway %s --help` for usage.\n", name, err, name)
+		fmt.Fprintf(a.stderr, "runway %s: %v\nRun `runway %s --help` for usage.\n", name, explainFlagError(fs, err), name)
 		return exitUsage
 	}
 	fs.Visit(func(f *flag.Flag) { a.g.set[f.Name] = true })
@@ -224,6 +225,7 @@ func (a *app) main(ctx context.Context, args []string) int {
 			a.g.set[long] = true
 		}
 	}
+	onCommandLine := maps.Clone(a.g.set)
 	if err := a.applyEnv(fs); err != nil {
 		fmt.Fprintf(a.stderr, "runway %s: %v\n", name, err)
 		return exitUsage
@@ -232,7 +234,15 @@ func (a *app) main(ctx context.Context, args []string) int {
 		return a.exit(err)
 	}
 	if a.g.allTargets {
-		return a.allTargets(ctx, args)
+		switch {
+		case a.g.target == "" || onCommandLine["all-targets"] && !onCommandLine["target"]:
+			return a.allTargets(ctx, args)
+		case onCommandLine["all-targets"] && onCommandLine["target"]:
+			fmt.Fprintf(a.stderr, "runway: --target %s and --all-targets: choose one\n", a.g.target)
+			return exitUsage
+		}
+		// --target on the command line names the one database of this run,
+		// over an all_targets default from the environment or the file.
 	}
 	a.secrets.addURL(a.g.database)
 	for _, t := range a.g.notify {
@@ -304,6 +314,23 @@ func setValue(fs *flag.FlagSet, f *flag.Flag, v string) error {
 }
 
 func isDuration(v any) bool { _, ok := v.(time.Duration); return ok }
+
+// explainFlagError adds the form a duration wants to the flag package's
+// "invalid value … parse error".
+func explainFlagError(fs *flag.FlagSet, err error) error {
+	msg := err.Error()
+	_, rest, ok := strings.Cut(msg, " for flag -")
+	if !ok || !strings.HasSuffix(msg, "parse error") {
+		return err
+	}
+	name, _, _ := strings.Cut(rest, ":")
+	if f := fs.Lookup(name); f != nil {
+		if g, ok := f.Value.(flag.Getter); ok && isDuration(g.Get()) {
+			return fmt.Errorf("%s: want a duration with its unit, such as 90s, 5m or 1h30m", strings.TrimSuffix(msg, ": parse error"))
+		}
+	}
+	return err
+}
 
 // applyEnv fills every flag not given on the command line from RUNWAY_<FLAG>.
 func (a *app) applyEnv(fs *flag.FlagSet) error {

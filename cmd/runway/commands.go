@@ -547,6 +547,11 @@ var cmdNew = &command{
 		if len(args) == 0 {
 			return usagef("new takes a NAME: runway new create_users")
 		}
+		if joined := strings.Join(args, " "); strings.Contains(joined, "://") || strings.Contains(joined, "@") {
+			// A database URL where the name belongs: its password would
+			// become part of a file name.
+			return usagef("new: the name looks like a URL or an address, not a migration's name: give one such as create_users (the database is given with -d)")
+		}
 		name := slug(strings.Join(args, "_"))
 		if name == "" {
 			return usagef("new: %q has no ASCII letters or digits to name a file with (file names keep a-z, 0-9 and _): use a name in those", strings.Join(args, " "))

@@ -258,7 +258,7 @@ func (a *app) allTargets(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.stderr, "runway: --all-targets: %s defines no targets%s\n", a.cfgFile.path, inEnv(a.g.env))
 		return exitUsage
 	}
-	rest := withoutFlags(args, "all-targets", "parallel")
+	rest := withoutFlags(args, "all-targets", "parallel", "target")
 	type result struct {
 		code     int
 		out, err bytes.Buffer
@@ -372,7 +372,7 @@ func withoutFlags(args []string, names ...string) []string {
 			out = append(out, a)
 			continue
 		}
-		if name == "parallel" && !hasValue {
+		if (name == "parallel" || name == "target") && !hasValue {
 			i++ // its value
 		}
 	}
