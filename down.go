@@ -71,6 +71,12 @@ func (r *Runner) DownPlan(ctx context.Context, o DownOptions) ([]report.Pending,
 	out := make([]report.Pending, len(plans))
 	for i, p := range plans {
 		out[i] = report.Pending{Version: p.e.version().String(), Name: p.e.name(), File: p.e.m.Down.File}
+		switch {
+		case len(p.stmts) == 0:
+			out[i].Note = "its down script has no statements: only its history row is removed"
+		case p.resumeAt > 0:
+			out[i].Note = fmt.Sprintf("half reverted: resumes at statement %d of %d", p.resumeAt+1, len(p.stmts))
+		}
 	}
 	return out, nil
 }

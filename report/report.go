@@ -61,6 +61,10 @@ type Pending struct {
 	Version string `json:"version"`
 	Name    string `json:"name"`
 	File    string `json:"file,omitempty"`
+	// Note says what is unusual about it, for a person to read before
+	// confirming (runway.Runner.DownPlan: a down script without statements,
+	// a down that resumes).
+	Note string `json:"note,omitempty"`
 }
 
 // Migration is one line of `status`: a version and what state it is in.

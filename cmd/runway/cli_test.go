@@ -96,6 +96,12 @@ func TestDownRevertsWhatWasConfirmed(t *testing.T) {
 	if code, out, _ := cli(strings.NewReader(""), "status"); code != 0 || strings.Count(out, "applied") != 3 {
 		t.Fatalf("down reverted something it did not show:\n%s", out)
 	}
+	// A down script without statements is said in the question, before the "yes".
+	os.WriteFile(filepath.Join(mig, "0003_c.down.sql"), []byte("-- write the down migration here\n"), 0o644)
+	code, _, e = cli(strings.NewReader("no\n"), "down")
+	if code != exitUsage || !strings.Contains(e, "  3_c (its down script has no statements: only its history row is removed)\n") {
+		t.Fatalf("question for an empty down script: exit %d\n%s", code, e)
+	}
 	// No down script for the newest: refused (exit 5) before the question.
 	os.Remove(filepath.Join(mig, "0003_c.down.sql"))
 	code, _, e = cli(strings.NewReader("yes\n"), "down")

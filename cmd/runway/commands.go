@@ -276,7 +276,11 @@ func (a *app) confirmDown(ctx context.Context, r *runway.Runner, o runway.DownOp
 	shown := make([]migration.Version, len(targets))
 	fmt.Fprintf(a.stderr, "This reverts %d migration(s) on %s:\n", len(targets), redactedDB(a.g.database))
 	for i, t := range targets {
-		fmt.Fprintf(a.stderr, "  %s_%s\n", t.Version, t.Name)
+		if t.Note != "" {
+			fmt.Fprintf(a.stderr, "  %s_%s (%s)\n", t.Version, t.Name, t.Note)
+		} else {
+			fmt.Fprintf(a.stderr, "  %s_%s\n", t.Version, t.Name)
+		}
 		if shown[i], err = migration.ParseVersion(t.Version); err != nil {
 			return nil, err
 		}
