@@ -140,6 +140,20 @@ func (r *Runner) foreignHistory(ctx context.Context) (*ValidationError, error) {
 	}, nil
 }
 
+// foreignProblems is foreignHistory's finding for the commands that report
+// it among others (status, plan, validate): none when Runway's history has
+// rows.
+func (r *Runner) foreignProblems(ctx context.Context, revs []database.Revision) ([]Problem, error) {
+	if len(revs) > 0 {
+		return nil, nil
+	}
+	ve, err := r.foreignHistory(ctx)
+	if err != nil || ve == nil {
+		return nil, err
+	}
+	return ve.Problems, nil
+}
+
 // historyExists reports whether Runway's history table exists (with or
 // without rows); false when the driver cannot tell (no database.Querier).
 func (r *Runner) historyExists(ctx context.Context) bool {

@@ -31,14 +31,12 @@ func (r *Runner) Status(ctx context.Context, check bool) (*report.Report, error)
 	rep.Migrations = statusLines(a, r.cfg.allowOutOfOrder)
 	setPending(rep, a, nil)
 	_, warnings := r.upProblems(a)
-	if len(revs) == 0 {
-		ve, err := r.foreignHistory(ctx)
-		if err != nil {
-			return r.finish(rep, err)
-		}
-		if ve != nil {
-			warnings = append(warnings, ve.Problems[0].Detail+"; up refuses to run until then")
-		}
+	foreign, err := r.foreignProblems(ctx, revs)
+	if err != nil {
+		return r.finish(rep, err)
+	}
+	for _, p := range foreign {
+		warnings = append(warnings, p.Detail+"; up refuses to run until then")
 	}
 	rep.Warnings = warnings
 	rep.Status = report.StatusOK
@@ -74,15 +72,11 @@ func (r *Runner) Plan(ctx context.Context, o UpOptions) (*report.Report, error) 
 	rep.ToVersion = rep.FromVersion
 	problems, warnings := r.upProblems(a)
 	rep.Warnings = warnings
-	if len(revs) == 0 {
-		ve, err := r.foreignHistory(ctx)
-		if err != nil {
-			return r.finish(rep, err)
-		}
-		if ve != nil {
-			problems = append(problems, ve.Problems...)
-		}
+	foreign, err := r.foreignProblems(ctx, revs)
+	if err != nil {
+		return r.finish(rep, err)
 	}
+	problems = append(problems, foreign...)
 	var plans []applyPlan
 	for _, e := range limit(a.todo(), o) {
 		if e.rev != nil && e.rev.State == database.StateReverting {
@@ -190,15 +184,11 @@ func (r *Runner) Validate(ctx context.Context) (*report.Report, error) {
 	for _, e := range a.incomplete {
 		problems = append(problems, problem(e, string(e.rev.State), fmt.Sprintf("%d of %d statements applied: %s", e.rev.StatementsApplied, e.rev.StatementsTotal, e.rev.Error)))
 	}
-	if len(revs) == 0 {
-		ve, err := r.foreignHistory(ctx)
-		if err != nil {
-			return r.finish(rep, err)
-		}
-		if ve != nil {
-			problems = append(problems, ve.Problems...)
-		}
+	foreign, err := r.foreignProblems(ctx, revs)
+	if err != nil {
+		return r.finish(rep, err)
 	}
+	problems = append(problems, foreign...)
 	rep.Warnings = warnings
 	if len(problems) > 0 {
 		return r.finish(rep, validationFindings(problems))
