@@ -32,6 +32,16 @@ import (
 // ErrMisplacedMarker or ErrOutsideSection (or the fs error reading the file).
 // When the error is not nil the migrations are nil.
 func Load(fsys fs.FS) ([]*Migration, error) {
+	if h, ok := fsys.(holder); ok {
+		held, err := h.Hold()
+		if err != nil {
+			return nil, err
+		}
+		if c, ok := held.(io.Closer); ok {
+			defer c.Close()
+		}
+		fsys = held
+	}
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, err
@@ -122,6 +132,15 @@ func Load(fsys fs.FS) ([]*Migration, error) {
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
+}
+
+// holder is a file system that can keep its folder open while Load lists and
+// reads it (source's folders: each file is then opened relative to the
+// folder, sparing the kernel a walk down the whole path per file). Load reads
+// the fs.FS that Hold returns instead, and closes it when done if it is an
+// io.Closer.
+type holder interface {
+	Hold() (fs.FS, error)
 }
 
 // appendFileFS is a file system that reads a file into the caller's buffer
