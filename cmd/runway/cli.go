@@ -95,7 +95,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.env, "env", "", "environment `name` (stg, prod …): picks environments.NAME from the configuration file and labels reports and notifications")
 	fs.StringVar(&g.target, "target", "", "one `name`d database of the configuration's targets")
 	fs.BoolVar(&g.allTargets, "all-targets", false, "run the command on every target of the environment, one after another (see --parallel), with one combined report")
-	fs.IntVar(&g.parallel, "parallel", 1, "with --all-targets, how many `N` targets run at once")
+	fs.IntVar(&g.parallel, "parallel", 1, "with --all-targets, how many `N` targets run at once (1 or more)")
 	fs.Func("notify", "post the run report to this `URL`: a Slack incoming webhook or any https webhook; repeatable (RUNWAY_NOTIFY: comma-separated)", func(v string) error {
 		// One URL a flag: a comma is a URL's own (?tags=a,b); only
 		// RUNWAY_NOTIFY lists several (applyEnv splits it).
@@ -232,6 +232,9 @@ func (a *app) main(ctx context.Context, args []string) int {
 	}
 	if err := a.applyConfig(fs); err != nil {
 		return a.exit(err)
+	}
+	if a.g.parallel < 1 {
+		return a.exit(usagef("--parallel %d: must be 1 or more (how many targets run at once)", a.g.parallel))
 	}
 	if a.g.allTargets {
 		switch {

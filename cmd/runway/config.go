@@ -264,7 +264,7 @@ func (a *app) allTargets(ctx context.Context, args []string) int {
 		out, err bytes.Buffer
 	}
 	results := make([]*result, len(names))
-	parallel := max(1, a.g.parallel)
+	parallel := a.g.parallel
 	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
 	for i, name := range names {
