@@ -102,3 +102,103 @@ func TestExecSessionWatchedContext(t *testing.T) {
 		t.Errorf("Exec after an ended context was refused: %v", err)
 	}
 }
+
+// A cancelled run stops on the server, not only in the client: the session
+// is killed, so MariaDB does not go on with the rest of a multi-statement
+// message (an interrupted SLEEP is no error) nor finish a statement that
+// never looks at its socket.
+func TestCancelKillsTheSession(t *testing.T) {
+	dbURL := testdb.MySQL(t)
+	ctx := context.Background()
+	check := openPool(t, dbURL)
+	alive := func(id int64) bool {
+		var n int
+		if err := check.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	}
+	locked := func(t *testing.T, d *Driver) int64 {
+		t.Helper()
+		if err := d.EnsureHistory(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := d.Lock(ctx, time.Second); err != nil || !ok {
+			t.Fatalf("Lock: %v, %v", ok, err)
+		}
+		return d.sessionID.Load()
+	}
+
+	t.Run("message", func(t *testing.T) {
+		d := open(t, dbURL, database.Config{Identity: "runway test", Table: "kill_history"})
+		id := locked(t, d)
+		item := func(v string, stmts ...migration.Statement) database.Recorded {
+			r := database.Revision{Version: migration.MustParseVersion(v), Name: "m" + v, Checksum: "c" + v,
+				State: database.StateRunning, AppliedBy: "test"}
+			done := r
+			done.State = database.StateApplied
+			return database.Recorded{Statements: stmts, Running: r, Done: done}
+		}
+		ms := []database.Recorded{
+			item("1", migration.Statement{SQL: "DO SLEEP(30)", Line: 1}, migration.Statement{SQL: "CREATE TABLE kill_a (id int)", Line: 2}),
+			item("2", migration.Statement{SQL: "CREATE TABLE kill_b (id int)", Line: 1}),
+		}
+		runCtx, cancel := context.WithCancel(ctx)
+		time.AfterFunc(300*time.Millisecond, cancel)
+		n, _, err := d.ExecRecordedEach(runCtx, ms, func(int) {})
+		if n != 0 || !errors.Is(err, context.Canceled) {
+			t.Fatalf("ExecRecordedEach cancelled in its first statement: %d applied, %v", n, err)
+		}
+		if alive(id) {
+			t.Errorf("session %d still on the server after the cancelled call returned", id)
+		}
+		time.Sleep(time.Second)
+		var tables int
+		if err := check.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('kill_a', 'kill_b')").Scan(&tables); err != nil {
+			t.Fatal(err)
+		}
+		if tables != 0 {
+			t.Errorf("%d of the message's tables were created after the run was cancelled", tables)
+		}
+		var applied int
+		if err := check.QueryRowContext(ctx, "SELECT COUNT(*) FROM kill_history WHERE state = 'applied'").Scan(&applied); err != nil {
+			t.Fatal(err)
+		}
+		if applied != 0 {
+			t.Errorf("%d migrations recorded applied after the run was cancelled", applied)
+		}
+	})
+
+	// A statement that never reads its socket (BENCHMARK) runs on after the
+	// client closes it; killed, it stops. Both for the session Open dials and
+	// for a pool given to New.
+	for _, c := range []struct {
+		name   string
+		driver func(t *testing.T) *Driver
+	}{
+		{"Open", func(t *testing.T) *Driver { return open(t, dbURL, database.Config{Identity: "runway test"}) }},
+		{"New", func(t *testing.T) *Driver {
+			d := New(openPool(t, dbURL), database.Config{})
+			t.Cleanup(func() { d.Close(ctx) })
+			return d
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := c.driver(t)
+			id := locked(t, d)
+			runCtx, cancel := context.WithCancel(ctx)
+			time.AfterFunc(300*time.Millisecond, cancel)
+			err := d.Exec(runCtx, migration.Statement{SQL: "DO BENCHMARK(10000000000, MD5('runway'))", Line: 1})
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Exec cancelled: %v", err)
+			}
+			deadline := time.Now().Add(2 * time.Second)
+			for alive(id) {
+				if time.Now().After(deadline) {
+					t.Fatalf("session %d still running its statement 2 s after the run was cancelled", id)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+}

@@ -393,23 +393,63 @@ func (d *Driver) querySession(ctx context.Context, conn *sql.Conn, query string,
 	})
 }
 
-// watched runs query with ctx watched as execSession describes.
+// watched runs query with ctx watched as execSession describes. When ctx
+// ends, the session is also killed on the server (killSession) before its
+// socket is closed, and watched returns only once that is done.
 func (d *Driver) watched(ctx context.Context, query func(ctx context.Context) error) error {
 	d.mu.Lock()
 	nc := d.sessionNet
 	d.mu.Unlock()
-	if nc == nil || ctx.Done() == nil {
+	if ctx.Done() == nil {
 		return query(ctx)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() { nc.Close() })
-	err := query(context.WithoutCancel(ctx))
-	if !stop() && err != nil {
+	killed := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(killed)
+		d.killSession(ctx)
+		if nc != nil {
+			nc.Close()
+		}
+	})
+	qctx := ctx
+	if nc != nil {
+		qctx = context.WithoutCancel(ctx)
+	}
+	err := query(qctx)
+	if stop() {
+		return err
+	}
+	<-killed
+	if nc != nil && err != nil {
 		return fmt.Errorf("%w (the connection was closed under the query: %v)", ctx.Err(), err)
 	}
 	return err
+}
+
+// killTimeout bounds the KILL that stops a cancelled run's session.
+const killTimeout = 5 * time.Second
+
+// killSession ends the session on the server with KILL CONNECTION, from
+// another connection of the pool. Closing the client's socket is not enough:
+// the server notices a closed socket only when it next writes to it, and
+// MariaDB then goes on with the rest of a multi-statement message (an
+// interrupted SLEEP is not an error): migrations the report calls pending
+// would be applied after the run ended. A killed session stops at once, its
+// statement rolled back as far as the engine can. Without a session id (the
+// lock not taken yet) there is nothing of the run's on the server to stop.
+func (d *Driver) killSession(ctx context.Context) {
+	id := d.sessionID.Load()
+	if id == 0 {
+		return
+	}
+	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
+	defer cancel()
+	// An error is left alone: the session may be gone already, and closing
+	// the socket, which follows, is the fallback.
+	d.db.ExecContext(kctx, "KILL CONNECTION "+strconv.FormatInt(id, 10))
 }
 
 // HistoryTable is the history table the driver was opened with
