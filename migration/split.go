@@ -96,6 +96,7 @@ const (
 	tokEq               // "=" (DEFINER=…)
 	tokAt               // "@" (user@host)
 	tokRParen           // ")"
+	tokDot              // "." (a qualified name: the word after it is a name, never a keyword)
 	kwHeader            // OR REPLACE DEFINER AGGREGATE CURRENT_USER TEMP TEMPORARY: may precede TRIGGER…
 	kwBegin
 	kwAtomic
@@ -442,6 +443,10 @@ func (s *scanner) run() error {
 			kind = tokAt
 			s.i++
 
+		case c == '.':
+			kind = tokDot
+			s.i++
+
 		case class[c]&clStart != 0:
 			if pg && (c == 'e' || c == 'E') && s.i+1 < n && src[s.i+1] == '\'' {
 				s.i++
@@ -461,7 +466,11 @@ func (s *scanner) run() error {
 				j++
 			}
 			s.i = j
-			kind = keyword(src[begin:j])
+			kind = tokOther
+			if s.prev != tokDot {
+				// NEW.end, t.begin: a column, not the end of a block.
+				kind = keyword(src[begin:j])
+			}
 			s.mark(begin, line)
 			s.word(kind)
 
@@ -510,7 +519,7 @@ func (s *scanner) word(k kw) {
 			s.compound = true
 			s.header = false
 			return
-		case k == kwHeader || s.prev == tokEq || s.prev == tokAt:
+		case k == kwHeader || s.prev == tokEq || s.prev == tokAt || s.prev == tokDot:
 		default:
 			s.header = false
 		}

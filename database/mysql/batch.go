@@ -69,9 +69,43 @@ func recordedSize(stmts []migration.Statement, start int) (int, bool) {
 	}
 	size := 0
 	for _, st := range stmts[start:] {
+		if mayHoldBody(st.SQL) {
+			return 0, false
+		}
 		size += len(st.SQL)
 	}
 	return size, size <= maxRecordedMessage
+}
+
+// mayHoldBody reports whether a statement may create a trigger, routine or
+// event, or be a BEGIN NOT ATOMIC block: one whose semicolons the splitter
+// judged to be inside a body. Such a statement is not sent in a message
+// with others. Were the splitter wrong (a body cut short), the server
+// would read the history updates that follow the piece as part of the body
+// and store them in the trigger, to run on every insert; sent alone, the
+// piece is a syntax error that stops the run at that statement. A false
+// positive (a table with a column named event) costs a round trip.
+func mayHoldBody(sql string) bool {
+	head := sql[:min(len(sql), 512)]
+	first := true
+	for w := range strings.FieldsFuncSeq(head, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '_')
+	}) {
+		if first {
+			// mysqldump's /*!50003 CREATE*/: the digits are no word.
+			if !strings.EqualFold(w, "create") && !strings.EqualFold(w, "alter") && !strings.EqualFold(w, "begin") {
+				return false
+			}
+			first = false
+			continue
+		}
+		for _, k := range [...]string{"trigger", "procedure", "function", "event", "atomic"} {
+			if strings.EqualFold(w, k) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // writeRecorded writes one migration of ExecRecorded's message: the running

@@ -242,3 +242,50 @@ func TestExecRecordedEach(t *testing.T) {
 		t.Error("the migration left for the next call has a row")
 	}
 }
+
+// A statement that opens a body is sent alone. Were the splitter to cut a
+// trigger short, the piece, sent in one message with the history updates
+// after it, would take them into the trigger's body (the server reads on
+// to the END) and run them on every insert; alone it is a syntax error at
+// its own statement.
+func TestBodyStatementsAreSentAlone(t *testing.T) {
+	ctx := context.Background()
+	d := open(t, testdb.MySQL(t), database.Config{Identity: "runway test"})
+	if err := d.EnsureHistory(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A cut the splitter once made: NEW.end read as the END of the block.
+	stmts := []migration.Statement{
+		{SQL: "CREATE TABLE periods (id INT, end DATETIME)", Line: 1},
+		{SQL: "CREATE TRIGGER periods_bi BEFORE INSERT ON periods FOR EACH ROW\nBEGIN\n  SET NEW.end = NOW()", Line: 2},
+		{SQL: "END", Line: 5},
+	}
+	r := database.Revision{Version: migration.MustParseVersion("1"), Name: "periods", Checksum: "c",
+		State: database.StateRunning, AppliedBy: "test"}
+	done := r
+	done.State = database.StateApplied
+	if n, err := d.ExecRecorded(ctx, stmts, r, done); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("ExecRecorded of a migration with a trigger: %d, %v; want ErrUnsupported (statement by statement)", n, err)
+	}
+	each := []database.Recorded{{Statements: stmts, Running: r, Done: done}}
+	if _, _, err := d.ExecRecordedEach(ctx, each, func(int) {}); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("ExecRecordedEach of a migration with a trigger: %v; want ErrUnsupported", err)
+	}
+	for _, c := range []struct {
+		sql  string
+		body bool
+	}{
+		{"CREATE TRIGGER t BEFORE INSERT ON p FOR EACH ROW SET NEW.a = 1", true},
+		{"/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER t BEFORE INSERT ON p FOR EACH ROW BEGIN END */", true},
+		{"create or replace definer = app@'%' procedure p() begin select 1; end", true},
+		{"ALTER EVENT e DO BEGIN DELETE FROM t; END", true},
+		{"BEGIN NOT ATOMIC SELECT 1; END", true},
+		{"CREATE TABLE events (id int)", false},
+		{"INSERT INTO log (event) VALUES ('trigger')", false},
+		{"CREATE INDEX i ON t (a)", false},
+	} {
+		if got := mayHoldBody(c.sql); got != c.body {
+			t.Errorf("mayHoldBody(%q) = %v, want %v", c.sql, got, c.body)
+		}
+	}
+}
