@@ -124,6 +124,11 @@ func (r *Runner) downPlans(a *analysis, o DownOptions) ([]downPlan, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrSource, err)
 			}
+			if r.drv.TransactionalDDL() && !e.m.Down.NoTransaction && e.rev.State != database.StateReverting {
+				if stmts, err = unwrapTx(e.m.Down.File, stmts); err != nil {
+					return nil, fmt.Errorf("%w: %w", ErrSource, err)
+				}
+			}
 			p := downPlan{e: e, stmts: stmts}
 			if e.rev.State == database.StateReverting {
 				// Resume after the statements the earlier down ran, if

@@ -1264,7 +1264,9 @@ func TestWaitOnWhatUpRefuses(t *testing.T) {
 		drv := tg.open(t)
 		mustUp(t, drv, files("0001_a.up.sql", "CREATE TABLE a (id int);\n", "0003_c.up.sql", "CREATE TABLE c (id int);\n"))
 		wait := func(src fstest.MapFS) (*report.Report, error) {
-			r, err := runway.New(drv, src, runway.WithPollInterval(20*time.Millisecond))
+			// A session of its own: a wait that times out in the middle of
+			// a query ends its session (MySQL kills it), as a cancelled run does.
+			r, err := runway.New(tg.open(t), src, runway.WithPollInterval(20*time.Millisecond))
 			if err != nil {
 				t.Fatal(err)
 			}

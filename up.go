@@ -282,6 +282,11 @@ func (r *Runner) planApply(e entry) (applyPlan, error) {
 		}
 	}
 	p.useTx = r.drv.TransactionalDDL() && !e.m.Up.NoTransaction && p.resumeAt == 0
+	if p.useTx {
+		if p.stmts, err = unwrapTx(e.m.Up.File, stmts); err != nil {
+			return applyPlan{}, fmt.Errorf("%w: %w", ErrSource, err)
+		}
+	}
 	return p, nil
 }
 
@@ -456,7 +461,7 @@ func (r *Runner) applyStream(ctx context.Context, rep *report.Report, p applyPla
 	r.startEvent(p)
 	start := r.cfg.now()
 	rev := r.revision(p.e.m, database.StateApplied, start)
-	n, err := p.stream.ApplyTxStream(ctx, readAhead(p.e.m.Up.StatementSeq(r.drv.Dialect())), rev)
+	n, err := p.stream.ApplyTxStream(ctx, unwrapTxSeq(p.e.m.Up.File, readAhead(p.e.m.Up.StatementSeq(r.drv.Dialect()))), rev)
 	if err != nil {
 		var fe *migration.FileError
 		if errors.As(err, &fe) {

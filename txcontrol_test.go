@@ -1,0 +1,126 @@
+package runway_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/runwaydb/runway"
+	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/migration"
+)
+
+// A script written for a tool that runs files as they are (golang-migrate)
+// often wraps itself in BEGIN … COMMIT. Runway runs it in its own
+// transaction instead, so the history row commits with it; a script with
+// any other transaction control is refused before anything runs, where
+// run as written its COMMIT would have ended Runway's transaction half way:
+// the first part kept, the failure reported as "nothing applied", the
+// first part applied again by the next run.
+func TestScriptsWithTheirOwnTransactions(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		ctx := context.Background()
+		drv := tg.open(t)
+		count := func() int {
+			t.Helper()
+			q, ok := drv.(database.Querier)
+			if !ok {
+				t.Fatal("the driver cannot query")
+			}
+			rows, err := q.QueryStrings(ctx, "SELECT COUNT(*) FROM t")
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, _ := strconv.Atoi(*rows[0][0])
+			return n
+		}
+		wrapped := files(
+			"0001_t.up.sql", "CREATE TABLE t (id integer);\n",
+			"0002_data.up.sql", "BEGIN;\nINSERT INTO t VALUES (1);\nINSERT INTO t VALUES (2);\nCOMMIT;\n",
+			"0002_data.down.sql", "START TRANSACTION;\nDELETE FROM t;\nCOMMIT;\n",
+		)
+		rep := mustUp(t, drv, wrapped)
+		if len(rep.Applied) != 2 || count() != 2 {
+			t.Fatalf("wrapped script: applied %+v, %d rows", rep.Applied, count())
+		}
+		if tg.transactional() && rep.Applied[1].Statements != 2 {
+			t.Errorf("wrapped script ran %d statements, want its 2 inserts without BEGIN and COMMIT", rep.Applied[1].Statements)
+		}
+		r, err := runway.New(drv, wrapped)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Down(ctx, runway.DownOptions{Steps: 1}); err != nil || count() != 0 {
+			t.Fatalf("wrapped down script: %v, %d rows left", err, count())
+		}
+		if !tg.transactional() {
+			return // MySQL runs scripts statement by statement, as written
+		}
+
+		blocks := files(
+			"0001_t.up.sql", "CREATE TABLE t (id integer);\n",
+			"0002_data.up.sql", "BEGIN;\nINSERT INTO t VALUES (1);\nCOMMIT;\n\nBEGIN;\nINSERT INTO nope VALUES (2);\nCOMMIT;\n",
+		)
+		_, err = up(t, drv, blocks)
+		var fe *migration.FileError
+		if !errors.Is(err, runway.ErrSource) || !errors.As(err, &fe) || fe.File != "0002_data.up.sql" || fe.Line != 3 ||
+			!strings.Contains(err.Error(), "runway:no-transaction") {
+			t.Fatalf("two BEGIN … COMMIT blocks: %v; want ErrSource at 0002_data.up.sql:3 naming runway:no-transaction", err)
+		}
+		if n := count(); n != 0 {
+			t.Fatalf("the refused script inserted %d rows", n)
+		}
+		if h := history(t, drv); h["2"].State != "" {
+			t.Fatalf("the refused script has a history row: %+v", h["2"])
+		}
+		// Marked no-transaction, it runs as written.
+		marked := files(
+			"0001_t.up.sql", "CREATE TABLE t (id integer);\n",
+			"0002_data.up.sql", "-- runway:no-transaction\nBEGIN;\nINSERT INTO t VALUES (1);\nCOMMIT;\n\nBEGIN;\nINSERT INTO t VALUES (2);\nCOMMIT;\n",
+		)
+		if rep := mustUp(t, drv, marked); len(rep.Applied) != 1 || count() != 2 {
+			t.Fatalf("no-transaction script: %+v, %d rows", rep.Applied, count())
+		}
+		for _, c := range []struct{ sql, want string }{
+			{"begin", "BEGIN"}, {"BEGIN ISOLATION LEVEL SERIALIZABLE", "BEGIN"}, {"begin immediate transaction", "BEGIN"},
+			{"START TRANSACTION READ ONLY", "START TRANSACTION"}, {"commit work", "COMMIT"}, {"END", "END"},
+			{"rollback", "ROLLBACK"}, {"ABORT", "ABORT"},
+		} {
+			_, err := up(t, drv, files("0001_t.up.sql", "CREATE TABLE t (id integer);\n", "0003_x.up.sql", "SELECT 1;\n"+c.sql+";\nSELECT 2;\n"))
+			if !errors.Is(err, runway.ErrSource) || !strings.Contains(err.Error(), c.want+":") {
+				t.Errorf("%q inside a script: %v; want it refused by name", c.sql, err)
+			}
+		}
+		for _, sql := range []string{"ROLLBACK TO SAVEPOINT s", "SAVEPOINT s", "RELEASE SAVEPOINT s"} {
+			set := files("0001_t.up.sql", "CREATE TABLE t (id integer);\n", "0003_x.up.sql", "SAVEPOINT s;\nINSERT INTO t VALUES (3);\n"+sql+";\n")
+			if _, err := up(t, drv, set); err != nil && errors.Is(err, runway.ErrSource) {
+				t.Errorf("%q refused: %v", sql, err)
+			}
+		}
+	})
+}
+
+// The same for a script large enough to be read as it is sent.
+func TestStreamedScriptsWithTheirOwnTransactions(t *testing.T) {
+	lowerLargeFile(t)
+	body := bigScript("CREATE TABLE big (id integer primary key);\n", "INSERT INTO big (id) VALUES (%d); -- %d\n", 500)
+	eachDB(t, func(t *testing.T, tg target) {
+		if !tg.transactional() {
+			return
+		}
+		drv := tg.open(t)
+		_, err := up(t, drv, files("0001_big.up.sql", body+"COMMIT;\nINSERT INTO big (id) VALUES (501);\n"))
+		if !errors.Is(err, runway.ErrSource) || !strings.Contains(err.Error(), "COMMIT:") || !strings.Contains(err.Error(), "0001_big.up.sql:502") {
+			t.Fatalf("a COMMIT inside a streamed script: %v; want it refused at line 502", err)
+		}
+		if exists(t, drv, "big") {
+			t.Fatal("the refused streamed script left its table")
+		}
+		rep := mustUp(t, drv, files("0001_big.up.sql", "BEGIN;\n"+body+"COMMIT;\n"))
+		if len(rep.Applied) != 1 || rep.Applied[0].Statements != 501 {
+			t.Fatalf("a wrapped streamed script: %+v, want 501 statements", rep.Applied)
+		}
+	})
+}
