@@ -77,9 +77,9 @@ func readMarker(line string) (marker, bool) {
 			m.action = markEnd
 		case "no transaction":
 			m.action = markNoTx
-		case "envsubst off":
+		case "envsub off", "envsubst off": // goose writes ENVSUB
 			m.action = markNone
-		case "envsubst on":
+		case "envsub on", "envsubst on":
 			m.err = fmt.Errorf("%w: %q: environment substitution is not supported", ErrUnsupported, m.text)
 		default:
 			m.err = unknownMarker(m)

@@ -157,6 +157,13 @@ type appendFileFS interface {
 // larger than LargeFile is checked as a stream and not kept in memory.
 func loadEntry(fsys fs.FS, e fs.DirEntry, buf []byte) (*Migration, []*FileError, []byte) {
 	name := e.Name()
+	if isGooseGo(name) {
+		// goose's Go migrations (00002_backfill.go) sit among its SQL
+		// files; skipping one would leave its work undone without a word.
+		return nil, []*FileError{{File: name, Err: fmt.Errorf(
+			"%w: %s is a goose Go migration: Runway runs SQL migrations only; rewrite it as %s.sql, or run it with goose before taking over with runway adopt",
+			ErrUnsupported, name, strings.TrimSuffix(name, ".go"))}}, buf
+	}
 	// Dot files are editor and OS droppings (.#0001_x.up.sql, ._0001_x.up.sql).
 	if ext := path.Ext(name); ext != ".sql" || strings.HasPrefix(name, ".") {
 		if strings.EqualFold(ext, ".sql") && !strings.HasPrefix(name, ".") {
@@ -207,6 +214,20 @@ func loadEntry(fsys fs.FS, e fs.DirEntry, buf []byte) (*Migration, []*FileError,
 		return m, []*FileError{{File: name, Err: ErrEmptyFile}}, buf
 	}
 	return m, nil, buf
+}
+
+// isGooseGo reports whether name is a goose Go migration: VERSION_name.go,
+// not a test file (a package's embed.go or migrations_test.go has no version).
+func isGooseGo(name string) bool {
+	stem, ok := strings.CutSuffix(name, ".go")
+	if !ok || strings.HasSuffix(stem, "_test") {
+		return false
+	}
+	digits := 0
+	for digits < len(stem) && stem[digits] >= '0' && stem[digits] <= '9' {
+		digits++
+	}
+	return digits > 0 && digits+1 < len(stem) && stem[digits] == '_'
 }
 
 // readSmall reads the named file into buf unless it is larger than
