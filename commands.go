@@ -21,7 +21,7 @@ func (r *Runner) Status(ctx context.Context, check bool) (*report.Report, error)
 	if err != nil {
 		return r.finish(rep, err)
 	}
-	revs, err := r.drv.History(ctx)
+	revs, err := r.historyOutsideLock(ctx)
 	if err != nil {
 		return r.finish(rep, fmt.Errorf("read history table %s: %w", r.cfg.table, err))
 	}
@@ -63,7 +63,7 @@ func (r *Runner) Plan(ctx context.Context, o UpOptions) (*report.Report, error) 
 	if !o.To.IsZero() && !hasVersion(ms, o.To) {
 		return r.finish(rep, fmt.Errorf("%w: --to %s: no migration with that version in the source", ErrUsage, o.To))
 	}
-	revs, err := r.drv.History(ctx)
+	revs, err := r.historyOutsideLock(ctx)
 	if err != nil {
 		return r.finish(rep, fmt.Errorf("read history table %s: %w", r.cfg.table, err))
 	}
@@ -167,7 +167,7 @@ func (r *Runner) Validate(ctx context.Context) (*report.Report, error) {
 		return r.finish(rep, err)
 	}
 	problems := ValidateFiles(ms, r.drv.Dialect(), r.cfg.requireDown)
-	revs, err := r.drv.History(ctx)
+	revs, err := r.historyOutsideLock(ctx)
 	if err != nil {
 		return r.finish(rep, fmt.Errorf("read history table %s: %w", r.cfg.table, err))
 	}

@@ -60,7 +60,7 @@ func (r *Runner) DownPlan(ctx context.Context, o DownOptions) ([]report.Pending,
 	if err != nil {
 		return nil, err
 	}
-	revs, err := r.drv.History(ctx)
+	revs, err := r.historyOutsideLock(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read history table %s: %w", r.cfg.table, err)
 	}

@@ -215,3 +215,27 @@ func (r *Runner) lockedHistory(ctx context.Context) (context.Context, func(), []
 	}
 	return ctx, release, revs, nil
 }
+
+// historyOutsideLock reads the history without the migration lock (status,
+// plan, validate, the question before down). When another run's migration
+// keeps the database busy (database.ErrBusy: SQLite), it waits for that run
+// to release the lock, within the lock timeout, and reads again: a timeout
+// is ErrLockTimeout, as for a run that could not take the lock.
+func (r *Runner) historyOutsideLock(ctx context.Context) ([]database.Revision, error) {
+	revs, err := r.drv.History(ctx)
+	for errors.Is(err, database.ErrBusy) {
+		w, ok := r.drv.(database.LockWaiter)
+		if !ok {
+			return nil, err
+		}
+		free, werr := w.WaitUnlocked(ctx, r.cfg.lockTimeout)
+		switch {
+		case werr != nil:
+			return nil, werr
+		case !free:
+			return nil, fmt.Errorf("%w after %s: %w; raise --lock-timeout to wait longer", ErrLockTimeout, r.cfg.lockTimeout, err)
+		}
+		revs, err = r.drv.History(ctx)
+	}
+	return revs, err
+}

@@ -295,6 +295,13 @@ type RecordedBatcher interface {
 	ExecRecordedEach(ctx context.Context, ms []Recorded, done func(i int)) (applied, ran int, err error)
 }
 
+// ErrBusy means a read made before taking the migration lock found the
+// database locked by another run that holds the migration lock (SQLite,
+// whose readers cannot read while a writer commits a large transaction).
+// The engine then waits for the migration lock, within its lock timeout,
+// instead of failing as if the database could not be reached.
+var ErrBusy = errors.New("the database is locked by another run's migration")
+
 // ErrLockLost means the run no longer holds the migration lock.
 var ErrLockLost = errors.New("the migration lock was lost")
 

@@ -88,7 +88,14 @@ func Open(ctx context.Context, url string, cfg database.Config) (*Driver, error)
 	// Opening does not read the file: this query is what tells a database from
 	// a text file (SQLITE_NOTADB) or an unreadable one.
 	var n int
-	if err := d.conn.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n); err != nil {
+	err = d.unlessBusy(ctx, func() error {
+		return d.conn.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n)
+	})
+	if errors.Is(err, database.ErrBusy) {
+		// Another run is migrating it: a database, and the engine waits.
+		err = nil
+	}
+	if err != nil {
 		d.conn.Close()
 		db.Close()
 		return nil, fmt.Errorf("%w: sqlite database %s: %v", database.ErrConnect, name, err)
@@ -341,6 +348,74 @@ func (d *Driver) Unlock(context.Context) error {
 	return d.unlock()
 }
 
+// unlessBusy runs read, a read made before this run holds the migration
+// lock. When another run holds it, a long migration of its may keep the
+// database locked (SQLite lets no reader in while a writer spills or
+// commits a large transaction), and a reader waits the busy timeout (10 s)
+// on every query, then fails as if the database could not be opened. So
+// while another run holds the lock, read waits for no busy database: it
+// returns database.ErrBusy at once, naming the holder, and the engine waits
+// for the migration lock (--lock-timeout) instead.
+func (d *Driver) unlessBusy(ctx context.Context, read func() error) error {
+	if d.lockHeld() {
+		return read()
+	}
+	path, err := d.lockFilePath(ctx)
+	if err != nil || path == "" {
+		return read()
+	}
+	holder, err := lockHolder(path)
+	if err != nil || holder == "" {
+		return read()
+	}
+	var old int64
+	if err := d.conn.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&old); err != nil {
+		return read()
+	}
+	if _, err := d.conn.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
+		return read()
+	}
+	defer d.conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA busy_timeout = "+strconv.FormatInt(old, 10))
+	err = read()
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == 5 { // SQLITE_BUSY
+		return fmt.Errorf("%w (the migration lock is held by %s)", database.ErrBusy, holder)
+	}
+	return err
+}
+
+var _ database.LockWaiter = (*Driver)(nil)
+
+// WaitUnlocked waits up to wait for the migration lock to be free, without
+// taking it (see database.LockWaiter), looking every 25ms.
+func (d *Driver) WaitUnlocked(ctx context.Context, wait time.Duration) (bool, error) {
+	if d.lockHeld() {
+		return true, nil
+	}
+	path, err := d.lockFilePath(ctx)
+	if err != nil || path == "" {
+		return true, err
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		holder, err := lockHolder(path)
+		if err != nil || holder == "" {
+			return err == nil, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false, nil
+		}
+		t := time.NewTimer(min(25*time.Millisecond, left))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
 // The lock state has a mutex of its own although a Driver is used from one
 // goroutine: releasing the lock from another one (a signal handler, a test
 // helper) must not race with the run's own Lock, Unlock or Close.
@@ -403,15 +478,23 @@ var (
 	_ database.StateScanner = (*Driver)(nil)
 )
 
-// historyExists opens the session and reports whether the history table exists.
+// historyExists opens the session and reports whether the history table
+// exists. It is the first query of every read of the history: before this
+// run holds the migration lock, it returns database.ErrBusy at once when
+// another run's migration keeps the database locked (see unlessBusy).
 func (d *Driver) historyExists(ctx context.Context) (bool, error) {
 	if err := d.session(ctx); err != nil {
 		return false, err
 	}
 	var n int
-	err := d.conn.QueryRowContext(ctx,
-		`SELECT count(*) FROM `+quoteIdent(d.schema)+`.sqlite_master WHERE type = 'table' AND name = ?`,
-		tableOnly(d.cfg.TableName())).Scan(&n)
+	err := d.unlessBusy(ctx, func() error {
+		return d.conn.QueryRowContext(ctx,
+			`SELECT count(*) FROM `+quoteIdent(d.schema)+`.sqlite_master WHERE type = 'table' AND name = ?`,
+			tableOnly(d.cfg.TableName())).Scan(&n)
+	})
+	if errors.Is(err, database.ErrBusy) {
+		return false, err
+	}
 	if err != nil {
 		return false, fmt.Errorf("sqlite: reading history table %s: %w", d.cfg.TableName(), err)
 	}
