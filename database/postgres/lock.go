@@ -66,7 +66,13 @@ func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
 	case d.pollLock:
 		h, err = d.pollForLock(ctx, wait)
 	default:
-		h, err = d.waitLock(ctx, wait)
+		deadline := time.Now().Add(wait)
+		for {
+			h, err = d.waitLock(ctx, min(max(time.Until(deadline), time.Millisecond), lockSlice))
+			if h != nil || err != nil || time.Until(deadline) <= 0 {
+				break
+			}
+		}
 	}
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
@@ -201,17 +207,33 @@ func (d *Driver) WaitUnlocked(ctx context.Context, wait time.Duration) (bool, er
 	if d.tableErr != nil {
 		return false, d.tableErr
 	}
-	ms := min(max(wait.Milliseconds(), 1), 1<<31-1)
-	sql := fmt.Sprintf("SET lock_timeout = %d;\nSELECT pg_advisory_xact_lock_shared(%d);\nRESET lock_timeout", ms, d.key)
-	_, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
-	switch {
-	case isCode(err, "55P03"): // lock_not_available: still held
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("postgres: waiting for the migration lock: %w", err)
+	deadline := time.Now().Add(wait)
+	for {
+		ms := max(min(time.Until(deadline), lockSlice).Milliseconds(), 1)
+		sql := fmt.Sprintf("SET lock_timeout = %d;\nSELECT pg_advisory_xact_lock_shared(%d);\nRESET lock_timeout", ms, d.key)
+		_, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
+		switch {
+		case isCode(err, "55P03"): // lock_not_available: still held
+			if time.Until(deadline) <= 0 {
+				return false, nil
+			}
+		case err != nil:
+			return false, fmt.Errorf("postgres: waiting for the migration lock: %w", err)
+		default:
+			return true, nil
+		}
 	}
-	return true, nil
 }
+
+// lockSlice bounds each wait for the advisory lock on the server; a longer
+// wait is made of several. A waiting query is an open transaction, and
+// CREATE INDEX CONCURRENTLY, run by the holder, waits for the transactions
+// older than its snapshot to end: a waiter queued behind it for longer than
+// deadlock_timeout (1 s by default) was found in a deadlock and failed
+// (exit 1 for every replica waiting behind an online index build). A wait
+// that ends, and starts again as a new transaction, before the server
+// looks for deadlocks lets the index build go on.
+const lockSlice = 500 * time.Millisecond
 
 // pollForLock is the alternative to waitLock: try, sleep, try again.
 func (d *Driver) pollForLock(ctx context.Context, wait time.Duration) (*holding, error) {

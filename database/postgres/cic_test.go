@@ -1,0 +1,71 @@
+package postgres
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/internal/testdb"
+)
+
+// Runners queued for the lock do not deadlock an online index build of the
+// holder's: CREATE INDEX CONCURRENTLY waits for every transaction older than
+// its snapshot, a waiter's query is one, and a waiter queued for longer than
+// deadlock_timeout was found in a deadlock with the holder and failed. Both
+// ways of waiting: for the lock to be free, and to take it.
+func TestWaitersLetAnIndexBuildThrough(t *testing.T) {
+	ctx := context.Background()
+	url := testdb.Postgres(t)
+	holder := open(t, url, database.Config{Identity: "holder"})
+	if err := holder.EnsureHistory(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Exec(ctx, st("CREATE TABLE cic (a int)", 1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		wait func(d *Driver) (bool, error)
+	}{
+		{"WaitUnlocked", func(d *Driver) (bool, error) { return d.WaitUnlocked(ctx, 20*time.Second) }},
+		{"Lock", func(d *Driver) (bool, error) { return d.Lock(ctx, 20*time.Second) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if ok, err := holder.Lock(ctx, 0); err != nil || !ok {
+				t.Fatalf("holder Lock: %v %v", ok, err)
+			}
+			waiters := make(chan error, 3)
+			for range 3 {
+				w := open(t, url, database.Config{Identity: "waiter"})
+				go func() {
+					ok, err := c.wait(w)
+					if err == nil && !ok {
+						err = context.DeadlineExceeded
+					}
+					if ok && c.name == "Lock" {
+						err = w.Unlock(ctx)
+					}
+					waiters <- err
+				}()
+			}
+			time.Sleep(300 * time.Millisecond) // the waiters queue
+			start := time.Now()
+			if err := holder.Exec(ctx, st("CREATE INDEX CONCURRENTLY cic_"+c.name+" ON cic (a)", 1)); err != nil {
+				t.Fatalf("the holder's index build beside waiters: %v", err)
+			}
+			took := time.Since(start)
+			if err := holder.Unlock(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				if err := <-waiters; err != nil {
+					t.Errorf("a waiter behind the index build: %v", err)
+				}
+			}
+			if took > 10*time.Second {
+				t.Errorf("the index build took %v beside the waiters", took)
+			}
+		})
+	}
+}
