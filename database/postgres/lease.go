@@ -81,12 +81,15 @@ func (d *Driver) holderName() string {
 // until wait has passed.
 func (d *Driver) lockLease(ctx context.Context, wait time.Duration) (*holding, error) {
 	token := crand.Text()
+	// Not while a session holds the advisory lock of session mode: a runner
+	// configured without --lock-mode table (see liveLease).
 	sql := fmt.Sprintf(`INSERT INTO %[1]s AS l (id, token, holder, acquired_at, expires_at)
-VALUES (1, %[2]s, %[3]s, now(), now() + %[4]s) -- one instant: acquired_at + TTL exactly
+SELECT 1, %[2]s, %[3]s, now(), now() + %[4]s -- one instant: acquired_at + TTL exactly
+WHERE NOT %[5]s
 ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token, holder = EXCLUDED.holder,
 	acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at
 WHERE l.expires_at < clock_timestamp()
-RETURNING l.token`, d.lockTable, quote(token), quote(d.holderName()), d.ttlSQL())
+RETURNING l.token`, d.lockTable, quote(token), quote(d.holderName()), d.ttlSQL(), d.heldBy(""))
 	deadline := time.Now().Add(wait)
 	created := false
 	for {

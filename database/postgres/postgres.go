@@ -317,8 +317,13 @@ func quoteTable(name string) (string, error) {
 }
 
 // lockKey is the advisory lock key of a history table: two tables in one
-// database are two independent histories with two locks.
+// database are two independent histories with two locks. "public.t" is
+// keyed as "t": the same table under the default search_path, which two
+// runners spelling it differently must not lock apart (they applied the same
+// migrations at once). Where "t" resolves elsewhere, two histories share a
+// lock: they are only serialised.
 func lockKey(table string) int64 {
+	table = strings.TrimPrefix(table, "public.")
 	h := fnv.New64a()
 	h.Write([]byte("runway:" + table))
 	return int64(h.Sum64())

@@ -260,9 +260,11 @@ func (d *Driver) lockFilePath(ctx context.Context) (string, error) {
 		return "", nil
 	}
 	// The lock is named after the table (database.Config): two history tables
-	// in one file are two independent histories.
+	// in one file are two independent histories. The file is the schema's,
+	// so the name leaves the schema out: "main.runway_migrations" and
+	// "runway_migrations" are one table, and one lock.
 	suffix := ".runway-lock"
-	if t := d.cfg.TableName(); t != database.DefaultTable {
+	if t := tableOnly(d.cfg.TableName()); t != database.DefaultTable {
 		suffix = "." + strings.Map(func(r rune) rune {
 			if r == '/' || r == os.PathSeparator || r == 0 {
 				return '_'

@@ -481,8 +481,22 @@ func TestHistoryCustomTable(t *testing.T) {
 	if ok, err := s.Lock(ctx, 0); !ok || err != nil {
 		t.Fatalf("aux Lock = %v, %v", ok, err)
 	}
-	if _, err := os.Stat(aux + ".aux.hist.runway-lock"); err != nil {
+	if _, err := os.Stat(aux + ".hist.runway-lock"); err != nil {
 		t.Errorf("lock file of the attached database: %v", err)
+	}
+	// "main.runway_migrations" is the default table: its lock is the
+	// default table's, held by a runner that names it without the schema.
+	plain := open(t, "sqlite:"+path)
+	if ok, err := plain.Lock(ctx, 0); !ok || err != nil {
+		t.Fatalf("Lock = %v, %v", ok, err)
+	}
+	qualified, err := Open(ctx, "sqlite:"+path, database.Config{Table: "main.runway_migrations"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qualified.Close(ctx)
+	if ok, err := qualified.Lock(ctx, 0); ok || err != nil {
+		t.Fatalf("main.runway_migrations took the lock runway_migrations holds: %v, %v", ok, err)
 	}
 }
 
