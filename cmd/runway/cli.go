@@ -47,6 +47,9 @@ type app struct {
 	// command is the command being run, for the report of a run that fails
 	// before the engine makes one.
 	command string
+	// rendered: the run's report was printed; with --json, a failure
+	// before that prints one of its own, so stdout always holds one.
+	rendered bool
 
 	g globals
 }
@@ -169,7 +172,7 @@ func (a *app) main(ctx context.Context, args []string) int {
 			return exitOK
 		}
 		fmt.Fprintf(a.stderr, "runway: %v\nRun `runway --help` for usage.\n", explainFlagError(top, err))
-		return exitUsage
+		return a.failedEarly(explainFlagError(top, err))
 	}
 	a.g.set = map[string]bool{}
 	top.Visit(func(f *flag.Flag) { a.g.set[f.Name] = true })
@@ -196,7 +199,7 @@ func (a *app) main(ctx context.Context, args []string) int {
 	c, ok := commands[name]
 	if !ok {
 		fmt.Fprintf(a.stderr, "runway: unknown command %q\nRun `runway --help` for the list of commands.\n", name)
-		return exitUsage
+		return a.failedEarly(fmt.Errorf("unknown command %q", name))
 	}
 	a.command = name
 	// Values given before the command stay unless given again after it.
@@ -217,7 +220,7 @@ func (a *app) main(ctx context.Context, args []string) int {
 			return exitOK
 		}
 		fmt.Fprintf(a.stderr, "runway %s: %v\nRun `runway %s --help` for usage.\n", name, explainFlagError(fs, err), name)
-		return exitUsage
+		return a.failedEarly(explainFlagError(fs, err))
 	}
 	fs.Visit(func(f *flag.Flag) { a.g.set[f.Name] = true })
 	for short, long := range map[string]string{"d": "database", "v": "verbose"} {
@@ -228,7 +231,7 @@ func (a *app) main(ctx context.Context, args []string) int {
 	onCommandLine := maps.Clone(a.g.set)
 	if err := a.applyEnv(fs); err != nil {
 		fmt.Fprintf(a.stderr, "runway %s: %v\n", name, err)
-		return exitUsage
+		return a.failedEarly(err)
 	}
 	if err := a.applyConfig(fs); err != nil {
 		return a.exit(err)
@@ -242,7 +245,7 @@ func (a *app) main(ctx context.Context, args []string) int {
 			return a.allTargets(ctx, args)
 		case onCommandLine["all-targets"] && onCommandLine["target"]:
 			fmt.Fprintf(a.stderr, "runway: --target %s and --all-targets: choose one\n", a.g.target)
-			return exitUsage
+			return a.failedEarly(fmt.Errorf("--target %s and --all-targets: choose one", a.g.target))
 		}
 		// --target on the command line names the one database of this run,
 		// over an all_targets default from the environment or the file.
@@ -322,6 +325,14 @@ func isDuration(v any) bool { _, ok := v.(time.Duration); return ok }
 // "invalid value … parse error".
 func explainFlagError(fs *flag.FlagSet, err error) error {
 	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		// Flags are written with two dashes here; name the one meant.
+		msg = "unknown flag --" + name
+		if near := nearestFlag(fs, name); near != "" {
+			msg += " (did you mean --" + near + "?)"
+		}
+		return errors.New(msg)
+	}
 	_, rest, ok := strings.Cut(msg, " for flag -")
 	if !ok || !strings.HasSuffix(msg, "parse error") {
 		return err
@@ -635,4 +646,36 @@ func sortedCommandNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// nearestFlag is the flag of fs closest to name, within two edits, or "".
+func nearestFlag(fs *flag.FlagSet, name string) string {
+	best, bestDist := "", 3
+	fs.VisitAll(func(f *flag.Flag) {
+		if d := editDistance(name, f.Name); d < bestDist && len(f.Name) > 1 {
+			best, bestDist = f.Name, d
+		}
+	})
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

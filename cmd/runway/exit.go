@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/runwaydb/runway"
 	"github.com/runwaydb/runway/adopt"
 	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/report"
 	"github.com/runwaydb/runway/source"
 )
 
@@ -53,6 +55,9 @@ func (a *app) exit(err error) int {
 		return exitOK
 	}
 	code := exitCode(err)
+	if a.g.json && !a.rendered {
+		a.renderFailure(err)
+	}
 	msg := err.Error()
 	var me *runway.MigrationError
 	switch {
@@ -123,4 +128,33 @@ func indent(s string) string {
 		}
 	}
 	return string(out)
+}
+
+// failedEarly ends a run refused before it began (a bad flag, an unknown
+// command), its message already printed: with --json, stdout still gets the
+// report, one object saying what failed.
+func (a *app) failedEarly(err error) int {
+	if a.g.json && !a.rendered {
+		a.renderFailure(usageError{err.Error()})
+	}
+	return exitUsage
+}
+
+// renderFailure prints, with --json, the report of a run that failed
+// before the engine made one.
+func (a *app) renderFailure(err error) {
+	status := report.StatusFailed
+	if errors.Is(err, runway.ErrPending) {
+		status = report.StatusPending
+	}
+	rep := &report.Report{
+		Command:   a.command,
+		Status:    status,
+		Source:    a.g.dir,
+		Table:     a.g.table,
+		StartedAt: time.Now().UTC().Truncate(time.Millisecond),
+		Runner:    runnerInfo(),
+		Error:     &report.Error{Message: a.secrets.scrub(err.Error())},
+	}
+	a.render(rep, err)
 }

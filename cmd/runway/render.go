@@ -32,6 +32,7 @@ func (a *app) label(rep *report.Report) {
 
 // render prints the report: JSON on stdout with --json, else text.
 func (a *app) render(rep *report.Report, err error) {
+	a.rendered = true
 	a.label(rep)
 	if a.g.json {
 		if werr := report.WriteJSON(a.stdout, rep); werr != nil {
