@@ -126,6 +126,11 @@ var ErrConfig = errors.New("database configuration error")
 // refused the credentials. The CLI maps it to exit code 6.
 var ErrConnect = errors.New("could not connect to the database")
 
+// ErrAuth marks, beside ErrConnect, a database that answered and refused
+// the user or password: waiting for the database (runway wait) does not
+// retry what will not change by itself.
+var ErrAuth = errors.New("the database refused the credentials")
+
 // ExecError is a statement the database rejected.
 type ExecError struct {
 	Step      int // index into the steps given to ApplyTx

@@ -321,7 +321,8 @@ func (a *app) waitCommand(ctx context.Context, wf *waitFlags) error {
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, database.ErrConnect) {
+		if !errors.Is(err, database.ErrConnect) || errors.Is(err, database.ErrAuth) {
+			// A refused password is not a database starting up.
 			return a.reportEarlyFailure(ctx, started, err)
 		}
 		if a.g.verbose {

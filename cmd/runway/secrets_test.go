@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/runwaydb/runway/internal/testdb"
 )
@@ -172,5 +173,26 @@ func TestScrubKeepsTheReport(t *testing.T) {
 	}
 	if strings.Contains(out.String()+errb.String(), token) {
 		t.Errorf("the webhook token reached the output:\n%s%s", out.String(), errb.String())
+	}
+}
+
+// wait and exec retry a database that cannot be reached yet, but not one
+// that refuses the password: that does not change by itself, and an init
+// container would sit out its whole --timeout saying nothing.
+func TestWaitGivesUpOnARefusedPassword(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "0001_a.up.sql"), []byte("SELECT 1;\n"), 0o644)
+	my := withPassword(t, testdb.MySQL(t), "Wr0ng-pa55word")
+	for _, args := range [][]string{
+		{"-d", my, "--dir", dir, "wait", "--timeout", "20s"},
+		{"-d", my, "--dir", dir, "exec", "--timeout", "20s", "--", "true"},
+	} {
+		var out, errb bytes.Buffer
+		a := newApp(strings.NewReader(""), &out, &errb, func(string) string { return "" }, false, false)
+		start := time.Now()
+		code := a.run(context.Background(), args)
+		if code != exitConnect || !strings.Contains(errb.String(), "refused the credentials") || time.Since(start) > 10*time.Second {
+			t.Errorf("%s with a refused password: exit %d after %v: %s", args[4], code, time.Since(start), errb.String())
+		}
 	}
 }

@@ -310,6 +310,10 @@ func (d *Driver) session(ctx context.Context) (*sql.Conn, error) {
 		if why := d.tls.explain(err); why != "" {
 			err = fmt.Errorf("%s: %w", why, err)
 		}
+		var me *mysql.MySQLError
+		if errors.As(err, &me) && (me.Number == 1045 || me.Number == 1044 || me.Number == 1698) { // access denied
+			err = fmt.Errorf("%w: %w", database.ErrAuth, err)
+		}
 		if d.target != "" {
 			return nil, fmt.Errorf("%w: %s: %w", database.ErrConnect, d.target, err)
 		}

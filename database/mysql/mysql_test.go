@@ -135,8 +135,8 @@ func TestLockName(t *testing.T) {
 func TestWrongPassword(t *testing.T) {
 	const secret = "Wr0ng-S3cret-pa55"
 	_, err := Open(context.Background(), withPassword(t, testdb.MySQL(t), secret), database.Config{})
-	if !errors.Is(err, database.ErrConnect) {
-		t.Fatalf("Open with a wrong password: %v, want ErrConnect", err)
+	if !errors.Is(err, database.ErrConnect) || !errors.Is(err, database.ErrAuth) {
+		t.Fatalf("Open with a wrong password: %v, want ErrConnect and ErrAuth", err)
 	}
 	var me *mysql.MySQLError
 	if !errors.As(err, &me) || me.Number != 1045 {

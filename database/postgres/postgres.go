@@ -253,7 +253,12 @@ func connectError(url string, pc *pgx.ConnConfig, err error) error {
 		target = database.Redact(url)
 	}
 	msg := fmt.Sprintf("%v: %s: %s", database.ErrConnect, target, connectDetail(inner))
-	return &redactedError{msg: scrub(msg, pc.Password), errs: []error{database.ErrConnect, inner}}
+	errs := []error{database.ErrConnect, inner}
+	var pe *pgconn.PgError
+	if errors.As(inner, &pe) && strings.HasPrefix(pe.Code, "28") { // invalid_authorization_specification, invalid_password
+		errs = append(errs, database.ErrAuth)
+	}
+	return &redactedError{msg: scrub(msg, pc.Password), errs: errs}
 }
 
 // connectDetail is pgx's account of the attempts, one line each, readable:

@@ -613,8 +613,8 @@ func TestWrongPassword(t *testing.T) {
 				"host=" + strings.Split(addr, ":")[0] + " port=" + strings.Split(addr, ":")[1] + " user=runway password=" + pw + " sslmode=disable",
 			} {
 				_, err := Open(ctx, url, database.Config{})
-				if !errors.Is(err, database.ErrConnect) {
-					t.Fatalf("Open: %v, want ErrConnect", err)
+				if !errors.Is(err, database.ErrConnect) || !errors.Is(err, database.ErrAuth) {
+					t.Fatalf("Open: %v, want ErrConnect and ErrAuth", err)
 				}
 				var pe *pgconn.PgError
 				if !errors.As(err, &pe) || pe.Code != "28P01" {
