@@ -255,6 +255,12 @@ func FailureHint(me *MigrationError) string {
 		return fmt.Sprintf("no statement of migration %s took effect before statement %d. Either fix it in %s and run `runway up` again (it resumes at that statement), or put the database right by hand and run `runway repair`, then `runway up`.%s%s",
 			me.Version, me.Statement, me.File, partial, record)
 	}
+	if me.Code == "25001" && !me.NoTransaction && me.Applied == 0 { // active_sql_transaction
+		return fmt.Sprintf("nothing of migration %s was applied. Statement %d cannot run inside a transaction (CREATE INDEX CONCURRENTLY, VACUUM, …), "+
+			"and Runway runs each migration in one: mark %s to run outside a transaction with -- runway:no-transaction before its first statement "+
+			"(goose: -- +goose NO TRANSACTION; sql-migrate: -- +migrate Up notransaction; dbmate: -- migrate:up transaction:false), "+
+			"best with that statement alone in its migration, then run `runway up` again.%s", me.Version, me.Statement, me.File, record)
+	}
 	if me.Applied == 0 {
 		return fmt.Sprintf("nothing of migration %s was applied; fix the statement in %s and run `runway up` again.%s", me.Version, me.File, record)
 	}
@@ -276,6 +282,8 @@ func notTheSQL(code string) string {
 		return "it lost a deadlock or a serialization conflict with another session"
 	case "1053", "1927", "1317": // server shutdown, connection killed, query interrupted
 		return "the server shut down or killed the session"
+	case "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_BUSY_SNAPSHOT", "SQLITE_LOCKED_SHAREDCACHE":
+		return "another connection kept the database file locked past the busy timeout: an application or a shell writing to it"
 	}
 	switch {
 	case len(code) != 5:

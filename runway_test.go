@@ -1532,3 +1532,23 @@ func TestDownExpectNothing(t *testing.T) {
 		t.Fatal("down reverted something it did not show")
 	}
 }
+
+// A statement PostgreSQL runs only outside a transaction, in a migration run
+// in one: the hint names the directive that fixes it, in each format.
+func TestOutsideTransactionHint(t *testing.T) {
+	drv := newTarget(t, "postgres").open(t)
+	_, err := up(t, drv, files("0001_t.up.sql", "CREATE TABLE t (a int);\n", "0002_idx.up.sql", "CREATE INDEX CONCURRENTLY t_a ON t (a);\n"))
+	var me *runway.MigrationError
+	if !errors.As(err, &me) || me.Code != "25001" {
+		t.Fatalf("up: %v", err)
+	}
+	hint := runway.FailureHint(me)
+	for _, want := range []string{"nothing of migration 2 was applied", "-- runway:no-transaction", "-- +goose NO TRANSACTION", "0002_idx.up.sql"} {
+		if !strings.Contains(hint, want) {
+			t.Errorf("hint lacks %q: %s", want, hint)
+		}
+	}
+	if strings.Contains(hint, "fix the statement") {
+		t.Errorf("the hint sends the operator to a correct statement: %s", hint)
+	}
+}
