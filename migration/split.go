@@ -29,8 +29,30 @@ func Split(d Dialect, text string, startLine int) ([]Statement, error) {
 	out := make([]Statement, len(spans))
 	for i, sp := range spans {
 		out[i] = Statement{SQL: text[sp.start:sp.end], Line: sp.line}
+		if err := checkStatement(d, out[i]); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
+}
+
+// checkStatement refuses a statement Runway cannot send as SQL: PostgreSQL's
+// COPY … FROM STDIN, whose rows follow it in a psql script (pg_dump's plain
+// format) as data lines, not SQL. Sent, the server would wait for the rows
+// with the migration lock held; split, the rows are statements of garbage.
+func checkStatement(d Dialect, st Statement) error {
+	if d != Postgres || len(st.SQL) < 4 || !strings.EqualFold(st.SQL[:4], "copy") {
+		return nil
+	}
+	words := strings.Fields(strings.ToLower(st.SQL))
+	for i := 1; i+1 < len(words); i++ {
+		if words[i] == "from" && strings.HasPrefix(words[i+1], "stdin") {
+			return &FileError{Line: st.Line, Err: fmt.Errorf(
+				"%w: COPY … FROM STDIN reads its rows from psql, as data lines after the statement, which a migration cannot send: load them with INSERT statements, or COPY … FROM a file on the database server",
+				ErrUnsupported)}
+		}
+	}
+	return nil
 }
 
 // span is the byte range text[start:end] of one statement starting on line.

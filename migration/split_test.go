@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 var update = flag.Bool("update", false, "rewrite the splitter's golden files in testdata/split")
@@ -434,5 +435,41 @@ func BenchmarkSplitPostgresLarge(b *testing.B) {
 		if _, err := Split(Postgres, text, 1); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// COPY … FROM STDIN (pg_dump's data blocks) is refused with its line, read
+// whole or streamed; COPY from a server file and other dialects are not.
+func TestCopyFromStdinIsRefused(t *testing.T) {
+	text := "CREATE TABLE c (id int, name text);\n\ncopy public.c (id, name) FROM stdin;\n1\tfoo;bar\n\\.\n"
+	_, err := Split(Postgres, text, 1)
+	var fe *FileError
+	if !errors.As(err, &fe) || fe.Line != 3 || !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "COPY … FROM STDIN") {
+		t.Fatalf("Split: %v, want ErrUnsupported at line 3", err)
+	}
+	old := LargeFile
+	LargeFile = 16
+	t.Cleanup(func() { LargeFile = old })
+	ms, err := Load(fstest.MapFS{"0001_c.up.sql": &fstest.MapFile{Data: []byte(text)}})
+	if err != nil || !ms[0].Up.Streamed() {
+		t.Fatalf("Load: %v (streamed: %v)", err, err == nil && ms[0].Up.Streamed())
+	}
+	var got error
+	for _, err := range ms[0].Up.StatementSeq(Postgres) {
+		if err != nil {
+			got = err
+			break
+		}
+	}
+	if !errors.As(got, &fe) || fe.Line != 3 || fe.File != "0001_c.up.sql" {
+		t.Errorf("StatementSeq: %v, want the file and line 3", got)
+	}
+	for _, ok := range []string{"COPY c FROM '/var/lib/data.csv' WITH (FORMAT csv);", "COPY c TO STDOUT;"} {
+		if _, err := Split(Postgres, ok, 1); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	if _, err := Split(MySQL, "COPY t FROM stdin;", 1); err != nil {
+		t.Errorf("MySQL: %v", err)
 	}
 }

@@ -165,7 +165,7 @@ func splitStream(d Dialect, r io.Reader, startLine, chunkSize int, verify func()
 				return
 			}
 			for _, sp := range s.spans {
-				if !yield(Statement{SQL: text[sp.start:sp.end], Line: sp.line}, nil) {
+				if st := (Statement{SQL: text[sp.start:sp.end], Line: sp.line}); !yieldChecked(d, st, yield) {
 					return
 				}
 			}
@@ -181,7 +181,7 @@ func splitStream(d Dialect, r io.Reader, startLine, chunkSize int, verify func()
 			if sp.end > s.cut {
 				break
 			}
-			if !yield(Statement{SQL: text[sp.start:sp.end], Line: sp.line}, nil) {
+			if st := (Statement{SQL: text[sp.start:sp.end], Line: sp.line}); !yieldChecked(d, st, yield) {
 				return
 			}
 		}
@@ -344,4 +344,13 @@ func (u *utf8Checker) finish(ln int) int {
 		return max(ln, 1)
 	}
 	return 0
+}
+
+// yieldChecked yields st, or checkStatement's error for it (and stops).
+func yieldChecked(d Dialect, st Statement, yield func(Statement, error) bool) bool {
+	if err := checkStatement(d, st); err != nil {
+		yield(Statement{}, err)
+		return false
+	}
+	return yield(st, nil)
 }
