@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"time"
 
 	"github.com/runwaydb/runway/database"
@@ -682,11 +683,29 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 	if err := r.drv.WriteRevision(ctx, rev); err != nil {
 		return r.failEvent(p, fmt.Errorf("record %s as running: %w", m.Up.File, err))
 	}
+	pe, withProgress := r.drv.(database.ProgressExecer)
 	for i := p.resumeAt; i < len(p.stmts); i++ {
 		st := p.stmts[i]
 		r.emit(Event{Kind: EventStatementStart, Version: m.Version.String(), Name: m.Name, File: m.Up.File,
 			Statement: i + 1, Statements: len(p.stmts), Line: st.Line})
-		if err := r.drv.Exec(ctx, st); err != nil {
+		next := rev
+		next.StatementsApplied = i + 1
+		next.StatementChecksums = append(slices.Clip(rev.StatementChecksums), st.Checksum())
+		// The statement and its record in one message where the driver can:
+		// a run killed while the server finishes the statement then leaves
+		// it recorded, and the next run does not run it again.
+		recorded := false
+		var err error
+		if withProgress {
+			err = pe.ExecProgress(ctx, st, next)
+			recorded = err == nil
+			if errors.Is(err, errors.ErrUnsupported) {
+				err = r.drv.Exec(ctx, st)
+			}
+		} else {
+			err = r.drv.Exec(ctx, st)
+		}
+		if err != nil {
 			if refused(err) {
 				// The driver refused before running the statement: nothing
 				// of it ran, and the history is not ours to write any more.
@@ -694,9 +713,8 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 			}
 			return r.recordFailure(ctx, p, rev, start, i, err)
 		}
-		rev.StatementsApplied = i + 1
-		rev.StatementChecksums = append(rev.StatementChecksums, st.Checksum())
-		if i+1 < len(p.stmts) {
+		rev = next
+		if i+1 < len(p.stmts) && !recorded {
 			if err := r.drv.WriteRevision(ctx, rev); err != nil {
 				return r.failEvent(p, fmt.Errorf("record progress of %s (statement %d applied): %w", m.Up.File, i+1, err))
 			}

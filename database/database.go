@@ -258,6 +258,20 @@ func ReadStates(ctx context.Context, sc StateScanner) ([]Revision, error) {
 	return out, nil
 }
 
+// ProgressExecer is implemented by drivers that can run one statement of a
+// migration applied outside a transaction together with the write that
+// records it (progress: its history row with the statement counted), in one
+// message the database applies whole or not at all (PostgreSQL: one
+// implicit transaction). A run killed while the statement runs, which the
+// server finishes, then leaves the statement and its record together: the
+// next run does not run it again. It returns errors.ErrUnsupported, having
+// done nothing, for a statement that cannot run so (one that refuses a
+// transaction block, such as CREATE INDEX CONCURRENTLY): run it with Exec
+// and record it with WriteRevision.
+type ProgressExecer interface {
+	ExecProgress(ctx context.Context, stmt migration.Statement, progress Revision) error
+}
+
 // RecordedExecer is implemented by drivers that can apply a migration outside
 // a transaction — statement by statement, each one's progress recorded in the
 // history row — in fewer round trips than an Exec and a WriteRevision per

@@ -465,6 +465,70 @@ func (d *Driver) Exec(ctx context.Context, stmt migration.Statement) error {
 	return err
 }
 
+var _ database.ProgressExecer = (*Driver)(nil)
+
+// ExecProgress runs stmt and the upsert recording progress in one simple
+// query: one implicit transaction, so that a statement the server finishes
+// after the client died is recorded with it, or rolled back with it (see
+// database.ProgressExecer). A statement that refuses a transaction block
+// (25001), or a procedure that ends transactions (2D000), fails before doing
+// anything there: errors.ErrUnsupported.
+func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, progress database.Revision) error {
+	if d.tableErr != nil {
+		return d.tableErr
+	}
+	up, err := d.upsertSQL(&progress)
+	if err != nil {
+		return err
+	}
+	if guard := d.guardSQL(); guard != "" {
+		_, err := d.conn.PgConn().Exec(ctx, guard).ReadAll()
+		if gerr := d.guardError(err, "The statement was not run."); gerr != nil {
+			return gerr
+		}
+		if err != nil {
+			if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+				err = errors.Join(err, ctx.Err())
+			}
+			return fmt.Errorf("postgres: checking the session before the statement: %w", err)
+		}
+	}
+	// A newline before the terminator: the statement may end in a comment.
+	mrr := d.conn.PgConn().Exec(ctx, stmt.SQL+"\n;\n"+up)
+	done := 0
+	for mrr.NextResult() {
+		if _, err := mrr.ResultReader().Close(); err == nil {
+			done++
+		}
+	}
+	err = mrr.Close()
+	if err == nil {
+		return nil
+	}
+	rbErr := d.rollback(ctx)
+	if done == 0 && (isCode(err, "25001") || isCode(err, "2D000")) && rbErr == nil {
+		return errors.ErrUnsupported
+	}
+	if done >= 1 {
+		// The statement ran; recording it failed, and took it back.
+		err = fmt.Errorf("postgres: recording version %s in %s (the statement was rolled back with it): %w", progress.Version, d.table, err)
+		if rbErr != nil {
+			err = errors.Join(err, fmt.Errorf("postgres: rollback: %w", rbErr))
+		}
+		return err
+	}
+	var pe *pgconn.PgError
+	pos := 0
+	if errors.As(err, &pe) {
+		pos = int(pe.Position)
+	}
+	err = execError(ctx, err, 0, 0, stmt, pos)
+	if rbErr != nil {
+		return errors.Join(err, fmt.Errorf("postgres: rollback: %w", rbErr))
+	}
+	return err
+}
+
 // simple runs SQL built by this package.
 func (d *Driver) simple(ctx context.Context, sql string) error {
 	_, err := drain(d.conn.PgConn().Exec(ctx, sql))

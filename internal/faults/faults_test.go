@@ -1,7 +1,10 @@
 package faults
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -347,5 +350,35 @@ func TestLockSessionKilled(t *testing.T) {
 			}
 			tg.exactlyOnce(t, 3)
 		})
+	}
+}
+
+// A statement of a migration applied outside a transaction that the server
+// finishes after its runner was killed with SIGKILL (an INSERT: a rerun
+// would not refuse it as it does a CREATE) is recorded with it, or rolled
+// back with its record: the next run does not apply it twice. PostgreSQL,
+// where the statement and its record travel in one implicit transaction.
+func TestKill9MidNoTransactionStatement(t *testing.T) {
+	t.Parallel()
+	tg := newTarget(t, postgres)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "0001_long.up.sql"), []byte("-- runway:no-transaction\n"+
+		"CREATE TABLE applied_log (version VARCHAR(20) NOT NULL);\n"+
+		"INSERT INTO applied_log (version) SELECT 'slow' FROM pg_sleep(3);\n"+
+		"INSERT INTO applied_log (version) VALUES ('after');\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := startUp(t, "runner A", tg.url, dir)
+	tg.waitLong(t, a)
+	a.kill9(t)
+	mustUp(t, "runner B", tg.url, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rows, err := tg.rows(ctx, "SELECT version, count(*) FROM applied_log GROUP BY version ORDER BY version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(rows) != "[[after 1] [slow 1]]" {
+		t.Errorf("rows of the migration's statements: %v, want each once", rows)
 	}
 }
