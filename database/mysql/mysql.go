@@ -64,6 +64,9 @@ type Driver struct {
 	sessionNet net.Conn
 	lockName   string // computed on first use: it needs DATABASE()
 	locked     atomic.Bool
+	// dbName is the session's database when the lock was first taken: the
+	// history table's, whatever a migration's USE changes (see table).
+	dbName string
 	// sessionID is the server's id of conn, recorded with the lock, for KeepLock.
 	sessionID atomic.Int64
 	// multi: the connection allows several statements per message (Open
@@ -467,8 +470,19 @@ func (d *Driver) Dialect() migration.Dialect { return migration.MySQL }
 func (d *Driver) TransactionalDDL() bool { return false }
 
 // table returns the history table's name, backtick-quoted ("db.t" is quoted as `db`.`t`).
+//
+// Once the lock is taken, an unqualified table is qualified with the
+// session's database as it was then: a migration's USE other_db changes the
+// session's database, and the history writes after it must not follow.
 func (d *Driver) table() string {
 	parts := strings.Split(d.cfg.TableName(), ".")
+	if len(parts) == 1 {
+		d.mu.Lock()
+		if d.dbName != "" {
+			parts = []string{d.dbName, parts[0]}
+		}
+		d.mu.Unlock()
+	}
 	for i, p := range parts {
 		parts[i] = quoteIdent(p)
 	}
@@ -512,6 +526,7 @@ func (d *Driver) lock(ctx context.Context) (string, *sql.Conn, error) {
 		name = lockNameFor(dbName.String, d.cfg.TableName())
 		d.mu.Lock()
 		d.lockName = name
+		d.dbName = dbName.String
 		d.mu.Unlock()
 	}
 	return name, conn, nil

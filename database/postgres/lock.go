@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/runwaydb/runway/database"
 )
 
@@ -84,6 +86,13 @@ func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
 			h = nil
 		}
 	}
+	if err == nil && h != nil {
+		if err = d.pinSchema(ctx); err != nil {
+			d.held.Store(h)
+			d.Unlock(context.WithoutCancel(ctx))
+			h = nil
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			err = errors.Join(err, ctx.Err())
@@ -92,6 +101,35 @@ func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
 	}
 	d.held.Store(h)
 	return h != nil, nil
+}
+
+// pinSchema qualifies an unqualified history table with the schema it
+// resolves to now, once the lock is held and before anything is written: a
+// migration's SET search_path changes where an unqualified name points, and
+// the history writes after it must not follow (they failed, or wrote
+// another schema's history).
+func (d *Driver) pinSchema(ctx context.Context) error {
+	if d.pinned || strings.Contains(d.cfg.TableName(), ".") {
+		return nil
+	}
+	// The schema each name resolves to now, or, for a table not created
+	// yet, the one CREATE TABLE would put it in.
+	schemaOf := func(quoted string) string {
+		return "COALESCE((SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = pg_catalog.to_regclass(" +
+			quote(quoted) + ")), pg_catalog.current_schema())"
+	}
+	res, err := d.conn.PgConn().Exec(ctx, "SELECT "+schemaOf(d.table)+", "+schemaOf(d.lockTable)).ReadAll()
+	if err != nil {
+		return err
+	}
+	if len(res) == 1 && len(res[0].Rows) == 1 && res[0].Rows[0][0] != nil {
+		d.table = pgx.Identifier{string(res[0].Rows[0][0]), d.cfg.TableName()}.Sanitize()
+		if res[0].Rows[0][1] != nil {
+			d.lockTable = pgx.Identifier{string(res[0].Rows[0][1]), d.cfg.TableName() + lockTableSuffix}.Sanitize()
+		}
+	}
+	d.pinned = true
+	return nil
 }
 
 // heldBy is an SQL condition true when backend pid holds the

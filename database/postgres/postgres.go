@@ -45,6 +45,7 @@ type Driver struct {
 	conn      *pgx.Conn
 	cfg       database.Config
 	table     string // quoted, possibly schema-qualified
+	pinned    bool   // table qualified with the schema it resolved to under the lock (pinSchema)
 	lockTable string // quoted: the lease table of LockModeTable
 	tableErr  error  // an unusable cfg.Table, reported by the calls that need it
 	key       int64  // advisory lock key
