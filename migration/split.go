@@ -36,11 +36,19 @@ func Split(d Dialect, text string, startLine int) ([]Statement, error) {
 	return out, nil
 }
 
-// checkStatement refuses a statement Runway cannot send as SQL: PostgreSQL's
-// COPY … FROM STDIN, whose rows follow it in a psql script (pg_dump's plain
+// checkStatement refuses a statement Runway cannot run for the file: MySQL's
+// LOCK TABLES, after which the history writes between statements fail, and
+// PostgreSQL's COPY … FROM STDIN, whose rows follow it in a psql script (pg_dump's plain
 // format) as data lines, not SQL. Sent, the server would wait for the rows
 // with the migration lock held; split, the rows are statements of garbage.
 func checkStatement(d Dialect, st Statement) error {
+	if d == MySQL && len(st.SQL) > 5 && strings.EqualFold(st.SQL[:5], "lock ") {
+		if w := strings.Fields(strings.ToLower(st.SQL)); len(w) > 1 && (w[1] == "tables" || w[1] == "table") {
+			return &FileError{Line: st.Line, Err: fmt.Errorf(
+				"%w: LOCK TABLES (as mysqldump writes it) lets the session touch only the tables it names, and Runway records each statement in its history table between them: remove LOCK TABLES and UNLOCK TABLES; the migration lock already keeps other runners out",
+				ErrUnsupported)}
+		}
+	}
 	if d != Postgres || len(st.SQL) < 4 || !strings.EqualFold(st.SQL[:4], "copy") {
 		return nil
 	}

@@ -473,3 +473,21 @@ func TestCopyFromStdinIsRefused(t *testing.T) {
 		t.Errorf("MySQL: %v", err)
 	}
 }
+
+// mysqldump's LOCK TABLES is refused with its line: the history writes
+// between statements would fail on the tables it does not name.
+func TestLockTablesIsRefused(t *testing.T) {
+	_, err := Split(MySQL, "CREATE TABLE t (id int);\nLOCK TABLES `t` WRITE;\nINSERT INTO t VALUES (1);\nUNLOCK TABLES;\n", 1)
+	var fe *FileError
+	if !errors.As(err, &fe) || fe.Line != 2 || !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "remove LOCK TABLES") {
+		t.Fatalf("Split: %v, want ErrUnsupported at line 2", err)
+	}
+	for _, ok := range []string{"SELECT * FROM t FOR UPDATE;", "LOCK INSTANCE FOR BACKUP;"} {
+		if _, err := Split(MySQL, ok, 1); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	if _, err := Split(Postgres, "LOCK TABLE t IN ACCESS EXCLUSIVE MODE;", 1); err != nil {
+		t.Errorf("PostgreSQL LOCK TABLE: %v", err)
+	}
+}
