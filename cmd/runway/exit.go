@@ -10,6 +10,7 @@ import (
 	"github.com/runwaydb/runway"
 	"github.com/runwaydb/runway/adopt"
 	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/migration"
 	"github.com/runwaydb/runway/report"
 	"github.com/runwaydb/runway/source"
 )
@@ -32,6 +33,10 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.Is(err, migration.ErrDuplicateVersion):
+		// DESIGN §2 counts a duplicate version among failed validations,
+		// though it is found in the files alone.
+		return exitValidation
 	case errors.As(err, &ue), errors.As(err, &se), errors.Is(err, runway.ErrUsage), errors.Is(err, runway.ErrSource), errors.Is(err, runway.ErrNoMigrations),
 		errors.Is(err, database.ErrUnsafeLock), errors.Is(err, adopt.ErrNoHistory), errors.Is(err, database.ErrConfig):
 		return exitUsage
