@@ -451,6 +451,15 @@ func (a *app) open(ctx context.Context, rawURL string) (database.Driver, error) 
 		}
 		drv, err = mysql.Open(ctx, rawURL, cfg)
 	case "sqlite", "sqlite3", "file":
+		if path, perr := sqlite.FilePath(rawURL); perr == nil && path != "" && readOnlyCommands[a.command] {
+			if _, serr := os.Stat(path); os.IsNotExist(serr) {
+				// Opening would create the file: a command that changes
+				// nothing reads an empty database instead, and says so (a
+				// mistyped path shows here).
+				fmt.Fprintf(a.stderr, "warning: there is no SQLite database at %s yet (up creates it): %s reads it as empty\n", path, a.command)
+				rawURL = "sqlite::memory:"
+			}
+		}
 		drv, err = sqlite.Open(ctx, rawURL, cfg)
 	default:
 		return nil, usagef("unknown database URL scheme %q: use postgres://, mysql:// or sqlite:PATH", scheme)
@@ -463,6 +472,10 @@ func (a *app) open(ctx context.Context, rawURL string) (database.Driver, error) 
 	}
 	return drv, nil
 }
+
+// readOnlyCommands change nothing in the database: they do not create a
+// missing SQLite file.
+var readOnlyCommands = map[string]bool{"status": true, "plan": true, "validate": true}
 
 // tunnel opens the SSH tunnel through --ssh-bastion; it is closed when the
 // command ends.

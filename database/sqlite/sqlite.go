@@ -173,6 +173,13 @@ func parseURL(raw string) (dsn, path string, err error) {
 	return "file:" + esc + "?" + query, path, nil
 }
 
+// FilePath returns the database file a sqlite: URL names, or "" for an
+// in-memory database.
+func FilePath(rawURL string) (string, error) {
+	_, path, err := parseURL(rawURL)
+	return path, err
+}
+
 func hasBusyTimeout(q url.Values) bool {
 	if q.Has("_busy_timeout") || q.Has("_timeout") {
 		return true
