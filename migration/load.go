@@ -303,6 +303,19 @@ func parseFile(name string, content []byte, m *Migration, kind nameKind) (*Migra
 	}
 	switch kind {
 	case nameUp, nameDown:
+		if m.Format == FormatFlyway {
+			if i := strings.Index(text, "${flyway:"); i >= 0 {
+				// Flyway replaces its placeholders before running a script;
+				// run as written, the row would hold the placeholder's text.
+				end := strings.IndexAny(text[i:], "}\n")
+				ph := text[i:]
+				if end >= 0 {
+					ph = text[i : i+end+1]
+				}
+				return nil, &FileError{File: name, Line: 1 + strings.Count(text[:i], "\n"), Err: fmt.Errorf(
+					"%w: %s is a Flyway placeholder, which Runway does not replace: write its value in the script", ErrUnsupported, strings.TrimSpace(ph))}
+			}
+		}
 		script, errs := parsePlain(name, text, contentChecksum(content, text))
 		if len(errs) > 0 {
 			return nil, errors.Join(errs...)

@@ -184,6 +184,8 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown goose directive", map[string]string{"1_a.sql": "-- +goose Up\n-- +goose Upp\n-- +goose\n-- +gooseDown\n-- +goose ENVSUBST ON\n"},
 			[]error{ErrUnknownDirective, ErrUnknownDirective, ErrUnknownDirective, ErrUnsupported},
 			[]string{"1_a.sql:2: unknown directive \"-- +goose Upp\"", "1_a.sql:3:", "1_a.sql:4:", "1_a.sql:5: unsupported migration file: \"-- +goose ENVSUBST ON\": environment substitution is not supported"}},
+		{"Flyway placeholder", map[string]string{"V1__audit.sql": "CREATE TABLE audit (who text, tbl text);\nINSERT INTO audit VALUES ('${flyway:user}', '${flyway:table}');\n", "V2__ok.sql": "SELECT '${not_flyway}';\n"},
+			[]error{ErrUnsupported}, []string{"V1__audit.sql:2: unsupported migration file: ${flyway:user} is a Flyway placeholder, which Runway does not replace"}},
 		{"goose ENVSUB", map[string]string{"1_a.sql": "-- +goose ENVSUB OFF\n-- +goose Up\nSELECT 1;\n", "2_b.sql": "-- +goose Up\n-- +goose ENVSUB ON\nSELECT '${X}';\n"},
 			[]error{ErrUnsupported}, []string{"2_b.sql:2: unsupported migration file: \"-- +goose ENVSUB ON\": environment substitution is not supported"}},
 		{"goose Go migration", map[string]string{"00001_a.sql": "-- +goose Up\nSELECT 1;\n", "00002_backfill.go": "package migrations\n", "embed.go": "package migrations\n", "00003_x_test.go": "package migrations\n"},
