@@ -673,6 +673,7 @@ func (d *Driver) ApplyTx(ctx context.Context, steps []database.Step) (err error)
 		}
 	}()
 	for i, step := range steps {
+		start := time.Now()
 		for j, st := range step.Statements {
 			if _, err := d.conn.ExecContext(ctx, st.SQL); err != nil {
 				return execError(i, j, st, err)
@@ -684,7 +685,13 @@ func (d *Driver) ApplyTx(ctx context.Context, steps []database.Step) (err error)
 			}
 		}
 		if step.Record != nil {
-			if err := d.writeRevision(ctx, d.conn, *step.Record); err != nil {
+			rec := *step.Record
+			if rec.State == database.StateApplied && rec.Duration == 0 {
+				// The engine writes the row before the step runs: its
+				// duration is the statements', measured here.
+				rec.Duration = time.Since(start)
+			}
+			if err := d.writeRevision(ctx, d.conn, rec); err != nil {
 				return err
 			}
 		}
