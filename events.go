@@ -75,12 +75,21 @@ func (e Event) String() string {
 	case EventLockAcquired:
 		return "lock acquired"
 	case EventMigrationStart:
+		if e.Down {
+			return fmt.Sprintf("reverting %s_%s", e.Version, e.Name)
+		}
 		return fmt.Sprintf("applying %s_%s", e.Version, e.Name)
 	case EventStatementStart:
 		return fmt.Sprintf("%s: statement %d of %d (line %d)", e.File, e.Statement, e.Statements, e.Line)
 	case EventMigrationDone:
+		if e.Down {
+			return fmt.Sprintf("reverted %s_%s in %s", e.Version, e.Name, e.Duration.Round(time.Millisecond))
+		}
 		return fmt.Sprintf("applied %s_%s in %s", e.Version, e.Name, e.Duration.Round(time.Millisecond))
 	case EventMigrationFail:
+		if e.Down {
+			return fmt.Sprintf("failed to revert %s_%s: %v", e.Version, e.Name, e.Err)
+		}
 		return fmt.Sprintf("failed %s_%s: %v", e.Version, e.Name, e.Err)
 	case EventWaiting:
 		return fmt.Sprintf("waiting: %d migration(s) pending", e.Pending)

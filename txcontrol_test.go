@@ -124,3 +124,21 @@ func TestStreamedScriptsWithTheirOwnTransactions(t *testing.T) {
 		}
 	})
 }
+
+// What a down run logs says it reverts, not that it applies.
+func TestDownEventsSayRevert(t *testing.T) {
+	drv := newTarget(t, "sqlite").open(t)
+	mustUp(t, drv, basic)
+	var lines []string
+	r, err := runway.New(drv, basic, runway.WithObserver(func(e runway.Event) { lines = append(lines, e.String()) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Down(context.Background(), runway.DownOptions{Steps: 1}); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(lines, "\n")
+	if !strings.Contains(got, "reverting 3_tags") || !strings.Contains(got, "reverted 3_tags in") || strings.Contains(got, "applying") {
+		t.Errorf("down's events:\n%s", got)
+	}
+}
