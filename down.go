@@ -219,7 +219,15 @@ func (r *Runner) Down(ctx context.Context, o DownOptions) (*report.Report, error
 		return r.finish(rep, fmt.Errorf("read history table %s: %w", r.cfg.table, err))
 	}
 	a := analyze(ms, revs)
-	rep.FromVersion = a.current.String()
+	from := a.current
+	for _, e := range a.reverting {
+		// A half-reverted migration is where the database stands until
+		// its down finishes: "2 → 1", not "1 → 1".
+		if v := e.version(); v.Compare(from) > 0 {
+			from = v
+		}
+	}
+	rep.FromVersion = from.String()
 	rep.ToVersion = rep.FromVersion
 	plans, err := r.downPlans(a, o)
 	if err != nil {

@@ -1363,6 +1363,9 @@ func TestDownResumesAfterAFailure(t *testing.T) {
 		if err != nil || len(rep.Applied) != 1 || exists(t, drv, "ra") || len(history(t, drv)) != 0 {
 			t.Fatalf("down after the fix: %v %+v, ra exists %v, history %v", err, rep, exists(t, drv, "ra"), history(t, drv))
 		}
+		if rep.FromVersion != "1" || rep.ToVersion != "" {
+			t.Errorf("the resumed down went %q → %q, want 1 → none", rep.FromVersion, rep.ToVersion)
+		}
 		// A first statement that fails leaves the row reverting 0/n with its
 		// error: it ran outside a transaction and may have done part of its work.
 		firstFails := files("0001_a.up.sql", up1, "0001_a.down.sql", "-- runway:no-transaction\nDROP TABLE no_such_table;\nDROP TABLE ra;\n")
