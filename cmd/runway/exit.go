@@ -69,7 +69,7 @@ func (a *app) exit(err error) int {
 	case errors.As(err, &me):
 		msg = migrationFailure(me)
 	case errors.Is(err, context.Canceled):
-		msg += "\nthe run was interrupted; the migration lock is released with the session"
+		msg += "\nthe run was interrupted; a migration lock it held goes with its session"
 	}
 	fmt.Fprintf(a.stderr, "runway: %s\n", msg)
 	return code
