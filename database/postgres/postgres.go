@@ -437,23 +437,39 @@ func execError(ctx context.Context, err error, step, index int, stmt migration.S
 // still land on another server session than the check; ApplyTx's check, in
 // the same query as the statements, leaves no such gap.
 func (d *Driver) Exec(ctx context.Context, stmt migration.Statement) error {
-	if guard := d.guardSQL(); guard != "" {
-		_, err := d.conn.PgConn().Exec(ctx, guard).ReadAll()
-		if gerr := d.guardError(err, "The statement was not run."); gerr != nil {
-			return gerr
-		}
-		if err != nil {
-			if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-				err = errors.Join(err, ctx.Err())
-			}
-			return fmt.Errorf("postgres: checking the session before the statement: %w", err)
-		}
+	if err := d.checkSession(ctx); err != nil {
+		return err
 	}
 	_, err := drain(d.conn.PgConn().Exec(ctx, stmt.SQL))
 	if err == nil {
 		return nil
 	}
-	rbErr := d.rollback(ctx)
+	return d.statementFailed(ctx, stmt, err, d.rollback(ctx))
+}
+
+// checkSession runs the lock's guard, when there is one, before a statement
+// sent on its own (see Exec).
+func (d *Driver) checkSession(ctx context.Context) error {
+	guard := d.guardSQL()
+	if guard == "" {
+		return nil
+	}
+	_, err := d.conn.PgConn().Exec(ctx, guard).ReadAll()
+	if gerr := d.guardError(err, "The statement was not run."); gerr != nil {
+		return gerr
+	}
+	if err != nil {
+		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+			err = errors.Join(err, ctx.Err())
+		}
+		return fmt.Errorf("postgres: checking the session before the statement: %w", err)
+	}
+	return nil
+}
+
+// statementFailed is the error of stmt, which the server rejected with err
+// (rbErr: the rollback after it, if that failed too).
+func (d *Driver) statementFailed(ctx context.Context, stmt migration.Statement, err, rbErr error) error {
 	var pe *pgconn.PgError
 	pos := 0
 	if errors.As(err, &pe) {
@@ -482,17 +498,8 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 	if err != nil {
 		return err
 	}
-	if guard := d.guardSQL(); guard != "" {
-		_, err := d.conn.PgConn().Exec(ctx, guard).ReadAll()
-		if gerr := d.guardError(err, "The statement was not run."); gerr != nil {
-			return gerr
-		}
-		if err != nil {
-			if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-				err = errors.Join(err, ctx.Err())
-			}
-			return fmt.Errorf("postgres: checking the session before the statement: %w", err)
-		}
+	if err := d.checkSession(ctx); err != nil {
+		return err
 	}
 	// A newline before the terminator: the statement may end in a comment.
 	mrr := d.conn.PgConn().Exec(ctx, stmt.SQL+"\n;\n"+up)
@@ -518,16 +525,7 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 		}
 		return err
 	}
-	var pe *pgconn.PgError
-	pos := 0
-	if errors.As(err, &pe) {
-		pos = int(pe.Position)
-	}
-	err = execError(ctx, err, 0, 0, stmt, pos)
-	if rbErr != nil {
-		return errors.Join(err, fmt.Errorf("postgres: rollback: %w", rbErr))
-	}
-	return err
+	return d.statementFailed(ctx, stmt, err, rbErr)
 }
 
 // simple runs SQL built by this package.
