@@ -317,12 +317,20 @@ var cmdValidate = &command{
 			return err
 		}
 		vf := f.(*validateFlags)
+		switch migration.Dialect(vf.dialect) {
+		case migration.Postgres, migration.MySQL, migration.SQLite:
+		default:
+			return usagef("--dialect %q: use postgres, mysql or sqlite", vf.dialect)
+		}
 		var opts []runway.Option
 		if vf.requireDown {
 			opts = append(opts, runway.WithRequireDown())
 		}
 		if !a.databaseGiven() {
 			return a.validateFiles(ctx, vf)
+		}
+		if a.g.set["dialect"] {
+			fmt.Fprintf(a.stderr, "warning: --dialect %s is for checking files without a database; with -d the database's own dialect is used\n", vf.dialect)
 		}
 		return a.withRunner(ctx, opts, func(r *runway.Runner) (*report.Report, error) {
 			return r.Validate(ctx)
@@ -332,11 +340,6 @@ var cmdValidate = &command{
 
 func (a *app) validateFiles(ctx context.Context, vf *validateFlags) error {
 	d := migration.Dialect(vf.dialect)
-	switch d {
-	case migration.Postgres, migration.MySQL, migration.SQLite:
-	default:
-		return usagef("--dialect %q: use postgres, mysql or sqlite", vf.dialect)
-	}
 	started := time.Now()
 	rep := &report.Report{Command: "validate", StartedAt: started.UTC().Truncate(time.Millisecond), Runner: runnerInfo(), Source: a.g.dir}
 	// Rendered and sent as a run with a database is: --json prints its
