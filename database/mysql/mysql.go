@@ -416,7 +416,20 @@ func (d *Driver) watched(ctx context.Context, query func(ctx context.Context) er
 	killed := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		defer close(killed)
-		d.killSession(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			d.killSession(ctx)
+		}()
+		// The KILL first, so the server stops before it sees the socket
+		// close; but not for long: a KILL that cannot get through (a
+		// network that stopped answering) must not keep the socket open.
+		t := time.NewTimer(killGrace)
+		select {
+		case <-done:
+		case <-t.C:
+		}
+		t.Stop()
 		if nc != nil {
 			nc.Close()
 		}
@@ -436,8 +449,12 @@ func (d *Driver) watched(ctx context.Context, query func(ctx context.Context) er
 	return err
 }
 
-// killTimeout bounds the KILL that stops a cancelled run's session.
-const killTimeout = 5 * time.Second
+// killTimeout bounds the KILL that stops a cancelled run's session;
+// killGrace is how long the run's socket stays open for it.
+const (
+	killTimeout = 5 * time.Second
+	killGrace   = 250 * time.Millisecond
+)
 
 // killSession ends the session on the server with KILL CONNECTION, from
 // another connection of the pool. Closing the client's socket is not enough:

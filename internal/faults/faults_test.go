@@ -203,7 +203,9 @@ func TestNetworkStallMidStatement(t *testing.T) {
 			tg := newTarget(t, e)
 			p := netproxy.Start(t, hostPort(t, tg.url))
 			purl := viaProxy(t, tg.url, p.Addr())
-			dir := writeMigrations(t, e, 3, 2, 4)
+			// Six seconds: the lock is found lost three keepalives after the
+			// stall, and the run's socket closes up to killGrace after that.
+			dir := writeMigrations(t, e, 3, 2, 6)
 			flags := []string{"--json"}
 			limit := 60 * time.Second
 			if hasKeepalive {
