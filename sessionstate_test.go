@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runwaydb/runway"
 	"github.com/runwaydb/runway/database"
 	"github.com/runwaydb/runway/migration"
 	"github.com/runwaydb/runway/report"
@@ -58,6 +59,40 @@ func TestMigrationsThatMoveTheSession(t *testing.T) {
 				if err != nil || *rows[0][0] != "2" {
 					t.Errorf("the history table where it was: %v %v", rows, err)
 				}
+			}
+		})
+	}
+}
+
+// A migration's SET search_path does not reach the next migration, however
+// the migrations are batched: each starts from the session's own path.
+func TestSearchPathDoesNotCarryOver(t *testing.T) {
+	ctx := context.Background()
+	set := files(
+		"0001_app.up.sql", "CREATE SCHEMA app;\nSET search_path TO app;\nCREATE TABLE a (id int);\n",
+		"0002_next.up.sql", "CREATE TABLE b (id int);\n",
+	)
+	for _, steps := range []int{0, 1} {
+		t.Run(fmt.Sprintf("steps %d", steps), func(t *testing.T) {
+			tg := newTarget(t, "postgres")
+			drv := tg.open(t)
+			for {
+				r, err := runway.New(tg.open(t), set)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rep, err := r.Up(ctx, runway.UpOptions{Steps: steps})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rep.Status == report.StatusNoop || steps == 0 {
+					break
+				}
+			}
+			q := drv.(database.Querier)
+			rows, err := q.QueryStrings(ctx, "SELECT table_schema FROM information_schema.tables WHERE table_name = 'b'")
+			if err != nil || len(rows) != 1 || *rows[0][0] != "public" {
+				t.Errorf("table b of migration 2 is in %v (%v), want public", rows, err)
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/migration"
 )
 
 // A marker follows every statement of a transaction. Its result tells how
@@ -67,7 +68,24 @@ func (q *txBuilder) step(d *Driver, i int, st database.Step, upsert func(*databa
 		}
 		q.add(i, -1, sql)
 	}
+	if setsSearchPath(st.Statements) {
+		// Each migration starts from the session's own search_path, however
+		// the migrations are batched: one that sets it does not move the
+		// next one's tables (as in a later run, on a new session).
+		q.add(i, -1, "RESET search_path")
+	}
 	return nil
+}
+
+// setsSearchPath reports whether a statement may change the session's
+// search_path (SET search_path, pg_dump's set_config('search_path', …)).
+func setsSearchPath(stmts []migration.Statement) bool {
+	for _, s := range stmts {
+		if strings.Contains(strings.ToLower(s.SQL), "search_path") {
+			return true
+		}
+	}
+	return false
 }
 
 // begin opens a transaction, with the lock's guard first.
