@@ -451,14 +451,12 @@ func (a *app) open(ctx context.Context, rawURL string) (database.Driver, error) 
 		}
 		drv, err = mysql.Open(ctx, rawURL, cfg)
 	case "sqlite", "sqlite3", "file":
-		if path, perr := sqlite.FilePath(rawURL); perr == nil && path != "" && readOnlyCommands[a.command] {
-			if _, serr := os.Stat(path); os.IsNotExist(serr) {
-				// Opening would create the file: a command that changes
-				// nothing reads an empty database instead, and says so (a
-				// mistyped path shows here).
-				fmt.Fprintf(a.stderr, "warning: there is no SQLite database at %s yet (up creates it): %s reads it as empty\n", path, a.command)
-				rawURL = "sqlite::memory:"
-			}
+		if path, missing := missingSQLite(rawURL); missing && readOnlyCommands[a.command] {
+			// Opening would create the file: a command that changes
+			// nothing reads an empty database instead, and says so (a
+			// mistyped path shows here).
+			fmt.Fprintf(a.stderr, "warning: there is no SQLite database at %s yet (up creates it): %s reads it as empty\n", path, a.command)
+			rawURL = "sqlite::memory:"
 		}
 		drv, err = sqlite.Open(ctx, rawURL, cfg)
 	default:
@@ -471,6 +469,23 @@ func (a *app) open(ctx context.Context, rawURL string) (database.Driver, error) 
 		return nil, usageError{err.Error()}
 	}
 	return drv, nil
+}
+
+// missingSQLite reports whether rawURL names a SQLite file that does not
+// exist (which opening it would create), and the file.
+func missingSQLite(rawURL string) (string, bool) {
+	scheme, _, _ := strings.Cut(rawURL, ":")
+	switch strings.ToLower(scheme) {
+	case "sqlite", "sqlite3", "file":
+	default:
+		return "", false
+	}
+	path, err := sqlite.FilePath(rawURL)
+	if err != nil || path == "" {
+		return "", false
+	}
+	_, err = os.Stat(path)
+	return path, os.IsNotExist(err)
 }
 
 // readOnlyCommands change nothing in the database: they do not create a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -139,6 +140,13 @@ func indent(s string) string {
 // command), its message already printed: with --json, stdout still gets the
 // report, one object saying what failed.
 func (a *app) failedEarly(err error) int {
+	if !a.g.json {
+		// A refused flag may come before the environment was read:
+		// RUNWAY_JSON still asks for the report.
+		if v, perr := strconv.ParseBool(strings.TrimSpace(a.getenv("RUNWAY_JSON"))); perr == nil && v {
+			a.g.json = true
+		}
+	}
 	if a.g.json && !a.rendered {
 		a.renderFailure(usageError{err.Error()})
 	}

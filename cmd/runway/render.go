@@ -317,7 +317,13 @@ func (a *app) waitCommand(ctx context.Context, wf *waitFlags) error {
 	url := a.databaseURL()
 	var drv database.Driver
 	for {
-		drv, err = a.open(ctx, url)
+		if path, missing := missingSQLite(url); missing {
+			// Opened, it would be an empty file created here; the run that
+			// migrates it creates it: wait for that, as for a server.
+			err = fmt.Errorf("%w: there is no SQLite database at %s yet", database.ErrConnect, path)
+		} else {
+			drv, err = a.open(ctx, url)
+		}
 		if err == nil {
 			break
 		}
