@@ -2,6 +2,7 @@ package runway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -328,7 +329,9 @@ func (r *Runner) Wait(ctx context.Context) (*report.Report, error) {
 	var failed []string
 	for {
 		revs, err := r.drv.History(ctx)
-		if err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil && !errors.Is(err, database.ErrBusy) {
+			// A database busy with another run's migration (SQLite) is
+			// looked at again at the next poll.
 			return r.finish(rep, fmt.Errorf("read history table %s: %w", r.cfg.table, err))
 		}
 		if err == nil {

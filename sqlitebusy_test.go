@@ -73,6 +73,19 @@ func TestSQLiteRunsWaitForAnotherRunsMigration(t *testing.T) {
 		t.Errorf("status behind a 1.5 s migration took %v", took)
 	}
 
+	// wait polls on while the other run keeps the database busy.
+	holdBusy(1500 * time.Millisecond)
+	wr, err := runway.New(open(), basic, runway.WithPollInterval(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	_, err = wr.Wait(wctx)
+	cancel()
+	if err != nil {
+		t.Fatalf("wait behind another run: %v", err)
+	}
+
 	holdBusy(4 * time.Second)
 	start = time.Now()
 	_, err = up(t, open(), basic, runway.WithLockTimeout(300*time.Millisecond))
