@@ -501,6 +501,11 @@ func (s *scanner) run() error {
 				// NEW.end, t.begin: a column, not the end of a block.
 				kind = keyword(src[begin:j])
 			}
+			if (kind == kwEnd || kind == kwBegin) && s.compound && !pg && comparedAt(src, j) {
+				// SET end = NOW(), WHERE begin IS NULL: a column in a
+				// body, where a block's BEGIN or END is never compared.
+				kind = tokOther
+			}
 			s.mark(begin, line)
 			s.word(kind)
 
@@ -609,6 +614,26 @@ func (s *scanner) word(k kw) {
 			}
 		}
 	}
+}
+
+// comparedAt reports whether the text at i, after blanks, compares or
+// assigns (=, <, >, !=, :=, IS): the word before it is a value.
+func comparedAt(src string, i int) bool {
+	for i < len(src) && (src[i] == ' ' || src[i] == '\t' || src[i] == '\n' || src[i] == '\r') {
+		i++
+	}
+	if i >= len(src) {
+		return false
+	}
+	switch src[i] {
+	case '=', '<', '>':
+		return true
+	case '!', ':':
+		return i+1 < len(src) && src[i+1] == '='
+	case 'i', 'I':
+		return i+1 < len(src) && (src[i+1] == 's' || src[i+1] == 'S') && (i+2 == len(src) || class[src[i+2]]&clWord == 0)
+	}
+	return false
 }
 
 // advance moves to offset j, counting the newlines passed.

@@ -99,6 +99,13 @@ func TestSplit(t *testing.T) {
 			[]Statement{{"CREATE TRIGGER p_bi BEFORE INSERT ON p FOR EACH ROW\nBEGIN\n  SET NEW.end = NOW();\n  SET NEW.`begin` = NEW.begin;\nEND", 1}, {"SELECT 1", 6}}},
 		{MySQL, "CREATE DEFINER=app@db.example.com TRIGGER t BEFORE INSERT ON p FOR EACH ROW BEGIN SET NEW.a = 1; END; SELECT 1;",
 			[]Statement{{"CREATE DEFINER=app@db.example.com TRIGGER t BEFORE INSERT ON p FOR EACH ROW BEGIN SET NEW.a = 1; END", 1}, {"SELECT 1", 1}}},
+		// A bare column named end or begin in a body: compared or assigned, never a block's.
+		{MySQL, "CREATE PROCEDURE p_e()\nBEGIN\n  UPDATE ev SET end = NOW() WHERE begin IS NULL AND end<NOW();\n  IF 1 = 1 THEN\n    UPDATE ev SET note = 2;\n  END IF;\nEND;\nSELECT 2;",
+			[]Statement{{"CREATE PROCEDURE p_e()\nBEGIN\n  UPDATE ev SET end = NOW() WHERE begin IS NULL AND end<NOW();\n  IF 1 = 1 THEN\n    UPDATE ev SET note = 2;\n  END IF;\nEND", 1}, {"SELECT 2", 8}}},
+		{SQLite, "CREATE TRIGGER t_au AFTER UPDATE ON ev BEGIN UPDATE ev SET end = 1 WHERE end IS NULL; END; SELECT 3;",
+			[]Statement{{"CREATE TRIGGER t_au AFTER UPDATE ON ev BEGIN UPDATE ev SET end = 1 WHERE end IS NULL; END", 1}, {"SELECT 3", 1}}},
+		{MySQL, "CREATE FUNCTION f(x INT) RETURNS INT DETERMINISTIC\nBEGIN\n  RETURN CASE WHEN x > 0 THEN 1 END;\nEND;\nSELECT 4;",
+			[]Statement{{"CREATE FUNCTION f(x INT) RETURNS INT DETERMINISTIC\nBEGIN\n  RETURN CASE WHEN x > 0 THEN 1 END;\nEND", 1}, {"SELECT 4", 5}}},
 		{SQLite, "CREATE TRIGGER p_ai AFTER INSERT ON p BEGIN UPDATE p SET x = NEW.end WHERE id = NEW.id; END; SELECT 1;",
 			[]Statement{{"CREATE TRIGGER p_ai AFTER INSERT ON p BEGIN UPDATE p SET x = NEW.end WHERE id = NEW.id; END", 1}, {"SELECT 1", 1}}},
 		{Postgres, "select 1\r\n;\r\nselect 2;", []Statement{{"select 1", 1}, {"select 2", 3}}},
