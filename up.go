@@ -705,6 +705,10 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 		} else {
 			err = r.drv.Exec(ctx, st)
 		}
+		if errors.Is(err, database.ErrNotRecorded) {
+			// It ran; its record did not: as when WriteRevision fails below.
+			return r.failEvent(p, fmt.Errorf("record progress of %s (statement %d applied): %w", m.Up.File, i+1, err))
+		}
 		if err != nil {
 			if refused(err) {
 				// The driver refused before running the statement: nothing

@@ -268,9 +268,16 @@ func ReadStates(ctx context.Context, sc StateScanner) ([]Revision, error) {
 // done nothing, for a statement that cannot run so (one that refuses a
 // transaction block, such as CREATE INDEX CONCURRENTLY): run it with Exec
 // and record it with WriteRevision.
+//
+// An error wrapping ErrNotRecorded means the statement ran and only its
+// record failed: the history still counts the statements before it.
 type ProgressExecer interface {
 	ExecProgress(ctx context.Context, stmt migration.Statement, progress Revision) error
 }
+
+// ErrNotRecorded marks an error of ProgressExecer.ExecProgress after which
+// the statement took effect but the write recording it did not.
+var ErrNotRecorded = errors.New("the statement ran, but its progress was not recorded")
 
 // RecordedExecer is implemented by drivers that can apply a migration outside
 // a transaction — statement by statement, each one's progress recorded in the

@@ -309,3 +309,37 @@ func litOrNull(s string) string {
 	}
 	return lit(s)
 }
+
+var _ database.ProgressExecer = (*Driver)(nil)
+
+// ExecProgress sends stmt and the update recording it in one
+// multi-statement message (see database.ProgressExecer): the server runs
+// both, in order, even when the client is gone, so a statement it finishes
+// after its runner was killed is recorded and not run again. MySQL commits
+// DDL by itself, so the two are not one transaction: when the update
+// fails after the statement, the error wraps database.ErrNotRecorded. A
+// statement that may hold a body travels alone (see mayHoldBody), as does
+// any statement on a pool given to New: errors.ErrUnsupported.
+func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, progress database.Revision) error {
+	if !d.multi || mayHoldBody(stmt.SQL) {
+		return errors.ErrUnsupported
+	}
+	conn, err := d.session(ctx)
+	if err != nil {
+		return err
+	}
+	table := d.table()
+	// A newline before the terminator: the statement may end in a comment.
+	msg := stmt.SQL + "\n;\nUPDATE " + table + " SET statements_applied = " + strconv.Itoa(progress.StatementsApplied) +
+		", statement_checksums = " + litOrNull(strings.Join(progress.StatementChecksums, ",")) +
+		" WHERE version = " + lit(progress.Version.String())
+	results := 0
+	err = d.querySession(ctx, conn, msg, func([]string) { results++ })
+	switch {
+	case err == nil:
+		return nil
+	case results >= 1:
+		return fmt.Errorf("%w: mysql: recording version %s in %s: %w", database.ErrNotRecorded, progress.Version, table, err)
+	}
+	return execError(0, 0, stmt, err)
+}

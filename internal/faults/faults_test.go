@@ -360,27 +360,54 @@ func TestLockSessionKilled(t *testing.T) {
 // would not refuse it as it does a CREATE) is recorded with it, or rolled
 // back with its record: the next run does not apply it twice. PostgreSQL,
 // where the statement and its record travel in one implicit transaction.
+//
+// On MariaDB, a migration of more than 200 statements goes statement by
+// statement, each with the update recording it in one message, which the
+// server runs whole after the client is gone.
 func TestKill9MidNoTransactionStatement(t *testing.T) {
 	t.Parallel()
-	tg := newTarget(t, postgres)
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "0001_long.up.sql"), []byte("-- runway:no-transaction\n"+
-		"CREATE TABLE applied_log (version VARCHAR(20) NOT NULL);\n"+
-		"INSERT INTO applied_log (version) SELECT 'slow' FROM pg_sleep(3);\n"+
-		"INSERT INTO applied_log (version) VALUES ('after');\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	a := startUp(t, "runner A", tg.url, dir)
-	tg.waitLong(t, a)
-	a.kill9(t)
-	mustUp(t, "runner B", tg.url, dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	rows, err := tg.rows(ctx, "SELECT version, count(*) FROM applied_log GROUP BY version ORDER BY version")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(rows) != "[[after 1] [slow 1]]" {
-		t.Errorf("rows of the migration's statements: %v, want each once", rows)
+	for _, e := range serverEngines {
+		t.Run(string(e), func(t *testing.T) {
+			t.Parallel()
+			tg := newTarget(t, e)
+			dir := t.TempDir()
+			var b strings.Builder
+			if e == postgres {
+				b.WriteString("-- runway:no-transaction\n")
+			}
+			b.WriteString("CREATE TABLE applied_log (version VARCHAR(20) NOT NULL);\n")
+			if e == postgres {
+				b.WriteString("INSERT INTO applied_log (version) SELECT 'slow' FROM pg_sleep(3);\n")
+			} else {
+				for range 200 { // past the 200 statements a message takes
+					b.WriteString("DO 0;\n")
+				}
+				b.WriteString("INSERT INTO applied_log (version) SELECT 'slow' FROM (SELECT SLEEP(3)) s;\n")
+			}
+			b.WriteString("INSERT INTO applied_log (version) VALUES ('after');\n")
+			if err := os.WriteFile(filepath.Join(dir, "0001_long.up.sql"), []byte(b.String()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			a := startUp(t, "runner A", tg.url, dir)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			waitUntil(t, 30*time.Second, "runner A inside the slow statement", func() bool {
+				q := "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'"
+				if e == mariadb {
+					q = "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND INFO LIKE 'INSERT INTO applied_log%SLEEP%'"
+				}
+				rows, err := tg.rows(ctx, q)
+				return err == nil && len(rows) == 1 && rows[0][0] != "0"
+			})
+			a.kill9(t)
+			mustUp(t, "runner B", tg.url, dir)
+			rows, err := tg.rows(ctx, "SELECT version, count(*) FROM applied_log GROUP BY version ORDER BY version")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(rows) != "[[after 1] [slow 1]]" {
+				t.Errorf("rows of the migration's statements: %v, want each once", rows)
+			}
+		})
 	}
 }
