@@ -223,11 +223,17 @@ func isGooseGo(name string) bool {
 	if !ok || strings.HasSuffix(stem, "_test") {
 		return false
 	}
-	digits := 0
-	for digits < len(stem) && stem[digits] >= '0' && stem[digits] <= '9' {
-		digits++
-	}
+	digits := leadingDigits(stem)
 	return digits > 0 && digits+1 < len(stem) && stem[digits] == '_'
+}
+
+// leadingDigits counts the ASCII digits s starts with: a file name's version.
+func leadingDigits(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }
 
 // readSmall reads the named file into buf unless it is larger than
@@ -345,10 +351,7 @@ func parseName(base string) (*Migration, nameKind, error) {
 	if !ok {
 		return nil, 0, fmt.Errorf("%w: %s is not a .sql file", ErrUnsupported, base)
 	}
-	digits := 0
-	for digits < len(stem) && stem[digits] >= '0' && stem[digits] <= '9' {
-		digits++
-	}
+	digits := leadingDigits(stem)
 	if digits == 0 {
 		return parseFlywayName(base, stem)
 	}

@@ -308,10 +308,16 @@ func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
 		d.lockMu.Unlock()
 		return true, nil
 	}
+	return pollLock(ctx, wait, func() (bool, error) { return d.tryLock(path) })
+}
+
+// pollLock calls try every 25ms until it reports true or an error, wait has
+// passed (false, nil; try runs at least once) or ctx ends.
+func pollLock(ctx context.Context, wait time.Duration, try func() (bool, error)) (bool, error) {
 	deadline := time.Now().Add(wait)
 	const poll = 25 * time.Millisecond
 	for {
-		ok, err := d.tryLock(path)
+		ok, err := try()
 		if err != nil || ok {
 			return ok, err
 		}
@@ -405,24 +411,10 @@ func (d *Driver) WaitUnlocked(ctx context.Context, wait time.Duration) (bool, er
 	if err != nil || path == "" {
 		return true, err
 	}
-	deadline := time.Now().Add(wait)
-	for {
+	return pollLock(ctx, wait, func() (bool, error) {
 		holder, err := lockHolder(path)
-		if err != nil || holder == "" {
-			return err == nil, err
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return false, nil
-		}
-		t := time.NewTimer(min(25*time.Millisecond, left))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false, ctx.Err()
-		case <-t.C:
-		}
-	}
+		return err == nil && holder == "", err
+	})
 }
 
 // The lock state has a mutex of its own although a Driver is used from one
