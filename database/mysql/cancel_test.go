@@ -192,10 +192,12 @@ func TestCancelKillsTheSession(t *testing.T) {
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("Exec cancelled: %v", err)
 			}
-			deadline := time.Now().Add(2 * time.Second)
+			// Without the KILL, BENCHMARK runs on for minutes; a loaded
+			// machine may take a while to serve the KILL.
+			deadline := time.Now().Add(10 * time.Second)
 			for alive(id) {
 				if time.Now().After(deadline) {
-					t.Fatalf("session %d still running its statement 2 s after the run was cancelled", id)
+					t.Fatalf("session %d still running its statement 10 s after the run was cancelled", id)
 				}
 				time.Sleep(50 * time.Millisecond)
 			}

@@ -421,6 +421,12 @@ func (d *Driver) watched(ctx context.Context, query func(ctx context.Context) er
 			defer close(done)
 			d.killSession(ctx)
 		}()
+		if nc == nil {
+			// A pool given to New: go-sql-driver has closed the socket
+			// already; the run ends once the server has the KILL.
+			<-done
+			return
+		}
 		// The KILL first, so the server stops before it sees the socket
 		// close; but not for long: a KILL that cannot get through (a
 		// network that stopped answering) must not keep the socket open.
@@ -430,9 +436,7 @@ func (d *Driver) watched(ctx context.Context, query func(ctx context.Context) er
 		case <-t.C:
 		}
 		t.Stop()
-		if nc != nil {
-			nc.Close()
-		}
+		nc.Close()
 	})
 	qctx := ctx
 	if nc != nil {
