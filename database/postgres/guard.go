@@ -54,23 +54,32 @@ func (d *Driver) guardSQL() string {
 }
 
 // commitSQL ends a migration's transaction. In table mode it is preceded by
-// a fence: the lease must still be this run's and unexpired at the commit,
-// not only at the start. A runner killed mid-migration leaves its server
+// the lease fence (fenceSQL).
+func (d *Driver) commitSQL() string {
+	if fence := d.fenceSQL(); fence != "" {
+		return fence + ";\nCOMMIT"
+	}
+	return "COMMIT"
+}
+
+// fenceSQL is, in table mode while the lease is held, a check that the lease
+// is still this run's and unexpired at the end of a transaction, not only at
+// its start; "" otherwise. A runner killed mid-migration leaves its server
 // session running the statements it sent; by the time they end its lease
 // may have run out and another runner may be applying the same migration.
 // The fence then fails and the orphaned transaction rolls back. While it
 // passes it locks the lease row until the commit (an UPDATE that changes
 // nothing), so a runner taking the lease over waits for the commit and then
-// finds the migration applied.
-func (d *Driver) commitSQL() string {
+// finds the work recorded.
+func (d *Driver) fenceSQL() string {
 	h := d.held.Load()
 	if h == nil || !d.tableMode() {
-		return "COMMIT"
+		return ""
 	}
 	return fmt.Sprintf(`WITH lease AS (UPDATE %s SET expires_at = expires_at
 	WHERE id = 1 AND token = %s AND expires_at > clock_timestamp() RETURNING 1)
-SELECT CASE WHEN EXISTS (SELECT 1 FROM lease) THEN 1 ELSE (%s || pg_backend_pid())::int END AS %s;
-COMMIT`, d.lockTable, quote(h.token), quote(leaseLostTag), guardColumn)
+SELECT CASE WHEN EXISTS (SELECT 1 FROM lease) THEN 1 ELSE (%s || pg_backend_pid())::int END AS %s`,
+		d.lockTable, quote(h.token), quote(leaseLostTag), guardColumn)
 }
 
 // guardFailure reports whether err is the failure of a guard with tag, and

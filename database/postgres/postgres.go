@@ -487,7 +487,10 @@ var _ database.ProgressExecer = (*Driver)(nil)
 // ExecProgress runs stmt and the upsert recording progress in one simple
 // query: one implicit transaction, so that a statement the server finishes
 // after the client died is recorded with it, or rolled back with it (see
-// database.ProgressExecer). A statement that refuses a transaction block
+// database.ProgressExecer). The lock's guard leads the same query, and in
+// table mode the lease fence (fenceSQL) ends it: a statement an orphaned
+// session finishes after its lease ran out, while another runner may be
+// running it again, rolls back. A statement that refuses a transaction block
 // (25001), or a procedure that ends transactions (2D000), fails before doing
 // anything there: errors.ErrUnsupported.
 func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, progress database.Revision) error {
@@ -498,11 +501,18 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 	if err != nil {
 		return err
 	}
-	if err := d.checkSession(ctx); err != nil {
-		return err
+	var sql strings.Builder
+	guards := 0
+	if guard := d.guardSQL(); guard != "" {
+		sql.WriteString(guard + ";\n")
+		guards = 1
 	}
 	// A newline before the terminator: the statement may end in a comment.
-	mrr := d.conn.PgConn().Exec(ctx, stmt.SQL+"\n;\n"+up)
+	sql.WriteString(stmt.SQL + "\n;\n" + up)
+	if fence := d.fenceSQL(); fence != "" {
+		sql.WriteString(";\n" + fence)
+	}
+	mrr := d.conn.PgConn().Exec(ctx, sql.String())
 	done := 0
 	for mrr.NextResult() {
 		if _, err := mrr.ResultReader().Close(); err == nil {
@@ -514,16 +524,27 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 		return nil
 	}
 	rbErr := d.rollback(ctx)
-	if done == 0 && (isCode(err, "25001") || isCode(err, "2D000")) && rbErr == nil {
+	ran := done > guards // the statement ran (and was rolled back with the rest)
+	what := "The statement was not run."
+	if ran {
+		what = "The statement was rolled back with it: nothing of it was applied."
+	}
+	if gerr := d.guardError(err, what); gerr != nil {
+		return gerr
+	}
+	if !ran && (isCode(err, "25001") || isCode(err, "2D000")) && rbErr == nil {
 		return errors.ErrUnsupported
 	}
-	if done >= 1 {
+	if ran {
 		// The statement ran; recording it failed, and took it back.
 		err = fmt.Errorf("postgres: recording version %s in %s (the statement was rolled back with it): %w", progress.Version, d.table, err)
 		if rbErr != nil {
 			err = errors.Join(err, fmt.Errorf("postgres: rollback: %w", rbErr))
 		}
 		return err
+	}
+	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		err = errors.Join(err, ctx.Err())
 	}
 	return d.statementFailed(ctx, stmt, err, rbErr)
 }

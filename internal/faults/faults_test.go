@@ -366,8 +366,22 @@ func TestLockSessionKilled(t *testing.T) {
 // server runs whole after the client is gone.
 func TestKill9MidNoTransactionStatement(t *testing.T) {
 	t.Parallel()
-	for _, e := range serverEngines {
-		t.Run(string(e), func(t *testing.T) {
+	cases := []struct {
+		name  string
+		e     engine
+		flags []string
+	}{
+		{"postgres", postgres, nil},
+		// In table mode the next runner takes the lease over once it
+		// expires, while the killed runner's session still runs the
+		// statement: that statement must roll back, not commit beside the
+		// next runner's.
+		{"postgres/table", postgres, []string{"--lock-mode", "table", "--lock-lease", "2s"}},
+		{"mariadb", mariadb, nil},
+	}
+	for _, c := range cases {
+		e := c.e
+		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			tg := newTarget(t, e)
 			dir := t.TempDir()
@@ -377,7 +391,7 @@ func TestKill9MidNoTransactionStatement(t *testing.T) {
 			}
 			b.WriteString("CREATE TABLE applied_log (version VARCHAR(20) NOT NULL);\n")
 			if e == postgres {
-				b.WriteString("INSERT INTO applied_log (version) SELECT 'slow' FROM pg_sleep(3);\n")
+				b.WriteString("INSERT INTO applied_log (version) SELECT 'slow' FROM pg_sleep(4);\n")
 			} else {
 				for range 200 { // past the 200 statements a message takes
 					b.WriteString("DO 0;\n")
@@ -388,19 +402,23 @@ func TestKill9MidNoTransactionStatement(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "0001_long.up.sql"), []byte(b.String()), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			a := startUp(t, "runner A", tg.url, dir)
+			a := startUp(t, "runner A", tg.url, dir, c.flags...)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
+			sleeping := "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'"
+			if e == mariadb {
+				sleeping = "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND INFO LIKE 'INSERT INTO applied_log%SLEEP%'"
+			}
 			waitUntil(t, 30*time.Second, "runner A inside the slow statement", func() bool {
-				q := "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'"
-				if e == mariadb {
-					q = "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND INFO LIKE 'INSERT INTO applied_log%SLEEP%'"
-				}
-				rows, err := tg.rows(ctx, q)
+				rows, err := tg.rows(ctx, sleeping)
 				return err == nil && len(rows) == 1 && rows[0][0] != "0"
 			})
 			a.kill9(t)
-			mustUp(t, "runner B", tg.url, dir)
+			mustUp(t, "runner B", tg.url, dir, c.flags...)
+			waitUntil(t, 30*time.Second, "the killed runner's statement to end", func() bool {
+				rows, err := tg.rows(ctx, sleeping)
+				return err == nil && len(rows) == 1 && rows[0][0] == "0"
+			})
 			rows, err := tg.rows(ctx, "SELECT version, count(*) FROM applied_log GROUP BY version ORDER BY version")
 			if err != nil {
 				t.Fatal(err)
