@@ -56,6 +56,9 @@ func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
 	if d.tableErr != nil {
 		return false, d.tableErr
 	}
+	if err := d.resolveTable(ctx); err != nil {
+		return false, fmt.Errorf("postgres: taking the migration lock: %w", err)
+	}
 	var (
 		h   *holding
 		err error
@@ -86,13 +89,6 @@ func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
 			h = nil
 		}
 	}
-	if err == nil && h != nil {
-		if err = d.pinSchema(ctx); err != nil {
-			d.held.Store(h)
-			d.Unlock(context.WithoutCancel(ctx))
-			h = nil
-		}
-	}
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			err = errors.Join(err, ctx.Err())
@@ -103,12 +99,15 @@ func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
 	return h != nil, nil
 }
 
-// pinSchema qualifies an unqualified history table with the schema it
-// resolves to now, once the lock is held and before anything is written: a
-// migration's SET search_path changes where an unqualified name points, and
-// the history writes after it must not follow (they failed, or wrote
-// another schema's history).
-func (d *Driver) pinSchema(ctx context.Context) error {
+// resolveTable qualifies an unqualified history table with the schema it
+// resolves to, before the lock is first asked for, and keys the lock on that
+// schema: runners that spell one table differently ("hist" under
+// search_path=app, and "app.hist") take one lock, not two (they applied the
+// same migrations at once). The table stays pinned there for the driver's
+// life: a migration's SET search_path changes where an unqualified name
+// points, and the history writes after it must not follow (they failed, or
+// wrote another schema's history).
+func (d *Driver) resolveTable(ctx context.Context) error {
 	if d.pinned || strings.Contains(d.cfg.TableName(), ".") {
 		return nil
 	}
@@ -120,10 +119,12 @@ func (d *Driver) pinSchema(ctx context.Context) error {
 	}
 	res, err := d.conn.PgConn().Exec(ctx, "SELECT "+schemaOf(d.table)+", "+schemaOf(d.lockTable)).ReadAll()
 	if err != nil {
-		return err
+		return fmt.Errorf("finding the schema of %s: %w", d.table, err)
 	}
 	if len(res) == 1 && len(res[0].Rows) == 1 && res[0].Rows[0][0] != nil {
-		d.table = pgx.Identifier{string(res[0].Rows[0][0]), d.cfg.TableName()}.Sanitize()
+		schema := string(res[0].Rows[0][0])
+		d.table = pgx.Identifier{schema, d.cfg.TableName()}.Sanitize()
+		d.key = lockKey(schema + "." + d.cfg.TableName())
 		if res[0].Rows[0][1] != nil {
 			d.lockTable = pgx.Identifier{string(res[0].Rows[0][1]), d.cfg.TableName() + lockTableSuffix}.Sanitize()
 		}
@@ -284,6 +285,9 @@ func (d *Driver) WaitUnlocked(ctx context.Context, wait time.Duration) (bool, er
 	if d.tableErr != nil {
 		return false, d.tableErr
 	}
+	if err := d.resolveTable(ctx); err != nil {
+		return false, fmt.Errorf("postgres: waiting for the migration lock: %w", err)
+	}
 	deadline := time.Now().Add(wait)
 	for {
 		ms := max(min(time.Until(deadline), lockSlice).Milliseconds(), 1)
@@ -381,6 +385,9 @@ func (d *Driver) Unlock(ctx context.Context) error {
 // "runway web-1 pid=42 (pid 1234 on 10.0.0.5) since 2026-05-01T10:00:00Z",
 // or "" when nobody holds it.
 func (d *Driver) LockHolder(ctx context.Context) (string, error) {
+	if err := d.resolveTable(ctx); err != nil {
+		return "", fmt.Errorf("postgres: looking up the lock holder: %w", err)
+	}
 	if d.tableMode() {
 		return d.leaseHolder(ctx)
 	}

@@ -45,7 +45,7 @@ type Driver struct {
 	conn      *pgx.Conn
 	cfg       database.Config
 	table     string // quoted, possibly schema-qualified
-	pinned    bool   // table qualified with the schema it resolved to under the lock (pinSchema)
+	pinned    bool   // table qualified with the schema it resolved to, and keyed on it (resolveTable)
 	lockTable string // quoted: the lease table of LockModeTable
 	tableErr  error  // an unusable cfg.Table, reported by the calls that need it
 	key       int64  // advisory lock key
@@ -322,12 +322,12 @@ func quoteTable(name string) (string, error) {
 	return pgx.Identifier(parts).Sanitize(), nil
 }
 
-// lockKey is the advisory lock key of a history table: two tables in one
-// database are two independent histories with two locks. "public.t" is
-// keyed as "t": the same table under the default search_path, which two
-// runners spelling it differently must not lock apart (they applied the same
-// migrations at once). Where "t" resolves elsewhere, two histories share a
-// lock: they are only serialised.
+// lockKey is the advisory lock key of a history table, as schema.table (see
+// resolveTable): two tables in one database are two independent histories
+// with two locks. "public.t" is keyed as "t", as every table was before
+// keys named the schema: runners of an older version, which key an
+// unqualified name as written, still exclude the newer ones on the default
+// search_path.
 func lockKey(table string) int64 {
 	table = strings.TrimPrefix(table, "public.")
 	h := fnv.New64a()

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,4 +127,35 @@ func TestLocksOfOneHistoryExcludeEachOther(t *testing.T) {
 		t.Fatal("a runner naming the table public.runway_migrations took the lock held for runway_migrations")
 	}
 	unlock(session)
+
+	// One table spelled "hist" under search_path=app and "app.hist"; and
+	// "hist" on the default search_path, another table with its own lock.
+	if err := session.simple(ctx, "CREATE SCHEMA app"); err != nil {
+		t.Fatal(err)
+	}
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	onPath := open(t, url+sep+"options=-csearch_path%3Dapp", database.Config{Identity: "on the path", Table: "hist"})
+	inApp := open(t, url, database.Config{Identity: "app.hist", Table: "app.hist"})
+	inPublic := open(t, url, database.Config{Identity: "public hist", Table: "hist"})
+	if !lock(onPath) {
+		t.Fatal("hist under search_path=app: the lock was not taken")
+	}
+	if lock(inApp) {
+		t.Fatal("a runner naming the table app.hist took the lock held for hist under search_path=app")
+	}
+	if !lock(inPublic) {
+		t.Fatal("public.hist, another history, could not take its own lock")
+	}
+	unlock(inPublic)
+	unlock(onPath)
+	if !lock(inApp) {
+		t.Fatal("app.hist: the lock was not taken once released")
+	}
+	if lock(onPath) {
+		t.Fatal("a runner naming hist under search_path=app took the lock held for app.hist")
+	}
+	unlock(inApp)
 }
