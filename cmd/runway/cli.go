@@ -50,6 +50,12 @@ type app struct {
 	// rendered: the run's report was printed; with --json, a failure
 	// before that prints one of its own, so stdout always holds one.
 	rendered bool
+	// deferExec: exec stops short of replacing the process and leaves
+	// COMMAND in execPath/execArgs (--all-targets execs once every target
+	// is ready).
+	deferExec bool
+	execPath  string
+	execArgs  []string
 
 	g globals
 }

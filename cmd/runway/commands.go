@@ -476,7 +476,9 @@ var cmdExec = &command{
 		"migration in --dir is applied (another replica or a release job applies them), exit 3 on timeout;\n" +
 		"with --migrate it runs `up` under the lock first (any number of replicas may do this at once).\n" +
 		"Then it execs COMMAND with the same environment, so COMMAND gets the process id and signals.\n" +
-		"Runway's own report goes to stderr (with --json too): stdout is COMMAND's.",
+		"Runway's own report goes to stderr (with --json too): stdout is COMMAND's.\n" +
+		"With --all-targets every target is waited for (or migrated) first, and COMMAND starts once,\n" +
+		"when all of them are ready; if one is not, COMMAND does not start (that target's exit code).",
 	example: "ENTRYPOINT [\"runway\", \"--dir\", \"/app/migrations\", \"exec\", \"--migrate\", \"--\", \"/app/server\"]\n  runway exec --timeout 2m -- ./server --port 8080",
 	flags: func(fs *flag.FlagSet) any {
 		f := &execFlags{}
@@ -520,6 +522,10 @@ var cmdExec = &command{
 			c()
 		}
 		a.closers = nil
+		if a.deferExec {
+			a.execPath, a.execArgs = path, args
+			return nil
+		}
 		fmt.Fprintf(a.stderr, "runway: schema ready; starting %s\n", args[0])
 		if err := syscall.Exec(path, args, os.Environ()); err != nil {
 			return fmt.Errorf("exec %s: %w", path, err)

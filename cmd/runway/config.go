@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 
 	"gopkg.in/yaml.v3"
 )
@@ -259,9 +260,18 @@ func (a *app) allTargets(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	rest := withoutFlags(args, "all-targets", "parallel", "target")
+	// exec starts COMMAND once, after every target is ready; until then
+	// stdout is COMMAND's, so Runway's own lines all go to stderr.
+	execing := a.command == cmdExec.name
+	stdout := a.stdout
+	if execing {
+		a.stdout = a.stderr
+		defer func() { a.stdout = stdout }()
+	}
 	type result struct {
 		code     int
 		out, err bytes.Buffer
+		sub      *app
 	}
 	results := make([]*result, len(names))
 	parallel := a.g.parallel
@@ -273,6 +283,8 @@ func (a *app) allTargets(ctx context.Context, args []string) int {
 			r := results[i]
 			sub := newApp(strings.NewReader(""), &r.out, &r.err, hideAllTargets(a.getenv), false, a.stderrTerminal && parallel == 1)
 			sub.secrets = a.secrets // one scrubber for the whole run
+			sub.deferExec = execing
+			r.sub = sub
 			// --all-targets=false on the command line outranks an
 			// all_targets: true in the file, which each run reads again.
 			r.code = sub.run(ctx, append([]string{"--target", name, "--all-targets=false"}, rest...))
@@ -325,7 +337,19 @@ func (a *app) allTargets(ctx context.Context, args []string) int {
 	} else {
 		fmt.Fprintf(a.stdout, "%d target(s), %d failed\n", len(names), failed)
 	}
-	return code
+	if !execing || code != exitOK {
+		return code
+	}
+	first := results[0].sub
+	if first.execPath == "" {
+		return code // exec stopped without a command (help)
+	}
+	fmt.Fprintf(a.stderr, "runway: schema ready on %d target(s); starting %s\n", len(names), first.execArgs[0])
+	if err := syscall.Exec(first.execPath, first.execArgs, os.Environ()); err != nil {
+		fmt.Fprintf(a.stderr, "runway: exec %s: %v\n", first.execPath, err)
+		return exitFailed
+	}
+	return exitOK // not reached
 }
 
 // printTarget writes one target's output under its name; each line it wrote
