@@ -158,8 +158,8 @@ func FuzzRedact(f *testing.F) {
 			return
 		}
 		for _, spec := range []string{"https://" + s + "?tok=1" + tail, "https://tok:tok@" + s + tail, "s3://tok@" + s + tail} {
-			if r := redactURL(spec); strings.Contains(r, "tok") {
-				t.Fatalf("redactURL(%q) = %q", spec, r)
+			if r := Redact(spec); strings.Contains(r, "tok") {
+				t.Fatalf("Redact(%q) = %q", spec, r)
 			}
 			sp, err := parseSpec(spec)
 			if err != nil {
@@ -168,8 +168,8 @@ func FuzzRedact(f *testing.F) {
 				}
 				continue
 			}
-			if r := redactURL(sp.loc); strings.Contains(r, "tok") {
-				t.Fatalf("redactURL(%q) = %q", sp.loc, r)
+			if r := Redact(sp.loc); strings.Contains(r, "tok") {
+				t.Fatalf("Redact(%q) = %q", sp.loc, r)
 			}
 		}
 	})

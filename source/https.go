@@ -123,7 +123,7 @@ func (h *httpsFetcher) httpClient() *http.Client {
 	next := c.CheckRedirect
 	c.CheckRedirect = func(r *http.Request, via []*http.Request) error {
 		if r.URL.Scheme != "https" {
-			return &redirectError{to: redactURL(r.URL.String())}
+			return &redirectError{to: Redact(r.URL.String())}
 		}
 		if next != nil {
 			return next(r, via)

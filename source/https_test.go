@@ -265,8 +265,8 @@ func TestRedactURL(t *testing.T) {
 		"HTTPS://u@h:8443/p/a.tar.gz?q": "HTTPS://[redacted]@h:8443/p/a.tar.gz?[redacted]",
 	}
 	for in, want := range cases {
-		if got := redactURL(in); got != want {
-			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

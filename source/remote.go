@@ -212,11 +212,11 @@ func filesFS(ctx context.Context, cfg *config, name string, files map[string][]b
 	return b.files.build(), nil
 }
 
-// redactURL hides what may be secret in a location before it reaches an
-// error or a report: the userinfo ("user:token@") and the query (presigned
+// Redact hides what may be secret in a location before it reaches an error
+// or a report: the userinfo ("user:token@") and the query (presigned
 // tokens), and a fragment other than a #sha256= pin. Local paths are
 // returned as they are.
-func redactURL(loc string) string {
+func Redact(loc string) string {
 	i := strings.Index(loc, "://")
 	if i < 2 || !isScheme(loc[:i]) {
 		return loc

@@ -234,7 +234,7 @@ func Open(ctx context.Context, spec string, opts ...Option) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := redactURL(sp.loc)
+	name := Redact(sp.loc)
 	src := &Source{spec: spec}
 	if sp.scheme == "" {
 		src.fsys, err = openLocal(ctx, &cfg, sp.loc, name, sp.sub)
@@ -296,9 +296,9 @@ func parseSpec(raw string) (spec, error) {
 		sp.loc, sub = raw[:start+j], raw[start+j+2:]
 	}
 	if sp.loc == "" || (sp.scheme != "" && len(sp.loc) == start) {
-		return spec{}, &Error{Path: redactURL(raw), Kind: ErrInvalid, Msg: "no folder, archive or location before the sub-folder"}
+		return spec{}, &Error{Path: Redact(raw), Kind: ErrInvalid, Msg: "no folder, archive or location before the sub-folder"}
 	}
-	name := redactURL(sp.loc)
+	name := Redact(sp.loc)
 	sub = strings.Trim(sub, "/")
 	if sub != "" {
 		for elem := range strings.SplitSeq(sub, "/") {
@@ -343,7 +343,7 @@ func splitURLSub(raw string, start int) (loc, sub string, err error) {
 	}
 	loc = head + query + frag
 	if hasPathSub && hasFragSub {
-		return "", "", &Error{Path: redactURL(loc), Kind: ErrInvalid,
+		return "", "", &Error{Path: Redact(loc), Kind: ErrInvalid,
 			Msg: "two sub-folders: give one, after the path or after the #sha256= pin"}
 	}
 	sub = pathSub
@@ -352,7 +352,7 @@ func splitURLSub(raw string, start int) (loc, sub string, err error) {
 	}
 	if strings.ContainsAny(sub, "?#") {
 		// Not quoted: it may be a misplaced query, token and all.
-		return "", "", &Error{Path: redactURL(loc), Kind: ErrInvalid,
+		return "", "", &Error{Path: Redact(loc), Kind: ErrInvalid,
 			Msg: "the sub-folder holds a '?' or '#': write the URL's query and #sha256= pin before it, or the sub-folder right after the path"}
 	}
 	return loc, sub, nil

@@ -257,6 +257,7 @@ func (a *app) main(ctx context.Context, args []string) int {
 		// over an all_targets default from the environment or the file.
 	}
 	a.secrets.addURL(a.g.database)
+	a.secrets.addSource(a.g.dir)
 	for _, t := range a.g.notify {
 		a.secrets.addWebhook(t)
 	}

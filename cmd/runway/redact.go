@@ -67,13 +67,45 @@ func (s *secrets) addURL(raw string) {
 // command line, wherever it stands: a URL given as a command's argument by
 // mistake ("up postgres://…") is quoted back in the usage error.
 func (s *secrets) addArgs(args []string) {
-	for _, arg := range args {
-		if _, v, ok := strings.Cut(arg, "="); ok && strings.HasPrefix(arg, "-") {
+	for i, arg := range args {
+		name, v, ok := strings.Cut(arg, "=")
+		if ok && strings.HasPrefix(arg, "-") {
 			arg = v
+		} else if i > 0 {
+			name = args[i-1]
+		}
+		if name == "--dir" || name == "-dir" {
+			// A migration source, not a webhook: its address is what an
+			// operator must see; only its userinfo and query are secret.
+			s.addSource(arg)
+			continue
 		}
 		s.addURL(arg)
 		if l := strings.ToLower(arg); strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "slack+") {
 			s.addWebhook(arg) // a webhook's token, given as a stray argument
+		}
+	}
+}
+
+// addSource records the secret parts of a migration source's address, as
+// source.Redact masks them: the password of its userinfo and its query (a
+// presigned link's signature and credentials).
+func (s *secrets) addSource(raw string) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return
+	}
+	if pw, ok := u.User.Password(); ok {
+		s.add(pw)
+		s.add(url.QueryEscape(pw))
+	}
+	if u.RawQuery != "" {
+		s.add(u.RawQuery)
+		for _, vs := range u.Query() {
+			for _, v := range vs {
+				s.add(v)
+				s.add(url.QueryEscape(v))
+			}
 		}
 	}
 }

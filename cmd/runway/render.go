@@ -16,6 +16,7 @@ import (
 	"github.com/runwaydb/runway/database"
 	"github.com/runwaydb/runway/notify"
 	"github.com/runwaydb/runway/report"
+	"github.com/runwaydb/runway/source"
 )
 
 func redactedDB(raw string) string { return database.Redact(raw) }
@@ -28,6 +29,7 @@ func (a *app) label(rep *report.Report) {
 	if rep.Source == "" {
 		rep.Source = a.g.dir
 	}
+	rep.Source = source.Redact(rep.Source)
 }
 
 // render prints the report: JSON on stdout with --json, else text.

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"flag"
@@ -73,6 +75,28 @@ func TestSecretsNeverReachOutput(t *testing.T) {
 	failHook := hooks.URL + "/fail/" + secretParam + "?token=" + secretParam
 	okSlack := "slack+" + hooks.URL + "/services/T000/B000/" + secretParam
 
+	// A migration source behind a presigned link (and a password): the
+	// report and the errors name it, with the signature and password hidden.
+	artifact := tarGz(t, map[string]string{"0001_a.up.sql": "CREATE TABLE a (id int);\nINSERT INTO nope VALUES (1);\n"})
+	artifacts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/releases/v1/m.tar.gz" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(artifact)
+	}))
+	defer artifacts.Close()
+	signed := func(file string) string {
+		return strings.Replace(artifacts.URL, "://", "://ci:"+secretPassword+"@", 1) + "/releases/v1/" + file +
+			"?X-Amz-Credential=AKIA%2F" + secretParam + "&X-Amz-Signature=" + secretParam
+	}
+	// What the output must show of each case: the source's path.
+	wantShown := map[string]string{
+		"signed source json":      "/releases/v1/m.tar.gz",
+		"signed source from env":  "/releases/v1/m.tar.gz",
+		"signed source not found": "/releases/v1/nothere.tar.gz",
+	}
+
 	cases := []struct {
 		name string
 		env  map[string]string
@@ -113,6 +137,9 @@ func TestSecretsNeverReachOutput(t *testing.T) {
 		{"webhook as an argument", nil, []string{"--dir", good, "up", hooks.URL + "/services/T000/B000/" + secretParam}},
 		{"url as baseline's version", nil, []string{"-d", pg, "--dir", good, "baseline", "mysql://app:" + secretPassword + "@db/app"}},
 		{"webhook from env, migration failure", map[string]string{"RUNWAY_NOTIFY": failHook, "DATABASE_URL": pgParam}, []string{"--dir", bad, "--notify-on", "always", "up"}},
+		{"signed source json", nil, []string{"--json", "-d", pg, "--dir", signed("m.tar.gz"), "--notify", okSlack, "--notify", hooks.URL + "/json/hook", "--notify-on", "always", "up"}},
+		{"signed source from env", map[string]string{"RUNWAY_DIR": signed("m.tar.gz"), "RUNWAY_NOTIFY": hooks.URL + "/json/hook"}, []string{"--json", "-d", pg, "up"}},
+		{"signed source not found", nil, []string{"--json", "-d", pg, "--dir", signed("nothere.tar.gz"), "up"}},
 	}
 
 	// A command that panics with the URL in its message, to test the recovery path.
@@ -142,6 +169,9 @@ func TestSecretsNeverReachOutput(t *testing.T) {
 			}
 			if all == "" {
 				t.Error("no output at all: the test would prove nothing")
+			}
+			if w := wantShown[tc.name]; w != "" && !strings.Contains(all, w) {
+				t.Errorf("the output does not name %s:\n%s", w, all)
 			}
 		})
 	}
@@ -195,4 +225,25 @@ func TestWaitGivesUpOnARefusedPassword(t *testing.T) {
 			t.Errorf("%s with a refused password: exit %d after %v: %s", args[4], code, time.Since(start), errb.String())
 		}
 	}
+}
+
+// tarGz is a .tar.gz archive of files.
+func tarGz(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for name, body := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(body))
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
