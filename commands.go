@@ -397,6 +397,12 @@ func (r *Runner) Wait(ctx context.Context) (*report.Report, error) {
 			rep.Status = report.StatusPending
 			rep.DurationMS = r.cfg.now().Sub(rep.StartedAt).Milliseconds()
 			err := fmt.Errorf("%w: %d migration(s) still not applied when the wait ended (%v)", ErrPending, len(rep.Pending), context.Cause(ctx))
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				// Stopped (a signal, the caller), not timed out: not a
+				// verdict on the migrations.
+				rep.Status = report.StatusFailed
+				err = fmt.Errorf("the wait was stopped with %d migration(s) still not applied: %w", len(rep.Pending), errors.Join(context.Cause(ctx), ctx.Err()))
+			}
 			if len(failed) > 0 {
 				err = fmt.Errorf("%w; failed in an earlier run: %s", err, strings.Join(failed, "; "))
 			}

@@ -1555,3 +1555,26 @@ func TestOutsideTransactionHint(t *testing.T) {
 		t.Errorf("the hint sends the operator to a correct statement: %s", hint)
 	}
 }
+
+// A wait stopped from outside (SIGTERM at a rollout, the caller) is not a
+// timeout: it must not read as "migrations pending" (exit 3), which alerting
+// takes for migrations that never landed.
+func TestWaitStoppedIsNotPending(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		r, err := runway.New(tg.open(t), files("0001_a.up.sql", "CREATE TABLE a (id int);\n"), runway.WithPollInterval(20*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(200*time.Millisecond, cancel)
+		rep, err := r.Wait(ctx)
+		if errors.Is(err, runway.ErrPending) || !errors.Is(err, context.Canceled) || rep.Status != report.StatusFailed {
+			t.Fatalf("wait stopped: %v, status %s; want context.Canceled, not ErrPending, status failed", err, rep.Status)
+		}
+		ctx, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		if _, err := r.Wait(ctx); !errors.Is(err, runway.ErrPending) {
+			t.Fatalf("wait timed out: %v, want ErrPending", err)
+		}
+	})
+}
