@@ -279,7 +279,8 @@ func (r *Runner) Repair(ctx context.Context, o RepairOptions) (*report.Report, e
 		if err := r.drv.RemoveRevision(ctx, e.version()); err != nil {
 			return r.finish(rep, fmt.Errorf("clear the %s row of %s: %w", e.rev.State, e.version(), err))
 		}
-		rep.Applied = append(rep.Applied, report.Applied{Version: e.version().String(), Name: e.name()})
+		rep.Repaired = append(rep.Repaired, report.Repaired{Version: e.version().String(), Name: e.name(), Action: "cleared",
+			State: string(e.rev.State), StatementsApplied: e.rev.StatementsApplied})
 		msg := fmt.Sprintf("cleared the %s row of %s_%s (%d of %d statements had been applied); `runway up` runs it again from its first statement",
 			e.rev.State, e.version(), e.name(), e.rev.StatementsApplied, e.rev.StatementsTotal)
 		if e.rev.State == database.StateReverting {
@@ -295,15 +296,24 @@ func (r *Runner) Repair(ctx context.Context, o RepairOptions) (*report.Report, e
 			if err := r.drv.WriteRevision(ctx, rev); err != nil {
 				return r.finish(rep, fmt.Errorf("record the new checksum of %s: %w", e.m.Up.File, err))
 			}
-			rep.Applied = append(rep.Applied, report.Applied{Version: e.version().String(), Name: e.name()})
+			rep.Repaired = append(rep.Repaired, report.Repaired{Version: e.version().String(), Name: e.name(), Action: "accepted-checksum"})
 			r.emit(Event{Kind: EventWarning, Version: e.version().String(), Message: fmt.Sprintf("accepted the edited %s: recorded its new checksum", e.m.Up.File)})
 		}
 	} else if len(a.modified) > 0 {
 		r.warn(rep, []string{fmt.Sprintf("%d applied migration(s) were edited; pass --accept-checksums to record their new checksums", len(a.modified))})
 	}
-	rep.Status = report.StatusApplied
-	if len(rep.Applied) == 0 {
-		rep.Status = report.StatusNoop
+	rep.Status = report.StatusNoop
+	setPending(rep, a, nil)
+	if len(rep.Repaired) > 0 {
+		rep.Status = report.StatusOK
+		// What is pending and current now that the rows are gone.
+		revs, err := r.drv.History(ctx)
+		if err != nil {
+			return r.finish(rep, fmt.Errorf("read history table %s: %w", r.cfg.table, err))
+		}
+		a = analyze(ms, revs)
+		rep.ToVersion = a.current.String()
+		setPending(rep, a, nil)
 	}
 	return r.finish(rep, nil)
 }

@@ -322,7 +322,10 @@ func TestRepairClearsFailedRow(t *testing.T) {
 			t.Fatal(err)
 		}
 		rep, err := r.Repair(context.Background(), runway.RepairOptions{})
-		if err != nil || len(rep.Applied) != 1 {
+		// The report says what repair did, and that the migration is now
+		// pending, not applied.
+		if err != nil || len(rep.Applied) != 0 || len(rep.Repaired) != 1 || rep.Repaired[0].Action != "cleared" ||
+			rep.Repaired[0].State != "failed" || rep.Status != report.StatusOK || len(rep.Pending) != 1 || rep.Pending[0].Version != "1" || rep.ToVersion != "" {
 			t.Fatalf("repair: %v %+v", err, rep)
 		}
 		if len(history(t, drv)) != 0 {
@@ -1401,7 +1404,7 @@ func TestDownResumesAfterAFailure(t *testing.T) {
 		if _, err := r.Down(ctx, runway.DownOptions{}); err == nil {
 			t.Fatal("down should fail again")
 		}
-		if rep, err := r.Repair(ctx, runway.RepairOptions{}); err != nil || len(rep.Applied) != 1 || len(history(t, drv)) != 0 {
+		if rep, err := r.Repair(ctx, runway.RepairOptions{}); err != nil || len(rep.Repaired) != 1 || rep.Repaired[0].State != "reverting" || len(rep.Pending) != 1 || len(history(t, drv)) != 0 {
 			t.Fatalf("repair of a reverting row: %v %+v", err, rep)
 		}
 	})

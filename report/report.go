@@ -34,6 +34,8 @@ type Report struct {
 	Applied []Applied `json:"applied"`
 	// Pending lists what remains to apply after the run.
 	Pending []Pending `json:"pending"`
+	// Repaired lists the history rows repair changed.
+	Repaired []Repaired `json:"repaired,omitempty"`
 	// Migrations is the full picture, for status and validate.
 	Migrations []Migration `json:"migrations,omitempty"`
 	// Plan is the SQL `up` would run, for plan.
@@ -54,6 +56,17 @@ type Applied struct {
 	Statements int    `json:"statements"`
 	// Resumed is the number of statements skipped because an earlier run applied them.
 	Resumed int `json:"resumed,omitempty"`
+}
+
+// Repaired is one history row repair changed: Action is "cleared" (a
+// failed, running or reverting row removed; State says which) or
+// "accepted-checksum" (an edited file's checksum recorded).
+type Repaired struct {
+	Version           string `json:"version"`
+	Name              string `json:"name"`
+	Action            string `json:"action"`
+	State             string `json:"state,omitempty"`
+	StatementsApplied int    `json:"statements_applied,omitempty"`
 }
 
 // Pending is one migration not applied yet.

@@ -85,8 +85,10 @@ func (a *app) render(rep *report.Report, err error) {
 			fmt.Fprintf(w, "%d migration(s) pending: `runway up` applies them\n", len(rep.Pending))
 		}
 	case "repair":
-		if len(rep.Applied) == 0 {
+		if len(rep.Repaired) == 0 {
 			fmt.Fprintln(w, "nothing to repair")
+		} else if len(rep.Pending) > 0 {
+			fmt.Fprintf(w, "%d migration(s) pending: `runway up` applies them\n", len(rep.Pending))
 		}
 	case "wait":
 		if rep.Status == report.StatusOK { // not when it gave up: exit says so
