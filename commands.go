@@ -117,13 +117,16 @@ func (r *Runner) Plan(ctx context.Context, o UpOptions) (*report.Report, error) 
 // migration has a down script.
 func ValidateFiles(ms []*migration.Migration, d migration.Dialect, requireDown bool) []Problem {
 	var problems []Problem
+	// Where DDL is transactional a script runs in Runway's transaction,
+	// which refuses the script's own transaction control as up and down do.
+	txDDL := d != migration.MySQL
 	for _, m := range ms {
 		e := entry{m: m}
-		if err := splits(m.Up, d); err != nil {
+		if err := splits(m.Up, d, txDDL && !m.Up.NoTransaction); err != nil {
 			problems = append(problems, problem(e, "syntax", err.Error()))
 		}
 		if m.Down != nil {
-			if err := splits(m.Down, d); err != nil {
+			if err := splits(m.Down, d, txDDL && !m.Down.NoTransaction); err != nil {
 				p := problem(e, "syntax", err.Error())
 				p.File = m.Down.File
 				problems = append(problems, p)
@@ -148,10 +151,15 @@ func empty(s *migration.Script, d migration.Dialect) bool {
 	return true
 }
 
-// splits reports whether s splits into statements for d; a large script is
+// splits reports whether s splits into statements for d, and, inTx, holds
+// no transaction control Runway's transaction refuses; a large script is
 // read as a stream, not held whole.
-func splits(s *migration.Script, d migration.Dialect) error {
-	for _, err := range s.StatementSeq(d) {
+func splits(s *migration.Script, d migration.Dialect, inTx bool) error {
+	seq := s.StatementSeq(d)
+	if inTx {
+		seq = unwrapTxSeq(s.File, seq)
+	}
+	for _, err := range seq {
 		if err != nil {
 			return err
 		}

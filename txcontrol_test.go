@@ -75,6 +75,24 @@ func TestScriptsWithTheirOwnTransactions(t *testing.T) {
 		if h := history(t, drv); h["2"].State != "" {
 			t.Fatalf("the refused script has a history row: %+v", h["2"])
 		}
+		// validate finds what up refuses, with a database and without.
+		r, err = runway.New(drv, blocks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Validate(ctx); !errors.Is(err, runway.ErrValidation) || !strings.Contains(err.Error(), "0002_data.up.sql:3") {
+			t.Fatalf("validate of two BEGIN … COMMIT blocks: %v; want a finding at 0002_data.up.sql:3", err)
+		}
+		ms, err := migration.Load(blocks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ps := runway.ValidateFiles(ms, drv.Dialect(), false); len(ps) != 1 || ps[0].File != "0002_data.up.sql" {
+			t.Fatalf("the files alone: %+v; want one finding in 0002_data.up.sql", ps)
+		}
+		if ps := runway.ValidateFiles(ms, migration.MySQL, false); len(ps) != 0 {
+			t.Fatalf("the files alone, for MySQL (statement by statement): %+v; want none", ps)
+		}
 		// Marked no-transaction, it runs as written.
 		marked := files(
 			"0001_t.up.sql", "CREATE TABLE t (id integer);\n",
