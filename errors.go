@@ -110,6 +110,10 @@ type MigrationError struct {
 	// the connection failed (lost, killed, timed out): whether the statement —
 	// or, in a transaction, the whole migration — took effect is unknown.
 	Uncertain bool
+	// AtCommit is set when the migration's transaction failed at its
+	// COMMIT (a deferred constraint or trigger): no one statement failed,
+	// and nothing of the migration was applied.
+	AtCommit bool
 	// NoTransaction is set when the failing statement ran outside a
 	// transaction (MySQL, no-transaction migrations): it may have done part
 	// of its work before failing.
@@ -127,6 +131,8 @@ func (e *MigrationError) Error() string {
 		fmt.Fprintf(&b, "%s: the connection failed while the migration ran: %s", e.File, e.Message)
 	case e.Uncertain:
 		fmt.Fprintf(&b, "%s:%d: the connection failed while statement %d ran: %s", e.File, e.Line, e.Statement, e.Message)
+	case e.AtCommit:
+		fmt.Fprintf(&b, "%s: failed %s", e.File, e.Message)
 	case e.Statement == 0:
 		fmt.Fprintf(&b, "%s: failed: %s", e.File, e.Message)
 	default:
@@ -238,6 +244,11 @@ func FailureHint(me *MigrationError) string {
 		}
 		return fmt.Sprintf("the run was stopped (cancelled, or its time ran out) while statement %d of %s ran; %s. Run `runway up` again to finish.%s",
 			me.Statement, me.File, done, record)
+	}
+	if me.AtCommit {
+		return fmt.Sprintf("the database refused to commit migration %s: a constraint or trigger deferred to the end of its transaction failed, so no one statement is to blame; "+
+			"nothing of migration %s was applied. Fix the data the migration leaves (or the migration itself) in %s, and run `runway up` again.%s",
+			me.Version, me.Version, me.File, record)
 	}
 	if why := notTheSQL(me.Code); why != "" {
 		done := fmt.Sprintf("nothing of migration %s was applied", me.Version)

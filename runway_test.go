@@ -1581,3 +1581,55 @@ func TestWaitStoppedIsNotPending(t *testing.T) {
 		}
 	})
 }
+
+// A constraint deferred to COMMIT that fails there is no statement's fault:
+// the error names the migration and says COMMIT, in every way a migration's
+// transaction is sent (one a transaction, a streamed file, and all pending
+// migrations in one transaction, where no one file is named).
+func TestDeferredConstraintFailsAtCommit(t *testing.T) {
+	tg := newTarget(t, "postgres")
+	lowerLargeFile(t)
+	ctx := context.Background()
+	parent := "CREATE TABLE p (id int primary key);\nCREATE TABLE c (id int, pid int REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED);\n"
+	bad := "INSERT INTO c VALUES (1, 42);\nSELECT 1;\n"
+	for _, c := range []struct {
+		name string
+		body string
+		opts []runway.Option
+	}{
+		{"one transaction", bad, nil},
+		{"streamed", bigScript("INSERT INTO c VALUES (1, 42);\n", "SELECT %d; -- %d\n", 500), nil},
+		{"single transaction", bad, []runway.Option{runway.WithSingleTransaction()}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			drv := tg.open(t)
+			if err := drv.Exec(ctx, migration.Statement{SQL: "DROP TABLE IF EXISTS c, p, runway_migrations"}); err != nil {
+				t.Fatal(err)
+			}
+			src := files("0001_p.up.sql", parent, "0002_c.up.sql", c.body)
+			_, err := up(t, drv, src, c.opts...)
+			var ee *database.ExecError
+			if !errors.As(err, &ee) || !ee.AtCommit || ee.Code != "23503" || !strings.Contains(err.Error(), "at COMMIT") {
+				t.Fatalf("up: %v; want the COMMIT's 23503", err)
+			}
+			var me *runway.MigrationError
+			isMe := errors.As(err, &me)
+			if c.opts != nil {
+				if isMe {
+					t.Fatalf("all migrations in one transaction: the error names %s, which no more than the others failed", me.File)
+				}
+				if h := history(t, drv); len(h) != 0 {
+					t.Fatalf("history after the single transaction failed: %+v", h)
+				}
+				return
+			}
+			if !isMe || me.File != "0002_c.up.sql" || !me.AtCommit || me.Statement != 0 || me.Line != 0 ||
+				!strings.Contains(runway.FailureHint(me), "no one statement is to blame") {
+				t.Fatalf("up: %#v; want 0002_c.up.sql at COMMIT, no statement", me)
+			}
+			if h := history(t, drv); h["1"].State != "applied" || h["2"].State != "" {
+				t.Fatalf("history: %+v; want 1 applied, 2 absent", h)
+			}
+		})
+	}
+}

@@ -815,6 +815,10 @@ func (r *Runner) failed(v migration.Version, name string, s *migration.Script, s
 		if ee.Statement >= 0 {
 			idx += ee.Statement
 		}
+		if ee.AtCommit {
+			me.AtCommit = true
+			known = false // no statement failed
+		}
 		me.Code = ee.Code
 		me.Message = ee.Message
 		me.Position = ee.Position

@@ -143,7 +143,10 @@ type ExecError struct {
 	// SQL is the statement's text when the caller no longer holds it
 	// (TxStreamer); empty otherwise.
 	SQL string
-	Err error
+	// AtCommit: the transaction's COMMIT failed (a deferred constraint or
+	// trigger), not one of its statements; Statement is then -1.
+	AtCommit bool
+	Err      error
 }
 
 func (e *ExecError) Error() string {

@@ -82,6 +82,8 @@ func migrationFailure(me *runway.MigrationError) string {
 	var s string
 	if me.Uncertain {
 		s = me.Error()
+	} else if me.AtCommit {
+		s = fmt.Sprintf("%s: failed [%s] %s", me.File, me.Code, me.Message)
 	} else {
 		s = fmt.Sprintf("%s:%d: statement %d failed [%s]: %s", me.File, me.Line, me.Statement, me.Code, me.Message)
 	}

@@ -114,7 +114,8 @@ func (d *Driver) txQuery(steps []database.Step) (string, []unit, error) {
 // in one round trip. On failure the transaction is rolled back and a
 // statement's error is an *database.ExecError; a failing history change is
 // reported as a plain error, and an error raised at COMMIT (a deferred
-// constraint) is attributed to the last statement. While the lock is held
+// constraint) is an *database.ExecError with AtCommit set, of the one step
+// or, for several, of none (Step -1). While the lock is held
 // the transaction starts with the lock's guard (see guardSQL): when the
 // session changed (a transaction pooler) the error wraps
 // database.ErrUnsafeLock, when the lease was taken over database.ErrLockLost.
@@ -172,12 +173,24 @@ func (d *Driver) txError(ctx context.Context, err error, steps []database.Step, 
 		}
 	}
 	if idx >= len(units) {
-		// COMMIT failed: a deferred constraint of the last statements.
-		for idx = len(units) - 1; idx >= 0 && units[idx].stmt < 0; idx-- {
+		// COMMIT failed (a deferred constraint or trigger): no statement
+		// of the transaction is to blame, only the step it ends, when it
+		// ends one alone.
+		step := -1
+		for k, u := range units {
+			if k == 0 || u.step == step {
+				step = u.step
+			} else {
+				step = -1
+				break
+			}
 		}
-		if idx < 0 {
-			return fmt.Errorf("postgres: committing: %w", err)
+		ee := execError(ctx, err, step, -1, migration.Statement{}, 0)
+		if e, ok := ee.(*database.ExecError); ok {
+			e.AtCommit = true
+			e.Message = "at COMMIT: " + e.Message
 		}
+		return ee
 	}
 	u := units[idx]
 	if u.stmt < 0 {

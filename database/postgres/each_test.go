@@ -171,7 +171,7 @@ func TestApplyEachFailure(t *testing.T) {
 }
 
 // TestApplyEachFailureAtCommit: a deferred constraint fails at a middle
-// step's COMMIT: that step is named, by its last statement.
+// step's COMMIT: that step is named, and no statement of it.
 func TestApplyEachFailureAtCommit(t *testing.T) {
 	d := newDriver(t)
 	steps := eachSteps(3)
@@ -182,8 +182,8 @@ func TestApplyEachFailureAtCommit(t *testing.T) {
 	}
 	got, n, err := applyEach(t, d, steps)
 	var ee *database.ExecError
-	if !errors.As(err, &ee) || ee.Code != "23503" || ee.Step != 1 || ee.Statement != 2 || ee.Line != 5 {
-		t.Fatalf("got %v (%+v), want an ExecError 23503 on step 1's last statement", err, ee)
+	if !errors.As(err, &ee) || ee.Code != "23503" || ee.Step != 1 || !ee.AtCommit || ee.Statement != -1 || ee.Line != 0 {
+		t.Fatalf("got %v (%+v), want an ExecError 23503 at step 1's COMMIT", err, ee)
 	}
 	if n != 1 || !slices.Equal(got, []int{0}) {
 		t.Errorf("committed %d %v, want step 0", n, got)

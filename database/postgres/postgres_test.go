@@ -316,8 +316,8 @@ func TestDeferredConstraintAtCommit(t *testing.T) {
 		st("INSERT INTO rw_c VALUES (7)", 3),
 	}, Record: rev("1")}})
 	var ee *database.ExecError
-	if !errors.As(err, &ee) || ee.Code != "23503" || ee.Statement != 2 {
-		t.Fatalf("got %v, want an ExecError 23503 on the last statement", err)
+	if !errors.As(err, &ee) || ee.Code != "23503" || !ee.AtCommit || ee.Step != 0 || ee.Statement != -1 {
+		t.Fatalf("got %v (%+v), want an ExecError 23503 at the COMMIT of step 0", err, ee)
 	}
 }
 

@@ -61,7 +61,7 @@ func (d *Driver) ApplyTxStream(ctx context.Context, stmts iter.Seq2[migration.St
 			} else {
 				err = d.txError(ctx, err, []database.Step{{Statements: held}}, units, markers)
 				var ee *database.ExecError
-				if errors.As(err, &ee) {
+				if errors.As(err, &ee) && !ee.AtCommit {
 					ee.SQL = held[ee.Statement].SQL
 					ee.Statement += base
 				}
