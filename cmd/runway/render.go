@@ -17,6 +17,7 @@ import (
 	"github.com/runwaydb/runway/notify"
 	"github.com/runwaydb/runway/report"
 	"github.com/runwaydb/runway/source"
+	"github.com/runwaydb/runway/tunnel"
 )
 
 func redactedDB(raw string) string { return database.Redact(raw) }
@@ -320,6 +321,11 @@ func (a *app) waitCommand(ctx context.Context, wf *waitFlags) error {
 	}
 	url := a.databaseURL()
 	var drv database.Driver
+	// A database not reachable yet is said at once and again whenever the
+	// reason changes or --progress-interval passes: an init container that
+	// prints nothing for minutes looks hung.
+	var said string
+	var saidAt time.Time
 	for {
 		if path, missing := missingSQLite(url); missing {
 			// Opened, it would be an empty file created here; the run that
@@ -331,15 +337,23 @@ func (a *app) waitCommand(ctx context.Context, wf *waitFlags) error {
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, database.ErrConnect) || errors.Is(err, database.ErrAuth) {
-			// A refused password is not a database starting up.
+		if !errors.Is(err, database.ErrConnect) || errors.Is(err, database.ErrAuth) ||
+			errors.Is(err, tunnel.ErrAuth) || errors.Is(err, tunnel.ErrHostKey) {
+			// A refused password or key, or a bastion whose host key is not
+			// the one trusted, is not a database starting up.
 			return a.reportEarlyFailure(ctx, started, err)
 		}
-		if a.g.verbose {
-			fmt.Fprintf(a.stderr, "runway: %v; retrying\n", err)
+		if msg := err.Error(); a.g.verbose || msg != said || (a.g.progressInterval > 0 && time.Since(saidAt) >= a.g.progressInterval) {
+			fmt.Fprintf(a.stderr, "runway: waiting for the database (%s so far): %v; retrying every %s\n",
+				time.Since(started).Round(time.Second), err, wf.poll)
+			said, saidAt = msg, time.Now()
 		}
 		select {
 		case <-ctx.Done():
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				// Stopped (a signal), not timed out: not "pending".
+				return a.reportEarlyFailure(ctx, started, fmt.Errorf("the wait for the database was stopped (%v): %w", err, errors.Join(context.Cause(ctx), ctx.Err())))
+			}
 			return a.reportEarlyFailure(ctx, started, fmt.Errorf("%w: %w (gave up: %v)", runway.ErrPending, err, context.Cause(ctx)))
 		case <-time.After(wf.poll):
 		}
