@@ -115,17 +115,31 @@ func caret(me *runway.MigrationError) string {
 	before := string(runes[:me.Position-1])
 	lineInStmt := strings.Count(before, "\n")
 	col := len([]rune(before[strings.LastIndex(before, "\n")+1:]))
-	text := strings.Split(me.SQL, "\n")[lineInStmt]
-	prefix := fmt.Sprintf("    %s:%d | ", me.File, me.Line+lineInStmt)
+	text := []rune(strings.Split(me.SQL, "\n")[lineInStmt])
+	col = min(col, len(text))
+	// A long line (a dump's one-line INSERT of megabytes) is cut to a
+	// window around the spot.
+	var head, tail string
+	if from := col - caretWindow; from > 0 {
+		text, col, head = text[from:], col-from, "…"
+	}
+	if len(text) > col+caretWindow {
+		text, tail = text[:col+caretWindow], "…"
+	}
+	prefix := fmt.Sprintf("    %s:%d | %s", me.File, me.Line+lineInStmt, head)
 	// Tabs keep their width so the caret lands under the right character.
 	pad := strings.Map(func(r rune) rune {
 		if r == '\t' {
 			return '\t'
 		}
 		return ' '
-	}, string([]rune(text)[:min(col, len([]rune(text)))]))
-	return prefix + text + "\n" + strings.Repeat(" ", len(prefix)) + pad + "^"
+	}, string(text[:col]))
+	return prefix + string(text) + tail + "\n" + strings.Repeat(" ", len([]rune(prefix))) + pad + "^"
 }
+
+// caretWindow is how many characters of the failing line caret shows on
+// each side of the spot.
+const caretWindow = 100
 
 func indent(s string) string {
 	out := make([]byte, 0, len(s))

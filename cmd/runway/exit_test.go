@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"context"
 	"fmt"
 	"testing"
@@ -34,5 +35,31 @@ func TestExitCodes(t *testing.T) {
 		if got := exitCode(tc.err); got != tc.want {
 			t.Errorf("exitCode(%v) = %d, want %d", tc.err, got, tc.want)
 		}
+	}
+}
+
+// The line under the caret is cut to a window around the spot: a dump's
+// one-line INSERT of megabytes is not printed whole, twice.
+func TestCaretOfALongLine(t *testing.T) {
+	long := "INSERT INTO t VALUES " + strings.Repeat("(1, 'x'), ", 100000) + "(2, oops)"
+	pos := strings.Index(long, "oops") + 1
+	me := &runway.MigrationError{File: "1_big.up.sql", Line: 3, SQL: "-- data\n" + long, Position: len("-- data\n") + pos}
+	got := caret(me)
+	lines := strings.Split(got, "\n")
+	if len(got) > 600 || len(lines) != 2 {
+		t.Fatalf("caret of a %d-character line: %d characters:\n%.300s", len(long), len(got), got)
+	}
+	if !strings.HasPrefix(lines[0], "    1_big.up.sql:4 | …") || !strings.Contains(lines[0], "(2, oops)") {
+		t.Fatalf("the excerpt: %q", lines[0])
+	}
+	// The caret stands under the o of oops.
+	at := len([]rune(lines[1])) - 1
+	if lines[1][len(lines[1])-1] != '^' || string([]rune(lines[0])[at:at+4]) != "oops" {
+		t.Fatalf("the caret is not under oops:\n%s", got)
+	}
+	// A short line is shown whole.
+	me = &runway.MigrationError{File: "1_a.up.sql", Line: 1, SQL: "SELECT oops", Position: 8}
+	if got := caret(me); got != "    1_a.up.sql:1 | SELECT oops\n"+strings.Repeat(" ", len("    1_a.up.sql:1 | SELECT "))+"^" {
+		t.Fatalf("short line:\n%s", got)
 	}
 }
