@@ -1,9 +1,9 @@
 package main
 
 import (
-	"strings"
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/runwaydb/runway"
