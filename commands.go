@@ -100,6 +100,16 @@ func (r *Runner) Plan(ctx context.Context, o UpOptions) (*report.Report, error) 
 		for _, st := range p.stmts[p.resumeAt:] {
 			pl.Statements = append(pl.Statements, report.Statement{Line: st.Line, SQL: st.SQL})
 		}
+		if p.stream != nil {
+			// A large file up sends as it reads it: read it the same way,
+			// with the checks up makes on the way.
+			for st, err := range unwrapTxSeq(p.e.m.Up.File, p.e.m.Up.StatementSeq(r.drv.Dialect())) {
+				if err != nil {
+					return r.finish(rep, fmt.Errorf("%w: %w", ErrSource, err))
+				}
+				pl.Statements = append(pl.Statements, report.Statement{Line: st.Line, SQL: st.SQL})
+			}
+		}
 		rep.Plan = append(rep.Plan, pl)
 		if p.e.m.Version.Compare(a.current) > 0 {
 			rep.ToVersion = pl.Version // not an older one --allow-out-of-order fills in

@@ -1633,3 +1633,23 @@ func TestDeferredConstraintFailsAtCommit(t *testing.T) {
 		})
 	}
 }
+
+// plan shows the SQL of a large file too, which up streams (PostgreSQL).
+func TestPlanShowsLargeFiles(t *testing.T) {
+	lowerLargeFile(t)
+	body := bigScript("CREATE TABLE big (id integer primary key);\n", "INSERT INTO big (id) VALUES (%d); -- %d\n", 300)
+	eachDB(t, func(t *testing.T, tg target) {
+		r, err := runway.New(tg.open(t), files("0001_big.up.sql", body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pl, err := r.Plan(context.Background(), runway.UpOptions{})
+		if err != nil || len(pl.Plan) != 1 {
+			t.Fatalf("plan: %v %+v", err, pl)
+		}
+		sts := pl.Plan[0].Statements
+		if len(sts) != 301 || sts[300].Line != 301 || !strings.HasPrefix(sts[300].SQL, "INSERT INTO big (id) VALUES (300)") {
+			t.Fatalf("plan of a large file: %d statements, want 301 with their lines", len(sts))
+		}
+	})
+}
