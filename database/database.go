@@ -11,6 +11,7 @@ import (
 	"iter"
 	"net"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/runwaydb/runway/migration"
@@ -390,6 +391,24 @@ type Config struct {
 }
 
 // TableName returns c.Table or DefaultTable.
+// CheckTable refuses a history table name no driver reads as meant: more
+// than schema.table, an empty part, or quotes. Drivers quote each part
+// themselves, so quotes would become part of the name ("Hist" with its
+// quotes is another table than Hist, with another lock).
+func CheckTable(name string) error {
+	if name == "" {
+		return nil
+	}
+	parts := strings.Split(name, ".")
+	if len(parts) > 2 || slices.Contains(parts, "") {
+		return fmt.Errorf("history table %q: want NAME or SCHEMA.NAME", name)
+	}
+	if strings.ContainsAny(name, "\"`'") {
+		return fmt.Errorf("history table %q: give the name without quotes: Runway quotes it itself, keeping its case (Hist is the table \"Hist\")", name)
+	}
+	return nil
+}
+
 func (c Config) TableName() string {
 	if c.Table == "" {
 		return DefaultTable

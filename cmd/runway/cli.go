@@ -404,6 +404,9 @@ func (a *app) databaseGiven() bool {
 // open connects to the database named by rawURL; the scheme picks the driver.
 func (a *app) open(ctx context.Context, rawURL string) (database.Driver, error) {
 	cfg := database.Config{Table: a.g.table, Identity: identity(), LeaseTTL: a.g.lockLease}
+	if err := database.CheckTable(a.g.table); err != nil {
+		return nil, usagef("--table: %v", err)
+	}
 	switch a.g.lockMode {
 	case "session", "":
 	case "table":
