@@ -333,7 +333,7 @@ func (r *Runner) revertStatements(ctx context.Context, p downPlan) error {
 				// The row stays reverting, with the error, even when no
 				// statement completed: the failing one ran outside a
 				// transaction and may have done part of its work.
-				rev.Error = errMessage(err)
+				rev.Error = r.historyText(errMessage(err))
 				wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 				werr := r.drv.WriteRevision(wctx, rev)
 				cancel()

@@ -62,6 +62,7 @@ type config struct {
 	hostname        string
 	keepalive       time.Duration
 	migrations      []*migration.Migration
+	redact          func(string) string
 }
 
 // Option configures a Runner. Options validate their arguments and New
@@ -171,6 +172,29 @@ type historyTabler interface {
 // (ErrUsage) a name different from the driver's.
 func WithTable(name string) Option {
 	return func(c *config) error { c.table = name; return nil }
+}
+
+// WithRedact passes the text Runway writes to the history table (the
+// message of a failure, which may quote a value or a name the database
+// echoed back) through fn first: the CLI gives the scrubber of the run's
+// secrets, so that a password the database quoted does not stay in the
+// table for every later status to print.
+func WithRedact(fn func(string) string) Option {
+	return func(c *config) error {
+		if fn == nil {
+			return fmt.Errorf("%w: WithRedact: nil function", ErrUsage)
+		}
+		c.redact = fn
+		return nil
+	}
+}
+
+// historyText is text as the history table may keep it (see WithRedact).
+func (r *Runner) historyText(s string) string {
+	if r.cfg.redact == nil {
+		return s
+	}
+	return r.cfg.redact(s)
 }
 
 // WithPollInterval sets how often Wait reads the history table (default 1s).

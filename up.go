@@ -770,7 +770,7 @@ func (r *Runner) recordFailure(ctx context.Context, p applyPlan, rev database.Re
 	m := p.e.m
 	rev.State = database.StateFailed
 	rev.Duration = r.cfg.now().Sub(start)
-	rev.Error = errMessage(err)
+	rev.Error = r.historyText(errMessage(err))
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	werr := r.drv.WriteRevision(wctx, rev)
 	cancel()

@@ -665,6 +665,7 @@ func (a *app) runner(ctx context.Context, opts ...runway.Option) (*runway.Runner
 		runway.WithTable(a.g.table),
 		runway.WithIdentity(identity()),
 		runway.WithObserver(newProgress(a).event),
+		runway.WithRedact(a.secrets.scrub),
 	}
 	if a.g.verbose {
 		base = append(base, runway.WithLogger(slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))

@@ -247,3 +247,24 @@ func tarGz(t *testing.T, files map[string]string) []byte {
 	}
 	return buf.Bytes()
 }
+
+// A failure the database words with the password in it (here a table named
+// after it) is kept in the history table redacted: a later status, with
+// other credentials, does not print the password.
+func TestHistoryKeepsNoSecret(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "0001_a.up.sql"), []byte("-- runway:no-transaction\nINSERT INTO \""+secretPassword+"\" VALUES (1);\n"), 0o644)
+	plain := testdb.Postgres(t)
+	cli := func(args ...string) (int, string) {
+		var out, errb bytes.Buffer
+		code := newApp(strings.NewReader(""), &out, &errb, func(string) string { return "" }, false, false).run(context.Background(), append([]string{"--dir", dir}, args...))
+		return code, out.String() + errb.String()
+	}
+	if code, out := cli("-d", withPassword(t, plain, secretPassword), "up"); code != exitFailed {
+		t.Fatalf("up: exit %d, want 1\n%s", code, out)
+	}
+	code, out := cli("-d", plain, "--json", "status")
+	if !strings.Contains(out, `"state":"failed"`) || strings.Contains(out, secretPassword) {
+		t.Fatalf("status with other credentials: exit %d, the failure missing or the password shown:\n%s", code, out)
+	}
+}
