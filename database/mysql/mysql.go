@@ -990,8 +990,10 @@ func execError(step, i int, stmt migration.Statement, err error) *database.ExecE
 		e.Code = strconv.Itoa(int(me.Number))
 		e.Message = me.Message
 		if me.Number == erParseError {
+			// The position first: the message's "at line N" goes where
+			// its quote is cut at the statement's end.
+			e.Position = syntaxErrorPosition(stmt.SQL, me.Message)
 			e.Message = nearWithinStatement(stmt.SQL, me.Message)
-			e.Position = syntaxErrorPosition(stmt.SQL, e.Message)
 		}
 	}
 	return e
@@ -1032,11 +1034,14 @@ func nearWithinStatement(sql, msg string) string {
 // syntaxErrorPosition finds where in sql a syntax error message points: the
 // server quotes the text from the error on (up to 80 characters) and its
 // line within the statement. It returns the 1-based character offset, or 0.
+// The quote may end in "..." (the server shortened it), and may run past
+// the statement into the next ones sent with it in one message.
 func syntaxErrorPosition(sql, msg string) int {
 	m := nearAtLine.FindStringSubmatch(msg)
 	if m == nil || m[1] == "" {
 		return 0
 	}
+	frag := strings.TrimSuffix(m[1], "...")
 	line, err := strconv.Atoi(m[2])
 	if err != nil || line < 1 {
 		return 0
@@ -1049,9 +1054,18 @@ func syntaxErrorPosition(sql, msg string) int {
 		}
 		start += nl + 1
 	}
-	at := strings.Index(sql[start:], m[1])
+	at := strings.Index(sql[start:], frag)
 	if at < 0 {
-		return 0
+		// The quote goes on past the statement: its start is the longest
+		// of its beginnings that ends the statement.
+		for k := len(frag) - 1; k > 0 && at < 0; k-- {
+			if strings.HasSuffix(sql, frag[:k]) && len(sql)-k >= start {
+				at = len(sql) - k - start
+			}
+		}
+		if at < 0 {
+			return 0
+		}
 	}
 	return utf8.RuneCountInString(sql[:start+at]) + 1
 }

@@ -242,6 +242,12 @@ func TestSyntaxErrorPosition(t *testing.T) {
 		{"SELECT 'é',\n x FRM t", "… near 'FRM t' at line 2", 16},
 		{"SELECT 1 FROM", "… near '' at line 1", 0},
 		{"SELECT 1", "something else", 0},
+		// Shortened by the server ("..."), on the statement's 3rd line.
+		{"CREATE TABLE t (\n a int,\n b int oops,\n c01 int, c02 int, c03 int, c04 int, c05 int, c06 int, c07 int, c08 int, c09 int)",
+			"… near 'oops,\n c01 int, c02 int, c03 int, c04 int, c05 int, c06 int, c07 int, c08 int, c...' at line 3", 33},
+		// Running past the statement into the next one of the message.
+		{"SELEC 1", "… near 'SELEC 1\n;\nINSERT INTO `runway_migrations` (version, name, checksum, state, ap...' at line 1", 1},
+		{"SELECT 1,\n 2 FRM", "… near 'FRM\n;\nUPDATE `runway_migrations` SET statements_applied = 1, statement_checksum...' at line 2", 14},
 	} {
 		if got := syntaxErrorPosition(tc.sql, tc.msg); got != tc.want {
 			t.Errorf("syntaxErrorPosition(%q, %q) = %d, want %d", tc.sql, tc.msg, got, tc.want)
