@@ -330,9 +330,51 @@ func LoadSource(fsys fs.FS) ([]*migration.Migration, error) {
 		return nil, fmt.Errorf("%w: %w", ErrSource, err)
 	}
 	if len(ms) == 0 {
+		if sub := migrationsBelow(fsys, 2); sub != "" {
+			return nil, noMigrationsAtTop{sub}
+		}
 		return nil, ErrNoMigrations
 	}
 	return ms, nil
+}
+
+// noMigrationsAtTop is ErrNoMigrations for a source whose sub-folder holds
+// migration files.
+type noMigrationsAtTop struct{ sub string }
+
+func (e noMigrationsAtTop) Error() string {
+	return fmt.Sprintf("no migration files found at the top of the source, but its sub-folder %s holds some: give --dir that folder (for an archive or a remote source, append //%s to it)", e.sub, e.sub)
+}
+
+func (e noMigrationsAtTop) Is(target error) bool { return target == ErrNoMigrations }
+
+// migrationsBelow returns the first sub-folder of fsys, depth folders deep at
+// most, that holds migration files, or "": where a source without any at its
+// top (an archive whose files sit in migrations/) has them.
+func migrationsBelow(fsys fs.FS, depth int) string {
+	if depth == 0 {
+		return ""
+	}
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return ""
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		sub, err := fs.Sub(fsys, e.Name())
+		if err != nil {
+			continue
+		}
+		if ms, err := migration.Load(sub); err == nil && len(ms) > 0 {
+			return e.Name()
+		}
+		if deeper := migrationsBelow(sub, depth-1); deeper != "" {
+			return e.Name() + "/" + deeper
+		}
+	}
+	return ""
 }
 
 func (r *Runner) load() ([]*migration.Migration, error) {
