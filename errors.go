@@ -260,7 +260,7 @@ func FailureHint(me *MigrationError) string {
 	}
 	var partial string
 	if me.NoTransaction {
-		partial = fmt.Sprintf(" Statement %d ran outside a transaction and may have done part of its work before failing (DROP TABLE a, b drops a; CREATE INDEX CONCURRENTLY leaves an invalid index): check the database before rerunning.", me.Statement)
+		partial = fmt.Sprintf(" Statement %d ran outside a transaction and may have done part of its work before failing (DROP TABLE a, b drops a; on PostgreSQL, CREATE INDEX CONCURRENTLY leaves an invalid index): check the database before rerunning.", me.Statement)
 	}
 	if me.Applied == 0 && me.NoTransaction {
 		return fmt.Sprintf("no statement of migration %s took effect before statement %d. Either fix it in %s and run `runway up` again (it resumes at that statement), or put the database right by hand and run `runway repair`, then `runway up`.%s%s",
