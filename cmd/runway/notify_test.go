@@ -157,3 +157,35 @@ func TestNotifyCutShortBySignal(t *testing.T) {
 		t.Errorf("the cut-short delivery was not reported:\n%s", errb.String())
 	}
 }
+
+// exec's notifications have execNotifyBudget, not a minute: the
+// application's start (and its start-up probe) waits on them.
+func TestExecDoesNotWaitLongOnAWebhook(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	old := execNotifyBudget
+	execNotifyBudget = 300 * time.Millisecond
+	defer func() { execNotifyBudget = old }()
+
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "0001_a.up.sql"), []byte("CREATE TABLE a (id int);\n"), 0o644)
+	var out, errb bytes.Buffer
+	a := newApp(strings.NewReader(""), &out, &errb, func(string) string { return "" }, false, false)
+	a.deferExec = true // stop short of replacing the test's process
+	start := time.Now()
+	code := a.run(context.Background(), []string{"-d", "sqlite:" + filepath.Join(dir, "x.db"), "--dir", dir,
+		"--notify", srv.URL + "/slow", "exec", "--migrate", "--", "true"})
+	if took := time.Since(start); code != 0 || took > 5*time.Second || a.execPath == "" {
+		t.Fatalf("exec: exit %d after %v with a hanging webhook (command %q)\n%s", code, took, a.execPath, errb.String())
+	}
+	if !strings.Contains(errb.String(), "warning: notify") {
+		t.Errorf("the cut-short delivery was not reported:\n%s", errb.String())
+	}
+}

@@ -378,11 +378,13 @@ func (a *app) waitCommand(ctx context.Context, wf *waitFlags) error {
 // errNotify is a notification that could not be delivered under --notify-required.
 var errNotify = errors.New("notification not delivered")
 
-// notifyBudget bounds the delivery of a run's notifications; notifyGrace is
-// what is left of it once the run is being stopped by a signal.
+// notifyBudget bounds the delivery of a run's notifications (exec's, which
+// the application's start waits for, execNotifyBudget); notifyGrace is what
+// is left of it once the run is being stopped by a signal.
 var (
-	notifyBudget = 60 * time.Second
-	notifyGrace  = 5 * time.Second
+	notifyBudget     = 60 * time.Second
+	execNotifyBudget = 10 * time.Second // exec: before the application starts
+	notifyGrace      = 5 * time.Second
 )
 
 // notifyAndRender sends the report, then prints it: a delivery that fails
@@ -425,7 +427,13 @@ func (a *app) notify(ctx context.Context, rep *report.Report) error {
 	// A deploy must not wait long on a chat service: a minute at most, and
 	// once the run is being stopped (SIGTERM: ECS and Kubernetes kill 30 s
 	// later) a few seconds more, so that the report still goes out.
-	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyBudget)
+	budget := notifyBudget
+	if a.command == "exec" {
+		// The application waits to start: a start-up probe must not fail
+		// on a chat service's outage.
+		budget = execNotifyBudget
+	}
+	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
 	defer cancel()
 	go func() {
 		select {
