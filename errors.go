@@ -110,6 +110,9 @@ type MigrationError struct {
 	// the connection failed (lost, killed, timed out): whether the statement —
 	// or, in a transaction, the whole migration — took effect is unknown.
 	Uncertain bool
+	// RolledBack counts the migrations before this one that ran in the same
+	// transaction (--single-transaction) and were rolled back with it.
+	RolledBack int
 	// AtCommit is set when the migration's transaction failed at its
 	// COMMIT (a deferred constraint or trigger): no one statement failed,
 	// and nothing of the migration was applied.
@@ -205,6 +208,14 @@ func errorInfo(err error) *report.Error {
 
 // FailureHint tells the operator the ways out of a failed migration.
 func FailureHint(me *MigrationError) string {
+	hint := failureHint(me)
+	if me.RolledBack > 0 {
+		hint += fmt.Sprintf(" The %d migration(s) before it in the same transaction (--single-transaction) were rolled back with it: none of the run's migrations was applied.", me.RolledBack)
+	}
+	return hint
+}
+
+func failureHint(me *MigrationError) string {
 	var record string
 	if me.RecordErr != nil {
 		state, cmd := "running", "run"

@@ -675,8 +675,9 @@ func TestSingleTransaction(t *testing.T) {
 		}
 		_, err = up(t, drv, set, runway.WithSingleTransaction())
 		var me *runway.MigrationError
-		if !errors.As(err, &me) || me.File != "0003_c.up.sql" {
-			t.Fatalf("want failure in 0003, got %v", err)
+		if !errors.As(err, &me) || me.File != "0003_c.up.sql" || me.RolledBack != 2 ||
+			!strings.Contains(runway.FailureHint(me), "The 2 migration(s) before it in the same transaction (--single-transaction) were rolled back with it") {
+			t.Fatalf("want failure in 0003 saying 2 were rolled back with it, got %v (%+v)", err, me)
 		}
 		if exists(t, drv, "sa") || len(history(t, drv)) != 0 {
 			t.Fatal("single transaction left migrations applied after a failure")

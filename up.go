@@ -563,7 +563,11 @@ func (r *Runner) applySingleTx(ctx context.Context, rep *report.Report, plans []
 		var ee *database.ExecError
 		if errors.As(err, &ee) && ee.Step >= 0 && ee.Step < len(plans) {
 			p := plans[ee.Step]
-			return r.failed(p.e.m.Version, p.e.m.Name, p.e.m.Up, p.stmts, 0, err, false)
+			ferr := r.failed(p.e.m.Version, p.e.m.Name, p.e.m.Up, p.stmts, 0, err, false)
+			if me, ok := ferr.(*MigrationError); ok {
+				me.RolledBack = ee.Step
+			}
+			return ferr
 		}
 		return fmt.Errorf("apply all pending migrations in one transaction: %w", err)
 	}
