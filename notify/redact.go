@@ -180,6 +180,10 @@ func scrubText(s string, known ...string) string {
 		// re-encoded (disable%3A).
 		trimmed := strings.TrimRight(u, ":;,.!)]}")
 		tail := u[len(trimmed):]
+		if strings.Count(trimmed, "[") > strings.Count(trimmed, "]") && strings.HasPrefix(tail, "]") {
+			// The URL's own bracket: "?[redacted]", an IPv6 host.
+			trimmed, tail = trimmed+"]", tail[1:]
+		}
 		return scrubURL(trimmed) + tail
 	})
 	s = secretAssignment().ReplaceAllString(s, "${1}=***")
@@ -189,6 +193,12 @@ func scrubText(s string, known ...string) string {
 // scrubURL masks the secrets of one URL found in free text.
 func scrubURL(u string) string {
 	scheme, rest, _ := strings.Cut(u, "://")
+	if after, ok := strings.CutPrefix(rest, "[redacted]@"); ok {
+		// Redacted already, as a migration source's address is: its path
+		// is what the reader must see, not a webhook's secret.
+		_, r, _ := strings.Cut(scrubURL(scheme+"://"+after), "://")
+		return scheme + "://[redacted]@" + r
+	}
 	switch strings.ToLower(scheme) {
 	case "http", "https", "slack+http", "slack+https":
 		host, _, _ := strings.Cut(rest, "/")

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,6 +62,8 @@ func TestSecretsNeverReachOutput(t *testing.T) {
 
 	// Webhooks whose path and query carry a token: one that fails (and echoes
 	// the request back in its error), one that works, in Slack and JSON form.
+	// A notification of a run from a signed source names its path.
+	var sourceNamed atomic.Bool
 	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		if strings.Contains(r.URL.Path, "/fail/") {
@@ -69,6 +72,9 @@ func TestSecretsNeverReachOutput(t *testing.T) {
 		}
 		if strings.Contains(string(body), secretPassword) || strings.Contains(string(body), secretParam) {
 			t.Errorf("a notification carried a secret: %s", body)
+		}
+		if strings.Contains(string(body), "/releases/v1/m.tar.gz") {
+			sourceNamed.Store(true)
 		}
 	}))
 	defer hooks.Close()
@@ -174,6 +180,9 @@ func TestSecretsNeverReachOutput(t *testing.T) {
 				t.Errorf("the output does not name %s:\n%s", w, all)
 			}
 		})
+	}
+	if !sourceNamed.Load() {
+		t.Error("no notification named the signed source's path /releases/v1/m.tar.gz")
 	}
 }
 
