@@ -505,7 +505,9 @@ var cmdExec = &command{
 		// Stdout is COMMAND's (a log stream, a protocol): Runway's own
 		// report goes to stderr here.
 		stdout := a.stdout
-		a.stdout = a.stderr
+		if !a.deferExec { // else the caller's stdout is Runway's (--all-targets)
+			a.stdout = a.stderr
+		}
 		defer func() { a.stdout = stdout }()
 		if ef.migrate {
 			err = a.withRunner(ctx, nil, func(r *runway.Runner) (*report.Report, error) {
