@@ -164,13 +164,8 @@ func (d *Driver) txError(ctx context.Context, err error, steps []database.Step, 
 		return fmt.Errorf("postgres: applying migrations: %w", err)
 	}
 	idx, pos := markers, 0
-	if p := int(pe.Position); p > 0 {
-		for k, u := range units {
-			if p > u.start && p <= u.end {
-				idx, pos = k, p-u.start
-				break
-			}
-		}
+	if k, at := unitAt(int(pe.Position), units); k >= 0 {
+		idx, pos = k, at
 	}
 	if idx >= len(units) {
 		// COMMIT failed (a deferred constraint or trigger): no statement
@@ -361,16 +356,36 @@ func (d *Driver) applyEach(ctx context.Context, steps []database.Step, committed
 // (by its position in the query), -1 when it points at none.
 func rejectedAt(err error, units []unit) int {
 	var pe *pgconn.PgError
-	if !errors.As(err, &pe) || pe.Position <= 0 {
+	if !errors.As(err, &pe) {
 		return -1
 	}
-	p := int(pe.Position)
-	for _, u := range units {
-		if p > u.start && p <= u.end {
-			return u.step
-		}
+	if k, _ := unitAt(int(pe.Position), units); k >= 0 {
+		return units[k].step
 	}
 	return -1
+}
+
+// unitAt returns the unit the 1-based query position p falls in and the
+// position within it; -1 when p is 0. A position past a statement's text, on
+// the separator Runway wrote after it (a syntax error "at or near ;" of a
+// statement that stops short), is that statement's, at its end.
+func unitAt(p int, units []unit) (int, int) {
+	if p <= 0 {
+		return -1, 0
+	}
+	last := -1
+	for k, u := range units {
+		if p > u.start && p <= u.end {
+			return k, p - u.start
+		}
+		if u.end < p && u.stmt >= 0 {
+			last = k
+		}
+	}
+	if last >= 0 {
+		return last, units[last].end - units[last].start + 1
+	}
+	return -1, 0
 }
 
 // flushRefused reports whether err, raised by flushSQL, says the server
