@@ -1654,3 +1654,31 @@ func TestPlanShowsLargeFiles(t *testing.T) {
 		}
 	})
 }
+
+// A statement of a no-transaction migration on PostgreSQL travels with its
+// progress write (and the lock's guard): its error is still its own, with
+// the database's code and the position within the statement, including a
+// constraint it deferred, which fails at the implicit COMMIT.
+func TestNoTransactionStatementErrors(t *testing.T) {
+	for _, c := range []struct {
+		name, body, code, at string
+	}{
+		{"deferred", "-- runway:no-transaction\nCREATE TABLE nu (v text UNIQUE DEFERRABLE INITIALLY DEFERRED);\nINSERT INTO nu VALUES ('Z'), ('Z');\n", "23505", ""},
+		{"position", "-- runway:no-transaction\nCREATE TABLE np (v text);\nSELECT\n  nope\nFROM np;\n", "42703", "nope"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			drv := newTarget(t, "postgres").open(t)
+			_, err := up(t, drv, files("0001_a.up.sql", c.body))
+			var me *runway.MigrationError
+			if !errors.As(err, &me) || me.Statement != 2 || me.Line != 3 || me.Code != c.code || strings.Contains(err.Error(), "recording") {
+				t.Fatalf("up: %v (%+v); want statement 2 at line 3 failing with %s", err, me, c.code)
+			}
+			if c.at != "" && (me.Position < 1 || !strings.HasPrefix(string([]rune(me.SQL)[me.Position-1:]), c.at)) {
+				t.Fatalf("position %d in %q, want it at %q", me.Position, me.SQL, c.at)
+			}
+			if h := history(t, drv); h["1"].StatementsApplied != 1 {
+				t.Fatalf("history: %+v; want statement 1 recorded, not 2", h["1"])
+			}
+		})
+	}
+}

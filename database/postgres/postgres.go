@@ -470,10 +470,16 @@ func (d *Driver) checkSession(ctx context.Context) error {
 // statementFailed is the error of stmt, which the server rejected with err
 // (rbErr: the rollback after it, if that failed too).
 func (d *Driver) statementFailed(ctx context.Context, stmt migration.Statement, err, rbErr error) error {
+	return d.statementFailedAt(ctx, stmt, err, rbErr, 0)
+}
+
+// statementFailedAt is statementFailed for stmt sent after offset
+// characters of the same query.
+func (d *Driver) statementFailedAt(ctx context.Context, stmt migration.Statement, err, rbErr error, offset int) error {
 	var pe *pgconn.PgError
 	pos := 0
-	if errors.As(err, &pe) {
-		pos = int(pe.Position)
+	if errors.As(err, &pe) && int(pe.Position) > offset {
+		pos = int(pe.Position) - offset
 	}
 	err = execError(ctx, err, 0, 0, stmt, pos)
 	if rbErr != nil {
@@ -501,18 +507,21 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 	if err != nil {
 		return err
 	}
-	var sql strings.Builder
-	guards := 0
+	// The progress write leads, after the guard: the statement's failure,
+	// or the failure of the implicit COMMIT it leads to (a constraint it
+	// deferred), is then the last result, told apart from the write's.
+	var prefix strings.Builder
 	if guard := d.guardSQL(); guard != "" {
-		sql.WriteString(guard + ";\n")
-		guards = 1
+		prefix.WriteString(guard + ";\n")
 	}
-	// A newline before the terminator: the statement may end in a comment.
-	sql.WriteString(stmt.SQL + "\n;\n" + up)
+	prefix.WriteString(up + ";\n")
+	before := strings.Count(prefix.String(), ";\n") // results before the statement's
+	// A newline before what follows: the statement may end in a comment.
+	sql := prefix.String() + stmt.SQL + "\n"
 	if fence := d.fenceSQL(); fence != "" {
-		sql.WriteString(";\n" + fence)
+		sql += ";\n" + fence
 	}
-	mrr := d.conn.PgConn().Exec(ctx, sql.String())
+	mrr := d.conn.PgConn().Exec(ctx, sql)
 	done := 0
 	for mrr.NextResult() {
 		if _, err := mrr.ResultReader().Close(); err == nil {
@@ -524,29 +533,27 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 		return nil
 	}
 	rbErr := d.rollback(ctx)
-	ran := done > guards // the statement ran (and was rolled back with the rest)
 	what := "The statement was not run."
-	if ran {
+	if done > before {
 		what = "The statement was rolled back with it: nothing of it was applied."
 	}
 	if gerr := d.guardError(err, what); gerr != nil {
 		return gerr
 	}
-	if !ran && (isCode(err, "25001") || isCode(err, "2D000")) && rbErr == nil {
-		return errors.ErrUnsupported
-	}
-	if ran {
-		// The statement ran; recording it failed, and took it back.
-		err = fmt.Errorf("postgres: recording version %s in %s (the statement was rolled back with it): %w", progress.Version, d.table, err)
+	if done < before {
+		err = fmt.Errorf("postgres: recording version %s in %s (the statement was not run): %w", progress.Version, d.table, err)
 		if rbErr != nil {
 			err = errors.Join(err, fmt.Errorf("postgres: rollback: %w", rbErr))
 		}
 		return err
 	}
+	if done == before && (isCode(err, "25001") || isCode(err, "2D000")) && rbErr == nil {
+		return errors.ErrUnsupported
+	}
 	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 		err = errors.Join(err, ctx.Err())
 	}
-	return d.statementFailed(ctx, stmt, err, rbErr)
+	return d.statementFailedAt(ctx, stmt, err, rbErr, runeLen(prefix.String()))
 }
 
 // simple runs SQL built by this package.
