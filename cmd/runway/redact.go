@@ -29,6 +29,10 @@ func (s *secrets) addURL(raw string) {
 			s.add(pw)
 			s.add(url.QueryEscape(pw))
 			s.add(url.PathEscape(pw))
+			// PostgreSQL folds an unquoted name to lower case (MySQL
+			// may to upper): a password used as one comes back so.
+			s.add(strings.ToLower(pw))
+			s.add(strings.ToUpper(pw))
 		}
 		for k, vs := range u.Query() {
 			lk := strings.ToLower(k)
