@@ -343,7 +343,7 @@ func LoadSource(fsys fs.FS) ([]*migration.Migration, error) {
 type noMigrationsAtTop struct{ sub string }
 
 func (e noMigrationsAtTop) Error() string {
-	return fmt.Sprintf("no migration files found at the top of the source, but its sub-folder %s holds some: give --dir that folder (for an archive or a remote source, append //%s to it)", e.sub, e.sub)
+	return fmt.Sprintf("no migration files found at the top of the source, but its sub-folder %s holds some: give --dir that folder (for an archive or a remote source, append //%s to its path, before any ?query)", e.sub, e.sub)
 }
 
 func (e noMigrationsAtTop) Is(target error) bool { return target == ErrNoMigrations }

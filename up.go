@@ -569,7 +569,7 @@ func (r *Runner) applySingleTx(ctx context.Context, rep *report.Report, plans []
 			}
 			return ferr
 		}
-		return fmt.Errorf("apply all pending migrations in one transaction: %w", err)
+		return fmt.Errorf("apply all pending migrations in one transaction (it rolled back: none of them was applied): %w", err)
 	}
 	d := r.cfg.now().Sub(start)
 	for _, p := range plans {
