@@ -1665,6 +1665,7 @@ func TestNoTransactionStatementErrors(t *testing.T) {
 	}{
 		{"deferred", "-- runway:no-transaction\nCREATE TABLE nu (v text UNIQUE DEFERRABLE INITIALLY DEFERRED);\nINSERT INTO nu VALUES ('Z'), ('Z');\n", "23505", ""},
 		{"position", "-- runway:no-transaction\nCREATE TABLE np (v text);\nSELECT\n  nope\nFROM np;\n", "42703", "nope"},
+		{"syntax", "-- runway:no-transaction\nCREATE TABLE ns (v text);\nSELECT 1 +\n  FROM ns WHERE;\n", "42601", "FROM"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			drv := newTarget(t, "postgres").open(t)

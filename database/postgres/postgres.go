@@ -540,7 +540,13 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 	if gerr := d.guardError(err, what); gerr != nil {
 		return gerr
 	}
-	if done < before {
+	offset := runeLen(prefix.String())
+	var pe *pgconn.PgError
+	// The server parses the whole query before it runs any of it: a syntax
+	// error in the statement fails it with nothing run, and only its
+	// position tells it from a failure of the progress write.
+	inStatement := errors.As(err, &pe) && int(pe.Position) > offset
+	if done < before && !inStatement && pe != nil {
 		err = fmt.Errorf("postgres: recording version %s in %s (the statement was not run): %w", progress.Version, d.table, err)
 		if rbErr != nil {
 			err = errors.Join(err, fmt.Errorf("postgres: rollback: %w", rbErr))
@@ -553,7 +559,7 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 		err = errors.Join(err, ctx.Err())
 	}
-	return d.statementFailedAt(ctx, stmt, err, rbErr, runeLen(prefix.String()))
+	return d.statementFailedAt(ctx, stmt, err, rbErr, offset)
 }
 
 // simple runs SQL built by this package.
