@@ -72,7 +72,8 @@ func ShouldNotify(w When, r *report.Report) bool {
 		case report.StatusApplied, report.StatusReverted, report.StatusFailed:
 			return true
 		}
-		return gaveUp
+		// A repair that changed the history is a change too.
+		return gaveUp || len(r.Repaired) > 0
 	}
 	return false
 }

@@ -325,6 +325,31 @@ func TestSlackSuccess(t *testing.T) {
 	}
 }
 
+// A repair that changed the history is a change: posted under the
+// default policy, with what it changed.
+func TestSlackRepair(t *testing.T) {
+	rec := newRecorder(t)
+	n, err := Parse(rec.slackTarget(), noEnv, fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &report.Report{Command: "repair", Status: report.StatusOK, Env: "prod", Database: "postgres://app:***@db:5432/app",
+		FromVersion: "1", ToVersion: "1",
+		Repaired: []report.Repaired{{Version: "2", Name: "backfill", Action: "cleared", State: "failed", StatementsApplied: 1}},
+		Pending:  []report.Pending{{Version: "2", Name: "backfill"}}}
+	if errs := Send(context.Background(), []Notifier{n}, Change, r); errs != nil {
+		t.Fatal(errs)
+	}
+	m := decodeSlack(t, rec.last(t))
+	if want := "🔧 prod: repair changed 1 history row on postgres://app:***@db:5432/app (1 migration now pending)"; m.Text != want {
+		t.Errorf("text = %q, want %q", m.Text, want)
+	}
+	mustContain(t, allText(m), "*Repaired* (1)", "• `2` backfill — cleared its failed row")
+	if ShouldNotify(Change, &report.Report{Command: "repair", Status: report.StatusNoop}) {
+		t.Error("a repair with nothing to repair is posted under change")
+	}
+}
+
 func TestSlackNoop(t *testing.T) {
 	rec := newRecorder(t)
 	n, err := Parse(rec.slackTarget(), noEnv, fast)

@@ -156,6 +156,23 @@ func slackPayload(r *report.Report, l link) slackMessage {
 		blocks = append(blocks, section(b.String()))
 	}
 
+	if len(r.Repaired) > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "*Repaired* (%d)", len(r.Repaired))
+		for i, rp := range r.Repaired {
+			if i == slackListMax {
+				fmt.Fprintf(&b, "\n… and %d more", len(r.Repaired)-i)
+				break
+			}
+			what := "accepted the edited file's checksum"
+			if rp.Action == "cleared" {
+				what = "cleared its " + rp.State + " row"
+			}
+			fmt.Fprintf(&b, "\n• %s %s — %s", code(rp.Version), esc(rp.Name), esc(what))
+		}
+		blocks = append(blocks, section(b.String()))
+	}
+
 	if e := r.Error; e != nil {
 		var b strings.Builder
 		b.WriteString("*Failed*")

@@ -55,6 +55,19 @@ func headline(r *report.Report) (emoji, text string) {
 		if v := r.ToVersion; v != "" {
 			b.WriteString(" (at " + v + ")")
 		}
+	case report.StatusOK:
+		if r.Command != "repair" || len(r.Repaired) == 0 {
+			emoji = "ℹ️"
+			b.WriteString("runway " + r.Command + " " + r.Status)
+			on("on")
+			break
+		}
+		emoji = "🔧"
+		b.WriteString("repair changed " + plural(len(r.Repaired), "history row"))
+		on("on")
+		if n := len(r.Pending); n > 0 {
+			fmt.Fprintf(&b, " (%s now pending)", plural(n, "migration"))
+		}
 	case report.StatusPending:
 		emoji = "⏳"
 		b.WriteString(plural(len(r.Pending), "migration") + " pending")
