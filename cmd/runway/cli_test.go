@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -186,5 +187,37 @@ func TestHeartbeatOffATerminal(t *testing.T) {
 	}
 	if i, j := strings.LastIndex(e, "still running applying 1_slow"), strings.Index(e, "applied 1_slow"); i > j {
 		t.Fatalf("a heartbeat after 1_slow was reported applied:\n%s", e)
+	}
+}
+
+// wait says why it is still waiting for the database at once and every
+// --progress-interval, not at every attempt (an error naming the client's
+// port changes at every one).
+func TestWaitSaysWhyItWaitsForTheDatabase(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "0001_a.up.sql"), []byte("CREATE TABLE a (id int);\n"), 0o644)
+	// A proxy that accepts and resets: each error names the client's port.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}
+	}()
+	var out, errb bytes.Buffer
+	code := newApp(strings.NewReader(""), &out, &errb, func(string) string { return "" }, false, false).run(context.Background(),
+		[]string{"-d", "postgres://app@" + ln.Addr().String() + "/app?sslmode=disable", "--dir", dir, "--progress-interval", "1s",
+			"wait", "--timeout", "1500ms", "--poll", "50ms"})
+	n := strings.Count(errb.String(), "waiting for the database")
+	if code != exitPending || n < 1 || n > 2 {
+		t.Fatalf("exit %d, %d lines saying why (want 1 or 2 in 1.5 s, 30 attempts):\n%s", code, n, errb.String())
 	}
 }

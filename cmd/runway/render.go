@@ -321,9 +321,9 @@ func (a *app) waitCommand(ctx context.Context, wf *waitFlags) error {
 	}
 	url := a.databaseURL()
 	var drv database.Driver
-	// A database not reachable yet is said at once and again whenever the
-	// reason changes or --progress-interval passes: an init container that
-	// prints nothing for minutes looks hung.
+	// A database not reachable yet is said at once and again every
+	// --progress-interval: an init container that prints nothing for
+	// minutes looks hung.
 	var said string
 	var saidAt time.Time
 	for {
@@ -343,7 +343,9 @@ func (a *app) waitCommand(ctx context.Context, wf *waitFlags) error {
 			// the one trusted, is not a database starting up.
 			return a.reportEarlyFailure(ctx, started, err)
 		}
-		if msg := err.Error(); a.g.verbose || msg != said || (a.g.progressInterval > 0 && time.Since(saidAt) >= a.g.progressInterval) {
+		// Not at every change of the message: one that names the client's
+		// port changes at every attempt.
+		if msg := err.Error(); a.g.verbose || said == "" || (a.g.progressInterval > 0 && time.Since(saidAt) >= a.g.progressInterval) {
 			fmt.Fprintf(a.stderr, "runway: waiting for the database (%s so far): %v; retrying every %s\n",
 				time.Since(started).Round(time.Second), err, wf.poll)
 			said, saidAt = msg, time.Now()
