@@ -102,6 +102,12 @@ func (s *secrets) addSource(raw string) {
 	if pw, ok := u.User.Password(); ok {
 		s.add(pw)
 		s.add(url.QueryEscape(pw))
+	} else if u.User != nil {
+		s.add(u.User.Username()) // a token given as the user (https://TOKEN@host/…)
+	}
+	if f := u.EscapedFragment(); f != "" && !strings.HasPrefix(f, "sha256=") {
+		s.add(f)
+		s.add(u.Fragment)
 	}
 	if u.RawQuery != "" {
 		s.add(u.RawQuery)
