@@ -89,7 +89,7 @@ WHERE NOT %[5]s
 ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token, holder = EXCLUDED.holder,
 	acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at
 WHERE l.expires_at < clock_timestamp()
-RETURNING l.token`, d.lockTable, quote(token), quote(d.holderName()), d.ttlSQL(), d.heldBy(""))
+RETURNING l.token`, d.lockTable, quote(token), quote(d.holderName()), d.ttlSQL(), d.heldByAny(""))
 	deadline := time.Now().Add(wait)
 	created := false
 	for {

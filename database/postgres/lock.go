@@ -31,8 +31,9 @@ func (d *Driver) lockedAppName() string {
 
 // holding is the lock a Driver holds.
 type holding struct {
-	pid   int    // session mode: the server backend that took the advisory lock
-	token string // table mode: this run's lease token
+	pid    int    // session mode: the server backend that took the advisory lock
+	token  string // table mode: this run's lease token
+	legacy bool   // session mode: legacyKey is held too
 }
 
 // tableMode reports whether the lock is a lease row (database.LockModeTable).
@@ -77,6 +78,20 @@ func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
 			if h != nil || err != nil || time.Until(deadline) <= 0 {
 				break
 			}
+		}
+	}
+	if err == nil && h != nil && !d.tableMode() && d.legacyKey != d.key {
+		// Older runners lock the name as written: take theirs too, or
+		// stand back while one of them holds it.
+		var ok bool
+		if ok, err = d.tryKey(ctx, d.legacyKey); err != nil || !ok {
+			d.held.Store(h)
+			if uerr := d.Unlock(context.WithoutCancel(ctx)); uerr != nil && err == nil {
+				err = uerr
+			}
+			h = nil
+		} else {
+			h.legacy = true
 		}
 	}
 	if err == nil && h != nil && !d.tableMode() {
@@ -140,7 +155,28 @@ func (d *Driver) resolveTable(ctx context.Context) error {
 // where expanding the view costs the server more than the answer (the
 // lock attempt: 2.6 -> 1.5 ms).
 func (d *Driver) heldBy(pid string) string {
-	u := uint64(d.key)
+	return heldByKey(d.key, pid)
+}
+
+// heldByAny is heldBy for the key or the legacy key (see legacyKey).
+func (d *Driver) heldByAny(pid string) string {
+	if d.legacyKey == d.key {
+		return d.heldBy(pid)
+	}
+	return "(" + d.heldBy(pid) + " OR " + heldByKey(d.legacyKey, pid) + ")"
+}
+
+// tryKey tries once to take the session advisory lock k.
+func (d *Driver) tryKey(ctx context.Context, k int64) (bool, error) {
+	res, err := d.conn.PgConn().Exec(ctx, fmt.Sprintf("SELECT pg_try_advisory_lock(%d)", k)).ReadAll()
+	if err != nil {
+		return false, err
+	}
+	return len(res) == 1 && len(res[0].Rows) == 1 && string(res[0].Rows[0][0]) == "t", nil
+}
+
+func heldByKey(key int64, pid string) string {
+	u := uint64(key)
 	who := ""
 	if pid != "" {
 		who = " AND pid = " + pid
@@ -291,7 +327,7 @@ func (d *Driver) WaitUnlocked(ctx context.Context, wait time.Duration) (bool, er
 	deadline := time.Now().Add(wait)
 	for {
 		ms := max(min(time.Until(deadline), lockSlice).Milliseconds(), 1)
-		sql := fmt.Sprintf("SET lock_timeout = %d;\nSELECT pg_advisory_xact_lock_shared(%d);\nRESET lock_timeout", ms, d.key)
+		sql := fmt.Sprintf("SET lock_timeout = %d;\nSELECT pg_advisory_xact_lock_shared(%d), pg_advisory_xact_lock_shared(%d);\nRESET lock_timeout", ms, d.key, d.legacyKey)
 		_, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
 		switch {
 		case isCode(err, "55P03"): // lock_not_available: still held
@@ -364,6 +400,9 @@ func (d *Driver) Unlock(ctx context.Context) error {
 		return err
 	}
 	sql := fmt.Sprintf(`SELECT pg_advisory_unlock(%d), set_config('application_name', %s, false), pg_backend_pid()`, d.key, quote(d.appName))
+	if h.legacy {
+		sql += fmt.Sprintf(", pg_advisory_unlock(%d)", d.legacyKey)
+	}
 	res, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
 	if err != nil {
 		return fmt.Errorf("postgres: releasing the migration lock: %w", err)
@@ -392,6 +431,10 @@ func (d *Driver) LockHolder(ctx context.Context) (string, error) {
 		return d.leaseHolder(ctx)
 	}
 	sql := d.holderQuery("true")
+	if d.legacyKey != d.key {
+		// An older runner holds the legacy key alone.
+		sql = "(" + sql + ") UNION ALL (" + holderQueryKey(d.legacyKey, "true") + ") LIMIT 1"
+	}
 	res, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
 	if err != nil {
 		return "", fmt.Errorf("postgres: looking up the lock holder: %w", err)
@@ -414,7 +457,11 @@ func (d *Driver) LockHolder(ctx context.Context) (string, error) {
 // runner that finds the lock taken asks this once, and the replicas of a
 // deploy all do it at the same moment: 4.2 -> 1.6 ms of server time each).
 func (d *Driver) holderQuery(cond string) string {
-	u := uint64(d.key)
+	return holderQueryKey(d.key, cond)
+}
+
+func holderQueryKey(key int64, cond string) string {
+	u := uint64(key)
 	return fmt.Sprintf(`SELECT s.pid, coalesce(a.application_name, '') AS app, coalesce(a.client_hostname, host(a.client_addr), '') AS host
 FROM pg_lock_status() s LEFT JOIN LATERAL pg_stat_get_activity(s.pid) a ON true
 WHERE %s AND s.locktype = 'advisory' AND s.granted AND s.classid = %d AND s.objid = %d AND s.objsubid = 1

@@ -49,6 +49,11 @@ type Driver struct {
 	lockTable string // quoted: the lease table of LockModeTable
 	tableErr  error  // an unusable cfg.Table, reported by the calls that need it
 	key       int64  // advisory lock key
+	// legacyKey is the key of runners before keys named the schema: the
+	// table name as written. Where it differs from key (an unqualified
+	// table outside public), session mode takes it too, so that those
+	// runners, mid-upgrade, still exclude this one.
+	legacyKey int64
 	appName   string // application_name when not holding the lock
 	ttl       time.Duration
 
@@ -166,6 +171,7 @@ func New(conn *pgx.Conn, cfg database.Config) *Driver {
 		lockTable:    lockTable,
 		tableErr:     err,
 		key:          lockKey(cfg.TableName()),
+		legacyKey:    lockKey(cfg.TableName()),
 		appName:      conn.PgConn().ParameterStatus("application_name"),
 		ttl:          ttl,
 		keeperConfig: keeperConfig(conn),
@@ -325,9 +331,8 @@ func quoteTable(name string) (string, error) {
 // lockKey is the advisory lock key of a history table, as schema.table (see
 // resolveTable): two tables in one database are two independent histories
 // with two locks. "public.t" is keyed as "t", as every table was before
-// keys named the schema: runners of an older version, which key an
-// unqualified name as written, still exclude the newer ones on the default
-// search_path.
+// keys named the schema; elsewhere the older runners' key is taken too
+// (legacyKey).
 func lockKey(table string) int64 {
 	table = strings.TrimPrefix(table, "public.")
 	h := fnv.New64a()

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -129,8 +130,11 @@ func TestLocksOfOneHistoryExcludeEachOther(t *testing.T) {
 	unlock(session)
 
 	// One table spelled "hist" under search_path=app and "app.hist"; and
-	// "hist" on the default search_path, another table with its own lock.
-	if err := session.simple(ctx, "CREATE SCHEMA app"); err != nil {
+	// other.hist, another table with its own lock. ("hist" on the default
+	// search_path, public.hist, shares the older runners' key with the
+	// first: the two are serialised, as they were before keys named the
+	// schema.)
+	if err := session.simple(ctx, "CREATE SCHEMA app; CREATE SCHEMA other"); err != nil {
 		t.Fatal(err)
 	}
 	sep := "?"
@@ -139,17 +143,17 @@ func TestLocksOfOneHistoryExcludeEachOther(t *testing.T) {
 	}
 	onPath := open(t, url+sep+"options=-csearch_path%3Dapp", database.Config{Identity: "on the path", Table: "hist"})
 	inApp := open(t, url, database.Config{Identity: "app.hist", Table: "app.hist"})
-	inPublic := open(t, url, database.Config{Identity: "public hist", Table: "hist"})
+	inOther := open(t, url, database.Config{Identity: "other.hist", Table: "other.hist"})
 	if !lock(onPath) {
 		t.Fatal("hist under search_path=app: the lock was not taken")
 	}
 	if lock(inApp) {
 		t.Fatal("a runner naming the table app.hist took the lock held for hist under search_path=app")
 	}
-	if !lock(inPublic) {
-		t.Fatal("public.hist, another history, could not take its own lock")
+	if !lock(inOther) {
+		t.Fatal("other.hist, another history, could not take its own lock")
 	}
-	unlock(inPublic)
+	unlock(inOther)
 	unlock(onPath)
 	if !lock(inApp) {
 		t.Fatal("app.hist: the lock was not taken once released")
@@ -158,4 +162,29 @@ func TestLocksOfOneHistoryExcludeEachOther(t *testing.T) {
 		t.Fatal("a runner naming hist under search_path=app took the lock held for app.hist")
 	}
 	unlock(inApp)
+
+	// Mid-upgrade: a runner of an older version keys the name as written.
+	legacy := lockKey("hist")
+	if got := query(t, session, fmt.Sprintf("SELECT pg_try_advisory_lock(%d)", legacy)); got != "t" {
+		t.Fatalf("the older runner's lock: %s", got)
+	}
+	if lock(onPath) {
+		t.Fatal("hist under search_path=app took the lock while an older runner held the name as written")
+	}
+	if holder, err := onPath.LockHolder(ctx); err != nil || holder == "" {
+		t.Fatalf("the older runner is not named as the holder: %q, %v", holder, err)
+	}
+	if got := query(t, session, fmt.Sprintf("SELECT pg_advisory_unlock(%d)", legacy)); got != "t" {
+		t.Fatalf("releasing the older runner's lock: %s", got)
+	}
+	if !lock(onPath) {
+		t.Fatal("hist under search_path=app: the lock was not taken once the older runner let go")
+	}
+	if got := query(t, session, fmt.Sprintf("SELECT pg_try_advisory_lock(%d)", legacy)); got != "f" {
+		t.Fatal("an older runner took the name as written while hist under search_path=app held the lock")
+	}
+	unlock(onPath)
+	if got := query(t, session, fmt.Sprintf("SELECT pg_try_advisory_lock(%d)", legacy)); got != "t" {
+		t.Fatal("the legacy key stayed held after Unlock")
+	}
 }
