@@ -327,7 +327,11 @@ func (d *Driver) WaitUnlocked(ctx context.Context, wait time.Duration) (bool, er
 	deadline := time.Now().Add(wait)
 	for {
 		ms := max(min(time.Until(deadline), lockSlice).Milliseconds(), 1)
-		sql := fmt.Sprintf("SET lock_timeout = %d;\nSELECT pg_advisory_xact_lock_shared(%d), pg_advisory_xact_lock_shared(%d);\nRESET lock_timeout", ms, d.key, d.legacyKey)
+		wait := fmt.Sprintf("pg_advisory_xact_lock_shared(%d)", d.key)
+		if d.legacyKey != d.key {
+			wait += fmt.Sprintf(", pg_advisory_xact_lock_shared(%d)", d.legacyKey) // an older runner's
+		}
+		sql := fmt.Sprintf("SET lock_timeout = %d;\nSELECT %s;\nRESET lock_timeout", ms, wait)
 		_, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
 		switch {
 		case isCode(err, "55P03"): // lock_not_available: still held
