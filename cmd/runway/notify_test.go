@@ -129,15 +129,7 @@ func TestNotify(t *testing.T) {
 // minute on a slow webhook: once the run's context ends, the delivery has
 // notifyGrace left.
 func TestNotifyCutShortBySignal(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
+	srv := hangingWebhook(t)
 	old := notifyGrace
 	notifyGrace = 300 * time.Millisecond
 	defer func() { notifyGrace = old }()
@@ -161,15 +153,7 @@ func TestNotifyCutShortBySignal(t *testing.T) {
 // exec's notifications have execNotifyBudget, not a minute: the
 // application's start (and its start-up probe) waits on them.
 func TestExecDoesNotWaitLongOnAWebhook(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
+	srv := hangingWebhook(t)
 	old := execNotifyBudget
 	execNotifyBudget = 300 * time.Millisecond
 	defer func() { execNotifyBudget = old }()
@@ -188,4 +172,20 @@ func TestExecDoesNotWaitLongOnAWebhook(t *testing.T) {
 	if !strings.Contains(errb.String(), "warning: notify") {
 		t.Errorf("the cut-short delivery was not reported:\n%s", errb.String())
 	}
+}
+
+// hangingWebhook is a webhook that never answers while the test runs.
+func hangingWebhook(t *testing.T) *httptest.Server {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() {
+		close(release)
+		srv.Close()
+	})
+	return srv
 }
