@@ -153,6 +153,21 @@ func (e *MigrationError) Unwrap() error { return e.Err }
 // Is makes a *MigrationError match ErrMigrationFailed.
 func (e *MigrationError) Is(target error) bool { return target == ErrMigrationFailed }
 
+// stoppedError is the error of a command its caller stopped (a signal):
+// its message says why, and it wraps the context's error, which it does
+// not repeat.
+type stoppedError struct {
+	msg string
+	err error
+}
+
+func (e *stoppedError) Error() string { return e.msg }
+func (e *stoppedError) Unwrap() error { return e.err }
+
+// Stopped returns an error reading msg that wraps err (the context's error
+// of a command its caller stopped), without repeating it.
+func Stopped(msg string, err error) error { return &stoppedError{msg: msg, err: err} }
+
 // connectionFailed reports whether err says the connection failed (closed,
 // reset, timed out, cancelled) rather than that the database refused
 // something: then whether the work took effect is unknown.

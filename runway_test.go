@@ -1666,6 +1666,8 @@ func TestNoTransactionStatementErrors(t *testing.T) {
 		{"deferred", "-- runway:no-transaction\nCREATE TABLE nu (v text UNIQUE DEFERRABLE INITIALLY DEFERRED);\nINSERT INTO nu VALUES ('Z'), ('Z');\n", "23505", ""},
 		{"position", "-- runway:no-transaction\nCREATE TABLE np (v text);\nSELECT\n  nope\nFROM np;\n", "42703", "nope"},
 		{"syntax", "-- runway:no-transaction\nCREATE TABLE ns (v text);\nSELECT 1 +\n  FROM ns WHERE;\n", "42601", "FROM"},
+		// Stopping short, the error is past the statement's text: at its end.
+		{"short", "-- runway:no-transaction\nCREATE TABLE nt (v text);\nSELECT 1 +;\n", "42601", "$end"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			drv := newTarget(t, "postgres").open(t)
@@ -1674,7 +1676,11 @@ func TestNoTransactionStatementErrors(t *testing.T) {
 			if !errors.As(err, &me) || me.Statement != 2 || me.Line != 3 || me.Code != c.code || strings.Contains(err.Error(), "recording") {
 				t.Fatalf("up: %v (%+v); want statement 2 at line 3 failing with %s", err, me, c.code)
 			}
-			if c.at != "" && (me.Position < 1 || !strings.HasPrefix(string([]rune(me.SQL)[me.Position-1:]), c.at)) {
+			if c.at == "$end" {
+				if n := len([]rune(me.SQL)); me.Position != n+1 {
+					t.Fatalf("position %d in %q, want %d (its end)", me.Position, me.SQL, n+1)
+				}
+			} else if c.at != "" && (me.Position < 1 || !strings.HasPrefix(string([]rune(me.SQL)[me.Position-1:]), c.at)) {
 				t.Fatalf("position %d in %q, want it at %q", me.Position, me.SQL, c.at)
 			}
 			if h := history(t, drv); h["1"].StatementsApplied != 1 {

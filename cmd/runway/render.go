@@ -354,7 +354,7 @@ func (a *app) waitCommand(ctx context.Context, wf *waitFlags) error {
 		case <-ctx.Done():
 			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				// Stopped (a signal), not timed out: not "pending".
-				return a.reportEarlyFailure(ctx, started, fmt.Errorf("the wait for the database was stopped (%v; %v): %w", context.Cause(ctx), err, ctx.Err()))
+				return a.reportEarlyFailure(ctx, started, runway.Stopped(fmt.Sprintf("the wait for the database was stopped (%v; %v)", context.Cause(ctx), err), ctx.Err()))
 			}
 			return a.reportEarlyFailure(ctx, started, fmt.Errorf("%w: %w (gave up: %v)", runway.ErrPending, err, context.Cause(ctx)))
 		case <-time.After(wf.poll):

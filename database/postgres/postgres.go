@@ -484,7 +484,9 @@ func (d *Driver) statementFailedAt(ctx context.Context, stmt migration.Statement
 	var pe *pgconn.PgError
 	pos := 0
 	if errors.As(err, &pe) && int(pe.Position) > offset {
-		pos = int(pe.Position) - offset
+		// Past the statement's text (on what Runway sent after it: a
+		// statement that stops short) is at its end.
+		pos = min(int(pe.Position)-offset, runeLen(stmt.SQL)+1)
 	}
 	err = execError(ctx, err, 0, 0, stmt, pos)
 	if rbErr != nil {
