@@ -60,10 +60,33 @@ func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
 	if err := d.resolveTable(ctx); err != nil {
 		return false, fmt.Errorf("postgres: taking the migration lock: %w", err)
 	}
-	var (
-		h   *holding
-		err error
-	)
+	deadline := time.Now().Add(wait)
+	h, stoodBack, err := d.lockOnce(ctx, wait)
+	for err == nil && stoodBack && time.Until(deadline) > 0 {
+		// Another runner holds what this one stood back for (an older
+		// runner's key, a lease): look again shortly, within wait.
+		if err = sleep(ctx, min(time.Until(deadline), standBackPoll)); err == nil {
+			h, stoodBack, err = d.lockOnce(ctx, time.Until(deadline))
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+			err = errors.Join(err, ctx.Err())
+		}
+		return false, fmt.Errorf("postgres: taking the migration lock: %w", err)
+	}
+	d.held.Store(h)
+	return h != nil, nil
+}
+
+// standBackPoll is how often Lock looks again after standing back.
+const standBackPoll = 100 * time.Millisecond
+
+// lockOnce takes the lock, waiting up to wait for it, then checks what
+// another runner may hold besides it: in session mode an older runner's
+// key (legacyKey) and a table-mode runner's lease. Finding one, it lets go
+// and reports that it stood back.
+func (d *Driver) lockOnce(ctx context.Context, wait time.Duration) (h *holding, stoodBack bool, err error) {
 	switch {
 	case d.tableMode():
 		h, err = d.lockLease(ctx, wait)
@@ -80,38 +103,36 @@ func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
 			}
 		}
 	}
-	if err == nil && h != nil && !d.tableMode() && d.legacyKey != d.key {
+	if err != nil || h == nil || d.tableMode() {
+		return h, false, err
+	}
+	standBack := func() (*holding, bool, error) {
+		d.held.Store(h)
+		uerr := d.Unlock(context.WithoutCancel(ctx))
+		return nil, uerr == nil, uerr
+	}
+	if d.legacyKey != d.key {
 		// Older runners lock the name as written: take theirs too, or
 		// stand back while one of them holds it.
-		var ok bool
-		if ok, err = d.tryKey(ctx, d.legacyKey); err != nil || !ok {
-			d.held.Store(h)
-			if uerr := d.Unlock(context.WithoutCancel(ctx)); uerr != nil && err == nil {
-				err = uerr
-			}
-			h = nil
-		} else {
-			h.legacy = true
+		ok, err := d.tryKey(ctx, d.legacyKey)
+		if err != nil {
+			_, _, uerr := standBack()
+			return nil, false, errors.Join(err, uerr)
 		}
-	}
-	if err == nil && h != nil && !d.tableMode() {
-		var leased bool
-		if leased, err = d.liveLease(ctx); err != nil || leased {
-			d.held.Store(h)
-			if uerr := d.Unlock(context.WithoutCancel(ctx)); uerr != nil && err == nil {
-				err = uerr
-			}
-			h = nil
+		if !ok {
+			return standBack()
 		}
+		h.legacy = true
 	}
+	leased, err := d.liveLease(ctx)
 	if err != nil {
-		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-			err = errors.Join(err, ctx.Err())
-		}
-		return false, fmt.Errorf("postgres: taking the migration lock: %w", err)
+		_, _, uerr := standBack()
+		return nil, false, errors.Join(err, uerr)
 	}
-	d.held.Store(h)
-	return h != nil, nil
+	if leased {
+		return standBack()
+	}
+	return h, false, nil
 }
 
 // resolveTable qualifies an unqualified history table with the schema it

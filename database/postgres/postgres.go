@@ -518,11 +518,12 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 	// or the failure of the implicit COMMIT it leads to (a constraint it
 	// deferred), is then the last result, told apart from the write's.
 	var prefix strings.Builder
+	before := 1 // results before the statement's: the write, and the guard
 	if guard := d.guardSQL(); guard != "" {
 		prefix.WriteString(guard + ";\n")
+		before++
 	}
 	prefix.WriteString(up + ";\n")
-	before := strings.Count(prefix.String(), ";\n") // results before the statement's
 	// A newline before what follows: the statement may end in a comment.
 	sql := prefix.String() + stmt.SQL + "\n"
 	if fence := d.fenceSQL(); fence != "" {

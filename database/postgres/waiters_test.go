@@ -187,4 +187,12 @@ func TestLocksOfOneHistoryExcludeEachOther(t *testing.T) {
 	if got := query(t, session, fmt.Sprintf("SELECT pg_try_advisory_lock(%d)", legacy)); got != "t" {
 		t.Fatal("the legacy key stayed held after Unlock")
 	}
+	// A wait outlasts the older runner: Lock does not give up at once.
+	time.AfterFunc(300*time.Millisecond, func() {
+		session.simple(context.Background(), fmt.Sprintf("SELECT pg_advisory_unlock(%d)", legacy))
+	})
+	if ok, err := onPath.Lock(ctx, 10*time.Second); err != nil || !ok {
+		t.Fatalf("Lock with a wait while an older runner held the name as written: %v, %v", ok, err)
+	}
+	unlock(onPath)
 }
