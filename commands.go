@@ -429,7 +429,7 @@ func (r *Runner) Wait(ctx context.Context) (*report.Report, error) {
 				// Stopped (a signal, the caller), not timed out: not a
 				// verdict on the migrations.
 				rep.Status = report.StatusFailed
-				err = &stoppedError{msg: fmt.Sprintf("the wait was stopped with %d migration(s) still not applied (%v)", len(rep.Pending), context.Cause(ctx)), err: ctx.Err()}
+				err = Stopped(fmt.Sprintf("the wait was stopped with %d migration(s) still not applied (%v)", len(rep.Pending), context.Cause(ctx)), ctx.Err())
 			}
 			if len(failed) > 0 {
 				err = fmt.Errorf("%w; failed in an earlier run: %s", err, strings.Join(failed, "; "))

@@ -324,7 +324,6 @@ func (a *app) waitCommand(ctx context.Context, wf *waitFlags) error {
 	// A database not reachable yet is said at once and again every
 	// --progress-interval: an init container that prints nothing for
 	// minutes looks hung.
-	var said string
 	var saidAt time.Time
 	for {
 		if path, missing := missingSQLite(url); missing {
@@ -345,10 +344,10 @@ func (a *app) waitCommand(ctx context.Context, wf *waitFlags) error {
 		}
 		// Not at every change of the message: one that names the client's
 		// port changes at every attempt.
-		if msg := err.Error(); a.g.verbose || said == "" || (a.g.progressInterval > 0 && time.Since(saidAt) >= a.g.progressInterval) {
+		if a.g.verbose || saidAt.IsZero() || (a.g.progressInterval > 0 && time.Since(saidAt) >= a.g.progressInterval) {
 			fmt.Fprintf(a.stderr, "runway: waiting for the database (%s so far): %v; retrying every %s\n",
 				time.Since(started).Round(time.Second), err, wf.poll)
-			said, saidAt = msg, time.Now()
+			saidAt = time.Now()
 		}
 		select {
 		case <-ctx.Done():
