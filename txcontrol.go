@@ -3,6 +3,7 @@ package runway
 import (
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 
 	"github.com/runwaydb/runway/migration"
@@ -13,17 +14,7 @@ import (
 // MariaDB's BEGIN NOT ATOMIC open blocks, not transactions; ROLLBACK TO a
 // savepoint stays inside the transaction.
 func txControl(sql string) string {
-	words := strings.FieldsFunc(sql[:min(len(sql), 64)], func(r rune) bool {
-		return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == ';'
-	})
-	if len(words) == 0 {
-		return ""
-	}
-	first := strings.ToUpper(words[0])
-	second := ""
-	if len(words) > 1 {
-		second = strings.ToUpper(words[1])
-	}
+	first, second := firstWords(sql)
 	switch first {
 	case "BEGIN":
 		if second == "ATOMIC" || second == "NOT" {
@@ -45,6 +36,33 @@ func txControl(sql string) string {
 	return ""
 }
 
+// setting reports whether sql is a PRAGMA or a SET (but SET TRANSACTION):
+// a statement that may stand before a script's BEGIN, as sqlite3's .dump
+// writes PRAGMA foreign_keys=OFF before its BEGIN TRANSACTION. It stays
+// where it is, now inside Runway's transaction. Most settings act there as
+// before; PRAGMA foreign_keys does nothing in a transaction, where the
+// dump's rows go in with foreign keys off all the same unless the URL
+// turned them on (sqlite3 and Runway leave them off); one a transaction
+// refuses (PRAGMA journal_mode=WAL) fails with the database's own error.
+func setting(sql string) bool {
+	first, second := firstWords(sql)
+	return first == "PRAGMA" || first == "SET" && second != "TRANSACTION"
+}
+
+// firstWords returns the first two words of sql, in upper case.
+func firstWords(sql string) (first, second string) {
+	words := strings.FieldsFunc(sql[:min(len(sql), 64)], func(r rune) bool {
+		return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == ';'
+	})
+	if len(words) > 0 {
+		first = strings.ToUpper(words[0])
+	}
+	if len(words) > 1 {
+		second = strings.ToUpper(words[1])
+	}
+	return first, second
+}
+
 func opensTx(sql string) bool {
 	c := txControl(sql)
 	return c == "BEGIN" || c == "START TRANSACTION"
@@ -57,17 +75,21 @@ func closesTx(sql string) bool {
 
 // unwrapTx prepares the statements of a script Runway runs in a
 // transaction of its own. Many scripts written for tools that run a file as
-// it is (golang-migrate) wrap themselves in BEGIN … COMMIT: that wrapper is
-// dropped, Runway's transaction taking its place; run as written, its
-// COMMIT would end Runway's transaction early and the history row would be
-// written outside it. Any other transaction control (a second BEGIN …
-// COMMIT block, a ROLLBACK) is refused before anything runs: such a script
-// manages its transactions itself and must say so with
-// -- runway:no-transaction, which runs it as written, statement by
-// statement.
+// it is (golang-migrate) wrap themselves in BEGIN … COMMIT, maybe after
+// settings (see setting): that wrapper is dropped, Runway's transaction
+// taking its place; run as written, its COMMIT would end Runway's
+// transaction early and the history row would be written outside it. Any
+// other transaction control (a second BEGIN … COMMIT block, a ROLLBACK) is
+// refused before anything runs: such a script manages its transactions
+// itself and must say so with -- runway:no-transaction, which runs it as
+// written, statement by statement.
 func unwrapTx(file string, stmts []migration.Statement) ([]migration.Statement, error) {
-	if n := len(stmts); n >= 2 && opensTx(stmts[0].SQL) && closesTx(stmts[n-1].SQL) {
-		stmts = stmts[1 : n-1]
+	k := 0
+	for k < len(stmts) && setting(stmts[k].SQL) {
+		k++
+	}
+	if n := len(stmts); n-k >= 2 && opensTx(stmts[k].SQL) && closesTx(stmts[n-1].SQL) {
+		stmts = append(slices.Clip(stmts[:k]), stmts[k+1:n-1]...)
 	}
 	for _, st := range stmts {
 		if txControl(st.SQL) != "" {
@@ -80,14 +102,14 @@ func unwrapTx(file string, stmts []migration.Statement) ([]migration.Statement, 
 func ownTxError(file string, st migration.Statement) error {
 	return &migration.FileError{File: file, Line: st.Line, Err: fmt.Errorf(
 		"%w: %s: a migration runs in one transaction, which this statement would end or nest "+
-			"(a BEGIN … COMMIT around the whole script is fine): put -- runway:no-transaction at the top of the file "+
+			"(a BEGIN … COMMIT around the whole script is fine, with nothing but SET or PRAGMA before it): put -- runway:no-transaction at the top of the file "+
 			"to run it as written, statement by statement, or remove the statement",
 		migration.ErrUnsupported, txControl(st.SQL))}
 }
 
 // unwrapTxSeq is unwrapTx for a script read as it is sent: it drops a
-// first BEGIN and a last COMMIT, and ends with an error at any other
-// transaction control, which rolls the migration back.
+// first BEGIN (after settings only) and a last COMMIT, and ends with an
+// error at any other transaction control, which rolls the migration back.
 func unwrapTxSeq(file string, seq iter.Seq2[migration.Statement, error]) iter.Seq2[migration.Statement, error] {
 	return func(yield func(migration.Statement, error) bool) {
 		var held *migration.Statement // a COMMIT, kept until it proves to be the last
@@ -97,7 +119,7 @@ func unwrapTxSeq(file string, seq iter.Seq2[migration.Statement, error]) iter.Se
 				yield(st, err)
 				return
 			}
-			if first {
+			if first && !setting(st.SQL) {
 				first = false
 				if opensTx(st.SQL) {
 					opened = true

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/runwaydb/runway"
 	"github.com/runwaydb/runway/database"
@@ -120,6 +121,35 @@ func TestScriptsWithTheirOwnTransactions(t *testing.T) {
 	})
 }
 
+// Settings before a script's BEGIN (sqlite3's .dump writes PRAGMA
+// foreign_keys=OFF; BEGIN TRANSACTION; … COMMIT;) stay, inside Runway's
+// transaction; the wrapper goes. A BEGIN after anything else is still the
+// script's own.
+func TestSettingsBeforeTheWrapper(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		set := map[string]string{"sqlite": "PRAGMA foreign_keys=OFF", "postgres": "SET statement_timeout = 0", "mysql": "SET @x = 1"}[tg.name]
+		begin := map[string]string{"sqlite": "BEGIN TRANSACTION", "postgres": "BEGIN TRANSACTION", "mysql": "START TRANSACTION"}[tg.name]
+		dump := files("0001_t.up.sql", "CREATE TABLE t (id integer);\n",
+			"0002_dump.up.sql", set+";\n"+begin+";\nINSERT INTO t VALUES (1);\nINSERT INTO t VALUES (2);\nCOMMIT;\n")
+		rep := mustUp(t, drv, dump)
+		if len(rep.Applied) != 2 {
+			t.Fatalf("settings, then BEGIN … COMMIT: applied %+v", rep.Applied)
+		}
+		if tg.transactional() && rep.Applied[1].Statements != 3 {
+			t.Errorf("settings, then BEGIN … COMMIT ran %d statements, want the setting and the two inserts", rep.Applied[1].Statements)
+		}
+		if !tg.transactional() {
+			return // MySQL runs scripts statement by statement, as written
+		}
+		dump["0003_late.up.sql"] = &fstest.MapFile{Data: []byte(set + ";\nINSERT INTO t VALUES (3);\nBEGIN;\nINSERT INTO t VALUES (4);\nCOMMIT;\n")}
+		_, err := up(t, drv, dump)
+		if !errors.Is(err, runway.ErrSource) || !strings.Contains(err.Error(), "0003_late.up.sql:3") || !strings.Contains(err.Error(), "BEGIN:") {
+			t.Fatalf("a BEGIN after an insert: %v; want it refused at 0003_late.up.sql:3", err)
+		}
+	})
+}
+
 // The same for a script large enough to be read as it is sent.
 func TestStreamedScriptsWithTheirOwnTransactions(t *testing.T) {
 	lowerLargeFile(t)
@@ -136,9 +166,10 @@ func TestStreamedScriptsWithTheirOwnTransactions(t *testing.T) {
 		if exists(t, drv, "big") {
 			t.Fatal("the refused streamed script left its table")
 		}
-		rep := mustUp(t, drv, files("0001_big.up.sql", "BEGIN;\n"+body+"COMMIT;\n"))
-		if len(rep.Applied) != 1 || rep.Applied[0].Statements != 501 {
-			t.Fatalf("a wrapped streamed script: %+v, want 501 statements", rep.Applied)
+		set := map[string]string{"sqlite": "PRAGMA foreign_keys=OFF", "postgres": "SET statement_timeout = 0"}[tg.name]
+		rep := mustUp(t, drv, files("0001_big.up.sql", set+";\nBEGIN;\n"+body+"COMMIT;\n"))
+		if len(rep.Applied) != 1 || rep.Applied[0].Statements != 502 {
+			t.Fatalf("a wrapped streamed script after a setting: %+v, want 502 statements", rep.Applied)
 		}
 	})
 }

@@ -28,8 +28,7 @@ func Split(d Dialect, text string, startLine int) ([]Statement, error) {
 	}
 	out := make([]Statement, len(spans))
 	for i, sp := range spans {
-		out[i] = Statement{SQL: text[sp.start:sp.end], Line: sp.line}
-		if err := checkStatement(d, out[i]); err != nil {
+		if out[i], err = spanStatement(d, text, sp); err != nil {
 			return nil, err
 		}
 	}
@@ -45,7 +44,7 @@ func checkStatement(d Dialect, st Statement) error {
 	if d == MySQL && len(st.SQL) > 5 && strings.EqualFold(st.SQL[:5], "lock ") {
 		if w := strings.Fields(strings.ToLower(st.SQL)); len(w) > 1 && (w[1] == "tables" || w[1] == "table") {
 			return &FileError{Line: st.Line, Err: fmt.Errorf(
-				"%w: LOCK TABLES (as mysqldump writes it) lets the session touch only the tables it names, and Runway records each statement in its history table between them: remove LOCK TABLES and UNLOCK TABLES; the migration lock already keeps other runners out",
+				"%w: LOCK TABLES (as mysqldump writes it) lets the session touch only the tables it names, and Runway records each statement in its history table between them: remove LOCK TABLES and UNLOCK TABLES (mysqldump and mariadb-dump leave them out with --skip-add-locks); the migration lock already keeps other runners out",
 				ErrUnsupported)}
 		}
 	}
@@ -64,9 +63,28 @@ func checkStatement(d Dialect, st Statement) error {
 }
 
 // span is the byte range text[start:end] of one statement starting on line.
+// A span with meta set is a psql meta-command line instead (see
+// scanner.metaCommand), which Split and splitStream refuse where it stands.
 type span struct {
 	start, end int
 	line       int
+	meta       bool
+}
+
+// spanStatement returns the statement sp marks in text, or the error that
+// refuses it.
+func spanStatement(d Dialect, text string, sp span) (Statement, error) {
+	st := Statement{SQL: text[sp.start:sp.end], Line: sp.line}
+	if sp.meta {
+		name := metaName(st.SQL)
+		if len(name) > 24 {
+			name = name[:24] + "…"
+		}
+		return Statement{}, &FileError{Line: sp.line, Err: fmt.Errorf(
+			"%w: \\%s is a psql meta-command, not SQL: Runway sends the statements to the server itself and runs no psql commands; remove the line",
+			ErrUnsupported, name)}
+	}
+	return st, checkStatement(d, st)
 }
 
 // splitSpans is Split without copying out the text, for property tests.
@@ -443,6 +461,10 @@ func (s *scanner) run() error {
 			}
 			s.advance(s.i + 1 + k + 1)
 
+		case c == '\\' && pg && s.start < 0 && !s.verbatim:
+			s.metaCommand()
+			continue
+
 		case c == '$' && pg:
 			if err := s.dollar(); err != nil {
 				return err
@@ -640,6 +662,33 @@ func comparedAt(src string, i int) bool {
 func (s *scanner) advance(j int) {
 	s.line += strings.Count(s.src[s.i:j], "\n")
 	s.i = j
+}
+
+// metaCommand handles a psql meta-command at s.i, a backslash where a
+// PostgreSQL statement would begin, which no SQL statement does: its
+// arguments run to the end of the line. pg_dump's plain format opens and
+// closes with \restrict and \unrestrict (since PostgreSQL 17.6, 16.10,
+// 15.14, 14.19 and 13.22), which only limit what psql itself may run:
+// they are skipped, so that a schema dump is a migration as it is. Any
+// other is kept as a meta span, which Split and splitStream refuse.
+func (s *scanner) metaCommand() {
+	begin, line := s.i, s.line
+	s.skipLine()
+	text := strings.TrimRight(s.src[begin:s.i], " \t\r")
+	if name := metaName(text); name != "restrict" && name != "unrestrict" {
+		s.spans = append(s.spans, span{start: begin, end: begin + len(text), line: line, meta: true})
+	}
+	s.cut, s.cutLine, s.cutDelim = s.i, s.line, s.delim
+}
+
+// metaName returns the name of the psql meta-command line text begins
+// with, without its backslash: up to a blank or the next backslash.
+func metaName(text string) string {
+	name := text[1:]
+	if k := strings.IndexAny(name, " \t\\"); k >= 0 {
+		name = name[:k]
+	}
+	return name
 }
 
 func (s *scanner) skipLine() {

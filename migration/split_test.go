@@ -481,6 +481,60 @@ func TestCopyFromStdinIsRefused(t *testing.T) {
 	}
 }
 
+// psql meta-commands: pg_dump's \restrict and \unrestrict (written since
+// PostgreSQL 17.6, 16.10, 15.14, 14.19 and 13.22) are skipped, so that a
+// schema dump is a migration as it is; any other is refused with its line,
+// read whole or streamed. A backslash inside a statement is the server's.
+func TestPsqlMetaCommands(t *testing.T) {
+	dump := "--\n-- PostgreSQL database dump\n--\n\n\\restrict Ab12Cd\n\nSET lock_timeout = 0;\nCREATE TABLE a (id int);\n\n\\unrestrict Ab12Cd\n\n"
+	refused := "CREATE TABLE a (id int);\n  \\connect other\nCREATE TABLE b (id int);\n"
+	emptyCopy := "CREATE TABLE e (id int);\nCOPY public.e (id) FROM stdin;\n\\.\n"
+	inside := "SELECT '\\restrict x', E'\\n';\nCREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$\n\\connect\n$$;\n"
+	check := func(t *testing.T, split func(string) ([]Statement, error)) {
+		t.Helper()
+		sts, err := split(dump)
+		if err != nil || len(sts) != 2 || sts[0].Line != 7 || sts[1].Line != 8 || sts[1].SQL != "CREATE TABLE a (id int)" {
+			t.Errorf("a dump between \\restrict and \\unrestrict: %+v, %v; want its 2 statements on lines 7 and 8", sts, err)
+		}
+		_, err = split(refused)
+		var fe *FileError
+		if !errors.As(err, &fe) || fe.Line != 2 || !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "\\connect is a psql meta-command") {
+			t.Errorf("\\connect: %v; want ErrUnsupported naming it at line 2", err)
+		}
+		if _, err = split(emptyCopy); !errors.As(err, &fe) || fe.Line != 2 || !strings.Contains(err.Error(), "COPY … FROM STDIN") {
+			t.Errorf("an empty COPY block: %v; want the COPY refused at line 2", err)
+		}
+		if sts, err = split(inside); err != nil || len(sts) != 2 {
+			t.Errorf("backslashes inside statements: %+v, %v", sts, err)
+		}
+	}
+	t.Run("whole", func(t *testing.T) {
+		check(t, func(text string) ([]Statement, error) { return Split(Postgres, text, 1) })
+		if sts, err := Split(MySQL, "\\restrict x\n", 1); err != nil || len(sts) != 1 {
+			t.Errorf("MySQL: %+v, %v; want the line left to the server", sts, err)
+		}
+	})
+	t.Run("streamed", func(t *testing.T) {
+		old := LargeFile
+		LargeFile = 16
+		t.Cleanup(func() { LargeFile = old })
+		check(t, func(text string) ([]Statement, error) {
+			ms, err := Load(fstest.MapFS{"0001_d.up.sql": &fstest.MapFile{Data: []byte(text)}})
+			if err != nil || !ms[0].Up.Streamed() {
+				t.Fatalf("Load: %v", err)
+			}
+			var out []Statement
+			for st, err := range ms[0].Up.StatementSeq(Postgres) {
+				if err != nil {
+					return out, err
+				}
+				out = append(out, st)
+			}
+			return out, nil
+		})
+	})
+}
+
 // mysqldump's LOCK TABLES is refused with its line: the history writes
 // between statements would fail on the tables it does not name.
 func TestLockTablesIsRefused(t *testing.T) {

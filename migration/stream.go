@@ -165,7 +165,7 @@ func splitStream(d Dialect, r io.Reader, startLine, chunkSize int, verify func()
 				return
 			}
 			for _, sp := range s.spans {
-				if st := (Statement{SQL: text[sp.start:sp.end], Line: sp.line}); !yieldChecked(d, st, yield) {
+				if !yieldSpan(d, text, sp, yield) {
 					return
 				}
 			}
@@ -181,7 +181,7 @@ func splitStream(d Dialect, r io.Reader, startLine, chunkSize int, verify func()
 			if sp.end > s.cut {
 				break
 			}
-			if st := (Statement{SQL: text[sp.start:sp.end], Line: sp.line}); !yieldChecked(d, st, yield) {
+			if !yieldSpan(d, text, sp, yield) {
 				return
 			}
 		}
@@ -346,9 +346,11 @@ func (u *utf8Checker) finish(ln int) int {
 	return 0
 }
 
-// yieldChecked yields st, or checkStatement's error for it (and stops).
-func yieldChecked(d Dialect, st Statement, yield func(Statement, error) bool) bool {
-	if err := checkStatement(d, st); err != nil {
+// yieldSpan yields the statement sp marks in text, or the error that
+// refuses it (and stops).
+func yieldSpan(d Dialect, text string, sp span, yield func(Statement, error) bool) bool {
+	st, err := spanStatement(d, text, sp)
+	if err != nil {
 		yield(Statement{}, err)
 		return false
 	}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -379,4 +380,29 @@ func (s *Server) dropAnonymousUsers() error {
 
 func quoteMySQL(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// Program returns the path of a client program installed with a server's
+// binaries, for tests that run it as a user would: one of PostgreSQL's
+// (pg_dump, psql) from the installation whose server the tests start, else
+// one of MariaDB's (mariadb-dump, mariadb) from the usual directories. A
+// test that needs it and finds none fails.
+func Program(t testing.TB, name string) string {
+	t.Helper()
+	var dirs []string
+	if b, err := findPostgres(); err == nil {
+		dirs = append(dirs, filepath.Dir(b.server))
+	}
+	dirs = append(dirs, mariadbDirs...)
+	for _, d := range dirs {
+		if p := filepath.Join(d, name); executable(p) {
+			return p
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	t.Fatalf("testdb: %s not found next to the PostgreSQL server binaries, in %s or on $PATH; install it (Debian: apt-get install postgresql mariadb-server)",
+		name, strings.Join(mariadbDirs, ", "))
+	return ""
 }
