@@ -22,15 +22,16 @@ import (
 // error wrapping ErrUnterminated; it is a *FileError with an empty File and
 // the line where the construct began.
 func Split(d Dialect, text string, startLine int) ([]Statement, error) {
-	spans, err := splitSpans(d, text, startLine)
-	if err != nil {
-		return nil, err
-	}
+	spans, scanErr := splitSpans(d, text, startLine)
 	out := make([]Statement, len(spans))
 	for i, sp := range spans {
+		var err error
 		if out[i], err = spanStatement(d, text, sp); err != nil {
-			return nil, err
+			return nil, err // before scanErr in the text: the first problem
 		}
+	}
+	if scanErr != nil {
+		return nil, scanErr
 	}
 	return out, nil
 }
@@ -88,15 +89,14 @@ func spanStatement(d Dialect, text string, sp span) (Statement, error) {
 }
 
 // splitSpans is Split without copying out the text, for property tests.
+// After an error, the spans are those the scan found before it.
 func splitSpans(d Dialect, text string, startLine int) ([]span, error) {
 	s, err := newScanner(d, text, startLine)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.run(); err != nil {
-		return nil, err
-	}
-	return s.spans, nil
+	err = s.run()
+	return s.spans, err
 }
 
 // trimStatement turns the text of a verbatim segment (StatementBegin …

@@ -228,6 +228,15 @@ func checkSpans(d Dialect, text string, startLine int) error {
 		return nil
 	}
 	stmts, err := Split(d, text, startLine)
+	if errors.Is(err, ErrUnsupported) {
+		// Refused: by a psql meta-command or a statement Runway cannot run.
+		for _, sp := range spans {
+			if sp.meta || checkStatement(d, Statement{SQL: text[sp.start:sp.end], Line: sp.line}) != nil {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s: Split refused what no span explains: %v", d, err)
+	}
 	if err != nil || len(stmts) != len(spans) {
 		return fmt.Errorf("%s: Split and splitSpans disagree: %v", d, err)
 	}
@@ -277,6 +286,12 @@ func (g *gapChecker) check(from, to int) error {
 			i++
 		case c == ';' && g.delim == "":
 			i++
+		case c == '\\' && g.d == Postgres:
+			line, _, _ := strings.Cut(rest, "\n")
+			if name := metaName(line); name != "restrict" && name != "unrestrict" {
+				return fmt.Errorf("psql meta-command %q at %d dropped", line, i)
+			}
+			i += len(line)
 		case strings.HasPrefix(rest, "--") && (g.d != MySQL || len(rest) == 2 || rest[2] <= ' '),
 			c == '#' && g.d == MySQL:
 			if k := strings.IndexByte(rest, '\n'); k >= 0 {

@@ -161,6 +161,13 @@ func splitStream(d Dialect, r io.Reader, startLine, chunkSize int, verify func()
 		err := s.run()
 		if eof {
 			if err != nil {
+				// A span refused before the error is the first problem.
+				for _, sp := range s.spans {
+					if _, rerr := spanStatement(d, text, sp); rerr != nil {
+						err = rerr
+						break
+					}
+				}
 				yield(Statement{}, err)
 				return
 			}
