@@ -134,7 +134,7 @@ func (r *Runner) downPlans(a *analysis, o DownOptions) ([]downPlan, error) {
 				// Resume after the statements the earlier down ran, if
 				// they are the ones in the file now.
 				p.resumeAt = e.rev.StatementsApplied
-				if p.resumeAt > len(stmts) || len(e.rev.StatementChecksums) < p.resumeAt || !sameStatements(stmts[:p.resumeAt], e.rev.StatementChecksums) {
+				if p.resumeAt > len(stmts) || changed(e.rev.StatementChecksums, stmts[:p.resumeAt]) {
 					problems = append(problems, problem(e, "resume-edited", fmt.Sprintf(
 						"%d statement(s) of its down script ran before it stopped, and they are not the first statements of %s any more", p.resumeAt, e.m.Down.File)))
 					continue
@@ -295,13 +295,9 @@ func versionList(vs []migration.Version) string {
 }
 
 // sameStatements reports whether stmts have the checksums recorded.
-func sameStatements(stmts []migration.Statement, checksums []string) bool {
-	for i, st := range stmts {
-		if st.Checksum() != checksums[i] {
-			return false
-		}
-	}
-	return true
+func changed(checksums []string, stmts []migration.Statement) bool {
+	_, c := database.Changed(checksums, stmts)
+	return c
 }
 
 // revertStatements runs a down script statement by statement outside a
@@ -315,10 +311,8 @@ func (r *Runner) revertStatements(ctx context.Context, p downPlan) error {
 	rev.State = database.StateReverting
 	rev.StatementsTotal = len(p.stmts)
 	rev.StatementsApplied = p.resumeAt
-	rev.StatementChecksums = make([]string, 0, len(p.stmts))
-	for _, st := range p.stmts[:p.resumeAt] {
-		rev.StatementChecksums = append(rev.StatementChecksums, st.Checksum())
-	}
+	sums := database.SumsOf(p.stmts[:p.resumeAt])
+	rev.StatementChecksums = sums.Column()
 	rev.Error = ""
 	if err := r.drv.WriteRevision(ctx, rev); err != nil {
 		return r.downFailEvent(p, fmt.Errorf("record %s as reverting: %w", m.Down.File, err))
@@ -345,7 +339,8 @@ func (r *Runner) revertStatements(ctx context.Context, p downPlan) error {
 			return stopped(ctx, ferr)
 		}
 		rev.StatementsApplied = i + 1
-		rev.StatementChecksums = append(rev.StatementChecksums, st.Checksum())
+		sums.Add(st.Checksum())
+		rev.StatementChecksums = sums.Column()
 		if i+1 < len(p.stmts) {
 			if err := r.drv.WriteRevision(ctx, rev); err != nil {
 				return r.downFailEvent(p, fmt.Errorf("record progress of %s (statement %d reverted): %w", m.Down.File, i+1, err))

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -301,6 +302,60 @@ func TestResumeAfterFixingTheFile(t *testing.T) {
 		}
 		if !exists(t, drv, "r3") {
 			t.Error("r3 not created")
+		}
+	})
+}
+
+// The same past database.ListedSums statements, where the row keeps one
+// digest of the applied statements instead of listing them, so that it
+// does not grow with every statement recorded: a rerun still resumes where
+// the failure was, and still refuses an edit to any statement that ran.
+// On MySQL, 104 statements go in one message, 240 one by one.
+func TestResumeALongScript(t *testing.T) {
+	for _, n := range []int{database.ListedSums + 40, 240} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) { testResumeALongScript(t, n, n-10) })
+	}
+}
+
+func testResumeALongScript(t *testing.T, n, failAt int) {
+	script := func(fail bool, edit int) string {
+		var b strings.Builder
+		b.WriteString("CREATE TABLE long_t (id integer primary key);\n")
+		for i := 1; i < n; i++ {
+			switch {
+			case i == failAt-1 && fail:
+				b.WriteString("INSERT INTO nope (id) VALUES (0);\n")
+			case i == edit:
+				fmt.Fprintf(&b, "INSERT INTO long_t (id) VALUES (%d); -- edited\n", -i)
+			default:
+				fmt.Fprintf(&b, "INSERT INTO long_t (id) VALUES (%d);\n", i)
+			}
+		}
+		return b.String()
+	}
+	eachDB(t, func(t *testing.T, tg target) {
+		directive := ""
+		if tg.transactional() {
+			directive = "-- runway:no-transaction\n"
+		}
+		drv := tg.open(t)
+		if _, err := up(t, drv, files("0001_long.up.sql", directive+script(true, 0))); !errors.Is(err, runway.ErrMigrationFailed) {
+			t.Fatalf("first run: %v", err)
+		}
+		rev := history(t, drv)["1"]
+		if rev.State != database.StateFailed || rev.StatementsApplied != failAt-1 || len(rev.StatementChecksums) != 1 {
+			t.Fatalf("failed row: %d applied, %d checksum(s); want %d applied and one digest", rev.StatementsApplied, len(rev.StatementChecksums), failAt-1)
+		}
+		_, err := up(t, drv, files("0001_long.up.sql", directive+script(false, 10)))
+		if !errors.Is(err, runway.ErrValidation) || !strings.Contains(err.Error(), fmt.Sprintf("statements 1–%d were applied by an earlier run, and one of them has changed", failAt-1)) {
+			t.Fatalf("statement 11 edited: %v; want ErrValidation saying one of the applied statements changed", err)
+		}
+		rep, err := up(t, drv, files("0001_long.up.sql", directive+script(false, 0)))
+		if err != nil || len(rep.Applied) != 1 || rep.Applied[0].Resumed != failAt-1 {
+			t.Fatalf("rerun after the fix: %v, %+v; want it resumed at statement %d", err, rep, failAt)
+		}
+		if rev := history(t, drv)["1"]; rev.State != database.StateApplied || rev.StatementsApplied != n || len(rev.StatementChecksums) != 1 {
+			t.Fatalf("row after the resume: %s, %d applied, %d checksum(s)", rev.State, rev.StatementsApplied, len(rev.StatementChecksums))
 		}
 	})
 }

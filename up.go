@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"slices"
 	"time"
 
 	"github.com/runwaydb/runway/database"
@@ -298,13 +297,16 @@ func checkResume(e entry, stmts []migration.Statement) *Problem {
 		pr := problem(e, "resume-edited", fmt.Sprintf("an earlier run applied %d statements, the file now has %d", k, len(stmts)))
 		return &pr
 	}
-	for i := 0; i < k; i++ {
-		if i >= len(e.rev.StatementChecksums) || e.rev.StatementChecksums[i] != stmts[i].Checksum() {
-			pr := problem(e, "resume-edited", fmt.Sprintf("statement %d (line %d) was applied by an earlier run and has changed since", i+1, stmts[i].Line))
-			return &pr
-		}
+	switch i, changed := database.Changed(e.rev.StatementChecksums, stmts[:k]); {
+	case !changed:
+		return nil
+	case i >= 0:
+		pr := problem(e, "resume-edited", fmt.Sprintf("statement %d (line %d) was applied by an earlier run and has changed since", i+1, stmts[i].Line))
+		return &pr
+	default:
+		pr := problem(e, "resume-edited", fmt.Sprintf("statements 1–%d were applied by an earlier run, and one of them has changed since (line %d to line %d)", k, stmts[0].Line, stmts[k-1].Line))
+		return &pr
 	}
-	return nil
 }
 
 func resumeProblems(plans []applyPlan) []Problem {
@@ -628,10 +630,7 @@ func (r *Runner) applyRecordedEach(ctx context.Context, rep *report.Report, rb d
 			rev := items[n].Running
 			rev.AppliedAt = start.UTC()
 			rev.StatementsApplied = ran
-			rev.StatementChecksums = rev.StatementChecksums[:0:0]
-			for i := 0; i < ran && i < len(p.stmts); i++ {
-				rev.StatementChecksums = append(rev.StatementChecksums, p.stmts[i].Checksum())
-			}
+			rev.StatementChecksums = database.SumsOf(p.stmts[:min(ran, len(p.stmts))]).Column()
 			err = r.recordFailure(ctx, p, rev, start, ran, err)
 			r.warnSentWith(rep, err, plans[n+1:])
 			return err
@@ -664,9 +663,7 @@ func (r *Runner) runningRevision(p applyPlan, start time.Time) database.Revision
 	rev := r.revision(p.e.m, database.StateRunning, start)
 	rev.StatementsTotal = len(p.stmts)
 	rev.StatementsApplied = p.resumeAt
-	for i := 0; i < p.resumeAt; i++ {
-		rev.StatementChecksums = append(rev.StatementChecksums, p.stmts[i].Checksum())
-	}
+	rev.StatementChecksums = database.SumsOf(p.stmts[:p.resumeAt]).Column()
 	return rev
 }
 
@@ -688,13 +685,15 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 		return r.failEvent(p, fmt.Errorf("record %s as running: %w", m.Up.File, err))
 	}
 	pe, withProgress := r.drv.(database.ProgressExecer)
+	sums := database.SumsOf(p.stmts[:p.resumeAt])
 	for i := p.resumeAt; i < len(p.stmts); i++ {
 		st := p.stmts[i]
 		r.emit(Event{Kind: EventStatementStart, Version: m.Version.String(), Name: m.Name, File: m.Up.File,
 			Statement: i + 1, Statements: len(p.stmts), Line: st.Line})
 		next := rev
 		next.StatementsApplied = i + 1
-		next.StatementChecksums = append(slices.Clip(rev.StatementChecksums), st.Checksum())
+		sums.Add(st.Checksum())
+		next.StatementChecksums = sums.Column()
 		// The statement and its record in one message where the driver can:
 		// a run killed while the server finishes the statement then leaves
 		// it recorded, and the next run does not run it again.
@@ -760,10 +759,7 @@ func (r *Runner) applyRecorded(ctx context.Context, rx database.RecordedExecer, 
 	}
 	rev := running
 	rev.StatementsApplied = n
-	rev.StatementChecksums = rev.StatementChecksums[:0:0]
-	for i := 0; i < n && i < len(p.stmts); i++ {
-		rev.StatementChecksums = append(rev.StatementChecksums, p.stmts[i].Checksum())
-	}
+	rev.StatementChecksums = database.SumsOf(p.stmts[:min(n, len(p.stmts))]).Column()
 	return 0, r.recordFailure(ctx, p, rev, start, n, err)
 }
 

@@ -129,12 +129,7 @@ func writeUpsert(b *strings.Builder, table string, prev *database.Recorded, next
 		// Its row exists: only the columns the update below takes from
 		// VALUES matter, and the others repeat its running row.
 		n := len(prev.Statements)
-		sums := make([]string, 0, n)
-		sums = append(sums, prev.Running.StatementChecksums...)
-		for _, st := range prev.Statements[prev.Running.StatementsApplied:] {
-			sums = append(sums, st.Checksum())
-		}
-		writeRow(b, prev.Running, prev.Done.Checksum, database.StateApplied, n, n, sums)
+		writeRow(b, prev.Running, prev.Done.Checksum, database.StateApplied, n, n, database.SumsOf(prev.Statements).Column())
 		if next != nil {
 			b.WriteString(", ")
 		}
@@ -166,6 +161,7 @@ func writeRow(b *strings.Builder, r database.Revision, checksum string, state da
 // it and finishes the row.
 func writeStatements(b *strings.Builder, table string, stmts []migration.Statement, running, done database.Revision, finish bool) {
 	version := lit(running.Version.String())
+	sums := database.SumsOf(stmts[:running.StatementsApplied])
 	for i := running.StatementsApplied; i < len(stmts); i++ {
 		// A newline before the terminator: a statement may end in a comment.
 		b.WriteString("\n")
@@ -175,9 +171,14 @@ func writeStatements(b *strings.Builder, table string, stmts []migration.Stateme
 		if last && !finish {
 			break
 		}
-		// CONCAT_WS skips the NULL of an empty list.
-		b.WriteString("UPDATE " + table + " SET statements_applied = " + strconv.Itoa(i+1) +
-			", statement_checksums = CONCAT_WS(',', statement_checksums, " + lit(stmts[i].Checksum()) + ")")
+		sums.Add(stmts[i].Checksum())
+		b.WriteString("UPDATE " + table + " SET statements_applied = " + strconv.Itoa(i+1))
+		if sums.Len() <= database.ListedSums {
+			// CONCAT_WS skips the NULL of an empty list.
+			b.WriteString(", statement_checksums = CONCAT_WS(',', statement_checksums, " + lit(stmts[i].Checksum()) + ")")
+		} else {
+			b.WriteString(", statement_checksums = " + lit(sums.Column()[0]))
+		}
 		if last {
 			b.WriteString(", state = " + lit(string(database.StateApplied)) + ", checksum = " + lit(done.Checksum) +
 				", duration_ms = ROUND(TIMESTAMPDIFF(MICROSECOND, applied_at, UTC_TIMESTAMP(6)) / 1000), error = NULL")
