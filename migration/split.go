@@ -411,7 +411,11 @@ func (s *scanner) run() error {
 			s.i++
 			kind = tokSemi
 
-		case c == '-' && s.i+1 < n && src[s.i+1] == '-' && (!my || s.i+2 >= n || src[s.i+2] <= ' '):
+		case c == '-' && s.i+1 < n && src[s.i+1] == '-' && (!my || s.start < 0 || s.i+2 >= n || src[s.i+2] <= ' '):
+			// MySQL wants a blank after "--", but where a statement would
+			// begin the mysql client takes any "--" to the end of the line
+			// as a comment, as drizzle-kit's "--> statement-breakpoint"
+			// lines expect; no statement begins with "--".
 			s.skipLine()
 			continue
 

@@ -111,6 +111,9 @@ func TestSplit(t *testing.T) {
 		{Postgres, "select 1\r\n;\r\nselect 2;", []Statement{{"select 1", 1}, {"select 2", 3}}},
 		{MySQL, "select 'a\\';b', \"c\\\";d\", `e;f`; # c;\nselect 1;", []Statement{{"select 'a\\';b', \"c\\\";d\", `e;f`", 1}, {"select 1", 2}}},
 		{MySQL, "select 1--2;\nselect 3 -- c;\n;", []Statement{{"select 1--2", 1}, {"select 3", 2}}},
+		// drizzle-kit: "--" where a statement would begin is a comment to the mysql client.
+		{MySQL, "CREATE TABLE a (id int);\n--> statement-breakpoint\nCREATE TABLE b (id int);--> statement-breakpoint\nCREATE TABLE c (id int);\n",
+			[]Statement{{"CREATE TABLE a (id int)", 1}, {"CREATE TABLE b (id int)", 3}, {"CREATE TABLE c (id int)", 4}}},
 		{MySQL, "/*!40101 SET NAMES utf8 */;\n/* plain */;", []Statement{{"/*!40101 SET NAMES utf8 */", 1}}},
 		{MySQL, "select /*+ BKA(t) */ 1; /*M!100101 SET x=1 */;", []Statement{{"select /*+ BKA(t) */ 1", 1}, {"/*M!100101 SET x=1 */", 1}}},
 		{MySQL, "DELIMITER $$\ncreate procedure p() begin select 1; end$$\nDELIMITER ;\nselect 2;",
@@ -292,8 +295,7 @@ func (g *gapChecker) check(from, to int) error {
 				return fmt.Errorf("psql meta-command %q at %d dropped", line, i)
 			}
 			i += len(line)
-		case strings.HasPrefix(rest, "--") && (g.d != MySQL || len(rest) == 2 || rest[2] <= ' '),
-			c == '#' && g.d == MySQL:
+		case strings.HasPrefix(rest, "--"), c == '#' && g.d == MySQL:
 			if k := strings.IndexByte(rest, '\n'); k >= 0 {
 				i += k
 			} else {

@@ -2,7 +2,7 @@
 /*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;
 /*!50503 SET NAMES utf8mb4 */;
 /*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */;
---comment-without-space is not a comment in MySQL, so this line is SQL;
+--comment-without-space where a statement begins: a comment to the mysql client (not to the server), so to Runway;
 DROP TABLE IF EXISTS `users`;
 /* a plain comment; dropped */
 CREATE TABLE `users` (
