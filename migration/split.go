@@ -145,6 +145,7 @@ const (
 	tokAt               // "@" (user@host)
 	tokRParen           // ")"
 	tokDot              // "." (a qualified name: the word after it is a name, never a keyword)
+	tokPunct            // "(", ",", an operator: a value may follow, never a block
 	kwHeader            // OR REPLACE DEFINER AGGREGATE CURRENT_USER TEMP TEMPORARY: may precede TRIGGER…
 	kwBegin
 	kwAtomic
@@ -165,6 +166,7 @@ const (
 	kwNot
 	kwAlter
 	kwTrait // DETERMINISTIC, SQL, DATA, INVOKER: a routine's characteristics, before its body
+	kwValue // SELECT, WHERE, AND, BY, RETURN, DISTINCT: a value follows, never a block
 )
 
 // keyword classifies a word. w holds only identifier bytes, so OR-ing 0x20
@@ -179,6 +181,8 @@ func keyword(w string) kw {
 			return kwDo
 		case eqFold(w, "or"):
 			return kwHeader
+		case eqFold(w, "by"):
+			return kwValue
 		}
 	case 3:
 		switch {
@@ -192,6 +196,8 @@ func keyword(w string) kw {
 			return kwNot
 		case eqFold(w, "sql"):
 			return kwTrait
+		case eqFold(w, "and"):
+			return kwValue
 		}
 	case 4:
 		switch {
@@ -218,6 +224,8 @@ func keyword(w string) kw {
 			return kwRoutine
 		case eqFold(w, "alter"):
 			return kwAlter
+		case eqFold(w, "where"):
+			return kwValue
 		}
 	case 6:
 		switch {
@@ -227,6 +235,8 @@ func keyword(w string) kw {
 			return kwCreate
 		case eqFold(w, "repeat"):
 			return kwRepeat
+		case eqFold(w, "select"), eqFold(w, "return"):
+			return kwValue
 		}
 	case 7:
 		switch {
@@ -236,6 +246,9 @@ func keyword(w string) kw {
 			return kwHeader
 		case eqFold(w, "invoker"):
 			return kwTrait
+		}
+		if eqFold(w, "distinct") {
+			return kwValue
 		}
 	case 8:
 		if eqFold(w, "function") {
@@ -478,6 +491,7 @@ func (s *scanner) run() error {
 			if pg {
 				s.parens++
 			}
+			kind = tokPunct
 			s.i++
 
 		case c == ')':
@@ -527,15 +541,19 @@ func (s *scanner) run() error {
 				// NEW.end, t.begin: a column, not the end of a block.
 				kind = keyword(src[begin:j])
 			}
-			if (kind == kwEnd || kind == kwBegin) && s.compound && !pg && comparedAt(src, j) {
-				// SET end = NOW(), WHERE begin IS NULL: a column in a
-				// body, where a block's BEGIN or END is never compared.
+			if (kind == kwEnd || kind == kwBegin) && s.compound && !pg &&
+				(comparedAt(src, j) || s.prev == tokEq || s.prev == tokPunct || s.prev == kwValue) {
+				// SET end = NOW(), WHERE begin IS NULL, SELECT begin, a + end:
+				// a column in a body, where a block's BEGIN or END is never
+				// compared, and never follows an operator or a word that
+				// wants a value.
 				kind = tokOther
 			}
 			s.mark(begin, line)
 			s.word(kind)
 
 		default:
+			kind = tokPunct
 			s.i++
 		}
 		s.mark(begin, line)
