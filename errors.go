@@ -298,6 +298,11 @@ func failureHint(me *MigrationError) string {
 			"(goose: -- +goose NO TRANSACTION; sql-migrate: -- +migrate Up notransaction; dbmate: -- migrate:up transaction:false), "+
 			"best with that statement alone in its migration, then run `runway up` again.%s", me.Version, me.Statement, me.File, record)
 	}
+	if me.Code == "55P04" && !me.NoTransaction && me.Applied == 0 { // unsafe_new_enum_value_usage
+		return fmt.Sprintf("nothing of migration %s was applied. Statement %d uses an enum value that ALTER TYPE … ADD VALUE added in the same transaction, "+
+			"which PostgreSQL allows only once that transaction has committed: move the ADD VALUE into a migration of its own before %s "+
+			"(applied in a run of its own when you use --single-transaction), then run `runway up` again.%s", me.Version, me.Statement, me.File, record)
+	}
 	if me.Applied == 0 {
 		return fmt.Sprintf("nothing of migration %s was applied; fix the statement in %s and run `runway up` again.%s", me.Version, me.File, record)
 	}

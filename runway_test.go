@@ -1615,6 +1615,24 @@ func TestOutsideTransactionHint(t *testing.T) {
 	}
 }
 
+// An enum value used in the transaction that added it: the hint says to
+// move the ADD VALUE into a migration of its own, not to fix the statement.
+func TestNewEnumValueHint(t *testing.T) {
+	drv := newTarget(t, "postgres").open(t)
+	_, err := up(t, drv, files("0001_t.up.sql", "CREATE TYPE mood AS ENUM ('a');\nCREATE TABLE t (m mood);\n",
+		"0002_b.up.sql", "ALTER TYPE mood ADD VALUE 'b';\nINSERT INTO t VALUES ('b');\n"))
+	var me *runway.MigrationError
+	if !errors.As(err, &me) || me.Code != "55P04" {
+		t.Fatalf("up: %v", err)
+	}
+	hint := runway.FailureHint(me)
+	for _, want := range []string{"nothing of migration 2 was applied", "ADD VALUE into a migration of its own before 0002_b.up.sql"} {
+		if !strings.Contains(hint, want) {
+			t.Errorf("hint lacks %q: %s", want, hint)
+		}
+	}
+}
+
 // A wait stopped from outside (SIGTERM at a rollout, the caller) is not a
 // timeout: it must not read as "migrations pending" (exit 3), which alerting
 // takes for migrations that never landed.
