@@ -2,6 +2,7 @@ package migration
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -342,6 +343,7 @@ type scanner struct {
 	prev             kw   // the previous significant token
 
 	delim    string // MySQL client delimiter when not ";"
+	noEscape bool   // MySQL: a SET sql_mode before turned NO_BACKSLASH_ESCAPES on
 	verbatim bool   // never split: trimStatement
 	spans    []span
 
@@ -351,6 +353,7 @@ type scanner struct {
 	// line and the MySQL delimiter in force at that point.
 	cut, cutLine int
 	cutDelim     string
+	cutNoEscape  bool
 }
 
 func newScanner(d Dialect, src string, line int) (*scanner, error) {
@@ -378,6 +381,11 @@ func (s *scanner) mark(begin, line int) {
 func (s *scanner) terminate() {
 	if s.start >= 0 {
 		s.spans = append(s.spans, span{start: s.start, end: s.end, line: s.startLine})
+		if s.d == MySQL {
+			if on, ok := noBackslashEscapes(s.src[s.start:s.end]); ok {
+				s.noEscape = on
+			}
+		}
 	}
 	s.start = -1
 	s.words = 0
@@ -407,7 +415,7 @@ func (s *scanner) run() error {
 		if s.delim != "" && c == s.delim[0] && strings.HasPrefix(src[s.i:], s.delim) {
 			s.terminate()
 			s.i += len(s.delim)
-			s.cut, s.cutLine, s.cutDelim = s.i, s.line, s.delim
+			s.cut, s.cutLine, s.cutDelim, s.cutNoEscape = s.i, s.line, s.delim, s.noEscape
 			continue
 		}
 		begin, line := s.i, s.line
@@ -417,7 +425,7 @@ func (s *scanner) run() error {
 			if s.delim == "" && !s.verbatim && s.depth == 0 && s.parens == 0 {
 				s.terminate()
 				s.i++
-				s.cut, s.cutLine, s.cutDelim = s.i, s.line, s.delim
+				s.cut, s.cutLine, s.cutDelim, s.cutNoEscape = s.i, s.line, s.delim, s.noEscape
 				continue
 			}
 			s.lastSemi = s.i
@@ -453,7 +461,7 @@ func (s *scanner) run() error {
 			continue
 
 		case c == '\'':
-			if err := s.quoted('\'', my, "string literal"); err != nil {
+			if err := s.quoted('\'', my && !s.noEscape, "string literal"); err != nil {
 				return err
 			}
 
@@ -462,7 +470,7 @@ func (s *scanner) run() error {
 			if my {
 				what = "string literal"
 			}
-			if err := s.quoted('"', my, what); err != nil {
+			if err := s.quoted('"', my && !s.noEscape, what); err != nil {
 				return err
 			}
 
@@ -700,7 +708,7 @@ func (s *scanner) metaCommand() {
 	if name := metaName(text); name != "restrict" && name != "unrestrict" {
 		s.spans = append(s.spans, span{start: begin, end: begin + len(text), line: line, meta: true})
 	}
-	s.cut, s.cutLine, s.cutDelim = s.i, s.line, s.delim
+	s.cut, s.cutLine, s.cutDelim, s.cutNoEscape = s.i, s.line, s.delim, s.noEscape
 }
 
 // metaName returns the name of the psql meta-command line text begins
@@ -853,6 +861,35 @@ func (s *scanner) delimiterCommand() bool {
 	s.i = j
 	s.skipLine()
 	return true
+}
+
+// sqlModeSet finds the assignments to sql_mode in a SET statement.
+var sqlModeSet = regexp.MustCompile(`(?i)(?:^|[\s,.@])sql_mode\s*:?=\s*('[^']*'|"[^"]*"|[^\s,*]+)`)
+
+// noBackslashEscapes tells, for a MySQL statement that sets the session's
+// sql_mode (SET sql_mode = '…', as mysqldump writes it before a routine
+// created under another mode: /*!50003 SET sql_mode = '…' */), whether
+// backslashes stop escaping in the strings of the statements after it
+// (NO_BACKSLASH_ESCAPES). A value that is not a literal (@saved_sql_mode,
+// DEFAULT) is taken for the server's default, with escapes. ok is false
+// for any other statement.
+func noBackslashEscapes(stmt string) (on, ok bool) {
+	if strings.HasPrefix(stmt, "/*!") {
+		stmt = strings.TrimLeft(stmt[3:], "0123456789")
+	}
+	stmt = strings.TrimLeft(stmt, " \t\r\n")
+	if len(stmt) < 4 || !strings.EqualFold(stmt[:4], "set ") && !strings.EqualFold(stmt[:4], "set\t") {
+		return false, false
+	}
+	m := sqlModeSet.FindAllStringSubmatch(stmt, -1)
+	if m == nil {
+		return false, false
+	}
+	v := m[len(m)-1][1]
+	if v[0] != '\'' && v[0] != '"' {
+		return false, true
+	}
+	return strings.Contains(strings.ToUpper(v), "NO_BACKSLASH_ESCAPES"), true
 }
 
 // atLineStart reports whether only spaces and tabs precede offset i on its line.

@@ -126,6 +126,16 @@ func TestSplit(t *testing.T) {
 			[]Statement{{"CREATE TRIGGER tx AFTER INSERT ON x BEGIN\n  UPDATE x SET end = begin + 1 WHERE id = new.id;\nEND", 1}, {"SELECT 1", 4}}},
 		{SQLite, "CREATE TRIGGER t2 AFTER INSERT ON x WHEN new.id = 1 BEGIN SELECT begin, (end) FROM x; END; SELECT 2;",
 			[]Statement{{"CREATE TRIGGER t2 AFTER INSERT ON x WHEN new.id = 1 BEGIN SELECT begin, (end) FROM x; END", 1}, {"SELECT 2", 1}}},
+		// NO_BACKSLASH_ESCAPES, set as mysqldump sets it before a routine
+		// created under it: a backslash ends no string until sql_mode is
+		// set back.
+		{MySQL, "SET sql_mode = 'NO_BACKSLASH_ESCAPES';\nCREATE PROCEDURE p_path() SELECT 'C:\\' AS p;\nSET sql_mode = DEFAULT;\nSELECT 'a\\';b';",
+			[]Statement{{"SET sql_mode = 'NO_BACKSLASH_ESCAPES'", 1}, {"CREATE PROCEDURE p_path() SELECT 'C:\\' AS p", 2}, {"SET sql_mode = DEFAULT", 3}, {"SELECT 'a\\';b'", 4}}},
+		{MySQL, "/*!50003 SET sql_mode = 'STRICT_TRANS_TABLES,NO_BACKSLASH_ESCAPES' */ ;\nINSERT INTO t VALUES ('C:\\');\n-- don't worry\nINSERT INTO t VALUES ('ok');\n/*!50003 SET sql_mode = @saved_sql_mode */ ;\nSELECT 'x\\'y';",
+			[]Statement{{"/*!50003 SET sql_mode = 'STRICT_TRANS_TABLES,NO_BACKSLASH_ESCAPES' */", 1}, {"INSERT INTO t VALUES ('C:\\')", 2},
+				{"INSERT INTO t VALUES ('ok')", 4}, {"/*!50003 SET sql_mode = @saved_sql_mode */", 5}, {"SELECT 'x\\'y'", 6}}},
+		{MySQL, "/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;\nSELECT 'a\\';b';",
+			[]Statement{{"/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */", 1}, {"SELECT 'a\\';b'", 2}}},
 		// drizzle-kit: "--" where a statement would begin is a comment to the mysql client.
 		{MySQL, "CREATE TABLE a (id int);\n--> statement-breakpoint\nCREATE TABLE b (id int);--> statement-breakpoint\nCREATE TABLE c (id int);\n",
 			[]Statement{{"CREATE TABLE a (id int)", 1}, {"CREATE TABLE b (id int)", 3}, {"CREATE TABLE c (id int)", 4}}},

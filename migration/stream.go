@@ -119,12 +119,13 @@ func splitStream(d Dialect, r io.Reader, startLine, chunkSize int, verify func()
 		return
 	}
 	var (
-		pending []byte // text from the start of the line holding from
-		from    int    // where the next scan starts: between statements
-		line    = startLine
-		delim   string
-		wait    int // do not scan again before pending is this long
-		eof     bool
+		pending  []byte // text from the start of the line holding from
+		from     int    // where the next scan starts: between statements
+		line     = startLine
+		delim    string
+		noEscape bool
+		wait     int // do not scan again before pending is this long
+		eof      bool
 	)
 	for {
 		if !eof {
@@ -156,8 +157,8 @@ func splitStream(d Dialect, r io.Reader, startLine, chunkSize int, verify func()
 		// The statements yielded share this copy; pending is reused.
 		text := string(pending[:end])
 		s, _ := newScanner(d, text, line)
-		s.i, s.delim = from, delim
-		s.cut, s.cutLine, s.cutDelim = from, line, delim
+		s.i, s.delim, s.noEscape = from, delim, noEscape
+		s.cut, s.cutLine, s.cutDelim, s.cutNoEscape = from, line, delim, noEscape
 		err := s.run()
 		if eof {
 			if err != nil {
@@ -196,7 +197,7 @@ func splitStream(d Dialect, r io.Reader, startLine, chunkSize int, verify func()
 			ls := strings.LastIndexByte(text[:s.cut], '\n') + 1
 			pending = pending[:copy(pending, pending[ls:])]
 			from = s.cut - ls
-			line, delim = s.cutLine, strings.Clone(s.cutDelim)
+			line, delim, noEscape = s.cutLine, strings.Clone(s.cutDelim), s.cutNoEscape
 			wait = 0
 		} else {
 			wait = 2 * end
