@@ -86,6 +86,7 @@ type config struct {
 	latTables  int
 	myTables   int // W4's migrations
 	bigRows    int
+	w7Stmts    int
 	w6Pending  int
 	w6Runners  int
 	delay      time.Duration
@@ -170,14 +171,15 @@ func mainErr() int {
 	var workloads, tools string
 	flag.BoolVar(&cfg.quick, "quick", false, "quick mode: fewer repetitions, W1-lat with 100 migrations, W5 with 50k rows (5 MB)")
 	flag.StringVar(&cfg.jsonPath, "json", "", "write one JSON object per (workload, tool) per line to `FILE`")
-	flag.StringVar(&workloads, "workloads", "", "comma-separated workloads to run (default all): W1,W2,W3,W4,W5,W6,W1-lat,W4-lat,W2-lat,W3-lat")
+	flag.StringVar(&workloads, "workloads", "", "comma-separated workloads to run (default all): W1,W2,W3,W4,W5,W6,W7,W1-lat,W4-lat,W2-lat,W3-lat")
 	flag.StringVar(&tools, "tools", "", "comma-separated tools to run (default all): runway,goose,golang-migrate,sql-migrate,dbmate; floors always run")
-	flag.IntVar(&cfg.reps, "reps", 0, "repetitions of the heavy workloads (W1, W4, W5, W6, W1-lat, W4-lat); default 5, quick 1")
+	flag.IntVar(&cfg.reps, "reps", 0, "repetitions of the heavy workloads (W1, W4, W5, W6, W7, W1-lat, W4-lat); default 5, quick 1")
 	flag.IntVar(&cfg.cheapReps, "cheap-reps", 0, "repetitions of the no-op workloads (W2, W3 and their -lat); default 15, quick 3")
 	flag.IntVar(&cfg.tables, "migrations", 1000, "migrations in W1, W2, W3, W4")
 	flag.IntVar(&cfg.myTables, "my-migrations", 0, "migrations in W4; default those of -migrations, quick at most 300 (on a slow disk W4 is most of a quick run)")
 	flag.IntVar(&cfg.latTables, "lat-migrations", 0, "migrations in W1-lat and W4-lat; default 1000, quick 100 (W4-lat runs in quick mode only when -workloads names it)")
 	flag.IntVar(&cfg.bigRows, "w5-rows", 0, "rows in W5's migration; default 500000 (≈50 MB), quick 50000")
+	flag.IntVar(&cfg.w7Stmts, "w7-statements", 0, "single-row INSERTs in W7's migration; default 8000, quick 2000")
 	flag.IntVar(&cfg.w6Runners, "w6-runners", 16, "concurrent runners in W6")
 	flag.IntVar(&cfg.w6Pending, "w6-pending", 200, "pending migrations in W6")
 	flag.DurationVar(&cfg.delay, "delay", 1250*time.Microsecond, "latency the proxy adds in each direction")
@@ -195,6 +197,7 @@ func mainErr() int {
 		cfg.latTables = or(cfg.latTables, 100)
 		cfg.myTables = or(cfg.myTables, min(cfg.tables, 300))
 		cfg.bigRows = or(cfg.bigRows, 50000)
+		cfg.w7Stmts = or(cfg.w7Stmts, 2000)
 	} else {
 		cfg.reps = or(cfg.reps, 5)
 		cfg.cheapReps = or(cfg.cheapReps, 15)
@@ -202,6 +205,7 @@ func mainErr() int {
 		cfg.latTables = or(cfg.latTables, 1000)
 		cfg.myTables = or(cfg.myTables, cfg.tables)
 		cfg.bigRows = or(cfg.bigRows, 500000)
+		cfg.w7Stmts = or(cfg.w7Stmts, 8000)
 	}
 	cfg.workloads = set(workloads)
 	cfg.tools = set(tools)
@@ -305,6 +309,9 @@ func (b *bench) plan() []workload {
 			engine: "postgres", action: "up", set: "big", fresh: true, floor: ePsql1, entries: pgUp, heavy: true},
 		{name: "W6", desc: fmt.Sprintf("%d runway runners at once on one database, %d pending (vs one runner)", c.w6Runners, c.w6Pending),
 			engine: "postgres", action: "up", set: "w6", fresh: true, floor: eRunway1, entries: []string{eRunway1, eRunway16, eRunwayConns, eRunwayBase1, eRunwayBase16}, heavy: true, runners: c.w6Runners},
+		{name: "W7", desc: fmt.Sprintf("one migration of %d single-row INSERTs on MariaDB, statement by statement", c.w7Stmts),
+			engine: "mariadb", action: "up", set: "ins", fresh: true, floor: eMariaDB,
+			entries: []string{eMariaDB, eRunway, eRunwayBase, eGoose, eMigrate, eSQLMigrate, eDbmate}, heavy: true},
 		{name: "W1-lat", desc: fmt.Sprintf("W1 through the latency proxy (%d migrations)", c.latTables),
 			engine: "postgres", action: "up", set: "pglat", fresh: true, lat: true, floor: ePsql1, entries: pgUp, heavy: true},
 		{name: "W4-lat", desc: fmt.Sprintf("W4 through the latency proxy (%d migrations)", c.latTables),
@@ -485,6 +492,11 @@ func (b *bench) setup() error {
 	}
 	if b.wants("W5") {
 		if err := gen("big", []migration{bigInsert(b.cfg.bigRows)}); err != nil {
+			return err
+		}
+	}
+	if b.wants("W7") {
+		if err := gen("ins", []migration{singleInserts(b.cfg.w7Stmts)}); err != nil {
 			return err
 		}
 	}
@@ -740,13 +752,21 @@ func (b *bench) addSchemaVersions(srv *server, db string, n int) error {
 // (W5: every row), and in W6 each migration was recorded exactly once.
 func (b *bench) verify(w workload, e string, set migrationSet, db string) error {
 	srv := b.server(w.engine)
-	if w.set == "big" {
-		n, err := srv.count(db, "SELECT count(*) FROM big")
+	var table string
+	var want int
+	switch w.set {
+	case "big":
+		table, want = "big", b.cfg.bigRows
+	case "ins":
+		table, want = "ins", b.cfg.w7Stmts
+	}
+	if table != "" {
+		n, err := srv.count(db, "SELECT count(*) FROM "+table)
 		if err != nil {
 			return fmt.Errorf("verify: %v", err)
 		}
-		if n != int64(b.cfg.bigRows) {
-			return fmt.Errorf("verify: %d rows in big, want %d", n, b.cfg.bigRows)
+		if n != int64(want) {
+			return fmt.Errorf("verify: %d rows in %s, want %d", n, table, want)
 		}
 		return nil
 	}

@@ -79,6 +79,20 @@ func bigInsert(rows int) migration {
 	return migration{version: 1, name: "big_insert", sql: b.String()}
 }
 
+// singleInserts is W7's single migration: a table and n single-row
+// INSERTs, which every tool that records a migration's progress statement
+// by statement (Runway on MariaDB) records n times: a cost that must grow
+// with n, not with n².
+func singleInserts(n int) migration {
+	var b strings.Builder
+	b.Grow(n * 48)
+	b.WriteString("CREATE TABLE ins (id bigint primary key, name varchar(32) not null);\n")
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "INSERT INTO ins (id, name) VALUES (%d, 'name_%07d');\n", i, i)
+	}
+	return migration{version: 1, name: "single_inserts", sql: b.String()}
+}
+
 func fileName(layout string, m migration) string {
 	if layout == layoutMigrate {
 		return fmt.Sprintf("%04d_%s.up.sql", m.version, m.name)
