@@ -79,6 +79,9 @@ func spanStatement(d Dialect, text string, sp span) (Statement, error) {
 	st := Statement{SQL: text[sp.start:sp.end], Line: sp.line}
 	if sp.meta {
 		name := metaName(st.SQL)
+		if name == "" && len(st.SQL) > 1 {
+			name = st.SQL[1:2] // \\, \!, \?
+		}
 		if len(name) > 24 {
 			name = name[:24] + "…"
 		}
@@ -147,7 +150,8 @@ const (
 	tokRParen           // ")"
 	tokDot              // "." (a qualified name: the word after it is a name, never a keyword)
 	tokPunct            // "(", ",", an operator: a value may follow, never a block
-	kwHeader            // OR REPLACE DEFINER AGGREGATE CURRENT_USER TEMP TEMPORARY: may precede TRIGGER…
+	kwHeader            // REPLACE DEFINER AGGREGATE CURRENT_USER TEMP TEMPORARY: may precede TRIGGER…
+	kwOr                // OR: in a header (OR REPLACE), or an operator
 	kwBegin
 	kwAtomic
 	kwCase
@@ -167,7 +171,7 @@ const (
 	kwNot
 	kwAlter
 	kwTrait // DETERMINISTIC, SQL, DATA, INVOKER: a routine's characteristics, before its body
-	kwValue // SELECT, WHERE, AND, BY, RETURN, DISTINCT: a value follows, never a block
+	kwValue // SELECT, WHERE, AND, XOR, BY, RETURN, DISTINCT, BETWEEN, LIKE, INTO, WHEN, HAVING: a value follows, never a block
 )
 
 // keyword classifies a word. w holds only identifier bytes, so OR-ing 0x20
@@ -181,7 +185,7 @@ func keyword(w string) kw {
 		case eqFold(w, "do"):
 			return kwDo
 		case eqFold(w, "or"):
-			return kwHeader
+			return kwOr
 		case eqFold(w, "by"):
 			return kwValue
 		}
@@ -197,7 +201,7 @@ func keyword(w string) kw {
 			return kwNot
 		case eqFold(w, "sql"):
 			return kwTrait
-		case eqFold(w, "and"):
+		case eqFold(w, "and"), eqFold(w, "xor"):
 			return kwValue
 		}
 	case 4:
@@ -214,6 +218,8 @@ func keyword(w string) kw {
 			return kwHeader
 		case eqFold(w, "data"):
 			return kwTrait
+		case eqFold(w, "like"), eqFold(w, "into"), eqFold(w, "when"):
+			return kwValue
 		}
 	case 5:
 		switch {
@@ -236,7 +242,7 @@ func keyword(w string) kw {
 			return kwCreate
 		case eqFold(w, "repeat"):
 			return kwRepeat
-		case eqFold(w, "select"), eqFold(w, "return"):
+		case eqFold(w, "select"), eqFold(w, "return"), eqFold(w, "having"):
 			return kwValue
 		}
 	case 7:
@@ -247,13 +253,15 @@ func keyword(w string) kw {
 			return kwHeader
 		case eqFold(w, "invoker"):
 			return kwTrait
-		}
-		if eqFold(w, "distinct") {
+		case eqFold(w, "between"):
 			return kwValue
 		}
 	case 8:
-		if eqFold(w, "function") {
+		switch {
+		case eqFold(w, "function"):
 			return kwRoutine
+		case eqFold(w, "distinct"):
+			return kwValue
 		}
 	case 9:
 		switch {
@@ -549,12 +557,7 @@ func (s *scanner) run() error {
 				// NEW.end, t.begin: a column, not the end of a block.
 				kind = keyword(src[begin:j])
 			}
-			if (kind == kwEnd || kind == kwBegin) && s.compound && !pg &&
-				(comparedAt(src, j) || s.prev == tokEq || s.prev == tokPunct || s.prev == kwValue) {
-				// SET end = NOW(), WHERE begin IS NULL, SELECT begin, a + end:
-				// a column in a body, where a block's BEGIN or END is never
-				// compared, and never follows an operator or a word that
-				// wants a value.
+			if (kind == kwEnd || kind == kwBegin) && s.compound && !pg && s.columnAt(kind, j) {
 				kind = tokOther
 			}
 			s.mark(begin, line)
@@ -606,7 +609,7 @@ func (s *scanner) word(k kw) {
 			s.compound = true
 			s.header = false
 			return
-		case k == kwHeader || s.prev == tokEq || s.prev == tokAt || s.prev == tokDot:
+		case k == kwHeader || k == kwOr || s.prev == tokEq || s.prev == tokAt || s.prev == tokDot:
 		default:
 			s.header = false
 		}
@@ -666,6 +669,55 @@ func (s *scanner) word(k kw) {
 			}
 		}
 	}
+}
+
+// columnAt reports whether the BEGIN or END word k that ends at j is a
+// column in a body (SET end = NOW(), WHERE begin IS NULL, SELECT begin,
+// a + end, x BETWEEN begin AND end), not a block's start or end. A block's
+// BEGIN or END is never compared, nor follows an operator, NOT, OR or a
+// word that wants a value; an END never follows THEN or ELSE. A BEGIN
+// followed by what only follows a value (an operator, ",", ")", ";", AND,
+// FROM, THEN …) is a column too, so that no BEGIN is left open whose END
+// reads as a column.
+func (s *scanner) columnAt(k kw, j int) bool {
+	switch s.prev {
+	case tokEq, tokPunct, kwValue, kwNot, kwOr:
+		return true
+	case kwThen, kwElse:
+		if k == kwEnd {
+			return true
+		}
+	}
+	return comparedAt(s.src, j) || k == kwBegin && valueFollows(s.src, j)
+}
+
+// valueFollows reports whether the text at i, after blanks, is what only
+// follows a value: an operator, ",", ")", ";", ".", or a word such as AND,
+// FROM or THEN; a comment does not count.
+func valueFollows(src string, i int) bool {
+	for i < len(src) && (src[i] == ' ' || src[i] == '\t' || src[i] == '\n' || src[i] == '\r') {
+		i++
+	}
+	if i >= len(src) {
+		return false
+	}
+	switch c := src[i]; c {
+	case ',', ')', ';', '.', '+', '*', '%', '|', '&', '^', '=', '<', '>', '!':
+		return true
+	case '-', '/':
+		return i+1 < len(src) && src[i+1] != c && src[i+1] != '*'
+	}
+	j := i
+	for j < len(src) && class[src[j]]&clWord != 0 {
+		j++
+	}
+	switch w := strings.ToLower(src[i:j]); w {
+	case "and", "or", "xor", "from", "as", "then", "else", "when", "is", "in", "like", "between",
+		"div", "mod", "regexp", "rlike", "asc", "desc", "limit", "into", "group", "order", "having",
+		"where", "union", "on", "using", "join":
+		return true
+	}
+	return false
 }
 
 // comparedAt reports whether the text at i, after blanks, compares or

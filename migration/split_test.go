@@ -126,6 +126,18 @@ func TestSplit(t *testing.T) {
 			[]Statement{{"CREATE TRIGGER tx AFTER INSERT ON x BEGIN\n  UPDATE x SET end = begin + 1 WHERE id = new.id;\nEND", 1}, {"SELECT 1", 4}}},
 		{SQLite, "CREATE TRIGGER t2 AFTER INSERT ON x WHEN new.id = 1 BEGIN SELECT begin, (end) FROM x; END; SELECT 2;",
 			[]Statement{{"CREATE TRIGGER t2 AFTER INSERT ON x WHEN new.id = 1 BEGIN SELECT begin, (end) FROM x; END", 1}, {"SELECT 2", 1}}},
+		// Both words in one body: a column begin followed by AND, and
+		// end after any word that wants a value, THEN or ELSE.
+		{MySQL, "CREATE PROCEDURE p6()\nBEGIN\n  SELECT 1 FROM t WHERE x BETWEEN begin AND end;\nEND;\nINSERT INTO log VALUES (1);",
+			[]Statement{{"CREATE PROCEDURE p6()\nBEGIN\n  SELECT 1 FROM t WHERE x BETWEEN begin AND end;\nEND", 1}, {"INSERT INTO log VALUES (1)", 5}}},
+		{MySQL, "CREATE PROCEDURE p() BEGIN SELECT DISTINCT end FROM t; SELECT CASE WHEN x > 0 THEN end ELSE begin + 1 END FROM t; " +
+			"SELECT CASE x WHEN end THEN 1 ELSE end END FROM t WHERE x OR end OR NOT end AND x LIKE end; SELECT 1 INTO end; END; SELECT 2;",
+			[]Statement{{"CREATE PROCEDURE p() BEGIN SELECT DISTINCT end FROM t; SELECT CASE WHEN x > 0 THEN end ELSE begin + 1 END FROM t; " +
+				"SELECT CASE x WHEN end THEN 1 ELSE end END FROM t WHERE x OR end OR NOT end AND x LIKE end; SELECT 1 INTO end; END", 1}, {"SELECT 2", 1}}},
+		{MySQL, "CREATE PROCEDURE p() BEGIN DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END; IF 1 THEN BEGIN SELECT 1; END; ELSE BEGIN -- c\nSELECT 2; END; END IF; END; SELECT 3;",
+			[]Statement{{"CREATE PROCEDURE p() BEGIN DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END; IF 1 THEN BEGIN SELECT 1; END; ELSE BEGIN -- c\nSELECT 2; END; END IF; END", 1}, {"SELECT 3", 2}}},
+		{SQLite, "CREATE TRIGGER t3 AFTER INSERT ON x BEGIN SELECT 1 FROM x WHERE id BETWEEN begin AND end; END; SELECT 2;",
+			[]Statement{{"CREATE TRIGGER t3 AFTER INSERT ON x BEGIN SELECT 1 FROM x WHERE id BETWEEN begin AND end; END", 1}, {"SELECT 2", 1}}},
 		// NO_BACKSLASH_ESCAPES, set as mysqldump sets it before a routine
 		// created under it: a backslash ends no string until sql_mode is
 		// set back.
