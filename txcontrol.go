@@ -36,31 +36,60 @@ func txControl(sql string) string {
 	return ""
 }
 
-// setting reports whether sql is a PRAGMA or a SET (but SET TRANSACTION):
-// a statement that may stand before a script's BEGIN, as sqlite3's .dump
-// writes PRAGMA foreign_keys=OFF before its BEGIN TRANSACTION. It stays
-// where it is, now inside Runway's transaction. Most settings act there as
-// before; PRAGMA foreign_keys does nothing in a transaction, where the
-// dump's rows go in with foreign keys off all the same unless the URL
-// turned them on (sqlite3 and Runway leave them off); one a transaction
-// refuses (PRAGMA journal_mode=WAL) fails with the database's own error.
+// setting reports whether sql is a statement that may stand before a
+// script's BEGIN, as sqlite3's .dump writes PRAGMA foreign_keys=OFF before
+// its BEGIN TRANSACTION: a SET of a session parameter, or PRAGMA
+// foreign_keys or defer_foreign_keys. It stays where it is, now inside
+// Runway's transaction, where it acts as it did before the BEGIN; but
+// PRAGMA foreign_keys does nothing in a transaction, where the dump's rows
+// go in with foreign keys off all the same unless the URL turned them on
+// (sqlite3 and Runway leave them off). What acts otherwise in a
+// transaction (SET LOCAL, SET CONSTRAINTS, SET TRANSACTION, SET SESSION
+// CHARACTERISTICS, PRAGMA journal_mode …) is no setting: the wrapper
+// after it is then the script's own transaction control, refused.
 func setting(sql string) bool {
 	first, second := firstWords(sql)
-	return first == "PRAGMA" || first == "SET" && second != "TRANSACTION"
+	switch first {
+	case "PRAGMA":
+		name, _, _ := strings.Cut(strings.ToLower(second), "=")
+		name = strings.TrimPrefix(name, "main.")
+		return name == "foreign_keys" || name == "defer_foreign_keys"
+	case "SET":
+		switch second {
+		case "LOCAL", "CONSTRAINTS", "TRANSACTION":
+			return false
+		case "SESSION":
+			w := leadWords(sql, 3)
+			return len(w) < 3 || w[2] != "CHARACTERISTICS"
+		}
+		return true
+	}
+	return false
 }
 
 // firstWords returns the first two words of sql, in upper case.
 func firstWords(sql string) (first, second string) {
+	w := leadWords(sql, 2)
+	if len(w) > 0 {
+		first = w[0]
+	}
+	if len(w) > 1 {
+		second = w[1]
+	}
+	return first, second
+}
+
+// leadWords returns up to n words from the first 64 bytes of sql, in upper
+// case.
+func leadWords(sql string, n int) []string {
 	words := strings.FieldsFunc(sql[:min(len(sql), 64)], func(r rune) bool {
 		return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == ';'
 	})
-	if len(words) > 0 {
-		first = strings.ToUpper(words[0])
+	words = words[:min(len(words), n)]
+	for i, w := range words {
+		words[i] = strings.ToUpper(w)
 	}
-	if len(words) > 1 {
-		second = strings.ToUpper(words[1])
-	}
-	return first, second
+	return words
 }
 
 func opensTx(sql string) bool {
@@ -102,7 +131,7 @@ func unwrapTx(file string, stmts []migration.Statement) ([]migration.Statement, 
 func ownTxError(file string, st migration.Statement) error {
 	return &migration.FileError{File: file, Line: st.Line, Err: fmt.Errorf(
 		"%w: %s: a migration runs in one transaction, which this statement would end or nest "+
-			"(a BEGIN … COMMIT around the whole script is fine, with nothing but SET or PRAGMA before it): put -- runway:no-transaction at the top of the file "+
+			"(a BEGIN … COMMIT around the whole script is fine, with nothing before it but SET or PRAGMA foreign_keys): put -- runway:no-transaction at the top of the file "+
 			"to run it as written, statement by statement, or remove the statement",
 		migration.ErrUnsupported, txControl(st.SQL))}
 }

@@ -135,7 +135,7 @@ var (
 	ErrUnknownDirective = errors.New("unknown directive")
 	ErrDownWithoutUp    = errors.New("down migration without an up migration")
 	ErrNoUpSection      = errors.New("no up section")
-	ErrInvalidUTF8      = errors.New("file is not valid UTF-8: convert a file saved in another encoding (iconv -f LATIN1 -t UTF-8), and write binary data as hex literals (mysqldump and mariadb-dump: --hex-blob)")
+	ErrInvalidUTF8      = errors.New("file is not valid UTF-8: a dump with binary columns must write them as hex literals (mysqldump and mariadb-dump: --hex-blob); a file saved in another encoding must be converted (iconv -f LATIN1 -t UTF-8)")
 	ErrUnsupported      = errors.New("unsupported migration file")
 	ErrUnterminated     = errors.New("unterminated")
 	ErrEmptyFile        = errors.New("the up file is empty (0 bytes): a truncated checkout or a failed write? Put the SQL in it, or a comment if the migration is deliberately a no-op")
