@@ -135,8 +135,10 @@ func (r *Runner) downPlans(a *analysis, o DownOptions) ([]downPlan, error) {
 				// they are the ones in the file now.
 				p.resumeAt = e.rev.StatementsApplied
 				if p.resumeAt > len(stmts) || changed(e.rev.StatementChecksums, stmts[:p.resumeAt]) {
-					problems = append(problems, problem(e, "resume-edited", fmt.Sprintf(
-						"%d statement(s) of its down script ran before it stopped, and they are not the first statements of %s any more", p.resumeAt, e.m.Down.File)))
+					pr := problem(e, "resume-edited", fmt.Sprintf(
+						"%d statement(s) of its down script ran before it stopped, and they are not the first statements of %s any more", p.resumeAt, e.m.Down.File))
+					pr.File = e.m.Down.File
+					problems = append(problems, pr)
 					continue
 				}
 			}

@@ -1413,8 +1413,8 @@ func TestDownResumesAfterAFailure(t *testing.T) {
 		// The statement that ran was edited: no resume.
 		edited := files("0001_a.up.sql", up1, "0001_a.down.sql", "-- runway:no-transaction\nDROP TABLE IF EXISTS rb;\nDROP TABLE ra;\n")
 		re, _ := runway.New(drv, edited)
-		if _, err := re.Down(ctx, runway.DownOptions{}); !errors.As(err, &ve) || ve.Problems[0].Kind != "resume-edited" {
-			t.Fatalf("down with the statement that ran edited: %v", err)
+		if _, err := re.Down(ctx, runway.DownOptions{}); !errors.As(err, &ve) || ve.Problems[0].Kind != "resume-edited" || ve.Problems[0].File != "0001_a.down.sql" {
+			t.Fatalf("down with the statement that ran edited: %v; want resume-edited, naming the down file", err)
 		}
 		fixed := files("0001_a.up.sql", up1, "0001_a.down.sql", "-- runway:no-transaction\nDROP TABLE rb;\nDROP TABLE ra;\n")
 		rf, _ := runway.New(drv, fixed)
