@@ -494,7 +494,7 @@ func (s *scanner) run() error {
 			}
 			s.advance(s.i + 1 + k + 1)
 
-		case c == '\\' && pg && s.start < 0 && !s.verbatim:
+		case c == '\\' && pg && !s.verbatim:
 			s.metaCommand()
 			continue
 
@@ -746,14 +746,16 @@ func (s *scanner) advance(j int) {
 	s.i = j
 }
 
-// metaCommand handles a psql meta-command at s.i, a backslash where a
-// PostgreSQL statement would begin, which no SQL statement does: its
-// arguments run to the end of the line. pg_dump's plain format opens and
+// metaCommand handles a psql meta-command at s.i: a backslash outside a
+// string, quoted identifier, dollar quote or comment, which no PostgreSQL
+// statement holds. Its arguments run to the end of the line; one after a
+// statement's text (SELECT … \gset) ends that statement, as in psql. pg_dump's plain format opens and
 // closes with \restrict and \unrestrict (since PostgreSQL 17.6, 16.10,
 // 15.14, 14.19 and 13.22), which only limit what psql itself may run:
 // they are skipped, so that a schema dump is a migration as it is. Any
 // other is kept as a meta span, which Split and splitStream refuse.
 func (s *scanner) metaCommand() {
+	s.terminate()
 	begin, line := s.i, s.line
 	s.skipLine()
 	text := strings.TrimRight(s.src[begin:s.i], " \t\r")

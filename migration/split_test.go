@@ -555,6 +555,9 @@ func TestPsqlMetaCommands(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Line != 2 || !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "\\connect is a psql meta-command") {
 			t.Errorf("\\connect: %v; want ErrUnsupported naming it at line 2", err)
 		}
+		if _, err = split("SELECT 1\n  AS x \\gset\nSELECT 2;\n"); !errors.As(err, &fe) || fe.Line != 2 || !strings.Contains(err.Error(), "\\gset is a psql meta-command") {
+			t.Errorf("\\gset after a statement's text: %v; want it refused at line 2", err)
+		}
 		if _, err = split(emptyCopy); !errors.As(err, &fe) || fe.Line != 2 || !strings.Contains(err.Error(), "COPY … FROM STDIN") {
 			t.Errorf("an empty COPY block: %v; want the COPY refused at line 2", err)
 		}
