@@ -171,7 +171,7 @@ const (
 	kwNot
 	kwAlter
 	kwTrait // DETERMINISTIC, SQL, DATA, INVOKER: a routine's characteristics, before its body
-	kwValue // SELECT, WHERE, AND, XOR, BY, RETURN, DISTINCT, BETWEEN, LIKE, INTO, WHEN, HAVING: a value follows, never a block
+	kwValue // SELECT, WHERE, AND, XOR, BY, RETURN, DISTINCT, BETWEEN, LIKE, INTO, WHEN, HAVING, IN, OUT, INOUT, DECLARE, FROM, UPDATE, JOIN, TABLE: a value or a name follows, never a block
 )
 
 // keyword classifies a word. w holds only identifier bytes, so OR-ing 0x20
@@ -182,6 +182,8 @@ func keyword(w string) kw {
 		switch {
 		case eqFold(w, "if"):
 			return kwIf
+		case eqFold(w, "in"):
+			return kwValue
 		case eqFold(w, "do"):
 			return kwDo
 		case eqFold(w, "or"):
@@ -201,7 +203,7 @@ func keyword(w string) kw {
 			return kwNot
 		case eqFold(w, "sql"):
 			return kwTrait
-		case eqFold(w, "and"), eqFold(w, "xor"):
+		case eqFold(w, "and"), eqFold(w, "xor"), eqFold(w, "out"):
 			return kwValue
 		}
 	case 4:
@@ -218,7 +220,7 @@ func keyword(w string) kw {
 			return kwHeader
 		case eqFold(w, "data"):
 			return kwTrait
-		case eqFold(w, "like"), eqFold(w, "into"), eqFold(w, "when"):
+		case eqFold(w, "like"), eqFold(w, "into"), eqFold(w, "when"), eqFold(w, "from"), eqFold(w, "join"):
 			return kwValue
 		}
 	case 5:
@@ -231,7 +233,7 @@ func keyword(w string) kw {
 			return kwRoutine
 		case eqFold(w, "alter"):
 			return kwAlter
-		case eqFold(w, "where"):
+		case eqFold(w, "where"), eqFold(w, "inout"), eqFold(w, "table"):
 			return kwValue
 		}
 	case 6:
@@ -242,7 +244,7 @@ func keyword(w string) kw {
 			return kwCreate
 		case eqFold(w, "repeat"):
 			return kwRepeat
-		case eqFold(w, "select"), eqFold(w, "return"), eqFold(w, "having"):
+		case eqFold(w, "select"), eqFold(w, "return"), eqFold(w, "having"), eqFold(w, "update"):
 			return kwValue
 		}
 	case 7:
@@ -253,7 +255,7 @@ func keyword(w string) kw {
 			return kwHeader
 		case eqFold(w, "invoker"):
 			return kwTrait
-		case eqFold(w, "between"):
+		case eqFold(w, "between"), eqFold(w, "declare"):
 			return kwValue
 		}
 	case 8:
@@ -681,8 +683,14 @@ func (s *scanner) word(k kw) {
 // reads as a column.
 func (s *scanner) columnAt(k kw, j int) bool {
 	switch s.prev {
-	case tokEq, tokPunct, kwValue, kwNot, kwOr:
+	case tokEq, tokPunct:
 		return true
+	case kwValue, kwNot, kwOr:
+		// Not before an SQLite trigger's body, where the word before its
+		// BEGIN may be a table named by, like, return or xor.
+		if s.d == MySQL || s.depth > 0 {
+			return true
+		}
 	case kwThen, kwElse:
 		if k == kwEnd {
 			return true
@@ -713,7 +721,7 @@ func valueFollows(src string, i int) bool {
 	}
 	switch w := strings.ToLower(src[i:j]); w {
 	case "and", "or", "xor", "from", "as", "then", "else", "when", "is", "in", "like", "between",
-		"div", "mod", "regexp", "rlike", "asc", "desc", "limit", "into", "group", "order", "having",
+		"div", "mod", "regexp", "rlike", "asc", "limit", "into", "group", "order", "having",
 		"where", "union", "on", "using", "join":
 		return true
 	}
