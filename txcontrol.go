@@ -39,28 +39,40 @@ func txControl(sql string) string {
 // setting reports whether sql is a statement that may stand before a
 // script's BEGIN, as sqlite3's .dump writes PRAGMA foreign_keys=OFF before
 // its BEGIN TRANSACTION: a SET of a session parameter, or PRAGMA
-// foreign_keys or defer_foreign_keys. It stays where it is, now inside
+// foreign_keys=OFF or defer_foreign_keys. It stays where it is, now inside
 // Runway's transaction, where it acts as it did before the BEGIN; but
 // PRAGMA foreign_keys does nothing in a transaction, where the dump's rows
 // go in with foreign keys off all the same unless the URL turned them on
 // (sqlite3 and Runway leave them off). What acts otherwise in a
 // transaction (SET LOCAL, SET CONSTRAINTS, SET TRANSACTION, SET SESSION
-// CHARACTERISTICS, PRAGMA journal_mode …) is no setting: the wrapper
+// CHARACTERISTICS, SET transaction_… and default_transaction_…, PRAGMA
+// foreign_keys=ON, PRAGMA journal_mode …) is no setting: the wrapper
 // after it is then the script's own transaction control, refused.
 func setting(sql string) bool {
 	first, second := firstWords(sql)
 	switch first {
 	case "PRAGMA":
-		name, _, _ := strings.Cut(strings.ToLower(second), "=")
-		name = strings.TrimPrefix(name, "main.")
-		return name == "foreign_keys" || name == "defer_foreign_keys"
+		// foreign_keys=OFF only: ON would do nothing in the transaction,
+		// and ON DELETE CASCADE would not fire.
+		p := strings.ToLower(strings.Join(leadWords(sql, 4)[1:], ""))
+		p = strings.TrimPrefix(p, "main.")
+		switch p {
+		case "foreign_keys=off", "foreign_keys=0", "foreign_keys=false", "foreign_keys=no":
+			return true
+		}
+		return strings.HasPrefix(p, "defer_foreign_keys=")
 	case "SET":
-		switch second {
-		case "LOCAL", "CONSTRAINTS", "TRANSACTION":
+		w := leadWords(sql, 3)
+		name := second
+		if name == "SESSION" && len(w) > 2 {
+			name = w[2]
+		}
+		name, _, _ = strings.Cut(name, "=")
+		switch {
+		case name == "LOCAL", name == "CONSTRAINTS", name == "TRANSACTION", name == "CHARACTERISTICS",
+			strings.HasPrefix(name, "TRANSACTION_"), strings.HasPrefix(name, "DEFAULT_TRANSACTION_"):
+			// What applies to the next transaction, or only inside one.
 			return false
-		case "SESSION":
-			w := leadWords(sql, 3)
-			return len(w) < 3 || w[2] != "CHARACTERISTICS"
 		}
 		return true
 	}
@@ -131,7 +143,7 @@ func unwrapTx(file string, stmts []migration.Statement) ([]migration.Statement, 
 func ownTxError(file string, st migration.Statement) error {
 	return &migration.FileError{File: file, Line: st.Line, Err: fmt.Errorf(
 		"%w: %s: a migration runs in one transaction, which this statement would end or nest "+
-			"(a BEGIN … COMMIT around the whole script is fine, with nothing before it but SET or PRAGMA foreign_keys): put -- runway:no-transaction at the top of the file "+
+			"(a BEGIN … COMMIT around the whole script is fine, with nothing before it but SET or PRAGMA foreign_keys=OFF): put -- runway:no-transaction at the top of the file "+
 			"to run it as written, statement by statement, or remove the statement",
 		migration.ErrUnsupported, txControl(st.SQL))}
 }

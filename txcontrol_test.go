@@ -150,8 +150,9 @@ func TestSettingsBeforeTheWrapper(t *testing.T) {
 		// What acts otherwise inside a transaction is no setting: refused
 		// before anything runs, as the script's own transaction control.
 		delete(dump, "0003_late.up.sql")
-		for _, other := range map[string][]string{"sqlite": {"PRAGMA journal_mode=WAL"},
-			"postgres": {"SET LOCAL lock_timeout = 0", "SET CONSTRAINTS ALL DEFERRED", "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", "set session characteristics as transaction read only"}}[tg.name] {
+		for _, other := range map[string][]string{"sqlite": {"PRAGMA journal_mode=WAL", "PRAGMA foreign_keys = ON"},
+			"postgres": {"SET LOCAL lock_timeout = 0", "SET CONSTRAINTS ALL DEFERRED", "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+				"set session characteristics as transaction read only", "SET transaction_read_only = on", "SET SESSION default_transaction_isolation = 'serializable'"}}[tg.name] {
 			dump["0003_other.up.sql"] = &fstest.MapFile{Data: []byte(other + ";\nBEGIN;\nINSERT INTO t VALUES (4);\nCOMMIT;\n")}
 			if _, err := up(t, drv, dump); !errors.Is(err, runway.ErrSource) || !strings.Contains(err.Error(), "0003_other.up.sql:2") {
 				t.Errorf("%s before BEGIN: %v; want the BEGIN refused at line 2", other, err)

@@ -2,7 +2,6 @@ package migration
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -170,8 +169,9 @@ const (
 	kwRow
 	kwNot
 	kwAlter
-	kwTrait // DETERMINISTIC, SQL, DATA, INVOKER: a routine's characteristics, before its body
-	kwValue // SELECT, WHERE, AND, XOR, BY, RETURN, DISTINCT, BETWEEN, LIKE, INTO, WHEN, HAVING, IN, OUT, INOUT, DECLARE, FROM, UPDATE, JOIN, TABLE: a value or a name follows, never a block
+	kwTrait   // DETERMINISTIC, SQL, DATA, INVOKER: a routine's characteristics, before its body
+	kwValue   // SELECT, WHERE, AND, DISTINCT, BETWEEN, INTO, WHEN, HAVING, IN, FROM, UPDATE, TABLE: a value or a name follows, never a block
+	kwValueMy // BY, XOR, LIKE, JOIN, OUT, INOUT, RETURN, DECLARE: the same in MySQL, where they are reserved; SQLite names columns so
 )
 
 // keyword classifies a word. w holds only identifier bytes, so OR-ing 0x20
@@ -189,7 +189,7 @@ func keyword(w string) kw {
 		case eqFold(w, "or"):
 			return kwOr
 		case eqFold(w, "by"):
-			return kwValue
+			return kwValueMy
 		}
 	case 3:
 		switch {
@@ -203,8 +203,10 @@ func keyword(w string) kw {
 			return kwNot
 		case eqFold(w, "sql"):
 			return kwTrait
-		case eqFold(w, "and"), eqFold(w, "xor"), eqFold(w, "out"):
+		case eqFold(w, "and"):
 			return kwValue
+		case eqFold(w, "xor"), eqFold(w, "out"):
+			return kwValueMy
 		}
 	case 4:
 		switch {
@@ -220,8 +222,10 @@ func keyword(w string) kw {
 			return kwHeader
 		case eqFold(w, "data"):
 			return kwTrait
-		case eqFold(w, "like"), eqFold(w, "into"), eqFold(w, "when"), eqFold(w, "from"), eqFold(w, "join"):
+		case eqFold(w, "into"), eqFold(w, "when"), eqFold(w, "from"):
 			return kwValue
+		case eqFold(w, "like"), eqFold(w, "join"):
+			return kwValueMy
 		}
 	case 5:
 		switch {
@@ -233,8 +237,10 @@ func keyword(w string) kw {
 			return kwRoutine
 		case eqFold(w, "alter"):
 			return kwAlter
-		case eqFold(w, "where"), eqFold(w, "inout"), eqFold(w, "table"):
+		case eqFold(w, "where"), eqFold(w, "table"):
 			return kwValue
+		case eqFold(w, "inout"):
+			return kwValueMy
 		}
 	case 6:
 		switch {
@@ -244,8 +250,10 @@ func keyword(w string) kw {
 			return kwCreate
 		case eqFold(w, "repeat"):
 			return kwRepeat
-		case eqFold(w, "select"), eqFold(w, "return"), eqFold(w, "having"), eqFold(w, "update"):
+		case eqFold(w, "select"), eqFold(w, "having"), eqFold(w, "update"):
 			return kwValue
+		case eqFold(w, "return"):
+			return kwValueMy
 		}
 	case 7:
 		switch {
@@ -255,8 +263,10 @@ func keyword(w string) kw {
 			return kwHeader
 		case eqFold(w, "invoker"):
 			return kwTrait
-		case eqFold(w, "between"), eqFold(w, "declare"):
+		case eqFold(w, "between"):
 			return kwValue
+		case eqFold(w, "declare"):
+			return kwValueMy
 		}
 	case 8:
 		switch {
@@ -566,7 +576,9 @@ func (s *scanner) run() error {
 			s.word(kind)
 
 		default:
-			kind = tokPunct
+			if c != '}' { // {d '2024-01-01'} ends a value
+				kind = tokPunct
+			}
 			s.i++
 		}
 		s.mark(begin, line)
@@ -687,8 +699,12 @@ func (s *scanner) columnAt(k kw, j int) bool {
 		return true
 	case kwValue, kwNot, kwOr:
 		// Not before an SQLite trigger's body, where the word before its
-		// BEGIN may be a table named by, like, return or xor.
+		// BEGIN may be a table's name.
 		if s.d == MySQL || s.depth > 0 {
+			return true
+		}
+	case kwValueMy:
+		if s.d == MySQL {
 			return true
 		}
 	case kwThen, kwElse:
@@ -925,33 +941,68 @@ func (s *scanner) delimiterCommand() bool {
 	return true
 }
 
-// sqlModeSet finds the assignments to sql_mode in a SET statement.
-var sqlModeSet = regexp.MustCompile(`(?i)(?:^|[\s,.@])sql_mode\s*:?=\s*('[^']*'|"[^"]*"|[^\s,*]+)`)
-
 // noBackslashEscapes tells, for a MySQL statement that sets the session's
 // sql_mode (SET sql_mode = '…', as mysqldump writes it before a routine
 // created under another mode: /*!50003 SET sql_mode = '…' */), whether
 // backslashes stop escaping in the strings of the statements after it
 // (NO_BACKSLASH_ESCAPES). A value that is not a literal (@saved_sql_mode,
 // DEFAULT) is taken for the server's default, with escapes. ok is false
-// for any other statement.
+// for any other statement, and for what leaves the session's mode as it
+// is: SET GLOBAL, MariaDB's SET STATEMENT … FOR, a user variable.
 func noBackslashEscapes(stmt string) (on, ok bool) {
 	if strings.HasPrefix(stmt, "/*!") {
-		stmt = strings.TrimLeft(stmt[3:], "0123456789")
+		stmt = strings.TrimSuffix(strings.TrimLeft(stmt[3:], "0123456789"), "*/")
 	}
-	stmt = strings.TrimLeft(stmt, " \t\r\n")
-	if len(stmt) < 4 || !strings.EqualFold(stmt[:4], "set ") && !strings.EqualFold(stmt[:4], "set\t") {
+	w := strings.Fields(stmt[:min(len(stmt), 32)])
+	if len(w) < 2 || !strings.EqualFold(w[0], "set") || strings.EqualFold(w[1], "statement") {
 		return false, false
 	}
-	m := sqlModeSet.FindAllStringSubmatch(stmt, -1)
-	if m == nil {
-		return false, false
+	stmt = strings.TrimLeft(stmt, " \t\r\n")[3:]
+	for _, a := range topLevel(stmt, ',') {
+		name, value, found := strings.Cut(a, "=")
+		if !found {
+			continue
+		}
+		name = strings.ToLower(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(name), ":")))
+		for _, scope := range []string{"session ", "local ", "@@session.", "@@local.", "@@"} {
+			name = strings.TrimSpace(strings.TrimPrefix(name, scope))
+		}
+		if name != "sql_mode" {
+			continue // another variable, a user variable, GLOBAL or @@global.
+		}
+		value = strings.TrimSpace(value)
+		ok = true
+		on = value != "" && (value[0] == '\'' || value[0] == '"') && strings.Contains(strings.ToUpper(value), "NO_BACKSLASH_ESCAPES")
 	}
-	v := m[len(m)-1][1]
-	if v[0] != '\'' && v[0] != '"' {
-		return false, true
+	return on, ok
+}
+
+// topLevel splits s at sep outside quotes and parentheses.
+func topLevel(s string, sep byte) []string {
+	var out []string
+	var quote byte
+	depth, from := 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == '\\' && quote != '`' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"' || c == '`':
+			quote = c
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case c == sep && depth == 0:
+			out = append(out, s[from:i])
+			from = i + 1
+		}
 	}
-	return strings.Contains(strings.ToUpper(v), "NO_BACKSLASH_ESCAPES"), true
+	return append(out, s[from:])
 }
 
 // atLineStart reports whether only spaces and tabs precede offset i on its line.

@@ -145,6 +145,19 @@ func TestSplit(t *testing.T) {
 				{"CREATE TRIGGER tl AFTER INSERT ON like BEGIN SELECT 1; END", 2}, {"SELECT 2", 2}}},
 		{MySQL, "CREATE PROCEDURE p(IN begin INT, OUT end INT) BEGIN DECLARE begin2 INT; UPDATE begin SET x = 1; DELETE FROM end WHERE x = 0; END; SELECT 1;",
 			[]Statement{{"CREATE PROCEDURE p(IN begin INT, OUT end INT) BEGIN DECLARE begin2 INT; UPDATE begin SET x = 1; DELETE FROM end WHERE x = 0; END", 1}, {"SELECT 1", 1}}},
+		// SQLite names columns out, like, by …; {d '…'} ends a value.
+		{SQLite, "CREATE TRIGGER sl AFTER INSERT ON shifts BEGIN\n  INSERT INTO log SELECT id, CASE WHEN out IS NULL THEN \"in\" ELSE out END FROM shifts WHERE id = new.id;\nEND;\nSELECT 2;",
+			[]Statement{{"CREATE TRIGGER sl AFTER INSERT ON shifts BEGIN\n  INSERT INTO log SELECT id, CASE WHEN out IS NULL THEN \"in\" ELSE out END FROM shifts WHERE id = new.id;\nEND", 1}, {"SELECT 2", 4}}},
+		{SQLite, "CREATE TRIGGER sb AFTER INSERT ON t BEGIN SELECT CASE WHEN 1 THEN like ELSE by END, CASE WHEN 1 THEN declare ELSE return END FROM t; END; SELECT 2;",
+			[]Statement{{"CREATE TRIGGER sb AFTER INSERT ON t BEGIN SELECT CASE WHEN 1 THEN like ELSE by END, CASE WHEN 1 THEN declare ELSE return END FROM t; END", 1}, {"SELECT 2", 1}}},
+		{MySQL, "CREATE TRIGGER t_bi BEFORE INSERT ON t FOR EACH ROW SET NEW.d = CASE WHEN NEW.id > 0 THEN {d '2024-01-01'} ELSE {d '2024-12-31'} END;\nCREATE TABLE u (id INT);",
+			[]Statement{{"CREATE TRIGGER t_bi BEFORE INSERT ON t FOR EACH ROW SET NEW.d = CASE WHEN NEW.id > 0 THEN {d '2024-01-01'} ELSE {d '2024-12-31'} END", 1}, {"CREATE TABLE u (id INT)", 2}}},
+		// What leaves the session's sql_mode as it is keeps backslash escapes.
+		{MySQL, "SET GLOBAL sql_mode = 'NO_BACKSLASH_ESCAPES';\nSET STATEMENT sql_mode = 'NO_BACKSLASH_ESCAPES' FOR SELECT 1;\n" +
+			"SET @note = 'run with sql_mode=\"NO_BACKSLASH_ESCAPES\" please', @sql_mode = 'NO_BACKSLASH_ESCAPES', @@global.sql_mode = 'NO_BACKSLASH_ESCAPES';\nINSERT INTO t VALUES ('it\\'s; ok');",
+			[]Statement{{"SET GLOBAL sql_mode = 'NO_BACKSLASH_ESCAPES'", 1}, {"SET STATEMENT sql_mode = 'NO_BACKSLASH_ESCAPES' FOR SELECT 1", 2},
+				{"SET @note = 'run with sql_mode=\"NO_BACKSLASH_ESCAPES\" please', @sql_mode = 'NO_BACKSLASH_ESCAPES', @@global.sql_mode = 'NO_BACKSLASH_ESCAPES'", 3},
+				{"INSERT INTO t VALUES ('it\\'s; ok')", 4}}},
 		{SQLite, "CREATE TRIGGER t3 AFTER INSERT ON x BEGIN SELECT 1 FROM x WHERE id BETWEEN begin AND end; END; SELECT 2;",
 			[]Statement{{"CREATE TRIGGER t3 AFTER INSERT ON x BEGIN SELECT 1 FROM x WHERE id BETWEEN begin AND end; END", 1}, {"SELECT 2", 1}}},
 		// NO_BACKSLASH_ESCAPES, set as mysqldump sets it before a routine
