@@ -170,7 +170,7 @@ const (
 	kwNot
 	kwAlter
 	kwTrait   // DETERMINISTIC, SQL, DATA, INVOKER: a routine's characteristics, before its body
-	kwValue   // SELECT, WHERE, AND, DISTINCT, BETWEEN, INTO, WHEN, HAVING, IN, FROM, UPDATE, TABLE: a value or a name follows, never a block
+	kwValue   // SELECT, WHERE, AND, DISTINCT, BETWEEN, INTO, WHEN, HAVING, IN, AS, FROM, UPDATE, TABLE: a value or a name follows, never a block
 	kwValueMy // BY, XOR, LIKE, JOIN, OUT, INOUT, RETURN, DECLARE: the same in MySQL, where they are reserved; SQLite names columns so
 )
 
@@ -182,7 +182,7 @@ func keyword(w string) kw {
 		switch {
 		case eqFold(w, "if"):
 			return kwIf
-		case eqFold(w, "in"):
+		case eqFold(w, "in"), eqFold(w, "as"):
 			return kwValue
 		case eqFold(w, "do"):
 			return kwDo
@@ -355,12 +355,13 @@ type scanner struct {
 	end              int // end of the last significant token
 	lastSemi         int // offset of the last ";" token kept inside a statement
 	words            int
-	header           bool // MySQL/SQLite: still in "CREATE [OR REPLACE] [DEFINER=…]" (MySQL: or "ALTER [DEFINER=…]")
-	anonBlock        bool // MySQL: the statement began with BEGIN, maybe MariaDB's "BEGIN NOT ATOMIC"
-	compound         bool // MySQL/SQLite CREATE TRIGGER|PROCEDURE|FUNCTION|EVENT, MySQL ALTER EVENT, MariaDB BEGIN NOT ATOMIC
-	depth            int  // open BEGIN/CASE/IF/LOOP… blocks (or BEGIN ATOMIC for PostgreSQL)
-	parens           int  // PostgreSQL: psql does not split inside parentheses
-	prev             kw   // the previous significant token
+	header           bool   // MySQL/SQLite: still in "CREATE [OR REPLACE] [DEFINER=…]" (MySQL: or "ALTER [DEFINER=…]")
+	anonBlock        bool   // MySQL: the statement began with BEGIN, maybe MariaDB's "BEGIN NOT ATOMIC"
+	compound         bool   // MySQL/SQLite CREATE TRIGGER|PROCEDURE|FUNCTION|EVENT, MySQL ALTER EVENT, MariaDB BEGIN NOT ATOMIC
+	depth            int    // open BEGIN/CASE/IF/LOOP… blocks (or BEGIN ATOMIC for PostgreSQL)
+	cases            uint64 // MySQL/SQLite: bit d-1 set when the block open at depth d is a CASE
+	parens           int    // PostgreSQL: psql does not split inside parentheses
+	prev             kw     // the previous significant token
 
 	delim    string // MySQL client delimiter when not ";"
 	noEscape bool   // MySQL: a SET sql_mode before turned NO_BACKSLASH_ESCAPES on
@@ -413,6 +414,7 @@ func (s *scanner) terminate() {
 	s.anonBlock = false
 	s.compound = false
 	s.depth = 0
+	s.cases = 0
 	s.parens = 0
 	s.prev = tokSemi
 }
@@ -644,7 +646,7 @@ func (s *scanner) word(k kw) {
 		}
 		switch k {
 		case kwBegin, kwCase:
-			s.depth++
+			s.open(k == kwCase)
 		case kwEnd:
 			if s.depth > 0 {
 				s.depth--
@@ -656,17 +658,17 @@ func (s *scanner) word(k kw) {
 		}
 		switch k {
 		case kwBegin:
-			s.depth++
+			s.open(false)
 		case kwCase:
 			if s.prev != kwEnd {
-				s.depth++
+				s.open(true)
 			}
 		case kwIf, kwLoop, kwWhile, kwRepeat, kwFor:
 			// Only at the start of a statement in the body: not IF(…),
 			// REPEAT(…), IF EXISTS, FOR EACH ROW, or END IF.
 			switch s.prev {
 			case tokSemi, tokColon, kwBegin, kwThen, kwElse, kwDo, kwLoop, kwRepeat, kwRow:
-				s.depth++
+				s.open(false)
 			case tokRParen, kwTrait:
 				// A routine whose body is one compound statement right
 				// after its parameters or characteristics: "CREATE
@@ -674,7 +676,7 @@ func (s *scanner) word(k kw) {
 				// Not FOR, which follows a parenthesis in "… IN (1, 2) FOR
 				// UPDATE".
 				if s.depth == 0 && k != kwFor {
-					s.depth++
+					s.open(false)
 				}
 			}
 		case kwEnd:
@@ -683,6 +685,24 @@ func (s *scanner) word(k kw) {
 			}
 		}
 	}
+}
+
+// open records a block opened in a MySQL or SQLite body, a CASE or not.
+func (s *scanner) open(isCase bool) {
+	s.depth++
+	if s.depth <= 64 {
+		bit := uint64(1) << (s.depth - 1)
+		if isCase {
+			s.cases |= bit
+		} else {
+			s.cases &^= bit
+		}
+	}
+}
+
+// inCase reports whether the innermost open block is a CASE.
+func (s *scanner) inCase() bool {
+	return s.depth > 0 && s.depth <= 64 && s.cases&(uint64(1)<<(s.depth-1)) != 0
 }
 
 // columnAt reports whether the BEGIN or END word k that ends at j is a
@@ -711,14 +731,24 @@ func (s *scanner) columnAt(k kw, j int) bool {
 		if k == kwEnd {
 			return true
 		}
+	case kwCase:
+		return true // CASE end WHEN …
 	}
-	return comparedAt(s.src, j) || k == kwBegin && valueFollows(s.src, j)
+	if k == kwEnd {
+		// The END of a CASE may be compared or followed by anything
+		// (CASE … END = 1, CASE … END AS x); a block's END is followed by
+		// ";", a label or IF, LOOP …, never by what follows a value.
+		return !s.inCase() && (comparedAt(s.src, j) || valueFollows(s.d, s.src, j, false))
+	}
+	return comparedAt(s.src, j) || valueFollows(s.d, s.src, j, true)
 }
 
 // valueFollows reports whether the text at i, after blanks, is what only
-// follows a value: an operator, ",", ")", ";", ".", or a word such as AND,
-// FROM or THEN; a comment does not count.
-func valueFollows(src string, i int) bool {
+// follows a value: an operator, ",", ")", ".", ";" (with semi: after a
+// BEGIN, not after an END), or a word such as AND, FROM or THEN; a comment
+// does not count. DESC is a MySQL statement (DESC t), so it follows a
+// value in SQLite only.
+func valueFollows(d Dialect, src string, i int, semi bool) bool {
 	for i < len(src) && (src[i] == ' ' || src[i] == '\t' || src[i] == '\n' || src[i] == '\r') {
 		i++
 	}
@@ -726,7 +756,9 @@ func valueFollows(src string, i int) bool {
 		return false
 	}
 	switch c := src[i]; c {
-	case ',', ')', ';', '.', '+', '*', '%', '|', '&', '^', '=', '<', '>', '!':
+	case ';':
+		return semi
+	case ',', ')', '.', '+', '*', '%', '|', '&', '^', '=', '<', '>', '!':
 		return true
 	case '-', '/':
 		return i+1 < len(src) && src[i+1] != c && src[i+1] != '*'
@@ -738,8 +770,10 @@ func valueFollows(src string, i int) bool {
 	switch w := strings.ToLower(src[i:j]); w {
 	case "and", "or", "xor", "from", "as", "then", "else", "when", "is", "in", "like", "between",
 		"div", "mod", "regexp", "rlike", "asc", "limit", "into", "group", "order", "having",
-		"where", "union", "on", "using", "join":
+		"where", "union", "on", "using", "join", "collate":
 		return true
+	case "desc":
+		return d == SQLite
 	}
 	return false
 }
@@ -950,8 +984,8 @@ func (s *scanner) delimiterCommand() bool {
 // for any other statement, and for what leaves the session's mode as it
 // is: SET GLOBAL, MariaDB's SET STATEMENT … FOR, a user variable.
 func noBackslashEscapes(stmt string) (on, ok bool) {
-	if strings.HasPrefix(stmt, "/*!") {
-		stmt = strings.TrimSuffix(strings.TrimLeft(stmt[3:], "0123456789"), "*/")
+	if strings.HasPrefix(stmt, "/*!") || strings.HasPrefix(stmt, "/*M!") {
+		stmt = strings.TrimSuffix(strings.TrimLeft(stmt[strings.IndexByte(stmt, '!')+1:], "0123456789"), "*/")
 	}
 	w := strings.Fields(stmt[:min(len(stmt), 32)])
 	if len(w) < 2 || !strings.EqualFold(w[0], "set") || strings.EqualFold(w[1], "statement") {

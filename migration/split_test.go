@@ -152,6 +152,14 @@ func TestSplit(t *testing.T) {
 			[]Statement{{"CREATE TRIGGER sb AFTER INSERT ON t BEGIN SELECT CASE WHEN 1 THEN like ELSE by END, CASE WHEN 1 THEN declare ELSE return END FROM t; END", 1}, {"SELECT 2", 1}}},
 		{MySQL, "CREATE TRIGGER t_bi BEFORE INSERT ON t FOR EACH ROW SET NEW.d = CASE WHEN NEW.id > 0 THEN {d '2024-01-01'} ELSE {d '2024-12-31'} END;\nCREATE TABLE u (id INT);",
 			[]Statement{{"CREATE TRIGGER t_bi BEFORE INSERT ON t FOR EACH ROW SET NEW.d = CASE WHEN NEW.id > 0 THEN {d '2024-01-01'} ELSE {d '2024-12-31'} END", 1}, {"CREATE TABLE u (id INT)", 2}}},
+		// begin and end as aliases and names in one statement, in either
+		// order; a CASE's END compared or aliased.
+		{MySQL, "CREATE PROCEDURE p() BEGIN SELECT 1 AS begin, 2 AS end; SELECT MIN(x) begin, MAX(y) end FROM a AS begin JOIN b AS end ON begin.id = end.id; " +
+			"SELECT CASE end WHEN 1 THEN 'a' END, begin FROM t; IF CASE WHEN x > 0 THEN 1 ELSE 0 END = 1 THEN SELECT 1; END IF; END; SELECT 2;",
+			[]Statement{{"CREATE PROCEDURE p() BEGIN SELECT 1 AS begin, 2 AS end; SELECT MIN(x) begin, MAX(y) end FROM a AS begin JOIN b AS end ON begin.id = end.id; " +
+				"SELECT CASE end WHEN 1 THEN 'a' END, begin FROM t; IF CASE WHEN x > 0 THEN 1 ELSE 0 END = 1 THEN SELECT 1; END IF; END", 1}, {"SELECT 2", 1}}},
+		{SQLite, "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT a FROM t ORDER BY begin DESC, end; SELECT a FROM t ORDER BY end, begin; SELECT 1 AS begin, 2 AS end; END;\nCREATE TABLE u (x);",
+			[]Statement{{"CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT a FROM t ORDER BY begin DESC, end; SELECT a FROM t ORDER BY end, begin; SELECT 1 AS begin, 2 AS end; END", 1}, {"CREATE TABLE u (x)", 2}}},
 		// What leaves the session's sql_mode as it is keeps backslash escapes.
 		{MySQL, "SET GLOBAL sql_mode = 'NO_BACKSLASH_ESCAPES';\nSET STATEMENT sql_mode = 'NO_BACKSLASH_ESCAPES' FOR SELECT 1;\n" +
 			"SET @note = 'run with sql_mode=\"NO_BACKSLASH_ESCAPES\" please', @sql_mode = 'NO_BACKSLASH_ESCAPES', @@global.sql_mode = 'NO_BACKSLASH_ESCAPES';\nINSERT INTO t VALUES ('it\\'s; ok');",
@@ -168,6 +176,8 @@ func TestSplit(t *testing.T) {
 		{MySQL, "/*!50003 SET sql_mode = 'STRICT_TRANS_TABLES,NO_BACKSLASH_ESCAPES' */ ;\nINSERT INTO t VALUES ('C:\\');\n-- don't worry\nINSERT INTO t VALUES ('ok');\n/*!50003 SET sql_mode = @saved_sql_mode */ ;\nSELECT 'x\\'y';",
 			[]Statement{{"/*!50003 SET sql_mode = 'STRICT_TRANS_TABLES,NO_BACKSLASH_ESCAPES' */", 1}, {"INSERT INTO t VALUES ('C:\\')", 2},
 				{"INSERT INTO t VALUES ('ok')", 4}, {"/*!50003 SET sql_mode = @saved_sql_mode */", 5}, {"SELECT 'x\\'y'", 6}}},
+		{MySQL, "/*M!100000 SET sql_mode='NO_BACKSLASH_ESCAPES' */;\nSELECT 'C:\\';",
+			[]Statement{{"/*M!100000 SET sql_mode='NO_BACKSLASH_ESCAPES' */", 1}, {"SELECT 'C:\\'", 2}}},
 		{MySQL, "/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;\nSELECT 'a\\';b';",
 			[]Statement{{"/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */", 1}, {"SELECT 'a\\';b'", 2}}},
 		// drizzle-kit: "--" where a statement would begin is a comment to the mysql client.
