@@ -170,8 +170,9 @@ const (
 	kwNot
 	kwAlter
 	kwTrait   // DETERMINISTIC, SQL, DATA, INVOKER: a routine's characteristics, before its body
-	kwValue   // SELECT, WHERE, AND, DISTINCT, BETWEEN, INTO, WHEN, HAVING, IN, AS, FROM, UPDATE, TABLE: a value or a name follows, never a block
-	kwValueMy // BY, XOR, LIKE, JOIN, OUT, INOUT, RETURN, DECLARE: the same in MySQL, where they are reserved; SQLite names columns so
+	kwValue   // SELECT, SET, WHERE, AND, ON, DISTINCT, BETWEEN, INTO, WHEN, HAVING, IN, FROM, UPDATE, TABLE: a value or a name follows, never a block
+	kwValueMy // BY, XOR, MOD, DIV, LIKE, JOIN, OUT, INOUT, RETURN, DECLARE: the same in MySQL, where they are reserved; SQLite names columns so
+	kwAs      // AS: a name follows, never a block's END (but BEGIN: MariaDB's Oracle mode, CREATE PROCEDURE p AS BEGIN)
 )
 
 // keyword classifies a word. w holds only identifier bytes, so OR-ing 0x20
@@ -182,8 +183,10 @@ func keyword(w string) kw {
 		switch {
 		case eqFold(w, "if"):
 			return kwIf
-		case eqFold(w, "in"), eqFold(w, "as"):
+		case eqFold(w, "in"), eqFold(w, "on"):
 			return kwValue
+		case eqFold(w, "as"):
+			return kwAs
 		case eqFold(w, "do"):
 			return kwDo
 		case eqFold(w, "or"):
@@ -205,8 +208,10 @@ func keyword(w string) kw {
 			return kwTrait
 		case eqFold(w, "and"):
 			return kwValue
-		case eqFold(w, "xor"), eqFold(w, "out"):
+		case eqFold(w, "xor"), eqFold(w, "out"), eqFold(w, "mod"), eqFold(w, "div"):
 			return kwValueMy
+		case eqFold(w, "set"):
+			return kwValue
 		}
 	case 4:
 		switch {
@@ -359,7 +364,7 @@ type scanner struct {
 	anonBlock        bool   // MySQL: the statement began with BEGIN, maybe MariaDB's "BEGIN NOT ATOMIC"
 	compound         bool   // MySQL/SQLite CREATE TRIGGER|PROCEDURE|FUNCTION|EVENT, MySQL ALTER EVENT, MariaDB BEGIN NOT ATOMIC
 	depth            int    // open BEGIN/CASE/IF/LOOP… blocks (or BEGIN ATOMIC for PostgreSQL)
-	cases            uint64 // MySQL/SQLite: bit d-1 set when the block open at depth d is a CASE
+	cases            []bool // MySQL/SQLite: cases[d-1] tells whether the block open at depth d is a CASE
 	parens           int    // PostgreSQL: psql does not split inside parentheses
 	prev             kw     // the previous significant token
 
@@ -414,7 +419,7 @@ func (s *scanner) terminate() {
 	s.anonBlock = false
 	s.compound = false
 	s.depth = 0
-	s.cases = 0
+	s.cases = s.cases[:0]
 	s.parens = 0
 	s.prev = tokSemi
 }
@@ -690,19 +695,12 @@ func (s *scanner) word(k kw) {
 // open records a block opened in a MySQL or SQLite body, a CASE or not.
 func (s *scanner) open(isCase bool) {
 	s.depth++
-	if s.depth <= 64 {
-		bit := uint64(1) << (s.depth - 1)
-		if isCase {
-			s.cases |= bit
-		} else {
-			s.cases &^= bit
-		}
-	}
+	s.cases = append(s.cases[:min(len(s.cases), s.depth-1)], isCase)
 }
 
 // inCase reports whether the innermost open block is a CASE.
 func (s *scanner) inCase() bool {
-	return s.depth > 0 && s.depth <= 64 && s.cases&(uint64(1)<<(s.depth-1)) != 0
+	return s.depth > 0 && s.depth <= len(s.cases) && s.cases[s.depth-1]
 }
 
 // columnAt reports whether the BEGIN or END word k that ends at j is a
@@ -733,6 +731,10 @@ func (s *scanner) columnAt(k kw, j int) bool {
 		}
 	case kwCase:
 		return true // CASE end WHEN …
+	case kwAs:
+		if k == kwEnd {
+			return true
+		}
 	}
 	if k == kwEnd {
 		// The END of a CASE may be compared or followed by anything

@@ -160,6 +160,14 @@ func TestSplit(t *testing.T) {
 				"SELECT CASE end WHEN 1 THEN 'a' END, begin FROM t; IF CASE WHEN x > 0 THEN 1 ELSE 0 END = 1 THEN SELECT 1; END IF; END", 1}, {"SELECT 2", 1}}},
 		{SQLite, "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT a FROM t ORDER BY begin DESC, end; SELECT a FROM t ORDER BY end, begin; SELECT 1 AS begin, 2 AS end; END;\nCREATE TABLE u (x);",
 			[]Statement{{"CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT a FROM t ORDER BY begin DESC, end; SELECT a FROM t ORDER BY end, begin; SELECT 1 AS begin, 2 AS end; END", 1}, {"CREATE TABLE u (x)", 2}}},
+		// end compared inside a CASE after SET, ON, MOD; more than 64
+		// nested blocks; MariaDB's Oracle mode: AS BEGIN.
+		{MySQL, "CREATE PROCEDURE p(x INT)\nBEGIN\n  CASE x\n    WHEN 1 THEN UPDATE t SET end = 5;\n    ELSE SELECT CASE WHEN EXISTS (SELECT 1 FROM t JOIN t AS t2 ON end = t2.a) THEN a MOD end END FROM t;\n  END CASE;\nEND;\nCREATE TABLE u (x INT);",
+			[]Statement{{"CREATE PROCEDURE p(x INT)\nBEGIN\n  CASE x\n    WHEN 1 THEN UPDATE t SET end = 5;\n    ELSE SELECT CASE WHEN EXISTS (SELECT 1 FROM t JOIN t AS t2 ON end = t2.a) THEN a MOD end END FROM t;\n  END CASE;\nEND", 1}, {"CREATE TABLE u (x INT)", 8}}},
+		{MySQL, "CREATE PROCEDURE p() " + strings.Repeat("BEGIN ", 66) + "SELECT CASE WHEN 1 THEN 1 END AS v, CASE WHEN 1 THEN 2 END, 3; " + strings.Repeat("END; ", 65) + "END; SELECT 2;",
+			[]Statement{{"CREATE PROCEDURE p() " + strings.Repeat("BEGIN ", 66) + "SELECT CASE WHEN 1 THEN 1 END AS v, CASE WHEN 1 THEN 2 END, 3; " + strings.Repeat("END; ", 65) + "END", 1}, {"SELECT 2", 1}}},
+		{MySQL, "SET sql_mode = ORACLE;\nCREATE PROCEDURE p AS BEGIN SELECT 1; SELECT 2; END;\nCREATE TABLE u (x INT);",
+			[]Statement{{"SET sql_mode = ORACLE", 1}, {"CREATE PROCEDURE p AS BEGIN SELECT 1; SELECT 2; END", 2}, {"CREATE TABLE u (x INT)", 3}}},
 		// What leaves the session's sql_mode as it is keeps backslash escapes.
 		{MySQL, "SET GLOBAL sql_mode = 'NO_BACKSLASH_ESCAPES';\nSET STATEMENT sql_mode = 'NO_BACKSLASH_ESCAPES' FOR SELECT 1;\n" +
 			"SET @note = 'run with sql_mode=\"NO_BACKSLASH_ESCAPES\" please', @sql_mode = 'NO_BACKSLASH_ESCAPES', @@global.sql_mode = 'NO_BACKSLASH_ESCAPES';\nINSERT INTO t VALUES ('it\\'s; ok');",
