@@ -402,7 +402,9 @@ func (d *Driver) querySession(ctx context.Context, conn *sql.Conn, query string,
 
 // watched runs query with ctx watched as execSession describes. When ctx
 // ends, the session is also killed on the server (killSession) before its
-// socket is closed, and watched returns only once that is done.
+// socket is closed, and watched returns only once that is done: the session
+// has left the server, or killTimeout has passed, or (for the session Open
+// dialed) killGrace has and the socket is closed.
 func (d *Driver) watched(ctx context.Context, query func(ctx context.Context) error) error {
 	d.mu.Lock()
 	nc := d.sessionNet
@@ -444,6 +446,12 @@ func (d *Driver) watched(ctx context.Context, query func(ctx context.Context) er
 	}
 	err := query(qctx)
 	if stop() {
+		if nc == nil && err != nil && ctx.Err() != nil {
+			// go-sql-driver's own watcher closed the socket and the query
+			// returned before the AfterFunc started: the KILL is still owed,
+			// or the statement runs on without its client.
+			d.killSession(ctx)
+		}
 		return err
 	}
 	<-killed
@@ -477,7 +485,25 @@ func (d *Driver) killSession(ctx context.Context) {
 	defer cancel()
 	// An error is left alone: the session may be gone already, and closing
 	// the socket, which follows, is the fallback.
-	d.db.ExecContext(kctx, "KILL CONNECTION "+strconv.FormatInt(id, 10))
+	if _, err := d.db.ExecContext(kctx, "KILL CONNECTION "+strconv.FormatInt(id, 10)); err != nil {
+		return
+	}
+	// KILL returns once the session is marked; the session ends its
+	// statement (a DDL may be past the point where it can stop) and leaves
+	// afterwards. Wait for that, so that when the run reports what it
+	// applied, nothing of it is still working on the server.
+	for {
+		var n int
+		err := d.db.QueryRowContext(kctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", id).Scan(&n)
+		if err != nil || n == 0 {
+			return
+		}
+		select {
+		case <-kctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // HistoryTable is the history table the driver was opened with
