@@ -93,6 +93,11 @@ func (s *streamed) readAll(file, checksum string) (string, error) {
 	}
 	defer f.Close()
 	var b strings.Builder
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		// One allocation of the file's size (normalising only shortens it),
+		// not a buffer grown by doubling, whose copies a large file pays.
+		b.Grow(int(st.Size()))
+	}
 	h := sha256.New()
 	if _, err := io.Copy(io.MultiWriter(&b, h), newNormReader(f)); err != nil {
 		return "", &FileError{File: file, Err: err}
