@@ -97,6 +97,15 @@ func (r *Runner) Plan(ctx context.Context, o UpOptions) (*report.Report, error) 
 	for _, p := range plans {
 		pl := report.Planned{Version: p.e.m.Version.String(), Name: p.e.m.Name, File: p.e.m.Up.File,
 			NoTransaction: !p.useTx, ResumeAt: p.resumeAt}
+		if p.lazy {
+			// A large file run statement by statement: read as up reads it.
+			for st, err := range p.remaining(r.drv.Dialect()) {
+				if err != nil {
+					return r.finish(rep, fmt.Errorf("%w: %w", ErrSource, err))
+				}
+				pl.Statements = append(pl.Statements, report.Statement{Line: st.Line, SQL: st.SQL})
+			}
+		}
 		for _, st := range p.stmts[p.resumeAt:] {
 			pl.Statements = append(pl.Statements, report.Statement{Line: st.Line, SQL: st.SQL})
 		}

@@ -263,7 +263,7 @@ func (r *Runner) Down(ctx context.Context, o DownOptions) (*report.Report, error
 		if r.drv.TransactionalDDL() && !m.Down.NoTransaction && p.resumeAt == 0 {
 			err = r.drv.ApplyTx(ctx, []database.Step{{Statements: p.stmts, Remove: m.Version}})
 			if err != nil {
-				return r.finish(rep, stopped(ctx, r.failed(m.Version, m.Name, m.Down, p.stmts, 0, err, true)))
+				return r.finish(rep, stopped(ctx, r.failed(m.Version, m.Name, m.Down, allOf(p.stmts), 0, err, true)))
 			}
 		} else if err := r.revertStatements(ctx, p); err != nil {
 			return r.finish(rep, err)
@@ -324,7 +324,7 @@ func (r *Runner) revertStatements(ctx context.Context, p downPlan) error {
 		r.emit(Event{Kind: EventStatementStart, Version: m.Version.String(), Name: m.Name, File: m.Down.File,
 			Statement: i + 1, Statements: len(p.stmts), Line: st.Line, Down: true})
 		if err := r.drv.Exec(ctx, st); err != nil {
-			ferr := r.failed(m.Version, m.Name, m.Down, p.stmts, i, err, true)
+			ferr := r.failed(m.Version, m.Name, m.Down, allOf(p.stmts), i, err, true)
 			if !refused(err) {
 				// The row stays reverting, with the error, even when no
 				// statement completed: the failing one ran outside a

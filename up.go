@@ -166,7 +166,7 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 		plans = append(plans, p)
 	}
 	for _, p := range plans {
-		if len(p.stmts) == 0 && p.stream == nil {
+		if p.count() == 0 && p.stream == nil {
 			r.warn(rep, []string{fmt.Sprintf("%s has no statements: it will be recorded as applied without changing the database", p.e.m.Up.File)})
 		}
 	}
@@ -261,27 +261,113 @@ type applyPlan struct {
 	resumeAt int                 // statements already applied by an earlier run
 	useTx    bool                // statements and history row in one transaction
 	problem  *Problem
+
+	// lazy: a file too large to hold (migration.Script.Streamed) run
+	// statement by statement outside a transaction; stmts is nil and the
+	// statements are read from the file as they run. total is their
+	// number and resumed the Sums of the first resumeAt, both from a
+	// reading of the file before anything of it runs.
+	lazy    bool
+	total   int
+	resumed database.Sums
+
+	current   *migration.Statement // a lazy plan's failing statement (withCurrent)
+	currentAt int
+}
+
+// count is the number of p's statements (of the transaction's body where
+// useTx took its BEGIN and COMMIT out); 0 for a TxStreamer plan, which
+// counts them as it sends them.
+func (p applyPlan) count() int {
+	if p.lazy {
+		return p.total
+	}
+	return len(p.stmts)
+}
+
+// known is what p tells failed of its statements.
+func (p applyPlan) known() knownStatements {
+	if p.lazy {
+		return knownStatements{total: p.total, current: p.current, at0: p.currentAt}
+	}
+	return allOf(p.stmts)
+}
+
+// withCurrent is p with st, statement i of a lazy plan, kept for the error
+// that statement failed with.
+func (p applyPlan) withCurrent(st migration.Statement, i int) applyPlan {
+	p.current, p.currentAt = &st, i
+	return p
+}
+
+// resumedSums is the Sums of the statements an earlier run applied.
+func (p applyPlan) resumedSums() database.Sums {
+	if p.lazy {
+		return p.resumed
+	}
+	return database.SumsOf(p.stmts[:p.resumeAt])
+}
+
+// remaining yields p's statements from resumeAt on. A lazy plan reads them
+// from the file again, ahead of the database (readAhead); a file that no
+// longer holds what planApply read ends the sequence with an error
+// wrapping migration.ErrChanged before any statement beyond it runs.
+func (p applyPlan) remaining(d migration.Dialect) iter.Seq2[migration.Statement, error] {
+	if !p.lazy {
+		return func(yield func(migration.Statement, error) bool) {
+			for _, st := range p.stmts[p.resumeAt:] {
+				if !yield(st, nil) {
+					return
+				}
+			}
+		}
+	}
+	return func(yield func(migration.Statement, error) bool) {
+		i := 0
+		for st, err := range readAhead(p.e.m.Up.StatementSeq(d)) {
+			if err == nil && i >= p.total {
+				err = &migration.FileError{File: p.e.m.Up.File, Err: migration.ErrChanged}
+			}
+			if err != nil {
+				yield(migration.Statement{}, err)
+				return
+			}
+			if i++; i <= p.resumeAt {
+				continue
+			}
+			if !yield(st, nil) {
+				return
+			}
+		}
+	}
 }
 
 func (r *Runner) planApply(e entry) (applyPlan, error) {
-	// A large file applied in one transaction is streamed when the driver
-	// can: its statements are never all in memory.
-	if ts, ok := r.drv.(database.TxStreamer); ok && e.m.Up.Streamed() && !r.cfg.singleTx &&
-		r.drv.TransactionalDDL() && !e.m.Up.NoTransaction && (e.rev == nil || e.rev.StatementsApplied == 0) {
-		return applyPlan{e: e, stream: ts, useTx: true}, nil
+	resume := e.rev != nil && e.rev.StatementsApplied > 0
+	inTx := r.drv.TransactionalDDL() && !e.m.Up.NoTransaction && !resume
+	if e.m.Up.Streamed() && !r.cfg.singleTx {
+		// A large file is never held whole: in one transaction it is
+		// streamed where the driver can, and statement by statement it
+		// is read as it runs, after one reading that counts and checks it.
+		if ts, ok := r.drv.(database.TxStreamer); ok && inTx {
+			return applyPlan{e: e, stream: ts, useTx: true}, nil
+		}
+		if !inTx {
+			return r.planLazy(e)
+		}
 	}
 	stmts, err := e.m.Up.Statements(r.drv.Dialect())
 	if err != nil {
 		return applyPlan{}, fmt.Errorf("%w: %w", ErrSource, err)
 	}
 	p := applyPlan{e: e, stmts: stmts}
-	if e.rev != nil && e.rev.StatementsApplied > 0 {
+	if resume {
 		p.resumeAt = e.rev.StatementsApplied
-		if pr := checkResume(e, stmts); pr != nil {
-			p.problem = pr
-		}
+		k := min(p.resumeAt, len(stmts))
+		at, changed := database.Changed(e.rev.StatementChecksums, stmts[:k])
+		p.problem = resumeProblem(e, len(stmts), at, changed, func(i int) int { return stmts[i].Line })
 	}
-	p.useTx = r.drv.TransactionalDDL() && !e.m.Up.NoTransaction && p.resumeAt == 0
+	p.useTx = inTx
 	if p.useTx {
 		if p.stmts, err = unwrapTx(e.m.Up.File, stmts); err != nil {
 			return applyPlan{}, fmt.Errorf("%w: %w", ErrSource, err)
@@ -290,23 +376,59 @@ func (r *Runner) planApply(e entry) (applyPlan, error) {
 	return p, nil
 }
 
-// checkResume verifies that the statements an earlier run applied are unchanged.
-func checkResume(e entry, stmts []migration.Statement) *Problem {
-	k := e.rev.StatementsApplied
-	if k > len(stmts) {
-		pr := problem(e, "resume-edited", fmt.Sprintf("an earlier run applied %d statements, the file now has %d", k, len(stmts)))
-		return &pr
+// planLazy plans a large file that runs statement by statement: it reads
+// the file once before anything of it runs, as the whole-file path does,
+// so that a file that does not split, or whose statements an earlier run
+// applied have changed, stops the run before its first statement; and so
+// that the history row can say how many statements there are. Memory stays
+// bounded by the largest statement.
+func (r *Runner) planLazy(e entry) (applyPlan, error) {
+	p := applyPlan{e: e, lazy: true}
+	var (
+		check *database.ChangeCheck
+		lines []int // of the statements an earlier run applied, for the problem
+	)
+	if e.rev != nil && e.rev.StatementsApplied > 0 {
+		p.resumeAt = e.rev.StatementsApplied
+		check = database.NewChangeCheck(e.rev.StatementChecksums)
 	}
-	switch i, changed := database.Changed(e.rev.StatementChecksums, stmts[:k]); {
+	for st, err := range e.m.Up.StatementSeq(r.drv.Dialect()) {
+		if err != nil {
+			return applyPlan{}, fmt.Errorf("%w: %w", ErrSource, err)
+		}
+		if p.total < p.resumeAt {
+			sum := st.Checksum()
+			check.Add(sum)
+			p.resumed.Add(sum)
+			lines = append(lines, st.Line)
+		}
+		p.total++
+	}
+	if check != nil {
+		at, changed := check.Result()
+		p.problem = resumeProblem(e, p.total, at, changed, func(i int) int { return lines[i] })
+	}
+	return p, nil
+}
+
+// resumeProblem says whether the statements an earlier run applied (the
+// row's StatementsApplied, against total in the file now) are unchanged:
+// at and changed are database.Changed's for them, line gives a
+// statement's line.
+func resumeProblem(e entry, total, at int, changed bool, line func(i int) int) *Problem {
+	k := e.rev.StatementsApplied
+	var pr Problem
+	switch {
+	case k > total:
+		pr = problem(e, "resume-edited", fmt.Sprintf("an earlier run applied %d statements, the file now has %d", k, total))
 	case !changed:
 		return nil
-	case i >= 0:
-		pr := problem(e, "resume-edited", fmt.Sprintf("statement %d (line %d) was applied by an earlier run and has changed since", i+1, stmts[i].Line))
-		return &pr
+	case at >= 0:
+		pr = problem(e, "resume-edited", fmt.Sprintf("statement %d (line %d) was applied by an earlier run and has changed since", at+1, line(at)))
 	default:
-		pr := problem(e, "resume-edited", fmt.Sprintf("statements 1–%d were applied by an earlier run, and one of them has changed since (line %d to line %d)", k, stmts[0].Line, stmts[k-1].Line))
-		return &pr
+		pr = problem(e, "resume-edited", fmt.Sprintf("statements 1–%d were applied by an earlier run, and one of them has changed since (line %d to line %d)", k, line(0), line(k-1)))
 	}
+	return &pr
 }
 
 func resumeProblems(plans []applyPlan) []Problem {
@@ -405,7 +527,7 @@ func (r *Runner) applyEach(ctx context.Context, rep *report.Report, tb database.
 			return fmt.Errorf("apply %s: %w", plans[len(plans)-1].e.m.Up.File, err)
 		}
 		p := plans[n]
-		err = r.failed(p.e.m.Version, p.e.m.Name, p.e.m.Up, p.stmts, 0, err, false)
+		err = r.failed(p.e.m.Version, p.e.m.Name, p.e.m.Up, allOf(p.stmts), 0, err, false)
 		r.warnSentWith(rep, err, plans[n+1:])
 		return err
 	}
@@ -442,11 +564,11 @@ func (r *Runner) revision(m *migration.Migration, state database.State, start ti
 
 func (r *Runner) startEvent(p applyPlan) {
 	r.emit(Event{Kind: EventMigrationStart, Version: p.e.m.Version.String(), Name: p.e.m.Name,
-		File: p.e.m.Up.File, Statements: len(p.stmts), Resumed: p.resumeAt})
+		File: p.e.m.Up.File, Statements: p.count(), Resumed: p.resumeAt})
 }
 
 func (r *Runner) doneEvent(rep *report.Report, p applyPlan, d time.Duration) {
-	r.doneEventN(rep, p, len(p.stmts), d)
+	r.doneEventN(rep, p, p.count(), d)
 }
 
 func (r *Runner) doneEventN(rep *report.Report, p applyPlan, stmts int, d time.Duration) {
@@ -473,7 +595,7 @@ func (r *Runner) applyStream(ctx context.Context, rep *report.Report, p applyPla
 			r.emit(Event{Kind: EventMigrationFail, Version: p.e.m.Version.String(), Name: p.e.m.Name, File: p.e.m.Up.File, Err: fe})
 			return fmt.Errorf("%w: %w (rolled back: nothing of it was applied)", ErrSource, fe)
 		}
-		return r.failed(p.e.m.Version, p.e.m.Name, p.e.m.Up, nil, 0, err, false)
+		return r.failed(p.e.m.Version, p.e.m.Name, p.e.m.Up, knownStatements{}, 0, err, false)
 	}
 	r.doneEventN(rep, p, n, r.cfg.now().Sub(start))
 	return nil
@@ -546,7 +668,7 @@ func (r *Runner) applyTx(ctx context.Context, rep *report.Report, p applyPlan) e
 	rev.StatementsApplied, rev.StatementsTotal = len(p.stmts), len(p.stmts)
 	err := r.drv.ApplyTx(ctx, []database.Step{{Statements: p.stmts, Record: &rev}})
 	if err != nil {
-		return r.failed(p.e.m.Version, p.e.m.Name, p.e.m.Up, p.stmts, 0, err, false)
+		return r.failed(p.e.m.Version, p.e.m.Name, p.e.m.Up, allOf(p.stmts), 0, err, false)
 	}
 	r.doneEvent(rep, p, r.cfg.now().Sub(start))
 	return nil
@@ -565,7 +687,7 @@ func (r *Runner) applySingleTx(ctx context.Context, rep *report.Report, plans []
 		var ee *database.ExecError
 		if errors.As(err, &ee) && ee.Step >= 0 && ee.Step < len(plans) {
 			p := plans[ee.Step]
-			ferr := r.failed(p.e.m.Version, p.e.m.Name, p.e.m.Up, p.stmts, 0, err, false)
+			ferr := r.failed(p.e.m.Version, p.e.m.Name, p.e.m.Up, allOf(p.stmts), 0, err, false)
 			if me, ok := ferr.(*MigrationError); ok {
 				me.RolledBack = ee.Step
 			}
@@ -583,7 +705,9 @@ func (r *Runner) applySingleTx(ctx context.Context, rep *report.Report, plans []
 
 // recordable reports whether p runs outside a transaction with statements
 // left to run: what a database.RecordedBatcher takes.
-func recordable(p applyPlan) bool { return !p.useTx && p.stream == nil && p.resumeAt < len(p.stmts) }
+func recordable(p applyPlan) bool {
+	return !p.useTx && p.stream == nil && !p.lazy && p.resumeAt < len(p.stmts)
+}
 
 // applyRecordedEach applies migrations outside transactions, as many at a
 // time as the driver sends in one message (database.RecordedBatcher); one
@@ -661,9 +785,9 @@ func (r *Runner) applyStatements(ctx context.Context, rep *report.Report, p appl
 // statements an earlier run applied counted.
 func (r *Runner) runningRevision(p applyPlan, start time.Time) database.Revision {
 	rev := r.revision(p.e.m, database.StateRunning, start)
-	rev.StatementsTotal = len(p.stmts)
+	rev.StatementsTotal = p.count()
 	rev.StatementsApplied = p.resumeAt
-	rev.StatementChecksums = database.SumsOf(p.stmts[:p.resumeAt]).Column()
+	rev.StatementChecksums = p.resumedSums().Column()
 	return rev
 }
 
@@ -672,7 +796,7 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 	m := p.e.m
 	start := r.cfg.now()
 	rev := r.runningRevision(p, start)
-	if rx, ok := r.drv.(database.RecordedExecer); ok && p.resumeAt < len(p.stmts) {
+	if rx, ok := r.drv.(database.RecordedExecer); ok && !p.lazy && p.resumeAt < len(p.stmts) {
 		done, err := r.applyRecorded(ctx, rx, p, rev, start)
 		if !errors.Is(err, errors.ErrUnsupported) {
 			if err == nil {
@@ -685,11 +809,18 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 		return r.failEvent(p, fmt.Errorf("record %s as running: %w", m.Up.File, err))
 	}
 	pe, withProgress := r.drv.(database.ProgressExecer)
-	sums := database.SumsOf(p.stmts[:p.resumeAt])
-	for i := p.resumeAt; i < len(p.stmts); i++ {
-		st := p.stmts[i]
+	sums := p.resumedSums()
+	total := p.count()
+	i := p.resumeAt
+	for st, rerr := range p.remaining(r.drv.Dialect()) {
+		if rerr != nil {
+			// A large file read as it runs could not be read again, or
+			// changed since planLazy read it: the statements before ran and
+			// are recorded, so this is a failed migration, not bad input.
+			return r.recordFailure(ctx, p, rev, start, i, rerr)
+		}
 		r.emit(Event{Kind: EventStatementStart, Version: m.Version.String(), Name: m.Name, File: m.Up.File,
-			Statement: i + 1, Statements: len(p.stmts), Line: st.Line})
+			Statement: i + 1, Statements: total, Line: st.Line})
 		next := rev
 		next.StatementsApplied = i + 1
 		sums.Add(st.Checksum())
@@ -718,14 +849,15 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 				// of it ran, and the history is not ours to write any more.
 				return r.failEvent(p, fmt.Errorf("%s: statement %d not run: %w", m.Up.File, i+1, err))
 			}
-			return r.recordFailure(ctx, p, rev, start, i, err)
+			return r.recordFailure(ctx, p.withCurrent(st, i), rev, start, i, err)
 		}
 		rev = next
-		if i+1 < len(p.stmts) && !recorded {
+		if i+1 < total && !recorded {
 			if err := r.drv.WriteRevision(ctx, rev); err != nil {
 				return r.failEvent(p, fmt.Errorf("record progress of %s (statement %d applied): %w", m.Up.File, i+1, err))
 			}
 		}
+		i++
 	}
 	rev.State = database.StateApplied
 	rev.Duration = r.cfg.now().Sub(start)
@@ -774,7 +906,7 @@ func (r *Runner) recordFailure(ctx context.Context, p applyPlan, rev database.Re
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	werr := r.drv.WriteRevision(wctx, rev)
 	cancel()
-	ferr := r.failed(m.Version, m.Name, m.Up, p.stmts, applied, err, false)
+	ferr := r.failed(m.Version, m.Name, m.Up, p.known(), applied, err, false)
 	if me, ok := ferr.(*MigrationError); ok {
 		me.NoTransaction = true // recorded statement by statement
 		if werr != nil {
@@ -802,7 +934,7 @@ func refused(err error) bool {
 
 // failed turns a driver error into a *MigrationError naming file, statement
 // and line; a refusal by the driver (see refused) is returned as it is.
-func (r *Runner) failed(v migration.Version, name string, s *migration.Script, stmts []migration.Statement, applied int, err error, down bool) error {
+func (r *Runner) failed(v migration.Version, name string, s *migration.Script, stmts knownStatements, applied int, err error, down bool) error {
 	if refused(err) {
 		r.emit(Event{Kind: EventMigrationFail, Version: v.String(), Name: name, File: s.File, Down: down, Err: err})
 		return fmt.Errorf("%s: nothing of it was applied: %w", s.File, err)
@@ -825,7 +957,7 @@ func (r *Runner) failed(v migration.Version, name string, s *migration.Script, s
 		if me.Message == "" && ee.Err != nil {
 			me.Message = ee.Err.Error()
 		}
-	} else if applied == 0 && len(stmts) > 1 {
+	} else if applied == 0 && stmts.total > 1 {
 		// A transaction sent whole failed without a database error: the
 		// connection went, and which statement was running is unknown.
 		known = false
@@ -837,12 +969,12 @@ func (r *Runner) failed(v migration.Version, name string, s *migration.Script, s
 		me.Message = "interrupted before the statement finished: " + me.Message // not err.Error(): it repeats the code
 	}
 	if !known {
-		idx = len(stmts)
+		idx = stmts.total
 	}
-	if idx < len(stmts) {
+	if st, ok := stmts.at(idx); ok {
 		me.Statement = idx + 1
-		me.Line = stmts[idx].Line
-		me.SQL = stmts[idx].SQL
+		me.Line = st.Line
+		me.SQL = st.SQL
 	} else if ee != nil && ee.SQL != "" {
 		// A streamed migration: the driver kept the failing statement.
 		me.Statement = idx + 1
@@ -853,6 +985,31 @@ func (r *Runner) failed(v migration.Version, name string, s *migration.Script, s
 	}
 	r.emit(Event{Kind: EventMigrationFail, Version: v.String(), Name: name, File: s.File, Down: down, Err: me})
 	return me
+}
+
+// knownStatements is what failed knows of a migration's statements: all of
+// them, or for a large file read as it runs (a lazy plan) their number and
+// the statement that was running.
+type knownStatements struct {
+	all     []migration.Statement
+	total   int
+	current *migration.Statement // lazy: the statement at index at0
+	at0     int
+}
+
+func allOf(stmts []migration.Statement) knownStatements {
+	return knownStatements{all: stmts, total: len(stmts)}
+}
+
+// at returns statement i, when known.
+func (k knownStatements) at(i int) (migration.Statement, bool) {
+	switch {
+	case k.all != nil && i >= 0 && i < len(k.all):
+		return k.all[i], true
+	case k.current != nil && i == k.at0:
+		return *k.current, true
+	}
+	return migration.Statement{}, false
 }
 
 // unfinishedWarnings reports the rows an earlier run left running or failed:

@@ -73,17 +73,54 @@ func (s Sums) Column() []string {
 // their length), or -1 where the row keeps a digest, which cannot tell
 // which one.
 func Changed(column []string, stmts []migration.Statement) (at int, changed bool) {
-	if len(column) == 1 && strings.HasPrefix(column[0], digestPrefix) {
-		s := SumsOf(stmts)
-		if len(stmts) <= ListedSums || s.Column()[0] != column[0] {
+	c := NewChangeCheck(column)
+	for _, st := range stmts {
+		c.Add(st.Checksum())
+	}
+	return c.Result()
+}
+
+// ChangeCheck is Changed for statements that come one at a time, as a file
+// too large to hold is read: Add each statement's checksum in order, then
+// ask Result. It keeps no statement.
+type ChangeCheck struct {
+	column []string
+	digest bool
+	sums   Sums // digest rows only
+	n      int
+	at     int // listed rows: the first statement that differs, or -1
+}
+
+// NewChangeCheck returns a check of statements against column, a row's
+// StatementChecksums.
+func NewChangeCheck(column []string) *ChangeCheck {
+	return &ChangeCheck{
+		column: column,
+		digest: len(column) == 1 && strings.HasPrefix(column[0], digestPrefix),
+		at:     -1,
+	}
+}
+
+// Add records the checksum of the next statement.
+func (c *ChangeCheck) Add(sum string) {
+	if c.digest {
+		c.sums.Add(sum)
+	} else if c.at < 0 && (c.n >= len(c.column) || c.column[c.n] != sum) {
+		c.at = c.n
+	}
+	c.n++
+}
+
+// Result is Changed's answer for the statements added.
+func (c *ChangeCheck) Result() (at int, changed bool) {
+	if c.digest {
+		if c.n <= ListedSums || c.sums.Column()[0] != c.column[0] {
 			return -1, true
 		}
 		return 0, false
 	}
-	for i, st := range stmts {
-		if i >= len(column) || column[i] != st.Checksum() {
-			return i, true
-		}
+	if c.at >= 0 {
+		return c.at, true
 	}
 	return 0, false
 }
