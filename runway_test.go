@@ -939,9 +939,9 @@ func TestNoopFastPath(t *testing.T) {
 }
 
 // A migration larger than migration.LargeFile is applied from its file as a
-// stream on PostgreSQL, in one transaction, and fails as a small one does:
-// the statement and line named, nothing of it left. Elsewhere it is read
-// whole, with the same result.
+// stream, in one transaction on PostgreSQL and SQLite, statement by
+// statement on MySQL, and fails as a small one does: the statement and line
+// named, nothing of it left where it ran in a transaction.
 func TestLargeMigration(t *testing.T) {
 	lowerLargeFile(t)
 	good := bigScript("CREATE TABLE big (id integer primary key, note varchar(100));\n",
@@ -1026,15 +1026,22 @@ func TestWaiterFindsTheWorkDone(t *testing.T) {
 	}
 }
 
-// The source problems of a large (streamed) file on PostgreSQL are found
-// while it is applied: its transaction is rolled back and the error is an
-// input error naming the file (and line), like any other source problem.
+// The source problems of a large file streamed in a transaction
+// (PostgreSQL, SQLite) are found while it is applied: its transaction is
+// rolled back and the error is an input error naming the file (and line),
+// like any other source problem.
 func TestLargeMigrationSourceErrors(t *testing.T) {
 	lowerLargeFile(t)
 	good := bigScript("CREATE TABLE big (id integer primary key, note text);\n",
 		"INSERT INTO big VALUES (%d, 'row %d');\n", 1000)
-	tg := newTarget(t, "postgres")
-	drv := tg.open(t)
+	for _, name := range []string{"postgres", "sqlite"} {
+		t.Run(name, func(t *testing.T) {
+			largeSourceErrors(t, newTarget(t, name).open(t), good)
+		})
+	}
+}
+
+func largeSourceErrors(t *testing.T, drv database.Driver, good string) {
 
 	// An unterminated string at the end: the small migration before it stays
 	// applied, the large one is rolled back.

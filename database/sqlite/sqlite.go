@@ -13,6 +13,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"iter"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -647,23 +648,10 @@ func (d *Driver) ApplyTx(ctx context.Context, steps []database.Step) (err error)
 	if len(steps) == 0 {
 		return nil
 	}
-	if err := d.session(ctx); err != nil {
+	if err := d.begin(ctx); err != nil {
 		return err
 	}
-	if _, err := d.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	defer func() {
-		if err == nil {
-			return
-		}
-		// The rollback must run even when ctx is what stopped the transaction.
-		_, rbErr := d.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-		// Some errors (SQLITE_FULL, an interrupt) make SQLite roll back on its own.
-		if rbErr != nil && !strings.Contains(rbErr.Error(), "no transaction is active") {
-			err = errors.Join(err, fmt.Errorf("sqlite: rollback: %w", rbErr))
-		}
-	}()
+	defer d.endFailed(ctx, &err)
 	for i, step := range steps {
 		start := time.Now()
 		for j, st := range step.Statements {
@@ -677,17 +665,85 @@ func (d *Driver) ApplyTx(ctx context.Context, steps []database.Step) (err error)
 			}
 		}
 		if step.Record != nil {
-			rec := *step.Record
-			if rec.State == database.StateApplied && rec.Duration == 0 {
-				// The engine writes the row before the step runs: its
-				// duration is the statements', measured here.
-				rec.Duration = time.Since(start)
-			}
-			if err := d.writeRevision(ctx, d.conn, rec); err != nil {
+			if err := d.record(ctx, *step.Record, start); err != nil {
 				return err
 			}
 		}
 	}
+	return d.commit(ctx)
+}
+
+var _ database.TxStreamer = (*Driver)(nil)
+
+// ApplyTxStream runs the statements stmts yields, then records record, in
+// one transaction, as ApplyTx does for one step; it holds one statement at a
+// time, so a large file is never in memory whole. A failing statement is an
+// *database.ExecError carrying its SQL; an error stmts yields is returned
+// wrapped. Either rolls everything back.
+func (d *Driver) ApplyTxStream(ctx context.Context, stmts iter.Seq2[migration.Statement, error], record database.Revision) (n int, err error) {
+	if err := d.begin(ctx); err != nil {
+		return 0, err
+	}
+	defer d.endFailed(ctx, &err)
+	start := time.Now()
+	for st, rerr := range stmts {
+		if rerr != nil {
+			return 0, fmt.Errorf("sqlite: reading the migration: %w", rerr)
+		}
+		if _, err := d.conn.ExecContext(ctx, st.SQL); err != nil {
+			ee := execError(0, n, st, err)
+			ee.SQL = st.SQL
+			return 0, ee
+		}
+		n++
+	}
+	record.StatementsApplied, record.StatementsTotal = n, n
+	if err := d.record(ctx, record, start); err != nil {
+		return 0, err
+	}
+	if err := d.commit(ctx); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// begin opens the session's transaction with BEGIN IMMEDIATE.
+func (d *Driver) begin(ctx context.Context) error {
+	if err := d.session(ctx); err != nil {
+		return err
+	}
+	if _, err := d.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	return nil
+}
+
+// endFailed rolls the transaction back when *err is set, adding the
+// rollback's own failure to it.
+func (d *Driver) endFailed(ctx context.Context, err *error) {
+	if *err == nil {
+		return
+	}
+	// The rollback must run even when ctx is what stopped the transaction.
+	_, rbErr := d.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+	// Some errors (SQLITE_FULL, an interrupt) make SQLite roll back on its own.
+	if rbErr != nil && !strings.Contains(rbErr.Error(), "no transaction is active") {
+		*err = errors.Join(*err, fmt.Errorf("sqlite: rollback: %w", rbErr))
+	}
+}
+
+// record writes a step's history row inside the transaction; an applied
+// row without a duration gets the statements' time since start.
+func (d *Driver) record(ctx context.Context, rec database.Revision, start time.Time) error {
+	if rec.State == database.StateApplied && rec.Duration == 0 {
+		// The engine writes the row before the step runs: its duration is
+		// the statements', measured here.
+		rec.Duration = time.Since(start)
+	}
+	return d.writeRevision(ctx, d.conn, rec)
+}
+
+func (d *Driver) commit(ctx context.Context) error {
 	if _, err := d.conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}

@@ -565,3 +565,70 @@ func TestLockContention(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// ApplyTxStream is one transaction, however many statements come: all of
+// them and the history row, or, when a statement fails or the file cannot
+// be read further, nothing; a failing statement carries its SQL, which the
+// engine holds no copy of.
+func TestApplyTxStream(t *testing.T) {
+	ctx := t.Context()
+	d := open(t, "sqlite:"+filepath.Join(t.TempDir(), "stream.db"))
+	if err := d.EnsureHistory(ctx); err != nil {
+		t.Fatal(err)
+	}
+	seq := func(table string, n, bad int, tail error) func(func(migration.Statement, error) bool) {
+		return func(yield func(migration.Statement, error) bool) {
+			if !yield(migration.Statement{SQL: "CREATE TABLE " + table + " (id INTEGER PRIMARY KEY)", Line: 1}, nil) {
+				return
+			}
+			for i := 1; i <= n; i++ {
+				id := i
+				if i == bad {
+					id = 1
+				}
+				if !yield(migration.Statement{SQL: fmt.Sprintf("INSERT INTO %s VALUES (%d)", table, id), Line: i + 1}, nil) {
+					return
+				}
+			}
+			if tail != nil {
+				yield(migration.Statement{}, tail)
+			}
+		}
+	}
+	rev := func(v string) database.Revision {
+		return database.Revision{Version: migration.MustParseVersion(v), State: database.StateApplied, AppliedAt: time.Now()}
+	}
+	count := func(q string) int {
+		t.Helper()
+		var n int
+		if err := d.conn.QueryRowContext(ctx, q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	n, err := d.ApplyTxStream(ctx, seq("s", 500, 0, nil), rev("1"))
+	if err != nil || n != 501 || count("SELECT count(*) FROM s") != 500 {
+		t.Fatalf("ApplyTxStream = %d, %v; want 501 statements and 500 rows", n, err)
+	}
+	revs, err := d.History(ctx)
+	if err != nil || len(revs) != 1 || revs[0].StatementsApplied != 501 || revs[0].StatementsTotal != 501 {
+		t.Fatalf("history: %+v, %v", revs, err)
+	}
+
+	_, err = d.ApplyTxStream(ctx, seq("f", 300, 250, nil), rev("2"))
+	var ee *database.ExecError
+	if !errors.As(err, &ee) || ee.Statement != 250 || ee.Line != 251 || ee.SQL != "INSERT INTO f VALUES (1)" || ee.Code != "SQLITE_CONSTRAINT_PRIMARYKEY" {
+		t.Fatalf("failing statement: %#v (%v); want statement 250 on line 251 with its SQL", ee, err)
+	}
+	boom := &migration.FileError{File: "3_x.up.sql", Err: migration.ErrChanged}
+	if _, err := d.ApplyTxStream(ctx, seq("u", 300, 0, boom), rev("3")); !errors.Is(err, migration.ErrChanged) {
+		t.Fatalf("unreadable file: %v; want the sequence's error", err)
+	}
+	if n := count("SELECT count(*) FROM sqlite_master WHERE name IN ('f', 'u')"); n != 0 {
+		t.Fatalf("%d tables of the failed migrations left behind", n)
+	}
+	if revs, _ := d.History(ctx); len(revs) != 1 {
+		t.Fatalf("history after the failures: %+v", revs)
+	}
+}
