@@ -246,6 +246,17 @@ func failureHint(me *MigrationError) string {
 	if me.Uncertain {
 		return "Runway cannot tell whether the interrupted work took effect: the database did not answer. Run `runway status` to see what the history recorded, then `runway up` again: a migration applied in a transaction committed whole or not at all; one applied statement by statement resumes after the last statement it recorded (if that statement did complete, it may fail on rerun: then put the database right and run `runway repair`)." + record
 	}
+	var fe *migration.FileError
+	if !me.Down && me.Statement == 0 && errors.As(me.Err, &fe) {
+		// A large file read as it runs (statement by statement) could not
+		// be read to its end: edited, or gone, during the run.
+		done := "no statement of it took effect"
+		if me.Applied > 0 {
+			done = fmt.Sprintf("the %d statements before that took effect and are recorded", me.Applied)
+		}
+		return fmt.Sprintf("%s could not be read to its end while migration %s ran (%v); %s. Once the file is final, run `runway up` again: it resumes after the statements recorded, and refuses if one of them was edited (then restore them, or put the database right by hand and run `runway repair`).%s",
+			me.File, me.Version, fe.Err, done, record)
+	}
 	if me.Down {
 		var partial string
 		if me.NoTransaction {

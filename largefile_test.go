@@ -110,6 +110,10 @@ func TestLargeMigrationEditedWhileRunning(t *testing.T) {
 	if !errors.As(err, &me) || !errors.Is(err, migration.ErrChanged) || errors.Is(err, runway.ErrSource) || me.File != "0001_big.up.sql" {
 		t.Fatalf("file edited while it runs: %v; want a MigrationError for 0001_big.up.sql wrapping ErrChanged", err)
 	}
+	if me.Statement != 0 || me.Applied < 1 || me.Error() != "0001_big.up.sql: failed: the file changed while the run was reading it" ||
+		!strings.Contains(runway.FailureHint(me), "could not be read to its end while migration 1 ran") {
+		t.Fatalf("file edited while it runs: %q (statement %d, %d applied), hint %q; want no statement blamed and the file named", me.Error(), me.Statement, me.Applied, runway.FailureHint(me))
+	}
 	h := history(t, drv)["1"]
 	if h.State != database.StateFailed || h.StatementsTotal != 301 || h.StatementsApplied < 1 || h.StatementsApplied >= 301 ||
 		!strings.Contains(h.Error, "changed while the run was reading it") {

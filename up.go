@@ -962,6 +962,12 @@ func (r *Runner) failed(v migration.Version, name string, s *migration.Script, s
 		// connection went, and which statement was running is unknown.
 		known = false
 	}
+	var fe *migration.FileError
+	if ee == nil && errors.As(err, &fe) {
+		// The file, read as the migration ran, could not be read further.
+		me.Message, me.Line = fe.Err.Error(), fe.Line
+		known = false
+	}
 	// No SQL error code and a failed connection: the database did not get to
 	// answer, so whether the work took effect is unknown.
 	me.Uncertain = me.Code == "" && connectionFailed(err)

@@ -84,6 +84,8 @@ func migrationFailure(me *runway.MigrationError) string {
 		s = me.Error()
 	} else if me.AtCommit {
 		s = fmt.Sprintf("%s: failed [%s] %s", me.File, me.Code, me.Message)
+	} else if me.Statement == 0 {
+		s = me.Error() // no statement failed: the file could not be read further
 	} else {
 		s = fmt.Sprintf("%s:%d: statement %d failed [%s]: %s", me.File, me.Line, me.Statement, me.Code, me.Message)
 	}
