@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -1027,9 +1028,10 @@ func TestWaiterFindsTheWorkDone(t *testing.T) {
 }
 
 // The source problems of a large file streamed in a transaction
-// (PostgreSQL, SQLite) are found while it is applied: its transaction is
-// rolled back and the error is an input error naming the file (and line),
-// like any other source problem.
+// (PostgreSQL, SQLite) stop the run before anything is applied, as a small
+// file's do: the file is read once before the run. One edited after that
+// reading is found as it is sent, and its transaction rolled back. Either
+// error is an input error naming the file (and line).
 func TestLargeMigrationSourceErrors(t *testing.T) {
 	lowerLargeFile(t)
 	good := bigScript("CREATE TABLE big (id integer primary key, note text);\n",
@@ -1042,25 +1044,22 @@ func TestLargeMigrationSourceErrors(t *testing.T) {
 }
 
 func largeSourceErrors(t *testing.T, drv database.Driver, good string) {
-
-	// An unterminated string at the end: the small migration before it stays
-	// applied, the large one is rolled back.
-	fsys := files("0001_small.up.sql", "CREATE TABLE small (id integer);\n",
-		"0002_big.up.sql", good+"INSERT INTO big VALUES (0, 'no end);\n")
+	small := "CREATE TABLE small (id integer);\n"
+	// An unterminated string at the end: nothing runs, not even the
+	// migration before it.
+	fsys := files("0001_small.up.sql", small, "0002_big.up.sql", good+"INSERT INTO big VALUES (0, 'no end);\n")
 	_, err := up(t, drv, fsys)
 	var fe *migration.FileError
 	if !errors.Is(err, runway.ErrSource) || !errors.As(err, &fe) || fe.File != "0002_big.up.sql" || fe.Line != 1002 || !errors.Is(err, migration.ErrUnterminated) {
 		t.Fatalf("unterminated string at the end of a large file: %v; want ErrSource naming 0002_big.up.sql:1002", err)
 	}
-	if !exists(t, drv, "small") || exists(t, drv, "big") {
-		t.Fatal("want 0001 applied and 0002 rolled back")
+	// Transaction control Runway's transaction refuses, in the middle.
+	fsys = files("0001_small.up.sql", small, "0002_big.up.sql", strings.Replace(good, "INSERT INTO big VALUES (500,", "COMMIT;\nINSERT INTO big VALUES (500,", 1))
+	if _, err := up(t, drv, fsys); !errors.Is(err, runway.ErrSource) || !strings.Contains(err.Error(), "0002_big.up.sql:501") {
+		t.Fatalf("COMMIT in the middle of a large file: %v; want ErrSource naming 0002_big.up.sql:501", err)
 	}
-	if h := history(t, drv); len(h) != 1 {
-		t.Fatalf("history: %+v", h)
-	}
-
-	// Edited between loading and applying: rolled back before COMMIT.
-	fsys = files("0001_small.up.sql", "CREATE TABLE small (id integer);\n", "0002_big.up.sql", good)
+	// Edited between loading and applying.
+	fsys = files("0001_small.up.sql", small, "0002_big.up.sql", good)
 	ms, err := runway.LoadSource(fsys)
 	if err != nil {
 		t.Fatal(err)
@@ -1068,11 +1067,37 @@ func largeSourceErrors(t *testing.T, drv database.Driver, good string) {
 	fsys["0002_big.up.sql"].Data = []byte(strings.Replace(good, "'row 7'", "'row seven'", 1))
 	_, err = up(t, drv, fsys, runway.WithMigrations(ms))
 	if !errors.Is(err, runway.ErrSource) || !errors.Is(err, migration.ErrChanged) {
-		t.Fatalf("file edited during the run: %v; want ErrSource wrapping ErrChanged", err)
+		t.Fatalf("file edited before the run: %v; want ErrSource wrapping ErrChanged", err)
 	}
-	if exists(t, drv, "big") {
-		t.Fatal("the edited large migration was not rolled back")
+	if exists(t, drv, "small") || exists(t, drv, "big") || len(history(t, drv)) != 0 {
+		t.Fatalf("a large file that does not split or changed: something ran (history %+v)", history(t, drv))
 	}
+
+	// Edited once the run has read it, just before it is sent: rolled back
+	// before COMMIT; the migration before it stays applied.
+	fsys = files("0001_small.up.sql", small, "0002_big.up.sql", good)
+	ts := &editBeforeStream{Driver: drv, edit: func() {
+		fsys["0002_big.up.sql"] = &fstest.MapFile{Data: []byte(strings.Replace(good, "'row 7'", "'row seven'", 1))}
+	}}
+	_, err = up(t, ts, fsys)
+	if !errors.Is(err, runway.ErrSource) || !errors.Is(err, migration.ErrChanged) || !strings.Contains(err.Error(), "rolled back") {
+		t.Fatalf("file edited during the run: %v; want ErrSource wrapping ErrChanged, rolled back", err)
+	}
+	if !exists(t, drv, "small") || exists(t, drv, "big") {
+		t.Fatal("want 0001 applied and 0002 rolled back")
+	}
+}
+
+// editBeforeStream calls edit before it streams a migration (a
+// database.TxStreamer over the driver's own).
+type editBeforeStream struct {
+	database.Driver
+	edit func()
+}
+
+func (e *editBeforeStream) ApplyTxStream(ctx context.Context, stmts iter.Seq2[migration.Statement, error], record database.Revision) (int, error) {
+	e.edit()
+	return e.Driver.(database.TxStreamer).ApplyTxStream(ctx, stmts, record)
 }
 
 // lowerLargeFile makes files over 4 KiB "large" (streamed) for the test, so

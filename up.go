@@ -166,7 +166,7 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 		plans = append(plans, p)
 	}
 	for _, p := range plans {
-		if p.count() == 0 && p.stream == nil {
+		if p.count() == 0 {
 			r.warn(rep, []string{fmt.Sprintf("%s has no statements: it will be recorded as applied without changing the database", p.e.m.Up.File)})
 		}
 	}
@@ -265,8 +265,8 @@ type applyPlan struct {
 	// lazy: a file too large to hold (migration.Script.Streamed) run
 	// statement by statement outside a transaction; stmts is nil and the
 	// statements are read from the file as they run. total is their
-	// number and resumed the Sums of the first resumeAt, both from a
-	// reading of the file before anything of it runs.
+	// number (for a stream plan too) and resumed the Sums of the first
+	// resumeAt, both from a reading of the file before anything of it runs.
 	lazy    bool
 	total   int
 	resumed database.Sums
@@ -276,10 +276,9 @@ type applyPlan struct {
 }
 
 // count is the number of p's statements (of the transaction's body where
-// useTx took its BEGIN and COMMIT out); 0 for a TxStreamer plan, which
-// counts them as it sends them.
+// useTx took its BEGIN and COMMIT out).
 func (p applyPlan) count() int {
-	if p.lazy {
+	if p.lazy || p.stream != nil {
 		return p.total
 	}
 	return len(p.stmts)
@@ -348,9 +347,18 @@ func (r *Runner) planApply(e entry) (applyPlan, error) {
 	if e.m.Up.Streamed() && !r.cfg.singleTx {
 		// A large file is never held whole: in one transaction it is
 		// streamed where the driver can, and statement by statement it
-		// is read as it runs, after one reading that counts and checks it.
+		// is read as it runs, each after one reading that checks and
+		// counts it, so that it stops the run before anything is applied
+		// when it does not split, as a small file does.
 		if ts, ok := r.drv.(database.TxStreamer); ok && inTx {
-			return applyPlan{e: e, stream: ts, useTx: true}, nil
+			p := applyPlan{e: e, stream: ts, useTx: true}
+			for _, err := range unwrapTxSeq(e.m.Up.File, e.m.Up.StatementSeq(r.drv.Dialect())) {
+				if err != nil {
+					return applyPlan{}, fmt.Errorf("%w: %w", ErrSource, err)
+				}
+				p.total++
+			}
+			return p, nil
 		}
 		if !inTx {
 			return r.planLazy(e)
