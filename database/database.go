@@ -266,7 +266,8 @@ func ReadStates(ctx context.Context, sc StateScanner) ([]Revision, error) {
 // migration applied outside a transaction together with the write that
 // records it (progress: its history row with the statement counted), in one
 // message the database applies whole or not at all (PostgreSQL: one
-// implicit transaction). A run killed while the statement runs, which the
+// implicit transaction; MySQL: a data change in a transaction with its
+// record, DDL, which commits by itself, followed by it). A run killed while the statement runs, which the
 // server finishes, then leaves the statement and its record together: the
 // next run does not run it again. It returns errors.ErrUnsupported, having
 // done nothing, for a statement that cannot run so (one that refuses a

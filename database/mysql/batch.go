@@ -48,6 +48,9 @@ func (d *Driver) ExecRecorded(ctx context.Context, stmts []migration.Statement, 
 	if _, ok := recordedSize(stmts, start); !ok {
 		return start, errors.ErrUnsupported
 	}
+	for _, st := range stmts[start:] {
+		d.observe(st.SQL)
+	}
 	conn, err := d.session(ctx)
 	if err != nil {
 		return start, err
@@ -238,6 +241,11 @@ func (d *Driver) ExecRecordedEach(ctx context.Context, ms []database.Recorded, d
 		return 0, 0, errors.ErrUnsupported
 	}
 	ms = ms[:take]
+	for _, m := range ms {
+		for _, st := range m.Statements[m.Running.StatementsApplied:] {
+			d.observe(st.SQL)
+		}
+	}
 	conn, err := d.session(ctx)
 	if err != nil {
 		return 0, ms[0].Running.StatementsApplied, err
@@ -316,12 +324,17 @@ var _ database.ProgressExecer = (*Driver)(nil)
 // ExecProgress sends stmt and the update recording it in one
 // multi-statement message (see database.ProgressExecer): the server runs
 // both, in order, even when the client is gone, so a statement it finishes
-// after its runner was killed is recorded and not run again. MySQL commits
-// DDL by itself, so the two are not one transaction: when the update
-// fails after the statement, the error wraps database.ErrNotRecorded. A
-// statement that may hold a body travels alone (see mayHoldBody), as does
-// any statement on a pool given to New: errors.ErrUnsupported.
+// after its runner was killed is recorded and not run again. A data change
+// (INSERT, UPDATE, DELETE, REPLACE) travels in a transaction with its
+// update, while no statement of the run has touched the session's
+// transactions (see touchesTx): the two take effect together or not at
+// all, in one commit instead of two. DDL commits by itself, so elsewhere the
+// two are not one transaction: when the update fails after the statement,
+// the error wraps database.ErrNotRecorded. A statement that may hold a body
+// travels alone (see mayHoldBody), as does any statement on a pool given to
+// New: errors.ErrUnsupported.
 func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, progress database.Revision) error {
+	d.observe(stmt.SQL)
 	if !d.multi || mayHoldBody(stmt.SQL) {
 		return errors.ErrUnsupported
 	}
@@ -330,17 +343,130 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 		return err
 	}
 	table := d.table()
-	// A newline before the terminator: the statement may end in a comment.
-	msg := stmt.SQL + "\n;\nUPDATE " + table + " SET statements_applied = " + strconv.Itoa(progress.StatementsApplied) +
+	update := "UPDATE " + table + " SET statements_applied = " + strconv.Itoa(progress.StatementsApplied) +
 		", statement_checksums = " + litOrNull(strings.Join(progress.StatementChecksums, ",")) +
 		" WHERE version = " + lit(progress.Version.String())
-	results := 0
-	err = d.querySession(ctx, conn, msg, func([]string) { results++ })
+	if !d.userTx && changesData(stmt.SQL) {
+		return d.execProgressTx(ctx, conn, stmt, update)
+	}
+	// A newline before the terminator: the statement may end in a comment.
+	mark, ran := d.ranMarker()
+	err = d.querySession(ctx, conn, stmt.SQL+"\n;\n"+mark+";\n"+update, func([]string) {})
 	switch {
 	case err == nil:
 		return nil
-	case results >= 1:
+	case ran(ctx, conn):
 		return fmt.Errorf("%w: mysql: recording version %s in %s: %w", database.ErrNotRecorded, progress.Version, table, err)
 	}
 	return execError(0, 0, stmt, err)
+}
+
+// ranMarker returns a statement to send right after a migration's
+// statement, and a check to make after the message failed: whether the
+// marker, so the statement, ran. go-sql-driver reads past the results of
+// statements that return no rows, so counting results cannot tell; the
+// marker sets a user variable (no result to send, nothing to roll back) to
+// a value of its own, read back only after a failure.
+func (d *Driver) ranMarker() (string, func(ctx context.Context, conn *sql.Conn) bool) {
+	d.marks++
+	want := strconv.FormatInt(d.marks, 10)
+	return "SET @runway_ran = " + want, func(ctx context.Context, conn *sql.Conn) bool {
+		var got sql.NullString
+		err := conn.QueryRowContext(context.WithoutCancel(ctx), "SELECT @runway_ran").Scan(&got)
+		return err == nil && got.String == want
+	}
+}
+
+// execProgressTx is ExecProgress for a data change: the statement and its
+// update in one transaction. After a failure the transaction is rolled
+// back: nothing of the statement stays, and the failure's own record,
+// written next, is not caught in a transaction that never commits. Whether
+// the statement or its update failed, it did not take effect: the error is
+// the statement's, with the server's message (which names the history
+// table when the update failed).
+func (d *Driver) execProgressTx(ctx context.Context, conn *sql.Conn, stmt migration.Statement, update string) error {
+	err := d.querySession(ctx, conn, "START TRANSACTION;\n"+stmt.SQL+"\n;\n"+update+";\nCOMMIT", func([]string) {})
+	if err == nil {
+		return nil
+	}
+	// A session the cancel killed rolled back already; this fails then.
+	d.execSession(context.WithoutCancel(ctx), conn, "ROLLBACK")
+	return execError(0, 0, stmt, err)
+}
+
+// observe notes a statement of a migration that the session runs: once one
+// may have touched the session's transactions (touchesTx), ExecProgress
+// sends no statement in a transaction of its own any more, whose START
+// TRANSACTION would commit the script's.
+func (d *Driver) observe(sql string) {
+	if !d.userTx && touchesTx(sql) {
+		d.userTx = true
+	}
+}
+
+// touchesTx reports whether a statement may open, end or change the
+// session's transactions: transaction control, XA, a change of
+// autocommit, SET TRANSACTION, or a CALL, whose procedure may do any of
+// them. It errs on the side of yes: a statement that starts with a
+// versioned comment (mysqldump's /*!40101 SET … */) does unless none of
+// those words is in it.
+func touchesTx(sql string) bool {
+	switch strings.ToUpper(firstWord(sql)) {
+	case "BEGIN", "START", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "XA", "CALL", "LOCK", "UNLOCK":
+		return true
+	case "SET":
+		up := strings.ToUpper(sql)
+		return strings.Contains(up, "AUTOCOMMIT") || strings.Contains(up, "TRANSACTION")
+	case "":
+		up := strings.ToUpper(sql)
+		for _, w := range [...]string{"BEGIN", "START", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "XA", "CALL", "LOCK", "TRANSACTION"} {
+			if strings.Contains(up, w) {
+				return true
+			}
+		}
+		return false
+	}
+	return false
+}
+
+// changesData reports whether a statement is a plain data change, which
+// InnoDB runs inside a transaction (DDL commits by itself).
+func changesData(sql string) bool {
+	switch strings.ToUpper(firstWord(sql)) {
+	case "INSERT", "UPDATE", "DELETE", "REPLACE":
+		return true
+	}
+	return false
+}
+
+// firstWord returns the statement's first keyword, after blanks and
+// comments; "" when it starts with anything else, such as a versioned
+// comment (/*!40101 … */), which MySQL runs.
+func firstWord(sql string) string {
+	s := sql
+	for {
+		s = strings.TrimLeft(s, " \t\r\n")
+		switch {
+		case strings.HasPrefix(s, "/*!"):
+			return ""
+		case strings.HasPrefix(s, "/*"):
+			end := strings.Index(s[2:], "*/")
+			if end < 0 {
+				return ""
+			}
+			s = s[2+end+2:]
+		case strings.HasPrefix(s, "--") || strings.HasPrefix(s, "#"):
+			nl := strings.IndexByte(s, '\n')
+			if nl < 0 {
+				return ""
+			}
+			s = s[nl+1:]
+		default:
+			n := 0
+			for n < len(s) && (s[n] >= 'a' && s[n] <= 'z' || s[n] >= 'A' && s[n] <= 'Z' || s[n] == '_') {
+				n++
+			}
+			return s[:n]
+		}
+	}
 }

@@ -72,6 +72,11 @@ type Driver struct {
 	// multi: the connection allows several statements per message (Open
 	// sets it; an application's pool given to New may not).
 	multi bool
+	// userTx: a statement of a migration may have touched the session's
+	// transactions (see observe).
+	userTx bool
+	// marks numbers ExecProgress's markers (see ranMarker).
+	marks int64
 }
 
 // Open connects to the database named by a URL of the form
@@ -991,6 +996,7 @@ func (d *Driver) ApplyTx(ctx context.Context, steps []database.Step) (err error)
 // Exec runs one statement as it is (COM_QUERY: no prepare, no placeholders),
 // so procedure bodies and '?' in literals pass untouched.
 func (d *Driver) Exec(ctx context.Context, stmt migration.Statement) error {
+	d.observe(stmt.SQL)
 	conn, err := d.session(ctx)
 	if err != nil {
 		return err

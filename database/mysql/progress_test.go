@@ -1,0 +1,167 @@
+package mysql
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/internal/testdb"
+	"github.com/runwaydb/runway/migration"
+)
+
+// A data change travels in one transaction with the update that records
+// it: when the update fails, the change is rolled back with it, and a
+// failing change leaves the session outside any transaction, so that the
+// failure's own record commits. Once a statement of the run has touched the
+// session's transactions, statements travel without one (Runway's START
+// TRANSACTION would commit the script's): a failing update then leaves the
+// change in place, database.ErrNotRecorded.
+func TestExecProgressDataChangeIsAtomic(t *testing.T) {
+	ctx := context.Background()
+	url := testdb.MySQL(t)
+	d := open(t, url, database.Config{Identity: "runway test"})
+	other := open(t, url, database.Config{Identity: "runway test, other session"})
+	if err := d.EnsureHistory(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rev := database.Revision{Version: migration.MustParseVersion("1"), Name: "data", Checksum: "c",
+		State: database.StateRunning, AppliedBy: "test"}
+	if err := d.WriteRevision(ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+	exec := func(sql string) {
+		t.Helper()
+		if err := d.Exec(ctx, migration.Statement{SQL: sql, Line: 1}); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	exec("CREATE TABLE pr (id int primary key)")
+	// The history refuses to record a third statement.
+	exec("CREATE TRIGGER pr_refuse BEFORE UPDATE ON " + d.HistoryTable() + " FOR EACH ROW BEGIN IF NEW.statements_applied = 3 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'; END IF; END")
+	progress := func(n int) database.Revision {
+		p := rev
+		p.StatementsApplied = n
+		return p
+	}
+	insert := func(id string) migration.Statement {
+		return migration.Statement{SQL: "INSERT INTO pr VALUES (" + id + ")", Line: 7}
+	}
+	rows := func() string {
+		t.Helper()
+		var ids []string
+		r, err := other.conn.QueryContext(ctx, "SELECT id FROM pr ORDER BY id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		for r.Next() {
+			var id string
+			r.Scan(&id)
+			ids = append(ids, id)
+		}
+		return strings.Join(ids, ",")
+	}
+	committed := func() database.Revision {
+		t.Helper()
+		revs, err := other.History(ctx)
+		if err != nil || len(revs) != 1 {
+			t.Fatalf("history from another session: %+v, %v", revs, err)
+		}
+		return revs[0]
+	}
+
+	for i, id := range []string{"1", "2"} {
+		if err := d.ExecProgress(ctx, insert(id), progress(i+1)); err != nil {
+			t.Fatalf("ExecProgress(%s): %v", id, err)
+		}
+	}
+	err := d.ExecProgress(ctx, insert("3"), progress(3))
+	if err == nil || errors.Is(err, database.ErrNotRecorded) || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("update refused: %v; want the trigger's error, not ErrNotRecorded", err)
+	}
+	if got := rows(); got != "1,2" {
+		t.Fatalf("rows %s; want 1,2: the change whose record failed stays rolled back", got)
+	}
+	if r := committed(); r.StatementsApplied != 2 {
+		t.Fatalf("row says %d statements; want 2", r.StatementsApplied)
+	}
+	record := func(state database.State) {
+		t.Helper()
+		r := progress(2)
+		r.State = state
+		if err := d.WriteRevision(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if r := committed(); r.State != state {
+			t.Fatalf("a record written after the failure did not commit (the session was left in a transaction): %+v", r)
+		}
+	}
+	record(database.StateFailed)
+
+	// A failing change: its error, and no transaction left open.
+	err = d.ExecProgress(ctx, insert("1"), progress(3))
+	var ee *database.ExecError
+	if !errors.As(err, &ee) || ee.Code != "1062" || ee.Line != 7 {
+		t.Fatalf("duplicate key: %v; want the ExecError 1062 on line 7", err)
+	}
+	record(database.StateRunning)
+
+	// The script opens a transaction: no statement of Runway's own in one
+	// after that.
+	exec("START TRANSACTION")
+	err = d.ExecProgress(ctx, insert("3"), progress(3))
+	if !errors.Is(err, database.ErrNotRecorded) {
+		t.Fatalf("after the script's START TRANSACTION: %v; want ErrNotRecorded (the change ran in the script's transaction)", err)
+	}
+	exec("COMMIT")
+	if got := rows(); got != "1,2,3" {
+		t.Fatalf("rows %s; want 1,2,3: the script's transaction committed the change", got)
+	}
+
+	// DDL commits by itself: a failing update leaves it done, and says so.
+	err = d.ExecProgress(ctx, migration.Statement{SQL: "CREATE TABLE pr_ddl (id int)", Line: 9}, progress(3))
+	if !errors.Is(err, database.ErrNotRecorded) {
+		t.Fatalf("DDL whose update fails: %v; want ErrNotRecorded", err)
+	}
+	if err := other.Exec(ctx, migration.Statement{SQL: "SELECT * FROM pr_ddl"}); err != nil {
+		t.Fatalf("the DDL did not stay: %v", err)
+	}
+}
+
+func TestTouchesTx(t *testing.T) {
+	for _, c := range []struct {
+		sql           string
+		touches, data bool
+	}{
+		{"INSERT INTO t VALUES (1)", false, true},
+		{"  -- a note\n/* and */ replace into t values (1)", false, true},
+		{"# hash\nDELETE FROM t", false, true},
+		{"update t set a = 1", false, true},
+		{"CREATE TABLE t (id int)", false, false},
+		{"WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", false, false},
+		{"/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE */", false, false},
+		{"/*!40000 ALTER TABLE `t` DISABLE KEYS */", false, false},
+		{"/*!40101 SET autocommit=0 */", true, false},
+		{"START TRANSACTION", true, false},
+		{"begin", true, false},
+		{"BEGIN WORK", true, false},
+		{"Commit", true, false},
+		{"ROLLBACK TO SAVEPOINT a", true, false},
+		{"SAVEPOINT a", true, false},
+		{"XA START 'x'", true, false},
+		{"SET autocommit = 0", true, false},
+		{"SET @@session.autocommit = 0", true, false},
+		{"SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE", true, false},
+		{"SET foreign_key_checks = 0", false, false},
+		{"CALL refresh()", true, false},
+	} {
+		if got := touchesTx(c.sql); got != c.touches {
+			t.Errorf("touchesTx(%q) = %v, want %v", c.sql, got, c.touches)
+		}
+		if got := changesData(c.sql); got != c.data {
+			t.Errorf("changesData(%q) = %v, want %v", c.sql, got, c.data)
+		}
+	}
+}
