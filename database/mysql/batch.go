@@ -48,17 +48,16 @@ func (d *Driver) ExecRecorded(ctx context.Context, stmts []migration.Statement, 
 	if _, ok := recordedSize(stmts, start); !ok {
 		return start, errors.ErrUnsupported
 	}
-	for _, st := range stmts[start:] {
-		d.observe(st.SQL)
-	}
 	conn, err := d.session(ctx)
 	if err != nil {
 		return start, err
 	}
 	table := d.table()
 	var b strings.Builder
-	writeRecorded(&b, table, stmts, running, done)
+	w := d.wrapper()
+	writeRecorded(&b, table, stmts, running, done, w.wrap)
 	if err := d.execSession(ctx, conn, b.String()); err != nil {
+		w.rollback(ctx, conn)
 		return d.howFar(ctx, conn, table, stmts, running, err)
 	}
 	return len(stmts), nil
@@ -114,9 +113,9 @@ func mayHoldBody(sql string) bool {
 // writeRecorded writes one migration of ExecRecorded's message: the running
 // row, each statement from running.StatementsApplied followed by the update
 // that records it, the last update finishing the row as applied.
-func writeRecorded(b *strings.Builder, table string, stmts []migration.Statement, running, done database.Revision) {
+func writeRecorded(b *strings.Builder, table string, stmts []migration.Statement, running, done database.Revision, wrap func(sql string) bool) {
 	writeUpsert(b, table, nil, &running, len(stmts))
-	writeStatements(b, table, stmts, running, done, true)
+	writeStatements(b, table, stmts, running, done, true, wrap)
 }
 
 // writeUpsert writes the INSERT … ON DUPLICATE KEY UPDATE that finishes
@@ -158,21 +157,27 @@ func writeRow(b *strings.Builder, r database.Revision, checksum string, state da
 }
 
 // writeStatements writes stmts from running.StatementsApplied, each
-// followed by the update that records it. With finish, the last update
-// finishes the row as applied; without, the last statement has none: the
-// upsert that follows it (writeUpsert with the migration as prev) records
-// it and finishes the row.
-func writeStatements(b *strings.Builder, table string, stmts []migration.Statement, running, done database.Revision, finish bool) {
+// followed by the update that records it; a statement wrap takes goes in
+// a transaction with its update (see ExecProgress). With finish, the last
+// update finishes the row as applied; without, the last statement has
+// none: the upsert that follows it (writeUpsert with the migration as prev)
+// records it and finishes the row, and open says that the caller must end
+// the statement's transaction after that upsert.
+func writeStatements(b *strings.Builder, table string, stmts []migration.Statement, running, done database.Revision, finish bool, wrap func(sql string) bool) (open bool) {
 	version := lit(running.Version.String())
 	sums := database.SumsOf(stmts[:running.StatementsApplied])
 	for i := running.StatementsApplied; i < len(stmts); i++ {
+		inTx := wrap(stmts[i].SQL)
+		if inTx {
+			b.WriteString("\nSTART TRANSACTION;")
+		}
 		// A newline before the terminator: a statement may end in a comment.
 		b.WriteString("\n")
 		b.WriteString(stmts[i].SQL)
 		b.WriteString("\n;\n")
 		last := i == len(stmts)-1
 		if last && !finish {
-			break
+			return inTx
 		}
 		sums.Add(stmts[i].Checksum())
 		b.WriteString("UPDATE " + table + " SET statements_applied = " + strconv.Itoa(i+1))
@@ -187,6 +192,34 @@ func writeStatements(b *strings.Builder, table string, stmts []migration.Stateme
 				", duration_ms = ROUND(TIMESTAMPDIFF(MICROSECOND, applied_at, UTC_TIMESTAMP(6)) / 1000), error = NULL")
 		}
 		b.WriteString(" WHERE version = " + version + ";")
+		if inTx {
+			b.WriteString("\nCOMMIT;")
+		}
+	}
+	return false
+}
+
+// stmtWrapper decides, statement by statement in the order they are sent,
+// which ones go in a transaction with their record (see ExecProgress).
+type stmtWrapper struct {
+	d    *Driver
+	used bool // a transaction was opened
+}
+
+func (d *Driver) wrapper() *stmtWrapper { return &stmtWrapper{d: d} }
+
+func (w *stmtWrapper) wrap(sql string) bool {
+	inTx := !w.d.userTx && changesData(sql)
+	w.d.observe(sql)
+	w.used = w.used || inTx
+	return inTx
+}
+
+// rollback ends, after a failed message, a transaction it may have left
+// open, before the row is read and the failure recorded.
+func (w *stmtWrapper) rollback(ctx context.Context, conn *sql.Conn) {
+	if w.used {
+		w.d.execSession(context.WithoutCancel(ctx), conn, "ROLLBACK")
 	}
 }
 
@@ -241,18 +274,14 @@ func (d *Driver) ExecRecordedEach(ctx context.Context, ms []database.Recorded, d
 		return 0, 0, errors.ErrUnsupported
 	}
 	ms = ms[:take]
-	for _, m := range ms {
-		for _, st := range m.Statements[m.Running.StatementsApplied:] {
-			d.observe(st.SQL)
-		}
-	}
 	conn, err := d.session(ctx)
 	if err != nil {
 		return 0, ms[0].Running.StatementsApplied, err
 	}
 	table := d.table()
 	var b strings.Builder
-	writeEach(&b, table, ms)
+	w := d.wrapper()
+	writeEach(&b, table, ms, w.wrap)
 	applied := 0
 	err = d.querySession(ctx, conn, b.String(), func(cols []string) {
 		if len(cols) == 1 && cols[0] == appliedMarker && applied < len(ms) {
@@ -263,6 +292,7 @@ func (d *Driver) ExecRecordedEach(ctx context.Context, ms []database.Recorded, d
 	if err == nil || applied == len(ms) {
 		return applied, 0, err
 	}
+	w.rollback(ctx, conn)
 	m := ms[applied]
 	n, err := d.howFar(ctx, conn, table, m.Statements, m.Running, err)
 	if err == nil {
@@ -283,17 +313,21 @@ func (d *Driver) ExecRecordedEach(ctx context.Context, ms []database.Recorded, d
 // of the two or three a migration paid (docs/benchmarks.md). What the rows say at every point is unchanged: the next
 // row is written as running before its first statement, and the previous
 // one says how many of its statements ran until it is finished.
-func writeEach(b *strings.Builder, table string, ms []database.Recorded) {
+func writeEach(b *strings.Builder, table string, ms []database.Recorded, wrap func(sql string) bool) {
+	open := false // the last statement of ms[i-1] is in a transaction the upsert must join
 	for i := range ms {
 		var prev *database.Recorded
 		if i > 0 {
 			prev = &ms[i-1]
 		}
 		writeUpsert(b, table, prev, &ms[i].Running, len(ms[i].Statements))
+		if open {
+			b.WriteString("\nCOMMIT;")
+		}
 		if i > 0 {
 			writeMarker(b, i-1)
 		}
-		writeStatements(b, table, ms[i].Statements, ms[i].Running, ms[i].Done, i == len(ms)-1)
+		open = writeStatements(b, table, ms[i].Statements, ms[i].Running, ms[i].Done, i == len(ms)-1, wrap)
 	}
 	writeMarker(b, len(ms)-1)
 }

@@ -165,3 +165,101 @@ func TestTouchesTx(t *testing.T) {
 		}
 	}
 }
+
+// In the messages of whole migrations (ExecRecorded, ExecRecordedEach) a
+// data change goes in a transaction with its record too, the last one of
+// a migration with the write that finishes its row and starts the next:
+// a record that fails rolls the change back with it, and the row says how
+// many statements took effect.
+func TestRecordedDataChangeIsAtomic(t *testing.T) {
+	ctx := context.Background()
+	url := testdb.MySQL(t)
+	d := open(t, url, database.Config{Identity: "runway test"})
+	other := open(t, url, database.Config{Identity: "runway test, other session"})
+	if err := d.EnsureHistory(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{
+		"CREATE TABLE rc (id int primary key)",
+		// The history refuses the running row of version 3, and to record
+		// the second statement of version 9.
+		"CREATE TRIGGER rc_no3 BEFORE INSERT ON " + d.HistoryTable() + " FOR EACH ROW BEGIN IF NEW.version = '3' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'no 3'; END IF; END",
+		"CREATE TRIGGER rc_no9 BEFORE UPDATE ON " + d.HistoryTable() + " FOR EACH ROW BEGIN IF NEW.version = '9' AND NEW.statements_applied = 2 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'no 9.2'; END IF; END",
+	} {
+		if err := d.Exec(ctx, migration.Statement{SQL: sql, Line: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert := func(id string) migration.Statement {
+		return migration.Statement{SQL: "INSERT INTO rc VALUES (" + id + ")", Line: 1}
+	}
+	item := func(v string, stmts ...migration.Statement) database.Recorded {
+		r := database.Revision{Version: migration.MustParseVersion(v), Name: "m" + v, Checksum: "c" + v,
+			State: database.StateRunning, AppliedBy: "test"}
+		done := r
+		done.State = database.StateApplied
+		return database.Recorded{Statements: stmts, Running: r, Done: done}
+	}
+	ids := func() string {
+		t.Helper()
+		var out []string
+		r, err := other.conn.QueryContext(ctx, "SELECT id FROM rc ORDER BY id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		for r.Next() {
+			var id string
+			r.Scan(&id)
+			out = append(out, id)
+		}
+		return strings.Join(out, ",")
+	}
+	row := func(v string) database.Revision {
+		t.Helper()
+		revs, err := other.History(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range revs {
+			if r.Version.String() == v {
+				return r
+			}
+		}
+		return database.Revision{}
+	}
+
+	// The write that finishes 2 and starts 3 fails: 2's last INSERT, in
+	// its transaction, is rolled back.
+	ms := []database.Recorded{item("1", insert("1")), item("2", insert("2"), insert("3")), item("3", insert("4"))}
+	n, ran, err := d.ExecRecordedEach(ctx, ms, func(int) {})
+	var ee *database.ExecError
+	if n != 1 || ran != 1 || !errors.As(err, &ee) || !strings.Contains(err.Error(), "no 3") {
+		t.Fatalf("ExecRecordedEach = %d, %d, %v; want 1 applied, 1 statement of the next, the trigger's error", n, ran, err)
+	}
+	if got := ids(); got != "1,2" {
+		t.Fatalf("rows %s; want 1,2", got)
+	}
+	if r := row("2"); r.State != database.StateRunning || r.StatementsApplied != 1 {
+		t.Fatalf("row 2: %+v; want running with 1 statement", r)
+	}
+
+	// One migration, the record of its second statement refused.
+	m := item("9", insert("10"), insert("11"), insert("12"))
+	got, err := d.ExecRecorded(ctx, m.Statements, m.Running, m.Done)
+	if got != 1 || !errors.As(err, &ee) || !strings.Contains(err.Error(), "no 9.2") {
+		t.Fatalf("ExecRecorded = %d, %v; want 1 and the trigger's error", got, err)
+	}
+	if got := ids(); got != "1,2,10" {
+		t.Fatalf("rows %s; want 1,2,10", got)
+	}
+	// Nothing left open: a record written now commits.
+	failed := m.Running
+	failed.State, failed.StatementsApplied = database.StateFailed, 1
+	if err := d.WriteRevision(ctx, failed); err != nil {
+		t.Fatal(err)
+	}
+	if r := row("9"); r.State != database.StateFailed {
+		t.Fatalf("row 9: %+v; the failure's record did not commit", r)
+	}
+}
