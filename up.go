@@ -287,7 +287,7 @@ func (p applyPlan) count() int {
 // known is what p tells failed of its statements.
 func (p applyPlan) known() knownStatements {
 	if p.lazy {
-		return knownStatements{total: p.total, current: p.current, at0: p.currentAt}
+		return knownStatements{total: p.total, current: p.current, currentAt: p.currentAt}
 	}
 	return allOf(p.stmts)
 }
@@ -1005,10 +1005,10 @@ func (r *Runner) failed(v migration.Version, name string, s *migration.Script, s
 // them, or for a large file read as it runs (a lazy plan) their number and
 // the statement that was running.
 type knownStatements struct {
-	all     []migration.Statement
-	total   int
-	current *migration.Statement // lazy: the statement at index at0
-	at0     int
+	all       []migration.Statement
+	total     int
+	current   *migration.Statement // lazy: the statement at index currentAt
+	currentAt int
 }
 
 func allOf(stmts []migration.Statement) knownStatements {
@@ -1020,7 +1020,7 @@ func (k knownStatements) at(i int) (migration.Statement, bool) {
 	switch {
 	case k.all != nil && i >= 0 && i < len(k.all):
 		return k.all[i], true
-	case k.current != nil && i == k.at0:
+	case k.current != nil && i == k.currentAt:
 		return *k.current, true
 	}
 	return migration.Statement{}, false

@@ -145,13 +145,7 @@ func TestCancelKillsTheSession(t *testing.T) {
 	t.Run("message", func(t *testing.T) {
 		d := open(t, dbURL, database.Config{Identity: "runway test", Table: "kill_history"})
 		id := locked(t, d)
-		item := func(v string, stmts ...migration.Statement) database.Recorded {
-			r := database.Revision{Version: migration.MustParseVersion(v), Name: "m" + v, Checksum: "c" + v,
-				State: database.StateRunning, AppliedBy: "test"}
-			done := r
-			done.State = database.StateApplied
-			return database.Recorded{Statements: stmts, Running: r, Done: done}
-		}
+		item := recordedItem
 		ms := []database.Recorded{
 			item("1", migration.Statement{SQL: "DO SLEEP(30)", Line: 1}, migration.Statement{SQL: "CREATE TABLE kill_a (id int)", Line: 2}),
 			item("2", migration.Statement{SQL: "CREATE TABLE kill_b (id int)", Line: 1}),

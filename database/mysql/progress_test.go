@@ -20,12 +20,7 @@ import (
 // change in place, database.ErrNotRecorded.
 func TestExecProgressDataChangeIsAtomic(t *testing.T) {
 	ctx := context.Background()
-	url := testdb.MySQL(t)
-	d := open(t, url, database.Config{Identity: "runway test"})
-	other := open(t, url, database.Config{Identity: "runway test, other session"})
-	if err := d.EnsureHistory(ctx); err != nil {
-		t.Fatal(err)
-	}
+	d, other := twoSessions(t)
 	rev := database.Revision{Version: migration.MustParseVersion("1"), Name: "data", Checksum: "c",
 		State: database.StateRunning, AppliedBy: "test"}
 	if err := d.WriteRevision(ctx, rev); err != nil {
@@ -48,21 +43,7 @@ func TestExecProgressDataChangeIsAtomic(t *testing.T) {
 	insert := func(id string) migration.Statement {
 		return migration.Statement{SQL: "INSERT INTO pr VALUES (" + id + ")", Line: 7}
 	}
-	rows := func() string {
-		t.Helper()
-		var ids []string
-		r, err := other.conn.QueryContext(ctx, "SELECT id FROM pr ORDER BY id")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		for r.Next() {
-			var id string
-			r.Scan(&id)
-			ids = append(ids, id)
-		}
-		return strings.Join(ids, ",")
-	}
+	rows := func() string { t.Helper(); return ids(t, other, "pr") }
 	committed := func() database.Revision {
 		t.Helper()
 		revs, err := other.History(ctx)
@@ -173,12 +154,7 @@ func TestTouchesTx(t *testing.T) {
 // many statements took effect.
 func TestRecordedDataChangeIsAtomic(t *testing.T) {
 	ctx := context.Background()
-	url := testdb.MySQL(t)
-	d := open(t, url, database.Config{Identity: "runway test"})
-	other := open(t, url, database.Config{Identity: "runway test, other session"})
-	if err := d.EnsureHistory(ctx); err != nil {
-		t.Fatal(err)
-	}
+	d, other := twoSessions(t)
 	for _, sql := range []string{
 		"CREATE TABLE rc (id int primary key)",
 		// The history refuses the running row of version 3, and to record
@@ -193,28 +169,8 @@ func TestRecordedDataChangeIsAtomic(t *testing.T) {
 	insert := func(id string) migration.Statement {
 		return migration.Statement{SQL: "INSERT INTO rc VALUES (" + id + ")", Line: 1}
 	}
-	item := func(v string, stmts ...migration.Statement) database.Recorded {
-		r := database.Revision{Version: migration.MustParseVersion(v), Name: "m" + v, Checksum: "c" + v,
-			State: database.StateRunning, AppliedBy: "test"}
-		done := r
-		done.State = database.StateApplied
-		return database.Recorded{Statements: stmts, Running: r, Done: done}
-	}
-	ids := func() string {
-		t.Helper()
-		var out []string
-		r, err := other.conn.QueryContext(ctx, "SELECT id FROM rc ORDER BY id")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		for r.Next() {
-			var id string
-			r.Scan(&id)
-			out = append(out, id)
-		}
-		return strings.Join(out, ",")
-	}
+	item := recordedItem
+	rows := func() string { t.Helper(); return ids(t, other, "rc") }
 	row := func(v string) database.Revision {
 		t.Helper()
 		revs, err := other.History(ctx)
@@ -237,7 +193,7 @@ func TestRecordedDataChangeIsAtomic(t *testing.T) {
 	if n != 1 || ran != 1 || !errors.As(err, &ee) || !strings.Contains(err.Error(), "no 3") {
 		t.Fatalf("ExecRecordedEach = %d, %d, %v; want 1 applied, 1 statement of the next, the trigger's error", n, ran, err)
 	}
-	if got := ids(); got != "1,2" {
+	if got := rows(); got != "1,2" {
 		t.Fatalf("rows %s; want 1,2", got)
 	}
 	if r := row("2"); r.State != database.StateRunning || r.StatementsApplied != 1 {
@@ -250,7 +206,7 @@ func TestRecordedDataChangeIsAtomic(t *testing.T) {
 	if got != 1 || !errors.As(err, &ee) || !strings.Contains(err.Error(), "no 9.2") {
 		t.Fatalf("ExecRecorded = %d, %v; want 1 and the trigger's error", got, err)
 	}
-	if got := ids(); got != "1,2,10" {
+	if got := rows(); got != "1,2,10" {
 		t.Fatalf("rows %s; want 1,2,10", got)
 	}
 	// Nothing left open: a record written now commits.
@@ -262,4 +218,46 @@ func TestRecordedDataChangeIsAtomic(t *testing.T) {
 	if r := row("9"); r.State != database.StateFailed {
 		t.Fatalf("row 9: %+v; the failure's record did not commit", r)
 	}
+}
+
+// recordedItem is migration v for ExecRecordedEach: stmts, its running row
+// and its applied row.
+func recordedItem(v string, stmts ...migration.Statement) database.Recorded {
+	r := database.Revision{Version: migration.MustParseVersion(v), Name: "m" + v, Checksum: "c" + v,
+		State: database.StateRunning, AppliedBy: "test"}
+	done := r
+	done.State = database.StateApplied
+	return database.Recorded{Statements: stmts, Running: r, Done: done}
+}
+
+// ids lists the id column of table, in order, as d's session sees it.
+func ids(t *testing.T, d *Driver, table string) string {
+	t.Helper()
+	var out []string
+	r, err := d.conn.QueryContext(context.Background(), "SELECT id FROM "+table+" ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for r.Next() {
+		var id string
+		if err := r.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, id)
+	}
+	return strings.Join(out, ",")
+}
+
+// twoSessions opens a driver with its history table on a fresh database,
+// and another on the same database that sees only what was committed.
+func twoSessions(t *testing.T) (d, other *Driver) {
+	t.Helper()
+	url := testdb.MySQL(t)
+	d = open(t, url, database.Config{Identity: "runway test"})
+	other = open(t, url, database.Config{Identity: "runway test, other session"})
+	if err := d.EnsureHistory(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return d, other
 }
