@@ -105,9 +105,10 @@ func (r *Runner) Plan(ctx context.Context, o UpOptions) (*report.Report, error) 
 				}
 				pl.Statements = append(pl.Statements, report.Statement{Line: st.Line, SQL: st.SQL})
 			}
-		}
-		for _, st := range p.stmts[p.resumeAt:] {
-			pl.Statements = append(pl.Statements, report.Statement{Line: st.Line, SQL: st.SQL})
+		} else {
+			for _, st := range p.stmts[p.resumeAt:] {
+				pl.Statements = append(pl.Statements, report.Statement{Line: st.Line, SQL: st.SQL})
+			}
 		}
 		if p.stream != nil {
 			// A large file up sends as it reads it: read it the same way,

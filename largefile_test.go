@@ -68,6 +68,19 @@ func TestLargeMigrationStatementByStatement(t *testing.T) {
 					t.Fatalf("history after the failure: %+v; want failed, %d of %d statements", h, n, n+2)
 				}
 
+				// plan shows what a resumed run would run: from the failing
+				// statement on.
+				fixed := body + "INSERT INTO big (id, note) VALUES (8000, 'fixed');\n" + after
+				r, err := runway.New(drv, files("0001_small.up.sql", small, "0002_big.up.sql", fixed))
+				if err != nil {
+					t.Fatal(err)
+				}
+				pl, err := r.Plan(context.Background(), runway.UpOptions{})
+				if err != nil || len(pl.Plan) != 1 || pl.Plan[0].ResumeAt != n || len(pl.Plan[0].Statements) != 2 ||
+					pl.Plan[0].Statements[0].Line != n+2 || !strings.Contains(pl.Plan[0].Statements[0].SQL, "'fixed'") {
+					t.Fatalf("plan of the resumed large file: %v %+v; want statements %d and %d", err, pl, n+1, n+2)
+				}
+
 				// An applied statement edited: refused before anything runs.
 				edited := strings.Replace(body, c.edit, "'row five;", 1)
 				_, err = up(t, drv, files("0001_small.up.sql", small, "0002_big.up.sql", edited+"INSERT INTO big (id, note) VALUES (8000, 'fixed');\n"+after))
@@ -77,7 +90,7 @@ func TestLargeMigrationStatementByStatement(t *testing.T) {
 				}
 
 				// The failing statement fixed: the run resumes at it.
-				rep := mustUp(t, drv, files("0001_small.up.sql", small, "0002_big.up.sql", body+"INSERT INTO big (id, note) VALUES (8000, 'fixed');\n"+after))
+				rep := mustUp(t, drv, files("0001_small.up.sql", small, "0002_big.up.sql", fixed))
 				if len(rep.Applied) != 1 || rep.Applied[0].Resumed != n || rep.Applied[0].Statements != n+2 {
 					t.Fatalf("resumed run: %+v; want statements %d–%d of %d", rep.Applied, n+1, n+2, n+2)
 				}
@@ -134,4 +147,43 @@ func (e *editOnStart) WriteRevision(ctx context.Context, r database.Revision) er
 		e.edit = nil
 	}
 	return e.Driver.WriteRevision(ctx, r)
+}
+
+// A resumed large file whose statements that ran were edited after the run
+// checked them, before it got to that file: the run stops before its first
+// statement, and runs none of them again.
+func TestLargeMigrationResumeEditedWhileRunning(t *testing.T) {
+	lowerLargeFile(t)
+	// Over two of the reader's 256 KiB pieces, so that the statements at the
+	// start come before the end of the file shows the change.
+	row := "INSERT INTO big (id, note) VALUES (%d, 'row %d " + strings.Repeat("x", 2000) + "');\n"
+	head := bigScript("-- runway:no-transaction\nCREATE TABLE big (id integer primary key, note text);\n", row, 10)
+	rest := bigScript("", strings.Replace(row, "(%d,", "(1%d,", 1), 300) // ids 11…1300, not those of the head
+	drv := newTarget(t, "sqlite").open(t)
+	_, err := up(t, drv, files("0001_big.up.sql", head+"INSERT INTO big (id, note) VALUES (7, 'duplicate');\n"+rest))
+	var me *runway.MigrationError
+	if !errors.As(err, &me) || me.Statement != 12 {
+		t.Fatalf("first run: %v; want statement 12 to fail", err)
+	}
+	fixed := head + "INSERT INTO big (id, note) VALUES (5000, 'fixed');\n" + rest
+	// One more statement before those that ran: counting them, the rerun
+	// would start at row 10, which ran.
+	edited := strings.Replace(fixed, "VALUES (1, ", "VALUES (9000, 'new');\nINSERT INTO big (id, note) VALUES (1, ", 1)
+	fsys := files("0001_big.up.sql", fixed)
+	spy := &editOnStart{Driver: drv, edit: func() {
+		fsys["0001_big.up.sql"] = &fstest.MapFile{Data: []byte(edited)}
+	}}
+	_, err = up(t, spy, fsys)
+	if !errors.As(err, &me) || !errors.Is(err, migration.ErrChanged) || me.Applied != 11 {
+		t.Fatalf("resumed file edited during the run: %v (%+v); want ErrChanged with the 11 statements that ran", err, me)
+	}
+	if h := history(t, drv)["1"]; h.StatementsApplied != 11 {
+		t.Fatalf("history: %+v; want 11 statements still", h)
+	}
+	// Neither the new row nor the fixed one went in: each id is free.
+	for _, id := range []string{"9000", "5000"} {
+		if err := drv.Exec(context.Background(), migration.Statement{SQL: "INSERT INTO big (id, note) VALUES (" + id + ", 'probe')"}); err != nil {
+			t.Fatalf("a statement of the edited file ran (id %s): %v", id, err)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"time"
 
 	"github.com/runwaydb/runway/database"
@@ -310,7 +311,9 @@ func (p applyPlan) resumedSums() database.Sums {
 // remaining yields p's statements from resumeAt on. A lazy plan reads them
 // from the file again, ahead of the database (readAhead); a file that no
 // longer holds what planApply read ends the sequence with an error
-// wrapping migration.ErrChanged before any statement beyond it runs.
+// wrapping migration.ErrChanged: at its end (the checksum), and before a
+// statement runs that would be beyond the count planApply made, or after
+// statements that an earlier run applied and that have changed since.
 func (p applyPlan) remaining(d migration.Dialect) iter.Seq2[migration.Statement, error] {
 	if !p.lazy {
 		return func(yield func(migration.Statement, error) bool) {
@@ -321,22 +324,32 @@ func (p applyPlan) remaining(d migration.Dialect) iter.Seq2[migration.Statement,
 			}
 		}
 	}
+	changed := &migration.FileError{File: p.e.m.Up.File, Err: migration.ErrChanged}
 	return func(yield func(migration.Statement, error) bool) {
 		i := 0
+		var skipped database.Sums // of the statements an earlier run applied
 		for st, err := range readAhead(p.e.m.Up.StatementSeq(d)) {
 			if err == nil && i >= p.total {
-				err = &migration.FileError{File: p.e.m.Up.File, Err: migration.ErrChanged}
+				err = changed
 			}
 			if err != nil {
 				yield(migration.Statement{}, err)
 				return
 			}
 			if i++; i <= p.resumeAt {
+				skipped.Add(st.Checksum())
+				if i == p.resumeAt && !slices.Equal(skipped.Column(), p.resumed.Column()) {
+					yield(migration.Statement{}, changed)
+					return
+				}
 				continue
 			}
 			if !yield(st, nil) {
 				return
 			}
+		}
+		if i != p.total {
+			yield(migration.Statement{}, changed)
 		}
 	}
 }
@@ -638,12 +651,15 @@ func readAhead(seq iter.Seq2[migration.Statement, error]) iter.Seq2[migration.St
 				}
 			}
 			for st, err := range seq {
-				cur = append(cur, item{st, err})
-				size += len(st.SQL)
 				if err != nil {
+					// Ahead of the statements read before it and not sent
+					// yet: a file that changed stops the run before them.
+					cur = []item{{err: err}}
 					send()
 					return
 				}
+				cur = append(cur, item{st, err})
+				size += len(st.SQL)
 				if size >= chunkBytes && !send() {
 					return
 				}

@@ -439,26 +439,31 @@ func (d *Driver) observe(sql string) {
 }
 
 // touchesTx reports whether a statement may open, end or change the
-// session's transactions: transaction control, XA, a change of
-// autocommit, SET TRANSACTION, or a CALL, whose procedure may do any of
-// them. It errs on the side of yes: a statement that starts with a
-// versioned comment (mysqldump's /*!40101 SET … */) does unless none of
-// those words is in it.
+// session's transactions, or what Runway's COMMIT does. It errs on the side
+// of yes: only statements known not to (DDL, data changes and reads, USE,
+// grants, table maintenance, and SET but for autocommit, the transaction's
+// characteristics and completion_type) say no; a statement that starts with
+// an executable comment (mysqldump's /*!40101 SET … */) says no only when
+// none of the words that could matter is in it.
 func touchesTx(sql string) bool {
 	switch strings.ToUpper(firstWord(sql)) {
-	case "BEGIN", "START", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "XA", "CALL", "LOCK", "UNLOCK":
-		return true
-	case "SET":
-		up := strings.ToUpper(sql)
-		return strings.Contains(up, "AUTOCOMMIT") || strings.Contains(up, "TRANSACTION")
-	case "":
-		up := strings.ToUpper(sql)
-		for _, w := range [...]string{"BEGIN", "START", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "XA", "CALL", "LOCK", "TRANSACTION"} {
-			if strings.Contains(up, w) {
-				return true
-			}
-		}
+	case "CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD",
+		"SELECT", "WITH", "VALUES", "TABLE", "DO", "USE", "GRANT", "REVOKE", "ANALYZE", "OPTIMIZE", "CHECK", "REPAIR":
 		return false
+	case "SET":
+		return containsAny(strings.ToUpper(sql), "AUTOCOMMIT", "TRANSACTION", "COMPLETION_TYPE")
+	case "":
+		return containsAny(strings.ToUpper(sql), "BEGIN", "START", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "XA",
+			"CALL", "LOCK", "TRANSACTION", "COMPLETION_TYPE", "PREPARE", "EXECUTE")
+	}
+	return true
+}
+
+func containsAny(s string, words ...string) bool {
+	for _, w := range words {
+		if strings.Contains(s, w) {
+			return true
+		}
 	}
 	return false
 }
@@ -474,14 +479,14 @@ func changesData(sql string) bool {
 }
 
 // firstWord returns the statement's first keyword, after blanks and
-// comments; "" when it starts with anything else, such as a versioned
-// comment (/*!40101 … */), which MySQL runs.
+// comments; "" when it starts with anything else, such as an executable
+// comment (/*!40101 … */, MariaDB's /*M!100616 … */), which the server runs.
 func firstWord(sql string) string {
 	s := sql
 	for {
 		s = strings.TrimLeft(s, " \t\r\n")
 		switch {
-		case strings.HasPrefix(s, "/*!"):
+		case strings.HasPrefix(s, "/*!") || strings.HasPrefix(s, "/*M!"):
 			return ""
 		case strings.HasPrefix(s, "/*"):
 			end := strings.Index(s[2:], "*/")

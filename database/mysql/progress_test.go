@@ -137,6 +137,15 @@ func TestTouchesTx(t *testing.T) {
 		{"SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE", true, false},
 		{"SET foreign_key_checks = 0", false, false},
 		{"CALL refresh()", true, false},
+		{"/*M!100616 SET @OLD_NOTE_VERBOSITY=@@NOTE_VERBOSITY, NOTE_VERBOSITY=0 */", false, false},
+		{"/*M!100616 SET autocommit=0 */", true, false},
+		{"SET completion_type = 'RELEASE'", true, false},
+		{"PREPARE s FROM 'COMMIT'", true, false},
+		{"EXECUTE IMMEDIATE 'START TRANSACTION'", true, false},
+		{"lbl: BEGIN NOT ATOMIC SELECT 1; END", true, false},
+		{"FLUSH TABLES WITH READ LOCK", true, false},
+		{"LOAD DATA INFILE 'x' INTO TABLE t", false, false},
+		{"ALTER TABLE t ADD COLUMN c int", false, false},
 	} {
 		if got := touchesTx(c.sql); got != c.touches {
 			t.Errorf("touchesTx(%q) = %v, want %v", c.sql, got, c.touches)
