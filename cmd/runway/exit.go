@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+
+	"golang.org/x/text/width"
 
 	"github.com/runwaydb/runway"
 	"github.com/runwaydb/runway/adopt"
@@ -129,14 +132,33 @@ func caret(me *runway.MigrationError) string {
 		text, tail = text[:col+caretWindow], "…"
 	}
 	prefix := fmt.Sprintf("    %s:%d | %s", me.File, me.Line+lineInStmt, head)
-	// Tabs keep their width so the caret lands under the right character.
-	pad := strings.Map(func(r rune) rune {
-		if r == '\t' {
-			return '\t'
+	return prefix + string(text) + tail + "\n" + pad(prefix) + pad(string(text[:col])) + "^"
+}
+
+// pad is blank space as wide on a terminal as s: tabs kept, so that the
+// caret lands under the right character, a wide character (CJK, fullwidth
+// forms) two columns, a combining mark or other zero-width one none.
+func pad(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\t':
+			b.WriteByte('\t')
+		case unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf):
+		case wide(r):
+			b.WriteString("  ")
+		default:
+			b.WriteByte(' ')
 		}
-		return ' '
-	}, string(text[:col]))
-	return prefix + string(text) + tail + "\n" + strings.Repeat(" ", len([]rune(prefix))) + pad + "^"
+	}
+	return b.String()
+}
+
+// wide reports whether a terminal gives r two columns (East Asian Wide and
+// Fullwidth; emoji are Wide).
+func wide(r rune) bool {
+	k := width.LookupRune(r).Kind()
+	return k == width.EastAsianWide || k == width.EastAsianFullwidth
 }
 
 // caretWindow is how many characters of the failing line caret shows on

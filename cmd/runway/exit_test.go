@@ -57,6 +57,12 @@ func TestCaretOfALongLine(t *testing.T) {
 	if lines[1][len(lines[1])-1] != '^' || string([]rune(lines[0])[at:at+4]) != "oops" {
 		t.Fatalf("the caret is not under oops:\n%s", got)
 	}
+	// Wide characters take two columns on a terminal, a combining mark
+	// none: the caret stands under the spot all the same.
+	me = &runway.MigrationError{File: "1_名前.up.sql", Line: 1, SQL: "SELECT '名前', 'e\u0301', oops", Position: 20}
+	if got, want := caret(me), "    1_名前.up.sql:1 | SELECT '名前', 'e\u0301', oops\n"+strings.Repeat(" ", 4+len("1_")+4+len(".up.sql:1 | SELECT '")+4+len("', 'e', "))+"^"; got != want {
+		t.Fatalf("wide characters:\n%s\nwant\n%s", got, want)
+	}
 	// A short line is shown whole.
 	me = &runway.MigrationError{File: "1_a.up.sql", Line: 1, SQL: "SELECT oops", Position: 8}
 	if got := caret(me); got != "    1_a.up.sql:1 | SELECT oops\n"+strings.Repeat(" ", len("    1_a.up.sql:1 | SELECT "))+"^" {
