@@ -113,6 +113,9 @@ type MigrationError struct {
 	// RolledBack counts the migrations before this one that ran in the same
 	// transaction (--single-transaction) and were rolled back with it.
 	RolledBack int
+	// NotSent is set when the run was stopped (its context ended) before
+	// the statement was sent: nothing of it ran.
+	NotSent bool
 	// AtCommit is set when the migration's transaction failed at its
 	// COMMIT (a deferred constraint or trigger): no one statement failed,
 	// and nothing of the migration was applied.
@@ -130,6 +133,8 @@ type MigrationError struct {
 func (e *MigrationError) Error() string {
 	var b strings.Builder
 	switch {
+	case e.NotSent:
+		fmt.Fprintf(&b, "%s:%d: the run was stopped (%s) before statement %d was sent", e.File, e.Line, e.Message, e.Statement)
 	case e.Uncertain && e.Statement == 0:
 		fmt.Fprintf(&b, "%s: the connection failed while the migration ran: %s", e.File, e.Message)
 	case e.Uncertain:
@@ -279,7 +284,11 @@ func failureHint(me *MigrationError) string {
 		if me.Applied > 0 {
 			done = fmt.Sprintf("%d of the statements of migration %s took effect before it and stay applied; the rerun resumes at statement %d", me.Applied, me.Version, me.Statement)
 		}
-		return fmt.Sprintf("the run was stopped (cancelled, or its time ran out) while statement %d of %s ran; %s. Run `runway up` again to finish.%s",
+		while := "while statement %d of %s ran"
+		if me.NotSent {
+			while = "before statement %d of %s was sent"
+		}
+		return fmt.Sprintf("the run was stopped (cancelled, or its time ran out) "+while+"; %s. Run `runway up` again to finish.%s",
 			me.Statement, me.File, done, record)
 	}
 	if me.AtCommit {

@@ -843,6 +843,10 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 			// are recorded, so this is a failed migration, not bad input.
 			return r.recordFailure(ctx, p, rev, start, i, rerr)
 		}
+		if err := ctx.Err(); err != nil {
+			// Stopped between statements: this one is not sent.
+			return r.recordFailure(ctx, p.withCurrent(st, i), rev, start, i, fmt.Errorf("%w: %w", database.ErrNotSent, err))
+		}
 		r.emit(Event{Kind: EventStatementStart, Version: m.Version.String(), Name: m.Name, File: m.Up.File,
 			Statement: i + 1, Statements: total, Line: st.Line})
 		next := rev
@@ -994,8 +998,15 @@ func (r *Runner) failed(v migration.Version, name string, s *migration.Script, s
 	}
 	// No SQL error code and a failed connection: the database did not get to
 	// answer, so whether the work took effect is unknown.
-	me.Uncertain = me.Code == "" && connectionFailed(err)
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	me.Uncertain = me.Code == "" && connectionFailed(err) && !errors.Is(err, database.ErrNotSent)
+	switch {
+	case errors.Is(err, database.ErrNotSent):
+		me.NotSent = true
+		me.Message = "cancelled"
+		if errors.Is(err, context.DeadlineExceeded) {
+			me.Message = "its time ran out"
+		}
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		me.Message = "interrupted before the statement finished: " + me.Message // not err.Error(): it repeats the code
 	}
 	if !known {

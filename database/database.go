@@ -284,6 +284,11 @@ type ProgressExecer interface {
 // the statement took effect but the write recording it did not.
 var ErrNotRecorded = errors.New("the statement ran, but its progress was not recorded")
 
+// ErrNotSent marks an error of a statement that never reached the database:
+// the run was stopped (its context ended) before it was sent. Nothing of it
+// ran; it is not an error whose outcome is unknown.
+var ErrNotSent = errors.New("stopped before the statement was sent")
+
 // RecordedExecer is implemented by drivers that can apply a migration outside
 // a transaction — statement by statement, each one's progress recorded in the
 // history row — in fewer round trips than an Exec and a WriteRevision per

@@ -83,7 +83,7 @@ func (a *app) exit(err error) int {
 // database said, the statement, and the ways out.
 func migrationFailure(me *runway.MigrationError) string {
 	var s string
-	if me.Uncertain {
+	if me.Uncertain || me.NotSent {
 		s = me.Error()
 	} else if me.AtCommit {
 		s = fmt.Sprintf("%s: failed [%s] %s", me.File, me.Code, me.Message)

@@ -408,6 +408,10 @@ func (d *Driver) rollback(ctx context.Context) error {
 func execError(ctx context.Context, err error, step, index int, stmt migration.Statement, pos int) error {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
+		if ctx.Err() != nil && pgconn.SafeToRetry(err) {
+			// pgx saw the context end before it sent a byte.
+			return fmt.Errorf("postgres: %w: %w", database.ErrNotSent, err)
+		}
 		return fmt.Errorf("postgres: %w", err)
 	}
 	msg := pe.Message
