@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -719,6 +720,10 @@ func TestCloseAtExit(t *testing.T) {
 				}
 				return n == 1
 			}
+			// The socket, kept reachable until the check below: its
+			// finalizer would close it, and send the held Terminate, when
+			// a collection (under a loaded test run) finds it unreachable.
+			nc := d.conn.PgConn().Conn()
 			start := time.Now()
 			if err := d.CloseAtExit(ctx); err != nil {
 				t.Fatalf("CloseAtExit: %v", err)
@@ -735,6 +740,7 @@ func TestCloseAtExit(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 			still := alive()
+			runtime.KeepAlive(nc)
 			if held := time.Since(start); held < 150*time.Millisecond && !still {
 				t.Errorf("the session ended %v after CloseAtExit: its Terminate was not held for the exit", held)
 			}
