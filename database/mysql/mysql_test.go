@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -703,12 +704,18 @@ func TestCloseAtExit(t *testing.T) {
 		}
 		return n == 1
 	}
+	// The socket, kept reachable until the check below: its finalizer
+	// would close it, and send the held COM_QUIT, when a collection (under
+	// a loaded test run) finds it unreachable.
+	nc := d.sessionNet
 	start := time.Now()
 	if err := d.CloseAtExit(ctx); err != nil {
 		t.Fatalf("CloseAtExit: %v", err)
 	}
+	runtime.GC()
 	time.Sleep(50 * time.Millisecond)
 	still := alive()
+	runtime.KeepAlive(nc)
 	if held := time.Since(start); held < 150*time.Millisecond && !still {
 		t.Errorf("the session ended %v after CloseAtExit: its COM_QUIT was not held for the exit", held)
 	}

@@ -738,6 +738,7 @@ func TestCloseAtExit(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			runtime.GC()
 			time.Sleep(50 * time.Millisecond)
 			still := alive()
 			runtime.KeepAlive(nc)
