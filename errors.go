@@ -134,7 +134,7 @@ func (e *MigrationError) Error() string {
 	var b strings.Builder
 	switch {
 	case e.NotSent:
-		fmt.Fprintf(&b, "%s:%d: the run was stopped (%s) before statement %d was sent", e.File, e.Line, e.Message, e.Statement)
+		fmt.Fprintf(&b, "%s:%d: %s", e.File, e.Line, e.Message)
 	case e.Uncertain && e.Statement == 0:
 		fmt.Fprintf(&b, "%s: the connection failed while the migration ran: %s", e.File, e.Message)
 	case e.Uncertain:

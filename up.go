@@ -1002,10 +1002,6 @@ func (r *Runner) failed(v migration.Version, name string, s *migration.Script, s
 	switch {
 	case errors.Is(err, database.ErrNotSent):
 		me.NotSent = true
-		me.Message = "cancelled"
-		if errors.Is(err, context.DeadlineExceeded) {
-			me.Message = "its time ran out"
-		}
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		me.Message = "interrupted before the statement finished: " + me.Message // not err.Error(): it repeats the code
 	}
@@ -1023,6 +1019,13 @@ func (r *Runner) failed(v migration.Version, name string, s *migration.Script, s
 	}
 	if ee != nil && ee.Line > 0 {
 		me.Line = ee.Line
+	}
+	if me.NotSent {
+		why := "cancelled"
+		if errors.Is(err, context.DeadlineExceeded) {
+			why = "its time ran out"
+		}
+		me.Message = fmt.Sprintf("the run was stopped (%s) before statement %d was sent", why, me.Statement)
 	}
 	r.emit(Event{Kind: EventMigrationFail, Version: v.String(), Name: name, File: s.File, Down: down, Err: me})
 	return me
