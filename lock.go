@@ -119,6 +119,14 @@ type leaser interface {
 // When the lock is gone, or the database has not confirmed it for three
 // intervals (it stopped answering), the run's context is cancelled with
 // ErrLockLost as its cause: a runner must not go on unlocked.
+//
+// The three intervals count from the start of the last confirmation that
+// succeeded, not from its end: a lease is renewed at some moment after the
+// request left, so that start is the latest moment the lease is known to
+// run from. One confirmation may take all that is left of them: a database
+// slow to answer (a commit waiting on a busy disk, a loaded host) still
+// confirms the lock, where cutting each attempt at one interval would drop
+// the connection and spend the next attempts reconnecting.
 func (r *Runner) keepLock(ctx context.Context) (context.Context, func()) {
 	keeper, ok := r.drv.(database.LockKeeper)
 	interval := r.cfg.keepalive
@@ -138,11 +146,11 @@ func (r *Runner) keepLock(ctx context.Context) (context.Context, func()) {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
 	finished := make(chan struct{})
+	lastOK := time.Now() // the lock was taken just before
 	go func() {
 		defer close(finished)
 		t := time.NewTicker(interval)
 		defer t.Stop()
-		lastOK := time.Now()
 		for {
 			select {
 			case <-done:
@@ -151,7 +159,8 @@ func (r *Runner) keepLock(ctx context.Context) (context.Context, func()) {
 				return
 			case <-t.C:
 			}
-			kctx, kcancel := context.WithTimeout(runCtx, interval)
+			started := time.Now()
+			kctx, kcancel := context.WithDeadline(runCtx, lastOK.Add(3*interval))
 			err := keeper.KeepLock(kctx)
 			kcancel()
 			select {
@@ -161,7 +170,7 @@ func (r *Runner) keepLock(ctx context.Context) (context.Context, func()) {
 			}
 			switch {
 			case err == nil:
-				lastOK = time.Now()
+				lastOK = started
 			case errors.Is(err, database.ErrLockLost):
 				cancel(fmt.Errorf("%w: %v", ErrLockLost, err))
 				return

@@ -1266,6 +1266,37 @@ func TestShortLeaseIsRenewed(t *testing.T) {
 	}
 }
 
+// A database slow to confirm the lock is not a lost lock: every renewal of
+// the lease below takes 1.3 s (a trigger on the lease table sleeps), longer
+// than the 1 s keepalive interval of a 4 s lease but well within the three
+// intervals the engine waits. Before, each confirmation was cut at one
+// interval, so every one failed and the run stopped "unlocked" after 3 s.
+func TestSlowLockConfirmationKeepsTheRun(t *testing.T) {
+	url := testdb.Postgres(t)
+	ctx := context.Background()
+	drv, err := postgres.Open(ctx, url, database.Config{Identity: "runway-test", LockMode: database.LockModeTable,
+		LeaseTTL: 4 * time.Second, Table: "slow_renewal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { drv.Close(context.Background()) })
+	slowTrigger := "0001_slow_renewals.up.sql"
+	src := files(slowTrigger, `CREATE FUNCTION slow_renewal() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_sleep(1.3);
+	RETURN NEW;
+END $$;
+CREATE TRIGGER slow_renewal BEFORE UPDATE ON slow_renewal_lock FOR EACH ROW EXECUTE FUNCTION slow_renewal();
+`)
+	mustUp(t, drv, src, runway.WithTable("slow_renewal")) // the lease table exists once the lock was taken
+	src["0002_long.up.sql"] = &fstest.MapFile{Data: []byte("SELECT pg_sleep(5);\n")}
+	start := time.Now()
+	rep, err := up(t, drv, src, runway.WithTable("slow_renewal"))
+	if err != nil || len(rep.Applied) != 1 {
+		t.Fatalf("a 5 s migration while each lease renewal takes 1.3 s (after %v): %v", time.Since(start).Round(time.Millisecond), err)
+	}
+}
+
 // Down does not revert below an unfinished migration (it would stay half
 // applied on a schema it was not written for), and says so before reverting
 // anything. A down script without statements reverts with a warning.

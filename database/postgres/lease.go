@@ -135,8 +135,17 @@ func (d *Driver) releaseLease(ctx context.Context, h *holding) error {
 }
 
 // renewLease extends the lease from now by its TTL, on KeepLock's connection.
+//
+// The renewal commits without waiting for its WAL to reach the disk
+// (synchronous_commit off, for this transaction only): it is visible to
+// every other session as soon as it commits, and the wait for the flush is
+// what makes a renewal slow while a migration writes a lot (on this
+// project's test machine, under a bulk insert: 49 ms at the 90th percentile
+// and up to 320 ms, against 1.2 ms and 49 ms). Only a server crash can lose
+// it, and a crash ends the run's session, and so the run, anyway.
 func (d *Driver) renewLease(ctx context.Context, h *holding) error {
-	sql := fmt.Sprintf(`UPDATE %s SET expires_at = clock_timestamp() + %s WHERE id = 1 AND token = %s RETURNING 1`,
+	sql := fmt.Sprintf(`SET LOCAL synchronous_commit = off;
+UPDATE %s SET expires_at = clock_timestamp() + %s WHERE id = 1 AND token = %s RETURNING 1`,
 		d.lockTable, d.ttlSQL(), quote(h.token))
 	res, err := d.keeper.PgConn().Exec(ctx, sql).ReadAll()
 	if isCode(err, "42P01") {
@@ -145,7 +154,7 @@ func (d *Driver) renewLease(ctx context.Context, h *holding) error {
 	if err != nil {
 		return err
 	}
-	if len(res) == 1 && len(res[0].Rows) == 1 {
+	if len(res) == 2 && len(res[1].Rows) == 1 {
 		return nil
 	}
 	who := "its row was deleted"
