@@ -198,7 +198,12 @@ func TestCancelKillsTheSession(t *testing.T) {
 				runCtx, cancel := context.WithCancel(ctx)
 				time.AfterFunc(300*time.Millisecond, cancel)
 				err := d.Exec(runCtx, migration.Statement{SQL: "DO BENCHMARK(10000000000, MD5('runway'))", Line: 1})
-				if !errors.Is(err, context.Canceled) {
+				// A BENCHMARK the KILL interrupts ends without an error, and
+				// its OK may reach the client before the socket closes (seen
+				// once, in a run of the whole suite on 2026-12-04): the
+				// statement did end, which only the KILL can have done, and
+				// gone checks that the session left.
+				if err != nil && !errors.Is(err, context.Canceled) {
 					t.Fatalf("Exec cancelled: %v", err)
 				}
 				gone(t, id)
