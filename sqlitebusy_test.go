@@ -38,7 +38,9 @@ func TestSQLiteRunsWaitForAnotherRunsMigration(t *testing.T) {
 	holdBusy := func(d time.Duration) {
 		t.Helper()
 		other := open()
-		if ok, err := other.Lock(ctx, 0); err != nil || !ok {
+		// Not at once: the previous holdBusy commits, then unlocks, and
+		// what ran behind it may return between the two (wait did once).
+		if ok, err := other.Lock(ctx, 5*time.Second); err != nil || !ok {
 			t.Fatalf("lock: %v %v", ok, err)
 		}
 		if err := other.Exec(ctx, migration.Statement{SQL: "BEGIN EXCLUSIVE"}); err != nil {
