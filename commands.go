@@ -172,19 +172,25 @@ func empty(s *migration.Script, d migration.Dialect) bool {
 }
 
 // splits reports whether s splits into statements for d, and, inTx, holds
-// no transaction control Runway's transaction refuses; a large script is
-// read as a stream, not held whole.
+// no transaction control Runway's transaction refuses, or else leaves no
+// transaction open at its end (see txEndCheck); a large script is read as a
+// stream, not held whole.
 func splits(s *migration.Script, d migration.Dialect, inTx bool) error {
 	seq := s.StatementSeq(d)
 	if inTx {
 		seq = unwrapTxSeq(s.File, seq)
 	}
-	for _, err := range seq {
+	txEnd := newTxEndCheck(d)
+	for st, err := range seq {
 		if err != nil {
 			return err
 		}
+		txEnd.add(st)
 	}
-	return nil
+	if inTx {
+		return nil
+	}
+	return txEnd.err(s.File)
 }
 
 // Validate checks the files and the history against each other: applied

@@ -125,9 +125,12 @@ func (r *Runner) downPlans(a *analysis, o DownOptions) ([]downPlan, error) {
 				return nil, fmt.Errorf("%w: %w", ErrSource, err)
 			}
 			if r.drv.TransactionalDDL() && !e.m.Down.NoTransaction && e.rev.State != database.StateReverting {
-				if stmts, err = unwrapTx(e.m.Down.File, stmts); err != nil {
-					return nil, fmt.Errorf("%w: %w", ErrSource, err)
-				}
+				stmts, err = unwrapTx(e.m.Down.File, stmts)
+			} else {
+				err = checkTxEnd(e.m.Down.File, r.drv.Dialect(), stmts)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrSource, err)
 			}
 			p := downPlan{e: e, stmts: stmts}
 			if e.rev.State == database.StateReverting {

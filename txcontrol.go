@@ -191,3 +191,154 @@ func unwrapTxSeq(file string, seq iter.Seq2[migration.Statement, error]) iter.Se
 		}
 	}
 }
+
+// txEndCheck follows the transactions a script run statement by statement
+// (no-transaction, or any script on MySQL) opens and ends, to refuse one
+// that leaves its session inside a transaction: Runway writes the history
+// row, and runs the next migrations, in the same session after it, so
+// whatever the open transaction holds, the row that records the migration
+// as applied included, would be rolled back when the session closes, while
+// the run reports the migration applied. On MySQL, SET autocommit = 0 left
+// in force does the same to everything after it.
+//
+// It errs on the side of letting a script run: on MySQL any statement it
+// does not know to stay inside a transaction (DDL and most others) is
+// taken to commit it, as DDL does implicitly.
+type txEndCheck struct {
+	mysql bool
+	open  *migration.Statement // the statement that opened the transaction still open
+	off   *migration.Statement // MySQL: the SET autocommit = 0 still in force
+}
+
+func newTxEndCheck(d migration.Dialect) *txEndCheck {
+	return &txEndCheck{mysql: d == migration.MySQL}
+}
+
+func (c *txEndCheck) add(st migration.Statement) {
+	switch txControl(st.SQL) {
+	case "BEGIN", "START TRANSACTION":
+		c.open = &st
+		return
+	case "COMMIT", "ROLLBACK":
+		if c.mysql && chains(st.SQL) {
+			c.open = &st // COMMIT AND CHAIN starts the next transaction
+			return
+		}
+		c.open = nil
+		return
+	case "END", "ABORT":
+		c.open = nil
+		return
+	}
+	if !c.mysql {
+		if first, second := firstWords(st.SQL); first == "PREPARE" && second == "TRANSACTION" {
+			c.open = nil // the transaction is now a prepared one, out of the session
+		}
+		return
+	}
+	if on, ok := autocommitSet(st.SQL); ok {
+		// Setting autocommit to 1 commits an open transaction; to 0 it
+		// leaves every statement after it in one.
+		c.open = nil
+		c.off = nil
+		if !on {
+			c.off = &st
+		}
+		return
+	}
+	if !staysInTx(st.SQL) {
+		c.open = nil // committed implicitly
+	}
+}
+
+// err returns the error for a script whose statements were all added, nil
+// when it leaves no transaction open.
+func (c *txEndCheck) err(file string) error {
+	switch {
+	case c.off != nil:
+		return &migration.FileError{File: file, Line: c.off.Line, Err: fmt.Errorf(
+			"%w: SET autocommit = 0 is still in force at the end of the script: Runway writes the history row and runs the next migrations in the same session, "+
+				"where nothing after it would commit, and the session's end would roll it all back (the migration would be reported applied all the same). "+
+				"Add SET autocommit = 1 after the script's last COMMIT", migration.ErrUnsupported)}
+	case c.open != nil:
+		return &migration.FileError{File: file, Line: c.open.Line, Err: fmt.Errorf(
+			"%w: %s opens a transaction that the script does not end: Runway runs it statement by statement and writes the history row in the same session after it, "+
+				"so the session's end would roll back the transaction's statements and that row (the migration would be reported applied all the same). "+
+				"End the transaction with COMMIT, or remove the statement", migration.ErrUnsupported, opener(c.open.SQL))}
+	}
+	return nil
+}
+
+// opener names the statement that opened a transaction: BEGIN, START
+// TRANSACTION, COMMIT AND CHAIN.
+func opener(sql string) string {
+	c := txControl(sql)
+	if c == "COMMIT" || c == "ROLLBACK" {
+		return c + " AND CHAIN"
+	}
+	return c
+}
+
+// chains reports whether a MySQL COMMIT or ROLLBACK ends with AND CHAIN,
+// which opens the next transaction at once.
+func chains(sql string) bool {
+	s := strings.Join(strings.Fields(strings.ToUpper(sql)), " ")
+	return strings.Contains(s, "AND CHAIN") && !strings.Contains(s, "AND NO CHAIN")
+}
+
+// autocommitSet reports whether sql is a MySQL SET of autocommit, and to
+// which value: SET autocommit = 0, SET SESSION autocommit = OFF,
+// SET @@autocommit := 1, … A SET of several variables counts when one of
+// them is autocommit.
+func autocommitSet(sql string) (on, ok bool) {
+	first, _ := firstWords(sql)
+	if first != "SET" {
+		return false, false
+	}
+	s := strings.ToUpper(sql)
+	i := strings.Index(s, "AUTOCOMMIT")
+	if i < 0 {
+		return false, false
+	}
+	rest := strings.TrimLeft(s[i+len("AUTOCOMMIT"):], " \t\r\n")
+	rest = strings.TrimPrefix(rest, ":")
+	if !strings.HasPrefix(rest, "=") {
+		return false, false
+	}
+	v := strings.Trim(strings.TrimLeft(rest[1:], " \t\r\n"), "'\"")
+	switch {
+	case strings.HasPrefix(v, "0"), strings.HasPrefix(v, "OFF"), strings.HasPrefix(v, "FALSE"):
+		return false, true
+	case strings.HasPrefix(v, "1"), strings.HasPrefix(v, "ON"), strings.HasPrefix(v, "TRUE"):
+		return true, true
+	}
+	return false, false // a value Runway cannot read (a variable): not judged
+}
+
+// staysInTx reports whether a MySQL statement is known to leave an open
+// transaction open: data changes and reads, savepoints, SET (but for
+// autocommit), temporary tables. Everything else is taken to commit it, as
+// DDL, LOCK TABLES, GRANT and table maintenance do.
+func staysInTx(sql string) bool {
+	first, second := firstWords(sql)
+	switch first {
+	case "INSERT", "UPDATE", "DELETE", "REPLACE", "SELECT", "WITH", "VALUES", "TABLE", "DO",
+		"SAVEPOINT", "RELEASE", "SET", "HANDLER":
+		return true
+	case "ROLLBACK": // ROLLBACK TO SAVEPOINT (the others are transaction control)
+		return true
+	case "CREATE", "DROP":
+		return second == "TEMPORARY"
+	}
+	return false
+}
+
+// checkTxEnd returns txEndCheck's error for stmts, a whole script run
+// statement by statement in dialect d.
+func checkTxEnd(file string, d migration.Dialect, stmts []migration.Statement) error {
+	c := newTxEndCheck(d)
+	for _, st := range stmts {
+		c.add(st)
+	}
+	return c.err(file)
+}

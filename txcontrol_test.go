@@ -3,6 +3,7 @@ package runway_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"strconv"
 	"strings"
 	"testing"
@@ -201,4 +202,128 @@ func TestDownEventsSayRevert(t *testing.T) {
 	if !strings.Contains(got, "reverting 3_tags") || !strings.Contains(got, "reverted 3_tags in") || strings.Contains(got, "applying") {
 		t.Errorf("down's events:\n%s", got)
 	}
+}
+
+// A script run statement by statement (no-transaction, or any script on
+// MySQL) that leaves a transaction open, or MySQL's autocommit off, is
+// refused before anything runs, up and down, and validate finds it. Run,
+// its open transaction, and the history row written after it in the same
+// session, were rolled back when the session closed, while the run
+// reported the migration applied (exit 0). Scripts that end what they open
+// run as written, data included.
+func TestScriptsLeavingATransactionOpen(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		ctx := context.Background()
+		drv := tg.open(t)
+		mark := "-- runway:no-transaction\n"
+		begin := "BEGIN"
+		if !tg.transactional() {
+			mark, begin = "SET @x = 1;\n", "START TRANSACTION" // a line, as the mark is
+		}
+		src := files("0001_t.up.sql", "CREATE TABLE t (id integer);\n")
+		mustUp(t, drv, src)
+		count := func() int {
+			t.Helper()
+			rows, err := drv.(database.Querier).QueryStrings(ctx, "SELECT COUNT(*) FROM t")
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, _ := strconv.Atoi(*rows[0][0])
+			return n
+		}
+		type refusal struct{ name, script, at, what string }
+		refused := []refusal{
+			{"begin without commit", mark + "INSERT INTO t VALUES (1);\n" + begin + ";\nINSERT INTO t VALUES (2);\n", ":3", begin + " opens a transaction"},
+			{"two blocks, the second open", mark + begin + ";\nINSERT INTO t VALUES (1);\nCOMMIT;\n" + begin + ";\nINSERT INTO t VALUES (2);\n", ":5", begin + " opens"},
+		}
+		if !tg.transactional() {
+			refused = append(refused,
+				refusal{"autocommit off", "SET autocommit = 0;\nINSERT INTO t VALUES (1);\nCOMMIT;\n", ":1", "SET autocommit = 0 is still in force"},
+				refusal{"commit and chain", "START TRANSACTION;\nINSERT INTO t VALUES (1);\nCOMMIT AND CHAIN;\nINSERT INTO t VALUES (2);\n", ":3", "COMMIT AND CHAIN opens"},
+				refusal{"opened after DDL", "START TRANSACTION;\nINSERT INTO t VALUES (1);\nCREATE TABLE u (id int);\nBEGIN WORK;\nINSERT INTO t VALUES (2);\n", ":4", "BEGIN opens"},
+			)
+		}
+		check := func(name string, src fstest.MapFS, file, at, what string, run func(r *runway.Runner) error) {
+			t.Helper()
+			r, err := runway.New(drv, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := count()
+			if err := run(r); !errors.Is(err, runway.ErrSource) || !strings.Contains(err.Error(), file+at+":") || !strings.Contains(err.Error(), what) {
+				t.Errorf("%s: %v; want ErrSource at %s%s saying %q", name, err, file, at, what)
+			}
+			if n := count(); n != before {
+				t.Errorf("%s: the refused script changed the rows of t: %d, then %d", name, before, n)
+			}
+			if _, err := r.Validate(ctx); !errors.Is(err, runway.ErrValidation) || !strings.Contains(err.Error(), file+at) {
+				t.Errorf("validate, %s: %v; want a finding at %s%s", name, err, file, at)
+			}
+		}
+		for _, c := range refused {
+			up := maps.Clone(src)
+			up["0002_x.up.sql"] = &fstest.MapFile{Data: []byte(c.script)}
+			check(c.name, up, "0002_x.up.sql", c.at, c.what, func(r *runway.Runner) error {
+				_, err := r.Up(ctx, runway.UpOptions{})
+				return err
+			})
+			if h := history(t, drv)["2"]; h.State != "" {
+				t.Fatalf("%s: the refused script has a history row: %+v", c.name, h)
+			}
+		}
+		// The same as a down script.
+		c := refused[0]
+		down := maps.Clone(src)
+		down["0002_x.up.sql"] = &fstest.MapFile{Data: []byte("INSERT INTO t VALUES (9);\n")}
+		down["0002_x.down.sql"] = &fstest.MapFile{Data: []byte(c.script)}
+		mustUp(t, drv, down)
+		check(c.name+" (down)", down, "0002_x.down.sql", c.at, c.what, func(r *runway.Runner) error {
+			_, err := r.Down(ctx, runway.DownOptions{Steps: 1})
+			return err
+		})
+		if h := history(t, drv)["2"]; h.State != database.StateApplied {
+			t.Fatalf("the refused down script changed the history row: %+v", h)
+		}
+		// Ended, they run as written.
+		fine := mark + begin + ";\nINSERT INTO t VALUES (1);\nCOMMIT;\n" + begin + ";\nINSERT INTO t VALUES (2);\nROLLBACK;\n"
+		want := 2 // with 9
+		if !tg.transactional() {
+			fine += "SET autocommit = 0;\nINSERT INTO t VALUES (3);\nCOMMIT;\nSET autocommit = 1;\n" +
+				"START TRANSACTION;\nINSERT INTO t VALUES (4);\nCREATE TABLE u (id int);\n" // the DDL commits
+			want = 4
+		}
+		src["0002_x.up.sql"] = &fstest.MapFile{Data: []byte("INSERT INTO t VALUES (9);\n")}
+		src["0003_y.up.sql"] = &fstest.MapFile{Data: []byte(fine)}
+		rep := mustUp(t, drv, src)
+		if len(rep.Applied) != 1 || count() != want {
+			t.Fatalf("a script that ends its transactions: applied %+v, %d rows, want %d", rep.Applied, count(), want)
+		}
+		if h := history(t, drv)["3"]; h.State != database.StateApplied {
+			t.Fatalf("its history row: %+v", h)
+		}
+	})
+}
+
+// The same for a script large enough to be read as it runs.
+func TestLargeScriptLeavingATransactionOpen(t *testing.T) {
+	lowerLargeFile(t)
+	body := bigScript("CREATE TABLE big (id integer primary key);\n", "INSERT INTO big (id) VALUES (%d); -- %d\n", 500)
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		mark := "-- runway:no-transaction\n"
+		if !tg.transactional() {
+			mark = "SET @x = 1;\n"
+		}
+		_, err := up(t, drv, files("0001_big.up.sql", mark+body+"BEGIN;\nINSERT INTO big (id) VALUES (501);\n"))
+		if !errors.Is(err, runway.ErrSource) || !strings.Contains(err.Error(), "0001_big.up.sql:503:") || !strings.Contains(err.Error(), "BEGIN opens") {
+			t.Fatalf("a large script whose last BEGIN is not committed: %v; want it refused at line 503", err)
+		}
+		if exists(t, drv, "big") {
+			t.Fatal("the refused script ran")
+		}
+		rep := mustUp(t, drv, files("0001_big.up.sql", mark+body+"BEGIN;\nINSERT INTO big (id) VALUES (501);\nCOMMIT;\n"))
+		if len(rep.Applied) != 1 {
+			t.Fatalf("the same script, committed: %+v", rep.Applied)
+		}
+	})
 }

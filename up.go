@@ -390,9 +390,12 @@ func (r *Runner) planApply(e entry) (applyPlan, error) {
 	}
 	p.useTx = inTx
 	if p.useTx {
-		if p.stmts, err = unwrapTx(e.m.Up.File, stmts); err != nil {
-			return applyPlan{}, fmt.Errorf("%w: %w", ErrSource, err)
-		}
+		p.stmts, err = unwrapTx(e.m.Up.File, stmts)
+	} else {
+		err = checkTxEnd(e.m.Up.File, r.drv.Dialect(), stmts)
+	}
+	if err != nil {
+		return applyPlan{}, fmt.Errorf("%w: %w", ErrSource, err)
 	}
 	return p, nil
 }
@@ -413,10 +416,12 @@ func (r *Runner) planLazy(e entry) (applyPlan, error) {
 		p.resumeAt = e.rev.StatementsApplied
 		check = database.NewChangeCheck(e.rev.StatementChecksums)
 	}
+	txEnd := newTxEndCheck(r.drv.Dialect())
 	for st, err := range e.m.Up.StatementSeq(r.drv.Dialect()) {
 		if err != nil {
 			return applyPlan{}, fmt.Errorf("%w: %w", ErrSource, err)
 		}
+		txEnd.add(st)
 		if p.total < p.resumeAt {
 			sum := st.Checksum()
 			check.Add(sum)
@@ -424,6 +429,9 @@ func (r *Runner) planLazy(e entry) (applyPlan, error) {
 			lines = append(lines, st.Line)
 		}
 		p.total++
+	}
+	if err := txEnd.err(e.m.Up.File); err != nil {
+		return applyPlan{}, fmt.Errorf("%w: %w", ErrSource, err)
 	}
 	if check != nil {
 		at, changed := check.Result()

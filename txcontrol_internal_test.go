@@ -1,0 +1,64 @@
+package runway
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/runwaydb/runway/migration"
+)
+
+// Which scripts txEndCheck finds leaving a transaction open, as each
+// dialect runs them statement by statement.
+func TestTxEndCheck(t *testing.T) {
+	cases := []struct {
+		d     migration.Dialect
+		stmts []string
+		want  string // "LINE: what the error names", "" for no error
+	}{
+		{migration.Postgres, []string{"CREATE TABLE a (id int)", "INSERT INTO a VALUES (1)"}, ""},
+		{migration.Postgres, []string{"BEGIN", "INSERT INTO a VALUES (1)", "COMMIT"}, ""},
+		{migration.Postgres, []string{"BEGIN", "INSERT INTO a VALUES (1)", "END"}, ""},
+		{migration.Postgres, []string{"BEGIN", "INSERT INTO a VALUES (1)", "ABORT"}, ""},
+		{migration.Postgres, []string{"BEGIN", "SAVEPOINT s", "ROLLBACK TO SAVEPOINT s", "COMMIT"}, ""},
+		{migration.Postgres, []string{"BEGIN", "SAVEPOINT s", "ROLLBACK TO SAVEPOINT s"}, "1: BEGIN"},
+		{migration.Postgres, []string{"BEGIN", "CREATE TABLE b (id int)"}, "1: BEGIN"}, // PostgreSQL's DDL commits nothing
+		{migration.Postgres, []string{"BEGIN ISOLATION LEVEL SERIALIZABLE", "INSERT INTO a VALUES (1)", "PREPARE TRANSACTION 'x'"}, ""},
+		{migration.Postgres, []string{"DO $$ BEGIN PERFORM 1; END $$"}, ""},
+		{migration.Postgres, []string{"START TRANSACTION", "SELECT 1"}, "1: START TRANSACTION"},
+		{migration.SQLite, []string{"BEGIN IMMEDIATE", "INSERT INTO a VALUES (1)", "END TRANSACTION"}, ""},
+		{migration.SQLite, []string{"INSERT INTO a VALUES (1)", "BEGIN", "INSERT INTO a VALUES (2)"}, "2: BEGIN"},
+		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "COMMIT"}, ""},
+		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "ALTER TABLE a ADD b int"}, ""},
+		{migration.MySQL, []string{"BEGIN", "UPDATE a SET id = 2", "TRUNCATE TABLE c"}, ""},
+		{migration.MySQL, []string{"BEGIN", "CREATE TEMPORARY TABLE tmp (id int)", "INSERT INTO tmp SELECT * FROM a"}, "1: BEGIN"},
+		{migration.MySQL, []string{"BEGIN NOT ATOMIC SELECT 1; END"}, ""},
+		{migration.MySQL, []string{"START TRANSACTION", "DELETE FROM a", "ROLLBACK"}, ""},
+		{migration.MySQL, []string{"START TRANSACTION", "SAVEPOINT s", "ROLLBACK TO s"}, "1: START TRANSACTION"},
+		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "COMMIT AND CHAIN"}, "3: COMMIT AND CHAIN"},
+		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "commit and no chain"}, ""},
+		{migration.MySQL, []string{"SET autocommit = 0", "INSERT INTO a VALUES (1)", "COMMIT"}, "1: SET autocommit = 0"},
+		{migration.MySQL, []string{"SET SESSION autocommit=OFF", "INSERT INTO a VALUES (1)", "COMMIT", "SET autocommit = ON"}, ""},
+		{migration.MySQL, []string{"set @@autocommit := 0", "INSERT INTO a VALUES (1)"}, "1: SET autocommit = 0"},
+		{migration.MySQL, []string{"SET autocommit = 0", "SET autocommit = 1", "INSERT INTO a VALUES (1)"}, ""},
+		{migration.MySQL, []string{"SET autocommit = @saved", "INSERT INTO a VALUES (1)"}, ""}, // a value Runway cannot read
+		{migration.MySQL, []string{"SET NAMES utf8mb4, autocommit = 0"}, "1: SET autocommit = 0"},
+		{migration.MySQL, []string{"START TRANSACTION", "LOCK TABLES a WRITE", "UNLOCK TABLES"}, ""},
+		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "START TRANSACTION", "COMMIT"}, ""},
+	}
+	for _, c := range cases {
+		stmts := make([]migration.Statement, len(c.stmts))
+		for i, s := range c.stmts {
+			stmts[i] = migration.Statement{SQL: s, Line: i + 1}
+		}
+		err := checkTxEnd("x.sql", c.d, stmts)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s %q: %v, want no error", c.d, c.stmts, err)
+		case c.want != "":
+			line, what, _ := strings.Cut(c.want, ": ")
+			if err == nil || !strings.HasPrefix(err.Error(), "x.sql:"+line+": ") || !strings.Contains(err.Error(), ": "+what+" ") {
+				t.Errorf("%s %q: %v, want x.sql:%s: … %s …", c.d, c.stmts, err, line, what)
+			}
+		}
+	}
+}
