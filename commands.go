@@ -173,14 +173,14 @@ func empty(s *migration.Script, d migration.Dialect) bool {
 
 // splits reports whether s splits into statements for d, and, inTx, holds
 // no transaction control Runway's transaction refuses, or else leaves no
-// transaction open at its end (see txEndCheck); a large script is read as a
+// transaction open at its end (see txTracker); a large script is read as a
 // stream, not held whole.
 func splits(s *migration.Script, d migration.Dialect, inTx bool) error {
 	seq := s.StatementSeq(d)
 	if inTx {
 		seq = unwrapTxSeq(s.File, seq)
 	}
-	txEnd := newTxEndCheck(d)
+	txEnd := newTxTracker(d)
 	for st, err := range seq {
 		if err != nil {
 			return err

@@ -192,68 +192,118 @@ func unwrapTxSeq(file string, seq iter.Seq2[migration.Statement, error]) iter.Se
 	}
 }
 
-// txEndCheck follows the transactions a script run statement by statement
-// (no-transaction, or any script on MySQL) opens and ends, to refuse one
-// that leaves its session inside a transaction: Runway writes the history
-// row, and runs the next migrations, in the same session after it, so
-// whatever the open transaction holds, the row that records the migration
-// as applied included, would be rolled back when the session closes, while
-// the run reports the migration applied. On MySQL, SET autocommit = 0 left
-// in force does the same to everything after it.
+// txTracker follows the transactions a script run statement by statement
+// (no-transaction, or any script on MySQL) opens and ends, for two things.
+//
+// It refuses a script that leaves its session inside a transaction (err):
+// Runway writes the history row, and runs the next migrations, in the same
+// session after it, so whatever the open transaction holds, the row that
+// records the migration as applied included, would be rolled back when the
+// session closes, while the run reports the migration applied. On MySQL,
+// SET autocommit = 0 left in force does the same to everything after it.
+//
+// And when a statement fails, it tells from which statement on the work of
+// the statements before it is not committed (openAt): the transaction the
+// script opened is rolled back, those statements with it, and the history
+// must say the migration resumes there, not at the failing statement.
 //
 // It errs on the side of letting a script run: on MySQL any statement it
 // does not know to stay inside a transaction (DDL and most others) is
 // taken to commit it, as DDL does implicitly.
-type txEndCheck struct {
+type txTracker struct {
 	mysql bool
-	open  *migration.Statement // the statement that opened the transaction still open
-	off   *migration.Statement // MySQL: the SET autocommit = 0 still in force
+	n     int // statements added
+	// openAt is the index of the first statement whose work is not
+	// committed yet, -1 when all of it is.
+	openAt int
+	open   *migration.Statement // the statement that opened the transaction still open
+	off    *migration.Statement // MySQL: the SET autocommit = 0 still in force
 }
 
-func newTxEndCheck(d migration.Dialect) *txEndCheck {
-	return &txEndCheck{mysql: d == migration.MySQL}
+func newTxTracker(d migration.Dialect) *txTracker {
+	return &txTracker{mysql: d == migration.MySQL, openAt: -1}
 }
 
-func (c *txEndCheck) add(st migration.Statement) {
+// add follows st, the next statement of the script, once it has run.
+func (c *txTracker) add(st migration.Statement) {
+	i := c.n
+	c.n++
 	switch txControl(st.SQL) {
 	case "BEGIN", "START TRANSACTION":
-		c.open = &st
+		// On MySQL a BEGIN commits the open transaction; on PostgreSQL
+		// and SQLite one inside a transaction changes nothing.
+		if c.mysql || c.open == nil {
+			c.open, c.openAt = &st, i
+		}
 		return
 	case "COMMIT", "ROLLBACK":
 		if c.mysql && chains(st.SQL) {
-			c.open = &st // COMMIT AND CHAIN starts the next transaction
+			// COMMIT AND CHAIN starts the next transaction at once; run
+			// again, it starts one again.
+			c.open, c.openAt = &st, i
 			return
 		}
-		c.open = nil
+		c.committed(i)
 		return
 	case "END", "ABORT":
-		c.open = nil
+		c.committed(i)
 		return
 	}
 	if !c.mysql {
 		if first, second := firstWords(st.SQL); first == "PREPARE" && second == "TRANSACTION" {
-			c.open = nil // the transaction is now a prepared one, out of the session
+			c.committed(i) // the transaction is now a prepared one, out of the session
 		}
 		return
 	}
 	if on, ok := autocommitSet(st.SQL); ok {
-		// Setting autocommit to 1 commits an open transaction; to 0 it
-		// leaves every statement after it in one.
-		c.open = nil
-		c.off = nil
-		if !on {
+		switch {
+		case !on:
+			// Every statement after it runs in a transaction; run again,
+			// it turns autocommit off again.
 			c.off = &st
+			if c.openAt < 0 {
+				c.openAt = i
+			}
+		case c.off != nil:
+			// Turning autocommit back on commits.
+			c.off = nil
+			c.committed(i)
 		}
 		return
 	}
 	if !staysInTx(st.SQL) {
-		c.open = nil // committed implicitly
+		c.committed(i) // implicitly, as DDL does
 	}
+}
+
+// committed notes that statement i ended the open transaction: with
+// autocommit off, the next statement starts another.
+func (c *txTracker) committed(i int) {
+	c.open, c.openAt = nil, -1
+	if c.off != nil {
+		c.openAt = i + 1
+	}
+}
+
+// undoneFrom returns, when the statement after those added fails, the
+// index of the first statement the rollback of the script's transaction
+// undoes, or -1 when it undoes none.
+func (c *txTracker) undoneFrom() int {
+	if c.openAt >= 0 && c.openAt < c.n {
+		return c.openAt
+	}
+	return -1
+}
+
+// dirty reports whether the session may be inside a transaction the script
+// opened, or (MySQL) have autocommit off.
+func (c *txTracker) dirty() bool {
+	return c.openAt >= 0 || c.off != nil
 }
 
 // err returns the error for a script whose statements were all added, nil
 // when it leaves no transaction open.
-func (c *txEndCheck) err(file string) error {
+func (c *txTracker) err(file string) error {
 	switch {
 	case c.off != nil:
 		return &migration.FileError{File: file, Line: c.off.Line, Err: fmt.Errorf(
@@ -333,10 +383,10 @@ func staysInTx(sql string) bool {
 	return false
 }
 
-// checkTxEnd returns txEndCheck's error for stmts, a whole script run
+// checkTxEnd returns txTracker's error for stmts, a whole script run
 // statement by statement in dialect d.
 func checkTxEnd(file string, d migration.Dialect, stmts []migration.Statement) error {
-	c := newTxEndCheck(d)
+	c := newTxTracker(d)
 	for _, st := range stmts {
 		c.add(st)
 	}

@@ -7,7 +7,7 @@ import (
 	"github.com/runwaydb/runway/migration"
 )
 
-// Which scripts txEndCheck finds leaving a transaction open, as each
+// Which scripts txTracker finds leaving a transaction open, as each
 // dialect runs them statement by statement.
 func TestTxEndCheck(t *testing.T) {
 	cases := []struct {
@@ -59,6 +59,40 @@ func TestTxEndCheck(t *testing.T) {
 			if err == nil || !strings.HasPrefix(err.Error(), "x.sql:"+line+": ") || !strings.Contains(err.Error(), ": "+what+" ") {
 				t.Errorf("%s %q: %v, want x.sql:%s: … %s …", c.d, c.stmts, err, line, what)
 			}
+		}
+	}
+}
+
+// Where the rollback of the script's own transaction starts when the
+// statement after those given fails.
+func TestTxTrackerUndoneFrom(t *testing.T) {
+	cases := []struct {
+		d     migration.Dialect
+		stmts []string
+		want  int
+	}{
+		{migration.Postgres, []string{"CREATE TABLE a (id int)", "BEGIN", "INSERT INTO a VALUES (1)"}, 1},
+		{migration.Postgres, []string{"BEGIN", "INSERT INTO a VALUES (1)", "COMMIT", "INSERT INTO a VALUES (2)"}, -1},
+		{migration.Postgres, []string{"BEGIN", "INSERT INTO a VALUES (1)", "BEGIN", "INSERT INTO a VALUES (2)"}, 0},
+		{migration.Postgres, []string{"BEGIN", "CREATE TABLE b (id int)"}, 0},
+		{migration.SQLite, []string{"BEGIN", "INSERT INTO a VALUES (1)", "END"}, -1},
+		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "CREATE TABLE b (id int)"}, -1},
+		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "BEGIN", "INSERT INTO a VALUES (2)"}, 2},
+		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "COMMIT AND CHAIN", "INSERT INTO a VALUES (2)"}, 2},
+		{migration.MySQL, []string{"SET autocommit = 0", "INSERT INTO a VALUES (1)"}, 0},
+		{migration.MySQL, []string{"SET autocommit = 0", "INSERT INTO a VALUES (1)", "COMMIT"}, -1},
+		{migration.MySQL, []string{"SET autocommit = 0", "INSERT INTO a VALUES (1)", "COMMIT", "INSERT INTO a VALUES (2)"}, 3},
+		{migration.MySQL, []string{"SET autocommit = 0", "INSERT INTO a VALUES (1)", "ALTER TABLE a ADD b int", "INSERT INTO a VALUES (2)"}, 3},
+		{migration.MySQL, []string{"SET autocommit = 0", "INSERT INTO a VALUES (1)", "SET autocommit = 1", "INSERT INTO a VALUES (2)"}, -1},
+		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "SET autocommit = 1"}, 0}, // already on: no commit
+	}
+	for _, c := range cases {
+		tr := newTxTracker(c.d)
+		for i, s := range c.stmts {
+			tr.add(migration.Statement{SQL: s, Line: i + 1})
+		}
+		if got := tr.undoneFrom(); got != c.want {
+			t.Errorf("%s %q: undone from %d, want %d", c.d, c.stmts, got, c.want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package runway_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"strconv"
 	"strings"
@@ -324,6 +325,86 @@ func TestLargeScriptLeavingATransactionOpen(t *testing.T) {
 		rep := mustUp(t, drv, files("0001_big.up.sql", mark+body+"BEGIN;\nINSERT INTO big (id) VALUES (501);\nCOMMIT;\n"))
 		if len(rep.Applied) != 1 {
 			t.Fatalf("the same script, committed: %+v", rep.Applied)
+		}
+	})
+}
+
+// A statement that fails inside a transaction the script opened itself
+// (no-transaction, or any script on MySQL): that transaction is rolled
+// back, and the history row says the migration resumes at its BEGIN, not at
+// the failing statement. Before, the row counted the rolled-back
+// statements as applied: on PostgreSQL the rerun skipped them (an INSERT
+// lost for good), and on MySQL and SQLite the failure's record was caught in
+// the open transaction and rolled back with it (the row stayed running,
+// and the error said the rolled-back statements had taken effect).
+func TestFailureInsideTheScriptsTransaction(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		ctx := context.Background()
+		mark, begin := "-- runway:no-transaction\n", "BEGIN"
+		if !tg.transactional() {
+			mark, begin = "", "START TRANSACTION"
+		}
+		cases := []struct {
+			name   string
+			script string // its statement 4 fails while the rows are 1 and 2
+			fixed  string
+			from   int // the statement that opens the transaction
+		}{
+			{"begin", mark + "CREATE TABLE %[1]s (id integer primary key);\n" + begin + ";\nINSERT INTO %[1]s VALUES (1);\nINSERT INTO %[1]s VALUES (1);\nINSERT INTO %[1]s VALUES (3);\nCOMMIT;\n",
+				mark + "CREATE TABLE %[1]s (id integer primary key);\n" + begin + ";\nINSERT INTO %[1]s VALUES (1);\nINSERT INTO %[1]s VALUES (2);\nINSERT INTO %[1]s VALUES (3);\nCOMMIT;\n", 2},
+		}
+		if !tg.transactional() {
+			cases = append(cases, struct {
+				name, script, fixed string
+				from                int
+			}{"autocommit off", "CREATE TABLE %[1]s (id integer primary key);\nSET autocommit = 0;\nINSERT INTO %[1]s VALUES (1);\nINSERT INTO %[1]s VALUES (1);\nINSERT INTO %[1]s VALUES (3);\nCOMMIT;\nSET autocommit = 1;\n",
+				"CREATE TABLE %[1]s (id integer primary key);\nSET autocommit = 0;\nINSERT INTO %[1]s VALUES (1);\nINSERT INTO %[1]s VALUES (2);\nINSERT INTO %[1]s VALUES (3);\nCOMMIT;\nSET autocommit = 1;\n", 2})
+		}
+		for i, c := range cases {
+			table := fmt.Sprintf("rb%d", i)
+			for _, size := range []string{"small", "large"} {
+				if size == "large" {
+					lowerLargeFile(t)
+				}
+				body := fmt.Sprintf(c.script, table)
+				fixed := fmt.Sprintf(c.fixed, table)
+				if size == "large" { // read as it runs: past migration.LargeFile
+					pad := strings.Repeat("-- padding\n", 500)
+					body, fixed = pad+body, pad+fixed
+				}
+				name := c.name + "/" + size
+				fresh := newTarget(t, tg.name)
+				drv := fresh.open(t)
+				// A migration before it: on MySQL the two travel in one message.
+				src := files("0001_pre.up.sql", "CREATE TABLE pre (id integer);\n", "0002_x.up.sql", body)
+				_, err := up(t, drv, src)
+				var me *runway.MigrationError
+				if !errors.As(err, &me) || me.Statement != 4 || me.UndoneFrom != c.from || me.Applied != c.from-1 {
+					t.Fatalf("%s: %v (%+v); want statement 4 failed, statements from %d undone, %d applied", name, err, me, c.from, c.from-1)
+				}
+				if hint := runway.FailureHint(me); !strings.Contains(hint, fmt.Sprintf("it resumes at statement %d", c.from)) {
+					t.Errorf("%s: the hint does not say where the rerun resumes: %s", name, hint)
+				}
+				// What another session sees: the record committed, the
+				// transaction's rows rolled back.
+				other := fresh.open(t)
+				h := history(t, other)["2"]
+				if h.State != database.StateFailed || h.StatementsApplied != c.from-1 {
+					t.Fatalf("%s: history row %+v; want failed with %d statements applied", name, h, c.from-1)
+				}
+				rows, err := other.(database.Querier).QueryStrings(ctx, "SELECT COUNT(*) FROM "+table)
+				if err != nil || *rows[0][0] != "0" {
+					t.Fatalf("%s: rows left by the rolled-back transaction: %v %v", name, rows, err)
+				}
+				drv.Close(ctx)
+				// The fixed file resumes at the BEGIN and inserts every row.
+				src["0002_x.up.sql"] = &fstest.MapFile{Data: []byte(fixed)}
+				mustUp(t, other, src)
+				rows, err = other.(database.Querier).QueryStrings(ctx, "SELECT COUNT(*) FROM "+table)
+				if err != nil || *rows[0][0] != "3" {
+					t.Fatalf("%s: after the rerun: %v %v; want the 3 rows", name, rows, err)
+				}
+			}
 		}
 	})
 }

@@ -416,7 +416,7 @@ func (r *Runner) planLazy(e entry) (applyPlan, error) {
 		p.resumeAt = e.rev.StatementsApplied
 		check = database.NewChangeCheck(e.rev.StatementChecksums)
 	}
-	txEnd := newTxEndCheck(r.drv.Dialect())
+	txEnd := newTxTracker(r.drv.Dialect())
 	for st, err := range e.m.Up.StatementSeq(r.drv.Dialect()) {
 		if err != nil {
 			return applyPlan{}, fmt.Errorf("%w: %w", ErrSource, err)
@@ -787,7 +787,7 @@ func (r *Runner) applyRecordedEach(ctx context.Context, rep *report.Report, rb d
 			rev.AppliedAt = start.UTC()
 			rev.StatementsApplied = ran
 			rev.StatementChecksums = database.SumsOf(p.stmts[:min(ran, len(p.stmts))]).Column()
-			err = r.recordFailure(ctx, p, rev, start, ran, err)
+			err = r.recordFailure(ctx, p, rev, start, ran, err, undoneOf(r.drv.Dialect(), p.stmts, items[n].Running.StatementsApplied, ran))
 			r.warnSentWith(rep, err, plans[n+1:])
 			return err
 		default:
@@ -844,16 +844,26 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 	sums := p.resumedSums()
 	total := p.count()
 	i := p.resumeAt
+	// The transactions the script opens, from where this run starts: the
+	// statements an earlier run applied are committed.
+	tx := newTxTracker(r.drv.Dialect())
+	var opened database.Revision // the row as it stood at tx.openAt
+	undo := func() undone {
+		if from := tx.undoneFrom(); from >= 0 {
+			return undone{from: p.resumeAt + from, rev: opened, dirty: true}
+		}
+		return undone{from: -1, dirty: tx.dirty()}
+	}
 	for st, rerr := range p.remaining(r.drv.Dialect()) {
 		if rerr != nil {
 			// A large file read as it runs could not be read again, or
 			// changed since planLazy read it: the statements before ran and
 			// are recorded, so this is a failed migration, not bad input.
-			return r.recordFailure(ctx, p, rev, start, i, rerr)
+			return r.recordFailure(ctx, p, rev, start, i, rerr, undo())
 		}
 		if err := ctx.Err(); err != nil {
 			// Stopped between statements: this one is not sent.
-			return r.recordFailure(ctx, p.withCurrent(st, i), rev, start, i, fmt.Errorf("%w: %w", database.ErrNotSent, err))
+			return r.recordFailure(ctx, p.withCurrent(st, i), rev, start, i, fmt.Errorf("%w: %w", database.ErrNotSent, err), undo())
 		}
 		r.emit(Event{Kind: EventStatementStart, Version: m.Version.String(), Name: m.Name, File: m.Up.File,
 			Statement: i + 1, Statements: total, Line: st.Line})
@@ -885,9 +895,19 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 				// of it ran, and the history is not ours to write any more.
 				return r.failEvent(p, fmt.Errorf("%s: statement %d not run: %w", m.Up.File, i+1, err))
 			}
-			return r.recordFailure(ctx, p.withCurrent(st, i), rev, start, i, err)
+			return r.recordFailure(ctx, p.withCurrent(st, i), rev, start, i, err, undo())
 		}
+		prev := rev
 		rev = next
+		was := tx.openAt
+		tx.add(st)
+		switch k := tx.openAt; {
+		case k == was:
+		case k == tx.n-1:
+			opened = prev // opened by this statement
+		case k == tx.n:
+			opened = rev // opened after it (autocommit off, after a commit)
+		}
 		if i+1 < total && !recorded {
 			if err := r.drv.WriteRevision(ctx, rev); err != nil {
 				return r.failEvent(p, fmt.Errorf("record progress of %s (statement %d applied): %w", m.Up.File, i+1, err))
@@ -928,25 +948,76 @@ func (r *Runner) applyRecorded(ctx context.Context, rx database.RecordedExecer, 
 	rev := running
 	rev.StatementsApplied = n
 	rev.StatementChecksums = database.SumsOf(p.stmts[:min(n, len(p.stmts))]).Column()
-	return 0, r.recordFailure(ctx, p, rev, start, n, err)
+	return 0, r.recordFailure(ctx, p, rev, start, n, err, undoneOf(r.drv.Dialect(), p.stmts, running.StatementsApplied, n))
+}
+
+// undoneOf is what a failure at statement n of stmts, run from statement
+// from on in this session, rolled back of the script's own transaction.
+func undoneOf(d migration.Dialect, stmts []migration.Statement, from, n int) undone {
+	tx := newTxTracker(d)
+	for _, st := range stmts[from:min(n, len(stmts))] {
+		tx.add(st)
+	}
+	k := tx.undoneFrom()
+	if k < 0 {
+		return undone{from: -1, dirty: tx.dirty()}
+	}
+	k += from
+	return undone{from: k, dirty: true, rev: database.Revision{StatementsApplied: k, StatementChecksums: database.SumsOf(stmts[:k]).Column()}}
+}
+
+// undone is what the rollback of a transaction a script opened itself took
+// back when one of its statements failed.
+type undone struct {
+	// from is the index of the first statement rolled back, -1 when none
+	// was; rev holds the row's count and checksums as they stood before it.
+	from int
+	rev  database.Revision
+	// dirty: the session may be inside a transaction the script opened
+	// (or MySQL's autocommit off), which must be rolled back before the
+	// failure is recorded.
+	dirty bool
+}
+
+// openRollbacker is a driver that can roll back a transaction a
+// migration's own statements left open in the session (see undone).
+type openRollbacker interface {
+	RollbackOpen(ctx context.Context) error
 }
 
 // recordFailure marks rev failed after applied statements of p, writes it
 // with a fresh context (the run's may be what ended) and returns the
 // *MigrationError for err, noting when the row could not be written.
-func (r *Runner) recordFailure(ctx context.Context, p applyPlan, rev database.Revision, start time.Time, applied int, err error) error {
+//
+// When the failing statement ran inside a transaction the script opened
+// itself (u), that transaction is rolled back, and the statements in it with
+// it: the row then records the migration as it stood when the transaction
+// opened, where the rerun resumes, and the error says so.
+func (r *Runner) recordFailure(ctx context.Context, p applyPlan, rev database.Revision, start time.Time, applied int, err error, u undone) error {
 	m := p.e.m
 	rev.State = database.StateFailed
 	rev.Duration = r.cfg.now().Sub(start)
 	rev.Error = r.historyText(errMessage(err))
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	var rbErr error
+	if rb, ok := r.drv.(openRollbacker); ok && u.dirty {
+		rbErr = rb.RollbackOpen(wctx)
+	}
+	if u.from >= 0 {
+		rev.StatementsApplied = u.rev.StatementsApplied
+		rev.StatementChecksums = u.rev.StatementChecksums
+	}
 	werr := r.drv.WriteRevision(wctx, rev)
 	cancel()
 	ferr := r.failed(m.Version, m.Name, m.Up, p.known(), applied, err, false)
 	if me, ok := ferr.(*MigrationError); ok {
 		me.NoTransaction = true // recorded statement by statement
+		if u.from >= 0 {
+			me.Applied = u.from
+			me.UndoneFrom = u.from + 1
+		}
 		if werr != nil {
-			me.RecordErr = werr
+			me.RecordErr = errors.Join(rbErr, werr)
 		}
 	}
 	return ferr

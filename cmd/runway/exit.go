@@ -101,6 +101,9 @@ func migrationFailure(me *runway.MigrationError) string {
 		}
 		s += "\n    " + indent(sql)
 	}
+	if me.UndoneFrom > 0 {
+		s += fmt.Sprintf("\nStatements %d to %d ran in the transaction statement %d opens and were rolled back with it.", me.UndoneFrom, me.Statement-1, me.UndoneFrom)
+	}
 	if me.Applied > 0 {
 		s += fmt.Sprintf("\n%d statement(s) before it took effect.", me.Applied)
 	}

@@ -57,8 +57,7 @@ func (d *Driver) ExecRecorded(ctx context.Context, stmts []migration.Statement, 
 	w := d.wrapper()
 	writeRecorded(&b, table, stmts, running, done, w.wrap)
 	if err := d.execSession(ctx, conn, b.String()); err != nil {
-		w.rollback(ctx, conn)
-		return d.howFar(ctx, conn, table, stmts, running, err)
+		return d.howFar(ctx, conn, w, table, stmts, running, err)
 	}
 	return len(stmts), nil
 }
@@ -216,20 +215,35 @@ func (w *stmtWrapper) wrap(sql string) bool {
 }
 
 // rollback ends, after a failed message, a transaction it may have left
-// open, before the row is read and the failure recorded.
-func (w *stmtWrapper) rollback(ctx context.Context, conn *sql.Conn) {
-	if w.used {
+// open, once the row has been read: one of Runway's (see ExecProgress), or
+// one the migration's own statements opened, which Runway never commits
+// (the engine records where the migration resumes). It reports whether it
+// sent the ROLLBACK.
+func (w *stmtWrapper) rollback(ctx context.Context, conn *sql.Conn) bool {
+	if w.used || w.d.userTx {
 		w.d.execSession(context.WithoutCancel(ctx), conn, "ROLLBACK")
+		return true
 	}
+	return false
 }
 
 // howFar tells, after err stopped a message of writeRecorded's, how many
-// of stmts have run: the row knows, when the session still works.
-func (d *Driver) howFar(ctx context.Context, conn *sql.Conn, table string, stmts []migration.Statement, running database.Revision, err error) (int, error) {
+// of stmts have run: the row knows, when the session still works. It reads
+// the row inside a transaction the message left open, where the row counts
+// every statement that ran, then rolls that transaction back (w.rollback).
+func (d *Driver) howFar(ctx context.Context, conn *sql.Conn, w *stmtWrapper, table string, stmts []migration.Statement, running database.Revision, err error) (int, error) {
 	var n sql.NullInt64
 	var state sql.NullString
-	rerr := conn.QueryRowContext(context.WithoutCancel(ctx), "SELECT statements_applied, state FROM "+table+" WHERE version = ?",
-		running.Version.String()).Scan(&n, &state)
+	read := func() error {
+		return conn.QueryRowContext(context.WithoutCancel(ctx), "SELECT statements_applied, state FROM "+table+" WHERE version = ?",
+			running.Version.String()).Scan(&n, &state)
+	}
+	rerr := read()
+	if w.rollback(ctx, conn) && rerr == nil && state.String == string(database.StateApplied) {
+		// Applied inside the transaction just rolled back (the COMMIT of
+		// the last statement's failed): what stands is what committed.
+		rerr = read()
+	}
 	switch {
 	case rerr != nil:
 		// The connection is gone: the caller cannot tell; report the
@@ -292,9 +306,8 @@ func (d *Driver) ExecRecordedEach(ctx context.Context, ms []database.Recorded, d
 	if err == nil || applied == len(ms) {
 		return applied, 0, err
 	}
-	w.rollback(ctx, conn)
 	m := ms[applied]
-	n, err := d.howFar(ctx, conn, table, m.Statements, m.Running, err)
+	n, err := d.howFar(ctx, conn, w, table, m.Statements, m.Running, err)
 	if err == nil {
 		// Its final update ran and the error came after: it is applied,
 		// and those after it were not run.
@@ -508,4 +521,24 @@ func firstWord(sql string) string {
 			return s[:n]
 		}
 	}
+}
+
+// RollbackOpen rolls back a transaction that a migration's own statements
+// opened (START TRANSACTION, or SET autocommit = 0) and left open when one
+// of them failed, and turns autocommit back on, so that the failure's
+// record, written next in the same session, commits. With no transaction
+// open it does nothing.
+func (d *Driver) RollbackOpen(ctx context.Context) error {
+	conn, err := d.session(ctx)
+	if err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
+	if err := d.execSession(ctx, conn, "ROLLBACK"); err != nil {
+		return fmt.Errorf("mysql: rollback: %w", err)
+	}
+	if err := d.execSession(ctx, conn, "SET autocommit = 1"); err != nil {
+		return fmt.Errorf("mysql: rollback: %w", err)
+	}
+	return nil
 }

@@ -600,3 +600,15 @@ func isCode(err error, codes ...string) bool {
 
 // runeLen is the length of s as PostgreSQL counts positions in UTF-8: characters.
 func runeLen(s string) int { return utf8.RuneCountInString(s) }
+
+// RollbackOpen rolls back a transaction that a migration's own statements
+// opened (a BEGIN in a script run statement by statement) and left open
+// when one of them failed, so that the failure's record, written next in
+// the same session, is not caught in a transaction that never commits.
+// With no transaction open it does nothing.
+func (d *Driver) RollbackOpen(ctx context.Context) error {
+	if err := d.rollback(ctx); err != nil {
+		return fmt.Errorf("postgres: rollback: %w", err)
+	}
+	return nil
+}

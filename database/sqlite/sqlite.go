@@ -809,3 +809,22 @@ func (d *Driver) Close(context.Context) error {
 	d.db = nil
 	return errors.Join(errs...)
 }
+
+// RollbackOpen rolls back a transaction that a migration's own statements
+// opened (a BEGIN in a script run statement by statement) and left open
+// when one of them failed, so that the failure's record, written next in
+// the same session, is not caught in a transaction that never commits.
+// With no transaction open it does nothing.
+func (d *Driver) RollbackOpen(ctx context.Context) error {
+	if d.conn == nil {
+		return nil
+	}
+	_, err := d.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+	if err != nil && strings.Contains(err.Error(), "no transaction is active") {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: rollback: %w", err)
+	}
+	return nil
+}
