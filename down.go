@@ -331,14 +331,22 @@ func (r *Runner) revertStatements(ctx context.Context, p downPlan) error {
 			if !refused(err) {
 				// The row stays reverting, with the error, even when no
 				// statement completed: the failing one ran outside a
-				// transaction and may have done part of its work.
+				// transaction and may have done part of its work. Inside
+				// one the script opened, that transaction is rolled back
+				// and the row goes back to where it opened (see
+				// recordFailure).
+				u := undoneOf(r.drv.Dialect(), p.stmts, p.resumeAt, i)
 				rev.Error = r.historyText(errMessage(err))
 				wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+				rbErr := r.settle(wctx, u, &rev)
 				werr := r.drv.WriteRevision(wctx, rev)
 				cancel()
 				if me, ok := ferr.(*MigrationError); ok {
 					me.NoTransaction = true
-					me.RecordErr = werr
+					u.note(me)
+					if werr != nil {
+						me.RecordErr = errors.Join(rbErr, werr)
+					}
 				}
 			}
 			return stopped(ctx, ferr)

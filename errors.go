@@ -269,6 +269,39 @@ func failureHint(me *MigrationError) string {
 		return fmt.Sprintf("%s could not be read to its end while migration %s ran (%v); %s. Once the file is final, run `runway up` again: it resumes after the statements recorded, and refuses if one of them was edited (then restore them, or put the database right by hand and run `runway repair`).%s",
 			me.File, me.Version, fe.Err, done, record)
 	}
+	if me.UndoneFrom > 0 {
+		// The failure came inside a transaction the script opened: what
+		// ran in it was rolled back, and the rerun starts it again.
+		cmd, of := "up", "migration "+me.Version.String()
+		if me.Down {
+			cmd, of = "down", "the down migration "+me.File
+		}
+		what := fmt.Sprintf("statement %d of %s failed", me.Statement, me.File)
+		next := fmt.Sprintf("Fix statement %d and run `runway %s` again", me.Statement, cmd)
+		switch {
+		case me.NotSent:
+			what = fmt.Sprintf("the run was stopped before statement %d of %s was sent", me.Statement, me.File)
+			next = "Run `runway " + cmd + "` again"
+		case errors.Is(me.Err, context.Canceled) || errors.Is(me.Err, context.DeadlineExceeded):
+			what = fmt.Sprintf("the run was stopped while statement %d of %s ran", me.Statement, me.File)
+			next = "Run `runway " + cmd + "` again"
+		case notTheSQL(me.Code) != "":
+			next = "Once the cause (" + notTheSQL(me.Code) + ") is resolved, run `runway " + cmd + "` again"
+		}
+		done := fmt.Sprintf("no statement of %s before it took effect", of)
+		switch me.Applied {
+		case 0:
+		case 1:
+			done = "statement 1, before it, took effect and is kept"
+		default:
+			done = fmt.Sprintf("statements 1 to %d, before it, took effect and are kept", me.Applied)
+		}
+		if me.Down {
+			done += fmt.Sprintf("; the history records %s as reverting, and `up` refuses until it is settled", me.Version)
+		}
+		return fmt.Sprintf("%s inside the transaction that its statement %d opens, and that transaction was rolled back: statements %d to %d are undone, and %s. %s: it resumes at statement %d, which opens the transaction again.%s",
+			what, me.UndoneFrom, me.UndoneFrom, me.Statement, done, next, me.UndoneFrom, record)
+	}
 	if me.Down {
 		var partial string
 		if me.NoTransaction {
@@ -283,32 +316,6 @@ func failureHint(me *MigrationError) string {
 		}
 		return fmt.Sprintf("%d statement(s) of the down migration %s took effect before the failure and could not be rolled back; the history records %s as reverting, and `up` refuses until it is settled. Either fix statement %d in %s and run `runway down` again (it resumes at that statement), or put the database right by hand and run `runway repair` (the migration then counts as reverted).%s%s",
 			me.Applied, me.File, me.Version, me.Statement, me.File, partial, record)
-	}
-	if !me.Down && me.UndoneFrom > 0 {
-		// The failure came inside a transaction the script opened: what
-		// ran in it was rolled back, and the rerun starts it again.
-		what := fmt.Sprintf("statement %d of %s failed", me.Statement, me.File)
-		next := fmt.Sprintf("Fix statement %d and run `runway up` again", me.Statement)
-		switch {
-		case me.NotSent:
-			what = fmt.Sprintf("the run was stopped before statement %d of %s was sent", me.Statement, me.File)
-			next = "Run `runway up` again"
-		case errors.Is(me.Err, context.Canceled) || errors.Is(me.Err, context.DeadlineExceeded):
-			what = fmt.Sprintf("the run was stopped while statement %d of %s ran", me.Statement, me.File)
-			next = "Run `runway up` again"
-		case notTheSQL(me.Code) != "":
-			next = "Once the cause (" + notTheSQL(me.Code) + ") is resolved, run `runway up` again"
-		}
-		done := fmt.Sprintf("no statement of migration %s before it took effect", me.Version)
-		switch me.Applied {
-		case 0:
-		case 1:
-			done = "statement 1, before it, took effect and stays applied"
-		default:
-			done = fmt.Sprintf("statements 1 to %d, before it, took effect and stay applied", me.Applied)
-		}
-		return fmt.Sprintf("%s inside the transaction that its statement %d opens, and that transaction was rolled back: statements %d to %d are undone, and %s. %s: it resumes at statement %d, which opens the transaction again.%s",
-			what, me.UndoneFrom, me.UndoneFrom, me.Statement, done, next, me.UndoneFrom, record)
 	}
 	if !me.Down && (errors.Is(me.Err, context.Canceled) || errors.Is(me.Err, context.DeadlineExceeded)) {
 		// The caller stopped the run (a signal, a context's deadline): the

@@ -408,3 +408,53 @@ func TestFailureInsideTheScriptsTransaction(t *testing.T) {
 		}
 	})
 }
+
+// The same for a down script: the row (reverting) goes back to where the
+// script's transaction opened, and the next down resumes there.
+func TestDownFailureInsideTheScriptsTransaction(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		ctx := context.Background()
+		mark, begin := "-- runway:no-transaction\n", "BEGIN"
+		if !tg.transactional() {
+			mark, begin = "", "START TRANSACTION"
+		}
+		down := func(fourth string) string {
+			return mark + "DELETE FROM dx WHERE id = 3;\n" + begin + ";\nDELETE FROM dx WHERE id = 2;\n" + fourth + ";\nDELETE FROM dx WHERE id = 1;\nCOMMIT;\nDROP TABLE dx;\n"
+		}
+		src := files("0001_x.up.sql", "CREATE TABLE dx (id integer primary key);\nINSERT INTO dx VALUES (1);\nINSERT INTO dx VALUES (2);\nINSERT INTO dx VALUES (3);\n",
+			"0001_x.down.sql", down("INSERT INTO dx VALUES (1)"))
+		drv := tg.open(t)
+		mustUp(t, drv, src)
+		r, err := runway.New(drv, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = r.Down(ctx, runway.DownOptions{Steps: 1})
+		var me *runway.MigrationError
+		if !errors.As(err, &me) || me.Statement != 4 || me.UndoneFrom != 2 || me.Applied != 1 || !me.Down {
+			t.Fatalf("down: %v (%+v); want statement 4 failed, statements from 2 undone, 1 applied", err, me)
+		}
+		if hint := runway.FailureHint(me); !strings.Contains(hint, "`runway down` again: it resumes at statement 2") {
+			t.Errorf("the hint: %s", hint)
+		}
+		other := tg.open(t)
+		if h := history(t, other)["1"]; h.State != database.StateReverting || h.StatementsApplied != 1 {
+			t.Fatalf("history row %+v; want reverting with 1 statement applied", h)
+		}
+		rows, err := other.(database.Querier).QueryStrings(ctx, "SELECT COUNT(*) FROM dx")
+		if err != nil || *rows[0][0] != "2" {
+			t.Fatalf("rows of dx: %v %v; want 1 and 2 (the delete of 2 rolled back)", rows, err)
+		}
+		src["0001_x.down.sql"] = &fstest.MapFile{Data: []byte(down("SELECT 1"))}
+		r, err = runway.New(other, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Down(ctx, runway.DownOptions{Steps: 1}); err != nil {
+			t.Fatalf("down again: %v", err)
+		}
+		if exists(t, other, "dx") || history(t, other)["1"].State != "" {
+			t.Fatal("down again did not finish the revert")
+		}
+	})
+}

@@ -979,6 +979,29 @@ type undone struct {
 	dirty bool
 }
 
+// settle rolls back, before a failure is recorded, the transaction u says
+// the script may have left open in the session, and sets rev's count and
+// checksums to where that rollback leaves the migration.
+func (r *Runner) settle(ctx context.Context, u undone, rev *database.Revision) error {
+	var err error
+	if rb, ok := r.drv.(openRollbacker); ok && u.dirty {
+		err = rb.RollbackOpen(ctx)
+	}
+	if u.from >= 0 {
+		rev.StatementsApplied = u.rev.StatementsApplied
+		rev.StatementChecksums = u.rev.StatementChecksums
+	}
+	return err
+}
+
+// note tells me what the rollback of the script's transaction undid.
+func (u undone) note(me *MigrationError) {
+	if u.from >= 0 {
+		me.Applied = u.from
+		me.UndoneFrom = u.from + 1
+	}
+}
+
 // openRollbacker is a driver that can roll back a transaction a
 // migration's own statements left open in the session (see undone).
 type openRollbacker interface {
@@ -999,23 +1022,13 @@ func (r *Runner) recordFailure(ctx context.Context, p applyPlan, rev database.Re
 	rev.Duration = r.cfg.now().Sub(start)
 	rev.Error = r.historyText(errMessage(err))
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	var rbErr error
-	if rb, ok := r.drv.(openRollbacker); ok && u.dirty {
-		rbErr = rb.RollbackOpen(wctx)
-	}
-	if u.from >= 0 {
-		rev.StatementsApplied = u.rev.StatementsApplied
-		rev.StatementChecksums = u.rev.StatementChecksums
-	}
+	rbErr := r.settle(wctx, u, &rev)
 	werr := r.drv.WriteRevision(wctx, rev)
 	cancel()
 	ferr := r.failed(m.Version, m.Name, m.Up, p.known(), applied, err, false)
 	if me, ok := ferr.(*MigrationError); ok {
 		me.NoTransaction = true // recorded statement by statement
-		if u.from >= 0 {
-			me.Applied = u.from
-			me.UndoneFrom = u.from + 1
-		}
+		u.note(me)
 		if werr != nil {
 			me.RecordErr = errors.Join(rbErr, werr)
 		}
