@@ -218,6 +218,9 @@ type txTracker struct {
 	openAt int
 	open   *migration.Statement // the statement that opened the transaction still open
 	off    *migration.Statement // MySQL: the SET autocommit = 0 still in force
+	// offWork: with autocommit off, a statement has run since the last
+	// commit, and its work waits for the next one.
+	offWork bool
 }
 
 func newTxTracker(d migration.Dialect) *txTracker {
@@ -234,6 +237,7 @@ func (c *txTracker) add(st migration.Statement) {
 		// and SQLite one inside a transaction changes nothing.
 		if c.mysql || c.open == nil {
 			c.open, c.openAt = &st, i
+			c.offWork = false // MySQL's BEGIN commits what waited
 		}
 		return
 	case "COMMIT", "ROLLBACK":
@@ -260,7 +264,9 @@ func (c *txTracker) add(st migration.Statement) {
 		case !on:
 			// Every statement after it runs in a transaction; run again,
 			// it turns autocommit off again.
-			c.off = &st
+			if c.off == nil {
+				c.off = &st
+			}
 			if c.openAt < 0 {
 				c.openAt = i
 			}
@@ -273,13 +279,20 @@ func (c *txTracker) add(st migration.Statement) {
 	}
 	if !staysInTx(st.SQL) {
 		c.committed(i) // implicitly, as DDL does
+		return
+	}
+	if first, _ := firstWords(st.SQL); c.off != nil {
+		switch first {
+		case "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "CREATE", "DROP":
+			c.offWork = true // a change (reads and settings are none)
+		}
 	}
 }
 
 // committed notes that statement i ended the open transaction: with
 // autocommit off, the next statement starts another.
 func (c *txTracker) committed(i int) {
-	c.open, c.openAt = nil, -1
+	c.open, c.openAt, c.offWork = nil, -1, false
 	if c.off != nil {
 		c.openAt = i + 1
 	}
@@ -302,14 +315,17 @@ func (c *txTracker) dirty() bool {
 }
 
 // err returns the error for a script whose statements were all added, nil
-// when it leaves no transaction open.
+// when it leaves no transaction open. A MySQL script may end with
+// autocommit still off (phpMyAdmin's exports: SET AUTOCOMMIT = 0; START
+// TRANSACTION; … COMMIT;) when nothing waits for a commit: the driver turns
+// autocommit back on before it writes the history row.
 func (c *txTracker) err(file string) error {
 	switch {
-	case c.off != nil:
+	case c.off != nil && c.offWork && c.open == nil:
 		return &migration.FileError{File: file, Line: c.off.Line, Err: fmt.Errorf(
-			"%w: SET autocommit = 0 is still in force at the end of the script: Runway writes the history row and runs the next migrations in the same session, "+
-				"where nothing after it would commit, and the session's end would roll it all back (the migration would be reported applied all the same). "+
-				"Add SET autocommit = 1 after the script's last COMMIT", migration.ErrUnsupported)}
+			"%w: SET autocommit = 0 is in force, and the statements after the script's last COMMIT are not committed: Runway runs it statement by statement, "+
+				"and the session's end would roll them back (the migration would be reported applied all the same). "+
+				"End the script with COMMIT", migration.ErrUnsupported)}
 	case c.open != nil:
 		return &migration.FileError{File: file, Line: c.open.Line, Err: fmt.Errorf(
 			"%w: %s opens a transaction that the script does not end: Runway runs it statement by statement and writes the history row in the same session after it, "+

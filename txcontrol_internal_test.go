@@ -36,12 +36,17 @@ func TestTxEndCheck(t *testing.T) {
 		{migration.MySQL, []string{"START TRANSACTION", "SAVEPOINT s", "ROLLBACK TO s"}, "1: START TRANSACTION"},
 		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "COMMIT AND CHAIN"}, "3: COMMIT AND CHAIN"},
 		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "commit and no chain"}, ""},
-		{migration.MySQL, []string{"SET autocommit = 0", "INSERT INTO a VALUES (1)", "COMMIT"}, "1: SET autocommit = 0"},
+		{migration.MySQL, []string{"SET autocommit = 0", "INSERT INTO a VALUES (1)", "COMMIT"}, ""}, // the driver turns it back on
+		{migration.MySQL, []string{"SET autocommit = 0", "COMMIT", "INSERT INTO a VALUES (1)"}, "1: SET autocommit = 0"},
+		{migration.MySQL, []string{"SET AUTOCOMMIT = 0", "SET time_zone = '+00:00'", "START TRANSACTION", "INSERT INTO a VALUES (1)", "COMMIT",
+			"/*!40101 SET CHARACTER_SET_CLIENT=@OLD_CHARACTER_SET_CLIENT */"}, ""}, // phpMyAdmin's export
+		{migration.MySQL, []string{"SET autocommit = 0", "INSERT INTO a VALUES (1)", "CREATE TABLE b (id int)"}, ""},
+		{migration.MySQL, []string{"SET autocommit = 0", "SELECT 1", "SET @x = 1"}, ""},
 		{migration.MySQL, []string{"SET SESSION autocommit=OFF", "INSERT INTO a VALUES (1)", "COMMIT", "SET autocommit = ON"}, ""},
 		{migration.MySQL, []string{"set @@autocommit := 0", "INSERT INTO a VALUES (1)"}, "1: SET autocommit = 0"},
 		{migration.MySQL, []string{"SET autocommit = 0", "SET autocommit = 1", "INSERT INTO a VALUES (1)"}, ""},
 		{migration.MySQL, []string{"SET autocommit = @saved", "INSERT INTO a VALUES (1)"}, ""}, // a value Runway cannot read
-		{migration.MySQL, []string{"SET NAMES utf8mb4, autocommit = 0"}, "1: SET autocommit = 0"},
+		{migration.MySQL, []string{"SET NAMES utf8mb4, autocommit = 0", "UPDATE a SET id = 1"}, "1: SET autocommit = 0"},
 		{migration.MySQL, []string{"START TRANSACTION", "LOCK TABLES a WRITE", "UNLOCK TABLES"}, ""},
 		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "START TRANSACTION", "COMMIT"}, ""},
 	}

@@ -239,7 +239,7 @@ func TestScriptsLeavingATransactionOpen(t *testing.T) {
 		}
 		if !tg.transactional() {
 			refused = append(refused,
-				refusal{"autocommit off", "SET autocommit = 0;\nINSERT INTO t VALUES (1);\nCOMMIT;\n", ":1", "SET autocommit = 0 is still in force"},
+				refusal{"autocommit off", "SET autocommit = 0;\nINSERT INTO t VALUES (1);\nCOMMIT;\nINSERT INTO t VALUES (2);\n", ":1", "SET autocommit = 0 is in force"},
 				refusal{"commit and chain", "START TRANSACTION;\nINSERT INTO t VALUES (1);\nCOMMIT AND CHAIN;\nINSERT INTO t VALUES (2);\n", ":3", "COMMIT AND CHAIN opens"},
 				refusal{"opened after DDL", "START TRANSACTION;\nINSERT INTO t VALUES (1);\nCREATE TABLE u (id int);\nBEGIN WORK;\nINSERT INTO t VALUES (2);\n", ":4", "BEGIN opens"},
 			)
@@ -290,17 +290,24 @@ func TestScriptsLeavingATransactionOpen(t *testing.T) {
 		want := 2 // with 9
 		if !tg.transactional() {
 			fine += "SET autocommit = 0;\nINSERT INTO t VALUES (3);\nCOMMIT;\nSET autocommit = 1;\n" +
-				"START TRANSACTION;\nINSERT INTO t VALUES (4);\nCREATE TABLE u (id int);\n" // the DDL commits
-			want = 4
+				"START TRANSACTION;\nINSERT INTO t VALUES (4);\nCREATE TABLE u (id int);\n" + // the DDL commits
+				// phpMyAdmin's exports leave autocommit off after their COMMIT.
+				"SET AUTOCOMMIT = 0;\nSTART TRANSACTION;\nSET time_zone = '+00:00';\nINSERT INTO t VALUES (5);\nCOMMIT;\n"
+			want = 5
 		}
 		src["0002_x.up.sql"] = &fstest.MapFile{Data: []byte("INSERT INTO t VALUES (9);\n")}
 		src["0003_y.up.sql"] = &fstest.MapFile{Data: []byte(fine)}
+		src["0004_z.up.sql"] = &fstest.MapFile{Data: []byte("INSERT INTO t VALUES (10);\n")}
 		rep := mustUp(t, drv, src)
-		if len(rep.Applied) != 1 || count() != want {
-			t.Fatalf("a script that ends its transactions: applied %+v, %d rows, want %d", rep.Applied, count(), want)
+		drv.Close(ctx) // what follows is what committed
+		drv = tg.open(t)
+		if len(rep.Applied) != 2 || count() != want+1 {
+			t.Fatalf("a script that ends its transactions, and one after it: applied %+v, %d rows, want %d", rep.Applied, count(), want+1)
 		}
-		if h := history(t, drv)["3"]; h.State != database.StateApplied {
-			t.Fatalf("its history row: %+v", h)
+		for _, v := range []string{"3", "4"} {
+			if h := history(t, drv)[v]; h.State != database.StateApplied {
+				t.Fatalf("history row %s: %+v", v, h)
+			}
 		}
 	})
 }

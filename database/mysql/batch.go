@@ -70,7 +70,10 @@ func recordedSize(stmts []migration.Statement, start int) (int, bool) {
 	}
 	size := 0
 	for _, st := range stmts[start:] {
-		if mayHoldBody(st.SQL) {
+		// A migration that may turn autocommit off goes statement by
+		// statement, where its last record waits for autocommit to be on
+		// again (see restoreAutocommit).
+		if mayHoldBody(st.SQL) || mentionsAutocommit(st.SQL) {
 			return 0, false
 		}
 		size += len(st.SQL)
@@ -449,6 +452,9 @@ func (d *Driver) observe(sql string) {
 	if !d.userTx && touchesTx(sql) {
 		d.userTx = true
 	}
+	if mentionsAutocommit(sql) {
+		d.autocommit = true
+	}
 }
 
 // touchesTx reports whether a statement may open, end or change the
@@ -540,5 +546,6 @@ func (d *Driver) RollbackOpen(ctx context.Context) error {
 	if err := d.execSession(ctx, conn, "SET autocommit = 1"); err != nil {
 		return fmt.Errorf("mysql: rollback: %w", err)
 	}
+	d.autocommit = false
 	return nil
 }

@@ -75,6 +75,10 @@ type Driver struct {
 	// userTx: a statement of a migration may have touched the session's
 	// transactions (see observe).
 	userTx bool
+	// autocommit: a statement of a migration may have turned autocommit
+	// off, which the driver turns back on before it writes a migration's
+	// last record (see restoreAutocommit).
+	autocommit bool
 	// marks numbers ExecProgress's markers (see ranMarker).
 	marks int64
 }
@@ -941,6 +945,11 @@ func (d *Driver) WriteRevision(ctx context.Context, r database.Revision) error {
 	if err != nil {
 		return err
 	}
+	if r.State != database.StateRunning && r.State != database.StateReverting {
+		if err := d.restoreAutocommit(ctx, conn); err != nil {
+			return err
+		}
+	}
 	return d.writeRevision(ctx, conn, r)
 }
 
@@ -950,7 +959,33 @@ func (d *Driver) RemoveRevision(ctx context.Context, v migration.Version) error 
 	if err != nil {
 		return err
 	}
+	if err := d.restoreAutocommit(ctx, conn); err != nil {
+		return err
+	}
 	return d.removeRevision(ctx, conn, v)
+}
+
+// restoreAutocommit turns autocommit back on, before the record that ends
+// a migration, after a statement of it may have turned it off (a script
+// ending SET AUTOCOMMIT = 0; START TRANSACTION; … COMMIT;, as phpMyAdmin
+// exports do): with autocommit off, that record, and everything after it,
+// would wait for a COMMIT that never comes, and the session's end would
+// roll it back. The engine refuses a script that leaves work uncommitted
+// (nothing is committed here that the script did not commit itself).
+func (d *Driver) restoreAutocommit(ctx context.Context, conn *sql.Conn) error {
+	if !d.autocommit {
+		return nil
+	}
+	if err := d.execSession(ctx, conn, "SET autocommit = 1"); err != nil {
+		return fmt.Errorf("mysql: turn autocommit back on: %w", err)
+	}
+	d.autocommit = false
+	return nil
+}
+
+// mentionsAutocommit reports whether sql may set autocommit.
+func mentionsAutocommit(sql string) bool {
+	return strings.Contains(strings.ToUpper(sql), "AUTOCOMMIT")
 }
 
 // ApplyTx runs every step in one transaction: statements, then the history
