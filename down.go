@@ -335,15 +335,14 @@ func (r *Runner) revertStatements(ctx context.Context, p downPlan) error {
 				// one the script opened, that transaction is rolled back
 				// and the row goes back to where it opened (see
 				// recordFailure).
-				u := undoneOf(r.drv.Dialect(), p.stmts, p.resumeAt, i)
 				rev.Error = r.historyText(errMessage(err))
 				wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-				rbErr := r.settle(wctx, u, &rev)
+				undoneFrom, rbErr := r.settle(wctx, &rev)
 				werr := r.drv.WriteRevision(wctx, rev)
 				cancel()
 				if me, ok := ferr.(*MigrationError); ok {
 					me.NoTransaction = true
-					u.note(me)
+					noteUndone(me, undoneFrom)
 					if werr != nil {
 						me.RecordErr = errors.Join(rbErr, werr)
 					}

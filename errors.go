@@ -299,8 +299,8 @@ func failureHint(me *MigrationError) string {
 		if me.Down {
 			done += fmt.Sprintf("; the history records %s as reverting, and `up` refuses until it is settled", me.Version)
 		}
-		return fmt.Sprintf("%s inside the transaction that its statement %d opens, and that transaction was rolled back: statements %d to %d are undone, and %s. %s: it resumes at statement %d, which opens the transaction again.%s",
-			what, me.UndoneFrom, me.UndoneFrom, me.Statement, done, next, me.UndoneFrom, record)
+		return fmt.Sprintf("%s inside a transaction the script opened itself, which was rolled back: statements %d to %d are undone, and %s. %s: it resumes at statement %d.%s",
+			what, me.UndoneFrom, me.Statement, done, next, me.UndoneFrom, record)
 	}
 	if me.Down {
 		var partial string

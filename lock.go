@@ -151,11 +151,21 @@ func (r *Runner) keepLock(ctx context.Context) (context.Context, func()) {
 		defer close(finished)
 		t := time.NewTicker(interval)
 		defer t.Stop()
+		// The moment the run stops unless a confirmation starts later
+		// than the last one and succeeds: a failed attempt does not wait
+		// for the next tick past it.
+		giveUp := time.NewTimer(time.Until(lastOK.Add(3 * interval)))
+		defer giveUp.Stop()
+		var lastErr error
 		for {
 			select {
 			case <-done:
 				return
 			case <-runCtx.Done():
+				return
+			case <-giveUp.C:
+				cancel(fmt.Errorf("%w: the database has not confirmed the lock for %s (%v); stopping rather than going on unlocked",
+					ErrLockLost, time.Since(lastOK).Round(time.Second), lastErr))
 				return
 			case <-t.C:
 			}
@@ -171,6 +181,7 @@ func (r *Runner) keepLock(ctx context.Context) (context.Context, func()) {
 			switch {
 			case err == nil:
 				lastOK = started
+				giveUp.Reset(time.Until(lastOK.Add(3 * interval)))
 			case errors.Is(err, database.ErrLockLost):
 				cancel(fmt.Errorf("%w: %v", ErrLockLost, err))
 				return
@@ -179,6 +190,7 @@ func (r *Runner) keepLock(ctx context.Context) (context.Context, func()) {
 					ErrLockLost, time.Since(lastOK).Round(time.Second), err))
 				return
 			default:
+				lastErr = err
 				r.cfg.logger.Debug("could not confirm the lock; trying again", "error", err)
 			}
 		}

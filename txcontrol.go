@@ -26,7 +26,8 @@ func txControl(sql string) string {
 			return "START TRANSACTION"
 		}
 	case "ROLLBACK":
-		if second == "TO" {
+		// ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] s
+		if slices.Contains(leadWords(sql, 3)[1:], "TO") {
 			return ""
 		}
 		return first
@@ -193,95 +194,92 @@ func unwrapTxSeq(file string, seq iter.Seq2[migration.Statement, error]) iter.Se
 }
 
 // txTracker follows the transactions a script run statement by statement
-// (no-transaction, or any script on MySQL) opens and ends, for two things.
-//
-// It refuses a script that leaves its session inside a transaction (err):
-// Runway writes the history row, and runs the next migrations, in the same
-// session after it, so whatever the open transaction holds, the row that
-// records the migration as applied included, would be rolled back when the
-// session closes, while the run reports the migration applied. On MySQL,
-// SET autocommit = 0 left in force does the same to everything after it.
-//
-// And when a statement fails, it tells from which statement on the work of
-// the statements before it is not committed (openAt): the transaction the
-// script opened is rolled back, those statements with it, and the history
-// must say the migration resumes there, not at the failing statement.
+// (no-transaction, or any script on MySQL) opens and ends, to refuse one
+// that leaves its session inside a transaction (err): Runway writes the
+// history row, and runs the next migrations, in the same session after it,
+// so whatever the open transaction holds, the row that records the
+// migration as applied included, would be rolled back when the session
+// closes, while the run reports the migration applied. On MySQL, changes
+// left uncommitted under SET autocommit = 0 meet the same end.
 //
 // It errs on the side of letting a script run: on MySQL any statement it
 // does not know to stay inside a transaction (DDL and most others) is
 // taken to commit it, as DDL does implicitly.
 type txTracker struct {
-	mysql bool
-	n     int // statements added
-	// openAt is the index of the first statement whose work is not
-	// committed yet, -1 when all of it is.
-	openAt int
-	open   *migration.Statement // the statement that opened the transaction still open
-	off    *migration.Statement // MySQL: the SET autocommit = 0 still in force
-	// offWork: with autocommit off, a statement has run since the last
-	// commit, and its work waits for the next one.
+	dialect migration.Dialect
+	open    *migration.Statement // the statement that opened the transaction still open
+	// savepoint: SQLite, the transaction open was opened by SAVEPOINT
+	// savepoint (its name), which RELEASE of that name commits.
+	savepoint string
+	off       *migration.Statement // MySQL: the SET autocommit = 0 in force
+	// offWork: with autocommit off, a change has run since the last
+	// commit, and waits for the next one.
 	offWork bool
 }
 
 func newTxTracker(d migration.Dialect) *txTracker {
-	return &txTracker{mysql: d == migration.MySQL, openAt: -1}
+	return &txTracker{dialect: d}
 }
 
-// add follows st, the next statement of the script, once it has run.
+// add follows st, the next statement of the script.
 func (c *txTracker) add(st migration.Statement) {
-	i := c.n
-	c.n++
+	mysql := c.dialect == migration.MySQL
 	switch txControl(st.SQL) {
 	case "BEGIN", "START TRANSACTION":
 		// On MySQL a BEGIN commits the open transaction; on PostgreSQL
 		// and SQLite one inside a transaction changes nothing.
-		if c.mysql || c.open == nil {
-			c.open, c.openAt = &st, i
-			c.offWork = false // MySQL's BEGIN commits what waited
+		if mysql || c.open == nil {
+			c.open, c.savepoint, c.offWork = &st, "", false
 		}
 		return
 	case "COMMIT", "ROLLBACK":
-		if c.mysql && chains(st.SQL) {
-			// COMMIT AND CHAIN starts the next transaction at once; run
-			// again, it starts one again.
-			c.open, c.openAt = &st, i
+		if chains(st.SQL) {
+			c.open = &st // COMMIT AND CHAIN starts the next transaction at once
 			return
 		}
-		c.committed(i)
+		c.committed()
 		return
 	case "END", "ABORT":
-		c.committed(i)
+		c.committed()
 		return
 	}
-	if !c.mysql {
-		if first, second := firstWords(st.SQL); first == "PREPARE" && second == "TRANSACTION" {
-			c.committed(i) // the transaction is now a prepared one, out of the session
+	first, second := firstWords(st.SQL)
+	switch c.dialect {
+	case migration.SQLite:
+		// A SAVEPOINT outside a transaction opens one, and the RELEASE of
+		// that savepoint commits it.
+		name := strings.ToUpper(savepointName(st.SQL))
+		switch {
+		case first == "SAVEPOINT" && c.open == nil:
+			c.open, c.savepoint = &st, name
+		case first == "RELEASE" && c.savepoint != "" && name == c.savepoint:
+			c.committed()
+		}
+		return
+	case migration.Postgres:
+		if first == "PREPARE" && second == "TRANSACTION" {
+			c.committed() // the transaction is now a prepared one, out of the session
 		}
 		return
 	}
 	if on, ok := autocommitSet(st.SQL); ok {
 		switch {
 		case !on:
-			// Every statement after it runs in a transaction; run again,
-			// it turns autocommit off again.
 			if c.off == nil {
 				c.off = &st
-			}
-			if c.openAt < 0 {
-				c.openAt = i
 			}
 		case c.off != nil:
 			// Turning autocommit back on commits.
 			c.off = nil
-			c.committed(i)
+			c.committed()
 		}
 		return
 	}
 	if !staysInTx(st.SQL) {
-		c.committed(i) // implicitly, as DDL does
+		c.committed() // implicitly, as DDL does
 		return
 	}
-	if first, _ := firstWords(st.SQL); c.off != nil {
+	if c.off != nil {
 		switch first {
 		case "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "CREATE", "DROP":
 			c.offWork = true // a change (reads and settings are none)
@@ -289,29 +287,22 @@ func (c *txTracker) add(st migration.Statement) {
 	}
 }
 
-// committed notes that statement i ended the open transaction: with
-// autocommit off, the next statement starts another.
-func (c *txTracker) committed(i int) {
-	c.open, c.openAt, c.offWork = nil, -1, false
-	if c.off != nil {
-		c.openAt = i + 1
-	}
+// committed notes that the open transaction ended.
+func (c *txTracker) committed() {
+	c.open, c.savepoint, c.offWork = nil, "", false
 }
 
-// undoneFrom returns, when the statement after those added fails, the
-// index of the first statement the rollback of the script's transaction
-// undoes, or -1 when it undoes none.
-func (c *txTracker) undoneFrom() int {
-	if c.openAt >= 0 && c.openAt < c.n {
-		return c.openAt
+// savepointName returns the savepoint a SAVEPOINT or RELEASE [SAVEPOINT]
+// statement names, "" when it names none.
+func savepointName(sql string) string {
+	w := strings.Fields(sql[:min(len(sql), 200)])
+	if len(w) > 2 && strings.EqualFold(w[0], "RELEASE") && strings.EqualFold(w[1], "SAVEPOINT") {
+		return strings.Trim(w[2], `;"'`+"`[]")
 	}
-	return -1
-}
-
-// dirty reports whether the session may be inside a transaction the script
-// opened, or (MySQL) have autocommit off.
-func (c *txTracker) dirty() bool {
-	return c.openAt >= 0 || c.off != nil
+	if len(w) > 1 {
+		return strings.Trim(w[1], `;"'`+"`[]")
+	}
+	return ""
 }
 
 // err returns the error for a script whose statements were all added, nil
@@ -336,17 +327,21 @@ func (c *txTracker) err(file string) error {
 }
 
 // opener names the statement that opened a transaction: BEGIN, START
-// TRANSACTION, COMMIT AND CHAIN.
+// TRANSACTION, COMMIT AND CHAIN, SAVEPOINT.
 func opener(sql string) string {
-	c := txControl(sql)
-	if c == "COMMIT" || c == "ROLLBACK" {
+	switch c := txControl(sql); c {
+	case "COMMIT", "ROLLBACK":
 		return c + " AND CHAIN"
+	case "":
+		first, _ := firstWords(sql) // SQLite's SAVEPOINT
+		return first
+	default:
+		return c
 	}
-	return c
 }
 
-// chains reports whether a MySQL COMMIT or ROLLBACK ends with AND CHAIN,
-// which opens the next transaction at once.
+// chains reports whether a COMMIT or ROLLBACK ends with AND CHAIN, which
+// opens the next transaction at once (MySQL, PostgreSQL 12 and later).
 func chains(sql string) bool {
 	s := strings.Join(strings.Fields(strings.ToUpper(sql)), " ")
 	return strings.Contains(s, "AND CHAIN") && !strings.Contains(s, "AND NO CHAIN")

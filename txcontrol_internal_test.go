@@ -49,6 +49,13 @@ func TestTxEndCheck(t *testing.T) {
 		{migration.MySQL, []string{"SET NAMES utf8mb4, autocommit = 0", "UPDATE a SET id = 1"}, "1: SET autocommit = 0"},
 		{migration.MySQL, []string{"START TRANSACTION", "LOCK TABLES a WRITE", "UNLOCK TABLES"}, ""},
 		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "START TRANSACTION", "COMMIT"}, ""},
+		{migration.Postgres, []string{"BEGIN", "INSERT INTO a VALUES (1)", "COMMIT AND CHAIN", "INSERT INTO a VALUES (2)"}, "3: COMMIT AND CHAIN"},
+		{migration.Postgres, []string{"BEGIN", "SAVEPOINT s", "ROLLBACK WORK TO SAVEPOINT s"}, "1: BEGIN"},
+		{migration.MySQL, []string{"START TRANSACTION", "SAVEPOINT s", "ROLLBACK TRANSACTION TO s", "COMMIT"}, ""},
+		{migration.SQLite, []string{"SAVEPOINT s1", "INSERT INTO a VALUES (1)", "SAVEPOINT s2", "RELEASE s2"}, "1: SAVEPOINT"},
+		{migration.SQLite, []string{"SAVEPOINT s1", "INSERT INTO a VALUES (1)", "SAVEPOINT s2", "RELEASE SAVEPOINT s1"}, ""},
+		{migration.SQLite, []string{"BEGIN", "SAVEPOINT s1", "RELEASE s1"}, "1: BEGIN"},
+		{migration.SQLite, []string{"BEGIN", "SAVEPOINT s1", "RELEASE s1", "COMMIT"}, ""},
 	}
 	for _, c := range cases {
 		stmts := make([]migration.Statement, len(c.stmts))
@@ -64,40 +71,6 @@ func TestTxEndCheck(t *testing.T) {
 			if err == nil || !strings.HasPrefix(err.Error(), "x.sql:"+line+": ") || !strings.Contains(err.Error(), ": "+what+" ") {
 				t.Errorf("%s %q: %v, want x.sql:%s: … %s …", c.d, c.stmts, err, line, what)
 			}
-		}
-	}
-}
-
-// Where the rollback of the script's own transaction starts when the
-// statement after those given fails.
-func TestTxTrackerUndoneFrom(t *testing.T) {
-	cases := []struct {
-		d     migration.Dialect
-		stmts []string
-		want  int
-	}{
-		{migration.Postgres, []string{"CREATE TABLE a (id int)", "BEGIN", "INSERT INTO a VALUES (1)"}, 1},
-		{migration.Postgres, []string{"BEGIN", "INSERT INTO a VALUES (1)", "COMMIT", "INSERT INTO a VALUES (2)"}, -1},
-		{migration.Postgres, []string{"BEGIN", "INSERT INTO a VALUES (1)", "BEGIN", "INSERT INTO a VALUES (2)"}, 0},
-		{migration.Postgres, []string{"BEGIN", "CREATE TABLE b (id int)"}, 0},
-		{migration.SQLite, []string{"BEGIN", "INSERT INTO a VALUES (1)", "END"}, -1},
-		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "CREATE TABLE b (id int)"}, -1},
-		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "BEGIN", "INSERT INTO a VALUES (2)"}, 2},
-		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "COMMIT AND CHAIN", "INSERT INTO a VALUES (2)"}, 2},
-		{migration.MySQL, []string{"SET autocommit = 0", "INSERT INTO a VALUES (1)"}, 0},
-		{migration.MySQL, []string{"SET autocommit = 0", "INSERT INTO a VALUES (1)", "COMMIT"}, -1},
-		{migration.MySQL, []string{"SET autocommit = 0", "INSERT INTO a VALUES (1)", "COMMIT", "INSERT INTO a VALUES (2)"}, 3},
-		{migration.MySQL, []string{"SET autocommit = 0", "INSERT INTO a VALUES (1)", "ALTER TABLE a ADD b int", "INSERT INTO a VALUES (2)"}, 3},
-		{migration.MySQL, []string{"SET autocommit = 0", "INSERT INTO a VALUES (1)", "SET autocommit = 1", "INSERT INTO a VALUES (2)"}, -1},
-		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "SET autocommit = 1"}, 0}, // already on: no commit
-	}
-	for _, c := range cases {
-		tr := newTxTracker(c.d)
-		for i, s := range c.stmts {
-			tr.add(migration.Statement{SQL: s, Line: i + 1})
-		}
-		if got := tr.undoneFrom(); got != c.want {
-			t.Errorf("%s %q: undone from %d, want %d", c.d, c.stmts, got, c.want)
 		}
 	}
 }

@@ -351,21 +351,48 @@ func TestFailureInsideTheScriptsTransaction(t *testing.T) {
 		if !tg.transactional() {
 			mark, begin = "", "START TRANSACTION"
 		}
-		cases := []struct {
-			name   string
-			script string // its statement 4 fails while the rows are 1 and 2
-			fixed  string
-			from   int // the statement that opens the transaction
-		}{
-			{"begin", mark + "CREATE TABLE %[1]s (id integer primary key);\n" + begin + ";\nINSERT INTO %[1]s VALUES (1);\nINSERT INTO %[1]s VALUES (1);\nINSERT INTO %[1]s VALUES (3);\nCOMMIT;\n",
-				mark + "CREATE TABLE %[1]s (id integer primary key);\n" + begin + ";\nINSERT INTO %[1]s VALUES (1);\nINSERT INTO %[1]s VALUES (2);\nINSERT INTO %[1]s VALUES (3);\nCOMMIT;\n", 2},
+		type failure struct {
+			name          string
+			script, fixed string // %[1]s: the table
+			stmt          int    // the statement that fails
+			undoneFrom    int    // the first statement rolled back, 0 for none
+			applied       int    // what the row records
+			rowsBefore    int    // rows of the table after the failure
+			rowsAfter     int    // and after the fixed file's rerun
 		}
-		if !tg.transactional() {
-			cases = append(cases, struct {
-				name, script, fixed string
-				from                int
-			}{"autocommit off", "CREATE TABLE %[1]s (id integer primary key);\nSET autocommit = 0;\nINSERT INTO %[1]s VALUES (1);\nINSERT INTO %[1]s VALUES (1);\nINSERT INTO %[1]s VALUES (3);\nCOMMIT;\nSET autocommit = 1;\n",
-				"CREATE TABLE %[1]s (id integer primary key);\nSET autocommit = 0;\nINSERT INTO %[1]s VALUES (1);\nINSERT INTO %[1]s VALUES (2);\nINSERT INTO %[1]s VALUES (3);\nCOMMIT;\nSET autocommit = 1;\n", 2})
+		ins := func(v int) string { return fmt.Sprintf("INSERT INTO %%[1]s VALUES (%d);\n", v) }
+		create := mark + "CREATE TABLE %[1]s (id integer primary key);\n"
+		cases := []failure{
+			{"begin", create + begin + ";\n" + ins(1) + ins(1) + ins(3) + "COMMIT;\n",
+				create + begin + ";\n" + ins(1) + ins(2) + ins(3) + "COMMIT;\n", 4, 2, 1, 0, 3},
+		}
+		switch tg.name {
+		case "mysql":
+			cases = append(cases,
+				failure{"autocommit off", create + "SET autocommit = 0;\n" + ins(1) + ins(1) + ins(3) + "COMMIT;\nSET autocommit = 1;\n",
+					create + "SET autocommit = 0;\n" + ins(1) + ins(2) + ins(3) + "COMMIT;\nSET autocommit = 1;\n", 4, 2, 1, 0, 3},
+				// Statements Runway does not know stay in the transaction:
+				// the row read back after the rollback says what stands.
+				failure{"prepared", create + begin + ";\n" + ins(1) + "PREPARE s FROM 'INSERT INTO %[1]s VALUES (2)';\nEXECUTE s;\n" + ins(1) + "COMMIT;\n",
+					create + begin + ";\n" + ins(1) + "PREPARE s FROM 'INSERT INTO %[1]s VALUES (2)';\nEXECUTE s;\n" + ins(3) + "COMMIT;\n", 6, 2, 1, 0, 3},
+				// A failing DDL statement has committed the transaction
+				// before it runs: nothing is rolled back.
+				failure{"ddl commits", create + begin + ";\n" + ins(1) + "ALTER TABLE missing ADD c int;\n" + ins(2) + "COMMIT;\n",
+					create + begin + ";\n" + ins(1) + "CREATE TABLE %[1]s_b (id int);\n" + ins(2) + "COMMIT;\n", 4, 0, 3, 1, 2},
+			)
+		case "postgres":
+			cases = append(cases,
+				// COMMIT AND CHAIN commits (with its own record) and opens
+				// the next transaction.
+				failure{"chain", create + begin + ";\n" + ins(1) + "COMMIT AND CHAIN;\n" + ins(2) + ins(2) + "COMMIT;\n",
+					create + begin + ";\n" + ins(1) + "COMMIT AND CHAIN;\n" + ins(2) + ins(3) + "COMMIT;\n", 6, 5, 4, 1, 3},
+			)
+		case "sqlite":
+			cases = append(cases,
+				// A SAVEPOINT outside a transaction opens one.
+				failure{"savepoint", create + "SAVEPOINT s;\n" + ins(1) + ins(1) + "RELEASE s;\n",
+					create + "SAVEPOINT s;\n" + ins(1) + ins(2) + "RELEASE s;\n", 4, 2, 1, 0, 2},
+			)
 		}
 		for i, c := range cases {
 			table := fmt.Sprintf("rb%d", i)
@@ -386,30 +413,31 @@ func TestFailureInsideTheScriptsTransaction(t *testing.T) {
 				src := files("0001_pre.up.sql", "CREATE TABLE pre (id integer);\n", "0002_x.up.sql", body)
 				_, err := up(t, drv, src)
 				var me *runway.MigrationError
-				if !errors.As(err, &me) || me.Statement != 4 || me.UndoneFrom != c.from || me.Applied != c.from-1 {
-					t.Fatalf("%s: %v (%+v); want statement 4 failed, statements from %d undone, %d applied", name, err, me, c.from, c.from-1)
+				if !errors.As(err, &me) || me.Statement != c.stmt || me.UndoneFrom != c.undoneFrom || me.Applied != c.applied {
+					t.Fatalf("%s: %v (%+v); want statement %d failed, statements from %d undone, %d applied", name, err, me, c.stmt, c.undoneFrom, c.applied)
 				}
-				if hint := runway.FailureHint(me); !strings.Contains(hint, fmt.Sprintf("it resumes at statement %d", c.from)) {
+				if hint := runway.FailureHint(me); c.undoneFrom > 0 && !strings.Contains(hint, fmt.Sprintf("it resumes at statement %d", c.undoneFrom)) {
 					t.Errorf("%s: the hint does not say where the rerun resumes: %s", name, hint)
 				}
 				// What another session sees: the record committed, the
 				// transaction's rows rolled back.
 				other := fresh.open(t)
 				h := history(t, other)["2"]
-				if h.State != database.StateFailed || h.StatementsApplied != c.from-1 {
-					t.Fatalf("%s: history row %+v; want failed with %d statements applied", name, h, c.from-1)
+				if h.State != database.StateFailed || h.StatementsApplied != c.applied {
+					t.Fatalf("%s: history row %+v; want failed with %d statements applied", name, h, c.applied)
 				}
 				rows, err := other.(database.Querier).QueryStrings(ctx, "SELECT COUNT(*) FROM "+table)
-				if err != nil || *rows[0][0] != "0" {
-					t.Fatalf("%s: rows left by the rolled-back transaction: %v %v", name, rows, err)
+				if err != nil || *rows[0][0] != strconv.Itoa(c.rowsBefore) {
+					t.Fatalf("%s: rows after the failure: %v %v; want %d", name, rows, err, c.rowsBefore)
 				}
 				drv.Close(ctx)
-				// The fixed file resumes at the BEGIN and inserts every row.
+				// The fixed file resumes where the row says, and every row
+				// is there once.
 				src["0002_x.up.sql"] = &fstest.MapFile{Data: []byte(fixed)}
 				mustUp(t, other, src)
 				rows, err = other.(database.Querier).QueryStrings(ctx, "SELECT COUNT(*) FROM "+table)
-				if err != nil || *rows[0][0] != "3" {
-					t.Fatalf("%s: after the rerun: %v %v; want the 3 rows", name, rows, err)
+				if err != nil || *rows[0][0] != strconv.Itoa(c.rowsAfter) {
+					t.Fatalf("%s: after the rerun: %v %v; want %d rows", name, rows, err, c.rowsAfter)
 				}
 			}
 		}
@@ -464,4 +492,28 @@ func TestDownFailureInsideTheScriptsTransaction(t *testing.T) {
 			t.Fatal("down again did not finish the revert")
 		}
 	})
+}
+
+// A statement that cannot run in a transaction block (VACUUM), inside a
+// transaction a no-transaction script opened itself, fails, as in psql.
+// Before, Runway ran it again alone after the failure had rolled back the
+// script's transaction, and reported the migration applied without the
+// INSERT before it.
+func TestNoTransactionStatementInsideTheScriptsTransaction(t *testing.T) {
+	tg := newTarget(t, "postgres")
+	drv := tg.open(t)
+	src := files("0001_v.up.sql", "-- runway:no-transaction\nCREATE TABLE v (id integer);\nBEGIN;\nINSERT INTO v VALUES (1);\nVACUUM v;\nCOMMIT;\n")
+	_, err := up(t, drv, src)
+	var me *runway.MigrationError
+	if !errors.As(err, &me) || me.Statement != 4 || me.Code != "25001" || me.UndoneFrom != 2 || me.Applied != 1 {
+		t.Fatalf("VACUUM inside the script's BEGIN: %v (%+v); want statement 4 failed (25001), statements from 2 undone", err, me)
+	}
+	if h := history(t, tg.open(t))["1"]; h.State != database.StateFailed || h.StatementsApplied != 1 {
+		t.Fatalf("history row %+v; want failed after 1 statement", h)
+	}
+	// Outside the script's transaction it runs alone, as before.
+	src["0001_v.up.sql"] = &fstest.MapFile{Data: []byte("-- runway:no-transaction\nCREATE TABLE v (id integer);\nBEGIN;\nINSERT INTO v VALUES (1);\nCOMMIT;\nVACUUM v;\n")}
+	if _, err := up(t, tg.open(t), src); err != nil {
+		t.Fatalf("VACUUM after the script's COMMIT: %v", err)
+	}
 }

@@ -787,7 +787,7 @@ func (r *Runner) applyRecordedEach(ctx context.Context, rep *report.Report, rb d
 			rev.AppliedAt = start.UTC()
 			rev.StatementsApplied = ran
 			rev.StatementChecksums = database.SumsOf(p.stmts[:min(ran, len(p.stmts))]).Column()
-			err = r.recordFailure(ctx, p, rev, start, ran, err, undoneOf(r.drv.Dialect(), p.stmts, items[n].Running.StatementsApplied, ran))
+			err = r.recordFailure(ctx, p, rev, start, ran, err)
 			r.warnSentWith(rep, err, plans[n+1:])
 			return err
 		default:
@@ -844,26 +844,16 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 	sums := p.resumedSums()
 	total := p.count()
 	i := p.resumeAt
-	// The transactions the script opens, from where this run starts: the
-	// statements an earlier run applied are committed.
-	tx := newTxTracker(r.drv.Dialect())
-	var opened database.Revision // the row as it stood at tx.openAt
-	undo := func() undone {
-		if from := tx.undoneFrom(); from >= 0 {
-			return undone{from: p.resumeAt + from, rev: opened, dirty: true}
-		}
-		return undone{from: -1, dirty: tx.dirty()}
-	}
 	for st, rerr := range p.remaining(r.drv.Dialect()) {
 		if rerr != nil {
 			// A large file read as it runs could not be read again, or
 			// changed since planLazy read it: the statements before ran and
 			// are recorded, so this is a failed migration, not bad input.
-			return r.recordFailure(ctx, p, rev, start, i, rerr, undo())
+			return r.recordFailure(ctx, p, rev, start, i, rerr)
 		}
 		if err := ctx.Err(); err != nil {
 			// Stopped between statements: this one is not sent.
-			return r.recordFailure(ctx, p.withCurrent(st, i), rev, start, i, fmt.Errorf("%w: %w", database.ErrNotSent, err), undo())
+			return r.recordFailure(ctx, p.withCurrent(st, i), rev, start, i, fmt.Errorf("%w: %w", database.ErrNotSent, err))
 		}
 		r.emit(Event{Kind: EventStatementStart, Version: m.Version.String(), Name: m.Name, File: m.Up.File,
 			Statement: i + 1, Statements: total, Line: st.Line})
@@ -895,19 +885,9 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 				// of it ran, and the history is not ours to write any more.
 				return r.failEvent(p, fmt.Errorf("%s: statement %d not run: %w", m.Up.File, i+1, err))
 			}
-			return r.recordFailure(ctx, p.withCurrent(st, i), rev, start, i, err, undo())
+			return r.recordFailure(ctx, p.withCurrent(st, i), rev, start, i, err)
 		}
-		prev := rev
 		rev = next
-		was := tx.openAt
-		tx.add(st)
-		switch k := tx.openAt; {
-		case k == was:
-		case k == tx.n-1:
-			opened = prev // opened by this statement
-		case k == tx.n:
-			opened = rev // opened after it (autocommit off, after a commit)
-		}
 		if i+1 < total && !recorded {
 			if err := r.drv.WriteRevision(ctx, rev); err != nil {
 				return r.failEvent(p, fmt.Errorf("record progress of %s (statement %d applied): %w", m.Up.File, i+1, err))
@@ -948,62 +928,11 @@ func (r *Runner) applyRecorded(ctx context.Context, rx database.RecordedExecer, 
 	rev := running
 	rev.StatementsApplied = n
 	rev.StatementChecksums = database.SumsOf(p.stmts[:min(n, len(p.stmts))]).Column()
-	return 0, r.recordFailure(ctx, p, rev, start, n, err, undoneOf(r.drv.Dialect(), p.stmts, running.StatementsApplied, n))
-}
-
-// undoneOf is what a failure at statement n of stmts, run from statement
-// from on in this session, rolled back of the script's own transaction.
-func undoneOf(d migration.Dialect, stmts []migration.Statement, from, n int) undone {
-	tx := newTxTracker(d)
-	for _, st := range stmts[from:min(n, len(stmts))] {
-		tx.add(st)
-	}
-	k := tx.undoneFrom()
-	if k < 0 {
-		return undone{from: -1, dirty: tx.dirty()}
-	}
-	k += from
-	return undone{from: k, dirty: true, rev: database.Revision{StatementsApplied: k, StatementChecksums: database.SumsOf(stmts[:k]).Column()}}
-}
-
-// undone is what the rollback of a transaction a script opened itself took
-// back when one of its statements failed.
-type undone struct {
-	// from is the index of the first statement rolled back, -1 when none
-	// was; rev holds the row's count and checksums as they stood before it.
-	from int
-	rev  database.Revision
-	// dirty: the session may be inside a transaction the script opened
-	// (or MySQL's autocommit off), which must be rolled back before the
-	// failure is recorded.
-	dirty bool
-}
-
-// settle rolls back, before a failure is recorded, the transaction u says
-// the script may have left open in the session, and sets rev's count and
-// checksums to where that rollback leaves the migration.
-func (r *Runner) settle(ctx context.Context, u undone, rev *database.Revision) error {
-	var err error
-	if rb, ok := r.drv.(openRollbacker); ok && u.dirty {
-		err = rb.RollbackOpen(ctx)
-	}
-	if u.from >= 0 {
-		rev.StatementsApplied = u.rev.StatementsApplied
-		rev.StatementChecksums = u.rev.StatementChecksums
-	}
-	return err
-}
-
-// note tells me what the rollback of the script's transaction undid.
-func (u undone) note(me *MigrationError) {
-	if u.from >= 0 {
-		me.Applied = u.from
-		me.UndoneFrom = u.from + 1
-	}
+	return 0, r.recordFailure(ctx, p, rev, start, n, err)
 }
 
 // openRollbacker is a driver that can roll back a transaction a
-// migration's own statements left open in the session (see undone).
+// migration's own statements left open in the session (see settle).
 type openRollbacker interface {
 	RollbackOpen(ctx context.Context) error
 }
@@ -1013,27 +942,69 @@ type openRollbacker interface {
 // *MigrationError for err, noting when the row could not be written.
 //
 // When the failing statement ran inside a transaction the script opened
-// itself (u), that transaction is rolled back, and the statements in it with
-// it: the row then records the migration as it stood when the transaction
-// opened, where the rerun resumes, and the error says so.
-func (r *Runner) recordFailure(ctx context.Context, p applyPlan, rev database.Revision, start time.Time, applied int, err error, u undone) error {
+// itself, that transaction is rolled back, and the statements in it with it
+// (see settle): the row then records the migration as it stood when the
+// transaction opened, where the rerun resumes, and the error says so.
+func (r *Runner) recordFailure(ctx context.Context, p applyPlan, rev database.Revision, start time.Time, applied int, err error) error {
 	m := p.e.m
 	rev.State = database.StateFailed
 	rev.Duration = r.cfg.now().Sub(start)
 	rev.Error = r.historyText(errMessage(err))
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	rbErr := r.settle(wctx, u, &rev)
+	undoneFrom, rbErr := r.settle(wctx, &rev)
 	werr := r.drv.WriteRevision(wctx, rev)
 	cancel()
 	ferr := r.failed(m.Version, m.Name, m.Up, p.known(), applied, err, false)
 	if me, ok := ferr.(*MigrationError); ok {
 		me.NoTransaction = true // recorded statement by statement
-		u.note(me)
+		noteUndone(me, undoneFrom)
 		if werr != nil {
 			me.RecordErr = errors.Join(rbErr, werr)
 		}
 	}
 	return ferr
+}
+
+// settle, before the failure of a migration run statement by statement is
+// recorded in rev, rolls back a transaction the script's own statements may
+// have left open in the session (a BEGIN, or MySQL's SET autocommit = 0),
+// and reads the migration's history row back. The progress of statements
+// run inside such a transaction was written inside it, so the row as it
+// stands then says what took effect, whatever the statements were (a
+// procedure that commits, MySQL's implicit commits, savepoints): when it
+// counts fewer statements than rev, those between were rolled back, and
+// rev takes the row's count and checksums. It returns the index of the
+// first statement rolled back, -1 when none was (or the row could not be
+// read: the connection is gone, and the row stays as it was).
+func (r *Runner) settle(ctx context.Context, rev *database.Revision) (int, error) {
+	rb, ok := r.drv.(openRollbacker)
+	if !ok {
+		return -1, nil
+	}
+	if err := rb.RollbackOpen(ctx); err != nil {
+		return -1, err
+	}
+	revs, err := r.drv.History(ctx)
+	if err != nil {
+		return -1, nil
+	}
+	for _, h := range revs {
+		if h.Version.Compare(rev.Version) == 0 && h.StatementsApplied < rev.StatementsApplied {
+			rev.StatementsApplied = h.StatementsApplied
+			rev.StatementChecksums = h.StatementChecksums
+			return h.StatementsApplied, nil
+		}
+	}
+	return -1, nil
+}
+
+// noteUndone tells me that the statements from index from on were rolled
+// back with the script's own transaction (see settle).
+func noteUndone(me *MigrationError, from int) {
+	if from >= 0 {
+		me.Applied = from
+		me.UndoneFrom = from + 1
+	}
 }
 
 func errMessage(err error) string {

@@ -101,8 +101,11 @@ func migrationFailure(me *runway.MigrationError) string {
 		}
 		s += "\n    " + indent(sql)
 	}
-	if me.UndoneFrom > 0 {
-		s += fmt.Sprintf("\nStatements %d to %d ran in the transaction statement %d opens and were rolled back with it.", me.UndoneFrom, me.Statement-1, me.UndoneFrom)
+	switch {
+	case me.UndoneFrom > 0 && me.UndoneFrom < me.Statement-1:
+		s += fmt.Sprintf("\nStatements %d to %d ran in a transaction the script opened and were rolled back with it.", me.UndoneFrom, me.Statement-1)
+	case me.UndoneFrom > 0:
+		s += fmt.Sprintf("\nStatement %d ran in a transaction the script opened and was rolled back with it.", me.UndoneFrom)
 	}
 	if me.Applied > 0 {
 		s += fmt.Sprintf("\n%d statement(s) before it took effect.", me.Applied)

@@ -533,6 +533,10 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 	if fence := d.fenceSQL(); fence != "" {
 		sql += ";\n" + fence
 	}
+	// Inside a transaction the script opened itself (BEGIN in a
+	// no-transaction script), the message is in that transaction, not an
+	// implicit one of its own.
+	idle := d.conn.PgConn().TxStatus() == 'I'
 	mrr := d.conn.PgConn().Exec(ctx, sql)
 	done := 0
 	for mrr.NextResult() {
@@ -565,7 +569,10 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 		}
 		return err
 	}
-	if done == before && (isCode(err, "25001") || isCode(err, "2D000")) && rbErr == nil {
+	if done == before && (isCode(err, "25001") || isCode(err, "2D000")) && rbErr == nil && idle {
+		// Only Runway's implicit transaction was in the way: alone, the
+		// statement runs. In the script's own transaction it fails, as it
+		// does in psql; the rollback above took that transaction back.
 		return errors.ErrUnsupported
 	}
 	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
