@@ -347,10 +347,7 @@ func TestLargeScriptLeavingATransactionOpen(t *testing.T) {
 func TestFailureInsideTheScriptsTransaction(t *testing.T) {
 	eachDB(t, func(t *testing.T, tg target) {
 		ctx := context.Background()
-		mark, begin := "-- runway:no-transaction\n", "BEGIN"
-		if !tg.transactional() {
-			mark, begin = "", "START TRANSACTION"
-		}
+		mark, begin := asWritten(tg)
 		type failure struct {
 			name          string
 			script, fixed string // %[1]s: the table
@@ -449,10 +446,7 @@ func TestFailureInsideTheScriptsTransaction(t *testing.T) {
 func TestDownFailureInsideTheScriptsTransaction(t *testing.T) {
 	eachDB(t, func(t *testing.T, tg target) {
 		ctx := context.Background()
-		mark, begin := "-- runway:no-transaction\n", "BEGIN"
-		if !tg.transactional() {
-			mark, begin = "", "START TRANSACTION"
-		}
+		mark, begin := asWritten(tg)
 		down := func(fourth string) string {
 			return mark + "DELETE FROM dx WHERE id = 3;\n" + begin + ";\nDELETE FROM dx WHERE id = 2;\n" + fourth + ";\nDELETE FROM dx WHERE id = 1;\nCOMMIT;\nDROP TABLE dx;\n"
 		}
@@ -516,4 +510,14 @@ func TestNoTransactionStatementInsideTheScriptsTransaction(t *testing.T) {
 	if _, err := up(t, tg.open(t), src); err != nil {
 		t.Fatalf("VACUUM after the script's COMMIT: %v", err)
 	}
+}
+
+// asWritten returns what makes a script run as written, statement by
+// statement, on tg (the no-transaction mark; nothing on MySQL), and the
+// statement that opens a transaction there.
+func asWritten(tg target) (mark, begin string) {
+	if !tg.transactional() {
+		return "", "START TRANSACTION"
+	}
+	return "-- runway:no-transaction\n", "BEGIN"
 }
