@@ -337,14 +337,16 @@ func (r *Runner) revertStatements(ctx context.Context, p downPlan) error {
 				// recordFailure).
 				rev.Error = r.historyText(errMessage(err))
 				wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-				undoneFrom, rbErr := r.settle(wctx, &rev)
-				werr := r.drv.WriteRevision(wctx, rev)
+				undoneFrom, werr := r.settle(wctx, &rev)
+				if werr == nil {
+					werr = r.drv.WriteRevision(wctx, rev)
+				}
 				cancel()
 				if me, ok := ferr.(*MigrationError); ok {
 					me.NoTransaction = true
 					noteUndone(me, undoneFrom)
 					if werr != nil {
-						me.RecordErr = errors.Join(rbErr, werr)
+						me.RecordErr = werr
 					}
 				}
 			}

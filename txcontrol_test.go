@@ -372,6 +372,15 @@ func TestFailureInsideTheScriptsTransaction(t *testing.T) {
 				// the row read back after the rollback says what stands.
 				failure{"prepared", create + begin + ";\n" + ins(1) + "PREPARE s FROM 'INSERT INTO %[1]s VALUES (2)';\nEXECUTE s;\n" + ins(1) + "COMMIT;\n",
 					create + begin + ";\n" + ins(1) + "PREPARE s FROM 'INSERT INTO %[1]s VALUES (2)';\nEXECUTE s;\n" + ins(3) + "COMMIT;\n", 6, 2, 1, 0, 3},
+				// With autocommit off, the record of a statement that
+				// committed implicitly commits too: the rollback after the
+				// failure takes nothing back, and the rerun does not run
+				// the CREATE statements again (sent with its record, and
+				// alone: a body).
+				failure{"autocommit off, DDL", "SET AUTOCOMMIT = 0;\n" + begin + ";\nCREATE TABLE %[1]s (id integer primary key);\n" +
+					"DELIMITER //\nCREATE PROCEDURE %[1]s_p() BEGIN SELECT 1; END//\nDELIMITER ;\nINSERT INTO %[1]s VALUES (1), (1);\nCOMMIT;\n",
+					"SET AUTOCOMMIT = 0;\n" + begin + ";\nCREATE TABLE %[1]s (id integer primary key);\n" +
+						"DELIMITER //\nCREATE PROCEDURE %[1]s_p() BEGIN SELECT 1; END//\nDELIMITER ;\nINSERT INTO %[1]s VALUES (1), (2);\nCOMMIT;\n", 5, 0, 4, 0, 2},
 				// A failing DDL statement has committed the transaction
 				// before it runs: nothing is rolled back.
 				failure{"ddl commits", create + begin + ";\n" + ins(1) + "ALTER TABLE missing ADD c int;\n" + ins(2) + "COMMIT;\n",

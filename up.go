@@ -951,15 +951,17 @@ func (r *Runner) recordFailure(ctx context.Context, p applyPlan, rev database.Re
 	rev.Duration = r.cfg.now().Sub(start)
 	rev.Error = r.historyText(errMessage(err))
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	undoneFrom, rbErr := r.settle(wctx, &rev)
-	werr := r.drv.WriteRevision(wctx, rev)
+	undoneFrom, werr := r.settle(wctx, &rev)
+	if werr == nil {
+		werr = r.drv.WriteRevision(wctx, rev)
+	}
 	cancel()
 	ferr := r.failed(m.Version, m.Name, m.Up, p.known(), applied, err, false)
 	if me, ok := ferr.(*MigrationError); ok {
 		me.NoTransaction = true // recorded statement by statement
 		noteUndone(me, undoneFrom)
 		if werr != nil {
-			me.RecordErr = errors.Join(rbErr, werr)
+			me.RecordErr = werr
 		}
 	}
 	return ferr
@@ -970,12 +972,15 @@ func (r *Runner) recordFailure(ctx context.Context, p applyPlan, rev database.Re
 // have left open in the session (a BEGIN, or MySQL's SET autocommit = 0),
 // and reads the migration's history row back. The progress of statements
 // run inside such a transaction was written inside it, so the row as it
-// stands then says what took effect, whatever the statements were (a
-// procedure that commits, MySQL's implicit commits, savepoints): when it
-// counts fewer statements than rev, those between were rolled back, and
-// rev takes the row's count and checksums. It returns the index of the
-// first statement rolled back, -1 when none was (or the row could not be
-// read: the connection is gone, and the row stays as it was).
+// stands then says what took effect (MySQL's implicit commits, a statement
+// PREPAREd, PostgreSQL's COMMIT AND CHAIN, SQLite's SAVEPOINT alike; not a
+// change to a MySQL table without transactions, MyISAM or MEMORY, which no
+// rollback takes back): when it counts fewer statements than rev, those
+// between were rolled back, and rev takes the row's count and checksums;
+// with no row at all, nothing of the migration stands. It returns the index
+// of the first statement rolled back, -1 when none was. When the row cannot
+// be read back it returns an error, and the failure is not recorded: the
+// row stays as it was committed, running, and the next run resumes there.
 func (r *Runner) settle(ctx context.Context, rev *database.Revision) (int, error) {
 	rb, ok := r.drv.(openRollbacker)
 	if !ok {
@@ -986,14 +991,22 @@ func (r *Runner) settle(ctx context.Context, rev *database.Revision) (int, error
 	}
 	revs, err := r.drv.History(ctx)
 	if err != nil {
-		return -1, nil
+		return -1, fmt.Errorf("read the history back after the rollback: %w", err)
 	}
-	for _, h := range revs {
-		if h.Version.Compare(rev.Version) == 0 && h.StatementsApplied < rev.StatementsApplied {
-			rev.StatementsApplied = h.StatementsApplied
-			rev.StatementChecksums = h.StatementChecksums
-			return h.StatementsApplied, nil
+	var row *database.Revision
+	for i := range revs {
+		if revs[i].Version.Compare(rev.Version) == 0 {
+			row = &revs[i]
 		}
+	}
+	switch {
+	case row == nil && rev.StatementsApplied > 0:
+		rev.StatementsApplied, rev.StatementChecksums = 0, nil
+		return 0, nil
+	case row != nil && row.StatementsApplied < rev.StatementsApplied:
+		rev.StatementsApplied = row.StatementsApplied
+		rev.StatementChecksums = row.StatementChecksums
+		return row.StatementsApplied, nil
 	}
 	return -1, nil
 }

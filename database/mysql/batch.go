@@ -224,7 +224,7 @@ func (w *stmtWrapper) wrap(sql string) bool {
 // sent the ROLLBACK.
 func (w *stmtWrapper) rollback(ctx context.Context, conn *sql.Conn) bool {
 	if w.used || w.d.userTx {
-		w.d.execSession(context.WithoutCancel(ctx), conn, "ROLLBACK")
+		w.d.execSession(context.WithoutCancel(ctx), conn, rollbackSQL)
 		return true
 	}
 	return false
@@ -401,7 +401,11 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 	}
 	// A newline before the terminator: the statement may end in a comment.
 	mark, ran := d.ranMarker()
-	err = d.querySession(ctx, conn, stmt.SQL+"\n;\n"+mark+";\n"+update, func([]string) {})
+	msg := stmt.SQL + "\n;\n" + mark + ";\n" + update
+	if d.autocommitOffAfter(stmt.SQL) {
+		msg += ";\nCOMMIT"
+	}
+	err = d.querySession(ctx, conn, msg, func([]string) {})
 	switch {
 	case err == nil:
 		return nil
@@ -440,7 +444,7 @@ func (d *Driver) execProgressTx(ctx context.Context, conn *sql.Conn, stmt migrat
 		return nil
 	}
 	// A session the cancel killed rolled back already; this fails then.
-	d.execSession(context.WithoutCancel(ctx), conn, "ROLLBACK")
+	d.execSession(context.WithoutCancel(ctx), conn, rollbackSQL)
 	return execError(0, 0, stmt, err)
 }
 
@@ -539,8 +543,7 @@ func (d *Driver) RollbackOpen(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx = context.WithoutCancel(ctx)
-	if err := d.execSession(ctx, conn, "ROLLBACK"); err != nil {
+	if err := d.execSession(ctx, conn, rollbackSQL); err != nil {
 		return fmt.Errorf("mysql: rollback: %w", err)
 	}
 	if err := d.execSession(ctx, conn, "SET autocommit = 1"); err != nil {
@@ -548,4 +551,30 @@ func (d *Driver) RollbackOpen(ctx context.Context) error {
 	}
 	d.autocommit = false
 	return nil
+}
+
+// rollbackSQL ends a transaction after a failure: whatever completion_type
+// the script set, without opening the next one (which would catch the
+// failure's record) or closing the session (and the lock with it).
+const rollbackSQL = "ROLLBACK AND NO CHAIN NO RELEASE"
+
+// autocommitOffAfter reports whether, after sql ran, the update recording
+// it must be followed by a COMMIT of its own: a migration of the run may
+// have turned autocommit off (see restoreAutocommit), and sql commits
+// implicitly (DDL), so that nothing of the script's is open after it and
+// the update starts a transaction nobody would commit. A rollback after a
+// later failure would take the record back while the DDL stays, and the
+// rerun would run the DDL again. Only statements known to commit count: a
+// COMMIT after anything else could commit the script's transaction early.
+func (d *Driver) autocommitOffAfter(sql string) bool {
+	if !d.autocommit {
+		return false
+	}
+	switch strings.ToUpper(firstWord(sql)) {
+	case "CREATE", "DROP": // not CREATE or DROP TEMPORARY TABLE
+		return !strings.Contains(strings.ToUpper(sql[:min(len(sql), 128)]), "TEMPORARY")
+	case "ALTER", "RENAME", "TRUNCATE":
+		return true
+	}
+	return false
 }

@@ -79,6 +79,10 @@ type Driver struct {
 	// off, which the driver turns back on before it writes a migration's
 	// last record (see restoreAutocommit).
 	autocommit bool
+	// commitRecord: the statement Exec ran committed implicitly while
+	// autocommit may be off: the progress record written next commits by
+	// itself (see autocommitOffAfter).
+	commitRecord bool
 	// marks numbers ExecProgress's markers (see ranMarker).
 	marks int64
 }
@@ -945,12 +949,25 @@ func (d *Driver) WriteRevision(ctx context.Context, r database.Revision) error {
 	if err != nil {
 		return err
 	}
-	if r.State != database.StateRunning && r.State != database.StateReverting {
+	progress := r.State == database.StateRunning || r.State == database.StateReverting
+	if !progress {
 		if err := d.restoreAutocommit(ctx, conn); err != nil {
 			return err
 		}
 	}
-	return d.writeRevision(ctx, conn, r)
+	commit := d.commitRecord
+	d.commitRecord = false
+	if err := d.writeRevision(ctx, conn, r); err != nil {
+		return err
+	}
+	if commit && progress {
+		// The progress of a statement that committed implicitly, with
+		// autocommit maybe off (see autocommitOffAfter).
+		if err := d.execSession(ctx, conn, "COMMIT"); err != nil {
+			return fmt.Errorf("mysql: record version %s in %s: %w", r.Version, d.table(), err)
+		}
+	}
+	return nil
 }
 
 // RemoveRevision deletes the row with version v.
@@ -1044,9 +1061,11 @@ func (d *Driver) Exec(ctx context.Context, stmt migration.Statement) error {
 	if err != nil {
 		return err
 	}
+	d.commitRecord = false
 	if err := d.execSession(ctx, conn, stmt.SQL); err != nil {
 		return execError(0, 0, stmt, err)
 	}
+	d.commitRecord = d.autocommitOffAfter(stmt.SQL)
 	return nil
 }
 
