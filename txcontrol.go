@@ -281,8 +281,10 @@ func (c *txTracker) add(st migration.Statement) {
 	}
 	if c.off != nil {
 		switch first {
-		case "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "CREATE", "DROP":
-			c.offWork = true // a change (reads and settings are none)
+		case "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH":
+			// A change to data (or WITH, which may lead to one); reads,
+			// settings and temporary tables are none.
+			c.offWork = true
 		}
 	}
 }

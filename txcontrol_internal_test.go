@@ -42,6 +42,8 @@ func TestTxEndCheck(t *testing.T) {
 			"/*!40101 SET CHARACTER_SET_CLIENT=@OLD_CHARACTER_SET_CLIENT */"}, ""}, // phpMyAdmin's export
 		{migration.MySQL, []string{"SET autocommit = 0", "INSERT INTO a VALUES (1)", "CREATE TABLE b (id int)"}, ""},
 		{migration.MySQL, []string{"SET autocommit = 0", "SELECT 1", "SET @x = 1"}, ""},
+		{migration.MySQL, []string{"SET autocommit = 0", "COMMIT", "CREATE TEMPORARY TABLE tmp (id int)", "DROP TEMPORARY TABLE tmp"}, ""},
+		{migration.MySQL, []string{"SET autocommit = 0", "COMMIT", "WITH x AS (SELECT 1) DELETE FROM a WHERE id IN (SELECT * FROM x)"}, "1: SET autocommit = 0"},
 		{migration.MySQL, []string{"SET SESSION autocommit=OFF", "INSERT INTO a VALUES (1)", "COMMIT", "SET autocommit = ON"}, ""},
 		{migration.MySQL, []string{"set @@autocommit := 0", "INSERT INTO a VALUES (1)"}, "1: SET autocommit = 0"},
 		{migration.MySQL, []string{"SET autocommit = 0", "SET autocommit = 1", "INSERT INTO a VALUES (1)"}, ""},
