@@ -333,8 +333,7 @@ func (r *Runner) revertStatements(ctx context.Context, p downPlan) error {
 				// statement completed: the failing one ran outside a
 				// transaction and may have done part of its work. Inside
 				// one the script opened, that transaction is rolled back
-				// and the row goes back to where it opened (see
-				// recordFailure).
+				// and the row records what committed (see settle).
 				rev.Error = r.historyText(errMessage(err))
 				wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 				undoneFrom, werr := r.settle(wctx, &rev)

@@ -120,12 +120,12 @@ type MigrationError struct {
 	// COMMIT (a deferred constraint or trigger): no one statement failed,
 	// and nothing of the migration was applied.
 	AtCommit bool
-	// UndoneFrom, when not 0, is the 1-based number of the statement that
-	// opened a transaction of the script's own (BEGIN, START TRANSACTION,
-	// MySQL's SET autocommit = 0) in which the failing statement ran: the
-	// statements from it to the failing one were rolled back with it, the
-	// history records the migration as it stood before it, and the rerun
-	// resumes there. Applied then counts the statements before it.
+	// UndoneFrom, when not 0, is the 1-based number of the first statement
+	// rolled back with a transaction of the script's own (BEGIN, START
+	// TRANSACTION, MySQL's SET autocommit = 0) in which the failing
+	// statement ran: the statements from it to the failing one are undone,
+	// the history records what committed before it, and the rerun resumes
+	// there. Applied then counts the statements before it.
 	UndoneFrom int
 	// NoTransaction is set when the failing statement ran outside a
 	// transaction (MySQL, no-transaction migrations): it may have done part
@@ -271,7 +271,8 @@ func failureHint(me *MigrationError) string {
 	}
 	if me.UndoneFrom > 0 {
 		// The failure came inside a transaction the script opened: what
-		// ran in it was rolled back, and the rerun starts it again.
+		// ran in it was rolled back, and the rerun resumes where the
+		// history says what committed ends.
 		cmd, of := "up", "migration "+me.Version.String()
 		if me.Down {
 			cmd, of = "down", "the down migration "+me.File
