@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -107,10 +108,33 @@ func TestExecRecorded(t *testing.T) {
 }
 
 // ExecRecordedEach sends several migrations in one message, reports each as
-// it is applied, and stops at a failing statement as ExecRecorded does.
+// it is applied, and stops at a failing statement as ExecRecorded does:
+// with the markers MariaDB's INSERT … RETURNING gives, and with the SELECT
+// markers MySQL needs.
 func TestExecRecordedEach(t *testing.T) {
+	for _, returning := range []bool{true, false} {
+		name := "SELECT markers"
+		if returning {
+			name = "RETURNING"
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			d := open(t, testdb.MySQL(t), database.Config{Identity: "runway test"})
+			conn, err := d.session(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r, err := d.serverReturns(ctx, conn); err != nil || !r {
+				t.Fatalf("serverReturns = %v, %v; the test server is MariaDB ≥ 10.5", r, err)
+			}
+			d.returning = returning
+			testExecRecordedEach(t, d)
+		})
+	}
+}
+
+func testExecRecordedEach(t *testing.T, d *Driver) {
 	ctx := context.Background()
-	d := open(t, testdb.MySQL(t), database.Config{Identity: "runway test"})
 	if err := d.EnsureHistory(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -240,6 +264,78 @@ func TestExecRecordedEach(t *testing.T) {
 	}
 	if _, ok := rows()["8"]; ok {
 		t.Error("the migration left for the next call has a row")
+	}
+}
+
+// The message marks each migration applied once: after the statement that
+// finishes its row, by that upsert's RETURNING clause where the server has
+// one and the upsert commits by itself, and otherwise by a SELECT (after the
+// COMMIT, where the upsert joins a data change's transaction).
+func TestWriteEachMarkers(t *testing.T) {
+	stmt := func(sql string) migration.Statement { return migration.Statement{SQL: sql, Line: 1} }
+	item := func(v string, stmts ...migration.Statement) database.Recorded {
+		r := database.Revision{Version: migration.MustParseVersion(v), Name: "m" + v, Checksum: "c" + v, State: database.StateRunning}
+		done := r
+		done.State = database.StateApplied
+		return database.Recorded{Statements: stmts, Running: r, Done: done}
+	}
+	ms := []database.Recorded{
+		item("1", stmt("CREATE TABLE a (id int)"), stmt("CREATE INDEX ai ON a (id)")),
+		item("2", stmt("CREATE TABLE b (id int)"), stmt("INSERT INTO b VALUES (1)")),
+		item("3", stmt("CREATE TABLE c (id int)")),
+	}
+	wrap := func(sql string) bool { return changesData(sql) }
+	for _, c := range []struct {
+		returning bool
+		want      []string // what marks migrations 0, 1 and 2, in order
+	}{
+		{false, []string{"SELECT 0 AS runway_applied;", "SELECT 1 AS runway_applied;", "SELECT 2 AS runway_applied;"}},
+		// Migration 1 ends in a data change: its upsert joins the
+		// transaction, and the SELECT after the COMMIT marks it.
+		{true, []string{"RETURNING 0 AS runway_applied;", "COMMIT;\nSELECT 1 AS runway_applied;", "SELECT 2 AS runway_applied;"}},
+	} {
+		var b strings.Builder
+		writeEach(&b, "`h`", ms, c.returning, wrap)
+		msg := b.String()
+		if n := strings.Count(msg, appliedMarker); n != len(ms) {
+			t.Errorf("returning=%v: %d markers, want %d:\n%s", c.returning, n, len(ms), msg)
+		}
+		at := 0
+		for i, w := range c.want {
+			j := strings.Index(msg[at:], w)
+			if j < 0 {
+				t.Errorf("returning=%v: migration %d is not marked by %q after byte %d:\n%s", c.returning, i, w, at, msg)
+				break
+			}
+			at += j + len(w)
+		}
+		// Each migration's mark comes after its last statement.
+		for i, m := range ms {
+			last := m.Statements[len(m.Statements)-1].SQL
+			if strings.Index(msg, last) > strings.Index(msg, strconv.Itoa(i)+" AS "+appliedMarker) {
+				t.Errorf("returning=%v: migration %d is marked before its last statement:\n%s", c.returning, i, msg)
+			}
+		}
+	}
+}
+
+func TestInsertReturning(t *testing.T) {
+	for v, want := range map[string]bool{
+		"10.11.19-MariaDB-0+deb12u1": true,
+		"11.4.2-MariaDB-log":         true,
+		"10.5.1-MariaDB":             true,
+		"10.5.0-MariaDB":             false,
+		"10.4.34-MariaDB":            false,
+		"10.6.0-mariadb":             true,
+		"8.0.36":                     false,
+		"8.4.0-MySQL":                false,
+		"5.7.44-log":                 false,
+		"MariaDB":                    false,
+		"":                           false,
+	} {
+		if got := insertReturning(v); got != want {
+			t.Errorf("insertReturning(%q) = %v, want %v", v, got, want)
+		}
 	}
 }
 

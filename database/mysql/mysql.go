@@ -56,7 +56,7 @@ type Driver struct {
 	// a failed check.
 	tls tlsSettings
 
-	mu   sync.Mutex // guards conn, sessionNet and lockName, not the I/O done with them
+	mu   sync.Mutex // guards conn, sessionNet, lockName, dbName, returning and versionKnown, not the I/O done with them
 	conn *sql.Conn
 	// sessionNet is the network connection under conn when Open's dialer
 	// made it (nil for a pool given to New): execSession closes it when the
@@ -85,6 +85,11 @@ type Driver struct {
 	commitRecord bool
 	// marks numbers ExecProgress's markers (see ranMarker).
 	marks int64
+	// returning: the server runs INSERT … RETURNING (MariaDB 10.5 and
+	// later), known once versionKnown (see learnSession and
+	// serverReturns); ExecRecordedEach then needs no marker SELECT after
+	// each migration (see writeEach).
+	returning, versionKnown bool
 }
 
 // Open connects to the database named by a URL of the form
@@ -579,17 +584,79 @@ func (d *Driver) lock(ctx context.Context) (string, *sql.Conn, error) {
 	name := d.lockName
 	d.mu.Unlock()
 	if name == "" {
-		var dbName sql.NullString
-		if err := conn.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&dbName); err != nil {
+		if name, err = d.learnSession(ctx, conn); err != nil {
 			return "", nil, fmt.Errorf("mysql: lock: %w", err)
 		}
-		name = lockNameFor(dbName.String, d.cfg.TableName())
-		d.mu.Lock()
-		d.lockName = name
-		d.dbName = dbName.String
-		d.mu.Unlock()
 	}
 	return name, conn, nil
+}
+
+// learnSession reads, in one query, the session's database (which names
+// the lock and qualifies the history table from then on) and the server's
+// version (whether it runs INSERT … RETURNING), and returns the lock's name.
+func (d *Driver) learnSession(ctx context.Context, conn *sql.Conn) (string, error) {
+	var dbName sql.NullString
+	var version string
+	if err := conn.QueryRowContext(ctx, "SELECT DATABASE(), VERSION()").Scan(&dbName, &version); err != nil {
+		return "", err
+	}
+	name := lockNameFor(dbName.String, d.cfg.TableName())
+	d.mu.Lock()
+	d.lockName = name
+	d.dbName = dbName.String
+	d.returning, d.versionKnown = insertReturning(version), true
+	d.mu.Unlock()
+	return name, nil
+}
+
+// serverReturns reports whether the server runs INSERT … RETURNING, asking
+// it only when learnSession has not (a caller that applies without the
+// lock).
+func (d *Driver) serverReturns(ctx context.Context, conn *sql.Conn) (bool, error) {
+	d.mu.Lock()
+	known, returning := d.versionKnown, d.returning
+	d.mu.Unlock()
+	if known {
+		return returning, nil
+	}
+	var version string
+	if err := conn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return false, fmt.Errorf("mysql: reading the server's version: %w", err)
+	}
+	returning = insertReturning(version)
+	d.mu.Lock()
+	d.returning, d.versionKnown = returning, true
+	d.mu.Unlock()
+	return returning, nil
+}
+
+// insertReturning reports whether a server whose VERSION() is version runs
+// INSERT … ON DUPLICATE KEY UPDATE … RETURNING: MariaDB from 10.5.1 (say
+// "10.11.19-MariaDB-0+deb12u1" or "11.4.2-MariaDB-log"); MySQL never.
+func insertReturning(version string) bool {
+	if !strings.Contains(strings.ToLower(version), "mariadb") {
+		return false
+	}
+	var nums [3]int
+	rest := version
+	for i := range nums {
+		n := 0
+		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+			n++
+		}
+		if n == 0 {
+			return false
+		}
+		nums[i], _ = strconv.Atoi(rest[:n])
+		rest = rest[n:]
+		if i < 2 {
+			if !strings.HasPrefix(rest, ".") {
+				return false
+			}
+			rest = rest[1:]
+		}
+	}
+	return nums[0] > 10 || nums[0] == 10 && (nums[1] > 5 || nums[1] == 5 && nums[2] >= 1)
 }
 
 // Lock takes the GET_LOCK named after the database and the history table,
