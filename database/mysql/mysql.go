@@ -637,26 +637,11 @@ func insertReturning(version string) bool {
 	if !strings.Contains(strings.ToLower(version), "mariadb") {
 		return false
 	}
-	var nums [3]int
-	rest := version
-	for i := range nums {
-		n := 0
-		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
-			n++
-		}
-		if n == 0 {
-			return false
-		}
-		nums[i], _ = strconv.Atoi(rest[:n])
-		rest = rest[n:]
-		if i < 2 {
-			if !strings.HasPrefix(rest, ".") {
-				return false
-			}
-			rest = rest[1:]
-		}
+	var major, minor, patch int
+	if _, err := fmt.Sscanf(version, "%d.%d.%d", &major, &minor, &patch); err != nil {
+		return false
 	}
-	return nums[0] > 10 || nums[0] == 10 && (nums[1] > 5 || nums[1] == 5 && nums[2] >= 1)
+	return major > 10 || major == 10 && (minor > 5 || minor == 5 && patch >= 1)
 }
 
 // Lock takes the GET_LOCK named after the database and the history table,
