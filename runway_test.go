@@ -797,6 +797,54 @@ func TestStatusPlanBaselineWait(t *testing.T) {
 	})
 }
 
+// A Wait cut short by its timeout while its query waits on the server
+// leaves the Runner usable for the next command. MariaDB's client library
+// closes the session under a cancelled query (the driver opens another, as
+// it held no lock); PostgreSQL's cancels the query on the server.
+func TestWaitCutShortMidQuery(t *testing.T) {
+	for _, name := range []string{"postgres", "mysql"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tg := newTarget(t, name)
+			ctx := context.Background()
+			r, _ := runway.New(tg.open(t), basic, runway.WithPollInterval(50*time.Millisecond))
+			b, _ := runway.New(tg.open(t), basic)
+			if _, err := b.Baseline(ctx, migration.MustParseVersion("1")); err != nil {
+				t.Fatal(err)
+			}
+			// Another session locks the history table: Wait's query waits.
+			locker := tg.open(t)
+			hold, release := "LOCK TABLES runway_migrations WRITE", "UNLOCK TABLES"
+			if name == "postgres" {
+				if err := locker.Exec(ctx, migration.Statement{SQL: "BEGIN", Line: 1}); err != nil {
+					t.Fatal(err)
+				}
+				hold, release = "LOCK TABLE runway_migrations IN ACCESS EXCLUSIVE MODE", "COMMIT"
+			}
+			if err := locker.Exec(ctx, migration.Statement{SQL: hold, Line: 1}); err != nil {
+				t.Fatal(err)
+			}
+			wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			_, err := r.Wait(wctx)
+			cancel()
+			if err == nil {
+				t.Fatal("wait returned without error while the history table was locked")
+			}
+			if err := locker.Exec(ctx, migration.Statement{SQL: release, Line: 1}); err != nil {
+				t.Fatal(err)
+			}
+			st, err := r.Status(ctx, false)
+			if err != nil || len(st.Pending) != 2 {
+				t.Fatalf("status after the cut-short wait: %v %+v", err, st)
+			}
+			rep, err := r.Up(ctx, runway.UpOptions{})
+			if err != nil || len(rep.Applied) != 2 {
+				t.Fatalf("up after the cut-short wait: %v %+v", err, rep)
+			}
+		})
+	}
+}
+
 func TestUpToAndSteps(t *testing.T) {
 	eachDB(t, func(t *testing.T, tg target) {
 		drv := tg.open(t)

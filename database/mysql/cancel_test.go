@@ -58,6 +58,7 @@ func TestCancelMidStatement(t *testing.T) {
 					if watches != c.watches {
 						t.Fatalf("the driver watches the context itself: %v, want %v", watches, c.watches)
 					}
+					before := connectionID(t, d)
 					runCtx, cancel := context.WithCancel(ctx)
 					time.AfterFunc(300*time.Millisecond, cancel)
 					start := time.Now()
@@ -69,14 +70,56 @@ func TestCancelMidStatement(t *testing.T) {
 					if took > 10*time.Second {
 						t.Errorf("%s returned %v after it started; its context ended after 300ms", call.name, took)
 					}
-					// The session is gone with the statement: the next call
-					// fails instead of running on a connection in an unknown state.
-					if err := d.Exec(ctx, migration.Statement{SQL: "DO 1"}); err == nil {
-						t.Errorf("Exec on the session after the cancelled statement succeeded")
+					// The session is gone with the statement. It held no
+					// lock, so the next call, with a context of its own,
+					// runs on a new session, never on the broken one.
+					after := connectionID(t, d)
+					if after == before {
+						t.Errorf("the call after the cancelled statement ran on session %s, the cancelled one's", before)
 					}
 				})
 			}
 		})
+	}
+}
+
+// connectionID is the server's id of d's session.
+func connectionID(t *testing.T, d *Driver) string {
+	t.Helper()
+	rows, err := d.QueryStrings(context.Background(), "SELECT CONNECTION_ID()")
+	if err != nil || len(rows) != 1 || rows[0][0] == nil {
+		t.Fatalf("SELECT CONNECTION_ID(): %v %v", rows, err)
+	}
+	return *rows[0][0]
+}
+
+// A session broken while it held the lock is not replaced: the run's later
+// calls fail, since its lock, and whatever the run had open in it, are gone.
+// Once the lock is given up, a new session serves the next call.
+func TestBrokenLockedSession(t *testing.T) {
+	ctx := context.Background()
+	d := open(t, testdb.MySQL(t), database.Config{Table: "broken_history"})
+	if ok, err := d.Lock(ctx, 0); !ok || err != nil {
+		t.Fatalf("Lock: %v, %v", ok, err)
+	}
+	runCtx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := d.Exec(runCtx, migration.Statement{SQL: "DO SLEEP(30)", Line: 1}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Exec cut short: %v", err)
+	}
+	if err := d.Exec(ctx, migration.Statement{SQL: "DO 1", Line: 1}); err == nil {
+		t.Fatal("Exec on a session that broke while holding the lock succeeded")
+	}
+	if _, err := d.History(ctx); err == nil {
+		t.Fatal("History on a session that broke while holding the lock succeeded")
+	}
+	if err := d.Unlock(ctx); err == nil {
+		t.Fatal("Unlock of a lock whose session broke succeeded")
+	}
+	// Unlock failed and the lock is still counted as held: the driver stays
+	// refused until it is closed.
+	if _, err := d.QueryStrings(ctx, "SELECT 1"); err == nil {
+		t.Fatal("a query after the failed Unlock succeeded")
 	}
 }
 

@@ -308,11 +308,22 @@ func joinAttrs(a, b string) string {
 }
 
 // session returns the driver's one connection, taking it on first use.
+//
+// A session that broke while it held no lock is replaced: go-sql-driver
+// closes the connection when a context ends during a query, and a Wait or
+// Status cut short by its timeout must not leave the Driver unusable for the
+// next command. A session that broke while holding the lock is returned as
+// it is, so that every later call of the run fails: its lock, and whatever
+// the run had open in it, are gone.
 func (d *Driver) session(ctx context.Context) (*sql.Conn, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.conn != nil {
-		return d.conn, nil
+		if d.locked.Load() || sessionValid(d.conn) {
+			return d.conn, nil
+		}
+		d.conn.Close() // database/sql discards it: the driver says it is not valid
+		d.conn, d.sessionNet = nil, nil
 	}
 	cctx := ctx
 	if d.connectTimeout > 0 {
@@ -343,6 +354,19 @@ func (d *Driver) session(ctx context.Context) (*sql.Conn, error) {
 	d.conn = conn
 	d.sessionNet = nc // nil when the pool handed over a connection it already had
 	return conn, nil
+}
+
+// sessionValid reports whether conn's connection is still open, without a
+// round trip (go-sql-driver's driver.Validator).
+func sessionValid(conn *sql.Conn) bool {
+	valid := true
+	err := conn.Raw(func(dc any) error {
+		if v, ok := dc.(driver.Validator); ok {
+			valid = v.IsValid()
+		}
+		return nil
+	})
+	return err == nil && valid
 }
 
 // sessionDialKey marks the context of the session's own dial; its value is
@@ -649,9 +673,10 @@ func insertReturning(version string) bool {
 // Taking it again while holding it is a no-op.
 //
 // When ctx ends during the wait, go-sql-driver cancels the query by closing
-// the connection: the session ends, with it anything it held, and the Driver
-// is no longer usable (every later call fails). That is the right outcome for
-// a run that is being cancelled.
+// the connection: the session ends, and the next call (with a context of its
+// own) opens another (see session). A session that ends while it holds the
+// lock is not replaced: every later call fails, the right outcome for a run
+// that lost its lock.
 func (d *Driver) Lock(ctx context.Context, wait time.Duration) (bool, error) {
 	if d.locked.Load() {
 		return true, nil
