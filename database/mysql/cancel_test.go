@@ -94,8 +94,8 @@ func connectionID(t *testing.T, d *Driver) string {
 }
 
 // A session broken while it held the lock is not replaced: the run's later
-// calls fail, since its lock, and whatever the run had open in it, are gone.
-// Once the lock is given up, a new session serves the next call.
+// calls fail, since its lock, and whatever the run had open in it, are gone;
+// Unlock fails too, and the Driver stays refused until it is closed.
 func TestBrokenLockedSession(t *testing.T) {
 	ctx := context.Background()
 	d := open(t, testdb.MySQL(t), database.Config{Table: "broken_history"})
