@@ -61,7 +61,7 @@ func appendAt(buf []byte, dirfd int, path, name string, limit int) ([]byte, bool
 // folder and reads every file through what it returns, then closes it. Each
 // file is opened relative to the folder's descriptor, so the kernel walks one
 // name instead of the whole path: about an eighth of a small file's read
-// (measured in docs/benchmarks.md, "The round of 2026-12-03, 13:00 UTC").
+// (measured in docs/benchmarks-history.md, "The round of 2026-12-03, 13:00 UTC").
 // Holding the folder only for one load keeps a long-lived program reading
 // the folder its path names now, not one renamed away since.
 func (d dirFS) Hold() (fs.FS, error) {

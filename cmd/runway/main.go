@@ -14,7 +14,7 @@ func main() {
 	// process anyway, and stopping waits for os/signal's watcher goroutine
 	// to be idle, which on a busy machine cost every run 0.1–0.2 ms on
 	// average and up to 2.8 ms between the report and the exit
-	// (docs/benchmarks.md, "The round of 2026-12-03, 06:00 UTC"). A SIGTERM that arrives after the run finished is
+	// (docs/benchmarks-history.md, "The round of 2026-12-03, 06:00 UTC"). A SIGTERM that arrives after the run finished is
 	// caught and ignored: the exit code stays the run's.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// After the first signal the run winds down (the migration is cancelled,

@@ -185,7 +185,7 @@ func writeStatements(b *strings.Builder, table string, stmts []migration.Stateme
 		}
 		sums.Add(stmts[i].Checksum())
 		// The whole list as a literal: appending to the column with
-		// CONCAT_WS cost the server more (docs/benchmarks.md, "The round of
+		// CONCAT_WS cost the server more (docs/benchmarks-history.md, "The round of
 		// 2026-12-04, 11:30 UTC"), and the list stops growing at ListedSums.
 		b.WriteString("UPDATE " + table + " SET statements_applied = " + strconv.Itoa(i+1) +
 			", statement_checksums = " + lit(strings.Join(sums.Column(), ",")))
@@ -331,14 +331,16 @@ func (d *Driver) ExecRecordedEach(ctx context.Context, ms []database.Recorded, d
 // row of the next are one statement (writeUpsert with both): on MariaDB
 // 10.11 a write to the history table between DDL statements costs the
 // server ~170–190 µs, half of a small CREATE INDEX, and this takes one of
-// the two or three a migration paid (docs/benchmarks.md). What the rows say
+// the two or three a migration paid (docs/benchmarks-history.md, "The
+// round of 2026-12-02, 11:55 UTC"). What the rows say
 // at every point is unchanged: the next row is written as running before
 // its first statement, and the previous one says how many of its statements
 // ran until it is finished.
 //
 // The marker is a SELECT of appliedMarker, or, with returning (MariaDB),
 // the RETURNING clause of that upsert, which saves the server a statement
-// a migration (~4 % of W4; see docs/benchmarks.md). Not when the upsert
+// a migration (~4 % of W4; docs/benchmarks-history.md, "The round of
+// 2026-12-04, 11:30 UTC"). Not when the upsert
 // joins the transaction of the migration's last statement: its result
 // would come before the COMMIT, and a migration whose COMMIT then failed
 // would be reported applied; the SELECT after the COMMIT says it committed.

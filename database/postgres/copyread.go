@@ -14,7 +14,8 @@ import (
 // query: no index of the table is opened, which on a new connection is about
 // a third of reading a thousand-row history (4.2 ms against 5.5 ms for the
 // three columns up's no-op reads, 4.9 ms against 6.6 ms for the whole rows,
-// medians of 40 new sessions each on the AMD machine, docs/benchmarks.md).
+// medians of 40 new sessions each on the AMD machine; docs/benchmarks-history.md,
+// "The round of 2026-12-02, 19:35 UTC").
 // Every run of up and status reads the history once on a new connection, so
 // the history is read this way, and with a SELECT when the server refuses
 // the COPY (a view, a server or proxy without COPY).

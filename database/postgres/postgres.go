@@ -133,7 +133,8 @@ func Open(ctx context.Context, url string, cfg database.Config) (*Driver, error)
 	// another goroutine a little earlier, and ConnectConfig waits for the
 	// same sync.Once. Without it up's no-op measured 0.1–2.0 ms slower in 5
 	// of 6 alternating rounds and 1.0 ms faster in the sixth: noise, or a
-	// little gain; kept (docs/benchmarks.md, "The latest round").
+	// little gain; kept (docs/benchmarks-history.md, "The round of 2026-12-02,
+	// 19:35 UTC").
 	go pgtype.NewMap()
 	conn, err := pgx.ConnectConfig(ctx, pc)
 	if err != nil {
@@ -226,7 +227,7 @@ func (d *Driver) Close(ctx context.Context) error { return d.close(ctx, false) }
 // (internal/rawconn's LeaveToExit). On loopback the server process that
 // Terminate wakes would otherwise take the exiting client's CPU before the
 // client's exit is done: `runway up` with nothing to do measured 0.8–0.9 ms
-// faster (docs/benchmarks.md, "The round of 2026-12-03, 07:20 UTC"). On a
+// faster (docs/benchmarks-history.md, "The round of 2026-12-03, 07:20 UTC"). On a
 // Unix socket, a tunnel or a connection from New it is Close.
 func (d *Driver) CloseAtExit(ctx context.Context) error { return d.close(ctx, true) }
 

@@ -61,7 +61,7 @@ type conn struct {
 // its goodbye (PostgreSQL's Terminate, MySQL's COM_QUIT), but the server's
 // process wakes to end the session only once this process has released its
 // memory: on loopback the woken process otherwise takes the exiting
-// client's CPU first (docs/benchmarks.md, "The round of 2026-12-03, 07:20
+// client's CPU first (docs/benchmarks-history.md, "The round of 2026-12-03, 07:20
 // UTC"). Should the process not exit, the kernel sends the held bytes
 // within 200 ms anyway, and the socket stays open until the exit or until
 // the connection is garbage-collected.
