@@ -34,6 +34,11 @@ const (
 	eMariaDB    = "mariadb"
 	eSelect1    = "psql select 1"
 	eListver    = "Go floor (listver)"
+	// The no-op workloads' second reference: listver -checksums, which
+	// also reads and hashes every file and compares the checksums: the
+	// least a no-op check that notices an edited migration can do, as
+	// W2's target asks of Runway.
+	eListsum    = "Go floor with checksums (listver -checksums)"
 	eRunwayBase = "runway-base" // -base: Runway at another commit, for a before/after in one run
 	eRunway1    = "runway ×1"
 	eRunway16   = "runway ×16"
@@ -53,7 +58,7 @@ var toolEntries = []string{eRunway, eGoose, eMigrate, eSQLMigrate, eDbmate}
 
 func isFloor(e string) bool {
 	switch e {
-	case ePsql1, ePsql, eMariaDB, eSelect1, eListver, eRunway1, eTrue:
+	case ePsql1, ePsql, eMariaDB, eSelect1, eListver, eListsum, eRunway1, eTrue:
 		return true
 	}
 	return false
@@ -294,7 +299,7 @@ func (b *bench) wantTool(e string) bool {
 func (b *bench) plan() []workload {
 	c := b.cfg
 	pgUp := []string{ePsql1, ePsql, eRunway, eRunwayBase, eGoose, eMigrate, eSQLMigrate, eDbmate}
-	noop := []string{eListver, eSelect1, eRunway, eRunwayBase, eGoose, eMigrate, eSQLMigrate, eDbmate}
+	noop := []string{eListver, eListsum, eSelect1, eRunway, eRunwayBase, eGoose, eMigrate, eSQLMigrate, eDbmate}
 	return []workload{
 		{name: "W1", desc: fmt.Sprintf("%d migrations (CREATE TABLE + CREATE INDEX), PostgreSQL, from empty", c.tables),
 			engine: "postgres", action: "up", set: "pg", fresh: true, floor: ePsql1, entries: pgUp, heavy: true},
@@ -408,6 +413,7 @@ func (b *bench) setup() error {
 		return err
 	}
 	b.versions[eListver] = "bench/cmd/listver"
+	b.paths[eListsum], b.versions[eListsum] = b.paths[eListver], b.versions[eListver]+" -checksums"
 	for _, c := range []struct{ entry, name string }{{ePsql, "psql"}, {eMariaDB, "mariadb"}} {
 		p, err := findBinary(c.name)
 		if err != nil {
@@ -575,6 +581,8 @@ func (b *bench) invocation(entry string, w workload, set migrationSet, db, runDi
 		inv.stdin = set.all()
 	case eListver:
 		inv.argv = []string{bin, "-d", url, "-dir", set.dir(layoutMigrate), "-table", "schema_versions"}
+	case eListsum:
+		inv.argv = []string{bin, "-d", url, "-dir", set.dir(layoutMigrate), "-table", "schema_versions", "-checksums"}
 	case eRunway, eRunwayBase, eRunway1, eRunway16, eRunwayBase1, eRunwayBase16, eRunwayConns:
 		inv.argv = []string{bin, "-d", url, "--dir", set.dir(layoutMigrate), w.action}
 		if entry == eRunwayConns {
@@ -732,7 +740,7 @@ func (b *bench) runOne(w workload, e string, set migrationSet, rep int, runDir s
 	}
 	if keep {
 		if e == ePsql1 {
-			if err := b.addSchemaVersions(srv, db, set.count); err != nil {
+			if err := b.addSchemaVersions(srv, db, set); err != nil {
 				keep = false
 				return s, err
 			}
@@ -744,11 +752,26 @@ func (b *bench) runOne(w workload, e string, set migrationSet, rep int, runDir s
 	return s, nil
 }
 
-// addSchemaVersions gives the floor's database the history the Go floor
-// reads.
-func (b *bench) addSchemaVersions(srv *server, db string, n int) error {
-	return srv.exec(db, "CREATE TABLE schema_versions (version bigint primary key, applied_at timestamptz not null default now())",
-		fmt.Sprintf("INSERT INTO schema_versions (version) SELECT generate_series(1, %d)", n))
+// addSchemaVersions gives the floor's database the history the Go floors
+// read: each version, with its file's SHA-256 for listver -checksums.
+func (b *bench) addSchemaVersions(srv *server, db string, set migrationSet) error {
+	sums, err := fileSums(set.dir(layoutMigrate))
+	if err != nil {
+		return err
+	}
+	if len(sums) != set.count {
+		return fmt.Errorf("schema_versions: %d files in %s, want %d", len(sums), set.dir(layoutMigrate), set.count)
+	}
+	var insert strings.Builder
+	insert.WriteString("INSERT INTO schema_versions (version, checksum) VALUES ")
+	for i, s := range sums {
+		if i > 0 {
+			insert.WriteString(", ")
+		}
+		fmt.Fprintf(&insert, "(%d, '%s')", s.version, s.sum)
+	}
+	return srv.exec(db, "CREATE TABLE schema_versions (version bigint primary key, checksum text not null, applied_at timestamptz not null default now())",
+		insert.String())
 }
 
 // verify checks that a run from empty did the work: every table is there
@@ -830,7 +853,7 @@ func (b *bench) prepare(w workload, e string) error {
 		return err
 	}
 	if isFloor(e) {
-		if err := b.addSchemaVersions(srv, db, set.count); err != nil {
+		if err := b.addSchemaVersions(srv, db, set); err != nil {
 			return err
 		}
 	}

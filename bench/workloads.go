@@ -2,9 +2,13 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -183,4 +187,39 @@ func generate(root string, ms []migration) (migrationSet, error) {
 		set.bytes += int64(len(m.sql))
 	}
 	return set, nil
+}
+
+// versionSum is a migration file's version and the hex SHA-256 of its
+// bytes: Runway's checksum of a file with no BOM and no carriage return.
+type versionSum struct {
+	version int64
+	sum     string
+}
+
+// fileSums reads every VERSION_NAME.up.sql file of dir (the golang-migrate
+// layout) and returns each one's version and checksum, in version order.
+func fileSums(dir string) ([]versionSum, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var sums []versionSum
+	for _, e := range entries {
+		digits, _, ok := strings.Cut(e.Name(), "_")
+		if !ok || !strings.HasSuffix(e.Name(), ".up.sql") {
+			continue
+		}
+		v, err := strconv.ParseInt(digits, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: no version: %v", e.Name(), err)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(b)
+		sums = append(sums, versionSum{v, hex.EncodeToString(sum[:])})
+	}
+	slices.SortFunc(sums, func(a, b versionSum) int { return int(a.version - b.version) })
+	return sums, nil
 }

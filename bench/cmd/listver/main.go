@@ -4,15 +4,25 @@
 // is pending. No lock, no checksums, no history-table creation. With
 // -select1 it runs SELECT 1 instead of reading the history: W6's reference
 // crowd, the least each of the other runners could do.
+//
+// With -checksums it also checks integrity, as W2's target asks: it reads
+// every file and hashes it with SHA-256 while a second goroutine connects
+// and reads the versions with their checksums, then counts the files whose
+// checksum differs, and exits 1 when any does. The least a no-op check that notices an edited
+// migration can do: the no-op workloads' second reference row.
 package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -22,6 +32,7 @@ func main() {
 	dir := flag.String("dir", "migrations", "migrations folder")
 	table := flag.String("table", "schema_versions", "history table")
 	select1 := flag.Bool("select1", false, "run SELECT 1 instead of reading the history (W6's reference crowd, which starts before the history exists)")
+	checksums := flag.Bool("checksums", false, "also read and hash every file and compare with the history's checksum column")
 	flag.Parse()
 	entries, err := os.ReadDir(*dir)
 	if err != nil {
@@ -35,6 +46,10 @@ func main() {
 		}
 	}
 	ctx := context.Background()
+	if *checksums {
+		checked(ctx, *url, *dir, *table, files)
+		return
+	}
 	conn, err := pgx.Connect(ctx, *url)
 	if err != nil {
 		fail(err)
@@ -65,6 +80,80 @@ func main() {
 		fail(err)
 	}
 	fmt.Printf("%d applied, %d pending\n", applied, len(files)-applied)
+}
+
+// checked is -checksums: the history is read while the files are hashed.
+func checked(ctx context.Context, url, dir, table string, files map[int64]string) {
+	type history struct {
+		sums map[int64]string
+		err  error
+	}
+	read := make(chan history, 1)
+	go func() {
+		h := history{sums: map[int64]string{}}
+		defer func() { read <- h }()
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			h.err = err
+			return
+		}
+		defer conn.Close(ctx)
+		rows, err := conn.Query(ctx, "SELECT version, checksum FROM "+table)
+		if err != nil {
+			h.err = err
+			return
+		}
+		for rows.Next() {
+			var v int64
+			var sum string
+			if h.err = rows.Scan(&v, &sum); h.err != nil {
+				return
+			}
+			h.sums[v] = sum
+		}
+		h.err = rows.Err()
+	}()
+	// open, read to the end, close: no fstat, no poller; one buffer.
+	sums := make(map[int64]string, len(files))
+	buf := make([]byte, 64<<10)
+	for v, name := range files {
+		fd, err := syscall.Open(filepath.Join(dir, name), syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			fail(err)
+		}
+		h := sha256.New()
+		for {
+			n, err := syscall.Read(fd, buf)
+			if err != nil {
+				fail(err)
+			}
+			if n == 0 {
+				break
+			}
+			h.Write(buf[:n])
+		}
+		syscall.Close(fd)
+		sums[v] = hex.EncodeToString(h.Sum(nil))
+	}
+	hist := <-read
+	if hist.err != nil {
+		fail(hist.err)
+	}
+	applied, modified := 0, 0
+	for v, sum := range hist.sums {
+		if got, ok := sums[v]; ok {
+			applied++
+			if got != sum {
+				modified++
+			}
+		}
+	}
+	fmt.Printf("%d applied, %d pending, %d modified\n", applied, len(files)-applied, modified)
+	if modified > 0 {
+		// The benchmark's files and history match: a difference means the
+		// comparison is not measuring what it should.
+		fail(fmt.Errorf("%d files differ from their checksums in %s", modified, table))
+	}
 }
 
 func fail(err error) {
