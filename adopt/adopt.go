@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/runwaydb/runway/database"
 	"github.com/runwaydb/runway/migration"
@@ -414,8 +415,9 @@ func goose(ctx context.Context, q database.Querier, ms []*migration.Migration) (
 }
 
 // sqlMigrateNumber is sql-migrate's own rule for a migration's version: the
-// digits its id (file name) starts with.
-var sqlMigrateNumber = regexp.MustCompile(`^(\d+).*$`)
+// digits its id (file name) starts with. Compiled on first use: every run
+// starts this package, few adopt.
+var sqlMigrateNumber = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\d+).*$`) })
 
 // sqlMigrate: one row per applied migration (down deletes it); id is the
 // file's name relative to the migrations directory. A row is matched with
@@ -440,7 +442,7 @@ func sqlMigrate(ctx context.Context, q database.Querier, ms []*migration.Migrati
 			continue
 		}
 		e := Entry{Ref: id}
-		if sub := sqlMigrateNumber.FindStringSubmatch(id); sub != nil {
+		if sub := sqlMigrateNumber().FindStringSubmatch(id); sub != nil {
 			if v, err := migration.ParseVersion(sub[1]); err == nil {
 				e = entry(byVersion, v, id)
 			}

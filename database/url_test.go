@@ -3,6 +3,7 @@ package database
 import (
 	"strings"
 	"testing"
+	"unicode"
 )
 
 func TestRedact(t *testing.T) {
@@ -43,4 +44,61 @@ func TestKeywordSecrets(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("KeywordSecrets = %q, want %q", got, want)
 	}
+}
+
+// The secret patterns are compiled on first use and only for text that
+// names a secret word; that check must see every spelling the patterns'
+// (?i) matches, every letter in each of its Unicode case-fold forms ("ſ"
+// for s, the Kelvin sign for k), or a secret would go unmasked.
+func TestSecretWordEveryCase(t *testing.T) {
+	for _, word := range []string{"password", "secret", "token"} {
+		n := 0
+		for _, spelling := range foldSpellings(word) {
+			n++
+			text := "host=db " + spelling + "=v4lue dbname=app"
+			if !keywordSecret().MatchString(text) {
+				t.Fatalf("the pattern does not match %q: the test's spellings are wrong", text)
+			}
+			if !namesSecret(text) {
+				t.Errorf("namesSecret(%q) = false: the pattern would have masked it", text)
+			}
+			if got := KeywordSecrets(text); len(got) != 1 || got[0] != "v4lue" {
+				t.Errorf("KeywordSecrets(%q) = %q, want [v4lue]", text, got)
+			}
+			if got := Redact(text); strings.Contains(got, "v4lue") {
+				t.Errorf("Redact(%q) = %q: leaks the value", text, got)
+			}
+		}
+		if n < 1<<len(word) {
+			t.Errorf("%s: only %d spellings", word, n)
+		}
+	}
+	for _, text := range []string{"host=db user=app sslmode=disable", "passwor=x secre=y toke=z", ""} {
+		if namesSecret(text) {
+			t.Errorf("namesSecret(%q) = true", text)
+		}
+		if got := KeywordSecrets(text); got != nil {
+			t.Errorf("KeywordSecrets(%q) = %q, want none", text, got)
+		}
+	}
+}
+
+// foldSpellings is every spelling of word with each letter in each of its
+// simple case-fold forms.
+func foldSpellings(word string) []string {
+	out := []string{""}
+	for _, r := range word {
+		forms := []rune{r}
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			forms = append(forms, f)
+		}
+		var next []string
+		for _, prefix := range out {
+			for _, f := range forms {
+				next = append(next, prefix+string(f))
+			}
+		}
+		out = next
+	}
+	return out
 }

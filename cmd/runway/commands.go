@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -605,10 +606,11 @@ var cmdNew = &command{
 	},
 }
 
-var nonSlug = regexp.MustCompile(`[^a-z0-9]+`)
+// nonSlug is compiled on first use (by new), not at every start.
+var nonSlug = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^a-z0-9]+`) })
 
 func slug(s string) string {
-	return strings.Trim(nonSlug.ReplaceAllString(strings.ToLower(s), "_"), "_")
+	return strings.Trim(nonSlug().ReplaceAllString(strings.ToLower(s), "_"), "_")
 }
 
 func runnerInfo() report.Runner {

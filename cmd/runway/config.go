@@ -140,14 +140,17 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+// varRef is compiled on first use (a configuration file's values), not at
+// every start.
+var varRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`) })
 
 // expand replaces ${VAR} with the variable's value; an unset variable is an
 // error, so a missing secret never becomes an empty password.
 func expand(s string, getenv func(string) string) (string, error) {
 	var missing []string
-	out := varRef.ReplaceAllStringFunc(s, func(m string) string {
-		name := varRef.FindStringSubmatch(m)[1]
+	re := varRef()
+	out := re.ReplaceAllStringFunc(s, func(m string) string {
+		name := re.FindStringSubmatch(m)[1]
 		v := getenv(name)
 		if v == "" {
 			missing = append(missing, name)

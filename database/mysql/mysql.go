@@ -1171,8 +1171,9 @@ func execError(step, i int, stmt migration.Statement, err error) *database.ExecE
 }
 
 // nearAtLine matches the tail of MySQL's syntax error message:
-// "… near 'FROM x WHERE' at line 3".
-var nearAtLine = regexp.MustCompile(`(?s)near '(.*)' at line (\d+)$`)
+// "… near 'FROM x WHERE' at line 3". Compiled on first use: only a failed
+// statement needs it, and every run starts this package.
+var nearAtLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?s)near '(.*)' at line (\d+)$`) })
 
 // nearWithinStatement cuts the text a syntax error message quotes ("near
 // '…' at line N") at the end of the failing statement. Sent in one message
@@ -1181,7 +1182,7 @@ var nearAtLine = regexp.MustCompile(`(?s)near '(.*)' at line (\d+)$`)
 // not the statement's, so it is left out then (the error names the file's
 // line already).
 func nearWithinStatement(sql, msg string) string {
-	m := nearAtLine.FindStringSubmatchIndex(msg)
+	m := nearAtLine().FindStringSubmatchIndex(msg)
 	if m == nil {
 		return msg
 	}
@@ -1208,7 +1209,7 @@ func nearWithinStatement(sql, msg string) string {
 // The quote may end in "..." (the server shortened it), and may run past
 // the statement into the next ones sent with it in one message.
 func syntaxErrorPosition(sql, msg string) int {
-	m := nearAtLine.FindStringSubmatch(msg)
+	m := nearAtLine().FindStringSubmatch(msg)
 	if m == nil || m[1] == "" {
 		return 0
 	}
