@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -220,6 +221,6 @@ func fileSums(dir string) ([]versionSum, error) {
 		sum := sha256.Sum256(b)
 		sums = append(sums, versionSum{v, hex.EncodeToString(sum[:])})
 	}
-	slices.SortFunc(sums, func(a, b versionSum) int { return int(a.version - b.version) })
+	slices.SortFunc(sums, func(a, b versionSum) int { return cmp.Compare(a.version, b.version) })
 	return sums, nil
 }
