@@ -1141,6 +1141,15 @@ func (b *bench) targets(out io.Writer) {
 		}
 		return "MISSED"
 	}
+	// withChecksums names the no-op floor that also checks integrity, as
+	// W2's target asks: an absolute target below it is below what any
+	// tool that notices an edited file can do on this machine.
+	withChecksums := func(w string) string {
+		if c := get(w, eListsum); c != nil {
+			return "; the Go floor with checksums: " + fmtMs(c.WallMs)
+		}
+		return ""
+	}
 	fmt.Fprintf(out, "\ntargets (issue 4):\n")
 	line := func(w, target string, check func(r *result) (bool, string)) {
 		r := get(w, eRunway)
@@ -1175,10 +1184,10 @@ func (b *bench) targets(out io.Writer) {
 		if !bp {
 			d += "; not below:" + who
 		}
-		return r.WallMs <= 10 && bp, d
+		return r.WallMs <= 10 && bp, d + withChecksums("W2")
 	})
 	line("W3", "≤ 15 ms wall", func(r *result) (bool, string) {
-		return r.WallMs <= 15, fmtMs(r.WallMs)
+		return r.WallMs <= 15, fmtMs(r.WallMs) + withChecksums("W3")
 	})
 	line("W4", "≤ 1.05× mariadb", func(r *result) (bool, string) {
 		return r.Ratio <= 1.05, ratios(r)

@@ -76,3 +76,30 @@ func TestSpreadNote(t *testing.T) {
 		t.Errorf("zero minimum: got %q, want no note", got)
 	}
 }
+
+// The no-op targets' lines name the floor that checks integrity when it
+// ran, beside Runway's own time; the verdict is still Runway's.
+func TestTargetsNameTheChecksumFloor(t *testing.T) {
+	b := &bench{cfg: config{w6Runners: 16}}
+	b.results = []*result{
+		{Workload: "W2", Tool: eListver, Runs: 3, WallMs: 7.5},
+		{Workload: "W2", Tool: eListsum, Runs: 3, WallMs: 9.1},
+		{Workload: "W2", Tool: eRunway, Runs: 3, WallMs: 11, Floor: eListver},
+		{Workload: "W3", Tool: eListver, Runs: 3, WallMs: 7.6},
+		{Workload: "W3", Tool: eRunway, Runs: 3, WallMs: 12, Floor: eListver},
+	}
+	var out strings.Builder
+	b.targets(&out)
+	lines := map[string]string{}
+	for _, l := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			lines[f[0]] = l
+		}
+	}
+	if l := lines["W2"]; !strings.Contains(l, "MISSED  11 ms; the Go floor with checksums: 9.1 ms") {
+		t.Errorf("W2's line: %q", l)
+	}
+	if l := lines["W3"]; !strings.Contains(l, "met     12 ms") || strings.Contains(l, "checksums") {
+		t.Errorf("W3's line, without the floor with checksums: %q", l)
+	}
+}
