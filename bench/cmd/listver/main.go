@@ -8,8 +8,9 @@
 // With -checksums it also checks integrity, as W2's target asks: it reads
 // every file and hashes it with SHA-256 while a second goroutine connects
 // and reads the versions with their checksums, then counts the files whose
-// checksum differs, and exits 1 when any does. The least a no-op check that notices an edited
-// migration can do: the no-op workloads' second reference row.
+// checksum differs, and exits 1 when any does. The least a no-op check that
+// notices an edited migration can do: the no-op workloads' second reference
+// row.
 package main
 
 import (
@@ -94,38 +95,42 @@ func checked(ctx context.Context, url, dir, table string, files map[int64]string
 		defer func() { read <- h }()
 		conn, err := pgx.Connect(ctx, url)
 		if err != nil {
-			h.err = err
+			h.err = fmt.Errorf("connect: %w", err)
 			return
 		}
 		defer conn.Close(ctx)
 		rows, err := conn.Query(ctx, "SELECT version, checksum FROM "+table)
 		if err != nil {
-			h.err = err
+			h.err = fmt.Errorf("reading %s: %w", table, err)
 			return
 		}
 		for rows.Next() {
 			var v int64
 			var sum string
-			if h.err = rows.Scan(&v, &sum); h.err != nil {
+			if err := rows.Scan(&v, &sum); err != nil {
+				h.err = fmt.Errorf("reading %s: %w", table, err)
 				return
 			}
 			h.sums[v] = sum
 		}
-		h.err = rows.Err()
+		if err := rows.Err(); err != nil {
+			h.err = fmt.Errorf("reading %s: %w", table, err)
+		}
 	}()
 	// open, read to the end, close: no fstat, no poller; one buffer.
 	sums := make(map[int64]string, len(files))
 	buf := make([]byte, 64<<10)
 	for v, name := range files {
-		fd, err := syscall.Open(filepath.Join(dir, name), syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		path := filepath.Join(dir, name)
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 		if err != nil {
-			fail(err)
+			fail(fmt.Errorf("open %s: %w", path, err))
 		}
 		h := sha256.New()
 		for {
 			n, err := syscall.Read(fd, buf)
 			if err != nil {
-				fail(err)
+				fail(fmt.Errorf("read %s: %w", path, err))
 			}
 			if n == 0 {
 				break
@@ -152,7 +157,7 @@ func checked(ctx context.Context, url, dir, table string, files map[int64]string
 	if modified > 0 {
 		// The benchmark's files and history match: a difference means the
 		// comparison is not measuring what it should.
-		fail(fmt.Errorf("%d files differ from their checksums in %s", modified, table))
+		fail(fmt.Errorf("%d of the files in %s differ from their checksums in %s: the benchmark wrote both, so the files or the table were changed since; run the suite again, which generates both afresh", modified, dir, table))
 	}
 }
 
