@@ -148,10 +148,15 @@ func (d *Driver) resolveTable(ctx context.Context) error {
 		return nil
 	}
 	// The schema each name resolves to now, or, for a table not created
-	// yet, the one CREATE TABLE would put it in.
+	// yet, the one CREATE TABLE would put it in. The server names the
+	// schema from its caches (pg_identify_object_as_address, whose names
+	// are unquoted), without planning a query of the catalog: every runner
+	// of a deploy, the ones that wait included, asks this in a new session,
+	// where a join of pg_class and pg_namespace cost the server ~5 ms
+	// against ~1.5 ms (the AMD machine of docs/benchmarks.md).
 	schemaOf := func(quoted string) string {
-		return "COALESCE((SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = pg_catalog.to_regclass(" +
-			quote(quoted) + ")), pg_catalog.current_schema())"
+		return "COALESCE((pg_catalog.pg_identify_object_as_address('pg_catalog.pg_class'::pg_catalog.regclass, pg_catalog.to_regclass(" +
+			quote(quoted) + "), 0)).object_names[1], pg_catalog.current_schema())"
 	}
 	res, err := d.conn.PgConn().Exec(ctx, "SELECT "+schemaOf(d.table)+", "+schemaOf(d.lockTable)).ReadAll()
 	if err != nil {
@@ -196,15 +201,28 @@ func (d *Driver) tryKey(ctx context.Context, k int64) (bool, error) {
 	return len(res) == 1 && len(res[0].Rows) == 1 && string(res[0].Rows[0][0]) == "t", nil
 }
 
+// ownBackend is heldBy's pid for the session that asks.
+const ownBackend = "pg_backend_pid()"
+
 func heldByKey(key int64, pid string) string {
 	u := uint64(key)
-	who := ""
-	if pid != "" {
-		who = " AND pid = " + pid
+	// A backend serves one database, so a lock the asking session holds is
+	// in its database: the lock attempt of every run asks this in a new
+	// session, where the lookup of pg_database, a query of the catalog,
+	// costs the server ~2 ms (the AMD machine of docs/benchmarks.md).
+	// Another backend is named by its pid, which the system may have given
+	// to a backend of another database since; any holder needs the
+	// database too.
+	where := " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+	switch pid {
+	case ownBackend:
+		where = " AND pid = " + pid
+	case "":
+	default:
+		where = " AND pid = " + pid + where
 	}
 	return fmt.Sprintf(`EXISTS (SELECT 1 FROM pg_lock_status() WHERE locktype = 'advisory' AND granted
-	AND classid = %d AND objid = %d AND objsubid = 1%s
-	AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))`, u>>32, u&0xffffffff, who)
+	AND classid = %d AND objid = %d AND objsubid = 1%s)`, u>>32, u&0xffffffff, where)
 }
 
 // liveLease reports whether a runner in table mode holds the lease of this
@@ -260,7 +278,7 @@ func (d *Driver) tryLock(ctx context.Context) (*holding, error) {
 	sql := fmt.Sprintf(`WITH l AS (SELECT held, CASE WHEN held THEN false ELSE pg_try_advisory_lock(%d) END AS ok
 	FROM (SELECT %s AS held) h)
 SELECT l.ok, l.held, pg_backend_pid(), CASE WHEN l.ok THEN set_config('application_name', %s, false) END FROM l`,
-		d.key, d.heldBy("pg_backend_pid()"), d.lockedAppName())
+		d.key, d.heldBy(ownBackend), d.lockedAppName())
 	res, err = d.conn.PgConn().Exec(ctx, sql).ReadAll()
 	if err != nil {
 		return nil, err
@@ -294,7 +312,7 @@ SELECT CASE WHEN %s THEN (%s || pg_backend_pid())::int END;
 SELECT pg_advisory_lock(%d), pg_backend_pid() AS runway_pid;
 SELECT set_config('application_name', %s, false);
 RESET lock_timeout`,
-		ms, d.heldBy("pg_backend_pid()"), quote(alreadyHeldTag), d.key, d.lockedAppName())
+		ms, d.heldBy(ownBackend), quote(alreadyHeldTag), d.key, d.lockedAppName())
 	res, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
 	if isCode(err, "55P03") { // lock_not_available
 		// lock_timeout can fire just as the lock is granted: the error comes
@@ -303,7 +321,7 @@ RESET lock_timeout`,
 		// and does not find "its own" lock held.
 		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if _, uerr := d.conn.PgConn().Exec(c, fmt.Sprintf("SELECT pg_advisory_unlock(%d) WHERE %s", d.key, d.heldBy("pg_backend_pid()"))).ReadAll(); uerr != nil {
+		if _, uerr := d.conn.PgConn().Exec(c, fmt.Sprintf("SELECT pg_advisory_unlock(%d) WHERE %s", d.key, d.heldBy(ownBackend))).ReadAll(); uerr != nil {
 			return nil, fmt.Errorf("release a lock granted as the wait timed out: %w", uerr)
 		}
 		return nil, nil

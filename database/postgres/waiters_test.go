@@ -163,6 +163,34 @@ func TestLocksOfOneHistoryExcludeEachOther(t *testing.T) {
 	}
 	unlock(inApp)
 
+	// A schema whose name needs quoting, on the path: the lock is keyed on
+	// the name itself, as a runner naming the schema writes it, both
+	// before the table exists (the schema CREATE TABLE would use) and
+	// after (the schema the name resolves to).
+	if err := session.simple(ctx, `CREATE SCHEMA "Odd""S"`); err != nil {
+		t.Fatal(err)
+	}
+	for _, exists := range []bool{false, true} {
+		if exists {
+			if err := session.simple(ctx, `CREATE TABLE "Odd""S".hist (id int)`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// search_path="Odd""S", in the options of the URL.
+		oddPath := open(t, url+sep+"options=-csearch_path%3D%22Odd%22%22S%22", database.Config{Identity: "on the odd path", Table: "hist"})
+		oddNamed := open(t, url, database.Config{Identity: `Odd"S.hist`, Table: `Odd"S.hist`})
+		if !lock(oddPath) {
+			t.Fatalf("hist under an odd search_path (table exists: %v): the lock was not taken", exists)
+		}
+		if lock(oddNamed) {
+			t.Fatalf(`a runner naming the table Odd"S.hist took the lock held for hist under search_path="Odd""S" (table exists: %v)`, exists)
+		}
+		if got, want := oddPath.table, `"Odd""S"."hist"`; got != want {
+			t.Errorf("the table pinned under the odd search_path = %s, want %s", got, want)
+		}
+		unlock(oddPath)
+	}
+
 	// Mid-upgrade: a runner of an older version keys the name as written.
 	legacy := lockKey("hist")
 	if got := query(t, session, fmt.Sprintf("SELECT pg_try_advisory_lock(%d)", legacy)); got != "t" {
