@@ -254,6 +254,15 @@ func columns(ctx context.Context, q database.Querier, d migration.Dialect, table
 		}
 	}
 	in := strings.Join(marks, ", ")
+	if d == migration.Postgres {
+		none, err := nonePostgres(ctx, q, marks, args)
+		if err != nil {
+			return nil, err
+		}
+		if none {
+			return out, nil
+		}
+	}
 	switch d {
 	case migration.Postgres:
 		// The catalog, not information_schema.columns: in the new session
@@ -289,6 +298,29 @@ WHERE c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 
 		add(table, byTable[strings.ToLower(table)])
 	}
 	return out, nil
+}
+
+// nonePostgres reports whether no relation of any of the names asked for
+// (marks, with their args) is in the current schema. Asked first, because
+// the answer is nearly always "none" (every first run asks) and costs a new
+// session ~1.7 ms of the server's time, where the catalog query below costs
+// ~6.5 ms (the AMD machine of docs/benchmarks.md): the server looks each
+// name up in its caches, and plans no query of the catalog. Any relation
+// found, even one that is not a table, leaves the answer to that query.
+func nonePostgres(ctx context.Context, q database.Querier, marks []string, args []any) (bool, error) {
+	found := make([]string, len(marks))
+	for i, m := range marks {
+		found[i] = "pg_catalog.to_regclass(pg_catalog.quote_ident(pg_catalog.current_schema()) || '.' || pg_catalog.quote_ident(" + m + ")) IS NOT NULL"
+	}
+	rows, err := q.QueryStrings(ctx, "SELECT "+strings.Join(found, " OR "), args...)
+	if err != nil {
+		var names []string
+		for _, a := range args {
+			names = append(names, fmt.Sprint(a))
+		}
+		return false, fmt.Errorf("look for table %s: %w", strings.Join(names, ", "), err)
+	}
+	return len(rows) == 1 && len(rows[0]) == 1 && rows[0][0] != nil && *rows[0][0] == "f", nil
 }
 
 func str(p *string) string {

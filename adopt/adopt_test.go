@@ -145,6 +145,17 @@ type tablesQuerier struct {
 
 func (q tablesQuerier) QueryStrings(_ context.Context, sql string, args ...any) ([][]*string, error) {
 	*q.lookups++
+	if strings.Contains(sql, "to_regclass") {
+		// PostgreSQL's first question: is any of the names there at all?
+		for _, a := range args {
+			for name := range q.tables {
+				if strings.EqualFold(name, a.(string)) {
+					return [][]*string{{s("t")}}, nil
+				}
+			}
+		}
+		return [][]*string{{s("f")}}, nil
+	}
 	var out [][]*string
 	for _, a := range args {
 		for name, cols := range q.tables {
@@ -181,12 +192,18 @@ func TestDetect(t *testing.T) {
 		if want := []Tool{GolangMigrate, Goose}; !slices.Equal(got, want) {
 			t.Errorf("%s: Detect = %v, want %v", d, got, want)
 		}
-		// One query over the network; SQLite asks its file once per table.
-		if want := map[migration.Dialect]int{migration.Postgres: 1, migration.MySQL: 1, migration.SQLite: 4}[d]; lookups != want {
+		// One query over the network (PostgreSQL: whether any of the names
+		// is there, then their columns); SQLite asks its file once per table.
+		if want := map[migration.Dialect]int{migration.Postgres: 2, migration.MySQL: 1, migration.SQLite: 4}[d]; lookups != want {
 			t.Errorf("%s: %d column look-ups, want %d", d, lookups, want)
 		}
 	}
+	// No other tool's table, the common case on PostgreSQL: one question.
 	lookups := 0
+	if got, err := Detect(context.Background(), tablesQuerier{map[string][][]*string{"unrelated": {row("id", "integer")}}, &lookups}, migration.Postgres); err != nil || len(got) != 0 || lookups != 1 {
+		t.Errorf("Detect with no other tool's table = %v, %v after %d look-ups, want none after 1", got, err, lookups)
+	}
+	lookups = 0
 	got, err := Detect(context.Background(), tablesQuerier{map[string][][]*string{"schema_migrations": {row("version", "character varying")}}, &lookups}, migration.Postgres)
 	if err != nil || !slices.Equal(got, []Tool{Dbmate}) {
 		t.Errorf("Detect = %v, %v, want [dbmate]", got, err)
