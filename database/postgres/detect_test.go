@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/runwaydb/runway/adopt"
@@ -40,12 +39,8 @@ func TestDetectOtherToolsInTheCurrentSchema(t *testing.T) {
 	if got := detect(d); len(got) != 0 {
 		t.Errorf("with the tables in another schema: Detect = %v, want none", got)
 	}
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	// search_path="App S", in the options of the URL.
-	onApp := open(t, url+sep+"options=-csearch_path%3D%22App%5C%20S%22", database.Config{Identity: "on App S"})
+	// search_path="App\ S" (the options' words are split at spaces).
+	onApp := open(t, withSearchPath(url, "%22App%5C%20S%22"), database.Config{Identity: "on App S"})
 	if got := query(t, onApp, "SELECT current_schema()"); got != "App S" {
 		t.Fatalf("current_schema() = %q, want App S", got)
 	}

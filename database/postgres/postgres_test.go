@@ -66,6 +66,16 @@ func rev(v string) *database.Revision {
 }
 
 // query returns the first column of the first row of sql, as text.
+// withSearchPath is url with the session's search_path set, through the
+// options parameter; path is URL-encoded.
+func withSearchPath(url, path string) string {
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	return url + sep + "options=-csearch_path%3D" + path
+}
+
 func query(t testing.TB, d *Driver, sql string) string {
 	t.Helper()
 	res, err := d.conn.PgConn().Exec(context.Background(), sql).ReadAll()

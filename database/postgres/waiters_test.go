@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -137,11 +136,7 @@ func TestLocksOfOneHistoryExcludeEachOther(t *testing.T) {
 	if err := session.simple(ctx, "CREATE SCHEMA app; CREATE SCHEMA other"); err != nil {
 		t.Fatal(err)
 	}
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	onPath := open(t, url+sep+"options=-csearch_path%3Dapp", database.Config{Identity: "on the path", Table: "hist"})
+	onPath := open(t, withSearchPath(url, "app"), database.Config{Identity: "on the path", Table: "hist"})
 	inApp := open(t, url, database.Config{Identity: "app.hist", Table: "app.hist"})
 	inOther := open(t, url, database.Config{Identity: "other.hist", Table: "other.hist"})
 	if !lock(onPath) {
@@ -177,7 +172,7 @@ func TestLocksOfOneHistoryExcludeEachOther(t *testing.T) {
 			}
 		}
 		// search_path="Odd""S", in the options of the URL.
-		oddPath := open(t, url+sep+"options=-csearch_path%3D%22Odd%22%22S%22", database.Config{Identity: "on the odd path", Table: "hist"})
+		oddPath := open(t, withSearchPath(url, "%22Odd%22%22S%22"), database.Config{Identity: "on the odd path", Table: "hist"})
 		oddNamed := open(t, url, database.Config{Identity: `Odd"S.hist`, Table: `Odd"S.hist`})
 		if !lock(oddPath) {
 			t.Fatalf("hist under an odd search_path (table exists: %v): the lock was not taken", exists)
