@@ -257,7 +257,7 @@ func columns(ctx context.Context, q database.Querier, d migration.Dialect, table
 	if d == migration.Postgres {
 		none, err := nonePostgres(ctx, q, marks, args)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("look for table %s: %w", strings.Join(tables, ", "), err)
 		}
 		if none {
 			return out, nil
@@ -314,11 +314,7 @@ func nonePostgres(ctx context.Context, q database.Querier, marks []string, args 
 	}
 	rows, err := q.QueryStrings(ctx, "SELECT "+strings.Join(found, " OR "), args...)
 	if err != nil {
-		var names []string
-		for _, a := range args {
-			names = append(names, fmt.Sprint(a))
-		}
-		return false, fmt.Errorf("look for table %s: %w", strings.Join(names, ", "), err)
+		return false, err
 	}
 	return len(rows) == 1 && len(rows[0]) == 1 && rows[0][0] != nil && *rows[0][0] == "f", nil
 }
