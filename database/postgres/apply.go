@@ -32,9 +32,40 @@ type unit struct {
 // txBuilder writes a simple-protocol query made of transactions, noting
 // where each statement and history change lies in it.
 type txBuilder struct {
-	b     strings.Builder
-	units []unit
-	chars int
+	b      strings.Builder
+	units  []unit
+	chars  int
+	guard  string // the lock's guard (guardSQL), taken once for the query
+	commit string // commitSQL, taken once for the query
+}
+
+// newTxBuilder starts a query for steps, with room for all of it, so that
+// building it copies nothing: a batch holds up to a megabyte of SQL.
+func (d *Driver) newTxBuilder(steps []database.Step, perStep int) *txBuilder {
+	q := &txBuilder{guard: d.guardSQL(), commit: d.commitSQL()}
+	n := 0
+	for _, st := range steps {
+		n += perStep + len(q.guard) + len(q.commit) + stepSize(st)
+	}
+	q.b.Grow(n)
+	q.units = make([]unit, 0, len(steps)*3)
+	return q
+}
+
+// stepSize is about what txBuilder.step writes for st: its statements, their
+// markers and its history change.
+func stepSize(st database.Step) int {
+	n := 1 << 10 // the history change, "RESET search_path"
+	for _, s := range st.Statements {
+		n += len(s.SQL) + len(markerAfter)
+	}
+	if r := st.Record; r != nil {
+		n += len(r.Name) + len(r.Checksum) + len(r.AppliedBy) + len(r.Error)
+		for _, c := range r.StatementChecksums {
+			n += len(c) + 1
+		}
+	}
+	return n
 }
 
 func (q *txBuilder) write(s string) {
@@ -42,15 +73,18 @@ func (q *txBuilder) write(s string) {
 	q.chars += runeLen(s)
 }
 
+// markerAfter follows each unit. Its newline ends a trailing "--" comment;
+// the empty command it makes when the statement kept its own semicolon
+// produces no result.
+const markerAfter = "\n;\n" + marker + ";\n"
+
 // add writes sql, one unit, and the marker after it.
 func (q *txBuilder) add(step, stmt int, sql string) {
 	u := unit{step: step, stmt: stmt, start: q.chars}
 	q.write(sql)
 	u.end = q.chars
 	q.units = append(q.units, u)
-	// The newline ends a trailing "--" comment; an empty command (when the
-	// statement kept its own semicolon) produces no result.
-	q.write("\n;\n" + marker + ";\n")
+	q.write(markerAfter)
 }
 
 // step writes step i's statements and history change; upsert renders its Record.
@@ -78,10 +112,27 @@ func (q *txBuilder) step(d *Driver, i int, st database.Step, upsert func(*databa
 }
 
 // setsSearchPath reports whether a statement may change the session's
-// search_path (SET search_path, pg_dump's set_config('search_path', …)).
+// search_path (SET search_path, pg_dump's set_config('search_path', …)),
+// in any case.
 func setsSearchPath(stmts []migration.Statement) bool {
 	for _, s := range stmts {
-		if strings.Contains(strings.ToLower(s.SQL), "search_path") {
+		if containsFold(s.SQL, "search_path") {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFold reports whether s contains word, an ASCII lower-case word,
+// in any case, as strings.Contains(strings.ToLower(s), word) would but
+// without copying s. No letter outside ASCII lowers to one of word's.
+func containsFold(s, word string) bool {
+	for i := 0; i+len(word) <= len(s); i++ {
+		j := 0
+		for j < len(word) && s[i+j]|0x20 == word[j]|0x20 && (word[j] != '_' || s[i+j] == '_') {
+			j++
+		}
+		if j == len(word) {
 			return true
 		}
 	}
@@ -89,24 +140,25 @@ func setsSearchPath(stmts []migration.Statement) bool {
 }
 
 // begin opens a transaction, with the lock's guard first.
-func (q *txBuilder) begin(d *Driver) {
+func (q *txBuilder) begin() {
 	q.write("BEGIN;\n")
-	if guard := d.guardSQL(); guard != "" {
-		q.write(guard + ";\n")
+	if q.guard != "" {
+		q.write(q.guard)
+		q.write(";\n")
 	}
 }
 
 // txQuery builds the whole transaction as one simple-protocol query:
 // BEGIN; each statement and history change followed by a marker; COMMIT.
 func (d *Driver) txQuery(steps []database.Step) (string, []unit, error) {
-	var q txBuilder
-	q.begin(d)
+	q := d.newTxBuilder(steps, 0)
+	q.begin()
 	for i, st := range steps {
 		if err := q.step(d, i, st, d.upsertSQL); err != nil {
 			return "", nil, err
 		}
 	}
-	q.write(d.commitSQL())
+	q.write(q.commit)
 	return q.b.String(), q.units, nil
 }
 
@@ -264,23 +316,10 @@ func (d *Driver) applyEach(ctx context.Context, steps []database.Step, committed
 	if len(steps) == 0 {
 		return 0, nil
 	}
-	var q txBuilder
-	// ends[i]: the markers completed once step i's statements and history
-	// change have run; its COMMIT comes next.
-	ends := make([]int, len(steps))
-	upsert := func(r *database.Revision) (string, error) { return d.upsertWith(r, stepAppliedAt, stepDuration) }
 	flush := !d.noFlush
-	for i, st := range steps {
-		q.begin(d)
-		q.write(stepStartSQL + ";\n")
-		if err := q.step(d, i, st, upsert); err != nil {
-			return 0, err
-		}
-		ends[i] = len(q.units)
-		q.write(d.commitSQL() + ";\n")
-		if flush && i+1 < len(steps) {
-			q.write(flushSQL + ";\n")
-		}
+	q, ends, err := d.eachQuery(steps, flush)
+	if err != nil {
+		return 0, err
 	}
 
 	mrr := d.conn.PgConn().Exec(ctx, q.b.String())
@@ -304,7 +343,7 @@ func (d *Driver) applyEach(ctx context.Context, steps []database.Step, committed
 			afterCommit = true
 		}
 	}
-	err := mrr.Close()
+	err = mrr.Close()
 	if err == nil {
 		if st := d.conn.PgConn().TxStatus(); st != 'I' {
 			d.rollback(ctx)
@@ -350,6 +389,30 @@ func (d *Driver) applyEach(ctx context.Context, steps []database.Step, committed
 		return done, d.txError(ctx, err, steps, q.units[begun:ends[done]], markers-begun)
 	}
 	return done, fmt.Errorf("postgres: after the last commit: %w", err)
+}
+
+// eachQuery builds applyEach's query: each step in its own transaction,
+// with a flush of the notices after each commit but the last when flush is
+// set. ends[i] is the number of units once step i's statements and history
+// change have run; its COMMIT comes next.
+func (d *Driver) eachQuery(steps []database.Step, flush bool) (q *txBuilder, ends []int, err error) {
+	q = d.newTxBuilder(steps, len(stepStartSQL)+len(flushSQL)+len(stepAppliedAt)+len(stepDuration)+16)
+	ends = make([]int, len(steps))
+	upsert := func(r *database.Revision) (string, error) { return d.upsertWith(r, stepAppliedAt, stepDuration) }
+	for i, st := range steps {
+		q.begin()
+		q.write(stepStartSQL + ";\n")
+		if err := q.step(d, i, st, upsert); err != nil {
+			return nil, nil, err
+		}
+		ends[i] = len(q.units)
+		q.write(q.commit)
+		q.write(";\n")
+		if flush && i+1 < len(steps) {
+			q.write(flushSQL + ";\n")
+		}
+	}
+	return q, ends, nil
 }
 
 // rejectedAt returns the step of the unit where err, a server error, points

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -195,6 +196,27 @@ SELECT i::text, 't_' || i, md5(i::text) || md5(i::text), 'applied', now(), 3, 'b
 		revs, err := d.History(ctx)
 		if err != nil || len(revs) != 1000 {
 			b.Fatalf("History: %d rows, %v", len(revs), err)
+		}
+	}
+}
+
+// BenchmarkEachQuery builds the query ApplyEach sends for 200 migrations of
+// a table and an index each (bench/'s W6), with no server: the client's work
+// before the server can start on the first of them.
+func BenchmarkEachQuery(b *testing.B) {
+	d := &Driver{table: `"public"."runway_migrations"`}
+	d.held.Store(&holding{pid: 1234})
+	steps := eachSteps(200)
+	for i := range steps {
+		r := steps[i].Record
+		r.Checksum = strings.Repeat("c", 64)
+		r.AppliedBy = "runway web-1 pid=42"
+		r.StatementChecksums = []string{strings.Repeat("a", 32), strings.Repeat("b", 32)}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := d.eachQuery(steps, true); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -358,3 +358,27 @@ func TestApplyEachOwnCommit(t *testing.T) {
 		t.Error("the migration's insert is missing")
 	}
 }
+
+// A migration that may set the search_path is followed by a RESET, in any
+// case the statement spells it.
+func TestSetsSearchPath(t *testing.T) {
+	for sql, want := range map[string]bool{
+		"SET search_path TO app":                                 true,
+		"SET SEARCH_PATH TO app":                                 true,
+		"set Search_Path = app, public":                          true,
+		"SELECT pg_catalog.set_config('search_path', '', false)": true,
+		"SET search_path":                                        true,
+		"search_path":                                            true,
+		"SET searchXpath TO app":                                 false,
+		"SET search-path TO app":                                 false,
+		"SET search\x7fpath TO app":                              false,
+		"SET search_pat":                                         false,
+		"CREATE TABLE t (search_paths text)":                     true, // may: a RESET costs nothing
+		"CREATE TABLE t (id int)":                                false,
+		"":                                                       false,
+	} {
+		if got := setsSearchPath([]migration.Statement{st("SELECT 1", 1), st(sql, 2)}); got != want {
+			t.Errorf("setsSearchPath(%q) = %v, want %v", sql, got, want)
+		}
+	}
+}

@@ -299,39 +299,47 @@ func (d *Driver) upsertWith(r *database.Revision, appliedAt, durationMS string) 
 			return "", fmt.Errorf("postgres: version %s: statement checksum %q contains a comma", r.Version, c)
 		}
 	}
+	sums := strings.Join(r.StatementChecksums, ",")
 	var b strings.Builder
+	b.Grow(len(upsertHead) + len(d.table) + len(upsertTail) + len(appliedAt) + len(durationMS) +
+		len(r.Name) + len(r.Checksum) + len(r.AppliedBy) + len(sums) + len(r.Error) + 128)
 	b.WriteString("INSERT INTO ")
 	b.WriteString(d.table)
-	b.WriteString(" (" + historyColumns + ")\nVALUES (")
-	b.WriteString(quote(r.Version.String()))
+	b.WriteString(upsertHead)
+	quoteTo(&b, r.Version.String())
 	b.WriteString(", ")
-	b.WriteString(quote(r.Name))
+	quoteTo(&b, r.Name)
 	b.WriteString(", ")
-	b.WriteString(quote(r.Checksum))
+	quoteTo(&b, r.Checksum)
 	b.WriteString(", ")
-	b.WriteString(quote(string(r.State)))
+	quoteTo(&b, string(r.State))
 	b.WriteString(", ")
 	b.WriteString(appliedAt)
 	b.WriteString(", ")
 	b.WriteString(durationMS)
 	b.WriteString(", ")
-	b.WriteString(quote(r.AppliedBy))
+	quoteTo(&b, r.AppliedBy)
 	b.WriteString(", ")
 	b.WriteString(strconv.Itoa(r.StatementsApplied))
 	b.WriteString(", ")
 	b.WriteString(strconv.Itoa(r.StatementsTotal))
 	b.WriteString(", ")
-	b.WriteString(quote(strings.Join(r.StatementChecksums, ",")))
+	quoteTo(&b, sums)
 	b.WriteString(", ")
-	b.WriteString(quote(r.Error))
-	b.WriteString(`)
+	quoteTo(&b, r.Error)
+	b.WriteString(upsertTail)
+	return b.String(), nil
+}
+
+const (
+	upsertHead = " (" + historyColumns + ")\nVALUES ("
+	upsertTail = `)
 ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = EXCLUDED.checksum,
 	state = EXCLUDED.state, applied_at = EXCLUDED.applied_at, duration_ms = EXCLUDED.duration_ms,
 	applied_by = EXCLUDED.applied_by, statements_applied = EXCLUDED.statements_applied,
 	statements_total = EXCLUDED.statements_total, statement_checksums = EXCLUDED.statement_checksums,
-	error = EXCLUDED.error`)
-	return b.String(), nil
-}
+	error = EXCLUDED.error`
+)
 
 func (d *Driver) deleteSQL(v migration.Version) string {
 	return "DELETE FROM " + d.table + " WHERE version = " + quote(v.String())

@@ -345,9 +345,15 @@ func lockKey(table string) int64 {
 // standard_conforming_strings says: an E'…' literal with quotes and backslashes doubled.
 // NUL bytes, which text cannot hold, are dropped; invalid UTF-8 is replaced.
 func quote(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
 	var b strings.Builder
 	b.Grow(len(s) + 3)
+	quoteTo(&b, s)
+	return b.String()
+}
+
+// quoteTo writes quote(s) to b.
+func quoteTo(b *strings.Builder, s string) {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	b.WriteString("E'")
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
@@ -361,7 +367,6 @@ func quote(s string) string {
 		}
 	}
 	b.WriteByte('\'')
-	return b.String()
 }
 
 // maxAppName is the longest application_name PostgreSQL keeps (NAMEDATALEN-1 bytes).
