@@ -39,8 +39,9 @@ type txBuilder struct {
 	commit string // commitSQL, taken once for the query
 }
 
-// newTxBuilder starts a query for steps, with room for all of it, so that
-// building it copies nothing: a batch holds up to a megabyte of SQL.
+// newTxBuilder starts a query for steps with room for about all of it, so
+// that the buffer is not copied as it grows: a batch holds up to a megabyte
+// of SQL. perStep is what the caller writes around each step.
 func (d *Driver) newTxBuilder(steps []database.Step, perStep int) *txBuilder {
 	q := &txBuilder{guard: d.guardSQL(), commit: d.commitSQL()}
 	n := 0
@@ -55,7 +56,7 @@ func (d *Driver) newTxBuilder(steps []database.Step, perStep int) *txBuilder {
 // stepSize is about what txBuilder.step writes for st: its statements, their
 // markers and its history change.
 func stepSize(st database.Step) int {
-	n := 1 << 10 // the history change, "RESET search_path"
+	n := 1 << 10 // the history change's SQL, a RESET search_path
 	for _, s := range st.Statements {
 		n += len(s.SQL) + len(markerAfter)
 	}
