@@ -249,6 +249,49 @@ func testExecRecordedEach(t *testing.T, d *Driver) {
 		t.Errorf("rows around the resumed one: 4.5 %+v, 6 %+v", h["4.5"], h["6"])
 	}
 
+	// A message of many statements takes its answers a tick at a time
+	// (gather): each migration is still reported as it ends, a failing
+	// statement still stops the message where it failed, and the socket
+	// wakes on each answer again afterwards. A small message is not
+	// gathered.
+	lowat := func() int { t.Helper(); return sessionLowat(t, d) }
+	gathers := gathersOn(d)
+	var big []database.Recorded
+	for i := range 12 {
+		v := strconv.Itoa(20 + i)
+		second := stmt("INSERT INTO each_g"+v+" VALUES (1)", 2)
+		switch i {
+		case 5:
+			second = stmt("SELECT SLEEP(1)", 2)
+		case 9:
+			second = stmt("INSERT INTO each_g"+v+" VALUES (1), (1)", 2)
+		}
+		big = append(big, item(v, stmt("CREATE TABLE each_g"+v+" (id int primary key)", 1), second))
+	}
+	var marks []int
+	var at2 []time.Time
+	n, ran, err = d.ExecRecordedEach(ctx, big, func(i int) { marks = append(marks, lowat()); at2 = append(at2, time.Now()) })
+	end = time.Now()
+	if n != 9 || ran != 1 || !errors.As(err, &ee) || ee.Line != 2 || ee.Code != "1062" {
+		t.Fatalf("gathered message: applied %d, ran %d, %v; want 9, 1 and the duplicate key on line 2", n, ran, err)
+	}
+	if len(marks) != 9 || (gathers && slices.Min(marks) < 2) {
+		t.Errorf("SO_RCVLOWAT as each migration was reported: %v; want 9 reports, all while gathering", marks)
+	}
+	if gap := end.Sub(at2[4]); gap < 900*time.Millisecond {
+		t.Errorf("migration 5 of the gathered message was reported %v before the end, want ≥ 1 s (the next one sleeps 1 s)", gap)
+	}
+	if h = rows(); h["28"].State != database.StateApplied || h["29"].State != database.StateRunning || h["29"].StatementsApplied != 1 {
+		t.Errorf("rows after the gathered failure: 28 %+v, 29 %+v", h["28"], h["29"])
+	}
+	if got := lowat(); gathers && got != 1 {
+		t.Errorf("SO_RCVLOWAT %d after the message; want 1", got)
+	}
+	marks = nil
+	if _, _, err := d.ExecRecordedEach(ctx, []database.Recorded{item("40", stmt("CREATE TABLE each_j (id int)", 1))}, func(int) { marks = append(marks, lowat()) }); err != nil || (gathers && !slices.Equal(marks, []int{1})) {
+		t.Errorf("a message of one statement: %v, SO_RCVLOWAT %v; want it not gathered", err, marks)
+	}
+
 	// What does not fit in one message: a first migration too big is
 	// refused whole; a later one is left for the next call.
 	many := make([]migration.Statement, maxRecordedStatements+1)

@@ -135,6 +135,42 @@ func TestApplyEachReportsEachCommit(t *testing.T) {
 	}
 }
 
+// TestApplyEachGathers: a query of many steps takes its answers a tick at
+// a time (rawconn.Gather): each commit is still reported as it happens, a
+// failure still stops the query where it is, and the socket wakes on each
+// answer again afterwards. A query of a few steps is not gathered.
+func TestApplyEachGathers(t *testing.T) {
+	d := newDriver(t)
+	gathers := gathersOn(d)
+	steps := eachSteps(gatherMinSteps + 8)
+	steps[19].Statements = append(steps[19].Statements, st("SELECT pg_sleep(1)", 3))
+	steps[30].Statements = append(steps[30].Statements, st("INSERT INTO rw_missing VALUES (1)", 4))
+	var marks []int
+	var at []time.Time
+	n, err := d.ApplyEach(context.Background(), steps, func(int) { marks = append(marks, sessionLowat(t, d)); at = append(at, time.Now()) })
+	end := time.Now()
+	var ee *database.ExecError
+	if n != 30 || !errors.As(err, &ee) || ee.Step != 30 || ee.Line != 4 || ee.Code != "42P01" {
+		t.Fatalf("ApplyEach = %d, %v; want 30 committed and step 30's missing table on line 4", n, err)
+	}
+	if len(marks) != 30 || (gathers && slices.Min(marks) < 2) {
+		t.Errorf("SO_RCVLOWAT as each commit was reported: %v; want 30 reports, all while gathering", marks)
+	}
+	if gap := end.Sub(at[18]); gap < 900*time.Millisecond {
+		t.Errorf("step 18's commit was reported %v before the end, want ≥ 1 s (step 19 sleeps 1 s after it)", gap)
+	}
+	if got := sessionLowat(t, d); gathers && got != 1 {
+		t.Errorf("SO_RCVLOWAT %d after the query; want 1", got)
+	}
+	if vs := historyVersions(t, d); len(vs) != 30 || vs[29] != "30" {
+		t.Errorf("history %v, want 1 to 30", vs)
+	}
+	marks = nil
+	if _, err := d.ApplyEach(context.Background(), eachSteps(gatherMinSteps + 8)[30:], func(int) { marks = append(marks, sessionLowat(t, d)) }); err != nil || len(marks) != 10 || (gathers && slices.Max(marks) != 1) {
+		t.Errorf("a query of the 10 steps left: %v, SO_RCVLOWAT %v; want 10 commits, not gathered", err, marks)
+	}
+}
+
 func TestApplyEachFailure(t *testing.T) {
 	d := newDriver(t)
 	steps := eachSteps(4)

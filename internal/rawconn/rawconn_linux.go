@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -52,6 +53,15 @@ type conn struct {
 	// leave makes Close leave the socket open for the process's exit to
 	// close (LeaveToExit).
 	leave atomic.Bool
+	// gather is the longest a read waits between looks while Gather is on
+	// (0: off).
+	gather atomic.Int64
+	// dl guards the read deadlines: the caller's (readDL) and, during a
+	// gathered read's wait, the next look (tickDL). The socket's own read
+	// deadline is the earlier of the two.
+	dl     sync.Mutex
+	readDL time.Time
+	tickDL time.Time
 }
 
 // LeaveToExit readies c for a process that exits right after closing it:
@@ -144,7 +154,12 @@ func (c *conn) Read(b []byte) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.buf = b
-	err := c.raw.Read(o.fn)
+	var err error
+	if tick := time.Duration(c.gather.Load()); tick > 0 {
+		err = c.readGathered(tick)
+	} else {
+		err = c.raw.Read(o.fn)
+	}
 	o.buf = nil
 	switch {
 	case err != nil:
@@ -197,4 +212,123 @@ func (c *conn) opError(op string, err error) error {
 		err = oe.Err
 	}
 	return &net.OpError{Op: op, Net: c.network, Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+}
+
+// Gather makes c's reads, until stop is called, look for data a tick at a
+// time instead of waking as each piece of it arrives; a read that finds data
+// waiting returns it at once, as before. It is for reading the answers to a
+// message of many statements, which MariaDB and MySQL send one by one, each
+// as its statement ends: on loopback the server's thread pays for waking the
+// reader each time, ~20–25 µs of its CPU (docs/benchmarks-history.md, "The
+// round of 2026-12-04, 21:30 UTC"). The socket is told not to report data
+// until gatherLowat bytes are waiting (SO_RCVLOWAT, which on TCP also spares
+// the sender the wake-up), and a read that finds nothing waits for that or
+// for the next tick, whichever comes first. While nothing comes the wait
+// doubles, up to gatherMaxTicks ticks, so that a long statement is not
+// polled for every tick of its run. Data is thus seen up to
+// gatherMaxTicks ticks late, and while answers keep coming, up to a tick.
+//
+// The caller's read deadlines keep their meaning, a deadline set from
+// another goroutine to interrupt a read included. Gather applies to a TCP
+// socket that Wrap wrapped, on Linux; for anything else it does nothing, and
+// stop is still to be called. c may also be a connection over such a socket
+// that says so with a NetConn method (a *tls.Conn).
+func Gather(c net.Conn, tick time.Duration) (stop func()) {
+	for {
+		nc, ok := c.(interface{ NetConn() net.Conn }) // a *tls.Conn
+		if !ok {
+			break
+		}
+		c = nc.NetConn()
+	}
+	w, ok := c.(*conn)
+	if !ok || w.network != "tcp" || tick <= 0 {
+		return func() {}
+	}
+	var serr error
+	if err := w.raw.Control(func(fd uintptr) {
+		lowat := gatherLowat
+		if rcvbuf, err := syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF); err == nil {
+			// Linux grows the receive buffer, and clamps the window to
+			// the mark, for a mark above about half of it.
+			lowat = max(min(lowat, rcvbuf/4), 1)
+		}
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVLOWAT, lowat)
+	}); err != nil || serr != nil {
+		return func() {}
+	}
+	w.gather.Store(int64(tick))
+	return func() {
+		w.gather.Store(0)
+		w.raw.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVLOWAT, 1)
+		})
+	}
+}
+
+// gatherLowat is how much Gather lets wait in the socket before it wakes a
+// reader: far more than a message's answers, OK packets of a few bytes each.
+const gatherLowat = 32 << 10
+
+// gatherMaxTicks bounds a gathered read's wait while nothing comes.
+const gatherMaxTicks = 4
+
+// readGathered is Read's wait while Gather is on: the read is tried, then
+// tried again after each wait (see Gather) until data comes, the socket
+// fails or the caller's deadline passes.
+func (c *conn) readGathered(tick time.Duration) error {
+	o := &c.r
+	var done bool
+	if err := c.raw.Control(func(fd uintptr) { done = o.fn(fd) }); err != nil {
+		return err
+	}
+	if done {
+		return nil
+	}
+	defer func() {
+		c.dl.Lock()
+		c.tickDL = time.Time{}
+		c.Conn.SetReadDeadline(c.readDL)
+		c.dl.Unlock()
+	}()
+	for wait := tick; ; wait = min(2*wait, gatherMaxTicks*tick) {
+		c.dl.Lock()
+		c.tickDL = time.Now().Add(wait)
+		c.Conn.SetReadDeadline(earlier(c.readDL, c.tickDL))
+		c.dl.Unlock()
+		err := c.raw.Read(o.fn)
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return err
+		}
+		c.dl.Lock()
+		expired := !c.readDL.IsZero() && !time.Now().Before(c.readDL)
+		c.dl.Unlock()
+		if expired {
+			return err
+		}
+	}
+}
+
+// earlier returns the earlier of two deadlines, the zero time being none.
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+// SetReadDeadline sets the read deadline, as net.Conn's does.
+func (c *conn) SetReadDeadline(t time.Time) error {
+	c.dl.Lock()
+	defer c.dl.Unlock()
+	c.readDL = t
+	return c.Conn.SetReadDeadline(earlier(t, c.tickDL))
+}
+
+// SetDeadline sets the read and write deadlines, as net.Conn's does.
+func (c *conn) SetDeadline(t time.Time) error {
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	return c.SetReadDeadline(t)
 }
