@@ -377,11 +377,11 @@ func writeEach(b *strings.Builder, table string, ms []database.Recorded, returni
 const gatherTick = 4 * time.Millisecond
 
 // gatherMinStatements is the least number of statements in a message for
-// gather to take its answers a tick at a time: each answer it gathers
-// spares the server ~20–25 µs, and the last one may be seen up to a tick
-// late (half of one on average), which a message of a few statements would
-// not make up for.
-const gatherMinStatements = 16
+// gather to take its answers a tick at a time. Each answer gathered spares
+// the server ~20–25 µs, and a statement has two (its own and its history
+// write's); the last answer may be seen up to a tick late, half of one on
+// average: below this, what is spared does not make up for it.
+const gatherMinStatements = 40
 
 // gather has the session's socket take the answers to ExecRecordedEach's
 // message of ms a tick at a time (rawconn.Gather) when the message has at

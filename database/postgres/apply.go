@@ -401,11 +401,11 @@ func (d *Driver) applyEach(ctx context.Context, steps []database.Step, committed
 const gatherTick = 4 * time.Millisecond
 
 // gatherMinSteps is the least number of steps in applyEach's query for
-// gather to take its answers a tick at a time: each notice it gathers
-// spares the server ~20–25 µs, and the last answer may be seen up to a tick
-// late (half of one on average), which a query of a few steps would not
-// make up for.
-const gatherMinSteps = 32
+// gather to take its answers a tick at a time. Each step's notice gathered
+// spares the server ~20–25 µs; the last answer may be seen up to a tick
+// late, half of one on average: below this, what is spared does not make
+// up for it.
+const gatherMinSteps = 80
 
 // gather has the session's socket take the answers to applyEach's query of
 // n steps a tick at a time (rawconn.Gather) when n is at least
