@@ -2,6 +2,7 @@ package rawconn
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -123,12 +124,18 @@ func TestGatherDeadlines(t *testing.T) {
 // piece again; the caller's deadline is the socket's again.
 func TestGatherStop(t *testing.T) {
 	c, s := pair(t, "tcp")
+	if Gathering(c) {
+		t.Fatal("gathering before Gather")
+	}
 	stop := Gather(c, time.Hour)
+	if !Gathering(c) {
+		t.Fatal("not gathering after Gather")
+	}
 	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 	c.Read(make([]byte, 10)) // times out: leaves no wait's deadline behind
 	stop()
-	if got := rcvlowat(t, c); got != 1 {
-		t.Errorf("SO_RCVLOWAT %d after stop; want 1", got)
+	if got := rcvlowat(t, c); got != 1 || Gathering(c) {
+		t.Errorf("after stop: SO_RCVLOWAT %d, gathering %v; want 1, false", got, Gathering(c))
 	}
 	c.SetReadDeadline(time.Time{})
 	go func() {
@@ -185,7 +192,22 @@ func TestGatherOnlyTCP(t *testing.T) {
 	if got := rcvlowat(t, c); got != 1 {
 		t.Errorf("SO_RCVLOWAT %d on a Unix socket; want it left at 1", got)
 	}
-	if w := c.(*conn); w.gather.Load() != 0 {
+	if Gathering(c) {
 		t.Error("Gather turned on for a Unix socket")
+	}
+}
+
+// TestGatherUnderTLS: Gather and Gathering reach the TCP socket under a
+// *tls.Conn, as a session over TLS has it.
+func TestGatherUnderTLS(t *testing.T) {
+	c, _ := pair(t, "tcp")
+	tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true})
+	stop := Gather(tc, time.Hour)
+	if !Gathering(tc) || !Gathering(c) || rcvlowat(t, c) < 2 {
+		t.Errorf("Gather through TLS: gathering %v, the socket %v, SO_RCVLOWAT %d", Gathering(tc), Gathering(c), rcvlowat(t, c))
+	}
+	stop()
+	if Gathering(tc) || rcvlowat(t, c) != 1 {
+		t.Error("stop through TLS left the socket gathering")
 	}
 }

@@ -234,15 +234,8 @@ func (c *conn) opError(op string, err error) error {
 // stop is still to be called. c may also be a connection over such a socket
 // that says so with a NetConn method (a *tls.Conn).
 func Gather(c net.Conn, tick time.Duration) (stop func()) {
-	for {
-		nc, ok := c.(interface{ NetConn() net.Conn }) // a *tls.Conn
-		if !ok {
-			break
-		}
-		c = nc.NetConn()
-	}
-	w, ok := c.(*conn)
-	if !ok || w.network != "tcp" || tick <= 0 {
+	w, ok := tcpConn(c)
+	if !ok || tick <= 0 {
 		return func() {}
 	}
 	var serr error
@@ -264,6 +257,26 @@ func Gather(c net.Conn, tick time.Duration) (stop func()) {
 			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVLOWAT, 1)
 		})
 	}
+}
+
+// Gathering reports whether c's reads are gathered now (Gather).
+func Gathering(c net.Conn) bool {
+	w, ok := tcpConn(c)
+	return ok && w.gather.Load() != 0
+}
+
+// tcpConn returns the TCP socket that Wrap wrapped under c, c itself or the
+// connection under a *tls.Conn (its NetConn method).
+func tcpConn(c net.Conn) (*conn, bool) {
+	for {
+		nc, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		c = nc.NetConn()
+	}
+	w, ok := c.(*conn)
+	return w, ok && w.network == "tcp"
 }
 
 // gatherLowat is how much Gather lets wait in the socket before it wakes a

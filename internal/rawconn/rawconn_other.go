@@ -15,3 +15,6 @@ func LeaveToExit(c net.Conn) bool { return false }
 
 // Gather does nothing: it is made on Linux only.
 func Gather(c net.Conn, tick time.Duration) (stop func()) { return func() {} }
+
+// Gathering reports false: Gather is made on Linux only.
+func Gathering(c net.Conn) bool { return false }
