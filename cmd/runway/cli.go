@@ -44,6 +44,10 @@ type app struct {
 	// database sessions end with CloseAtExit (main sets it; tests that call
 	// run in-process do not).
 	exitsAfterRun bool
+	// armSignals, when not nil, makes SIGINT and SIGTERM cancel the run's
+	// context from then on (main's signals); it is called when the
+	// migration lock is taken, before anything is changed.
+	armSignals func()
 	// command is the command being run, for the report of a run that fails
 	// before the engine makes one.
 	command string

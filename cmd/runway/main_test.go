@@ -22,11 +22,18 @@ import (
 
 func TestMain(m *testing.M) {
 	if os.Getenv(asMainEnv) != "" {
+		if g := os.Getenv(signalGraceEnv); g != "" {
+			d, err := time.ParseDuration(g)
+			if err != nil {
+				panic(err)
+			}
+			signalGrace = d
+		}
 		main() // this test binary is the runway command (TestSessionsEndCleanlyAtExit)
 	}
 	testscript.Main(testdb.Wrap(m), map[string]func(){
 		"runway": func() {
-			os.Exit(runProcess(context.Background()))
+			os.Exit(runProcess(context.Background(), nil))
 		},
 	})
 }

@@ -219,6 +219,11 @@ func (p *progress) event(e runway.Event) {
 			fmt.Fprintf(w, "runway: %s\n", e)
 		}
 	case runway.EventLockAcquired:
+		// From here on the run changes the database: a signal must let
+		// it wind down, not end the process mid-statement.
+		if p.a.armSignals != nil {
+			p.a.armSignals()
+		}
 		if !p.lastWait.IsZero() {
 			fmt.Fprintf(w, "runway: lock acquired after %s\n", e.Waited.Round(time.Millisecond))
 		}
