@@ -185,9 +185,9 @@ func (d *Driver) ApplyTx(ctx context.Context, steps []database.Step) error {
 	if len(units) == 0 {
 		return nil
 	}
-	markers, err := drain(d.conn.PgConn().Exec(ctx, sql))
+	markers, err := drain(d.pg.Exec(ctx, sql))
 	if err == nil {
-		if st := d.conn.PgConn().TxStatus(); st != 'I' {
+		if st := d.pg.TxStatus(); st != 'I' {
 			d.rollback(ctx)
 			return fmt.Errorf("postgres: a statement left the transaction open (status %q); rolled back", st)
 		}
@@ -326,7 +326,7 @@ func (d *Driver) applyEach(ctx context.Context, steps []database.Step, committed
 	}
 
 	stop := d.gather(len(steps))
-	mrr := d.conn.PgConn().Exec(ctx, q.b.String())
+	mrr := d.pg.Exec(ctx, q.b.String())
 	markers, done, results := 0, 0, 0
 	afterCommit := false // no result read since the last commit
 	for mrr.NextResult() {
@@ -350,7 +350,7 @@ func (d *Driver) applyEach(ctx context.Context, steps []database.Step, committed
 	err = mrr.Close()
 	stop()
 	if err == nil {
-		if st := d.conn.PgConn().TxStatus(); st != 'I' {
+		if st := d.pg.TxStatus(); st != 'I' {
 			d.rollback(ctx)
 			return done, fmt.Errorf("postgres: a statement left the transaction open (status %q); rolled back", st)
 		}
@@ -418,7 +418,7 @@ func (d *Driver) gather(n int) (stop func()) {
 	if n < gatherMinSteps || d.noFlush {
 		return func() {}
 	}
-	return rawconn.Gather(d.conn.PgConn().Conn(), gatherTick)
+	return rawconn.Gather(d.pg.Conn(), gatherTick)
 }
 
 // eachQuery builds applyEach's query: each step in its own transaction,

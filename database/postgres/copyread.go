@@ -26,7 +26,7 @@ import (
 // COPY before any row reached fn: the caller can read with a SELECT instead.
 func (d *Driver) copyRows(ctx context.Context, columns string, ncols int, fn func(row [][]byte) error) (refused bool, err error) {
 	dec := &copyText{ncols: ncols, fn: fn}
-	_, err = d.conn.PgConn().CopyTo(ctx, dec, "COPY "+d.table+" ("+columns+") TO STDOUT")
+	_, err = d.pg.CopyTo(ctx, dec, "COPY "+d.table+" ("+columns+") TO STDOUT")
 	switch {
 	case dec.err != nil:
 		return false, fmt.Errorf("postgres: reading %s: %w", d.table, dec.err)

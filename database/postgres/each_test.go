@@ -70,7 +70,7 @@ func TestApplyEach(t *testing.T) {
 			t.Errorf("table rw_each_%d missing", i)
 		}
 	}
-	if st := d.conn.PgConn().TxStatus(); st != 'I' {
+	if st := d.pg.TxStatus(); st != 'I' {
 		t.Errorf("session left in transaction status %q", st)
 	}
 	// Each row was written in its own transaction: their xmin differ.
@@ -143,7 +143,7 @@ func TestApplyEachReportsEachCommit(t *testing.T) {
 // answer again afterwards. A query of a few steps is not gathered.
 func TestApplyEachGathers(t *testing.T) {
 	d := newDriver(t)
-	nc := d.conn.PgConn().Conn()
+	nc := d.pg.Conn()
 	gathering := func() bool { return rawconn.Gathering(nc) }
 	gathers := runtime.GOOS == "linux" && nc.RemoteAddr().Network() == "tcp" // where Gather does anything
 	steps := eachSteps(gatherMinSteps + 8)
@@ -199,7 +199,7 @@ func TestApplyEachFailure(t *testing.T) {
 	if query(t, d, "SELECT to_regclass('rw_each_2') IS NULL AND to_regclass('rw_each_3') IS NULL") != "t" {
 		t.Error("tables of the failed step or of the step after it exist")
 	}
-	if st := d.conn.PgConn().TxStatus(); st != 'I' {
+	if st := d.pg.TxStatus(); st != 'I' {
 		t.Errorf("session left in transaction status %q", st)
 	}
 	// The session goes on: the steps not applied apply now.

@@ -67,7 +67,7 @@ func (d *Driver) History(ctx context.Context) ([]database.Revision, error) {
 	// default), which isoTimestamptz reads; anything it cannot read (or a
 	// refused COPY) is read again with the SELECT below, which also names
 	// what is wrong with a row.
-	if strings.HasPrefix(d.conn.PgConn().ParameterStatus("DateStyle"), "ISO") {
+	if strings.HasPrefix(d.pg.ParameterStatus("DateStyle"), "ISO") {
 		var out []database.Revision
 		refused, err := d.copyRows(ctx, historyColumns, 11, func(row [][]byte) error {
 			r, err := revisionFromRow(row, textTimestamptz)
@@ -119,7 +119,7 @@ var historyFormats = []int16{0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0}
 // from fn stops the reading (the rest of the result is drained) and is
 // returned with the table named.
 func (d *Driver) eachRow(ctx context.Context, sql string, formats []int16, fn func(row [][]byte) error) error {
-	rr := d.conn.PgConn().ExecParams(ctx, sql, nil, nil, nil, formats)
+	rr := d.pg.ExecParams(ctx, sql, nil, nil, nil, formats)
 	var ferr error
 	for ferr == nil && rr.NextRow() {
 		ferr = fn(rr.Values())

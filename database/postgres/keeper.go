@@ -21,8 +21,8 @@ const keeperSuffix = " (lock keepalive)"
 // (host, credentials, TLS), labelled as the keepalive in application_name,
 // and with pgx's default cancellation, which sets a deadline on the socket:
 // a KeepLock the database does not answer ends with its context.
-func keeperConfig(conn *pgx.Conn) *pgx.ConnConfig {
-	c := conn.Config()
+func keeperConfig(c *pgx.ConnConfig) *pgx.ConnConfig {
+	c = c.Copy()
 	params := make(map[string]string, len(c.RuntimeParams)+1)
 	for k, v := range c.RuntimeParams {
 		params[k] = v

@@ -93,7 +93,7 @@ RETURNING l.token`, d.lockTable, quote(token), quote(d.holderName()), d.ttlSQL()
 	deadline := time.Now().Add(wait)
 	created := false
 	for {
-		res, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
+		res, err := d.pg.Exec(ctx, sql).ReadAll()
 		if isCode(err, "42P01") && !created { // undefined_table: first use
 			if err := d.ensureLockTable(ctx); err != nil {
 				return nil, err
@@ -123,7 +123,7 @@ RETURNING l.token`, d.lockTable, quote(token), quote(d.holderName()), d.ttlSQL()
 // error wraps database.ErrLockLost.
 func (d *Driver) releaseLease(ctx context.Context, h *holding) error {
 	sql := fmt.Sprintf(`DELETE FROM %s WHERE id = 1 AND token = %s RETURNING 1`, d.lockTable, quote(h.token))
-	res, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
+	res, err := d.pg.Exec(ctx, sql).ReadAll()
 	if err != nil && !isCode(err, "42P01") {
 		return fmt.Errorf("postgres: releasing the migration lock: %w", err)
 	}
@@ -167,7 +167,7 @@ UPDATE %s SET expires_at = clock_timestamp() + %s WHERE id = 1 AND token = %s RE
 // leaseHolder describes the lease's holder: "runway web-1 pid=42 since
 // 2026-05-01T10:00:00Z (lease expires in 12s)", or "" when nobody holds it.
 func (d *Driver) leaseHolder(ctx context.Context) (string, error) {
-	h, err := d.describeLease(ctx, d.conn.PgConn())
+	h, err := d.describeLease(ctx, d.pg)
 	if err != nil {
 		return "", fmt.Errorf("postgres: looking up the lock holder: %w", err)
 	}

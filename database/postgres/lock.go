@@ -158,7 +158,7 @@ func (d *Driver) resolveTable(ctx context.Context) error {
 		return "COALESCE((pg_catalog.pg_identify_object_as_address('pg_catalog.pg_class'::pg_catalog.regclass, pg_catalog.to_regclass(" +
 			quote(quoted) + "), 0)).object_names[1], pg_catalog.current_schema())"
 	}
-	res, err := d.conn.PgConn().Exec(ctx, "SELECT "+schemaOf(d.table)+", "+schemaOf(d.lockTable)).ReadAll()
+	res, err := d.pg.Exec(ctx, "SELECT "+schemaOf(d.table)+", "+schemaOf(d.lockTable)).ReadAll()
 	if err != nil {
 		return fmt.Errorf("finding the schema of %s: %w", d.table, err)
 	}
@@ -194,7 +194,7 @@ func (d *Driver) heldByAny(pid string) string {
 
 // tryKey tries once to take the session advisory lock k.
 func (d *Driver) tryKey(ctx context.Context, k int64) (bool, error) {
-	res, err := d.conn.PgConn().Exec(ctx, fmt.Sprintf("SELECT pg_try_advisory_lock(%d)", k)).ReadAll()
+	res, err := d.pg.Exec(ctx, fmt.Sprintf("SELECT pg_try_advisory_lock(%d)", k)).ReadAll()
 	if err != nil {
 		return false, err
 	}
@@ -233,14 +233,14 @@ func heldByKey(key int64, pid string) string {
 // exclude each other instead of applying the same migrations at once. Each
 // looks after taking its own lock, so two cannot both miss the other.
 func (d *Driver) liveLease(ctx context.Context) (bool, error) {
-	res, err := d.conn.PgConn().Exec(ctx, "SELECT to_regclass("+quote(d.lockTable)+") IS NOT NULL").ReadAll()
+	res, err := d.pg.Exec(ctx, "SELECT to_regclass("+quote(d.lockTable)+") IS NOT NULL").ReadAll()
 	if err != nil {
 		return false, err
 	}
 	if len(res) != 1 || len(res[0].Rows) != 1 || string(res[0].Rows[0][0]) != "t" {
 		return false, nil
 	}
-	res, err = d.conn.PgConn().Exec(ctx, "SELECT EXISTS (SELECT 1 FROM "+d.lockTable+" WHERE expires_at > clock_timestamp())").ReadAll()
+	res, err = d.pg.Exec(ctx, "SELECT EXISTS (SELECT 1 FROM "+d.lockTable+" WHERE expires_at > clock_timestamp())").ReadAll()
 	if isCode(err, "42P01") {
 		return false, nil // dropped since
 	}
@@ -260,7 +260,7 @@ func (d *Driver) liveLease(ctx context.Context) (bool, error) {
 // session's first look at it costs the server more than the rest of the
 // attempt together.
 func (d *Driver) tryLock(ctx context.Context) (*holding, error) {
-	res, err := d.conn.PgConn().Exec(ctx, fmt.Sprintf("SELECT pg_try_advisory_xact_lock_shared(%d)", d.key)).ReadAll()
+	res, err := d.pg.Exec(ctx, fmt.Sprintf("SELECT pg_try_advisory_xact_lock_shared(%d)", d.key)).ReadAll()
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +279,7 @@ func (d *Driver) tryLock(ctx context.Context) (*holding, error) {
 	FROM (SELECT %s AS held) h)
 SELECT l.ok, l.held, pg_backend_pid(), CASE WHEN l.ok THEN set_config('application_name', %s, false) END FROM l`,
 		d.key, d.heldBy(ownBackend), d.lockedAppName())
-	res, err = d.conn.PgConn().Exec(ctx, sql).ReadAll()
+	res, err = d.pg.Exec(ctx, sql).ReadAll()
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +313,7 @@ SELECT pg_advisory_lock(%d), pg_backend_pid() AS runway_pid;
 SELECT set_config('application_name', %s, false);
 RESET lock_timeout`,
 		ms, d.heldBy(ownBackend), quote(alreadyHeldTag), d.key, d.lockedAppName())
-	res, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
+	res, err := d.pg.Exec(ctx, sql).ReadAll()
 	if isCode(err, "55P03") { // lock_not_available
 		// lock_timeout can fire just as the lock is granted: the error comes
 		// back, yet the session holds the lock (seen in about one timeout in
@@ -321,7 +321,7 @@ RESET lock_timeout`,
 		// and does not find "its own" lock held.
 		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if _, uerr := d.conn.PgConn().Exec(c, fmt.Sprintf("SELECT pg_advisory_unlock(%d) WHERE %s", d.key, d.heldBy(ownBackend))).ReadAll(); uerr != nil {
+		if _, uerr := d.pg.Exec(c, fmt.Sprintf("SELECT pg_advisory_unlock(%d) WHERE %s", d.key, d.heldBy(ownBackend))).ReadAll(); uerr != nil {
 			return nil, fmt.Errorf("release a lock granted as the wait timed out: %w", uerr)
 		}
 		return nil, nil
@@ -334,7 +334,7 @@ RESET lock_timeout`,
 		// session may hold it after all: session locks ignore the rollback.
 		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		d.conn.PgConn().Exec(c, fmt.Sprintf("SELECT pg_advisory_unlock(%d)", d.key)).ReadAll()
+		d.pg.Exec(c, fmt.Sprintf("SELECT pg_advisory_unlock(%d)", d.key)).ReadAll()
 		return nil, err
 	}
 	for _, r := range res {
@@ -371,7 +371,7 @@ func (d *Driver) WaitUnlocked(ctx context.Context, wait time.Duration) (bool, er
 			wait += fmt.Sprintf(", pg_advisory_xact_lock_shared(%d)", d.legacyKey) // an older runner's
 		}
 		sql := fmt.Sprintf("SET lock_timeout = %d;\nSELECT %s;\nRESET lock_timeout", ms, wait)
-		_, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
+		_, err := d.pg.Exec(ctx, sql).ReadAll()
 		switch {
 		case isCode(err, "55P03"): // lock_not_available: still held
 			if time.Until(deadline) <= 0 {
@@ -446,7 +446,7 @@ func (d *Driver) Unlock(ctx context.Context) error {
 	if h.legacy {
 		sql += fmt.Sprintf(", pg_advisory_unlock(%d)", d.legacyKey)
 	}
-	res, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
+	res, err := d.pg.Exec(ctx, sql).ReadAll()
 	if err != nil {
 		return fmt.Errorf("postgres: releasing the migration lock: %w", err)
 	}
@@ -478,7 +478,7 @@ func (d *Driver) LockHolder(ctx context.Context) (string, error) {
 		// An older runner holds the legacy key alone.
 		sql = "(" + sql + ") UNION ALL (" + holderQueryKey(d.legacyKey, "true") + ") LIMIT 1"
 	}
-	res, err := d.conn.PgConn().Exec(ctx, sql).ReadAll()
+	res, err := d.pg.Exec(ctx, sql).ReadAll()
 	if err != nil {
 		return "", fmt.Errorf("postgres: looking up the lock holder: %w", err)
 	}

@@ -31,8 +31,8 @@ func TestKeepLockSession(t *testing.T) {
 		t.Fatal(ok, err)
 	}
 	pid := a.held.Load().pid
-	if pid != int(a.conn.PgConn().PID()) {
-		t.Fatalf("recorded backend pid %d, session's %d", pid, a.conn.PgConn().PID())
+	if pid != int(a.pg.PID()) {
+		t.Fatalf("recorded backend pid %d, session's %d", pid, a.pg.PID())
 	}
 	if err := a.KeepLock(ctx); err != nil {
 		t.Fatalf("KeepLock while holding the lock: %v", err)

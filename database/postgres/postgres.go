@@ -25,7 +25,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/runwaydb/runway/database"
 	"github.com/runwaydb/runway/internal/rawconn"
@@ -42,6 +41,11 @@ var (
 // Driver is a PostgreSQL session for one Runway run. It is not safe for
 // concurrent use, except KeepLock, which may run alongside the other methods.
 type Driver struct {
+	// pg is the session. conn is the application's connection it belongs
+	// to when the Driver came from New, nil from Open: every query goes
+	// through pg, so Open connects with pgconn alone and spares the process
+	// pgx's registry of types (pgtype's default map).
+	pg        *pgconn.PgConn
 	conn      *pgx.Conn
 	cfg       database.Config
 	table     string // quoted, possibly schema-qualified
@@ -128,19 +132,16 @@ func Open(ctx context.Context, url string, cfg database.Config) (*Driver, error)
 	pc.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 5 * time.Second}
 	}
-	// pgx builds its registry of types (pgtype's default map, 154 KB) once
-	// per process, in ConnectConfig before it dials; this starts it on
-	// another goroutine a little earlier, and ConnectConfig waits for the
-	// same sync.Once. Without it up's no-op measured 0.1–2.0 ms slower in 5
-	// of 6 alternating rounds and 1.0 ms faster in the sixth: noise, or a
-	// little gain; kept (docs/benchmarks-history.md, "The round of 2026-12-02,
-	// 19:35 UTC").
-	go pgtype.NewMap()
-	conn, err := pgx.ConnectConfig(ctx, pc)
+	// pgconn alone: pgx.ConnectConfig would first build pgx's registry of
+	// types (pgtype's default map, 154 KB), ~0.2 ms of a new process's CPU
+	// that no query of the driver uses.
+	pg, err := pgconn.ConnectConfig(ctx, &pc.Config)
 	if err != nil {
 		return nil, connectError(url, pc, err)
 	}
-	return New(conn, cfg), nil
+	d := onSession(pg, cfg)
+	d.keeperConfig = keeperConfig(pc)
+	return d, nil
 }
 
 // New returns a Driver on an open connection, for applications that manage
@@ -151,6 +152,15 @@ func Open(ctx context.Context, url string, cfg database.Config) (*Driver, error)
 // pgx.ConnectConfig ones can). An unusable cfg.Table or cfg.LockMode is
 // reported by the first call that needs it.
 func New(conn *pgx.Conn, cfg database.Config) *Driver {
+	d := onSession(conn.PgConn(), cfg)
+	d.conn = conn
+	d.keeperConfig = keeperConfig(conn.Config())
+	return d
+}
+
+// onSession returns a Driver on session pg; the caller sets keeperConfig
+// (and conn, for New).
+func onSession(pg *pgconn.PgConn, cfg database.Config) *Driver {
 	table, err := quoteTable(cfg.TableName())
 	var lockTable string
 	if err == nil {
@@ -163,19 +173,18 @@ func New(conn *pgx.Conn, cfg database.Config) *Driver {
 	if ttl <= 0 {
 		ttl = database.DefaultLeaseTTL
 	}
-	major, ok := serverMajor(conn.PgConn().ParameterStatus("server_version"))
+	major, ok := serverMajor(pg.ParameterStatus("server_version"))
 	return &Driver{
 		queryTimeout: ok && major < 13,
-		conn:         conn,
+		pg:           pg,
 		cfg:          cfg,
 		table:        table,
 		lockTable:    lockTable,
 		tableErr:     err,
 		key:          lockKey(cfg.TableName()),
 		legacyKey:    lockKey(cfg.TableName()),
-		appName:      conn.PgConn().ParameterStatus("application_name"),
+		appName:      pg.ParameterStatus("application_name"),
 		ttl:          ttl,
-		keeperConfig: keeperConfig(conn),
 	}
 }
 
@@ -232,19 +241,22 @@ func (d *Driver) Close(ctx context.Context) error { return d.close(ctx, false) }
 func (d *Driver) CloseAtExit(ctx context.Context) error { return d.close(ctx, true) }
 
 func (d *Driver) close(ctx context.Context, atExit bool) error {
-	if h := d.held.Load(); h != nil && d.tableMode() && !d.conn.IsClosed() {
+	if h := d.held.Load(); h != nil && d.tableMode() && !d.pg.IsClosed() {
 		c, cancel := context.WithTimeout(ctx, 5*time.Second)
 		d.releaseLease(c, h)
 		cancel()
 	}
 	d.held.Store(nil)
 	d.closeKeeper(ctx)
-	if atExit && !d.conn.IsClosed() {
+	if atExit && !d.pg.IsClosed() {
 		// After the lease's release: from here on the socket holds what is
 		// written until the exit.
-		rawconn.LeaveToExit(d.conn.PgConn().Conn())
+		rawconn.LeaveToExit(d.pg.Conn())
 	}
-	return d.conn.Close(ctx)
+	if d.conn != nil {
+		return d.conn.Close(ctx)
+	}
+	return d.pg.Close(ctx)
 }
 
 // connectError builds the ErrConnect error from what pgx returned, with the
@@ -400,12 +412,12 @@ func drain(mrr *pgconn.MultiResultReader) (markers int, err error) {
 // rollback ends a transaction the server left open after an error, even when
 // ctx was cancelled (that is often why the transaction failed).
 func (d *Driver) rollback(ctx context.Context) error {
-	if st := d.conn.PgConn().TxStatus(); st != 'T' && st != 'E' {
+	if st := d.pg.TxStatus(); st != 'T' && st != 'E' {
 		return nil
 	}
 	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	_, err := d.conn.PgConn().Exec(c, "ROLLBACK").ReadAll()
+	_, err := d.pg.Exec(c, "ROLLBACK").ReadAll()
 	return err
 }
 
@@ -455,7 +467,7 @@ func (d *Driver) Exec(ctx context.Context, stmt migration.Statement) error {
 	if err := d.checkSession(ctx); err != nil {
 		return err
 	}
-	_, err := drain(d.conn.PgConn().Exec(ctx, stmt.SQL))
+	_, err := drain(d.pg.Exec(ctx, stmt.SQL))
 	if err == nil {
 		return nil
 	}
@@ -469,7 +481,7 @@ func (d *Driver) checkSession(ctx context.Context) error {
 	if guard == "" {
 		return nil
 	}
-	_, err := d.conn.PgConn().Exec(ctx, guard).ReadAll()
+	_, err := d.pg.Exec(ctx, guard).ReadAll()
 	if gerr := d.guardError(err, "The statement was not run."); gerr != nil {
 		return gerr
 	}
@@ -542,8 +554,8 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 	// Inside a transaction the script opened itself (BEGIN in a
 	// no-transaction script), the message is in that transaction, not an
 	// implicit one of its own.
-	idle := d.conn.PgConn().TxStatus() == 'I'
-	mrr := d.conn.PgConn().Exec(ctx, sql)
+	idle := d.pg.TxStatus() == 'I'
+	mrr := d.pg.Exec(ctx, sql)
 	done := 0
 	for mrr.NextResult() {
 		if _, err := mrr.ResultReader().Close(); err == nil {
@@ -589,7 +601,7 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 
 // simple runs SQL built by this package.
 func (d *Driver) simple(ctx context.Context, sql string) error {
-	_, err := drain(d.conn.PgConn().Exec(ctx, sql))
+	_, err := drain(d.pg.Exec(ctx, sql))
 	if err != nil {
 		if rbErr := d.rollback(ctx); rbErr != nil {
 			err = errors.Join(err, rbErr)

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -80,7 +79,7 @@ func withSearchPath(url, path string) string {
 
 func query(t testing.TB, d *Driver, sql string) string {
 	t.Helper()
-	res, err := d.conn.PgConn().Exec(context.Background(), sql).ReadAll()
+	res, err := d.pg.Exec(context.Background(), sql).ReadAll()
 	if err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
@@ -284,7 +283,7 @@ func TestErrorMapping(t *testing.T) {
 // per history change. It is the reference for error mapping and the baseline
 // of the benchmark.
 func naiveApply(ctx context.Context, d *Driver, steps []database.Step) error {
-	pg := d.conn.PgConn()
+	pg := d.pg
 	if _, err := pg.Exec(ctx, "BEGIN").ReadAll(); err != nil {
 		return err
 	}
@@ -723,19 +722,19 @@ func TestCloseAtExit(t *testing.T) {
 			if ok, err := d.Lock(ctx, 0); !ok || err != nil {
 				t.Fatalf("Lock: %v, %v", ok, err)
 			}
-			pid := d.conn.PgConn().PID()
+			pid := d.pg.PID()
 			other := open(t, url, cfg)
 			alive := func() bool {
-				var n int
-				if err := other.conn.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM pg_stat_activity WHERE pid = %d", pid), pgx.QueryExecModeSimpleProtocol).Scan(&n); err != nil {
+				rows, err := other.QueryStrings(ctx, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
+				if err != nil {
 					t.Fatal(err)
 				}
-				return n == 1
+				return *rows[0][0] == "1"
 			}
 			// The socket, kept reachable until the check below: its
 			// finalizer would close it, and send the held Terminate, when
 			// a collection (under a loaded test run) finds it unreachable.
-			nc := d.conn.PgConn().Conn()
+			nc := d.pg.Conn()
 			start := time.Now()
 			if err := d.CloseAtExit(ctx); err != nil {
 				t.Fatalf("CloseAtExit: %v", err)

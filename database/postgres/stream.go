@@ -52,8 +52,8 @@ func (d *Driver) ApplyTxStream(ctx context.Context, stmts iter.Seq2[migration.St
 		if final {
 			write(d.commitSQL())
 		}
-		markers, err := drain(d.conn.PgConn().Exec(ctx, b.String()))
-		began = began || err == nil || d.conn.PgConn().TxStatus() != 'I'
+		markers, err := drain(d.pg.Exec(ctx, b.String()))
+		began = began || err == nil || d.pg.TxStatus() != 'I'
 		if err != nil {
 			rbErr := d.rollback(ctx)
 			if gerr := d.guardError(err, "Nothing of this migration was applied."); gerr != nil {
@@ -75,7 +75,7 @@ func (d *Driver) ApplyTxStream(ctx context.Context, stmts iter.Seq2[migration.St
 		if final {
 			want = 'I'
 		}
-		if st := d.conn.PgConn().TxStatus(); st != want {
+		if st := d.pg.TxStatus(); st != want {
 			d.rollback(ctx)
 			if final {
 				return fmt.Errorf("postgres: a statement left the transaction open (status %q); rolled back", st)

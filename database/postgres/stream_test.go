@@ -60,7 +60,7 @@ func TestApplyTxStream(t *testing.T) {
 	if err != nil || len(revs) != 1 || revs[0].StatementsApplied != len(stmts) || revs[0].StatementsTotal != len(stmts) {
 		t.Fatalf("history: %+v, %v", revs, err)
 	}
-	if st := d.conn.PgConn().TxStatus(); st != 'I' {
+	if st := d.pg.TxStatus(); st != 'I' {
 		t.Fatalf("transaction status after: %q", st)
 	}
 
