@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -424,13 +423,12 @@ func openFolder(p, name, sub string) (fs.FS, error) {
 			return nil, &Error{Path: name, Kind: ErrNotFound, Msg: fmt.Sprintf("sub-folder %q is a file, not a folder", sub)}
 		}
 	}
+	// Opening a folder checks that it may be read; listing the first entry
+	// would also fill a buffer with the first few hundred names, which the
+	// loader lists again.
 	f, err := os.Open(dir)
 	if err == nil {
-		_, err = f.ReadDir(1)
 		f.Close()
-		if err == io.EOF {
-			err = nil
-		}
 	}
 	if err != nil {
 		return nil, &Error{Path: name, Msg: "cannot read folder", Err: err}
