@@ -330,18 +330,31 @@ func (r *Runner) scanExact(ctx context.Context, ms []*migration.Migration) (exac
 		return false, -1 // two files of one version: left to analyze
 	}
 	seen := make([]bool, len(sorted))
+	next := 0 // the file after the last row's
 	err := sc.ScanStates(ctx, func(version, checksum, state []byte) error {
 		rows++
-		v, err := migration.ParseVersion(string(version))
-		if err != nil {
-			return err
+		// The rows come mostly in the order they were written, the
+		// versions' order: the file after the last row's is tried first,
+		// on the version's digits, before the version is parsed and
+		// looked up.
+		i, found := next, false
+		if n, ok := number(version); ok && i < len(sorted) {
+			m, one := sorted[i].Version.Number()
+			found = one && m == n
 		}
-		i, found := slices.BinarySearchFunc(sorted, v, func(m *migration.Migration, v migration.Version) int { return m.Version.Compare(v) })
+		if !found {
+			v, err := migration.ParseVersion(string(version))
+			if err != nil {
+				return err
+			}
+			i, found = slices.BinarySearchFunc(sorted, v, func(m *migration.Migration, v migration.Version) int { return m.Version.Compare(v) })
+		}
 		if !found || seen[i] || !database.State(state).Done() ||
 			(len(checksum) > 0 && string(checksum) != sorted[i].Up.Checksum) {
 			return errNotExact
 		}
 		seen[i] = true
+		next = i + 1
 		return nil
 	})
 	switch {
@@ -352,6 +365,22 @@ func (r *Runner) scanExact(ctx context.Context, ms []*migration.Migration) (exac
 		return false, -1
 	}
 	return rows == len(sorted) && rows > 0, rows
+}
+
+// number reads b as a version of one part: 1 to 19 digits, which any
+// uint64 holds.
+func number(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, true
 }
 
 // exactAnalysis is the analysis of a history that scanExact found to match

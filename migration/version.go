@@ -61,6 +61,14 @@ func MustParseVersion(s string) Version {
 	return v
 }
 
+// Number returns v as one number, and false when v is dotted (1.1) or zero.
+func (v Version) Number() (uint64, bool) {
+	if len(v.parts) != 1 {
+		return 0, false
+	}
+	return v.parts[0], true
+}
+
 // IsZero reports whether v is the zero Version (no version at all).
 func (v Version) IsZero() bool { return len(v.parts) == 0 }
 
