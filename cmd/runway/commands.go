@@ -431,7 +431,8 @@ var cmdWait = &command{
 	detail: "For init containers and application start-up: polls the history table (without taking the lock)\n" +
 		"until every migration in --dir is applied. Retries while the database is not reachable yet, saying\n" +
 		"why at once and every --progress-interval; a refused user or password, or an SSH bastion that refuses\n" +
-		"the key or shows another host key, ends the wait at once (exit 6); a signal ends it with exit 1.\n" +
+		"the key or shows another host key, ends the wait at once (exit 6); a signal ends it with exit 1\n" +
+		"(one in its first 100 ms, before it catches signals, ends it as the signal does: 128+N).\n" +
 		"An edited applied migration, or a half-reverted one, fails it at once (exit 5): up will not run past it.",
 	example: "runway -d postgres://app@db/app --dir /app/migrations wait --timeout 5m",
 	flags: func(fs *flag.FlagSet) any {
