@@ -26,18 +26,26 @@ var signalGrace = 100 * time.Millisecond
 // database (it has taken the migration lock), whichever comes first. Before
 // that, a signal ends the process as it would any program that does not
 // catch it (exit status 128+N): the run has changed nothing, and holds no
-// lock, which would go with its session anyway.
+// lock, which would go with its session anyway. As process 1 (a container's
+// entry point without an init), catching is armed at once: the kernel does
+// not end process 1 by a signal it does not catch, and the Go runtime then
+// exits 2, which would read as a usage error.
 type signals struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	once   sync.Once
 }
 
-// newSignals returns the process's signal handling, armed after grace.
+// newSignals returns the process's signal handling, armed after grace, or
+// at once in process 1.
 func newSignals(grace time.Duration) *signals {
 	s := &signals{}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
-	time.AfterFunc(grace, s.arm)
+	if os.Getpid() == 1 {
+		s.arm()
+	} else {
+		time.AfterFunc(grace, s.arm)
+	}
 	return s
 }
 

@@ -35,7 +35,15 @@ type mainProcess struct {
 
 func startMain(t *testing.T, dbURL, grace string, args ...string) *mainProcess {
 	t.Helper()
+	return startMainWith(t, nil, dbURL, grace, args...)
+}
+
+// startMainWith is startMain with the process's attributes (a new PID
+// namespace, say).
+func startMainWith(t *testing.T, attr *syscall.SysProcAttr, dbURL, grace string, args ...string) *mainProcess {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
+	cmd.SysProcAttr = attr
 	cmd.Env = append(os.Environ(), asMainEnv+"=1", signalGraceEnv+"="+grace, "DATABASE_URL="+dbURL, "AWS_EC2_METADATA_DISABLED=true")
 	errPipe, err := cmd.StderrPipe()
 	if err != nil {
@@ -167,5 +175,27 @@ func TestSignals(t *testing.T) {
 				t.Fatalf("%d pg_sleep(60) still running after the run was stopped", n)
 			}
 		})
+	}
+}
+
+// As process 1 of its PID namespace (a container's entry point), Runway
+// catches the signals from the start: the kernel does not end process 1 by a
+// signal it does not catch, and the Go runtime would exit 2 (a usage error)
+// instead. A wait for a database that refuses connections, with an hour's
+// grace, stopped by SIGTERM: exit 1, not 2.
+func TestSignalsAsProcessOne(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test starts the command in a new PID namespace, which needs root (CI and scripts/test.sh run as root)")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "0001_a.up.sql"), []byte("CREATE TABLE a (id int);\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startMainWith(t, &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID},
+		"postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=1", "1h", "--dir", dir, "wait", "--timeout", "1m")
+	p.waitFor(t, "waiting for the database")
+	ee := p.signal(t, syscall.SIGTERM)
+	if ee.ExitCode() != exitFailed {
+		t.Fatalf("as process 1: %v, want exit %d:\n%s", ee, exitFailed, p.output())
 	}
 }
