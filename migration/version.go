@@ -61,7 +61,8 @@ func MustParseVersion(s string) Version {
 	return v
 }
 
-// Number returns v as one number, and false when v is dotted (1.1) or zero.
+// Number returns v as one number, and false when v is dotted (1.1) or the
+// zero Version.
 func (v Version) Number() (uint64, bool) {
 	if len(v.parts) != 1 {
 		return 0, false
