@@ -841,59 +841,77 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 		return r.failEvent(p, fmt.Errorf("record %s as running: %w", m.Up.File, err))
 	}
 	pe, withProgress := r.drv.(database.ProgressExecer)
+	pb, batches := r.drv.(database.ProgressBatcher)
+	batches = batches && withProgress
 	sums := p.resumedSums()
 	total := p.count()
 	i := p.resumeAt
+	// window holds the statements read and not yet sent, each with its
+	// history row as it stands once the statement has run.
+	var window []database.Progress
+	windowBytes := 0
+	// send applies the window: as many statements at a time as the driver
+	// sends in one message (database.ProgressBatcher), else one by one.
+	send := func() error {
+		for len(window) > 0 {
+			st := window[0].Statement
+			if err := ctx.Err(); err != nil {
+				// Stopped between statements: this one is not sent.
+				return r.recordFailure(ctx, p.withCurrent(st, i), rev, start, i, fmt.Errorf("%w: %w", database.ErrNotSent, err))
+			}
+			r.emit(Event{Kind: EventStatementStart, Version: m.Version.String(), Name: m.Name, File: m.Up.File,
+				Statement: i + 1, Statements: total, Line: st.Line})
+			n, recorded, err := r.execProgress(ctx, pb, batches, pe, withProgress, window)
+			if n > 0 {
+				rev = window[n-1].Row
+				i += n
+				window = window[n:]
+			}
+			if errors.Is(err, database.ErrNotRecorded) {
+				// It ran; its record did not: as when WriteRevision fails below.
+				return r.failEvent(p, fmt.Errorf("record progress of %s (statement %d applied): %w", m.Up.File, i+1, err))
+			}
+			if err != nil {
+				if refused(err) {
+					// The driver refused before running the statement: nothing
+					// of it ran, and the history is not ours to write any more.
+					return r.failEvent(p, fmt.Errorf("%s: statement %d not run: %w", m.Up.File, i+1, err))
+				}
+				return r.recordFailure(ctx, p.withCurrent(window[0].Statement, i), rev, start, i, err)
+			}
+			if i < total && !recorded {
+				if err := r.drv.WriteRevision(ctx, rev); err != nil {
+					return r.failEvent(p, fmt.Errorf("record progress of %s (statement %d applied): %w", m.Up.File, i, err))
+				}
+			}
+		}
+		windowBytes = 0
+		return nil
+	}
 	for st, rerr := range p.remaining(r.drv.Dialect()) {
 		if rerr != nil {
 			// A large file read as it runs could not be read again, or
 			// changed since planLazy read it: the statements before ran and
 			// are recorded, so this is a failed migration, not bad input.
+			if err := send(); err != nil {
+				return err
+			}
 			return r.recordFailure(ctx, p, rev, start, i, rerr)
 		}
-		if err := ctx.Err(); err != nil {
-			// Stopped between statements: this one is not sent.
-			return r.recordFailure(ctx, p.withCurrent(st, i), rev, start, i, fmt.Errorf("%w: %w", database.ErrNotSent, err))
-		}
-		r.emit(Event{Kind: EventStatementStart, Version: m.Version.String(), Name: m.Name, File: m.Up.File,
-			Statement: i + 1, Statements: total, Line: st.Line})
-		next := rev
-		next.StatementsApplied = i + 1
 		sums.Add(st.Checksum())
+		next := rev
+		next.StatementsApplied = i + len(window) + 1
 		next.StatementChecksums = sums.Column()
-		// The statement and its record in one message where the driver can:
-		// a run killed while the server finishes the statement then leaves
-		// it recorded, and the next run does not run it again.
-		recorded := false
-		var err error
-		if withProgress {
-			err = pe.ExecProgress(ctx, st, next)
-			recorded = err == nil
-			if errors.Is(err, errors.ErrUnsupported) {
-				err = r.drv.Exec(ctx, st)
-			}
-		} else {
-			err = r.drv.Exec(ctx, st)
-		}
-		if errors.Is(err, database.ErrNotRecorded) {
-			// It ran; its record did not: as when WriteRevision fails below.
-			return r.failEvent(p, fmt.Errorf("record progress of %s (statement %d applied): %w", m.Up.File, i+1, err))
-		}
-		if err != nil {
-			if refused(err) {
-				// The driver refused before running the statement: nothing
-				// of it ran, and the history is not ours to write any more.
-				return r.failEvent(p, fmt.Errorf("%s: statement %d not run: %w", m.Up.File, i+1, err))
-			}
-			return r.recordFailure(ctx, p.withCurrent(st, i), rev, start, i, err)
-		}
-		rev = next
-		if i+1 < total && !recorded {
-			if err := r.drv.WriteRevision(ctx, rev); err != nil {
-				return r.failEvent(p, fmt.Errorf("record progress of %s (statement %d applied): %w", m.Up.File, i+1, err))
+		window = append(window, database.Progress{Statement: st, Row: next})
+		windowBytes += len(st.SQL)
+		if !batches || len(window) >= progressWindow || windowBytes >= progressWindowBytes {
+			if err := send(); err != nil {
+				return err
 			}
 		}
-		i++
+	}
+	if err := send(); err != nil {
+		return err
 	}
 	rev.State = database.StateApplied
 	rev.Duration = r.cfg.now().Sub(start)
@@ -903,6 +921,48 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 	}
 	r.doneEvent(rep, p, rev.Duration)
 	return nil
+}
+
+// progressWindow and progressWindowBytes bound the statements of a
+// migration applied statement by statement that are read ahead and handed
+// to a database.ProgressBatcher together: on MariaDB, 8000 single-row
+// INSERTs, each with its history write, took 0.70 s sent one per message
+// and 0.46 s in messages of 50 or 200 (the server's work per statement
+// grows with the bytes of the message after it: see the MySQL driver's
+// maxEachMessage).
+const (
+	progressWindow      = 200
+	progressWindowBytes = 64 << 10
+)
+
+// execProgress runs the first statements of window, each with the write of
+// its row where the driver can: as many as the driver sends at once when
+// batches, else the first alone. A statement and its record in one message
+// means that a run killed while the server finishes the statement leaves it
+// recorded, and the next run does not run it again. It returns how many
+// took effect and whether their rows were written with them; with an
+// error, the statement at that count is the one that failed.
+func (r *Runner) execProgress(ctx context.Context, pb database.ProgressBatcher, batches bool, pe database.ProgressExecer, withProgress bool, window []database.Progress) (n int, recorded bool, err error) {
+	if batches {
+		n, err := pb.ExecProgressEach(ctx, window)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return n, true, err
+		}
+	}
+	st := window[0].Statement
+	if withProgress {
+		err = pe.ExecProgress(ctx, st, window[0].Row)
+		recorded = err == nil
+		if errors.Is(err, errors.ErrUnsupported) {
+			err = r.drv.Exec(ctx, st)
+		}
+	} else {
+		err = r.drv.Exec(ctx, st)
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	return 1, recorded, nil
 }
 
 // applyRecorded applies a migration outside a transaction in one round trip

@@ -280,6 +280,35 @@ type ProgressExecer interface {
 	ExecProgress(ctx context.Context, stmt migration.Statement, progress Revision) error
 }
 
+// Progress is one statement of a migration applied outside a transaction
+// with its history row as it stands once the statement has run: the
+// statement counted in StatementsApplied and its checksum in
+// StatementChecksums (see ProgressExecer).
+type Progress struct {
+	Statement migration.Statement
+	Row       Revision
+}
+
+// ProgressBatcher is implemented by drivers that can send several
+// statements of a migration applied outside a transaction, each followed by
+// the write that records it, in one message: a script of many small
+// statements (a data load, a dump) then pays one round trip for many of them
+// instead of one each, and what the rows say at every point is what
+// ProgressExecer leaves.
+type ProgressBatcher interface {
+	// ExecProgressEach runs steps[0].Statement, steps[1].Statement… in
+	// order, each as ExecProgress runs one with its Row, sent together: a
+	// failing statement stops the rest. It sends as many of steps as fit in
+	// one message, at least the first; errors.ErrUnsupported means the first
+	// cannot go so and nothing was done (send it with ExecProgress). It
+	// returns how many statements took effect with their rows written; with
+	// an error, that is ExecProgress's error for steps[n] (wrapping
+	// ErrNotRecorded when that statement took effect and its row was not
+	// written). A nil error with n < len(steps) means the rest were not
+	// sent.
+	ExecProgressEach(ctx context.Context, steps []Progress) (n int, err error)
+}
+
 // ErrNotRecorded marks an error of ProgressExecer.ExecProgress after which
 // the statement took effect but the write recording it did not.
 var ErrNotRecorded = errors.New("the statement ran, but its progress was not recorded")

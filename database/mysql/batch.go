@@ -393,13 +393,19 @@ const gatherMinStatements = 40
 // UTC"). The markers of the migrations that finished within a tick come
 // together, so each one's duration is known to a tick.
 func (d *Driver) gather(ms []database.Recorded) (stop func()) {
-	d.mu.Lock()
-	nc := d.sessionNet
-	d.mu.Unlock()
 	n := 0
 	for _, m := range ms {
 		n += len(m.Statements) - m.Running.StatementsApplied
 	}
+	return d.gatherN(n)
+}
+
+// gatherN is gather for a message of n statements of migrations, each with
+// its history write.
+func (d *Driver) gatherN(n int) (stop func()) {
+	d.mu.Lock()
+	nc := d.sessionNet
+	d.mu.Unlock()
 	if nc == nil || n < gatherMinStatements {
 		return func() {}
 	}
@@ -504,6 +510,128 @@ func (d *Driver) execProgressTx(ctx context.Context, conn *sql.Conn, stmt migrat
 	// A session the cancel killed rolled back already; this fails then.
 	d.execSession(context.WithoutCancel(ctx), conn, rollbackSQL)
 	return execError(0, 0, stmt, err)
+}
+
+var _ database.ProgressBatcher = (*Driver)(nil)
+
+// ExecProgressEach sends steps in one multi-statement message, each as
+// ExecProgress sends one (see database.ProgressBatcher): a data change in a
+// transaction with the update that records it, any other statement followed
+// by a marker and its update. The server stops at the first statement that
+// fails; the row and the last marker that ran then tell how far it got.
+// Statements go while the message stays within maxEachMessage, at least
+// one; it stops before a statement that ExecProgress sends alone (a body,
+// see mayHoldBody) or one that may turn autocommit off, and once the run
+// may have turned it off, every statement goes alone, where ExecProgress
+// adds the COMMITs that its records then need.
+func (d *Driver) ExecProgressEach(ctx context.Context, steps []database.Progress) (int, error) {
+	if !d.multi || d.autocommit {
+		return 0, errors.ErrUnsupported
+	}
+	take, size := 0, 0
+	for _, s := range steps {
+		sql := s.Statement.SQL
+		if mayHoldBody(sql) || mentionsAutocommit(sql) || (take > 0 && size+len(sql) > maxEachMessage) {
+			break
+		}
+		size += len(sql)
+		take++
+	}
+	switch take {
+	case 0:
+		return 0, errors.ErrUnsupported
+	case 1:
+		if err := d.ExecProgress(ctx, steps[0].Statement, steps[0].Row); err != nil {
+			return 0, err
+		}
+		return 1, nil
+	}
+	steps = steps[:take]
+	conn, err := d.session(ctx)
+	if err != nil {
+		return 0, err
+	}
+	table := d.table()
+	w := d.wrapper()
+	// marks[i] is the marker set after steps[i] when it is not in a
+	// transaction with its update; 0 when it is.
+	marks := make([]int64, take)
+	var b strings.Builder
+	b.Grow(size + take*200)
+	for i, s := range steps {
+		inTx := w.wrap(s.Statement.SQL)
+		if inTx {
+			b.WriteString("START TRANSACTION;\n")
+		}
+		// A newline before the terminator: a statement may end in a comment.
+		b.WriteString(s.Statement.SQL)
+		b.WriteString("\n;\n")
+		if !inTx {
+			d.marks++
+			marks[i] = d.marks
+			b.WriteString("SET @runway_ran = " + strconv.FormatInt(d.marks, 10) + ";\n")
+		}
+		writeProgressUpdate(&b, table, s.Row)
+		b.WriteString(";\n")
+		if inTx {
+			b.WriteString("COMMIT;\n")
+		}
+	}
+	stop := d.gatherN(2 * take)
+	err = d.querySession(ctx, conn, b.String(), func([]string) {})
+	stop()
+	if err == nil {
+		return take, nil
+	}
+	return d.howFarEach(ctx, conn, w, table, steps, marks, err)
+}
+
+// writeProgressUpdate writes the UPDATE that records row's progress (see
+// ExecProgress), without its terminator.
+func writeProgressUpdate(b *strings.Builder, table string, row database.Revision) {
+	b.WriteString("UPDATE " + table + " SET statements_applied = " + strconv.Itoa(row.StatementsApplied) +
+		", statement_checksums = " + litOrNull(strings.Join(row.StatementChecksums, ",")) +
+		" WHERE version = " + lit(row.Version.String()))
+}
+
+// howFarEach tells, after err stopped ExecProgressEach's message of steps,
+// how many of them took effect with their rows, as howFar does for
+// ExecRecorded: the row, read inside a transaction the message left open,
+// counts every statement that ran, and the marker of the last statement
+// outside a transaction that ran tells one that ran from one that failed
+// when its update did not follow. That transaction is then rolled back
+// (w.rollback); when it was the script's own, the engine reads the row
+// again and reports what the rollback undid. When the session no longer
+// answers, nothing is known: the error is steps[0]'s, as ExecProgress's
+// would be.
+func (d *Driver) howFarEach(ctx context.Context, conn *sql.Conn, w *stmtWrapper, table string, steps []database.Progress, marks []int64, err error) (int, error) {
+	// The row before steps[0] counted one statement fewer than steps[0]'s.
+	base := steps[0].Row.StatementsApplied - 1
+	var applied, ran sql.NullInt64
+	read := func() error {
+		return conn.QueryRowContext(context.WithoutCancel(ctx), "SELECT statements_applied, @runway_ran FROM "+table+" WHERE version = ?",
+			steps[0].Row.Version.String()).Scan(&applied, &ran)
+	}
+	rerr := read()
+	if w.rollback(ctx, conn) && rerr == nil && int(applied.Int64)-base >= len(steps) {
+		// Every record ran inside the transaction just rolled back (the
+		// last COMMIT failed): what stands is what committed.
+		rerr = read()
+	}
+	if rerr != nil {
+		return 0, execError(0, 0, steps[0].Statement, err)
+	}
+	n := int(applied.Int64) - base
+	switch {
+	case n < 0:
+		return 0, execError(0, 0, steps[0].Statement, err)
+	case n >= len(steps):
+		// Every statement and its record took effect; the error came after.
+		return len(steps), nil
+	case marks[n] != 0 && ran.Valid && ran.Int64 == marks[n]:
+		return n, fmt.Errorf("%w: mysql: recording version %s in %s: %w", database.ErrNotRecorded, steps[n].Row.Version, table, err)
+	}
+	return n, execError(0, 0, steps[n].Statement, err)
 }
 
 // observe notes a statement of a migration that the session runs: once one

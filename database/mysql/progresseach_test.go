@@ -1,0 +1,190 @@
+package mysql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/runwaydb/runway/database"
+	"github.com/runwaydb/runway/migration"
+)
+
+// ExecProgressEach sends many statements with their records in one
+// message, and leaves the rows as ExecProgress, one statement at a time,
+// would: after a failure the committed row counts exactly the statements
+// that took effect, the failing data change is rolled back with its
+// transaction, a DDL statement whose record failed is reported as run
+// (ErrNotRecorded), and no transaction is left open for the failure's own
+// record.
+func TestExecProgressEach(t *testing.T) {
+	ctx := context.Background()
+	d, other := twoSessions(t)
+	rev := database.Revision{Version: migration.MustParseVersion("1"), Name: "each", Checksum: "c",
+		State: database.StateRunning, AppliedBy: "test"}
+	if err := d.WriteRevision(ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+	// applied counts the statements recorded so far; steps gives the next
+	// statements their rows, as the engine does.
+	applied := 0
+	var sums database.Sums
+	steps := func(sqls ...string) []database.Progress {
+		out := make([]database.Progress, len(sqls))
+		s := sums
+		for i, q := range sqls {
+			st := migration.Statement{SQL: q, Line: 100 + applied + i}
+			s.Add(st.Checksum())
+			row := rev
+			row.StatementsApplied = applied + i + 1
+			row.StatementChecksums = s.Column()
+			out[i] = database.Progress{Statement: st, Row: row}
+		}
+		return out
+	}
+	// took moves applied past the first n steps.
+	took := func(ss []database.Progress, n int) {
+		for _, s := range ss[:n] {
+			sums.Add(s.Statement.Checksum())
+		}
+		applied += n
+	}
+	committed := func() database.Revision {
+		t.Helper()
+		revs, err := other.History(ctx)
+		if err != nil || len(revs) != 1 {
+			t.Fatalf("history from another session: %+v, %v", revs, err)
+		}
+		return revs[0]
+	}
+	check := func(what string, want int) {
+		t.Helper()
+		r := committed()
+		if r.StatementsApplied != want {
+			t.Fatalf("%s: the row counts %d statements; want %d", what, r.StatementsApplied, want)
+		}
+		if got, wantSums := strings.Join(r.StatementChecksums, ","), strings.Join(sums.Column(), ","); got != wantSums {
+			t.Fatalf("%s: the row's checksums %q; want %q", what, got, wantSums)
+		}
+		// A record written now commits: no transaction was left open.
+		r.Error = what
+		if err := d.WriteRevision(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if c := committed(); c.Error != what {
+			t.Fatalf("%s: a record written after it did not commit (a transaction was left open)", what)
+		}
+	}
+
+	// DDL and data changes, all sent at once.
+	var sqls []string
+	sqls = append(sqls, "CREATE TABLE pe (id int primary key, note text) -- ends in a comment")
+	for i := 1; i <= 100; i++ {
+		sqls = append(sqls, fmt.Sprintf("INSERT INTO pe VALUES (%d, 'semi;colon')", i))
+	}
+	sqls = append(sqls, "CREATE INDEX pe_note ON pe (note(10))", "INSERT INTO pe VALUES (101, 'x')")
+	ss := steps(sqls...)
+	n, err := d.ExecProgressEach(ctx, ss)
+	if err != nil || n != len(ss) {
+		t.Fatalf("ExecProgressEach: %d, %v; want %d, nil", n, err, len(ss))
+	}
+	took(ss, n)
+	check("all sent", applied)
+
+	// A data change fails in the middle: the ones before stand, it does
+	// not, and the rest are not run.
+	ss = steps("INSERT INTO pe VALUES (102, 'a')", "INSERT INTO pe VALUES (103, 'b')", "INSERT INTO pe VALUES (1, 'dup')", "INSERT INTO pe VALUES (104, 'c')")
+	n, err = d.ExecProgressEach(ctx, ss)
+	var ee *database.ExecError
+	if n != 2 || !errors.As(err, &ee) || ee.Code != "1062" || ee.Line != ss[2].Statement.Line || errors.Is(err, database.ErrNotRecorded) {
+		t.Fatalf("a duplicate key third: %d, %v; want 2 and the ExecError 1062 on line %d", n, err, ss[2].Statement.Line)
+	}
+	took(ss, n)
+	check("duplicate key", applied)
+	if got := ids(t, other, "pe"); !strings.HasSuffix(got, ",101,102,103") {
+		t.Fatalf("rows end %s; want …101,102,103: the failing change and those after it did not stay", got[max(0, len(got)-20):])
+	}
+
+	// A failing DDL statement: the same.
+	ss = steps("INSERT INTO pe VALUES (104, 'c')", "ALTER TABLE missing ADD c int", "INSERT INTO pe VALUES (105, 'd')")
+	n, err = d.ExecProgressEach(ctx, ss)
+	if n != 1 || !errors.As(err, &ee) || ee.Code != "1146" || errors.Is(err, database.ErrNotRecorded) {
+		t.Fatalf("a missing table second: %d, %v; want 1 and the ExecError 1146", n, err)
+	}
+	took(ss, n)
+	check("failing DDL", applied)
+
+	// The history refuses a record. After a data change, the change goes
+	// with it; after DDL, which commits by itself, the DDL stays and the
+	// error says it ran.
+	refuse := func(at int) {
+		t.Helper()
+		if err := d.Exec(ctx, migration.Statement{SQL: "DROP TRIGGER IF EXISTS pe_refuse"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Exec(ctx, migration.Statement{SQL: fmt.Sprintf("CREATE TRIGGER pe_refuse BEFORE UPDATE ON %s FOR EACH ROW BEGIN IF NEW.statements_applied = %d THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'; END IF; END", d.HistoryTable(), at)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refuse(applied + 2)
+	ss = steps("INSERT INTO pe VALUES (105, 'd')", "INSERT INTO pe VALUES (106, 'e')", "INSERT INTO pe VALUES (107, 'f')")
+	n, err = d.ExecProgressEach(ctx, ss)
+	if n != 1 || err == nil || errors.Is(err, database.ErrNotRecorded) || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("the second record refused: %d, %v; want 1 and the trigger's error, not ErrNotRecorded", n, err)
+	}
+	took(ss, n)
+	check("record refused after a data change", applied)
+	if got := ids(t, other, "pe"); !strings.HasSuffix(got, ",104,105") {
+		t.Fatalf("rows end %s; want …104,105: the change whose record failed is rolled back", got[max(0, len(got)-20):])
+	}
+	refuse(applied + 2)
+	ss = steps("INSERT INTO pe VALUES (106, 'e')", "CREATE TABLE pe_ddl (id int)", "INSERT INTO pe VALUES (107, 'f')")
+	n, err = d.ExecProgressEach(ctx, ss)
+	if n != 1 || !errors.Is(err, database.ErrNotRecorded) {
+		t.Fatalf("DDL whose record is refused: %d, %v; want 1 and ErrNotRecorded", n, err)
+	}
+	took(ss, n)
+	check("record refused after DDL", applied)
+	if err := other.Exec(ctx, migration.Statement{SQL: "SELECT * FROM pe_ddl"}); err != nil {
+		t.Fatalf("the DDL did not stay: %v", err)
+	}
+	if err := d.Exec(ctx, migration.Statement{SQL: "DROP TRIGGER pe_refuse"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// It stops before a statement that goes alone (a body, or one that
+	// may turn autocommit off), and one that goes alone is not taken.
+	for _, alone := range []string{"CREATE PROCEDURE pe_p() BEGIN SELECT 1; END", "SET autocommit = 1"} {
+		ss = steps("INSERT INTO pe VALUES (1000, 'g')", alone)
+		n, err = d.ExecProgressEach(ctx, ss)
+		if n != 1 || err != nil {
+			t.Fatalf("before %q: %d, %v; want 1, nil", alone, n, err)
+		}
+		took(ss, n)
+		n, err = d.ExecProgressEach(ctx, ss[1:])
+		if n != 0 || !errors.Is(err, errors.ErrUnsupported) {
+			t.Fatalf("%q first: %d, %v; want 0, ErrUnsupported", alone, n, err)
+		}
+		if err := d.Exec(ctx, migration.Statement{SQL: "DELETE FROM pe WHERE id = 1000"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("stopped before what goes alone", applied)
+
+	// A message stays within maxEachMessage, and takes at least one.
+	big := "INSERT INTO pe VALUES (%d, '" + strings.Repeat("x", maxEachMessage/3-100) + "')"
+	ss = steps(fmt.Sprintf(big, 2001), fmt.Sprintf(big, 2002), fmt.Sprintf(big, 2003), fmt.Sprintf(big, 2004))
+	n, err = d.ExecProgressEach(ctx, ss)
+	if n != 3 || err != nil {
+		t.Fatalf("four statements of a third of a message each: %d, %v; want 3, nil", n, err)
+	}
+	took(ss, n)
+	huge := steps("INSERT INTO pe VALUES (3001, 'y') /* "+strings.Repeat("y", maxEachMessage)+" */", "INSERT INTO pe VALUES (3002, 'z')")
+	n, err = d.ExecProgressEach(ctx, huge)
+	if n != 1 || err != nil {
+		t.Fatalf("a statement bigger than a message first: %d, %v; want 1, nil", n, err)
+	}
+	took(huge, n)
+	check("sized messages", applied)
+}

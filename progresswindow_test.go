@@ -1,0 +1,89 @@
+package runway_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/runwaydb/runway"
+	"github.com/runwaydb/runway/database"
+)
+
+// A script of more statements than one message carries (MySQL sends them
+// many at a time with their records, database.ProgressBatcher), applied
+// statement by statement: a failure deep in it stops at that statement,
+// the row counts exactly those before it, and the fixed file's rerun
+// resumes there, running none of them twice (each would fail on its
+// primary key) and leaving the row as a run from empty does.
+func TestLongScriptResumesAtTheFailingStatement(t *testing.T) {
+	const n, bad = 450, 330 // statements; the one that fails (1-based)
+	eachDB(t, func(t *testing.T, tg target) {
+		ctx := context.Background()
+		mark, _ := asWritten(tg)
+		script := func(dup bool) string {
+			var b strings.Builder
+			b.WriteString(mark + "CREATE TABLE lw (id integer primary key);\n")
+			for i := 2; i <= n; i++ {
+				id := i
+				if dup && i == bad {
+					id = 2
+				}
+				fmt.Fprintf(&b, "INSERT INTO lw VALUES (%d);\n", id)
+			}
+			return b.String()
+		}
+		count := func(drv database.Driver) string {
+			t.Helper()
+			rows, err := drv.(database.Querier).QueryStrings(ctx, "SELECT COUNT(*) FROM lw")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return *rows[0][0]
+		}
+		for _, size := range []string{"small", "large"} {
+			if size == "large" {
+				lowerLargeFile(t) // read as it runs
+			}
+			fresh := newTarget(t, tg.name)
+			drv := fresh.open(t)
+			src := files("0001_pre.up.sql", "CREATE TABLE lw_pre (id integer);\n", "0002_long.up.sql", script(true))
+			_, err := up(t, drv, src)
+			var me *runway.MigrationError
+			if !errors.As(err, &me) || me.Statement != bad || me.Applied != bad-1 {
+				t.Fatalf("%s: %v (%+v); want statement %d failed, %d applied", size, err, me, bad, bad-1)
+			}
+			line := bad + strings.Count(mark, "\n") // the statement's line
+			if !strings.Contains(err.Error(), fmt.Sprintf("0002_long.up.sql:%d:", line)) {
+				t.Errorf("%s: the error does not name the failing line: %v", size, err)
+			}
+			other := fresh.open(t)
+			if h := history(t, other)["2"]; h.State != database.StateFailed || h.StatementsApplied != bad-1 {
+				t.Fatalf("%s: history row %+v; want failed with %d statements applied", size, h, bad-1)
+			}
+			if got := count(other); got != strconv.Itoa(bad-2) {
+				t.Fatalf("%s: %s rows after the failure; want %d", size, got, bad-2)
+			}
+
+			src["0002_long.up.sql"] = &fstest.MapFile{Data: []byte(script(false))}
+			drv.Close(ctx)
+			mustUp(t, other, src)
+			if got := count(other); got != strconv.Itoa(n-1) {
+				t.Fatalf("%s: %s rows after the rerun; want %d", size, got, n-1)
+			}
+			resumed := history(t, other)["2"]
+
+			// The same file applied from empty records the same row.
+			clean := newTarget(t, tg.name).open(t)
+			mustUp(t, clean, src)
+			want := history(t, clean)["2"]
+			if resumed.State != database.StateApplied || resumed.StatementsApplied != n || resumed.StatementsTotal != n ||
+				strings.Join(resumed.StatementChecksums, ",") != strings.Join(want.StatementChecksums, ",") {
+				t.Fatalf("%s: the resumed row %+v; want it applied as from empty: %+v", size, resumed, want)
+			}
+		}
+	})
+}
