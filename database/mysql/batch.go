@@ -528,19 +528,26 @@ func (d *Driver) ExecProgressEach(ctx context.Context, steps []database.Progress
 	if !d.multi || d.autocommit {
 		return 0, errors.ErrUnsupported
 	}
-	take, size := 0, 0
-	for _, s := range steps {
-		sql := s.Statement.SQL
-		if mayHoldBody(sql) || mentionsAutocommit(sql) || (take > 0 && size+len(sql) > maxEachMessage) {
-			break
-		}
-		size += len(sql)
+	if len(steps) == 0 {
+		return 0, errors.ErrUnsupported
+	}
+	// The sizes first: a statement that goes alone anyway (a large one, as
+	// in a dump) is not scanned here before ExecProgress scans it.
+	take, size := 1, len(steps[0].Statement.SQL)
+	for take < len(steps) && size+len(steps[take].Statement.SQL) <= maxEachMessage {
+		size += len(steps[take].Statement.SQL)
 		take++
 	}
-	switch take {
-	case 0:
-		return 0, errors.ErrUnsupported
-	case 1:
+	for i, s := range steps[:take] {
+		if mayHoldBody(s.Statement.SQL) || mentionsAutocommit(s.Statement.SQL) {
+			if i == 0 {
+				return 0, errors.ErrUnsupported
+			}
+			take = i
+			break
+		}
+	}
+	if take == 1 {
 		if err := d.ExecProgress(ctx, steps[0].Statement, steps[0].Row); err != nil {
 			return 0, err
 		}
