@@ -21,11 +21,7 @@ import (
 func TestExecProgressDataChangeIsAtomic(t *testing.T) {
 	ctx := context.Background()
 	d, other := twoSessions(t)
-	rev := database.Revision{Version: migration.MustParseVersion("1"), Name: "data", Checksum: "c",
-		State: database.StateRunning, AppliedBy: "test"}
-	if err := d.WriteRevision(ctx, rev); err != nil {
-		t.Fatal(err)
-	}
+	rev := startRow(t, d, "data")
 	exec := func(sql string) {
 		t.Helper()
 		if err := d.Exec(ctx, migration.Statement{SQL: sql, Line: 1}); err != nil {
@@ -44,14 +40,7 @@ func TestExecProgressDataChangeIsAtomic(t *testing.T) {
 		return migration.Statement{SQL: "INSERT INTO pr VALUES (" + id + ")", Line: 7}
 	}
 	rows := func() string { t.Helper(); return ids(t, other, "pr") }
-	committed := func() database.Revision {
-		t.Helper()
-		revs, err := other.History(ctx)
-		if err != nil || len(revs) != 1 {
-			t.Fatalf("history from another session: %+v, %v", revs, err)
-		}
-		return revs[0]
-	}
+	committed := func() database.Revision { t.Helper(); return committedRow(t, other) }
 
 	for i, id := range []string{"1", "2"} {
 		if err := d.ExecProgress(ctx, insert(id), progress(i+1)); err != nil {
@@ -256,6 +245,27 @@ func ids(t *testing.T, d *Driver, table string) string {
 		out = append(out, id)
 	}
 	return strings.Join(out, ",")
+}
+
+// startRow writes version 1's history row, running, on d and returns it.
+func startRow(t *testing.T, d *Driver, name string) database.Revision {
+	t.Helper()
+	rev := database.Revision{Version: migration.MustParseVersion("1"), Name: name, Checksum: "c",
+		State: database.StateRunning, AppliedBy: "test"}
+	if err := d.WriteRevision(context.Background(), rev); err != nil {
+		t.Fatal(err)
+	}
+	return rev
+}
+
+// committedRow returns the one history row, as another session sees it.
+func committedRow(t *testing.T, other *Driver) database.Revision {
+	t.Helper()
+	revs, err := other.History(context.Background())
+	if err != nil || len(revs) != 1 {
+		t.Fatalf("history from another session: %+v, %v", revs, err)
+	}
+	return revs[0]
 }
 
 // twoSessions opens a driver with its history table on a fresh database,

@@ -21,11 +21,7 @@ import (
 func TestExecProgressEach(t *testing.T) {
 	ctx := context.Background()
 	d, other := twoSessions(t)
-	rev := database.Revision{Version: migration.MustParseVersion("1"), Name: "each", Checksum: "c",
-		State: database.StateRunning, AppliedBy: "test"}
-	if err := d.WriteRevision(ctx, rev); err != nil {
-		t.Fatal(err)
-	}
+	rev := startRow(t, d, "each")
 	// applied counts the statements recorded so far; steps gives the next
 	// statements their rows, as the engine does.
 	applied := 0
@@ -50,14 +46,7 @@ func TestExecProgressEach(t *testing.T) {
 		}
 		applied += n
 	}
-	committed := func() database.Revision {
-		t.Helper()
-		revs, err := other.History(ctx)
-		if err != nil || len(revs) != 1 {
-			t.Fatalf("history from another session: %+v, %v", revs, err)
-		}
-		return revs[0]
-	}
+	committed := func() database.Revision { t.Helper(); return committedRow(t, other) }
 	check := func(what string, want int) {
 		t.Helper()
 		r := committed()
