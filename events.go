@@ -55,6 +55,11 @@ type Event struct {
 	Resumed    int // statements skipped because an earlier run applied them
 	Statement  int // 1-based, for EventStatementStart
 	Line       int // for EventStatementStart
+	// Through and ThroughLine, for EventStatementStart, are the last
+	// statement, and its line, of those sent together with Statement in one
+	// message (MySQL, a migration of more than 200 statements); 0 when it
+	// goes alone.
+	Through, ThroughLine int
 
 	Duration time.Duration
 	Holder   string        // for EventLockWaiting: who holds the lock, "" if unknown
@@ -80,6 +85,9 @@ func (e Event) String() string {
 		}
 		return fmt.Sprintf("applying %s_%s", e.Version, e.Name)
 	case EventStatementStart:
+		if e.Through > e.Statement {
+			return fmt.Sprintf("%s: statements %d–%d of %d (lines %d–%d)", e.File, e.Statement, e.Through, e.Statements, e.Line, e.ThroughLine)
+		}
 		return fmt.Sprintf("%s: statement %d of %d (line %d)", e.File, e.Statement, e.Statements, e.Line)
 	case EventMigrationDone:
 		if e.Down {

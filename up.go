@@ -859,9 +859,15 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 				// Stopped between statements: this one is not sent.
 				return r.recordFailure(ctx, p.withCurrent(st, i), rev, start, i, fmt.Errorf("%w: %w", database.ErrNotSent, err))
 			}
-			r.emit(Event{Kind: EventStatementStart, Version: m.Version.String(), Name: m.Name, File: m.Up.File,
-				Statement: i + 1, Statements: total, Line: st.Line})
-			n, recorded, err := r.execProgress(ctx, pb, batches, pe, withProgress, window)
+			sending := func(n int) {
+				e := Event{Kind: EventStatementStart, Version: m.Version.String(), Name: m.Name, File: m.Up.File,
+					Statement: i + 1, Statements: total, Line: st.Line}
+				if n > 1 {
+					e.Through, e.ThroughLine = i+n, window[n-1].Statement.Line
+				}
+				r.emit(e)
+			}
+			n, recorded, err := r.execProgress(ctx, pb, batches, pe, withProgress, window, sending)
 			if n > 0 {
 				rev = window[n-1].Row
 				i += n
@@ -937,18 +943,20 @@ const (
 
 // execProgress runs the first statements of window, each with the write of
 // its row where the driver can: as many as the driver sends at once when
-// batches, else the first alone. A statement and its record in one message
+// batches, else the first alone. It calls sending with their number before
+// they are sent. A statement and its record in one message
 // means that a run killed while the server finishes the statement leaves it
 // recorded, and the next run does not run it again. It returns how many
 // took effect and whether their rows were written with them; with an
 // error, the statement at that count is the one that failed.
-func (r *Runner) execProgress(ctx context.Context, pb database.ProgressBatcher, batches bool, pe database.ProgressExecer, withProgress bool, window []database.Progress) (n int, recorded bool, err error) {
+func (r *Runner) execProgress(ctx context.Context, pb database.ProgressBatcher, batches bool, pe database.ProgressExecer, withProgress bool, window []database.Progress, sending func(n int)) (n int, recorded bool, err error) {
 	if batches {
-		n, err := pb.ExecProgressEach(ctx, window)
+		n, err := pb.ExecProgressEach(ctx, window, sending)
 		if !errors.Is(err, errors.ErrUnsupported) {
 			return n, true, err
 		}
 	}
+	sending(1)
 	st := window[0].Statement
 	if withProgress {
 		err = pe.ExecProgress(ctx, st, window[0].Row)

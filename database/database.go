@@ -305,8 +305,10 @@ type ProgressBatcher interface {
 	// an error, that is ExecProgress's error for steps[n] (wrapping
 	// ErrNotRecorded when that statement took effect and its row was not
 	// written). A nil error with n < len(steps) means the rest were not
-	// sent.
-	ExecProgressEach(ctx context.Context, steps []Progress) (n int, err error)
+	// sent. Before it sends, it calls sending with the number of steps the
+	// message holds (not when it returns errors.ErrUnsupported), so that
+	// progress shows what is running.
+	ExecProgressEach(ctx context.Context, steps []Progress, sending func(n int)) (n int, err error)
 }
 
 // ErrNotRecorded marks an error of ProgressExecer.ExecProgress after which

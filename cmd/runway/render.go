@@ -244,6 +244,11 @@ func (p *progress) event(e runway.Event) {
 			fmt.Fprintf(w, "%s …\n", label)
 		}
 	case runway.EventStatementStart:
+		if e.Through > e.Statement {
+			// Sent together: which of them runs, the server does not say.
+			p.current = fmt.Sprintf("%s_%s: statements %d–%d of %d (%s:%d–%d)", e.Version, e.Name, e.Statement, e.Through, e.Statements, e.File, e.Line, e.ThroughLine)
+			break
+		}
 		p.current = fmt.Sprintf("%s_%s: statement %d of %d (%s:%d)", e.Version, e.Name, e.Statement, e.Statements, e.File, e.Line)
 	case runway.EventMigrationDone:
 		p.stopTicker()

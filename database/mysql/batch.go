@@ -524,7 +524,7 @@ var _ database.ProgressBatcher = (*Driver)(nil)
 // see mayHoldBody) or one that may turn autocommit off, and once the run
 // may have turned it off, every statement goes alone, where ExecProgress
 // adds the COMMITs that its records then need.
-func (d *Driver) ExecProgressEach(ctx context.Context, steps []database.Progress) (int, error) {
+func (d *Driver) ExecProgressEach(ctx context.Context, steps []database.Progress, sending func(n int)) (int, error) {
 	if !d.multi || d.autocommit {
 		return 0, errors.ErrUnsupported
 	}
@@ -538,16 +538,19 @@ func (d *Driver) ExecProgressEach(ctx context.Context, steps []database.Progress
 		size += len(steps[take].Statement.SQL)
 		take++
 	}
-	for i, s := range steps[:take] {
-		if mayHoldBody(s.Statement.SQL) || mentionsAutocommit(s.Statement.SQL) {
+	for i := 0; take > 1 && i < take; i++ {
+		if sql := steps[i].Statement.SQL; mayHoldBody(sql) || mentionsAutocommit(sql) {
 			if i == 0 {
 				return 0, errors.ErrUnsupported
 			}
 			take = i
-			break
 		}
 	}
 	if take == 1 {
+		if mayHoldBody(steps[0].Statement.SQL) {
+			return 0, errors.ErrUnsupported // as ExecProgress would, having done nothing
+		}
+		sending(1)
 		if err := d.ExecProgress(ctx, steps[0].Statement, steps[0].Row); err != nil {
 			return 0, err
 		}
@@ -584,6 +587,7 @@ func (d *Driver) ExecProgressEach(ctx context.Context, steps []database.Progress
 			b.WriteString("COMMIT;\n")
 		}
 	}
+	sending(take)
 	stop := d.gatherN(2 * take)
 	err = d.querySession(ctx, conn, b.String(), func([]string) {})
 	stop()

@@ -47,6 +47,26 @@ func TestExecProgressEach(t *testing.T) {
 		applied += n
 	}
 	committed := func() database.Revision { t.Helper(); return committedRow(t, other) }
+	// each calls ExecProgressEach and checks what it says it sends: the
+	// statements it reports run, and more after a failure; nothing when it
+	// sends nothing.
+	each := func(ss []database.Progress) (int, error) {
+		t.Helper()
+		sent := -1
+		n, err := d.ExecProgressEach(ctx, ss, func(k int) {
+			if sent >= 0 {
+				t.Fatalf("sending called twice: %d and %d", sent, k)
+			}
+			sent = k
+		})
+		switch {
+		case errors.Is(err, errors.ErrUnsupported) && sent != -1:
+			t.Fatalf("sending(%d) for a message not sent", sent)
+		case !errors.Is(err, errors.ErrUnsupported) && (sent < n || sent > len(ss) || err == nil && sent != n):
+			t.Fatalf("sending(%d), then %d statements ran (err %v)", sent, n, err)
+		}
+		return n, err
+	}
 	check := func(what string, want int) {
 		t.Helper()
 		r := committed()
@@ -74,7 +94,7 @@ func TestExecProgressEach(t *testing.T) {
 	}
 	sqls = append(sqls, "CREATE INDEX pe_note ON pe (note(10))", "INSERT INTO pe VALUES (101, 'x')")
 	ss := steps(sqls...)
-	n, err := d.ExecProgressEach(ctx, ss)
+	n, err := each(ss)
 	if err != nil || n != len(ss) {
 		t.Fatalf("ExecProgressEach: %d, %v; want %d, nil", n, err, len(ss))
 	}
@@ -84,7 +104,7 @@ func TestExecProgressEach(t *testing.T) {
 	// A data change fails in the middle: the ones before stand, it does
 	// not, and the rest are not run.
 	ss = steps("INSERT INTO pe VALUES (102, 'a')", "INSERT INTO pe VALUES (103, 'b')", "INSERT INTO pe VALUES (1, 'dup')", "INSERT INTO pe VALUES (104, 'c')")
-	n, err = d.ExecProgressEach(ctx, ss)
+	n, err = each(ss)
 	var ee *database.ExecError
 	if n != 2 || !errors.As(err, &ee) || ee.Code != "1062" || ee.Line != ss[2].Statement.Line || errors.Is(err, database.ErrNotRecorded) {
 		t.Fatalf("a duplicate key third: %d, %v; want 2 and the ExecError 1062 on line %d", n, err, ss[2].Statement.Line)
@@ -97,7 +117,7 @@ func TestExecProgressEach(t *testing.T) {
 
 	// A failing DDL statement: the same.
 	ss = steps("INSERT INTO pe VALUES (104, 'c')", "ALTER TABLE missing ADD c int", "INSERT INTO pe VALUES (105, 'd')")
-	n, err = d.ExecProgressEach(ctx, ss)
+	n, err = each(ss)
 	if n != 1 || !errors.As(err, &ee) || ee.Code != "1146" || errors.Is(err, database.ErrNotRecorded) {
 		t.Fatalf("a missing table second: %d, %v; want 1 and the ExecError 1146", n, err)
 	}
@@ -118,7 +138,7 @@ func TestExecProgressEach(t *testing.T) {
 	}
 	refuse(applied + 2)
 	ss = steps("INSERT INTO pe VALUES (105, 'd')", "INSERT INTO pe VALUES (106, 'e')", "INSERT INTO pe VALUES (107, 'f')")
-	n, err = d.ExecProgressEach(ctx, ss)
+	n, err = each(ss)
 	if n != 1 || err == nil || errors.Is(err, database.ErrNotRecorded) || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("the second record refused: %d, %v; want 1 and the trigger's error, not ErrNotRecorded", n, err)
 	}
@@ -129,7 +149,7 @@ func TestExecProgressEach(t *testing.T) {
 	}
 	refuse(applied + 2)
 	ss = steps("INSERT INTO pe VALUES (106, 'e')", "CREATE TABLE pe_ddl (id int)", "INSERT INTO pe VALUES (107, 'f')")
-	n, err = d.ExecProgressEach(ctx, ss)
+	n, err = each(ss)
 	if n != 1 || !errors.Is(err, database.ErrNotRecorded) {
 		t.Fatalf("DDL whose record is refused: %d, %v; want 1 and ErrNotRecorded", n, err)
 	}
@@ -142,38 +162,53 @@ func TestExecProgressEach(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// It stops before a statement that goes alone (a body, or one that
-	// may turn autocommit off), and one that goes alone is not taken.
+	// It stops before a statement that goes alone: a body, or one that
+	// may turn autocommit off.
 	for _, alone := range []string{"CREATE PROCEDURE pe_p() BEGIN SELECT 1; END", "SET autocommit = 1"} {
-		ss = steps("INSERT INTO pe VALUES (1000, 'g')", alone)
-		n, err = d.ExecProgressEach(ctx, ss)
+		ss = steps("INSERT INTO pe VALUES (1000, 'g')", alone, "INSERT INTO pe VALUES (1001, 'h')")
+		n, err = each(ss)
 		if n != 1 || err != nil {
 			t.Fatalf("before %q: %d, %v; want 1, nil", alone, n, err)
 		}
 		took(ss, n)
-		n, err = d.ExecProgressEach(ctx, ss[1:])
-		if n != 0 || !errors.Is(err, errors.ErrUnsupported) {
-			t.Fatalf("%q first: %d, %v; want 0, ErrUnsupported", alone, n, err)
-		}
 		if err := d.Exec(ctx, migration.Statement{SQL: "DELETE FROM pe WHERE id = 1000"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	check("stopped before what goes alone", applied)
+	// A body first is not taken; a body followed by others neither.
+	for _, ss := range [][]database.Progress{steps("CREATE PROCEDURE pe_p() BEGIN SELECT 1; END"),
+		steps("CREATE PROCEDURE pe_p() BEGIN SELECT 1; END", "INSERT INTO pe VALUES (1000, 'g')")} {
+		if n, err := each(ss); n != 0 || !errors.Is(err, errors.ErrUnsupported) {
+			t.Fatalf("a body first, of %d: %d, %v; want 0, ErrUnsupported", len(ss), n, err)
+		}
+	}
 
 	// A message stays within maxEachMessage, and takes at least one.
 	big := "INSERT INTO pe VALUES (%d, '" + strings.Repeat("x", maxEachMessage/3-100) + "')"
 	ss = steps(fmt.Sprintf(big, 2001), fmt.Sprintf(big, 2002), fmt.Sprintf(big, 2003), fmt.Sprintf(big, 2004))
-	n, err = d.ExecProgressEach(ctx, ss)
+	n, err = each(ss)
 	if n != 3 || err != nil {
 		t.Fatalf("four statements of a third of a message each: %d, %v; want 3, nil", n, err)
 	}
 	took(ss, n)
 	huge := steps("INSERT INTO pe VALUES (3001, 'y') /* "+strings.Repeat("y", maxEachMessage)+" */", "INSERT INTO pe VALUES (3002, 'z')")
-	n, err = d.ExecProgressEach(ctx, huge)
+	n, err = each(huge)
 	if n != 1 || err != nil {
 		t.Fatalf("a statement bigger than a message first: %d, %v; want 1, nil", n, err)
 	}
 	took(huge, n)
 	check("sized messages", applied)
+
+	// Once a statement may have turned autocommit off, every one goes
+	// alone, where ExecProgress adds the COMMITs its records need.
+	ss = steps("SET autocommit = 1")
+	if n, err := each(ss); n != 1 || err != nil {
+		t.Fatalf("SET autocommit alone: %d, %v; want 1, nil (sent as ExecProgress sends it)", n, err)
+	}
+	took(ss, 1)
+	if n, err := each(steps("INSERT INTO pe VALUES (4001, 'a')", "INSERT INTO pe VALUES (4002, 'b')")); n != 0 || !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("after SET autocommit: %d, %v; want 0, ErrUnsupported", n, err)
+	}
+	check("autocommit", applied)
 }
