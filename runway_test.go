@@ -1149,11 +1149,31 @@ func (e *editBeforeStream) ApplyTxStream(ctx context.Context, stmts iter.Seq2[mi
 }
 
 // lowerLargeFile makes files over 4 KiB "large" (streamed) for the test, so
-// that a test script of a few thousand lines takes the streaming path.
+// that a test script of a few thousand lines takes the streaming path. The
+// limit is the package's and parallel subtests lower it too: it is restored
+// when the last of them ends, not by the first to end (which then left it
+// lowered for every later test when another had saved the lowered value).
 func lowerLargeFile(t *testing.T) {
-	old := migration.LargeFile
-	migration.LargeFile = 4 << 10
-	t.Cleanup(func() { migration.LargeFile = old })
+	largeFile.Lock()
+	if largeFile.lowered == 0 {
+		largeFile.saved = migration.LargeFile
+		migration.LargeFile = 4 << 10
+	}
+	largeFile.lowered++
+	largeFile.Unlock()
+	t.Cleanup(func() {
+		largeFile.Lock()
+		defer largeFile.Unlock()
+		if largeFile.lowered--; largeFile.lowered == 0 {
+			migration.LargeFile = largeFile.saved
+		}
+	})
+}
+
+// largeFile counts the tests that have lowered migration.LargeFile.
+var largeFile struct {
+	sync.Mutex
+	lowered, saved int
 }
 
 // bigScript is header followed by n rows, row formatted with (i, i).
