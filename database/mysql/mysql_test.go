@@ -472,8 +472,10 @@ func TestLockReleasedWithConnection(t *testing.T) {
 	if err := c.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The server ends the closed session, and frees its lock, after Close
+	// returns: a wait, not a single try (which failed now and then).
 	e := open(t, dbURL, database.Config{Table: "other"})
-	if ok, err := e.Lock(ctx, 0); !ok || err != nil {
+	if ok, err := e.Lock(ctx, 5*time.Second); !ok || err != nil {
 		t.Fatalf("Lock after the holder's Close: %v, %v", ok, err)
 	}
 }
