@@ -457,9 +457,9 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 		return err
 	}
 	table := d.table()
-	update := "UPDATE " + table + " SET statements_applied = " + strconv.Itoa(progress.StatementsApplied) +
-		", statement_checksums = " + litOrNull(strings.Join(progress.StatementChecksums, ",")) +
-		" WHERE version = " + lit(progress.Version.String())
+	var ub strings.Builder
+	writeProgressUpdate(&ub, table, progress)
+	update := ub.String()
 	if !d.userTx && changesData(stmt.SQL) {
 		return d.execProgressTx(ctx, conn, stmt, update)
 	}
@@ -525,10 +525,7 @@ var _ database.ProgressBatcher = (*Driver)(nil)
 // may have turned it off, every statement goes alone, where ExecProgress
 // adds the COMMITs that its records then need.
 func (d *Driver) ExecProgressEach(ctx context.Context, steps []database.Progress, sending func(n int)) (int, error) {
-	if !d.multi || d.autocommit {
-		return 0, errors.ErrUnsupported
-	}
-	if len(steps) == 0 {
+	if !d.multi || d.autocommit || len(steps) == 0 {
 		return 0, errors.ErrUnsupported
 	}
 	// The sizes first: a statement that goes alone anyway (a large one, as
