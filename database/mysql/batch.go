@@ -58,7 +58,7 @@ func (d *Driver) ExecRecorded(ctx context.Context, stmts []migration.Statement, 
 	var b strings.Builder
 	w := d.wrapper()
 	writeRecorded(&b, table, stmts, running, done, w.wrap)
-	if err := d.execSession(ctx, conn, b.String()); err != nil {
+	if err := d.querySession(ctx, conn, b.String(), func([]string) {}); err != nil {
 		return d.howFar(ctx, conn, w, table, stmts, running, err)
 	}
 	return len(stmts), nil
@@ -251,8 +251,13 @@ func (d *Driver) howFar(ctx context.Context, conn *sql.Conn, w *stmtWrapper, tab
 	}
 	switch {
 	case rerr != nil:
-		// The connection is gone: the caller cannot tell; report the
-		// failure at the first statement not known to have run.
+		// The connection is gone: the caller cannot tell whether the
+		// statement in flight took effect; report the failure at the first
+		// statement not recorded, which the committed row counts when
+		// another connection can read it.
+		if c, cerr := d.committedApplied(ctx, running.Version); cerr == nil && c > running.StatementsApplied && c < len(stmts) {
+			return c, execError(0, 0, stmts[c], err)
+		}
 		return running.StatementsApplied, fmt.Errorf("mysql: applying %s: %w", running.Version, err)
 	case state.String == string(database.StateApplied):
 		return len(stmts), nil // every statement and the final update ran; the error came after
@@ -627,6 +632,13 @@ func (d *Driver) howFarEach(ctx context.Context, conn *sql.Conn, w *stmtWrapper,
 		rerr = read()
 	}
 	if rerr != nil {
+		// The session is gone (a cancel killed it): its transaction went
+		// with it, and the committed row counts the statements recorded.
+		// Whether the next one took effect is not known; the error says so.
+		c, cerr := d.committedApplied(ctx, steps[0].Row.Version)
+		if n := c - base; cerr == nil && n > 0 && n < len(steps) {
+			return n, execError(0, 0, steps[n].Statement, err)
+		}
 		return 0, execError(0, 0, steps[0].Statement, err)
 	}
 	n := int(applied.Int64) - base
@@ -640,6 +652,17 @@ func (d *Driver) howFarEach(ctx context.Context, conn *sql.Conn, w *stmtWrapper,
 		return n, fmt.Errorf("%w: mysql: recording version %s in %s: %w", database.ErrNotRecorded, steps[n].Row.Version, table, err)
 	}
 	return n, execError(0, 0, steps[n].Statement, err)
+}
+
+// committedApplied reads, from another connection of the pool, how many
+// statements of version the committed history row counts: after the run's
+// session was killed under a message, what the message recorded.
+func (d *Driver) committedApplied(ctx context.Context, version migration.Version) (int, error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
+	defer cancel()
+	var n int
+	err := d.db.QueryRowContext(rctx, "SELECT statements_applied FROM "+d.table()+" WHERE version = ?", version.String()).Scan(&n)
+	return n, err
 }
 
 // observe notes a statement of a migration that the session runs: once one

@@ -407,7 +407,7 @@ func recordingDial(dial func(ctx context.Context, network, addr string) (net.Con
 // nothing unless the context ends; then it closes the connection under the
 // query, as go-sql-driver's watcher does, and the error says why.
 func (d *Driver) execSession(ctx context.Context, conn *sql.Conn, query string) error {
-	return d.watched(ctx, func(ctx context.Context) error {
+	return d.watched(ctx, 0, func(ctx context.Context) error {
 		_, err := conn.ExecContext(ctx, query)
 		return err
 	})
@@ -416,9 +416,10 @@ func (d *Driver) execSession(ctx context.Context, conn *sql.Conn, query string) 
 // querySession runs query, of several statements, on the session
 // connection conn, as execSession does, reading each statement's result as
 // it comes and calling result with its columns (none for a statement that
-// returns no rows).
+// returns no rows). query carries the history writes of its statements: a
+// cancel lets it end by itself for up to recordsGrace (see watched).
 func (d *Driver) querySession(ctx context.Context, conn *sql.Conn, query string, result func(cols []string)) error {
-	return d.watched(ctx, func(ctx context.Context) error {
+	return d.watched(ctx, recordsGrace, func(ctx context.Context) error {
 		rows, err := conn.QueryContext(ctx, query)
 		if err != nil {
 			return err
@@ -447,7 +448,17 @@ func (d *Driver) querySession(ctx context.Context, conn *sql.Conn, query string,
 // socket is closed, and watched returns only once that is done: the session
 // has left the server, or killTimeout has passed, or (for the session Open
 // dialed) killGrace has and the socket is closed.
-func (d *Driver) watched(ctx context.Context, query func(ctx context.Context) error) error {
+//
+// With a grace (a message that carries the history writes of its
+// statements, on the session Open dialed), the kill waits that long for the
+// message to end by itself, and is not sent when it does: the query's own
+// outcome is returned, and the caller, seeing ctx ended, sends nothing more.
+// A KILL that lands inside such a message most often finds a short
+// statement running, which finishes anyway; the session then stops before
+// the statement's record, which is lost with the session, and the rerun
+// would apply the statement again. A message that outlasts the grace holds
+// a long statement, which the KILL interrupts, as it interrupts any other.
+func (d *Driver) watched(ctx context.Context, grace time.Duration, query func(ctx context.Context) error) error {
 	d.mu.Lock()
 	nc := d.sessionNet
 	d.mu.Unlock()
@@ -458,8 +469,20 @@ func (d *Driver) watched(ctx context.Context, query func(ctx context.Context) er
 		return err
 	}
 	killed := make(chan struct{})
+	ended := make(chan struct{}) // the query returned
+	kill := false                // the AfterFunc killed the session; read after <-killed
 	stop := context.AfterFunc(ctx, func() {
 		defer close(killed)
+		if grace > 0 && nc != nil {
+			t := time.NewTimer(grace)
+			select {
+			case <-ended:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		kill = true
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
@@ -487,6 +510,7 @@ func (d *Driver) watched(ctx context.Context, query func(ctx context.Context) er
 		qctx = context.WithoutCancel(ctx)
 	}
 	err := query(qctx)
+	close(ended)
 	if stop() {
 		if nc == nil && err != nil && ctx.Err() != nil {
 			// go-sql-driver's own watcher closed the socket and the query
@@ -497,17 +521,21 @@ func (d *Driver) watched(ctx context.Context, query func(ctx context.Context) er
 		return err
 	}
 	<-killed
-	if nc != nil && err != nil {
+	if kill && nc != nil && err != nil {
 		return fmt.Errorf("%w (the connection was closed under the query: %v)", ctx.Err(), err)
 	}
 	return err
 }
 
 // killTimeout bounds the KILL that stops a cancelled run's session;
-// killGrace is how long the run's socket stays open for it.
+// killGrace is how long the run's socket stays open for it; recordsGrace is
+// how long a cancelled message that carries its history writes is let run
+// before the KILL (see watched): a message holds at most maxEachMessage of
+// statements, which take milliseconds unless one of them is long.
 const (
-	killTimeout = 5 * time.Second
-	killGrace   = 250 * time.Millisecond
+	killTimeout  = 5 * time.Second
+	killGrace    = 250 * time.Millisecond
+	recordsGrace = time.Second
 )
 
 // killSession ends the session on the server with KILL CONNECTION, from

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/runwaydb/runway/database"
 	"github.com/runwaydb/runway/migration"
@@ -211,4 +212,96 @@ func TestExecProgressEach(t *testing.T) {
 		t.Fatalf("after SET autocommit: %d, %v; want 0, ErrUnsupported", n, err)
 	}
 	check("autocommit", applied)
+}
+
+// A run cancelled while a message of statements and their records runs
+// (Ctrl-C, SIGTERM) leaves a row that counts exactly the statements that
+// took effect. Statements outside a transaction of Runway's own (here after
+// the script's own START TRANSACTION … COMMIT, as the engine marks with
+// userTx) are the case: a KILL that lands inside the message finds a short
+// INSERT running, which finishes and commits, and the session stops before
+// the INSERT's record; the rerun would insert it again. The message is let
+// end by itself within recordsGrace, as it does here in milliseconds.
+func TestCancelledMessageKeepsItsRecords(t *testing.T) {
+	ctx := context.Background()
+	for _, after := range []time.Duration{3, 7, 12, 20, 30} {
+		d, other := twoSessions(t)
+		if ok, err := d.Lock(ctx, time.Second); err != nil || !ok {
+			t.Fatalf("Lock: %v, %v", ok, err)
+		}
+		if _, err := other.conn.ExecContext(ctx, "CREATE TABLE cm (id int primary key)"); err != nil {
+			t.Fatal(err)
+		}
+		rev := startRow(t, d, "cm")
+		d.userTx = true
+		runCtx, cancel := context.WithCancel(ctx)
+		time.AfterFunc(after*time.Millisecond, cancel)
+		applied := 0
+		for applied < 20000 && runCtx.Err() == nil {
+			steps := make([]database.Progress, 200)
+			for i := range steps {
+				row := rev
+				row.StatementsApplied = applied + i + 1
+				steps[i] = database.Progress{
+					Statement: migration.Statement{SQL: fmt.Sprintf("INSERT INTO cm VALUES (%d)", applied+i+1), Line: applied + i + 1},
+					Row:       row,
+				}
+			}
+			n, err := d.ExecProgressEach(runCtx, steps, func(int) {})
+			applied += n
+			if err != nil {
+				break
+			}
+		}
+		cancel()
+		var rows int
+		if err := other.conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM cm").Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if r := committedRow(t, other); r.StatementsApplied != rows {
+			t.Fatalf("cancelled after %d ms: the row counts %d statements, the table holds %d rows (the driver said %d)", after, r.StatementsApplied, rows, applied)
+		}
+	}
+}
+
+// A message that outlasts recordsGrace after a cancel is killed with the
+// session, and what it recorded is read from another connection: the
+// driver reports the statements the committed row counts, and the failure
+// at the one that was running, not at the message's first.
+func TestKilledMessageCountsWhatItRecorded(t *testing.T) {
+	ctx := context.Background()
+	d, other := twoSessions(t)
+	if ok, err := d.Lock(ctx, time.Second); err != nil || !ok {
+		t.Fatalf("Lock: %v, %v", ok, err)
+	}
+	if _, err := other.conn.ExecContext(ctx, "CREATE TABLE km (id int primary key)"); err != nil {
+		t.Fatal(err)
+	}
+	rev := startRow(t, d, "km")
+	d.userTx = true
+	steps := make([]database.Progress, 80)
+	for i := range steps {
+		sql := fmt.Sprintf("INSERT INTO km VALUES (%d)", i+1)
+		if i == 50 {
+			sql = "DO SLEEP(20)"
+		}
+		row := rev
+		row.StatementsApplied = i + 1
+		steps[i] = database.Progress{Statement: migration.Statement{SQL: sql, Line: 10 + i}, Row: row}
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	n, err := d.ExecProgressEach(runCtx, steps, func(int) {})
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("the cancelled message ran on for %v: not killed after the grace", took)
+	}
+	var ee *database.ExecError
+	if n != 50 || !errors.Is(err, context.Canceled) || !errors.As(err, &ee) || ee.Line != 60 {
+		t.Fatalf("killed in its 51st statement: %d statements said run, %v; want 50, and the error at line 60", n, err)
+	}
+	if r := committedRow(t, other); r.StatementsApplied != 50 {
+		t.Fatalf("the row counts %d statements; want 50", r.StatementsApplied)
+	}
 }
