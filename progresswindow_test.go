@@ -93,3 +93,39 @@ func TestLongScriptResumesAtTheFailingStatement(t *testing.T) {
 		}
 	})
 }
+
+// The statements a message could not take, its bytes being bounded too,
+// wait for those read next: a script of statements of ~1 KB went in
+// messages of 63 statements and 1, alternately, each straggler a round trip
+// of its own.
+func TestLongScriptMessagesLeaveNoStragglers(t *testing.T) {
+	const n = 400
+	drv := newTarget(t, "mysql").open(t)
+	var b strings.Builder
+	b.WriteString("CREATE TABLE ls (id integer primary key, pad text);\n")
+	for i := 2; i <= n; i++ {
+		fmt.Fprintf(&b, "INSERT INTO ls VALUES (%d, '%s');\n", i, strings.Repeat("x", 1000))
+	}
+	var sizes []int
+	r, err := runway.New(drv, files("0001_long.up.sql", b.String()), runway.WithObserver(func(e runway.Event) {
+		if e.Kind == runway.EventStatementStart {
+			sizes = append(sizes, max(e.Through-e.Statement+1, 1))
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Up(context.Background(), runway.UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for i, s := range sizes {
+		total += s
+		if s < 10 && i < len(sizes)-1 {
+			t.Fatalf("messages of %v statements: one of %d before the last", sizes, s)
+		}
+	}
+	if total != n || len(sizes) > n*1030/(64<<10)+2 {
+		t.Fatalf("messages of %v statements (%d in all); want %d statements in about %d messages", sizes, total, n, n*1030/(64<<10)+1)
+	}
+}

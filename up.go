@@ -852,8 +852,12 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 	windowBytes := 0
 	// send applies the window: as many statements at a time as the driver
 	// sends in one message (database.ProgressBatcher), else one by one.
-	send := func() error {
-		for len(window) > 0 {
+	// Without all it stops once the window is no longer full: the driver may
+	// take fewer statements than the window holds (its message is bounded
+	// in bytes too), and what it leaves waits for the statements read next
+	// rather than going in a message of its own.
+	send := func(all bool) error {
+		for len(window) > 0 && (all || !batches || len(window) >= progressWindow || windowBytes >= progressWindowBytes) {
 			st := window[0].Statement
 			if err := ctx.Err(); err != nil {
 				// Stopped between statements: this one is not sent.
@@ -871,6 +875,9 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 			if n > 0 {
 				rev = window[n-1].Row
 				i += n
+				for _, s := range window[:n] {
+					windowBytes -= len(s.Statement.SQL)
+				}
 				window = window[n:]
 			}
 			if errors.Is(err, database.ErrNotRecorded) {
@@ -891,7 +898,6 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 				}
 			}
 		}
-		windowBytes = 0
 		return nil
 	}
 	for st, rerr := range p.remaining(r.drv.Dialect()) {
@@ -899,7 +905,7 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 			// A large file read as it runs could not be read again, or
 			// changed since planLazy read it: the statements before ran and
 			// are recorded, so this is a failed migration, not bad input.
-			if err := send(); err != nil {
+			if err := send(true); err != nil {
 				return err
 			}
 			return r.recordFailure(ctx, p, rev, start, i, rerr)
@@ -910,13 +916,11 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 		next.StatementChecksums = sums.Column()
 		window = append(window, database.Progress{Statement: st, Row: next})
 		windowBytes += len(st.SQL)
-		if !batches || len(window) >= progressWindow || windowBytes >= progressWindowBytes {
-			if err := send(); err != nil {
-				return err
-			}
+		if err := send(false); err != nil {
+			return err
 		}
 	}
-	if err := send(); err != nil {
+	if err := send(true); err != nil {
 		return err
 	}
 	rev.State = database.StateApplied
