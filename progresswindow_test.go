@@ -129,3 +129,32 @@ func TestLongScriptMessagesLeaveNoStragglers(t *testing.T) {
 		t.Fatalf("messages of %v statements (%d in all); want %d statements in about %d messages", sizes, total, n, n*1030/(64<<10)+1)
 	}
 }
+
+// A migration's own result named as Runway's markers were (runway_applied
+// on MySQL, runway_marker on PostgreSQL) is not taken for one: a migration
+// that then fails is not reported applied, and the failure is pinned on its
+// statement, not on the next migration's.
+func TestResultsNamedLikeMarkers(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		src := files(
+			"0001_t.up.sql", "CREATE TABLE mk (id integer primary key);\n",
+			"0002_a.up.sql", "SELECT 1 AS runway_applied;\nSELECT 1 AS runway_marker;\nINSERT INTO mk VALUES (1);\nINSERT INTO mk VALUES (1);\n",
+			"0003_b.up.sql", "INSERT INTO mk VALUES (5);\n",
+		)
+		rep, err := up(t, drv, src)
+		var me *runway.MigrationError
+		if !errors.As(err, &me) || me.Version.String() != "2" || me.Statement != 4 {
+			t.Fatalf("%v (%+v); want migration 2 failed at its statement 4", err, me)
+		}
+		for _, a := range rep.Applied {
+			if a.Version != "1" {
+				t.Fatalf("reported applied: %+v; want only migration 1", rep.Applied)
+			}
+		}
+		h := history(t, tg.open(t))
+		if _, ran := h["3"]; h["2"].State == database.StateApplied || ran {
+			t.Fatalf("history: 2 %+v, 3 %+v; want 2 not applied and 3 not run", h["2"], h["3"])
+		}
+	})
+}

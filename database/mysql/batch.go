@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -270,8 +271,11 @@ func (d *Driver) howFar(ctx context.Context, conn *sql.Conn, w *stmtWrapper, tab
 var _ database.RecordedBatcher = (*Driver)(nil)
 
 // appliedMarker names the column of the result that follows each migration
-// in ExecRecordedEach's message: it says the migration is applied.
-const appliedMarker = "runway_applied"
+// in ExecRecordedEach's message: it says the migration is applied. Its
+// ending is drawn when the process starts, so that a migration's own result
+// of a like name ("SELECT 1 AS runway_applied") is not taken for one: it
+// had a migration reported applied while its row said running.
+var appliedMarker = "runway_applied_" + strconv.FormatUint(rand.Uint64(), 36)
 
 // ExecRecordedEach sends migrations in one multi-statement message, each as
 // ExecRecorded writes it (but for the write that finishes one row and starts

@@ -337,10 +337,10 @@ func TestWriteEachMarkers(t *testing.T) {
 		returning bool
 		want      []string // what marks migrations 0, 1 and 2, in order
 	}{
-		{false, []string{"SELECT 0 AS runway_applied;", "SELECT 1 AS runway_applied;", "SELECT 2 AS runway_applied;"}},
+		{false, []string{"SELECT 0 AS " + appliedMarker + ";", "SELECT 1 AS " + appliedMarker + ";", "SELECT 2 AS " + appliedMarker + ";"}},
 		// Migration 1 ends in a data change: its upsert joins the
 		// transaction, and the SELECT after the COMMIT marks it.
-		{true, []string{"RETURNING 0 AS runway_applied;", "COMMIT;\nSELECT 1 AS runway_applied;", "SELECT 2 AS runway_applied;"}},
+		{true, []string{"RETURNING 0 AS " + appliedMarker + ";", "COMMIT;\nSELECT 1 AS " + appliedMarker + ";", "SELECT 2 AS " + appliedMarker + ";"}},
 	} {
 		var b strings.Builder
 		writeEach(&b, "`h`", ms, c.returning, wrap)

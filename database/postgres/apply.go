@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -19,8 +20,12 @@ import (
 // A marker follows every statement of a transaction. Its result tells how
 // many statements completed before an error even when one statement holds
 // several commands (a verbatim block) or none.
-const (
-	markerColumn = "runway_marker"
+//
+// The column's name ends in a token drawn when the process starts, so that
+// a statement's own result of a like name ("SELECT 1 AS runway_marker") is
+// not counted as one.
+var (
+	markerColumn = "runway_marker_" + strconv.FormatUint(rand.Uint64(), 36)
 	marker       = "SELECT 1 AS " + markerColumn
 )
 
@@ -79,7 +84,7 @@ func (q *txBuilder) write(s string) {
 // markerAfter follows each unit. Its newline ends a trailing "--" comment;
 // the empty command it makes when the statement kept its own semicolon
 // produces no result.
-const markerAfter = "\n;\n" + marker + ";\n"
+var markerAfter = "\n;\n" + marker + ";\n"
 
 // add writes sql, one unit, and the marker after it.
 func (q *txBuilder) add(step, stmt int, sql string) {
