@@ -225,15 +225,7 @@ func TestExecProgressEach(t *testing.T) {
 func TestCancelledMessageKeepsItsRecords(t *testing.T) {
 	ctx := context.Background()
 	for _, after := range []time.Duration{3, 7, 12, 20, 30} {
-		d, other := twoSessions(t)
-		if ok, err := d.Lock(ctx, time.Second); err != nil || !ok {
-			t.Fatalf("Lock: %v, %v", ok, err)
-		}
-		if _, err := other.conn.ExecContext(ctx, "CREATE TABLE cm (id int primary key)"); err != nil {
-			t.Fatal(err)
-		}
-		rev := startRow(t, d, "cm")
-		d.userTx = true
+		d, other, rev := lockedOutsideTx(t, "cm")
 		runCtx, cancel := context.WithCancel(ctx)
 		time.AfterFunc(after*time.Millisecond, cancel)
 		applied := 0
@@ -270,15 +262,7 @@ func TestCancelledMessageKeepsItsRecords(t *testing.T) {
 // at the one that was running, not at the message's first.
 func TestKilledMessageCountsWhatItRecorded(t *testing.T) {
 	ctx := context.Background()
-	d, other := twoSessions(t)
-	if ok, err := d.Lock(ctx, time.Second); err != nil || !ok {
-		t.Fatalf("Lock: %v, %v", ok, err)
-	}
-	if _, err := other.conn.ExecContext(ctx, "CREATE TABLE km (id int primary key)"); err != nil {
-		t.Fatal(err)
-	}
-	rev := startRow(t, d, "km")
-	d.userTx = true
+	d, other, rev := lockedOutsideTx(t, "km")
 	steps := make([]database.Progress, 80)
 	for i := range steps {
 		sql := fmt.Sprintf("INSERT INTO km VALUES (%d)", i+1)
@@ -304,4 +288,23 @@ func TestKilledMessageCountsWhatItRecorded(t *testing.T) {
 	if r := committedRow(t, other); r.StatementsApplied != 50 {
 		t.Fatalf("the row counts %d statements; want 50", r.StatementsApplied)
 	}
+}
+
+// lockedOutsideTx opens twoSessions, takes the lock on d (so a cancel
+// kills d's session), creates table (id int primary key) and a running row
+// named after it, and has d send statements outside transactions of its
+// own, as after the script's own START TRANSACTION … COMMIT.
+func lockedOutsideTx(t *testing.T, table string) (d, other *Driver, rev database.Revision) {
+	t.Helper()
+	ctx := context.Background()
+	d, other = twoSessions(t)
+	if ok, err := d.Lock(ctx, time.Second); err != nil || !ok {
+		t.Fatalf("Lock: %v, %v", ok, err)
+	}
+	if _, err := other.conn.ExecContext(ctx, "CREATE TABLE "+table+" (id int primary key)"); err != nil {
+		t.Fatal(err)
+	}
+	rev = startRow(t, d, table)
+	d.userTx = true
+	return d, other, rev
 }
