@@ -660,8 +660,13 @@ func (d *Driver) howFarEach(ctx context.Context, conn *sql.Conn, w *stmtWrapper,
 
 // committedApplied reads, from another connection of the pool, how many
 // statements of version the committed history row counts: after the run's
-// session was killed under a message, what the message recorded.
+// session was killed under a message, what the message recorded. Only
+// once the session was seen to leave the server: before that, it may still
+// be writing, and the server may not be answering at all.
 func (d *Driver) committedApplied(ctx context.Context, version migration.Version) (int, error) {
+	if !d.killed.Load() {
+		return 0, errors.New("mysql: the session was not seen to end")
+	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
 	defer cancel()
 	var n int

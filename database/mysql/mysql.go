@@ -69,6 +69,9 @@ type Driver struct {
 	dbName string
 	// sessionID is the server's id of conn, recorded with the lock, for KeepLock.
 	sessionID atomic.Int64
+	// killed: a cancel killed the session and saw it leave the server
+	// (killSession), so what it committed is all it did.
+	killed atomic.Bool
 	// multi: the connection allows several statements per message (Open
 	// sets it; an application's pool given to New may not).
 	multi bool
@@ -458,6 +461,7 @@ func (d *Driver) querySession(ctx context.Context, conn *sql.Conn, query string,
 // the statement's record, which is lost with the session, and the rerun
 // would apply the statement again. A message that outlasts the grace holds
 // a long statement, which the KILL interrupts, as it interrupts any other.
+// A run that lost its lock gets no grace: another runner may hold it now.
 func (d *Driver) watched(ctx context.Context, grace time.Duration, query func(ctx context.Context) error) error {
 	d.mu.Lock()
 	nc := d.sessionNet
@@ -473,7 +477,8 @@ func (d *Driver) watched(ctx context.Context, grace time.Duration, query func(ct
 	kill := false                // the AfterFunc killed the session; read after <-killed
 	stop := context.AfterFunc(ctx, func() {
 		defer close(killed)
-		if grace > 0 && nc != nil {
+		// Not when the lock was lost: another runner may have taken it.
+		if grace > 0 && nc != nil && !errors.Is(context.Cause(ctx), database.ErrLockLost) {
 			t := time.NewTimer(grace)
 			select {
 			case <-ended:
@@ -551,6 +556,7 @@ func (d *Driver) killSession(ctx context.Context) {
 	if id == 0 {
 		return
 	}
+	d.killed.Store(false)
 	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
 	defer cancel()
 	// An error is left alone: the session may be gone already, and closing
@@ -566,6 +572,7 @@ func (d *Driver) killSession(ctx context.Context) {
 		var n int
 		err := d.db.QueryRowContext(kctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", id).Scan(&n)
 		if err != nil || n == 0 {
+			d.killed.Store(err == nil)
 			return
 		}
 		select {
