@@ -87,6 +87,7 @@ type downPlan struct {
 	e        entry
 	stmts    []migration.Statement
 	resumeAt int
+	replay   []replayed // of the first resumeAt, the ones that set the session, sent again first (session.go)
 }
 
 // downPlans picks what o reverts and checks every target before the first
@@ -143,6 +144,9 @@ func (r *Runner) downPlans(a *analysis, o DownOptions) ([]downPlan, error) {
 					pr.File = e.m.Down.File
 					problems = append(problems, pr)
 					continue
+				}
+				if p.resumeAt < len(stmts) {
+					p.replay = sessionSetters(r.drv.Dialect(), stmts[:p.resumeAt])
 				}
 			}
 			plans = append(plans, p)
@@ -259,7 +263,8 @@ func (r *Runner) Down(ctx context.Context, o DownOptions) (*report.Report, error
 	}
 	for _, p := range plans {
 		m := p.e.m
-		r.emit(Event{Kind: EventMigrationStart, Version: m.Version.String(), Name: m.Name, File: m.Down.File, Statements: len(p.stmts), Down: true, Resumed: p.resumeAt})
+		r.emit(Event{Kind: EventMigrationStart, Version: m.Version.String(), Name: m.Name, File: m.Down.File, Statements: len(p.stmts), Down: true,
+			Resumed: p.resumeAt, Replayed: replayedNumbers(p.replay)})
 		start := r.cfg.now()
 		// A half-reverted migration resumes statement by statement, as it
 		// began, even if its down script lost its no-transaction marker.
@@ -272,7 +277,8 @@ func (r *Runner) Down(ctx context.Context, o DownOptions) (*report.Report, error
 			return r.finish(rep, err)
 		}
 		d := r.cfg.now().Sub(start)
-		rep.Applied = append(rep.Applied, report.Applied{Version: m.Version.String(), Name: m.Name, DurationMS: d.Milliseconds(), Statements: len(p.stmts)})
+		rep.Applied = append(rep.Applied, report.Applied{Version: m.Version.String(), Name: m.Name, DurationMS: d.Milliseconds(), Statements: len(p.stmts),
+			Resumed: p.resumeAt, Replayed: replayedNumbers(p.replay)})
 		r.emit(Event{Kind: EventMigrationDone, Version: m.Version.String(), Name: m.Name, File: m.Down.File, Duration: d, Down: true})
 	}
 	// The new current version is the newest still applied.
@@ -319,6 +325,9 @@ func (r *Runner) revertStatements(ctx context.Context, p downPlan) error {
 	sums := database.SumsOf(p.stmts[:p.resumeAt])
 	rev.StatementChecksums = sums.Column()
 	rev.Error = ""
+	if err := r.replaySession(ctx, m.Down.File, p.replay, p.resumeAt); err != nil {
+		return r.downFailEvent(p, err)
+	}
 	if err := r.drv.WriteRevision(ctx, rev); err != nil {
 		return r.downFailEvent(p, fmt.Errorf("record %s as reverting: %w", m.Down.File, err))
 	}

@@ -51,10 +51,11 @@ type Event struct {
 	File    string
 	Down    bool // the migration is being reverted
 
-	Statements int // statements in the migration
-	Resumed    int // statements skipped because an earlier run applied them
-	Statement  int // 1-based, for EventStatementStart
-	Line       int // for EventStatementStart
+	Statements int   // statements in the migration
+	Resumed    int   // statements skipped because an earlier run applied them
+	Replayed   []int // of those, the ones sent again first because they set the session (SET, USE …), by number
+	Statement  int   // 1-based, for EventStatementStart
+	Line       int   // for EventStatementStart
 	// Through and ThroughLine, for EventStatementStart, are the last
 	// statement, and its line, of those sent together with Statement in one
 	// message (MySQL, a migration of more than 200 statements); 0 when it

@@ -2,8 +2,13 @@ package runway_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/runwaydb/runway"
@@ -95,5 +100,208 @@ func TestSearchPathDoesNotCarryOver(t *testing.T) {
 				t.Errorf("table b of migration 2 is in %v (%v), want public", rows, err)
 			}
 		})
+	}
+}
+
+// A migration resumed after a failure runs its remaining statements in a
+// new session: the statements that ran before the failure and set the
+// session (SET search_path, set_config, USE, SET @var, SET
+// FOREIGN_KEY_CHECKS in a mysqldump comment, PRAGMA, ATTACH) are sent again
+// first, and only those, so the rest runs as it would have in one run.
+func TestResumeSendsTheSessionSettingsAgain(t *testing.T) {
+	ctx := context.Background()
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		var script func(fixed bool) string
+		var replayed []int
+		var check func(t *testing.T)
+		query := func(t *testing.T, sql string) string {
+			t.Helper()
+			rows, err := drv.(database.Querier).QueryStrings(ctx, sql)
+			if err != nil || len(rows) != 1 || rows[0][0] == nil {
+				t.Fatalf("%s: %v %v", sql, rows, err)
+			}
+			return *rows[0][0]
+		}
+		pick := func(fixed bool, good, bad string) string {
+			if fixed {
+				return good
+			}
+			return bad
+		}
+		switch tg.name {
+		case "postgres":
+			script = func(fixed bool) string {
+				return "-- runway:no-transaction\nCREATE SCHEMA rs_app;\nSET search_path TO rs_app;\n" +
+					"SELECT pg_catalog.set_config('lock_timeout', '3s', false);\n" +
+					"CREATE TABLE log (n int);\nINSERT INTO log VALUES (1);\n" +
+					pick(fixed, "CREATE TABLE u (id int, lt text);\n", "CREATE TABLE u (id nosuchtype);\n") +
+					"INSERT INTO u VALUES (1, current_setting('lock_timeout'));\n"
+			}
+			replayed = []int{2, 3}
+			check = func(t *testing.T) {
+				if got := query(t, "SELECT lt FROM rs_app.u"); got != "3s" {
+					t.Errorf("lock_timeout after the resume: %q, want 3s", got)
+				}
+				if got := query(t, "SELECT count(*) FROM rs_app.log"); got != "1" {
+					t.Errorf("rows in log: %s, want 1 (the INSERT before the failure is not sent again)", got)
+				}
+			}
+		case "mysql":
+			other := fmt.Sprintf("rw_resume_%d", time.Now().UnixNano()%1e9)
+			t.Cleanup(func() { drv.Exec(ctx, migration.Statement{SQL: "DROP DATABASE IF EXISTS " + other}) })
+			script = func(fixed bool) string {
+				return "CREATE DATABASE " + other + ";\nUSE " + other + ";\nSET @tag = 'x';\n" +
+					"/*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;\n" +
+					"CREATE TABLE log (n int);\nINSERT INTO log VALUES (1);\n" +
+					pick(fixed, "CREATE TABLE u (id int, p int, FOREIGN KEY (p) REFERENCES no_parent_yet (id)) ENGINE=InnoDB;\n", "INSERT INTO nope VALUES (1);\n") +
+					"CREATE TABLE v AS SELECT @tag AS tag, @@foreign_key_checks AS fk;\n"
+			}
+			replayed = []int{2, 3, 4}
+			check = func(t *testing.T) {
+				if got := query(t, "SELECT concat(tag, ' ', fk) FROM "+other+".v"); got != "x 0" {
+					t.Errorf("@tag and FOREIGN_KEY_CHECKS after the resume: %q, want \"x 0\"", got)
+				}
+				if got := query(t, "SELECT count(*) FROM "+other+".log"); got != "1" {
+					t.Errorf("rows in log: %s, want 1 (the INSERT before the failure is not sent again)", got)
+				}
+			}
+		case "sqlite":
+			aux := filepath.Join(t.TempDir(), "aux.db")
+			script = func(fixed bool) string {
+				return "-- runway:no-transaction\nPRAGMA case_sensitive_like = ON;\n" +
+					"ATTACH DATABASE '" + aux + "' AS aux;\n" +
+					"CREATE TABLE log (n int);\nINSERT INTO log VALUES (1);\n" +
+					pick(fixed, "CREATE TABLE aux.u (id int);\n", "INSERT INTO nope VALUES (1);\n") +
+					"CREATE TABLE v AS SELECT ('a' LIKE 'A') AS ci;\n"
+			}
+			replayed = []int{1, 2}
+			check = func(t *testing.T) {
+				if got := query(t, "SELECT ci FROM v"); got != "0" {
+					t.Errorf("'a' LIKE 'A' after the resume: %s, want 0 (case_sensitive_like on)", got)
+				}
+				if got := query(t, "SELECT count(*) FROM log"); got != "1" {
+					t.Errorf("rows in log: %s, want 1 (the INSERT before the failure is not sent again)", got)
+				}
+			}
+		}
+		if _, err := up(t, tg.open(t), files("0001_s.up.sql", script(false))); !errors.Is(err, runway.ErrMigrationFailed) {
+			t.Fatalf("first run: %v", err)
+		}
+		r, err := runway.New(tg.open(t), files("0001_s.up.sql", script(true)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := r.Plan(ctx, runway.UpOptions{})
+		if err != nil {
+			t.Fatalf("plan: %v", err)
+		}
+		if len(plan.Plan) != 1 || len(plan.Plan[0].Replayed) != len(replayed) {
+			t.Fatalf("plan: %+v, want %d statements sent again", plan.Plan, len(replayed))
+		}
+		var started []runway.Event
+		rep, err := up(t, tg.open(t), files("0001_s.up.sql", script(true)), runway.WithObserver(func(e runway.Event) {
+			if e.Kind == runway.EventMigrationStart {
+				started = append(started, e)
+			}
+		}))
+		if err != nil {
+			t.Fatalf("rerun after the fix: %v", err)
+		}
+		if len(rep.Applied) != 1 || !slices.Equal(rep.Applied[0].Replayed, replayed) {
+			t.Fatalf("applied: %+v, want statements %v sent again", rep.Applied, replayed)
+		}
+		if len(started) != 1 || !slices.Equal(started[0].Replayed, replayed) {
+			t.Errorf("start events: %+v", started)
+		}
+		if rev := history(t, drv)["1"]; rev.State != database.StateApplied {
+			t.Errorf("row after the resume: %+v", rev)
+		}
+		check(t)
+	})
+}
+
+// A statement sent again before the resume that fails (the database a USE
+// names was dropped by hand since) stops the run before anything else runs,
+// names the statement, and leaves the row as it was.
+func TestResumeStopsWhenASessionSettingFails(t *testing.T) {
+	ctx := context.Background()
+	tg := newTarget(t, "mysql")
+	drv := tg.open(t)
+	other := fmt.Sprintf("rw_gone_%d", time.Now().UnixNano()%1e9)
+	t.Cleanup(func() { drv.Exec(ctx, migration.Statement{SQL: "DROP DATABASE IF EXISTS " + other}) })
+	script := func(last string) fstest.MapFS {
+		return files("0001_s.up.sql", "CREATE DATABASE "+other+";\nUSE "+other+";\nCREATE TABLE a (id int);\n"+last)
+	}
+	if _, err := up(t, tg.open(t), script("INSERT INTO nope VALUES (1);\n")); !errors.Is(err, runway.ErrMigrationFailed) {
+		t.Fatalf("first run: %v", err)
+	}
+	before := history(t, drv)["1"]
+	if err := drv.Exec(ctx, migration.Statement{SQL: "DROP DATABASE " + other}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := up(t, tg.open(t), script("CREATE TABLE b (id int);\n"))
+	if !errors.Is(err, runway.ErrMigrationFailed) || !strings.Contains(err.Error(), "0001_s.up.sql:2: statement 2") ||
+		!strings.Contains(err.Error(), "resuming at statement 4") {
+		t.Fatalf("rerun: %v, want the failed USE named", err)
+	}
+	after := history(t, drv)["1"]
+	if after.State != before.State || after.StatementsApplied != 3 || after.Error != before.Error {
+		t.Errorf("row: %+v, want it as the first run left it: %+v", after, before)
+	}
+}
+
+// A down script resumed after a failure gets its session settings back too.
+func TestResumedDownSendsTheSessionSettingsAgain(t *testing.T) {
+	ctx := context.Background()
+	tg := newTarget(t, "postgres")
+	drv := tg.open(t)
+	set := func(down string) fstest.MapFS {
+		return files("0001_s.up.sql", "CREATE SCHEMA rd_app;\nCREATE TABLE rd_app.t (id int);\nCREATE TABLE rd_app.u (id int);\n",
+			"0001_s.down.sql", "-- runway:no-transaction\nSET search_path TO rd_app;\nDROP TABLE u;\n"+down+"DROP TABLE t;\n")
+	}
+	mustUp(t, tg.open(t), set(""))
+	down := func(fsys fstest.MapFS) (*report.Report, error) {
+		r, err := runway.New(tg.open(t), fsys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Down(ctx, runway.DownOptions{Steps: 1})
+	}
+	if _, err := down(set("DROP TABLE nosuch;\n")); !errors.Is(err, runway.ErrMigrationFailed) {
+		t.Fatalf("first down: %v", err)
+	}
+	rep, err := down(set("DROP TABLE IF EXISTS nosuch;\n"))
+	if err != nil {
+		t.Fatalf("down after the fix: %v", err)
+	}
+	if len(rep.Applied) != 1 || rep.Applied[0].Resumed != 2 || !slices.Equal(rep.Applied[0].Replayed, []int{1}) {
+		t.Errorf("reverted: %+v, want resumed after 2 with statement 1 sent again", rep.Applied)
+	}
+	if exists(t, drv, "rd_app.t") {
+		t.Error("rd_app.t is still there: the resumed DROP TABLE t looked elsewhere")
+	}
+}
+
+// A large file, read as it runs (migration.LargeFile), gets its session
+// settings back too: they are picked up by the reading that counts it.
+func TestResumedLargeFileSendsTheSessionSettingsAgain(t *testing.T) {
+	lowerLargeFile(t)
+	tg := newTarget(t, "postgres")
+	drv := tg.open(t)
+	body := bigScript("-- runway:no-transaction\nCREATE SCHEMA rl_app;\nSET search_path TO rl_app;\nCREATE TABLE big (id int, note text);\n",
+		"INSERT INTO big VALUES (%d, 'row %d "+strings.Repeat("x", 100)+"');\n", 60)
+	if len(body) <= migration.LargeFile {
+		t.Fatalf("the test file is %d bytes, not large", len(body))
+	}
+	if _, err := up(t, tg.open(t), files("0001_big.up.sql", body+"INSERT INTO nope VALUES (1);\nCREATE TABLE after (id int);\n")); !errors.Is(err, runway.ErrMigrationFailed) {
+		t.Fatalf("first run: %v", err)
+	}
+	rep := mustUp(t, tg.open(t), files("0001_big.up.sql", body+"INSERT INTO big VALUES (0, 'fixed');\nCREATE TABLE after (id int);\n"))
+	if len(rep.Applied) != 1 || rep.Applied[0].Resumed != 63 || !slices.Equal(rep.Applied[0].Replayed, []int{2}) {
+		t.Fatalf("applied: %+v, want resumed after 63 with statement 2 sent again", rep.Applied)
+	}
+	if !exists(t, drv, "rl_app.after") {
+		t.Error("rl_app.after missing: the resumed statements ran elsewhere")
 	}
 }

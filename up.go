@@ -260,6 +260,7 @@ type applyPlan struct {
 	stmts    []migration.Statement
 	stream   database.TxStreamer // set: the statements are read from the file as they are sent
 	resumeAt int                 // statements already applied by an earlier run
+	replay   []replayed          // of those, the ones that set the session, sent again first (session.go)
 	useTx    bool                // statements and history row in one transaction
 	problem  *Problem
 
@@ -387,6 +388,9 @@ func (r *Runner) planApply(e entry) (applyPlan, error) {
 		k := min(p.resumeAt, len(stmts))
 		at, changed := database.Changed(e.rev.StatementChecksums, stmts[:k])
 		p.problem = resumeProblem(e, len(stmts), at, changed, func(i int) int { return stmts[i].Line })
+		if k < len(stmts) {
+			p.replay = sessionSetters(r.drv.Dialect(), stmts[:k])
+		}
 	}
 	p.useTx = inTx
 	if p.useTx {
@@ -427,8 +431,14 @@ func (r *Runner) planLazy(e entry) (applyPlan, error) {
 			check.Add(sum)
 			p.resumed.Add(sum)
 			lines = append(lines, st.Line)
+			if setsSession(r.drv.Dialect(), st.SQL) {
+				p.replay = append(p.replay, replayed{number: p.total + 1, st: st})
+			}
 		}
 		p.total++
+	}
+	if p.resumeAt >= p.total {
+		p.replay = nil // nothing left to run after them
 	}
 	if err := txEnd.err(e.m.Up.File); err != nil {
 		return applyPlan{}, fmt.Errorf("%w: %w", ErrSource, err)
@@ -593,7 +603,7 @@ func (r *Runner) revision(m *migration.Migration, state database.State, start ti
 
 func (r *Runner) startEvent(p applyPlan) {
 	r.emit(Event{Kind: EventMigrationStart, Version: p.e.m.Version.String(), Name: p.e.m.Name,
-		File: p.e.m.Up.File, Statements: p.count(), Resumed: p.resumeAt})
+		File: p.e.m.Up.File, Statements: p.count(), Resumed: p.resumeAt, Replayed: replayedNumbers(p.replay)})
 }
 
 func (r *Runner) doneEvent(rep *report.Report, p applyPlan, d time.Duration) {
@@ -603,7 +613,7 @@ func (r *Runner) doneEvent(rep *report.Report, p applyPlan, d time.Duration) {
 func (r *Runner) doneEventN(rep *report.Report, p applyPlan, stmts int, d time.Duration) {
 	rep.Applied = append(rep.Applied, report.Applied{
 		Version: p.e.m.Version.String(), Name: p.e.m.Name, DurationMS: d.Milliseconds(),
-		Statements: stmts, Resumed: p.resumeAt,
+		Statements: stmts, Resumed: p.resumeAt, Replayed: replayedNumbers(p.replay),
 	})
 	r.emit(Event{Kind: EventMigrationDone, Version: p.e.m.Version.String(), Name: p.e.m.Name,
 		File: p.e.m.Up.File, Statements: stmts, Duration: d})
@@ -738,7 +748,7 @@ func (r *Runner) applySingleTx(ctx context.Context, rep *report.Report, plans []
 // recordable reports whether p runs outside a transaction with statements
 // left to run: what a database.RecordedBatcher takes.
 func recordable(p applyPlan) bool {
-	return !p.useTx && p.stream == nil && !p.lazy && p.resumeAt < len(p.stmts)
+	return !p.useTx && p.stream == nil && !p.lazy && p.resumeAt < len(p.stmts) && len(p.replay) == 0
 }
 
 // applyRecordedEach applies migrations outside transactions, as many at a
@@ -826,6 +836,9 @@ func (r *Runner) runningRevision(p applyPlan, start time.Time) database.Revision
 // applyStatementsStarted is applyStatements once p's start is reported.
 func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report, p applyPlan) error {
 	m := p.e.m
+	if err := r.replaySession(ctx, m.Up.File, p.replay, p.resumeAt); err != nil {
+		return r.failEvent(p, err)
+	}
 	start := r.cfg.now()
 	rev := r.runningRevision(p, start)
 	if rx, ok := r.drv.(database.RecordedExecer); ok && !p.lazy && p.resumeAt < len(p.stmts) {

@@ -56,6 +56,10 @@ type Applied struct {
 	Statements int    `json:"statements"`
 	// Resumed is the number of statements skipped because an earlier run applied them.
 	Resumed int `json:"resumed,omitempty"`
+	// Replayed numbers the statements among those that were sent again
+	// before the rest, because they set the session (SET search_path, USE,
+	// SET FOREIGN_KEY_CHECKS …) and a new session had lost what they set.
+	Replayed []int `json:"replayed,omitempty"`
 }
 
 // Repaired is one history row repair changed: Action is "cleared" (a
@@ -92,12 +96,15 @@ type Migration struct {
 
 // Planned is a migration `up` would run, with its statements.
 type Planned struct {
-	Version       string      `json:"version"`
-	Name          string      `json:"name"`
-	File          string      `json:"file"`
-	NoTransaction bool        `json:"no_transaction,omitempty"`
-	ResumeAt      int         `json:"resume_at,omitempty"`
-	Statements    []Statement `json:"statements"`
+	Version       string `json:"version"`
+	Name          string `json:"name"`
+	File          string `json:"file"`
+	NoTransaction bool   `json:"no_transaction,omitempty"`
+	ResumeAt      int    `json:"resume_at,omitempty"`
+	// Replayed are the statements among the first ResumeAt that are sent
+	// again before the rest, because they set the session (SET, USE …).
+	Replayed   []Statement `json:"replayed,omitempty"`
+	Statements []Statement `json:"statements"`
 }
 
 // Statement is one statement of a plan.

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -186,6 +187,13 @@ func (a *app) renderPlan(w io.Writer, rep *report.Report) {
 		if p.ResumeAt > 0 {
 			fmt.Fprintf(w, "-- resumes after statement %d, applied by an earlier run\n", p.ResumeAt)
 		}
+		if len(p.Replayed) > 0 {
+			fmt.Fprintf(w, "-- first sent again (the earlier run applied them; they set the session, which a new session lacks):\n")
+			for _, st := range p.Replayed {
+				fmt.Fprintf(w, "-- line %d\n%s;\n", st.Line, st.SQL)
+			}
+			fmt.Fprintf(w, "-- then:\n")
+		}
 		for _, st := range p.Statements {
 			fmt.Fprintf(w, "-- line %d\n%s;\n", st.Line, st.SQL)
 		}
@@ -237,7 +245,11 @@ func (p *progress) event(e runway.Event) {
 		case e.Resumed > 0 && e.Resumed >= e.Statements:
 			label += fmt.Sprintf(" (its %d statement(s) ran in an earlier run; the rest were removed from the file)", e.Statements)
 		case e.Resumed > 0:
-			label += fmt.Sprintf(" (resuming at statement %d of %d)", e.Resumed+1, e.Statements)
+			label += fmt.Sprintf(" (resuming at statement %d of %d", e.Resumed+1, e.Statements)
+			if len(e.Replayed) > 0 {
+				label += fmt.Sprintf(", after sending again %s, which set the session", statementNumbers(e.Replayed))
+			}
+			label += ")"
 		}
 		p.startTicker(label, e.Time)
 		if !p.a.stderrTerminal {
@@ -543,4 +555,16 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 		}
 		fmt.Fprintf(w, "%-32s %s\n", line, usage)
 	})
+}
+
+// statementNumbers is "statement 2" or "statements 2, 3 and 5".
+func statementNumbers(ns []int) string {
+	if len(ns) == 1 {
+		return fmt.Sprintf("statement %d", ns[0])
+	}
+	parts := make([]string, len(ns))
+	for i, n := range ns {
+		parts[i] = strconv.Itoa(n)
+	}
+	return "statements " + strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }
