@@ -1,6 +1,10 @@
 package mysql
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 func TestMentionsAutocommit(t *testing.T) {
 	for sql, want := range map[string]bool{
@@ -16,5 +20,46 @@ func TestMentionsAutocommit(t *testing.T) {
 		if got := mentionsAutocommit(sql); got != want {
 			t.Errorf("mentionsAutocommit(%q) = %v, want %v", sql, got, want)
 		}
+	}
+}
+
+// Every place and case of the word is found, in text around it of every
+// length, as a plain search of the lower-cased text finds it.
+func TestMentionsAutocommitAnywhere(t *testing.T) {
+	const word = "autocommit"
+	for pre := 0; pre < 25; pre++ {
+		for post := 0; post < 12; post++ {
+			for _, w := range []string{word, "AUTOCOMMIT", "AutoCommit", "autocommiT", "autocommi", "utocommit", "autoc0mmit"} {
+				sql := strings.Repeat("xmo", pre)[:pre] + w + strings.Repeat("tcu", post)[:post]
+				want := strings.Contains(strings.ToLower(sql), word)
+				if got := mentionsAutocommit(sql); got != want {
+					t.Errorf("mentionsAutocommit(%q) = %v, want %v", sql, got, want)
+				}
+			}
+		}
+	}
+}
+
+// A large statement (a multi-row INSERT of a dump) is scanned once per
+// run: go test ./database/mysql -run X -bench MentionsAutocommit.
+func BenchmarkMentionsAutocommit(b *testing.B) {
+	for _, c := range []struct{ name, row string }{
+		{"dump", "(%d,'name_%07d','H6Teq7Oue8L50x8gRNxPXcZc6gVOkAfoF2FOr4Sgp1yYOADsjpFAlk2PwdtaSY5AQH0rOh'),\n"},
+		{"near misses", "(%d,'name_%07d','aUtOcOmMiXtAmIcOtUaMoCiTuAoMcImTaOuCzzAuToCoMmIqq'),\n"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var sb strings.Builder
+			sb.WriteString("INSERT INTO big (id, name, payload) VALUES\n")
+			for i := 0; sb.Len() < 100<<10; i++ {
+				fmt.Fprintf(&sb, c.row, i, i)
+			}
+			sql := sb.String()
+			b.SetBytes(int64(len(sql)))
+			for b.Loop() {
+				if mentionsAutocommit(sql) {
+					b.Fatal("found")
+				}
+			}
+		})
 	}
 }
