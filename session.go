@@ -3,6 +3,7 @@ package runway
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/runwaydb/runway/migration"
@@ -15,102 +16,499 @@ import (
 // resume point would put their tables elsewhere or run under other rules
 // than in a run from the start. So before resuming, the runner sends again,
 // in order, the statements an earlier run applied that set the session
-// (setsSession), and only those.
+// (sessionSetters), and only those.
 
 // replayed is a statement an earlier run applied that a resumed run sends
 // again before its first statement: number is its 1-based place in the
-// script.
+// script, keys what it sets (see sessionEffect); live are the keys that no
+// later statement of the list set again, and pinned says that one of them
+// read a key of it.
 type replayed struct {
 	number int
 	st     migration.Statement
+	keys   []string
+	live   []string
+	pinned bool
 }
 
 // sessionSetters returns the statements among applied (the first
-// statements of a script, which an earlier run applied) that set the
-// session, with their numbers.
+// statements of a script, which an earlier run applied) to send again
+// before the rest, with their numbers (see sessionLog).
 func sessionSetters(d migration.Dialect, applied []migration.Statement) []replayed {
-	var out []replayed
+	l := sessionLog{d: d}
 	for i, st := range applied {
-		if setsSession(d, st.SQL) {
-			out = append(out, replayed{number: i + 1, st: st})
-		}
+		l.add(i+1, st)
 	}
-	return out
+	return l.result()
 }
 
-// setsSession reports whether sql sets something that lasts for the rest of
-// the session and that the statements after it may rely on, and that sending
-// it again in a new session sets the same way without changing data:
-//   - SET of a session parameter or variable (PostgreSQL: search_path,
-//     lock_timeout, ROLE, SESSION AUTHORIZATION, TIME ZONE …; MySQL:
-//     FOREIGN_KEY_CHECKS, sql_mode, NAMES, @user variables, @@session.x …),
-//     also inside a MySQL /*!NNNNN … */ comment as mysqldump writes them;
-//   - PostgreSQL's RESET and SELECT set_config(…) (pg_dump's search_path);
-//   - MySQL's USE;
-//   - SQLite's ATTACH and DETACH, and the PRAGMAs that change what the
-//     connection's statements do (foreign_keys, recursive_triggers,
-//     case_sensitive_like …).
-//
-// Not: what applies only in a transaction or to the next one (SET LOCAL,
-// SET CONSTRAINTS, SET TRANSACTION), what outlives the session (SET GLOBAL,
-// SET PERSIST, SET PASSWORD, SET DEFAULT ROLE), MariaDB's SET STATEMENT … FOR,
-// which runs a statement, and SET autocommit, which the script's own
-// transactions decide (a resumed run starts at the statement that opened a
-// transaction left unfinished).
-func setsSession(d migration.Dialect, sql string) bool {
-	if d == migration.MySQL {
-		sql = versionCommentBody(sql)
+// sessionLog gathers the statements of a script's first statements that a
+// resumed run sends again: those that set the session from constants
+// (sessionEffect), in order, less
+//   - those whose every setting a later one of them sets again, with none
+//     of them reading it in between (of a thousand SET @p = '…', the last; of
+//     USE tmp … USE main, the USE main), so that the list stays short and
+//     sends nothing the script undid itself;
+//   - an ATTACH that a DETACH undid, and the DETACH;
+//   - on PostgreSQL, those that a RESET ALL or DISCARD ALL undid, and those
+//     of a transaction block the script rolled back, or rolled back to a
+//     savepoint before them (a SET is transactional there).
+type sessionLog struct {
+	d     migration.Dialect
+	out   []replayed
+	block []savedLog // PostgreSQL: the open transaction block's start, then its savepoints
+}
+
+type savedLog struct {
+	savepoint string
+	out       []replayed
+}
+
+// add notes statement number of the script.
+func (l *sessionLog) add(number int, st migration.Statement) {
+	if l.d == migration.Postgres && l.txControl(st) {
+		return
 	}
-	w := leadWords(sql, 3)
-	if len(w) == 0 {
+	e := sessionEffect(l.d, st.SQL)
+	switch {
+	case e.undoesAll != nil:
+		l.out = slices.DeleteFunc(slices.Clone(l.out), func(r replayed) bool { return !slices.ContainsFunc(r.keys, e.undoesAll) })
+	case e.detach != "":
+		l.out = slices.DeleteFunc(slices.Clone(l.out), func(r replayed) bool { return slices.Contains(r.keys, "attach "+e.detach) })
+	case len(e.keys) > 0:
+		l.push(replayed{number: number, st: st, keys: e.keys, live: e.keys})
+	}
+}
+
+// push appends r, and drops what it sets again.
+func (l *sessionLog) push(r replayed) {
+	out := l.out[:0:0]
+	for _, e := range l.out {
+		if !e.pinned {
+			var live []string
+			for _, k := range e.live {
+				n := countFold(r.st.SQL, mention(k))
+				switch {
+				case n > 1 || n == 1 && !slices.Contains(r.keys, k):
+					e.pinned = true // r reads it
+				case slices.Contains(r.keys, k):
+					continue // set again
+				}
+				live = append(live, k)
+			}
+			e.live = live
+			if !e.pinned && len(live) == 0 {
+				continue
+			}
+		}
+		out = append(out, e)
+	}
+	l.out = append(out, r)
+}
+
+// mention is the text by which a statement reads key.
+func mention(key string) string {
+	if i := strings.LastIndexByte(key, ' '); i >= 0 {
+		return key[i+1:]
+	}
+	return key
+}
+
+// txControl follows a PostgreSQL script's own transaction blocks, and
+// reports whether st is one of their statements.
+func (l *sessionLog) txControl(st migration.Statement) bool {
+	switch c := txControl(st.SQL); c {
+	case "BEGIN", "START TRANSACTION":
+		l.block = []savedLog{{out: l.out}}
+		return true
+	case "COMMIT", "END", "ROLLBACK", "ABORT":
+		if (c == "ROLLBACK" || c == "ABORT") && len(l.block) > 0 {
+			l.out = l.block[0].out
+		}
+		l.block = nil
+		if chains(st.SQL) {
+			l.block = []savedLog{{out: l.out}}
+		}
+		return true
+	}
+	if len(l.block) == 0 {
 		return false
 	}
-	switch w[0] {
-	case "SET":
-		return len(w) > 1 && setsSessionParameter(w[1:])
-	case "RESET":
-		return d == migration.Postgres
-	case "USE":
-		return d == migration.MySQL
-	case "SELECT":
-		if d != migration.Postgres {
-			return false
+	if name, ok := rollbackTo(st.SQL); ok {
+		for j := len(l.block) - 1; j > 0; j-- {
+			if strings.EqualFold(l.block[j].savepoint, name) {
+				l.out, l.block = l.block[j].out, l.block[:j+1]
+				break
+			}
 		}
-		s := strings.ToLower(strings.Join(strings.Fields(sql), " "))
-		s = strings.TrimPrefix(strings.TrimPrefix(s, "select "), "pg_catalog.")
-		return strings.HasPrefix(s, "set_config(") || strings.HasPrefix(s, "set_config (")
-	case "ATTACH", "DETACH":
-		return d == migration.SQLite
-	case "PRAGMA":
-		return d == migration.SQLite && sessionPragma(sql)
+		return true
+	}
+	switch first, _ := firstWords(st.SQL); first {
+	case "SAVEPOINT":
+		l.block = append(l.block, savedLog{savepoint: savepointName(st.SQL), out: l.out})
+		return true
+	case "RELEASE":
+		return true
 	}
 	return false
 }
 
-// setsSessionParameter reports whether a SET whose following words (in upper
-// case) are w sets the session.
-func setsSessionParameter(w []string) bool {
-	name, _, _ := strings.Cut(w[0], "=")
-	switch name {
-	case "LOCAL", "CONSTRAINTS", "TRANSACTION", "GLOBAL", "PERSIST", "PERSIST_ONLY", "PASSWORD", "DEFAULT", "STATEMENT":
-		return false
-	case "SESSION":
-		if len(w) < 2 {
-			return false
+// result is the statements to send again, in order.
+func (l *sessionLog) result() []replayed {
+	return l.out
+}
+
+// countFold counts the places of sub in s, in any ASCII case.
+func countFold(s, sub string) int {
+	n := 0
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			n++
 		}
-		// SET SESSION AUTHORIZATION, SET SESSION CHARACTERISTICS (PostgreSQL)
-		// and SET SESSION TRANSACTION (MySQL) set the session too.
-		name, _, _ = strings.Cut(w[1], "=")
 	}
-	name = strings.TrimPrefix(name, "@@SESSION.")
-	name = strings.TrimPrefix(name, "@@LOCAL.")
+	return n
+}
+
+// rollbackTo returns the savepoint of a ROLLBACK [WORK | TRANSACTION] TO
+// [SAVEPOINT] name.
+func rollbackTo(sql string) (string, bool) {
+	w := leadWords(sql, 5)
+	if len(w) < 3 || w[0] != "ROLLBACK" {
+		return "", false
+	}
+	w = w[1:]
+	if w[0] == "WORK" || w[0] == "TRANSACTION" {
+		w = w[1:]
+	}
+	if len(w) < 2 || w[0] != "TO" {
+		return "", false
+	}
+	w = w[1:]
+	if w[0] == "SAVEPOINT" && len(w) > 1 {
+		w = w[1:]
+	}
+	return strings.Trim(w[0], `"`), true
+}
+
+// effect is what a statement does to the session, as sessionEffect sees it.
+type effect struct {
+	keys      []string          // what it sets, in lower case ("search_path", "@tenant", "use", "attach aux"): to send again
+	undoesAll func(string) bool // PostgreSQL's RESET ALL, DISCARD ALL: the settings whose keys it matches stay
+	detach    string            // SQLite's DETACH: the schema it detaches
+}
+
+// sessionEffect says whether sql sets something of the session that lasts
+// for the rest of it, that the statements after it may rely on, and that
+// sending it again in a new session sets to the same value without reading
+// or changing data; and what it sets (effect.keys):
+//   - SET of a session parameter or variable (PostgreSQL: search_path,
+//     lock_timeout, ROLE, SESSION AUTHORIZATION, TIME ZONE …; MySQL:
+//     FOREIGN_KEY_CHECKS, sql_mode, NAMES, time_zone, @user variables,
+//     @@session.x …), also inside a MySQL /*!NNNNN … */ comment as mysqldump
+//     writes them, when every value it assigns is a constant: no function
+//     call or subquery (nothing in parentheses), nothing that a new session
+//     answers otherwise (CURRENT_TIMESTAMP, @@identity …); a variable read
+//     (mysqldump's @OLD_X = @@X) is read again after the settings before it;
+//   - PostgreSQL's RESET, and SELECT set_config('name', 'value', false) of
+//     constants alone (pg_dump's search_path);
+//   - MySQL's USE;
+//   - SQLite's ATTACH, and the PRAGMAs that change what the connection's
+//     statements do (foreign_keys, recursive_triggers, case_sensitive_like …).
+//
+// Not: what applies only in a transaction or to the next one (SET LOCAL,
+// SET CONSTRAINTS, SET TRANSACTION), what outlives the session (SET GLOBAL,
+// SET PERSIST, SET PASSWORD, SET DEFAULT ROLE), MariaDB's SET STATEMENT … FOR,
+// which runs a statement, SET autocommit, which the script's own
+// transactions decide (a resumed run starts at the statement that opened a
+// transaction left unfinished), a SET of several variables of which one is
+// not to be sent again, and what reads the data (SET @n = (SELECT …),
+// SELECT … INTO @n).
+func sessionEffect(d migration.Dialect, sql string) effect {
+	if d == migration.MySQL {
+		sql = versionCommentBody(sql)
+	}
+	w := leadWords(sql, 4)
+	if len(w) == 0 {
+		return effect{}
+	}
 	switch {
-	case strings.HasPrefix(name, "@@GLOBAL."), strings.HasPrefix(name, "@@PERSIST"),
-		name == "AUTOCOMMIT", name == "@@AUTOCOMMIT",
-		strings.HasPrefix(name, "TRANSACTION_"):
-		return false
+	case w[0] == "SET" && d == migration.Postgres:
+		return pgSet(sql, w)
+	case w[0] == "SET" && d == migration.MySQL:
+		return mysqlSet(sql)
+	case w[0] == "RESET" && d == migration.Postgres && len(w) > 1:
+		if w[1] == "ALL" {
+			return effect{undoesAll: func(k string) bool { return k == "role" || k == "session_authorization" }}
+		}
+		return effect{keys: []string{pgParameter(w[1:])}}
+	case w[0] == "DISCARD" && d == migration.Postgres && len(w) > 1 && w[1] == "ALL":
+		return effect{undoesAll: func(string) bool { return false }}
+	case w[0] == "SELECT" && d == migration.Postgres:
+		if name, ok := setConfig(sql); ok {
+			return effect{keys: []string{name}}
+		}
+	case w[0] == "USE" && d == migration.MySQL:
+		return effect{keys: []string{"use"}}
+	case w[0] == "ATTACH" && d == migration.SQLite:
+		if i := strings.LastIndex(strings.ToUpper(sql), " AS "); i > 0 {
+			return effect{keys: []string{"attach " + strings.ToLower(strings.Trim(strings.TrimSpace(sql[i+4:]), "\"'`[]"))}}
+		}
+	case w[0] == "DETACH" && d == migration.SQLite && len(w) > 1:
+		name := w[1]
+		if name == "DATABASE" && len(w) > 2 {
+			name = w[2]
+		}
+		return effect{detach: strings.ToLower(strings.Trim(name, "\"'`[]"))}
+	case w[0] == "PRAGMA" && d == migration.SQLite:
+		if name, ok := sessionPragma(sql); ok {
+			return effect{keys: []string{"pragma " + name}}
+		}
 	}
-	return true
+	return effect{}
+}
+
+// pgSet is sessionEffect for a PostgreSQL SET whose first words are w.
+func pgSet(sql string, w []string) effect {
+	if len(w) < 2 {
+		return effect{}
+	}
+	rest := w[1:]
+	if rest[0] == "SESSION" && len(rest) > 1 && rest[1] != "AUTHORIZATION" && rest[1] != "CHARACTERISTICS" {
+		rest = rest[1:]
+	}
+	name, _, _ := strings.Cut(rest[0], "=")
+	switch {
+	case name == "LOCAL", name == "CONSTRAINTS", name == "TRANSACTION", strings.HasPrefix(name, "TRANSACTION_"):
+		return effect{}
+	case strings.Contains(sql, "("):
+		return effect{} // a value PostgreSQL's SET does not take
+	}
+	return effect{keys: []string{pgParameter(rest)}}
+}
+
+// pgParameter is the parameter that SET or RESET followed by w sets, in
+// lower case, with its other spellings made one.
+func pgParameter(w []string) string {
+	name, _, _ := strings.Cut(w[0], "=")
+	switch {
+	case name == "TIME" && len(w) > 1 && w[1] == "ZONE":
+		return "timezone"
+	case name == "SCHEMA":
+		return "search_path"
+	case name == "NAMES":
+		return "client_encoding"
+	case name == "SESSION" && len(w) > 1 && w[1] == "AUTHORIZATION":
+		return "session_authorization"
+	case name == "SESSION" && len(w) > 1 && w[1] == "CHARACTERISTICS":
+		return "default_transaction_isolation"
+	}
+	return strings.ToLower(strings.Trim(name, `"`))
+}
+
+// setConfig returns the parameter of a statement that is nothing but
+// SELECT [pg_catalog.]set_config('name', 'value', false), with constants.
+func setConfig(sql string) (string, bool) {
+	s := strings.TrimSpace(sql[len("select"):])
+	if len(s) >= len("pg_catalog.") && strings.EqualFold(s[:len("pg_catalog.")], "pg_catalog.") {
+		s = s[len("pg_catalog."):]
+	}
+	if len(s) < len("set_config") || !strings.EqualFold(s[:len("set_config")], "set_config") {
+		return "", false
+	}
+	args, ok := strings.CutPrefix(strings.TrimSpace(s[len("set_config"):]), "(")
+	if !ok {
+		return "", false
+	}
+	if args, ok = strings.CutSuffix(strings.TrimSpace(args), ")"); !ok {
+		return "", false
+	}
+	var vals []string
+	for {
+		args = strings.TrimSpace(args)
+		if !strings.HasPrefix(args, "'") {
+			// The last argument, is_local, is a word: false alone lasts
+			// for the session.
+			if len(vals) != 2 || !strings.EqualFold(args, "false") {
+				return "", false
+			}
+			return strings.ToLower(vals[0]), true
+		}
+		v, rest, ok := cutQuoted(args)
+		if !ok {
+			return "", false
+		}
+		vals = append(vals, v)
+		if args, ok = strings.CutPrefix(strings.TrimSpace(rest), ","); !ok {
+			return "", false
+		}
+	}
+}
+
+// cutQuoted reads the SQL string literal s starts with ('it”s'), and
+// returns its value and what follows it.
+func cutQuoted(s string) (value, rest string, ok bool) {
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		if s[i] != '\'' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == '\'' {
+			b.WriteByte('\'')
+			i++
+			continue
+		}
+		return b.String(), s[i+1:], true
+	}
+	return "", "", false
+}
+
+// mysqlSet is sessionEffect for a MySQL SET: each of its assignments must
+// be one to send again.
+func mysqlSet(sql string) effect {
+	body := strings.TrimSpace(sql[len("set"):])
+	w := leadWords(body, 2)
+	if len(w) == 0 {
+		return effect{}
+	}
+	switch w[0] {
+	case "NAMES", "CHARSET":
+		if strings.Contains(body, "(") {
+			return effect{}
+		}
+		return effect{keys: []string{"names"}}
+	case "CHARACTER":
+		if len(w) > 1 && w[1] == "SET" && !strings.Contains(body, "(") {
+			return effect{keys: []string{"names"}}
+		}
+		return effect{}
+	case "ROLE":
+		if strings.Contains(body, "(") {
+			return effect{}
+		}
+		return effect{keys: []string{"role"}}
+	case "SESSION":
+		if len(w) > 1 && w[1] == "TRANSACTION" {
+			return effect{keys: []string{"session transaction"}}
+		}
+	case "TRANSACTION", "PASSWORD", "DEFAULT", "STATEMENT", "GLOBAL", "PERSIST", "PERSIST_ONLY", "RESOURCE":
+		return effect{}
+	}
+	var keys []string
+	for _, a := range splitAssignments(body) {
+		k, ok := mysqlAssignment(a)
+		if !ok {
+			return effect{}
+		}
+		keys = append(keys, k)
+	}
+	return effect{keys: keys}
+}
+
+// splitAssignments splits the assignments of a SET at its commas outside
+// quotes.
+func splitAssignments(s string) []string {
+	var out []string
+	start := 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == '\\' && quote != '`' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"' || c == '`':
+			quote = c
+		case c == ',':
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// mysqlAssignment returns the key of one assignment of a MySQL SET
+// ("foreign_key_checks", "@tenant"), and whether it is one to send again:
+// of the session, not autocommit nor the transaction's, and of a constant.
+func mysqlAssignment(a string) (string, bool) {
+	a = strings.TrimSpace(a)
+	i := strings.IndexAny(a, ":=")
+	if i <= 0 {
+		return "", false
+	}
+	target := strings.ToLower(strings.TrimSpace(a[:i]))
+	value := strings.TrimPrefix(strings.TrimPrefix(a[i:], ":"), "=")
+	if f := strings.Fields(target); len(f) == 2 {
+		if f[0] != "session" && f[0] != "local" {
+			return "", false // GLOBAL, PERSIST, PERSIST_ONLY
+		}
+		target = f[1]
+	} else if len(f) != 1 {
+		return "", false
+	}
+	if name, ok := strings.CutPrefix(target, "@@"); ok {
+		if scope, rest, ok := strings.Cut(name, "."); ok {
+			if scope != "session" && scope != "local" {
+				return "", false
+			}
+			name = rest
+		}
+		target = name
+	}
+	target = strings.Trim(target, "`")
+	if target == "" || target == "autocommit" || strings.HasPrefix(target, "transaction_") || strings.HasPrefix(target, "tx_") ||
+		!constantValue(value) {
+		return "", false
+	}
+	return target, true
+}
+
+// constantValue reports whether a MySQL value is one that a new session
+// computes the same: nothing in parentheses (a function call, a subquery)
+// outside quotes, and none of the words whose value is the moment's or the
+// session's own.
+func constantValue(v string) bool {
+	var quote byte
+	start := -1
+	for i := 0; i <= len(v); i++ {
+		c := byte(' ')
+		if i < len(v) {
+			c = v[i]
+		}
+		if quote != 0 {
+			if c == '\\' && quote != '`' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+			continue
+		}
+		if c == '_' || c == '@' || c == '.' || c >= '0' && c <= '9' || c|0x20 >= 'a' && c|0x20 <= 'z' {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 {
+			switch strings.ToUpper(v[start:i]) {
+			case "CURRENT_TIMESTAMP", "CURRENT_DATE", "CURRENT_TIME", "LOCALTIME", "LOCALTIMESTAMP", "UTC_DATE", "UTC_TIME", "UTC_TIMESTAMP",
+				"SELECT", "@@IDENTITY", "@@LAST_INSERT_ID", "@@INSERT_ID", "@@WARNING_COUNT", "@@ERROR_COUNT", "@@ROWCOUNT",
+				"@@PSEUDO_THREAD_ID", "@@TIMESTAMP", "@@RAND_SEED1", "@@RAND_SEED2":
+				return false
+			}
+			start = -1
+		}
+		switch c {
+		case '(':
+			return false
+		case '\'', '"', '`':
+			quote = c
+		}
+	}
+	return quote == 0
 }
 
 // versionCommentBody returns what a MySQL executable comment (/*!40101 SET
@@ -128,25 +526,32 @@ func versionCommentBody(sql string) string {
 	return strings.TrimSpace(body)
 }
 
-// sessionPragma reports whether sql is a SQLite PRAGMA that sets one of the
-// connection's settings that change what its statements do: those last for
-// the connection and are not kept in the database file. Settings of speed
-// alone (cache_size, synchronous, busy_timeout …) are not sent again.
-func sessionPragma(sql string) bool {
+// sessionPragma returns the setting a SQLite PRAGMA sets, when it sets one
+// of the connection's settings that change what its statements do: those
+// last for the connection and are not kept in the database file. Settings
+// of speed alone (cache_size, synchronous, temp_store, busy_timeout …) are
+// not sent again, nor what the database file keeps (journal_mode,
+// user_version …).
+func sessionPragma(sql string) (string, bool) {
 	_, p, _ := strings.Cut(strings.ToLower(strings.TrimSpace(sql)), "pragma")
-	p = strings.TrimPrefix(strings.TrimSpace(p), "main.")
+	p = strings.TrimSpace(p)
 	name, _, ok := strings.Cut(p, "=")
 	if !ok {
 		if name, _, ok = strings.Cut(p, "("); !ok {
-			return false // a query of the setting
+			return "", false // a query of the setting
 		}
 	}
-	switch strings.TrimSpace(name) {
+	name = strings.TrimSpace(name)
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		name = name[i+1:] // these settings are the connection's, whatever the schema named
+	}
+	name = strings.Trim(name, "\"'`[] ")
+	switch name {
 	case "foreign_keys", "recursive_triggers", "case_sensitive_like", "ignore_check_constraints", "legacy_alter_table",
 		"reverse_unordered_selects", "trusted_schema", "query_only":
-		return true
+		return name, true
 	}
-	return false
+	return "", false
 }
 
 // replaySession sends again the statements of file that an earlier run
@@ -155,8 +560,11 @@ func sessionPragma(sql string) bool {
 func (r *Runner) replaySession(ctx context.Context, file string, replay []replayed, resumeAt int) error {
 	for _, rp := range replay {
 		if err := r.drv.Exec(ctx, rp.st); err != nil {
-			return fmt.Errorf("%w: %s:%d: statement %d, which an earlier run applied and which sets the session, failed when sent again before resuming at statement %d (nothing else was run; the history row is as the earlier run left it): %w",
-				ErrMigrationFailed, file, rp.st.Line, rp.number, resumeAt+1, err)
+			return fmt.Errorf("%w: %s:%d: statement %d, which an earlier run applied and which sets the session, failed when sent again before resuming at statement %d: %w. "+
+				"No statement from %d on ran, and the history row is as the earlier run left it. "+
+				"What to do: make it work again in a new session (create what it names), "+
+				"or undo by hand what the migration's first %d statements did and run `runway repair`, then `runway up`, which runs the migration from its start",
+				ErrMigrationFailed, file, rp.st.Line, rp.number, resumeAt+1, err, resumeAt+1, resumeAt)
 		}
 	}
 	return nil

@@ -1,10 +1,14 @@
 package runway
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/runwaydb/runway/migration"
 )
+
+// setsSession reports whether a resumed run sends sql again, alone.
+func setsSession(d migration.Dialect, sql string) bool { return len(sessionEffect(d, sql).keys) > 0 }
 
 func TestSetsSession(t *testing.T) {
 	pg, my, lite := migration.Postgres, migration.MySQL, migration.SQLite
@@ -23,7 +27,13 @@ func TestSetsSession(t *testing.T) {
 		{pg, "SET TIME ZONE 'UTC'", true},
 		{pg, "SET default_transaction_read_only = off", true},
 		{pg, "RESET search_path", true},
-		{pg, "RESET ALL", true},
+		{pg, "RESET ALL", false}, // a new session has nothing to reset (see TestSessionSetters)
+		{pg, "DISCARD ALL", false},
+		{pg, "SELECT set_config('app.snap', 'x', false) AS v INTO snapshot_tbl", false},
+		{pg, "SELECT set_config('app.id', nextval('ids')::text, false)", false},
+		{pg, "SELECT set_config('app.id', 'x', true)", false},
+		{pg, "SELECT set_config('app.id', 'it''s', false), 1", false},
+		{pg, "SELECT set_config('app.id', 'it''s', false)", true},
 		{pg, "SELECT pg_catalog.set_config('search_path', '', false)", true},
 		{pg, "select  set_config('app.tenant', 'x', false)", true},
 		{pg, "SET LOCAL statement_timeout = 0", false},
@@ -46,6 +56,20 @@ func TestSetsSession(t *testing.T) {
 		{my, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", true},
 		{my, "SET SESSION time_zone = '+00:00'", true},
 		{my, "SET @tenant := 42", true},
+		{my, "SET @s = 'it''s (not) a call, or two'", true},
+		{my, "SET @admin_id = LAST_INSERT_ID()", false},
+		{my, "SET @batch = UUID()", false},
+		{my, "SET @n = (SELECT max(id) FROM t)", false},
+		{my, "SET @t = CURRENT_TIMESTAMP", false},
+		{my, "SET @i = @@identity", false},
+		{my, "SET autocommit=0, unique_checks=0, foreign_key_checks=0", false},
+		{my, "SET FOREIGN_KEY_CHECKS=0, autocommit=0", false},
+		{my, "SET autocommit:=0", false},
+		{my, "SET @@autocommit:=0", false},
+		{my, "SET @a=1, GLOBAL max_connections=157", false},
+		{my, "SET sql_mode='', @@global.max_connections=1", false},
+		{my, "SELECT id INTO @admin FROM users", false},
+		{my, "SELECT @v := 1", false},
 		{my, "USE other_db", true},
 		{my, "/*!40101 SET NAMES utf8mb4 */", true},
 		{my, "/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */", true},
@@ -67,7 +91,9 @@ func TestSetsSession(t *testing.T) {
 		{lite, "PRAGMA main.case_sensitive_like=ON", true},
 		{lite, "PRAGMA recursive_triggers(1)", true},
 		{lite, "ATTACH DATABASE 'aux.db' AS aux", true},
-		{lite, "DETACH aux", true},
+		{lite, "DETACH aux", false}, // undoes an ATTACH (see TestSessionSetters)
+		{lite, "PRAGMA \"foreign_keys\"=OFF", true},
+		{lite, "PRAGMA aux.foreign_keys = OFF", true},
 		{lite, "PRAGMA foreign_keys", false},
 		{lite, "PRAGMA journal_mode = WAL", false},
 		{lite, "PRAGMA user_version = 3", false},
@@ -76,6 +102,44 @@ func TestSetsSession(t *testing.T) {
 	} {
 		if got := setsSession(c.d, c.sql); got != c.want {
 			t.Errorf("%s: setsSession(%q) = %v, want %v", c.d, c.sql, got, c.want)
+		}
+	}
+}
+
+func TestSessionSetters(t *testing.T) {
+	pg, my, lite := migration.Postgres, migration.MySQL, migration.SQLite
+	for _, c := range []struct {
+		name  string
+		d     migration.Dialect
+		stmts []string
+		want  []int // the numbers sent again
+	}{
+		{"in order", pg, []string{"CREATE SCHEMA app", "SET search_path TO app", "CREATE TABLE t (id int)", "SET lock_timeout = '2s'"}, []int{2, 4}},
+		{"the last of the same", my, []string{"SET @p = 'a'", "INSERT INTO t VALUES (@p)", "SET @p = 'b'", "INSERT INTO t VALUES (@p)", "SET @p = 'c'"}, []int{5}},
+		{"USE tmp, then USE main", my, []string{"CREATE DATABASE tmp", "USE tmp", "CREATE TABLE x (id int)", "USE main", "DROP DATABASE tmp"}, []int{4}},
+		{"read before set again", my, []string{"SET @a = 1", "SET @b = @a", "SET @a = 2"}, []int{1, 2, 3}},
+		{"set again from itself", my, []string{"SET @a = 1", "SET @a = @a + 1"}, []int{1, 2}},
+		{"mysqldump's header and trailer", my, []string{
+			"/*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */",
+			"CREATE TABLE a (id int)",
+			"/*!40014 SET FOREIGN_KEY_CHECKS=@OLD_FOREIGN_KEY_CHECKS */",
+		}, []int{1, 3}},
+		{"SET ROLE, RESET ROLE", pg, []string{"CREATE ROLE tmp", "SET ROLE tmp", "CREATE TABLE a (id int)", "RESET ROLE", "DROP ROLE tmp"}, []int{4}},
+		{"RESET ALL keeps the role", pg, []string{"SET ROLE app", "SET search_path TO app", "RESET ALL", "SET lock_timeout = '1s'"}, []int{1, 4}},
+		{"DISCARD ALL", pg, []string{"SET ROLE app", "SET search_path TO app", "DISCARD ALL", "CREATE TABLE p1 (id int)"}, nil},
+		{"a rolled back block", pg, []string{"SET search_path TO a", "BEGIN", "SET search_path TO trial", "CREATE TABLE probe (id int)", "ROLLBACK", "CREATE TABLE x (id int)"}, []int{1}},
+		{"a committed block", pg, []string{"BEGIN", "SET search_path TO app", "SET LOCAL lock_timeout = '1s'", "COMMIT"}, []int{2}},
+		{"rolled back to a savepoint", pg, []string{"BEGIN", "SET search_path TO a", "SAVEPOINT s", "SET search_path TO b", "SET lock_timeout = '1s'", "ROLLBACK TO SAVEPOINT s", "COMMIT"}, []int{2}},
+		{"ATTACH, DETACH", lite, []string{"ATTACH DATABASE 'a.db' AS aux", "INSERT INTO aux.t VALUES (1)", "DETACH DATABASE aux", "ATTACH 'b.db' AS other"}, []int{4}},
+		{"MySQL keeps a rolled back SET", my, []string{"START TRANSACTION", "SET @x = 1", "ROLLBACK"}, []int{2}},
+	} {
+		var stmts []migration.Statement
+		for i, sql := range c.stmts {
+			stmts = append(stmts, migration.Statement{SQL: sql, Line: i + 1})
+		}
+		got := replayedNumbers(sessionSetters(c.d, stmts))
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: sent again %v, want %v", c.name, got, c.want)
 		}
 	}
 }

@@ -305,3 +305,36 @@ func TestResumedLargeFileSendsTheSessionSettingsAgain(t *testing.T) {
 		t.Error("rl_app.after missing: the resumed statements ran elsewhere")
 	}
 }
+
+// What the script undid itself is not sent again (a USE of a database it
+// dropped since, superseded by its USE of another), and neither is a SET
+// whose value a new session would compute otherwise (LAST_INSERT_ID()): the
+// resume goes on, with that variable unset rather than wrong.
+func TestResumeSkipsWhatTheScriptUndid(t *testing.T) {
+	ctx := context.Background()
+	tg := newTarget(t, "mysql")
+	drv := tg.open(t)
+	home := tg.url[strings.LastIndex(tg.url, "/")+1:]
+	home, _, _ = strings.Cut(home, "?")
+	tmp := fmt.Sprintf("rw_tmp_%d", time.Now().UnixNano()%1e9)
+	t.Cleanup(func() { drv.Exec(ctx, migration.Statement{SQL: "DROP DATABASE IF EXISTS " + tmp}) })
+	script := func(stmt string) fstest.MapFS {
+		return files("0001_s.up.sql", "CREATE DATABASE "+tmp+";\nUSE "+tmp+";\nCREATE TABLE x (id int);\nUSE "+home+";\nDROP DATABASE "+tmp+";\n"+
+			"CREATE TABLE a (id int auto_increment primary key);\nINSERT INTO a VALUES (NULL);\nSET @id = LAST_INSERT_ID();\nSET @k = 'kept';\n"+
+			stmt+"CREATE TABLE v AS SELECT @k AS k, @id AS id;\n")
+	}
+	if _, err := up(t, tg.open(t), script("INSERT INTO nope VALUES (1);\n")); !errors.Is(err, runway.ErrMigrationFailed) {
+		t.Fatalf("first run: %v", err)
+	}
+	rep, err := up(t, tg.open(t), script("CREATE TABLE b (id int);\n"))
+	if err != nil {
+		t.Fatalf("rerun: %v", err)
+	}
+	if len(rep.Applied) != 1 || !slices.Equal(rep.Applied[0].Replayed, []int{4, 9}) {
+		t.Fatalf("applied: %+v, want statements 4 and 9 sent again", rep.Applied)
+	}
+	rows, err := drv.(database.Querier).QueryStrings(ctx, "SELECT k, id FROM "+home+".v")
+	if err != nil || len(rows) != 1 || rows[0][0] == nil || *rows[0][0] != "kept" || rows[0][1] != nil {
+		t.Errorf("v: %v %v, want kept and NULL", rows, err)
+	}
+}

@@ -421,6 +421,7 @@ func (r *Runner) planLazy(e entry) (applyPlan, error) {
 		check = database.NewChangeCheck(e.rev.StatementChecksums)
 	}
 	txEnd := newTxTracker(r.drv.Dialect())
+	session := sessionLog{d: r.drv.Dialect()} // of the statements an earlier run applied
 	for st, err := range e.m.Up.StatementSeq(r.drv.Dialect()) {
 		if err != nil {
 			return applyPlan{}, fmt.Errorf("%w: %w", ErrSource, err)
@@ -431,14 +432,12 @@ func (r *Runner) planLazy(e entry) (applyPlan, error) {
 			check.Add(sum)
 			p.resumed.Add(sum)
 			lines = append(lines, st.Line)
-			if setsSession(r.drv.Dialect(), st.SQL) {
-				p.replay = append(p.replay, replayed{number: p.total + 1, st: st})
-			}
+			session.add(p.total+1, st)
 		}
 		p.total++
 	}
-	if p.resumeAt >= p.total {
-		p.replay = nil // nothing left to run after them
+	if p.resumeAt < p.total {
+		p.replay = session.result()
 	}
 	if err := txEnd.err(e.m.Up.File); err != nil {
 		return applyPlan{}, fmt.Errorf("%w: %w", ErrSource, err)

@@ -109,8 +109,11 @@ type Planned struct {
 
 // Statement is one statement of a plan.
 type Statement struct {
-	Line int    `json:"line"`
-	SQL  string `json:"sql"`
+	// Number is the statement's place in its file, 1-based, where it is not
+	// the next of a list (Planned.Replayed).
+	Number int    `json:"number,omitempty"`
+	Line   int    `json:"line"`
+	SQL    string `json:"sql"`
 }
 
 // Error describes why the command failed.
