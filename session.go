@@ -20,15 +20,12 @@ import (
 
 // replayed is a statement an earlier run applied that a resumed run sends
 // again before its first statement: number is its 1-based place in the
-// script, keys what it sets (see sessionEffect); live are the keys that no
-// later statement of the list set again, and pinned says that one of them
-// read a key of it.
+// script; keys and reads are what it sets and what it reads (see effect).
 type replayed struct {
 	number int
 	st     migration.Statement
 	keys   []string
-	live   []string
-	pinned bool
+	reads  []string
 }
 
 // sessionSetters returns the statements among applied (the first
@@ -44,19 +41,21 @@ func sessionSetters(d migration.Dialect, applied []migration.Statement) []replay
 
 // sessionLog gathers the statements of a script's first statements that a
 // resumed run sends again: those that set the session from constants
-// (sessionEffect), in order, less
-//   - those whose every setting a later one of them sets again, with none
-//     of them reading it in between (of a thousand SET @p = '…', the last; of
-//     USE tmp … USE main, the USE main), so that the list stays short and
-//     sends nothing the script undid itself;
+// (sessionEffect), in order, less what the script undid itself:
+//   - a statement whose every setting a later one sets again, unless a
+//     statement kept between them reads it (of a thousand SET @p = '…', the
+//     last; of USE tmp … USE main, the USE main), so that the list stays
+//     short and sends nothing that may fail for a reason the script made
+//     (its own DROP DATABASE tmp);
 //   - an ATTACH that a DETACH undid, and the DETACH;
-//   - on PostgreSQL, those that a RESET ALL or DISCARD ALL undid, and those
-//     of a transaction block the script rolled back, or rolled back to a
-//     savepoint before them (a SET is transactional there).
+//   - on PostgreSQL, what a RESET ALL or DISCARD ALL undid, and the
+//     settings of a transaction block the script rolled back, or rolled
+//     back to a savepoint before them (a SET is transactional there).
 type sessionLog struct {
-	d     migration.Dialect
-	out   []replayed
-	block []savedLog // PostgreSQL: the open transaction block's start, then its savepoints
+	d       migration.Dialect
+	out     []replayed
+	compact int        // the length of out after its last compaction
+	block   []savedLog // PostgreSQL: the open transaction block's start, then its savepoints
 }
 
 type savedLog struct {
@@ -76,42 +75,46 @@ func (l *sessionLog) add(number int, st migration.Statement) {
 	case e.detach != "":
 		l.out = slices.DeleteFunc(slices.Clone(l.out), func(r replayed) bool { return slices.Contains(r.keys, "attach "+e.detach) })
 	case len(e.keys) > 0:
-		l.push(replayed{number: number, st: st, keys: e.keys, live: e.keys})
-	}
-}
-
-// push appends r, and drops what it sets again.
-func (l *sessionLog) push(r replayed) {
-	out := l.out[:0:0]
-	for _, e := range l.out {
-		if !e.pinned {
-			var live []string
-			for _, k := range e.live {
-				n := countFold(r.st.SQL, mention(k))
-				switch {
-				case n > 1 || n == 1 && !slices.Contains(r.keys, k):
-					e.pinned = true // r reads it
-				case slices.Contains(r.keys, k):
-					continue // set again
-				}
-				live = append(live, k)
-			}
-			e.live = live
-			if !e.pinned && len(live) == 0 {
-				continue
-			}
+		if len(l.block) > 0 {
+			l.out = slices.Clip(l.out) // the block's saved lists keep theirs
 		}
-		out = append(out, e)
+		l.out = append(l.out, replayed{number: number, st: st, keys: e.keys, reads: e.reads})
+		if len(l.out) >= 2*max(l.compact, 64) {
+			l.out = needed(l.out)
+			l.compact = len(l.out)
+		}
 	}
-	l.out = append(out, r)
 }
 
-// mention is the text by which a statement reads key.
-func mention(key string) string {
-	if i := strings.LastIndexByte(key, ' '); i >= 0 {
-		return key[i+1:]
+// needed returns the statements of out that the session's state after all
+// of them needs, in a new slice: going back from the last, a statement
+// stays when it sets something that no statement kept after it sets again
+// without reading it first.
+func needed(out []replayed) []replayed {
+	setLater := map[string]bool{} // set by a statement kept after, and not read since
+	keep := make([]bool, len(out))
+	n := 0
+	for i := len(out) - 1; i >= 0; i-- {
+		r := out[i]
+		if !slices.ContainsFunc(r.keys, func(k string) bool { return !setLater[k] }) {
+			continue
+		}
+		keep[i] = true
+		n++
+		for _, k := range r.keys {
+			setLater[k] = true
+		}
+		for _, k := range r.reads {
+			delete(setLater, k)
+		}
 	}
-	return key
+	kept := make([]replayed, 0, n)
+	for i, r := range out {
+		if keep[i] {
+			kept = append(kept, r)
+		}
+	}
+	return kept
 }
 
 // txControl follows a PostgreSQL script's own transaction blocks, and
@@ -119,7 +122,7 @@ func mention(key string) string {
 func (l *sessionLog) txControl(st migration.Statement) bool {
 	switch c := txControl(st.SQL); c {
 	case "BEGIN", "START TRANSACTION":
-		l.block = []savedLog{{out: l.out}}
+		l.block = []savedLog{{out: slices.Clip(l.out)}}
 		return true
 	case "COMMIT", "END", "ROLLBACK", "ABORT":
 		if (c == "ROLLBACK" || c == "ABORT") && len(l.block) > 0 {
@@ -127,7 +130,7 @@ func (l *sessionLog) txControl(st migration.Statement) bool {
 		}
 		l.block = nil
 		if chains(st.SQL) {
-			l.block = []savedLog{{out: l.out}}
+			l.block = []savedLog{{out: slices.Clip(l.out)}}
 		}
 		return true
 	}
@@ -145,7 +148,7 @@ func (l *sessionLog) txControl(st migration.Statement) bool {
 	}
 	switch first, _ := firstWords(st.SQL); first {
 	case "SAVEPOINT":
-		l.block = append(l.block, savedLog{savepoint: savepointName(st.SQL), out: l.out})
+		l.block = append(l.block, savedLog{savepoint: savepointName(st.SQL), out: slices.Clip(l.out)})
 		return true
 	case "RELEASE":
 		return true
@@ -155,18 +158,7 @@ func (l *sessionLog) txControl(st migration.Statement) bool {
 
 // result is the statements to send again, in order.
 func (l *sessionLog) result() []replayed {
-	return l.out
-}
-
-// countFold counts the places of sub in s, in any ASCII case.
-func countFold(s, sub string) int {
-	n := 0
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(sub)], sub) {
-			n++
-		}
-	}
-	return n
+	return needed(l.out)
 }
 
 // rollbackTo returns the savepoint of a ROLLBACK [WORK | TRANSACTION] TO
@@ -193,6 +185,7 @@ func rollbackTo(sql string) (string, bool) {
 // effect is what a statement does to the session, as sessionEffect sees it.
 type effect struct {
 	keys      []string          // what it sets, in lower case ("search_path", "@tenant", "use", "attach aux"): to send again
+	reads     []string          // the variables its values read (MySQL's @x, @@x), as keys
 	undoesAll func(string) bool // PostgreSQL's RESET ALL, DISCARD ALL: the settings whose keys it matches stay
 	detach    string            // SQLite's DETACH: the schema it detaches
 }
@@ -250,8 +243,8 @@ func sessionEffect(d migration.Dialect, sql string) effect {
 	case w[0] == "USE" && d == migration.MySQL:
 		return effect{keys: []string{"use"}}
 	case w[0] == "ATTACH" && d == migration.SQLite:
-		if i := strings.LastIndex(strings.ToUpper(sql), " AS "); i > 0 {
-			return effect{keys: []string{"attach " + strings.ToLower(strings.Trim(strings.TrimSpace(sql[i+4:]), "\"'`[]"))}}
+		if f := strings.Fields(sql); len(f) > 2 && strings.EqualFold(f[len(f)-2], "AS") {
+			return effect{keys: []string{"attach " + strings.ToLower(strings.Trim(f[len(f)-1], "\"'`[];"))}}
 		}
 	case w[0] == "DETACH" && d == migration.SQLite && len(w) > 1:
 		name := w[1]
@@ -280,8 +273,10 @@ func pgSet(sql string, w []string) effect {
 	switch {
 	case name == "LOCAL", name == "CONSTRAINTS", name == "TRANSACTION", strings.HasPrefix(name, "TRANSACTION_"):
 		return effect{}
-	case strings.Contains(sql, "("):
+	case !constantValue(sql):
 		return effect{} // a value PostgreSQL's SET does not take
+	case name == "SESSION" && len(rest) > 1 && rest[1] == "CHARACTERISTICS":
+		return effect{keys: characteristics(sql, "default_transaction_")}
 	}
 	return effect{keys: []string{pgParameter(rest)}}
 }
@@ -299,8 +294,6 @@ func pgParameter(w []string) string {
 		return "client_encoding"
 	case name == "SESSION" && len(w) > 1 && w[1] == "AUTHORIZATION":
 		return "session_authorization"
-	case name == "SESSION" && len(w) > 1 && w[1] == "CHARACTERISTICS":
-		return "default_transaction_isolation"
 	}
 	return strings.ToLower(strings.Trim(name, `"`))
 }
@@ -372,37 +365,51 @@ func mysqlSet(sql string) effect {
 		return effect{}
 	}
 	switch w[0] {
-	case "NAMES", "CHARSET":
-		if strings.Contains(body, "(") {
+	case "NAMES", "CHARSET", "CHARACTER":
+		if (w[0] == "CHARACTER" && (len(w) < 2 || w[1] != "SET")) || !constantValue(body) {
 			return effect{}
 		}
-		return effect{keys: []string{"names"}}
-	case "CHARACTER":
-		if len(w) > 1 && w[1] == "SET" && !strings.Contains(body, "(") {
-			return effect{keys: []string{"names"}}
-		}
-		return effect{}
+		return effect{keys: []string{"character_set_client", "character_set_connection", "character_set_results", "collation_connection"}}
 	case "ROLE":
-		if strings.Contains(body, "(") {
+		if !constantValue(body) {
 			return effect{}
 		}
 		return effect{keys: []string{"role"}}
 	case "SESSION":
 		if len(w) > 1 && w[1] == "TRANSACTION" {
-			return effect{keys: []string{"session transaction"}}
+			return effect{keys: characteristics(body, "transaction_")}
 		}
 	case "TRANSACTION", "PASSWORD", "DEFAULT", "STATEMENT", "GLOBAL", "PERSIST", "PERSIST_ONLY", "RESOURCE":
 		return effect{}
 	}
-	var keys []string
+	var e effect
 	for _, a := range splitAssignments(body) {
-		k, ok := mysqlAssignment(a)
+		k, reads, ok := mysqlAssignment(a)
 		if !ok {
 			return effect{}
 		}
-		keys = append(keys, k)
+		e.keys = append(e.keys, k)
+		e.reads = append(e.reads, reads...)
 	}
-	return effect{keys: keys}
+	return e
+}
+
+// characteristics are the keys of the transaction characteristics that a
+// SET SESSION TRANSACTION (MySQL) or SET SESSION CHARACTERISTICS AS
+// TRANSACTION (PostgreSQL) sets, with prefix.
+func characteristics(sql, prefix string) []string {
+	var keys []string
+	u := strings.ToUpper(sql)
+	if strings.Contains(u, "ISOLATION") {
+		keys = append(keys, prefix+"isolation")
+	}
+	if strings.Contains(u, "READ ONLY") || strings.Contains(u, "READ WRITE") {
+		keys = append(keys, prefix+"read_only")
+	}
+	if strings.Contains(u, "DEFERRABLE") {
+		keys = append(keys, prefix+"deferrable")
+	}
+	return keys
 }
 
 // splitAssignments splits the assignments of a SET at its commas outside
@@ -431,39 +438,88 @@ func splitAssignments(s string) []string {
 }
 
 // mysqlAssignment returns the key of one assignment of a MySQL SET
-// ("foreign_key_checks", "@tenant"), and whether it is one to send again:
-// of the session, not autocommit nor the transaction's, and of a constant.
-func mysqlAssignment(a string) (string, bool) {
+// ("foreign_key_checks", "@tenant") and the variables its value reads, and
+// whether it is one to send again: of the session, not autocommit nor the
+// transaction's, and of a constant.
+func mysqlAssignment(a string) (string, []string, bool) {
 	a = strings.TrimSpace(a)
 	i := strings.IndexAny(a, ":=")
 	if i <= 0 {
-		return "", false
+		return "", nil, false
 	}
 	target := strings.ToLower(strings.TrimSpace(a[:i]))
 	value := strings.TrimPrefix(strings.TrimPrefix(a[i:], ":"), "=")
 	if f := strings.Fields(target); len(f) == 2 {
 		if f[0] != "session" && f[0] != "local" {
-			return "", false // GLOBAL, PERSIST, PERSIST_ONLY
+			return "", nil, false // GLOBAL, PERSIST, PERSIST_ONLY
 		}
 		target = f[1]
 	} else if len(f) != 1 {
-		return "", false
+		return "", nil, false
 	}
-	if name, ok := strings.CutPrefix(target, "@@"); ok {
+	target, ok := variable(target)
+	if !ok || target == "" || target == "autocommit" || strings.HasPrefix(target, "transaction_") || strings.HasPrefix(target, "tx_") ||
+		!constantValue(value) {
+		return "", nil, false
+	}
+	return target, variablesRead(value), true
+}
+
+// variable is the key of a MySQL variable as a statement names it: @x,
+// @'x', @`x` → "@x"; @@x, @@session.x, @@local.x, x → "x"; ok is false for
+// another scope's (@@global.x).
+func variable(v string) (string, bool) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	if name, ok := strings.CutPrefix(v, "@@"); ok {
 		if scope, rest, ok := strings.Cut(name, "."); ok {
 			if scope != "session" && scope != "local" {
 				return "", false
 			}
 			name = rest
 		}
-		target = name
+		return strings.Trim(name, "`"), true
 	}
-	target = strings.Trim(target, "`")
-	if target == "" || target == "autocommit" || strings.HasPrefix(target, "transaction_") || strings.HasPrefix(target, "tx_") ||
-		!constantValue(value) {
-		return "", false
+	if name, ok := strings.CutPrefix(v, "@"); ok {
+		return "@" + strings.Trim(name, "`'\""), true
 	}
-	return target, true
+	return strings.Trim(v, "`"), true
+}
+
+// variablesRead returns the keys of the variables a MySQL value names.
+func variablesRead(v string) []string {
+	var out []string
+	var quote byte
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case quote != 0:
+			if c == '\\' && quote != '`' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"' || c == '`':
+			quote = c
+		case c == '@':
+			j := i + 1
+			if j < len(v) && v[j] == '@' {
+				j++
+			}
+			if j < len(v) && (v[j] == '\'' || v[j] == '"' || v[j] == '`') {
+				if end := strings.IndexByte(v[j+1:], v[j]); end >= 0 {
+					j += end + 2
+				}
+			}
+			for j < len(v) && (v[j] == '_' || v[j] == '.' || v[j] == '$' || v[j] >= '0' && v[j] <= '9' || v[j]|0x20 >= 'a' && v[j]|0x20 <= 'z') {
+				j++
+			}
+			if k, ok := variable(v[i:j]); ok {
+				out = append(out, k)
+			}
+			i = j - 1
+		}
+	}
+	return out
 }
 
 // constantValue reports whether a MySQL value is one that a new session
@@ -493,10 +549,19 @@ func constantValue(v string) bool {
 			continue
 		}
 		if start >= 0 {
-			switch strings.ToUpper(v[start:i]) {
+			w := strings.ToUpper(v[start:i])
+			if rest, ok := strings.CutPrefix(w, "@@SESSION."); ok {
+				w = "@@" + rest
+			} else if rest, ok := strings.CutPrefix(w, "@@LOCAL."); ok {
+				w = "@@" + rest
+			}
+			switch w {
 			case "CURRENT_TIMESTAMP", "CURRENT_DATE", "CURRENT_TIME", "LOCALTIME", "LOCALTIMESTAMP", "UTC_DATE", "UTC_TIME", "UTC_TIMESTAMP",
-				"SELECT", "@@IDENTITY", "@@LAST_INSERT_ID", "@@INSERT_ID", "@@WARNING_COUNT", "@@ERROR_COUNT", "@@ROWCOUNT",
+				"SELECT", "FOR", "@@IDENTITY", "@@LAST_INSERT_ID", "@@INSERT_ID", "@@WARNING_COUNT", "@@ERROR_COUNT", "@@ROWCOUNT",
 				"@@PSEUDO_THREAD_ID", "@@TIMESTAMP", "@@RAND_SEED1", "@@RAND_SEED2":
+				return false // the moment's, the session's own, or a sequence's NEXT VALUE FOR
+			}
+			if strings.HasSuffix(w, ".NEXTVAL") || strings.HasSuffix(w, ".CURRVAL") || strings.HasSuffix(w, ".LASTVAL") {
 				return false
 			}
 			start = -1

@@ -70,6 +70,13 @@ func TestSetsSession(t *testing.T) {
 		{my, "SET sql_mode='', @@global.max_connections=1", false},
 		{my, "SELECT id INTO @admin FROM users", false},
 		{my, "SELECT @v := 1", false},
+		{my, "SET @id = NEXT VALUE FOR s", false},
+		{my, "SET @id = PREVIOUS VALUE FOR s", false},
+		{my, "SET @id = s.nextval", false},
+		{my, "SET @t = @@session.timestamp", false},
+		{my, "SET @t = @@SESSION.identity", false},
+		{my, "SET @li = @@local.insert_id", false},
+		{pg, "SET application_name = 'foo (bar)'", true},
 		{my, "USE other_db", true},
 		{my, "/*!40101 SET NAMES utf8mb4 */", true},
 		{my, "/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */", true},
@@ -132,6 +139,14 @@ func TestSessionSetters(t *testing.T) {
 		{"rolled back to a savepoint", pg, []string{"BEGIN", "SET search_path TO a", "SAVEPOINT s", "SET search_path TO b", "SET lock_timeout = '1s'", "ROLLBACK TO SAVEPOINT s", "COMMIT"}, []int{2}},
 		{"ATTACH, DETACH", lite, []string{"ATTACH DATABASE 'a.db' AS aux", "INSERT INTO aux.t VALUES (1)", "DETACH DATABASE aux", "ATTACH 'b.db' AS other"}, []int{4}},
 		{"MySQL keeps a rolled back SET", my, []string{"START TRANSACTION", "SET @x = 1", "ROLLBACK"}, []int{2}},
+		{"a name that holds another's", my, []string{"CREATE DATABASE t2", "USE t2", "SET @user = 'bob'", "USE main", "DROP DATABASE t2"}, []int{3, 4}},
+		{"a role set again, another set between", pg, []string{"SET ROLE rv_tmp", "SET session_replication_role = replica", "RESET ROLE", "DROP ROLE rv_tmp"}, []int{2, 3}},
+		{"isolation, then access mode", my, []string{"SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE", "SET SESSION TRANSACTION READ WRITE"}, []int{1, 2}},
+		{"characteristics", pg, []string{"SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE", "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"}, []int{1, 2}},
+		{"NAMES read under another name", my, []string{"SET NAMES latin1", "/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */", "/*!40101 SET NAMES utf8mb4 */"}, []int{1, 2, 3}},
+		{"a quoted variable", my, []string{"SET @'x' = 1", "SET @y = @x", "SET @`x` = 2"}, []int{1, 2, 3}},
+		{"a reader set again", my, []string{"SET @a = 1", "SET @b = @a", "SET @a = 2", "SET @b = @a", "SET @a = 3"}, []int{3, 4, 5}},
+		{"ATTACH across lines", lite, []string{"ATTACH DATABASE 'a.db'\nAS aux"}, []int{1}},
 	} {
 		var stmts []migration.Statement
 		for i, sql := range c.stmts {

@@ -557,10 +557,14 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 	})
 }
 
-// statementNumbers is "statement 2" or "statements 2, 3 and 5".
+// statementNumbers is "statement 2", "statements 2, 3 and 5", or for a
+// long list "12 statements (2, 3, 5, … 801)".
 func statementNumbers(ns []int) string {
 	if len(ns) == 1 {
 		return fmt.Sprintf("statement %d", ns[0])
+	}
+	if len(ns) > 8 {
+		return fmt.Sprintf("%d statements (%d, %d, %d, … %d)", len(ns), ns[0], ns[1], ns[2], ns[len(ns)-1])
 	}
 	parts := make([]string, len(ns))
 	for i, n := range ns {

@@ -57,3 +57,19 @@ func TestMigrationTableMatchesTabwriter(t *testing.T) {
 		}
 	}
 }
+
+func TestStatementNumbers(t *testing.T) {
+	for _, c := range []struct {
+		ns   []int
+		want string
+	}{
+		{[]int{2}, "statement 2"},
+		{[]int{2, 3}, "statements 2 and 3"},
+		{[]int{2, 3, 5}, "statements 2, 3 and 5"},
+		{[]int{2, 3, 5, 7, 11, 13, 17, 19, 801}, "9 statements (2, 3, 5, … 801)"},
+	} {
+		if got := statementNumbers(c.ns); got != c.want {
+			t.Errorf("statementNumbers(%v) = %q, want %q", c.ns, got, c.want)
+		}
+	}
+}
