@@ -383,7 +383,7 @@ func mysqlSet(sql string) effect {
 		return effect{}
 	}
 	var e effect
-	for _, a := range splitAssignments(body) {
+	for _, a := range migration.SplitTopLevel(body, ',') {
 		k, reads, ok := mysqlAssignment(a)
 		if !ok {
 			return effect{}
@@ -410,31 +410,6 @@ func characteristics(sql, prefix string) []string {
 		keys = append(keys, prefix+"deferrable")
 	}
 	return keys
-}
-
-// splitAssignments splits the assignments of a SET at its commas outside
-// quotes.
-func splitAssignments(s string) []string {
-	var out []string
-	start := 0
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == '\\' && quote != '`' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '"' || c == '`':
-			quote = c
-		case c == ',':
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, s[start:])
 }
 
 // mysqlAssignment returns the key of one assignment of a MySQL SET

@@ -994,7 +994,7 @@ func noBackslashEscapes(stmt string) (on, ok bool) {
 		return false, false
 	}
 	stmt = strings.TrimLeft(stmt, " \t\r\n")[3:]
-	for _, a := range topLevel(stmt, ',') {
+	for _, a := range SplitTopLevel(stmt, ',') {
 		name, value, found := strings.Cut(a, "=")
 		if !found {
 			continue
@@ -1013,8 +1013,10 @@ func noBackslashEscapes(stmt string) (on, ok bool) {
 	return on, ok
 }
 
-// topLevel splits s at sep outside quotes and parentheses.
-func topLevel(s string, sep byte) []string {
+// SplitTopLevel splits s, MySQL text, at sep outside quoted strings and
+// identifiers (with backslash escapes) and parentheses: the assignments of
+// a SET.
+func SplitTopLevel(s string, sep byte) []string {
 	var out []string
 	var quote byte
 	depth, from := 0, 0
