@@ -26,6 +26,10 @@ type replayed struct {
 	st     migration.Statement
 	keys   []string
 	reads  []string
+	// kill marks what the statement set from values that a new session
+	// would not compute the same (effect.kills): it is not sent, and the
+	// statements before it that set only its keys are not either.
+	kill bool
 }
 
 // sessionSetters returns the statements among applied (the first
@@ -56,6 +60,15 @@ type sessionLog struct {
 	out     []replayed
 	compact int        // the length of out after its last compaction
 	block   []savedLog // PostgreSQL: the open transaction block's start, then its savepoints
+	lite    liteTx     // SQLite: the script's own transaction
+}
+
+// liteTx follows a SQLite script's transaction: PRAGMA foreign_keys does
+// nothing inside one.
+type liteTx struct {
+	open        bool
+	bySavepoint bool     // opened by a SAVEPOINT, which its RELEASE commits
+	savepoints  []string // in upper case
 }
 
 type savedLog struct {
@@ -65,23 +78,89 @@ type savedLog struct {
 
 // add notes statement number of the script.
 func (l *sessionLog) add(number int, st migration.Statement) {
-	if l.d == migration.Postgres && l.txControl(st) {
-		return
+	switch l.d {
+	case migration.Postgres:
+		if l.txControl(st) {
+			return
+		}
+	case migration.SQLite:
+		l.lite.follow(st.SQL)
 	}
 	e := sessionEffect(l.d, st.SQL)
+	if l.lite.open && slices.Equal(e.keys, []string{"pragma foreign_keys"}) {
+		return // it does nothing in a transaction
+	}
+	for _, dr := range e.drops {
+		// What the session was set to is gone: the server unsets it (MySQL's
+		// DROP DATABASE of the database in use), or would refuse it in a new
+		// session (SET ROLE of a dropped role).
+		if l.lastSet(dr.key) == dr.name {
+			e.kills = append(e.kills, dr.key)
+		}
+	}
 	switch {
 	case e.undoesAll != nil:
 		l.out = slices.DeleteFunc(slices.Clone(l.out), func(r replayed) bool { return !slices.ContainsFunc(r.keys, e.undoesAll) })
 	case e.detach != "":
 		l.out = slices.DeleteFunc(slices.Clone(l.out), func(r replayed) bool { return slices.Contains(r.keys, "attach "+e.detach) })
-	case len(e.keys) > 0:
-		if len(l.block) > 0 {
-			l.out = slices.Clip(l.out) // the block's saved lists keep theirs
+	}
+	if len(e.keys) > 0 {
+		l.push(replayed{number: number, st: st, keys: e.keys, reads: e.reads})
+	}
+	if len(e.kills) > 0 {
+		l.push(replayed{number: number, st: st, keys: e.kills, kill: true})
+	}
+}
+
+// push appends r to the list, compacting it when it has doubled.
+func (l *sessionLog) push(r replayed) {
+	if len(l.block) > 0 {
+		l.out = slices.Clip(l.out) // the block's saved lists keep theirs
+	}
+	l.out = append(l.out, r)
+	if len(l.out) >= 2*max(l.compact, 64) {
+		l.out = needed(l.out)
+		l.compact = len(l.out)
+	}
+}
+
+// lastSet returns the name that the last statement setting key set it to
+// (see settingName), or "" when none did or the last one was a kill.
+func (l *sessionLog) lastSet(key string) string {
+	for i := len(l.out) - 1; i >= 0; i-- {
+		if r := l.out[i]; slices.Contains(r.keys, key) {
+			if r.kill {
+				return ""
+			}
+			return settingName(l.d, key, r.st.SQL)
 		}
-		l.out = append(l.out, replayed{number: number, st: st, keys: e.keys, reads: e.reads})
-		if len(l.out) >= 2*max(l.compact, 64) {
-			l.out = needed(l.out)
-			l.compact = len(l.out)
+	}
+	return ""
+}
+
+// follow notes a statement of a SQLite script that may open or end its
+// transaction.
+func (t *liteTx) follow(sql string) {
+	switch txControl(sql) {
+	case "BEGIN":
+		*t = liteTx{open: true}
+		return
+	case "COMMIT", "END", "ROLLBACK":
+		*t = liteTx{}
+		return
+	}
+	switch first, _ := firstWords(sql); first {
+	case "SAVEPOINT":
+		if !t.open {
+			*t = liteTx{open: true, bySavepoint: true}
+		}
+		t.savepoints = append(t.savepoints, strings.ToUpper(savepointName(sql)))
+	case "RELEASE":
+		if i := slices.Index(t.savepoints, strings.ToUpper(savepointName(sql))); i >= 0 {
+			t.savepoints = t.savepoints[:i]
+			if i == 0 && t.bySavepoint {
+				*t = liteTx{}
+			}
 		}
 	}
 }
@@ -96,6 +175,12 @@ func needed(out []replayed) []replayed {
 	n := 0
 	for i := len(out) - 1; i >= 0; i-- {
 		r := out[i]
+		if r.kill {
+			for _, k := range r.keys {
+				setLater[k] = true
+			}
+			continue
+		}
 		if !slices.ContainsFunc(r.keys, func(k string) bool { return !setLater[k] }) {
 			continue
 		}
@@ -122,7 +207,9 @@ func needed(out []replayed) []replayed {
 func (l *sessionLog) txControl(st migration.Statement) bool {
 	switch c := txControl(st.SQL); c {
 	case "BEGIN", "START TRANSACTION":
-		l.block = []savedLog{{out: slices.Clip(l.out)}}
+		if len(l.block) == 0 { // inside a block, PostgreSQL only warns
+			l.block = []savedLog{{out: slices.Clip(l.out)}}
+		}
 		return true
 	case "COMMIT", "END", "ROLLBACK", "ABORT":
 		if (c == "ROLLBACK" || c == "ABORT") && len(l.block) > 0 {
@@ -146,12 +233,17 @@ func (l *sessionLog) txControl(st migration.Statement) bool {
 		}
 		return true
 	}
-	switch first, _ := firstWords(st.SQL); first {
+	switch first, second := firstWords(st.SQL); first {
 	case "SAVEPOINT":
 		l.block = append(l.block, savedLog{savepoint: savepointName(st.SQL), out: slices.Clip(l.out)})
 		return true
 	case "RELEASE":
 		return true
+	case "PREPARE":
+		if second == "TRANSACTION" { // the block ends, its settings kept as by COMMIT
+			l.block = nil
+			return true
+		}
 	}
 	return false
 }
@@ -186,9 +278,16 @@ func rollbackTo(sql string) (string, bool) {
 type effect struct {
 	keys      []string          // what it sets, in lower case ("search_path", "@tenant", "use", "attach aux"): to send again
 	reads     []string          // the variables its values read (MySQL's @x, @@x), as keys
+	kills     []string          // what it sets from values a new session would not compute the same: not to send again, and unset in a resumed run
+	drops     []dropped         // what it drops that the session may be set to
 	undoesAll func(string) bool // PostgreSQL's RESET ALL, DISCARD ALL: the settings whose keys it matches stay
 	detach    string            // SQLite's DETACH: the schema it detaches
 }
+
+// dropped is an object a statement drops that a setting may name: the
+// database of a USE (key "use"), the role of a SET ROLE ("role"), as
+// settingName spells it.
+type dropped struct{ key, name string }
 
 // sessionEffect says whether sql sets something of the session that lasts
 // for the rest of it, that the statements after it may rely on, and that
@@ -205,21 +304,33 @@ type effect struct {
 //   - PostgreSQL's RESET, and SELECT set_config('name', 'value', false) of
 //     constants alone (pg_dump's search_path);
 //   - MySQL's USE;
-//   - SQLite's ATTACH, and the PRAGMAs that change what the connection's
-//     statements do (foreign_keys, recursive_triggers, case_sensitive_like …).
+//   - SQLite's ATTACH of a constant file name, and the PRAGMAs that change
+//     what the connection's statements do (foreign_keys, recursive_triggers,
+//     case_sensitive_like, writable_schema …).
+//
+// Comments are read as the server reads them: left out, but for MySQL's
+// executable ones.
 //
 // Not: what applies only in a transaction or to the next one (SET LOCAL,
-// SET CONSTRAINTS, SET TRANSACTION), what outlives the session (SET GLOBAL,
-// SET PERSIST, SET PASSWORD, SET DEFAULT ROLE), MariaDB's SET STATEMENT … FOR,
+// SET CONSTRAINTS, SET TRANSACTION, MySQL's @@transaction_isolation),
+// what outlives the session or is its credentials (SET GLOBAL, SET
+// PERSIST, SET PASSWORD, SET DEFAULT ROLE), what the next statement uses
+// up (SET INSERT_ID, SET RAND_SEED1 …), MariaDB's SET STATEMENT … FOR,
 // which runs a statement, SET autocommit, which the script's own
 // transactions decide (a resumed run starts at the statement that opened a
-// transaction left unfinished), a SET of several variables of which one is
-// not to be sent again, and what reads the data (SET @n = (SELECT …),
-// SELECT … INTO @n).
+// transaction left unfinished), and a SET of several variables of which one
+// is not to be sent again.
+//
+// What sets a variable from a value that is not a constant (SET @id =
+// LAST_INSERT_ID(), SELECT … INTO @n, @n := …, CALL p(@out), set_config
+// of an expression) is in effect.kills: the variable is unset in the
+// resumed statements, rather than holding a value an earlier statement
+// gave it.
 func sessionEffect(d migration.Dialect, sql string) effect {
-	if d == migration.MySQL {
-		sql = versionCommentBody(sql)
+	if !mayTouchSession(d, sql) {
+		return effect{}
 	}
+	sql = strings.TrimSpace(migration.StripComments(d, sql))
 	w := leadWords(sql, 4)
 	if len(w) == 0 {
 		return effect{}
@@ -233,19 +344,15 @@ func sessionEffect(d migration.Dialect, sql string) effect {
 		if w[1] == "ALL" {
 			return effect{undoesAll: func(k string) bool { return k == "role" || k == "session_authorization" }}
 		}
-		return effect{keys: []string{pgParameter(w[1:])}}
+		return effect{keys: pgKeys(pgParameter(w[1:]))}
 	case w[0] == "DISCARD" && d == migration.Postgres && len(w) > 1 && w[1] == "ALL":
 		return effect{undoesAll: func(string) bool { return false }}
-	case w[0] == "SELECT" && d == migration.Postgres:
-		if name, ok := setConfig(sql); ok {
-			return effect{keys: []string{name}}
-		}
 	case w[0] == "USE" && d == migration.MySQL:
 		return effect{keys: []string{"use"}}
+	case w[0] == "DROP" && len(w) > 2:
+		return effect{drops: drops(d, sql, w)}
 	case w[0] == "ATTACH" && d == migration.SQLite:
-		if f := strings.Fields(sql); len(f) > 2 && strings.EqualFold(f[len(f)-2], "AS") {
-			return effect{keys: []string{"attach " + strings.ToLower(strings.Trim(f[len(f)-1], "\"'`[];"))}}
-		}
+		return attach(sql)
 	case w[0] == "DETACH" && d == migration.SQLite && len(w) > 1:
 		name := w[1]
 		if name == "DATABASE" && len(w) > 2 {
@@ -256,8 +363,53 @@ func sessionEffect(d migration.Dialect, sql string) effect {
 		if name, ok := sessionPragma(sql); ok {
 			return effect{keys: []string{"pragma " + name}}
 		}
+	case d == migration.Postgres:
+		if w[0] == "SELECT" {
+			if name, ok := setConfig(sql); ok {
+				return effect{keys: []string{name}}
+			}
+		}
+		return effect{kills: setConfigKills(sql)}
+	case d == migration.MySQL && w[0] != "CREATE" && w[0] != "ALTER": // not a routine's or trigger's body
+		return effect{kills: userVarsAssigned(sql, w[0] == "CALL")}
 	}
 	return effect{}
+}
+
+// mayTouchSession is a quick look at a statement that tells those that
+// sessionEffect finds nothing in (most of a script: its DDL and data),
+// without reading them through.
+func mayTouchSession(d migration.Dialect, sql string) bool {
+	switch d {
+	case migration.MySQL:
+		if strings.HasPrefix(sql, "/*") || strings.IndexByte(sql, '@') >= 0 {
+			return true
+		}
+	case migration.Postgres:
+		if indexFold(sql, "set_config") >= 0 {
+			return true
+		}
+	}
+	i := 0
+	for i < len(sql) && (sql[i]|0x20 >= 'a' && sql[i]|0x20 <= 'z') {
+		i++
+	}
+	switch strings.ToUpper(sql[:i]) {
+	case "SET", "RESET", "DISCARD", "USE", "DROP", "ATTACH", "DETACH", "PRAGMA":
+		return true
+	}
+	return false
+}
+
+// indexFold is strings.Index of the lower-case ASCII word sub in s, in any
+// case, without copying s.
+func indexFold(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i]|0x20 == sub[0] && strings.EqualFold(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
 }
 
 // pgSet is sessionEffect for a PostgreSQL SET whose first words are w.
@@ -273,12 +425,21 @@ func pgSet(sql string, w []string) effect {
 	switch {
 	case name == "LOCAL", name == "CONSTRAINTS", name == "TRANSACTION", strings.HasPrefix(name, "TRANSACTION_"):
 		return effect{}
-	case !constantValue(sql):
-		return effect{} // a value PostgreSQL's SET does not take
+	case !constantValue(sql, false):
+		return effect{kills: pgKeys(pgParameter(rest))}
 	case name == "SESSION" && len(rest) > 1 && rest[1] == "CHARACTERISTICS":
 		return effect{keys: characteristics(sql, "default_transaction_")}
 	}
-	return effect{keys: []string{pgParameter(rest)}}
+	return effect{keys: pgKeys(pgParameter(rest))}
+}
+
+// pgKeys are the keys of what setting PostgreSQL's parameter p sets: SET
+// SESSION AUTHORIZATION also resets the role.
+func pgKeys(p string) []string {
+	if p == "session_authorization" {
+		return []string{p, "role"}
+	}
+	return []string{p}
 }
 
 // pgParameter is the parameter that SET or RESET followed by w sets, in
@@ -364,34 +525,116 @@ func mysqlSet(sql string) effect {
 	if len(w) == 0 {
 		return effect{}
 	}
-	switch w[0] {
+	first := w[0]
+	if i := strings.IndexAny(first, ":=@"); i > 0 {
+		first = first[:i] // SET PASSWORD='…'
+	}
+	switch first {
 	case "NAMES", "CHARSET", "CHARACTER":
-		if (w[0] == "CHARACTER" && (len(w) < 2 || w[1] != "SET")) || !constantValue(body) {
-			return effect{}
+		keys := []string{"character_set_client", "character_set_connection", "character_set_results", "collation_connection"}
+		switch {
+		case first == "CHARACTER" && (len(w) < 2 || w[1] != "SET"):
+			break // a variable named character
+		case !constantValue(body, true):
+			return effect{kills: keys}
+		case first == "NAMES":
+			return effect{keys: keys}
+		default:
+			// The connection's character set becomes the database's.
+			return effect{keys: keys, reads: []string{"use"}}
 		}
-		return effect{keys: []string{"character_set_client", "character_set_connection", "character_set_results", "collation_connection"}}
 	case "ROLE":
-		if !constantValue(body) {
-			return effect{}
+		if !constantValue(body, true) {
+			return effect{kills: []string{"role"}}
 		}
 		return effect{keys: []string{"role"}}
 	case "SESSION":
 		if len(w) > 1 && w[1] == "TRANSACTION" {
 			return effect{keys: characteristics(body, "transaction_")}
 		}
-	case "TRANSACTION", "PASSWORD", "DEFAULT", "STATEMENT", "GLOBAL", "PERSIST", "PERSIST_ONLY", "RESOURCE":
+	case "STATEMENT":
+		// SET STATEMENT … FOR runs a statement, which may set variables.
+		return effect{kills: userVarsAssigned(body, false)}
+	case "TRANSACTION", "PASSWORD", "DEFAULT", "RESOURCE":
 		return effect{}
 	}
 	var e effect
+	sent := true
 	for _, a := range migration.SplitTopLevel(body, ',') {
-		k, reads, ok := mysqlAssignment(a)
-		if !ok {
-			return effect{}
+		k, value, how := mysqlAssignment(a)
+		switch how {
+		case sentAgain:
+			e.keys = append(e.keys, k)
+			e.reads = append(e.reads, variablesRead(value)...)
+		case notConstant:
+			sent = false
+			e.kills = append(e.kills, k)
+		default:
+			sent = false
 		}
-		e.keys = append(e.keys, k)
-		e.reads = append(e.reads, reads...)
+		e.kills = append(e.kills, userVarsAssigned(value, false)...)
 	}
-	return e
+	if !sent {
+		// Not sent: what it sets is unset in the resumed statements.
+		return effect{kills: append(e.keys, e.kills...)}
+	}
+	return effect{keys: e.keys, reads: e.reads}
+}
+
+// What a MySQL resumed run does with one assignment of a SET.
+const (
+	sentAgain   = iota // of the session, to a constant
+	notConstant        // of the session, to a value a new session computes otherwise
+	notSession         // of another scope, or for a moment (see mysqlAssignment)
+)
+
+// mysqlAssignment returns the key of one assignment of a MySQL SET
+// ("foreign_key_checks", "@tenant"), its value, and whether a resumed run
+// sends it again: when it is of the session, to a constant, and none of
+// autocommit (see sessionEffect), the next transaction's characteristics
+// (@@transaction_isolation with no scope), the session's credentials, or
+// what the next statement uses up and the binary log sets (INSERT_ID,
+// RAND_SEED1 …).
+func mysqlAssignment(a string) (key, value string, how int) {
+	a = strings.TrimSpace(a)
+	i := strings.IndexAny(a, ":=")
+	if i <= 0 {
+		return "", "", notSession
+	}
+	target := strings.ToLower(strings.TrimSpace(a[:i]))
+	value = strings.TrimPrefix(strings.TrimPrefix(a[i:], ":"), "=")
+	if f := strings.Fields(target); len(f) == 2 {
+		if f[0] != "session" && f[0] != "local" {
+			return "", value, notSession // GLOBAL, PERSIST, PERSIST_ONLY
+		}
+		target = f[1]
+	} else if len(f) != 1 {
+		return "", value, notSession
+	}
+	nextTx := strings.HasPrefix(target, "@@") && !strings.Contains(target, ".")
+	target, ok := variable(target)
+	switch target {
+	case "tx_isolation", "tx_read_only":
+		target = "transaction_" + target[len("tx_"):]
+	}
+	switch {
+	case !ok, target == "":
+		return "", value, notSession
+	case target == "transaction_isolation", target == "transaction_read_only":
+		if nextTx {
+			return "", value, notSession
+		}
+	case target == "autocommit", strings.HasPrefix(target, "transaction_"), strings.HasPrefix(target, "tx_"):
+		return "", value, notSession
+	}
+	switch target {
+	case "password", "insert_id", "last_insert_id", "identity", "rand_seed1", "rand_seed2", "gtid_next", "gtid_seq_no":
+		return "", value, notSession
+	}
+	if !constantValue(value, true) {
+		return target, value, notConstant
+	}
+	return target, value, sentAgain
 }
 
 // characteristics are the keys of the transaction characteristics that a
@@ -410,34 +653,6 @@ func characteristics(sql, prefix string) []string {
 		keys = append(keys, prefix+"deferrable")
 	}
 	return keys
-}
-
-// mysqlAssignment returns the key of one assignment of a MySQL SET
-// ("foreign_key_checks", "@tenant") and the variables its value reads, and
-// whether it is one to send again: of the session, not autocommit nor the
-// transaction's, and of a constant.
-func mysqlAssignment(a string) (string, []string, bool) {
-	a = strings.TrimSpace(a)
-	i := strings.IndexAny(a, ":=")
-	if i <= 0 {
-		return "", nil, false
-	}
-	target := strings.ToLower(strings.TrimSpace(a[:i]))
-	value := strings.TrimPrefix(strings.TrimPrefix(a[i:], ":"), "=")
-	if f := strings.Fields(target); len(f) == 2 {
-		if f[0] != "session" && f[0] != "local" {
-			return "", nil, false // GLOBAL, PERSIST, PERSIST_ONLY
-		}
-		target = f[1]
-	} else if len(f) != 1 {
-		return "", nil, false
-	}
-	target, ok := variable(target)
-	if !ok || target == "" || target == "autocommit" || strings.HasPrefix(target, "transaction_") || strings.HasPrefix(target, "tx_") ||
-		!constantValue(value) {
-		return "", nil, false
-	}
-	return target, variablesRead(value), true
 }
 
 // variable is the key of a MySQL variable as a statement names it: @x,
@@ -497,11 +712,12 @@ func variablesRead(v string) []string {
 	return out
 }
 
-// constantValue reports whether a MySQL value is one that a new session
+// constantValue reports whether a value is one that a new session
 // computes the same: nothing in parentheses (a function call, a subquery)
-// outside quotes, and none of the words whose value is the moment's or the
-// session's own.
-func constantValue(v string) bool {
+// outside quotes, no assignment (MySQL's @x := …), and none of the words
+// whose value is the moment's or the session's own. backslash tells
+// whether a backslash escapes the next byte in a string (MySQL's).
+func constantValue(v string, backslash bool) bool {
 	var quote byte
 	start := -1
 	for i := 0; i <= len(v); i++ {
@@ -510,7 +726,7 @@ func constantValue(v string) bool {
 			c = v[i]
 		}
 		if quote != 0 {
-			if c == '\\' && quote != '`' {
+			if c == '\\' && quote != '`' && backslash {
 				i++
 			} else if c == quote {
 				quote = 0
@@ -522,6 +738,9 @@ func constantValue(v string) bool {
 				start = i
 			}
 			continue
+		}
+		if c == ':' && i+1 < len(v) && v[i+1] == '=' {
+			return false
 		}
 		if start >= 0 {
 			w := strings.ToUpper(v[start:i])
@@ -551,19 +770,193 @@ func constantValue(v string) bool {
 	return quote == 0
 }
 
-// versionCommentBody returns what a MySQL executable comment (/*!40101 SET
-// NAMES utf8 */, MariaDB's /*M!100101 … */) holds, or sql when it is not
-// one.
-func versionCommentBody(sql string) string {
-	body, ok := strings.CutPrefix(sql, "/*!")
-	if !ok {
-		if body, ok = strings.CutPrefix(sql, "/*M!"); !ok {
-			return sql
+// drops returns what a DROP statement, whose first words are w, drops
+// that a setting may name: MySQL's DROP DATABASE or SCHEMA, DROP ROLE.
+func drops(d migration.Dialect, sql string, w []string) []dropped {
+	key := ""
+	switch {
+	case (w[1] == "DATABASE" || w[1] == "SCHEMA") && d == migration.MySQL:
+		key = "use"
+	case w[1] == "ROLE" && d != migration.SQLite:
+		key = "role"
+	default:
+		return nil
+	}
+	names := strings.TrimSpace(sql[indexFold(sql, strings.ToLower(w[1]))+len(w[1]):])
+	if f := strings.Fields(names); len(f) > 2 && strings.EqualFold(f[0], "IF") && strings.EqualFold(f[1], "EXISTS") {
+		names = strings.TrimSpace(names[indexFold(names, "exists")+len("exists"):])
+	}
+	var out []dropped
+	for _, n := range migration.SplitTopLevel(names, ',') {
+		out = append(out, dropped{key: key, name: objectName(d, n)})
+	}
+	return out
+}
+
+// settingName returns the object that sql, a statement that sets key,
+// sets the session to: the database of a USE, the role of a SET ROLE, as
+// objectName spells it; "" for another statement.
+func settingName(d migration.Dialect, key, sql string) string {
+	f := strings.Fields(strings.TrimSpace(migration.StripComments(d, sql)))
+	switch {
+	case key == "use" && len(f) > 1 && strings.EqualFold(f[0], "USE"):
+		return objectName(d, f[1])
+	case key == "role" && len(f) > 2 && strings.EqualFold(f[0], "SET"):
+		if strings.EqualFold(f[1], "SESSION") || strings.EqualFold(f[1], "LOCAL") {
+			f = f[1:]
+		}
+		if strings.EqualFold(f[1], "ROLE") && len(f) > 2 {
+			return objectName(d, strings.Join(f[2:], " "))
 		}
 	}
-	body = strings.TrimLeft(body, "0123456789")
-	body, _ = strings.CutSuffix(strings.TrimSpace(body), "*/")
-	return strings.TrimSpace(body)
+	return ""
+}
+
+// objectName spells the name of a database or role as written in a
+// statement so that two spellings of one name compare equal: quotes
+// removed; on PostgreSQL, a name not in double quotes in lower case, as
+// the server folds it. MySQL's names of databases are as written, as on
+// a server that keeps their case (Linux).
+func objectName(d migration.Dialect, n string) string {
+	n = strings.TrimSuffix(strings.TrimSpace(n), ";")
+	n = strings.TrimSpace(n)
+	if d == migration.Postgres {
+		if len(n) > 1 && n[0] == '"' {
+			return strings.ReplaceAll(strings.Trim(n, `"`), `""`, `"`)
+		}
+		return strings.ToLower(strings.Trim(n, "'"))
+	}
+	return strings.NewReplacer("`", "", "'", "", `"`, "").Replace(n)
+}
+
+// attach is sessionEffect for a SQLite ATTACH [DATABASE] expr AS name: it
+// is sent again when expr is a constant (a file name, not one made of the
+// moment's time).
+func attach(sql string) effect {
+	f := strings.Fields(sql)
+	if len(f) < 4 || !strings.EqualFold(f[len(f)-2], "AS") {
+		return effect{}
+	}
+	expr := strings.TrimSpace(sql[len("attach") : len(sql)-len(f[len(f)-1])])
+	expr = strings.TrimSpace(expr[:len(expr)-len("as")])
+	if len(expr) > len("database") && strings.EqualFold(expr[:len("database")], "database") && expr[len("database")] <= ' ' {
+		expr = expr[len("database"):]
+	}
+	if !constantValue(expr, false) || strings.Contains(expr, "||") {
+		return effect{}
+	}
+	return effect{keys: []string{"attach " + strings.ToLower(strings.Trim(f[len(f)-1], "\"'`[];"))}}
+}
+
+// setConfigKills returns the parameters that the set_config calls in a
+// PostgreSQL statement set for the session (is_local not true) from values
+// that are not sent again: any but a statement of one strict call
+// (setConfig).
+func setConfigKills(sql string) []string {
+	var out []string
+	for rest := sql; ; {
+		i := indexFold(rest, "set_config")
+		if i < 0 {
+			return out
+		}
+		rest = rest[i+len("set_config"):]
+		args, ok := strings.CutPrefix(strings.TrimSpace(rest), "(")
+		if !ok || !strings.HasPrefix(strings.TrimSpace(args), "'") {
+			continue // another name, or a parameter named by an expression
+		}
+		name, after, ok := cutQuoted(strings.TrimSpace(args))
+		if !ok {
+			continue
+		}
+		// The arguments after the name, to the call's closing parenthesis.
+		parts := migration.SplitTopLevel(closeParen(after), ',')
+		if len(parts) == 3 && strings.EqualFold(strings.TrimSpace(parts[2]), "true") {
+			continue // lasts for the transaction
+		}
+		out = append(out, strings.ToLower(name))
+	}
+}
+
+// closeParen returns s up to the parenthesis that closes the one opened
+// before it, outside quotes.
+func closeParen(s string) string {
+	depth := 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '(':
+			depth++
+		case c == ')':
+			if depth == 0 {
+				return s[:i]
+			}
+			depth--
+		}
+	}
+	return s
+}
+
+// userVarsAssigned returns the keys of the MySQL user variables that a
+// statement other than SET (or a value in a SET) assigns: @x := …, SELECT …
+// INTO @x, @y, and, in a CALL (call true), every variable it passes, which
+// an OUT parameter may set.
+func userVarsAssigned(sql string, call bool) []string {
+	if strings.IndexByte(sql, '@') < 0 {
+		return nil
+	}
+	var out []string
+	into := false // after INTO, in its list of variables
+	var quote byte
+	for i := 0; i < len(sql); i++ {
+		c := sql[i]
+		switch {
+		case quote != 0:
+			if c == '\\' && quote != '`' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"' || c == '`':
+			quote = c
+			into = false
+		case c == '@' && i+1 < len(sql) && sql[i+1] == '@':
+			i++ // a system variable: SET assigns those
+			into = false
+		case c == '@':
+			j := i + 1
+			if j < len(sql) && (sql[j] == '\'' || sql[j] == '"' || sql[j] == '`') {
+				if end := strings.IndexByte(sql[j+1:], sql[j]); end >= 0 {
+					j += end + 2
+				}
+			}
+			for j < len(sql) && (sql[j] == '_' || sql[j] == '.' || sql[j] == '$' || sql[j] >= '0' && sql[j] <= '9' || sql[j]|0x20 >= 'a' && sql[j]|0x20 <= 'z') {
+				j++
+			}
+			k, _ := variable(sql[i:j])
+			if next := strings.TrimLeft(sql[j:], " \t\r\n"); call || into || strings.HasPrefix(next, ":=") {
+				out = append(out, k)
+			}
+			i = j - 1
+		case c == ',' || c == ' ' || c == '\t' || c == '\r' || c == '\n':
+		case c|0x20 >= 'a' && c|0x20 <= 'z' || c == '_':
+			j := i
+			for j < len(sql) && (sql[j] == '_' || sql[j] == '$' || sql[j] >= '0' && sql[j] <= '9' || sql[j]|0x20 >= 'a' && sql[j]|0x20 <= 'z') {
+				j++
+			}
+			into = strings.EqualFold(sql[i:j], "into")
+			i = j - 1
+		default:
+			into = false
+		}
+	}
+	return out
 }
 
 // sessionPragma returns the setting a SQLite PRAGMA sets, when it sets one
@@ -588,7 +981,7 @@ func sessionPragma(sql string) (string, bool) {
 	name = strings.Trim(name, "\"'`[] ")
 	switch name {
 	case "foreign_keys", "recursive_triggers", "case_sensitive_like", "ignore_check_constraints", "legacy_alter_table",
-		"reverse_unordered_selects", "trusted_schema", "query_only":
+		"reverse_unordered_selects", "trusted_schema", "query_only", "writable_schema":
 		return name, true
 	}
 	return "", false

@@ -147,6 +147,66 @@ func TestSessionSetters(t *testing.T) {
 		{"a quoted variable", my, []string{"SET @'x' = 1", "SET @y = @x", "SET @`x` = 2"}, []int{1, 2, 3}},
 		{"a reader set again", my, []string{"SET @a = 1", "SET @b = @a", "SET @a = 2", "SET @b = @a", "SET @a = 3"}, []int{3, 4, 5}},
 		{"ATTACH across lines", lite, []string{"ATTACH DATABASE 'a.db'\nAS aux"}, []int{1}},
+
+		// Unset rather than stale: a later value not sent again.
+		{"a variable set again from a function", my, []string{"SET @parent = 1", "INSERT INTO child VALUES (@parent)", "SET @parent = LAST_INSERT_ID()"}, nil},
+		{"a variable set again by SELECT INTO", my, []string{"SET @n = 0", "SELECT count(*) INTO @n FROM users"}, nil},
+		{"SELECT INTO a list", my, []string{"SET @a = 1", "SET @b = 2", "SET @c = 3", "SELECT x, y INTO @a, @`b` FROM t"}, []int{3}},
+		{"an assignment in a query", my, []string{"SET @rank = 0", "UPDATE t SET r = (@rank := @rank + 1)"}, nil},
+		{"an assignment in a SET's value", my, []string{"SET @b = 1", "SET @a = 1 + (@b := 5)"}, nil},
+		{"CHARACTER SET reads the database", my, []string{"USE a", "SET CHARACTER SET latin1", "USE main"}, []int{1, 2, 3}},
+		{"NAMES does not", my, []string{"USE a", "SET NAMES latin1", "USE main"}, []int{2, 3}},
+		{"a prepared transaction's settings", pg, []string{"BEGIN", "SET search_path TO app", "PREPARE TRANSACTION 'x'", "ROLLBACK"}, []int{2}},
+		{"an assignment in a trigger's body", my, []string{"SET @n = 0", "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET @n := @n + 1"}, []int{1}},
+		{"a CALL's arguments", my, []string{"SET @out = 0", "SET @in = 1", "CALL p(@in, @out)"}, nil},
+		{"a SET not sent, its constants too", my, []string{"SET @a = 1", "SET @a = 2, @b = UUID()"}, nil},
+		{"sql_mode from itself", my, []string{"SET sql_mode = 'ANSI_QUOTES'", "SET sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES')"}, nil},
+		{"an INTO that names a table", my, []string{"SET @a = 1", "INSERT INTO t VALUES (@a)"}, []int{1}},
+		{"an e-mail in a value", my, []string{"SET @a = 1", "INSERT INTO t VALUES ('a@b.c', @a)"}, []int{1}},
+		{"set_config of an expression", pg, []string{"SELECT set_config('app.tenant', 'a', false)", "SELECT set_config('app.tenant', current_user, false)"}, nil},
+		{"set_config, local", pg, []string{"SELECT set_config('app.tenant', 'a', false)", "SELECT set_config('app.tenant', current_user, true)"}, []int{1}},
+		{"set_config in a DO block", pg, []string{"SET search_path TO app", "DO $$ BEGIN PERFORM set_config('search_path', 'x' || 'y', false); END $$"}, nil},
+
+		// What the next statement uses up, and credentials.
+		{"a one-shot INSERT_ID", my, []string{"SET INSERT_ID = 1000", "INSERT INTO plans (name) VALUES ('x')"}, nil},
+		{"SET PASSWORD= without a space", my, []string{"SET PASSWORD='*89063080929868A5DFEC18596EC951918DC26DB5'"}, nil},
+		{"SET GLOBAL with a user variable", my, []string{"SET @a = 1", "SET GLOBAL max_connections = 157, @a = 2"}, nil},
+		{"SET @@insert_id", my, []string{"SET @@session.insert_id = 5, @a = 1"}, nil},
+
+		// Comments.
+		{"a comment with parentheses in a SET", pg, []string{"SET search_path TO\n  app, -- tenant tables (see ADR-12)\n  public"}, []int{1}},
+		{"comments after SET", pg, []string{"SET /* a */ search_path TO app", "SET /* a */ lock_timeout = '5s'"}, []int{1, 2}},
+		{"a comment in a MySQL SET", my, []string{"SET /* c */ FOREIGN_KEY_CHECKS=0", "SET sql_mode = '' # (none)"}, []int{1, 2}},
+		{"a comment in an executable comment", my, []string{"/*!40101 SET NAMES utf8mb4 -- (x)\n */"}, []int{1}},
+
+		// Transactions.
+		{"a BEGIN inside a block", pg, []string{"SET search_path TO app", "BEGIN", "SET search_path TO trial", "BEGIN", "ROLLBACK"}, []int{1}},
+		{"PRAGMA foreign_keys in a transaction does nothing", lite, []string{"BEGIN", "PRAGMA foreign_keys = OFF", "COMMIT"}, nil},
+		{"PRAGMA foreign_keys after the transaction", lite, []string{"BEGIN", "PRAGMA foreign_keys = OFF", "COMMIT", "PRAGMA foreign_keys = OFF"}, []int{4}},
+		{"PRAGMA foreign_keys in a savepoint's transaction", lite, []string{"SAVEPOINT a", "PRAGMA foreign_keys = OFF", "RELEASE a", "PRAGMA foreign_keys = ON"}, []int{4}},
+		{"PRAGMA foreign_keys in a savepoint inside a transaction", lite, []string{"BEGIN", "SAVEPOINT a", "RELEASE a", "PRAGMA foreign_keys = OFF", "COMMIT"}, nil},
+		{"another PRAGMA in a transaction", lite, []string{"BEGIN", "PRAGMA recursive_triggers = ON", "COMMIT"}, []int{2}},
+
+		// What the script dropped.
+		{"USE of a database the script dropped", my, []string{"CREATE DATABASE s", "USE s", "CREATE TABLE t (id int)", "DROP DATABASE s", "CREATE TABLE main.u (id int)"}, nil},
+		{"USE of a database dropped in another spelling", my, []string{"USE `s`", "DROP SCHEMA IF EXISTS s"}, nil},
+		{"USE of another database than the one dropped", my, []string{"USE main", "DROP DATABASE s"}, []int{1}},
+		{"USE of a database dropped, then another", my, []string{"USE a", "USE b", "DROP DATABASE a"}, []int{2}},
+		{"SET ROLE of a dropped role", my, []string{"SET ROLE r", "DROP ROLE IF EXISTS x, r"}, nil},
+		{"SET SESSION AUTHORIZATION resets the role", pg, []string{"CREATE ROLE tmp", "SET ROLE tmp", "SET SESSION AUTHORIZATION DEFAULT", "DROP ROLE tmp"}, []int{3}},
+		{"RESET SESSION AUTHORIZATION resets the role", pg, []string{"SET ROLE tmp", "RESET SESSION AUTHORIZATION"}, []int{2}},
+		{"a quoted role", pg, []string{`SET ROLE "Tmp"`, "DROP ROLE tmp"}, []int{1}},
+		{"a role in another case", pg, []string{`SET ROLE Tmp`, "DROP ROLE tmp"}, nil},
+
+		// Isolation by variable.
+		{"a session isolation set again by variable", my, []string{"SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE", "SET SESSION tx_isolation = 'READ-COMMITTED'"}, []int{2}},
+		{"the next transaction's isolation", my, []string{"SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE", "SET @@transaction_isolation = 'READ-COMMITTED'"}, []int{1}},
+		{"isolation by @@session", my, []string{"SET @@session.transaction_read_only = 1"}, []int{1}},
+
+		// SQLite.
+		{"ATTACH of an expression", lite, []string{"ATTACH 'a_' || strftime('%s','now') || '.db' AS archive"}, nil},
+		{"ATTACH of a Windows path", lite, []string{`ATTACH 'C:\data\' AS x`}, []int{1}},
+		{"writable_schema", lite, []string{"PRAGMA writable_schema = ON"}, []int{1}},
 	} {
 		var stmts []migration.Statement
 		for i, sql := range c.stmts {

@@ -132,7 +132,8 @@ func TestResumeSendsTheSessionSettingsAgain(t *testing.T) {
 		switch tg.name {
 		case "postgres":
 			script = func(fixed bool) string {
-				return "-- runway:no-transaction\nCREATE SCHEMA rs_app;\nSET search_path TO rs_app;\n" +
+				// A comment in the SET (its parentheses are no function call).
+				return "-- runway:no-transaction\nCREATE SCHEMA rs_app;\nSET search_path TO rs_app, -- tenant tables (see ADR-12)\n  public;\n" +
 					"SELECT pg_catalog.set_config('lock_timeout', '3s', false);\n" +
 					"CREATE TABLE log (n int);\nINSERT INTO log VALUES (1);\n" +
 					pick(fixed, "CREATE TABLE u (id int, lt text);\n", "CREATE TABLE u (id nosuchtype);\n") +
@@ -151,16 +152,18 @@ func TestResumeSendsTheSessionSettingsAgain(t *testing.T) {
 			other := fmt.Sprintf("rw_resume_%d", time.Now().UnixNano()%1e9)
 			t.Cleanup(func() { drv.Exec(ctx, migration.Statement{SQL: "DROP DATABASE IF EXISTS " + other}) })
 			script = func(fixed bool) string {
+				// @parent, set again from LAST_INSERT_ID(), which a new
+				// session answers otherwise, is unset after the resume, not 1.
 				return "CREATE DATABASE " + other + ";\nUSE " + other + ";\nSET @tag = 'x';\n" +
 					"/*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;\n" +
-					"CREATE TABLE log (n int);\nINSERT INTO log VALUES (1);\n" +
+					"SET @parent = 1;\nCREATE TABLE log (n int);\nINSERT INTO log VALUES (1);\nSET @parent = LAST_INSERT_ID();\n" +
 					pick(fixed, "CREATE TABLE u (id int, p int, FOREIGN KEY (p) REFERENCES no_parent_yet (id)) ENGINE=InnoDB;\n", "INSERT INTO nope VALUES (1);\n") +
-					"CREATE TABLE v AS SELECT @tag AS tag, @@foreign_key_checks AS fk;\n"
+					"CREATE TABLE v AS SELECT @tag AS tag, @@foreign_key_checks AS fk, @parent AS parent;\n"
 			}
 			replayed = []int{2, 3, 4}
 			check = func(t *testing.T) {
-				if got := query(t, "SELECT concat(tag, ' ', fk) FROM "+other+".v"); got != "x 0" {
-					t.Errorf("@tag and FOREIGN_KEY_CHECKS after the resume: %q, want \"x 0\"", got)
+				if got := query(t, "SELECT concat(tag, ' ', fk, ' ', coalesce(parent, 'unset')) FROM "+other+".v"); got != "x 0 unset" {
+					t.Errorf("@tag, FOREIGN_KEY_CHECKS and @parent after the resume: %q, want \"x 0 unset\"", got)
 				}
 				if got := query(t, "SELECT count(*) FROM "+other+".log"); got != "1" {
 					t.Errorf("rows in log: %s, want 1 (the INSERT before the failure is not sent again)", got)

@@ -1,0 +1,84 @@
+package migration
+
+import "strings"
+
+// StripComments returns the statement sql with each comment replaced by
+// one space, under the lexical rules of dialect d (as Split reads them):
+// what is inside strings, quoted identifiers and PostgreSQL dollar quotes
+// is kept as it is. A MySQL executable comment (/*!40101 … */, MariaDB's
+// /*M!100101 … */) is SQL to the server: its text is kept, its markers
+// become spaces. It is for reading what a statement does, not for sending:
+// with an unterminated string or comment, or an unknown dialect, sql comes
+// back as it is.
+func StripComments(d Dialect, sql string) string {
+	if !strings.Contains(sql, "--") && !strings.Contains(sql, "/*") && (d != MySQL || !strings.Contains(sql, "#")) {
+		return sql
+	}
+	s, err := newScanner(d, sql, 1)
+	if err != nil {
+		return sql
+	}
+	my := d == MySQL
+	var b strings.Builder
+	b.Grow(len(sql))
+	for s.i < len(sql) {
+		c, from := sql[s.i], s.i
+		var err error
+		switch {
+		case c == '-' && s.i+1 < len(sql) && sql[s.i+1] == '-' && (!my || s.i+2 >= len(sql) || sql[s.i+2] <= ' '),
+			c == '#' && my:
+			s.skipLine()
+			b.WriteByte(' ')
+			continue
+		case c == '/' && s.i+1 < len(sql) && sql[s.i+1] == '*':
+			if my && s.i+2 < len(sql) && (sql[s.i+2] == '!' || sql[s.i+2] == 'M' && s.i+3 < len(sql) && sql[s.i+3] == '!') {
+				k := strings.Index(sql[s.i:], "*/")
+				if k < 0 {
+					return sql
+				}
+				body := strings.TrimLeft(sql[s.i+strings.IndexByte(sql[s.i:], '!')+1:s.i+k], "0123456789")
+				b.WriteByte(' ')
+				b.WriteString(StripComments(d, body))
+				b.WriteByte(' ')
+				s.i += k + 2
+				continue
+			}
+			err = s.skipBlockComment(d == Postgres)
+			b.WriteByte(' ')
+			if err != nil {
+				return sql
+			}
+			continue
+		case c == '\'':
+			err = s.quoted('\'', my, "string literal")
+		case c == '"':
+			err = s.quoted('"', my, "quoted identifier")
+		case c == '`' && d != Postgres:
+			err = s.quoted('`', false, "quoted identifier")
+		case c == '[' && d == SQLite:
+			k := strings.IndexByte(sql[s.i:], ']')
+			if k < 0 {
+				return sql
+			}
+			s.i += k + 1
+		case c == '$' && d == Postgres:
+			err = s.dollar()
+		case (c == 'e' || c == 'E') && d == Postgres && s.i+1 < len(sql) && sql[s.i+1] == '\'' &&
+			(s.i == 0 || class[sql[s.i-1]]&clWord == 0):
+			s.i++
+			err = s.quoted('\'', true, "string literal")
+		case class[c]&clWord != 0:
+			// A word whole: the "$" in a PostgreSQL identifier starts no quote.
+			for s.i < len(sql) && class[sql[s.i]]&clWord != 0 {
+				s.i++
+			}
+		default:
+			s.i++
+		}
+		if err != nil {
+			return sql
+		}
+		b.WriteString(sql[from:s.i])
+	}
+	return b.String()
+}

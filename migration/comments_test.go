@@ -1,0 +1,35 @@
+package migration
+
+import "testing"
+
+func TestStripComments(t *testing.T) {
+	for _, c := range []struct {
+		d       Dialect
+		in, out string
+	}{
+		{Postgres, "SET search_path TO app", "SET search_path TO app"},
+		{Postgres, "SET search_path TO\n  app, -- tenant tables (see ADR-12)\n  public", "SET search_path TO\n  app,  \n  public"},
+		{Postgres, "SET /* a */ search_path TO app", "SET   search_path TO app"},
+		{Postgres, "SET /* a /* nested */ still */ x = 1", "SET   x = 1"},
+		{Postgres, "SET x = '-- not a comment /* nor this */'", "SET x = '-- not a comment /* nor this */'"},
+		{Postgres, "SET x = E'it\\'s -- kept' -- gone", "SET x = E'it\\'s -- kept'  "},
+		{Postgres, "SELECT $$ -- kept $$, $t$ /* kept */ $t$ -- gone", "SELECT $$ -- kept $$, $t$ /* kept */ $t$  "},
+		{Postgres, `SELECT "a--b" -- gone`, `SELECT "a--b"  `},
+		{Postgres, "SELECT a$b -- gone", "SELECT a$b  "},
+		{Postgres, "SELECT 'unterminated -- x", "SELECT 'unterminated -- x"},
+		{MySQL, "SET FOREIGN_KEY_CHECKS = 0 # off", "SET FOREIGN_KEY_CHECKS = 0  "},
+		{MySQL, "SET x = 1 -- gone", "SET x = 1  "},
+		{MySQL, "SET x = 1--1", "SET x = 1--1"},
+		{MySQL, "/*!40101 SET NAMES utf8mb4 */", "  SET NAMES utf8mb4  "},
+		{MySQL, "/*M!100101 SET x = 1 */ # c", "  SET x = 1    "},
+		{MySQL, "SET @a = 'it\\'s # kept', @b = `x#y` # gone", "SET @a = 'it\\'s # kept', @b = `x#y`  "},
+		{MySQL, "SET /*+ hint */ x = 1", "SET   x = 1"},
+		{SQLite, "PRAGMA foreign_keys = ON -- on", "PRAGMA foreign_keys = ON  "},
+		{SQLite, "SELECT [a--b], `c/*d` /* gone */", "SELECT [a--b], `c/*d`  "},
+		{SQLite, "ATTACH 'C:\\data\\' AS x -- gone", "ATTACH 'C:\\data\\' AS x  "},
+	} {
+		if got := StripComments(c.d, c.in); got != c.out {
+			t.Errorf("StripComments(%s, %q) = %q, want %q", c.d, c.in, got, c.out)
+		}
+	}
+}
