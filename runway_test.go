@@ -1318,18 +1318,20 @@ func TestShortLeaseIsRenewed(t *testing.T) {
 	ctx := context.Background()
 	for _, keepalive := range []time.Duration{0, 10 * time.Second} {
 		drv, err := postgres.Open(ctx, url, database.Config{Identity: "runway-test", LockMode: database.LockModeTable,
-			LeaseTTL: 600 * time.Millisecond, Table: fmt.Sprintf("lease_renew_%d", keepalive/time.Second)})
+			LeaseTTL: 1200 * time.Millisecond, Table: fmt.Sprintf("lease_renew_%d", keepalive/time.Second)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { drv.Close(context.Background()) })
-		r, err := runway.New(drv, files("0001_slow.up.sql", "SELECT pg_sleep(1.5);\n"),
+		// 2.5 lease times: lapsed unless renewed (1.2 s, not 0.6: under a
+		// loaded CI machine's scheduler, 600 ms without a renewal happened once).
+		r, err := runway.New(drv, files("0001_slow.up.sql", "SELECT pg_sleep(3);\n"),
 			runway.WithTable(fmt.Sprintf("lease_renew_%d", keepalive/time.Second)), runway.WithLockKeepalive(keepalive))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if rep, err := r.Up(ctx, runway.UpOptions{}); err != nil || len(rep.Applied) != 1 {
-			t.Fatalf("keepalive %v: a 1.5 s migration under a 600 ms lease: %v", keepalive, err)
+			t.Fatalf("keepalive %v: a 3 s migration under a 1.2 s lease: %v", keepalive, err)
 		}
 	}
 }
