@@ -678,9 +678,23 @@ func variable(v string) (string, bool) {
 // variablesRead returns the keys of the variables a MySQL value names.
 func variablesRead(v string) []string {
 	var out []string
+	mysqlTokens(v, func(tok, _ string) {
+		if tok[0] == '@' {
+			if k, ok := variable(tok); ok {
+				out = append(out, k)
+			}
+		}
+	})
+	return out
+}
+
+// mysqlTokens calls visit for each variable (@x, @'x', @@session.x) and
+// each word of MySQL text s outside quoted strings and identifiers, in
+// order, with what follows it.
+func mysqlTokens(s string, visit func(tok, rest string)) {
 	var quote byte
-	for i := 0; i < len(v); i++ {
-		c := v[i]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		switch {
 		case quote != 0:
 			if c == '\\' && quote != '`' {
@@ -690,26 +704,29 @@ func variablesRead(v string) []string {
 			}
 		case c == '\'' || c == '"' || c == '`':
 			quote = c
-		case c == '@':
+		case c == '@' || c == '_' || c|0x20 >= 'a' && c|0x20 <= 'z':
 			j := i + 1
-			if j < len(v) && v[j] == '@' {
-				j++
-			}
-			if j < len(v) && (v[j] == '\'' || v[j] == '"' || v[j] == '`') {
-				if end := strings.IndexByte(v[j+1:], v[j]); end >= 0 {
-					j += end + 2
+			if c == '@' {
+				if j < len(s) && s[j] == '@' {
+					j++
+				}
+				if j < len(s) && (s[j] == '\'' || s[j] == '"' || s[j] == '`') {
+					if end := strings.IndexByte(s[j+1:], s[j]); end >= 0 {
+						j += end + 2
+					}
 				}
 			}
-			for j < len(v) && (v[j] == '_' || v[j] == '.' || v[j] == '$' || v[j] >= '0' && v[j] <= '9' || v[j]|0x20 >= 'a' && v[j]|0x20 <= 'z') {
+			for j < len(s) && (s[j] == '_' || s[j] == '$' || s[j] >= '0' && s[j] <= '9' || s[j]|0x20 >= 'a' && s[j]|0x20 <= 'z' || c == '@' && s[j] == '.') {
 				j++
 			}
-			if k, ok := variable(v[i:j]); ok {
-				out = append(out, k)
-			}
+			visit(s[i:j], s[j:])
 			i = j - 1
+		case c >= '0' && c <= '9':
+			for i+1 < len(s) && (s[i+1] == '_' || s[i+1] == '.' || s[i+1] >= '0' && s[i+1] <= '9' || s[i+1]|0x20 >= 'a' && s[i+1]|0x20 <= 'z') {
+				i++ // a number, or a name that starts with digits: not a word to visit
+			}
 		}
 	}
-	return out
 }
 
 // constantValue reports whether a value is one that a new session
@@ -913,49 +930,16 @@ func userVarsAssigned(sql string, call bool) []string {
 	}
 	var out []string
 	into := false // after INTO, in its list of variables
-	var quote byte
-	for i := 0; i < len(sql); i++ {
-		c := sql[i]
+	mysqlTokens(sql, func(tok, rest string) {
 		switch {
-		case quote != 0:
-			if c == '\\' && quote != '`' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '"' || c == '`':
-			quote = c
-			into = false
-		case c == '@' && i+1 < len(sql) && sql[i+1] == '@':
-			i++ // a system variable: SET assigns those
-			into = false
-		case c == '@':
-			j := i + 1
-			if j < len(sql) && (sql[j] == '\'' || sql[j] == '"' || sql[j] == '`') {
-				if end := strings.IndexByte(sql[j+1:], sql[j]); end >= 0 {
-					j += end + 2
-				}
-			}
-			for j < len(sql) && (sql[j] == '_' || sql[j] == '.' || sql[j] == '$' || sql[j] >= '0' && sql[j] <= '9' || sql[j]|0x20 >= 'a' && sql[j]|0x20 <= 'z') {
-				j++
-			}
-			k, _ := variable(sql[i:j])
-			if next := strings.TrimLeft(sql[j:], " \t\r\n"); call || into || strings.HasPrefix(next, ":=") {
-				out = append(out, k)
-			}
-			i = j - 1
-		case c == ',' || c == ' ' || c == '\t' || c == '\r' || c == '\n':
-		case c|0x20 >= 'a' && c|0x20 <= 'z' || c == '_':
-			j := i
-			for j < len(sql) && (sql[j] == '_' || sql[j] == '$' || sql[j] >= '0' && sql[j] <= '9' || sql[j]|0x20 >= 'a' && sql[j]|0x20 <= 'z') {
-				j++
-			}
-			into = strings.EqualFold(sql[i:j], "into")
-			i = j - 1
-		default:
-			into = false
+		case tok[0] != '@':
+			into = strings.EqualFold(tok, "into")
+		case strings.HasPrefix(tok, "@@"): // a system variable: SET assigns those
+		case call || into || strings.HasPrefix(strings.TrimLeft(rest, " \t\r\n"), ":="):
+			k, _ := variable(tok)
+			out = append(out, k)
 		}
-	}
+	})
 	return out
 }
 
