@@ -98,7 +98,7 @@ func (r *Runner) Plan(ctx context.Context, o UpOptions) (*report.Report, error) 
 		pl := report.Planned{Version: p.e.m.Version.String(), Name: p.e.m.Name, File: p.e.m.Up.File,
 			NoTransaction: !p.useTx, ResumeAt: p.resumeAt}
 		for _, rp := range p.replay {
-			pl.Replayed = append(pl.Replayed, report.Statement{Number: rp.number, Line: rp.st.Line, SQL: rp.st.SQL})
+			pl.Replayed = append(pl.Replayed, report.Statement{Number: rp.number, Line: rp.st.Line, SQL: rp.st.SQL, Unset: rp.unset})
 		}
 		if p.lazy {
 			// A large file run statement by statement: read as up reads it.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/runwaydb/runway/migration"
 )
@@ -30,6 +31,10 @@ type replayed struct {
 	// would not compute the same (effect.kills): it is not sent, and the
 	// statements before it that set only its keys are not either.
 	kill bool
+	// unset marks a statement Runway wrote (SET @x = NULL, RESET x): it
+	// unsets what the kill of statement number set, after a statement
+	// sent again before it set it too (see sessionLog.result).
+	unset bool
 }
 
 // sessionSetters returns the statements among applied (the first
@@ -168,18 +173,23 @@ func (t *liteTx) follow(sql string) {
 // needed returns the statements of out that the session's state after all
 // of them needs, in a new slice: going back from the last, a statement
 // stays when it sets something that no statement kept after it sets again
-// without reading it first.
+// (or kills) without reading it first; a kill stays when a statement kept
+// before it sets one of its keys.
 func needed(out []replayed) []replayed {
 	setLater := map[string]bool{} // set by a statement kept after, and not read since
 	keep := make([]bool, len(out))
+	unsets := map[int][]string{} // of a kill, the keys that no statement kept after it sets again
 	n := 0
 	for i := len(out) - 1; i >= 0; i-- {
 		r := out[i]
 		if r.kill {
 			for _, k := range r.keys {
+				if !setLater[k] {
+					unsets[i] = append(unsets[i], k)
+				}
 				setLater[k] = true
 			}
-			continue
+			continue // kept or not below
 		}
 		if !slices.ContainsFunc(r.keys, func(k string) bool { return !setLater[k] }) {
 			continue
@@ -193,9 +203,40 @@ func needed(out []replayed) []replayed {
 			delete(setLater, k)
 		}
 	}
+	// A kill stays where a statement kept before it set one of its keys
+	// (for another key it also set, or for a statement that reads it), and
+	// none kept after it sets that key again, for result to unset the key
+	// after it; with those keys alone.
+	live := map[string]bool{}
+	for i, r := range out {
+		switch {
+		case r.kill:
+			var keys []string
+			for _, k := range unsets[i] {
+				if live[k] {
+					keys = append(keys, k)
+				}
+			}
+			for _, k := range r.keys {
+				delete(live, k)
+			}
+			unsets[i] = keys
+			if len(keys) > 0 {
+				keep[i] = true
+				n++
+			}
+		case keep[i]:
+			for _, k := range r.keys {
+				live[k] = true
+			}
+		}
+	}
 	kept := make([]replayed, 0, n)
 	for i, r := range out {
 		if keep[i] {
+			if r.kill {
+				r.keys = unsets[i] // a copy: a block's saved list may hold r
+			}
 			kept = append(kept, r)
 		}
 	}
@@ -248,9 +289,70 @@ func (l *sessionLog) txControl(st migration.Statement) bool {
 	return false
 }
 
-// result is the statements to send again, in order.
+// result is the statements to send again, in order. Where a statement
+// sent again sets what a later statement set from a value not sent again
+// (SET @p = 1, SET @b = @p, … SET @p = LAST_INSERT_ID()), what it set is
+// unset after it, at the later statement's place, so that the resumed
+// statements find it unset rather than holding the earlier value.
 func (l *sessionLog) result() []replayed {
-	return needed(l.out)
+	var out []replayed
+	live := map[string]bool{}
+	for _, r := range needed(l.out) {
+		if !r.kill {
+			out = append(out, r)
+			for _, k := range r.keys {
+				live[k] = true
+			}
+			continue
+		}
+		var keys []string
+		for _, k := range r.keys {
+			if live[k] {
+				keys = append(keys, k)
+			}
+			delete(live, k)
+		}
+		for _, sql := range unsetSQL(l.d, keys) {
+			out = append(out, replayed{number: r.number, st: migration.Statement{SQL: sql, Line: r.st.Line}, keys: keys, unset: true})
+		}
+	}
+	return out
+}
+
+// unsetSQL returns the statements that give keys, of dialect d, the value
+// a new session has: MySQL's SET @x = NULL, SET SESSION x = DEFAULT, SET
+// ROLE NONE; PostgreSQL's RESET. A database in use cannot be unset, nor a
+// MySQL transaction characteristic named for all servers alike; those are
+// left as the statement sent again set them.
+func unsetSQL(d migration.Dialect, keys []string) []string {
+	var out, assigns []string
+	for _, k := range keys {
+		switch {
+		case k == "use" || strings.HasPrefix(k, "transaction_") || strings.HasPrefix(k, "attach ") || strings.HasPrefix(k, "pragma "):
+		case d == migration.Postgres && k == "role":
+			out = append(out, "RESET ROLE")
+		case d == migration.Postgres && k == "session_authorization":
+			out = append(out, "RESET SESSION AUTHORIZATION")
+		case d == migration.Postgres && plainName(k, "._"):
+			out = append(out, "RESET "+k)
+		case d == migration.MySQL && k == "role":
+			out = append(out, "SET ROLE NONE")
+		case d == migration.MySQL && strings.HasPrefix(k, "@"):
+			assigns = append(assigns, "@`"+strings.ReplaceAll(k[1:], "`", "``")+"` = NULL")
+		case d == migration.MySQL && plainName(k, "_"):
+			assigns = append(assigns, "SESSION "+k+" = DEFAULT")
+		}
+	}
+	if len(assigns) > 0 {
+		out = append(out, "SET "+strings.Join(assigns, ", "))
+	}
+	return out
+}
+
+// plainName reports whether k is made of lower-case ASCII letters, digits
+// and the bytes of also alone, so that it can be written unquoted.
+func plainName(k, also string) bool {
+	return k != "" && strings.Trim(k, "abcdefghijklmnopqrstuvwxyz0123456789"+also) == ""
 }
 
 // rollbackTo returns the savepoint of a ROLLBACK [WORK | TRANSACTION] TO
@@ -331,6 +433,9 @@ func sessionEffect(d migration.Dialect, sql string) effect {
 		return effect{}
 	}
 	sql = strings.TrimSpace(migration.StripComments(d, sql))
+	if n := len(sql) - len(strings.TrimLeftFunc(sql, unicode.IsLetter)); d == migration.MySQL && n < len(sql) && sql[n] == '@' {
+		sql = sql[:n] + " " + sql[n:] // SET@a=1
+	}
 	w := leadWords(sql, 4)
 	if len(w) == 0 {
 		return effect{}
@@ -364,16 +469,52 @@ func sessionEffect(d migration.Dialect, sql string) effect {
 			return effect{keys: []string{"pragma " + name}}
 		}
 	case d == migration.Postgres:
-		if w[0] == "SELECT" {
+		switch w[0] {
+		case "SELECT":
 			if name, ok := setConfig(sql); ok {
 				return effect{keys: []string{name}}
 			}
+		case "CREATE", "ALTER", "COMMENT", "PREPARE":
+			if !createsTableAs(w) {
+				return effect{} // a function's, view's or rule's body runs later, if ever
+			}
 		}
-		return effect{kills: setConfigKills(sql)}
-	case d == migration.MySQL && w[0] != "CREATE" && w[0] != "ALTER": // not a routine's or trigger's body
-		return effect{kills: userVarsAssigned(sql, w[0] == "CALL")}
+		// A DO block's body is code; elsewhere, what is quoted is data.
+		return effect{kills: setConfigKills(sql, w[0] == "DO")}
+	case d == migration.MySQL:
+		switch w[0] {
+		case "CREATE", "ALTER":
+			if !createsTableAs(w) {
+				return effect{} // a routine's, trigger's or view's body runs later
+			}
+		case "CALL":
+			return effect{kills: callOutVars(sql)}
+		case "LOAD":
+			// LOAD DATA's (@col) list and SET clause.
+			return effect{kills: userVarsAssigned(sql, true)}
+		}
+		return effect{kills: userVarsAssigned(sql, false)}
 	}
 	return effect{}
+}
+
+// createsTableAs reports whether a CREATE statement, whose first words are
+// w, creates a table, maybe from a query that runs now (CREATE TABLE … AS
+// SELECT), rather than a routine, view or trigger whose body runs later.
+func createsTableAs(w []string) bool {
+	if w[0] != "CREATE" {
+		return false
+	}
+	for _, x := range w[1:] {
+		switch x {
+		case "OR", "REPLACE", "TEMPORARY", "TEMP", "UNLOGGED", "GLOBAL", "LOCAL":
+		case "TABLE":
+			return true
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // mayTouchSession is a quick look at a statement that tells those that
@@ -390,11 +531,7 @@ func mayTouchSession(d migration.Dialect, sql string) bool {
 			return true
 		}
 	}
-	i := 0
-	for i < len(sql) && (sql[i]|0x20 >= 'a' && sql[i]|0x20 <= 'z') {
-		i++
-	}
-	switch strings.ToUpper(sql[:i]) {
+	switch strings.ToUpper(sql[:len(sql)-len(strings.TrimLeftFunc(sql, unicode.IsLetter))]) {
 	case "SET", "RESET", "DISCARD", "USE", "DROP", "ATTACH", "DETACH", "PRAGMA":
 		return true
 	}
@@ -736,6 +873,7 @@ func mysqlTokens(s string, visit func(tok, rest string)) {
 // whether a backslash escapes the next byte in a string (MySQL's).
 func constantValue(v string, backslash bool) bool {
 	var quote byte
+	escapes := false
 	start := -1
 	for i := 0; i <= len(v); i++ {
 		c := byte(' ')
@@ -743,7 +881,7 @@ func constantValue(v string, backslash bool) bool {
 			c = v[i]
 		}
 		if quote != 0 {
-			if c == '\\' && quote != '`' && backslash {
+			if c == '\\' && quote != '`' && (backslash || escapes) {
 				i++
 			} else if c == quote {
 				quote = 0
@@ -782,6 +920,8 @@ func constantValue(v string, backslash bool) bool {
 			return false
 		case '\'', '"', '`':
 			quote = c
+			// PostgreSQL's E'…' escapes with backslashes.
+			escapes = c == '\'' && i > 0 && v[i-1]|0x20 == 'e' && (i == 1 || !identByte(v[i-2]))
 		}
 	}
 	return quote == 0
@@ -868,30 +1008,94 @@ func attach(sql string) effect {
 // setConfigKills returns the parameters that the set_config calls in a
 // PostgreSQL statement set for the session (is_local not true) from values
 // that are not sent again: any but a statement of one strict call
-// (setConfig).
-func setConfigKills(sql string) []string {
+// (setConfig). Calls inside strings and quoted identifiers are data, not
+// calls, but for a DO block's (code true), whose body is a string.
+func setConfigKills(sql string, code bool) []string {
 	var out []string
-	for rest := sql; ; {
-		i := indexFold(rest, "set_config")
-		if i < 0 {
-			return out
+	for i := 0; i < len(sql); i++ {
+		c := sql[i]
+		switch {
+		case !code && (c == '\'' || c == '"'):
+			i = pgQuoteEnd(sql, i)
+		case !code && c == '$' && (i == 0 || !identByte(sql[i-1])):
+			if j := strings.IndexByte(sql[i+1:], '$'); j >= 0 && isTag(sql[i+1:i+1+j]) {
+				tag := sql[i : i+j+2]
+				if k := strings.Index(sql[i+len(tag):], tag); k >= 0 {
+					i += len(tag) + k + len(tag) - 1
+				} else {
+					i = len(sql)
+				}
+			}
+		case c|0x20 == 's' && (i == 0 || !identByte(sql[i-1])) && len(sql)-i >= len("set_config") && strings.EqualFold(sql[i:i+len("set_config")], "set_config"):
+			i += len("set_config") - 1
+			if name, ok := setConfigCall(sql[i+1:]); ok {
+				out = append(out, name)
+			}
 		}
-		rest = rest[i+len("set_config"):]
-		args, ok := strings.CutPrefix(strings.TrimSpace(rest), "(")
-		if !ok || !strings.HasPrefix(strings.TrimSpace(args), "'") {
-			continue // another name, or a parameter named by an expression
-		}
-		name, after, ok := cutQuoted(strings.TrimSpace(args))
-		if !ok {
-			continue
-		}
-		// The arguments after the name, to the call's closing parenthesis.
-		parts := migration.SplitTopLevel(closeParen(after), ',')
-		if len(parts) == 3 && strings.EqualFold(strings.TrimSpace(parts[2]), "true") {
-			continue // lasts for the transaction
-		}
-		out = append(out, strings.ToLower(name))
 	}
+	return out
+}
+
+// setConfigCall reads what follows a set_config: ('name', value, is_local).
+// It returns the name when the call sets it for the session, or may: not
+// when is_local is a constant true. It reads at most 1 KiB of the call, so
+// that a statement of many calls is read in linear time.
+func setConfigCall(s string) (string, bool) {
+	args, ok := strings.CutPrefix(strings.TrimLeft(s, " \t\r\n"), "(")
+	if !ok {
+		return "", false
+	}
+	args = strings.TrimLeft(args, " \t\r\n")
+	if !strings.HasPrefix(args, "'") {
+		return "", false // a parameter named by an expression: unknown
+	}
+	name, after, ok := cutQuoted(args[:min(len(args), 1024)])
+	if !ok {
+		return "", false
+	}
+	parts := migration.SplitTopLevel(closeParen(after[:min(len(after), 1024)]), ',')
+	if len(parts) == 3 {
+		switch strings.ToLower(strings.Trim(strings.TrimSpace(parts[2]), "'")) {
+		case "true", "t", "on", "yes", "y", "1":
+			return "", false // lasts for the transaction
+		}
+	}
+	return strings.ToLower(name), true
+}
+
+// pgQuoteEnd returns the offset of the quote that closes the string or
+// quoted identifier opened at i (an E” string's backslashes escape), or
+// the last offset of sql when none does.
+func pgQuoteEnd(sql string, i int) int {
+	q := sql[i]
+	backslash := q == '\'' && i > 0 && sql[i-1]|0x20 == 'e' && (i == 1 || !identByte(sql[i-2]))
+	for j := i + 1; j < len(sql); j++ {
+		switch {
+		case backslash && sql[j] == '\\':
+			j++
+		case sql[j] == q && j+1 < len(sql) && sql[j+1] == q:
+			j++
+		case sql[j] == q:
+			return j
+		}
+	}
+	return len(sql) - 1
+}
+
+// isTag reports whether s may be the tag of a PostgreSQL dollar quote
+// ($$, $body$), not a parameter ($1).
+func isTag(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !identByte(s[i]) || i == 0 && s[i] >= '0' && s[i] <= '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// identByte reports whether c may be part of an unquoted identifier.
+func identByte(c byte) bool {
+	return c == '_' || c == '$' || c >= '0' && c <= '9' || c|0x20 >= 'a' && c|0x20 <= 'z' || c >= 0x80
 }
 
 // closeParen returns s up to the parenthesis that closes the one opened
@@ -920,11 +1124,33 @@ func closeParen(s string) string {
 	return s
 }
 
+// callOutVars returns the keys of the user variables that a MySQL CALL
+// passes as arguments of their own, which an OUT parameter may set: CALL
+// p(@in, @out), not CONCAT(@a, 'x').
+func callOutVars(sql string) []string {
+	_, args, ok := strings.Cut(sql, "(")
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, a := range migration.SplitTopLevel(closeParen(args), ',') {
+		a = strings.TrimSpace(a)
+		if !strings.HasPrefix(a, "@") || strings.HasPrefix(a, "@@") {
+			continue
+		}
+		whole := false
+		mysqlTokens(a, func(tok, rest string) { whole = tok == a && rest == "" })
+		if k, ok := variable(a); ok && whole {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // userVarsAssigned returns the keys of the MySQL user variables that a
 // statement other than SET (or a value in a SET) assigns: @x := …, SELECT …
-// INTO @x, @y, and, in a CALL (call true), every variable it passes, which
-// an OUT parameter may set.
-func userVarsAssigned(sql string, call bool) []string {
+// INTO @x, @y, and with all, every one it names (LOAD DATA's).
+func userVarsAssigned(sql string, all bool) []string {
 	if strings.IndexByte(sql, '@') < 0 {
 		return nil
 	}
@@ -935,7 +1161,7 @@ func userVarsAssigned(sql string, call bool) []string {
 		case tok[0] != '@':
 			into = strings.EqualFold(tok, "into")
 		case strings.HasPrefix(tok, "@@"): // a system variable: SET assigns those
-		case call || into || strings.HasPrefix(strings.TrimLeft(rest, " \t\r\n"), ":="):
+		case all || into || strings.HasPrefix(strings.TrimLeft(rest, " \t\r\n"), ":="):
 			k, _ := variable(tok)
 			out = append(out, k)
 		}
@@ -977,6 +1203,12 @@ func sessionPragma(sql string) (string, bool) {
 func (r *Runner) replaySession(ctx context.Context, file string, replay []replayed, resumeAt int) error {
 	for _, rp := range replay {
 		if err := r.drv.Exec(ctx, rp.st); err != nil {
+			if rp.unset {
+				return fmt.Errorf("%w: %s:%d: %s, which unsets what statement %d set from a value not sent again, failed before resuming at statement %d: %w. "+
+					"No statement from %d on ran, and the history row is as the earlier run left it. "+
+					"What to do: undo by hand what the migration's first %d statements did and run `runway repair`, then `runway up`, which runs the migration from its start",
+					ErrMigrationFailed, file, rp.st.Line, rp.st.SQL, rp.number, resumeAt+1, err, resumeAt+1, resumeAt)
+			}
 			return fmt.Errorf("%w: %s:%d: statement %d, which an earlier run applied and which sets the session, failed when sent again before resuming at statement %d: %w. "+
 				"No statement from %d on ran, and the history row is as the earlier run left it. "+
 				"What to do: make it work again in a new session (create what it names), "+

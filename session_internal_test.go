@@ -1,6 +1,7 @@
 package runway
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -198,6 +199,26 @@ func TestSessionSetters(t *testing.T) {
 		{"a quoted role", pg, []string{`SET ROLE "Tmp"`, "DROP ROLE tmp"}, []int{1}},
 		{"a role in another case", pg, []string{`SET ROLE Tmp`, "DROP ROLE tmp"}, nil},
 
+		// Code that runs later, and data.
+		{"a function's body", pg, []string{"CREATE SCHEMA app", "SET search_path TO app", "CREATE FUNCTION set_path(p text) RETURNS text LANGUAGE sql AS $$ SELECT set_config('search_path', p, false) $$", "CREATE TABLE t1 (id int)"}, []int{2}},
+		{"a view", pg, []string{"SET search_path TO app", "CREATE OR REPLACE VIEW v AS SELECT set_config('search_path', 'x' || 'y', false)"}, []int{1}},
+		{"a dollar-quoted value", pg, []string{"SET search_path TO app", "INSERT INTO snippets VALUES ($$SELECT set_config('search_path', x, false)$$)"}, []int{1}},
+		{"a string value", pg, []string{"SET search_path TO app", "INSERT INTO snippets VALUES ('set_config(''search_path'', x, false)')"}, []int{1}},
+		{"pg_dump's header, then a function", pg, []string{"SELECT pg_catalog.set_config('search_path', '', false)", "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM set_config('search_path', 'x' || '', false); END $$"}, []int{1}},
+		{"a parameter of $1", pg, []string{"SET search_path TO app", "PREPARE p AS SELECT set_config('search_path', $1, false)"}, []int{1}},
+		{"is_local 'on'", pg, []string{"SELECT set_config('app.a', 'x', false)", "SELECT set_config('app.a', current_user, 'on')"}, []int{1}},
+		{"an expression in a CALL", my, []string{"SET @a = 1", "CALL p(CONCAT(@a, 'x'))"}, []int{1}},
+		{"CREATE TABLE … SELECT runs now", my, []string{"SET @r = 0", "CREATE TABLE t2 AS SELECT @r := @r + 1 AS n FROM t"}, nil},
+		{"LOAD DATA's variables", my, []string{"SET @c = 1", "LOAD DATA INFILE 'x' INTO TABLE t (@c) SET b = @c"}, nil},
+		{"SET without a space", my, []string{"SET@a=1"}, []int{1}},
+		{"an E string", pg, []string{"SET application_name = E'it\\'s'"}, []int{1}},
+
+		// Comments and long names in transaction control.
+		{"ROLLBACK with a comment before TO", pg, []string{"BEGIN", "SET search_path TO app", "SAVEPOINT s", "SET search_path TO b", "ROLLBACK /* partial */ TO SAVEPOINT s", "COMMIT"}, []int{2}},
+		{"SAVEPOINT with a comment", pg, []string{"BEGIN", "SET search_path TO app", "SAVEPOINT /* c */ s", "SET search_path TO b", "ROLLBACK TO SAVEPOINT s", "COMMIT"}, []int{2}},
+		{"a long savepoint name", pg, []string{"BEGIN", "SET search_path TO app", "SAVEPOINT before_loading_the_customer_tables", "SET lock_timeout = '1s'", "ROLLBACK TRANSACTION TO SAVEPOINT before_loading_the_customer_tables", "COMMIT"}, []int{2}},
+		{"a SQLite SAVEPOINT with a comment", lite, []string{"SAVEPOINT /*x*/ a", "RELEASE a", "PRAGMA foreign_keys = OFF"}, []int{3}},
+
 		// Isolation by variable.
 		{"a session isolation set again by variable", my, []string{"SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE", "SET SESSION tx_isolation = 'READ-COMMITTED'"}, []int{2}},
 		{"the next transaction's isolation", my, []string{"SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE", "SET @@transaction_isolation = 'READ-COMMITTED'"}, []int{1}},
@@ -216,6 +237,54 @@ func TestSessionSetters(t *testing.T) {
 		if !slices.Equal(got, c.want) {
 			t.Errorf("%s: sent again %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// What a statement sent again sets, and a later statement set from a value
+// not sent again, is unset after it, under the later statement's number.
+func TestSessionSettersUnset(t *testing.T) {
+	pg, my := migration.Postgres, migration.MySQL
+	for _, c := range []struct {
+		name  string
+		d     migration.Dialect
+		stmts []string
+		want  []string // number: SQL sent
+	}{
+		{"read before the kill", my, []string{"SET @parent = 999", "SET @label = @parent", "INSERT INTO parent VALUES (1)", "SET @parent = LAST_INSERT_ID()"},
+			[]string{"1: SET @parent = 999", "2: SET @label = @parent", "4: SET @`parent` = NULL"}},
+		{"set with another", my, []string{"/*!40014 SET @OLD_FK=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */", "SELECT 1 INTO @OLD_FK"},
+			[]string{"1: /*!40014 SET @OLD_FK=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */", "2: SET @`old_fk` = NULL"}},
+		{"a system variable", my, []string{"SET sql_mode = 'ANSI', @a = 1", "SET sql_mode = CONCAT(@@sql_mode, ',X')"},
+			[]string{"1: SET sql_mode = 'ANSI', @a = 1", "2: SET SESSION sql_mode = DEFAULT"}},
+		{"set again after the kill", my, []string{"SET @p = 1, @q = 2", "SET @p = UUID()", "SET @p = 3"},
+			[]string{"1: SET @p = 1, @q = 2", "3: SET @p = 3"}},
+		{"a kill with nothing before", my, []string{"SET @p = UUID()", "SET @q = 1"}, []string{"2: SET @q = 1"}},
+		{"a role", my, []string{"SET ROLE r", "SET @x = CURRENT_ROLE()", "DROP ROLE r"}, nil},
+		{"a parameter", pg, []string{"SELECT set_config('app.a', 'x', false)", "SET app.b = 'y'", "SELECT set_config('app.b', current_user, false), set_config('app.a', current_user, false)"},
+			nil},
+		{"a parameter read", pg, []string{"SET search_path TO app", "SELECT set_config('search_path', current_schema() || ',x', false)"}, nil},
+		{"a compacted list", my, append(slices.Repeat([]string{"SET @q = 2"}, 200), "SET @p = 1, @r = 1", "SET @p = UUID()"),
+			[]string{"200: SET @q = 2", "201: SET @p = 1, @r = 1", "202: SET @`p` = NULL"}},
+	} {
+		var stmts []migration.Statement
+		for i, sql := range c.stmts {
+			stmts = append(stmts, migration.Statement{SQL: sql, Line: i + 1})
+		}
+		var got []string
+		for _, r := range sessionSetters(c.d, stmts) {
+			got = append(got, fmt.Sprintf("%d: %s", r.number, r.st.SQL))
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: sent %q, want %q", c.name, got, c.want)
+		}
+	}
+	if got := unsetSQL(migration.Postgres, []string{"role", "session_authorization", "app.tenant", "search_path", "Odd Name"}); !slices.Equal(got,
+		[]string{"RESET ROLE", "RESET SESSION AUTHORIZATION", "RESET app.tenant", "RESET search_path"}) {
+		t.Errorf("unsetSQL(postgres) = %q", got)
+	}
+	if got := unsetSQL(migration.MySQL, []string{"role", "use", "@a`b", "sql_mode", "transaction_isolation"}); !slices.Equal(got,
+		[]string{"SET ROLE NONE", "SET @`a``b` = NULL, SESSION sql_mode = DEFAULT"}) {
+		t.Errorf("unsetSQL(mysql) = %q", got)
 	}
 }
 

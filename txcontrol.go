@@ -92,17 +92,58 @@ func firstWords(sql string) (first, second string) {
 	return first, second
 }
 
-// leadWords returns up to n words from the first 64 bytes of sql, in upper
-// case.
+// leadWords returns up to n words from the start of sql, in upper case:
+// the text between blanks and semicolons, with comments left out (/* … */
+// but for MySQL's executable /*! … */, and -- to the end of the line), so
+// that ROLLBACK /* partial */ TO s reads as ROLLBACK TO S. It reads at most
+// 256 bytes of words and blanks.
 func leadWords(sql string, n int) []string {
-	words := strings.FieldsFunc(sql[:min(len(sql), 64)], func(r rune) bool {
-		return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == ';'
-	})
-	words = words[:min(len(words), n)]
-	for i, w := range words {
-		words[i] = strings.ToUpper(w)
+	var words []string
+	budget := 256
+	for i := 0; len(words) < n && i < len(sql) && budget > 0; {
+		switch c := sql[i]; {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ';':
+			i++
+			budget--
+		case commentAt(sql, i):
+			end := len(sql)
+			if c == '-' {
+				if k := strings.IndexByte(sql[i:], '\n'); k >= 0 {
+					end = i + k
+				}
+			} else if k := strings.Index(sql[i+2:], "*/"); k >= 0 {
+				end = i + 2 + k + 2
+			}
+			i = end
+		default:
+			j := i + 1
+			for j < len(sql) && j-i < budget {
+				if c := sql[j]; c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ';' || commentAt(sql, j) {
+					break
+				}
+				j++
+			}
+			words = append(words, strings.ToUpper(sql[i:j]))
+			budget -= j - i
+			i = j
+		}
 	}
 	return words
+}
+
+// commentAt reports whether a comment that leadWords leaves out starts at
+// offset i of sql.
+func commentAt(sql string, i int) bool {
+	if i+1 >= len(sql) {
+		return false
+	}
+	switch {
+	case sql[i] == '-' && sql[i+1] == '-':
+		return true
+	case sql[i] == '/' && sql[i+1] == '*':
+		return i+2 >= len(sql) || sql[i+2] != '!' && !(sql[i+2] == 'M' && i+3 < len(sql) && sql[i+3] == '!')
+	}
+	return false
 }
 
 func opensTx(sql string) bool {
@@ -297,8 +338,8 @@ func (c *txTracker) committed() {
 // savepointName returns the savepoint a SAVEPOINT or RELEASE [SAVEPOINT]
 // statement names, "" when it names none.
 func savepointName(sql string) string {
-	w := strings.Fields(sql[:min(len(sql), 200)])
-	if len(w) > 2 && strings.EqualFold(w[0], "RELEASE") && strings.EqualFold(w[1], "SAVEPOINT") {
+	w := leadWords(sql, 3)
+	if len(w) > 2 && w[0] == "RELEASE" && w[1] == "SAVEPOINT" {
 		return strings.Trim(w[2], `;"'`+"`[]")
 	}
 	if len(w) > 1 {

@@ -114,6 +114,10 @@ type Statement struct {
 	Number int    `json:"number,omitempty"`
 	Line   int    `json:"line"`
 	SQL    string `json:"sql"`
+	// Unset marks, in Planned.Replayed, a statement Runway writes (SET @x =
+	// NULL, RESET x): it unsets what statement Number set from a value that
+	// is not sent again, after an earlier statement sent again set it too.
+	Unset bool `json:"unset,omitempty"`
 }
 
 // Error describes why the command failed.

@@ -190,6 +190,10 @@ func (a *app) renderPlan(w io.Writer, rep *report.Report) {
 		if len(p.Replayed) > 0 {
 			fmt.Fprintf(w, "-- first sent again (the earlier run applied them; they set the session, which a new session lacks):\n")
 			for _, st := range p.Replayed {
+				if st.Unset {
+					fmt.Fprintf(w, "-- unsets what statement %d, line %d, set from a value not sent again\n%s;\n", st.Number, st.Line, st.SQL)
+					continue
+				}
 				fmt.Fprintf(w, "-- statement %d, line %d\n%s;\n", st.Number, st.Line, st.SQL)
 			}
 			fmt.Fprintf(w, "-- then:\n")
