@@ -216,8 +216,8 @@ func needed(out []replayed) []replayed {
 					keys = append(keys, k)
 				}
 			}
-			for _, k := range r.keys {
-				delete(live, k)
+			for _, k := range keys {
+				delete(live, k) // the others stay live for a kill after it
 			}
 			unsets[i] = keys
 			if len(keys) > 0 {
@@ -278,6 +278,15 @@ func (l *sessionLog) txControl(st migration.Statement) bool {
 		l.block = append(l.block, savedLog{savepoint: savepointName(st.SQL), out: slices.Clip(l.out)})
 		return true
 	case "RELEASE":
+		// What was set since the savepoint stays, now part of the block or
+		// savepoint before it.
+		name := savepointName(st.SQL)
+		for j := len(l.block) - 1; j > 0; j-- {
+			if strings.EqualFold(l.block[j].savepoint, name) {
+				l.block = l.block[:j]
+				break
+			}
+		}
 		return true
 	case "PREPARE":
 		if second == "TRANSACTION" { // the block ends, its settings kept as by COMMIT
@@ -319,31 +328,29 @@ func (l *sessionLog) result() []replayed {
 }
 
 // unsetSQL returns the statements that give keys, of dialect d, the value
-// a new session has: MySQL's SET @x = NULL, SET SESSION x = DEFAULT, SET
-// ROLE NONE; PostgreSQL's RESET. A database in use cannot be unset, nor a
-// MySQL transaction characteristic named for all servers alike; those are
-// left as the statement sent again set them.
+// a new session has: MySQL's SET @x = NULL for a user variable;
+// PostgreSQL's RESET, which returns to the value the session started with
+// (the URL's options included). Not a MySQL system variable: its DEFAULT is
+// the server's global value, not what the URL's parameters set when the
+// session began, nor the role (a new session has the user's default role),
+// nor a database in use; those are left as the statement sent again set
+// them.
 func unsetSQL(d migration.Dialect, keys []string) []string {
-	var out, assigns []string
+	var out, vars []string
 	for _, k := range keys {
 		switch {
-		case k == "use" || strings.HasPrefix(k, "transaction_") || strings.HasPrefix(k, "attach ") || strings.HasPrefix(k, "pragma "):
 		case d == migration.Postgres && k == "role":
 			out = append(out, "RESET ROLE")
 		case d == migration.Postgres && k == "session_authorization":
 			out = append(out, "RESET SESSION AUTHORIZATION")
 		case d == migration.Postgres && plainName(k, "._"):
 			out = append(out, "RESET "+k)
-		case d == migration.MySQL && k == "role":
-			out = append(out, "SET ROLE NONE")
 		case d == migration.MySQL && strings.HasPrefix(k, "@"):
-			assigns = append(assigns, "@`"+strings.ReplaceAll(k[1:], "`", "``")+"` = NULL")
-		case d == migration.MySQL && plainName(k, "_"):
-			assigns = append(assigns, "SESSION "+k+" = DEFAULT")
+			vars = append(vars, "@`"+strings.ReplaceAll(k[1:], "`", "``")+"` = NULL")
 		}
 	}
-	if len(assigns) > 0 {
-		out = append(out, "SET "+strings.Join(assigns, ", "))
+	if len(vars) > 0 {
+		out = append(out, "SET "+strings.Join(vars, ", "))
 	}
 	return out
 }
@@ -399,13 +406,13 @@ func (r *Runner) replaySession(ctx context.Context, file string, replay []replay
 
 // replayedNumbers are the numbers of replay's statements, for events and
 // reports.
+// Runway's own unsets are not among them: plan shows those.
 func replayedNumbers(replay []replayed) []int {
-	if len(replay) == 0 {
-		return nil
-	}
-	out := make([]int, len(replay))
-	for i, rp := range replay {
-		out[i] = rp.number
+	var out []int
+	for _, rp := range replay {
+		if !rp.unset {
+			out = append(out, rp.number)
+		}
 	}
 	return out
 }

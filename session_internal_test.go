@@ -214,6 +214,8 @@ func TestSessionSetters(t *testing.T) {
 		{"an E string", pg, []string{"SET application_name = E'it\\'s'"}, []int{1}},
 
 		// Comments and long names in transaction control.
+		{"a savepoint name used twice, released", pg, []string{"BEGIN", "SAVEPOINT s", "SET search_path TO a", "SAVEPOINT s", "RELEASE s", "ROLLBACK TO s", "COMMIT"}, nil},
+		{"a released savepoint's settings kept", pg, []string{"BEGIN", "SAVEPOINT s", "SET search_path TO a", "RELEASE SAVEPOINT s", "COMMIT"}, []int{3}},
 		{"ROLLBACK with a comment before TO", pg, []string{"BEGIN", "SET search_path TO app", "SAVEPOINT s", "SET search_path TO b", "ROLLBACK /* partial */ TO SAVEPOINT s", "COMMIT"}, []int{2}},
 		{"SAVEPOINT with a comment", pg, []string{"BEGIN", "SET search_path TO app", "SAVEPOINT /* c */ s", "SET search_path TO b", "ROLLBACK TO SAVEPOINT s", "COMMIT"}, []int{2}},
 		{"a long savepoint name", pg, []string{"BEGIN", "SET search_path TO app", "SAVEPOINT before_loading_the_customer_tables", "SET lock_timeout = '1s'", "ROLLBACK TRANSACTION TO SAVEPOINT before_loading_the_customer_tables", "COMMIT"}, []int{2}},
@@ -254,8 +256,16 @@ func TestSessionSettersUnset(t *testing.T) {
 			[]string{"1: SET @parent = 999", "2: SET @label = @parent", "4: SET @`parent` = NULL"}},
 		{"set with another", my, []string{"/*!40014 SET @OLD_FK=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */", "SELECT 1 INTO @OLD_FK"},
 			[]string{"1: /*!40014 SET @OLD_FK=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */", "2: SET @`old_fk` = NULL"}},
+		// A system variable's DEFAULT is the global value, not the one the
+		// URL gave the session: left as sent again.
 		{"a system variable", my, []string{"SET sql_mode = 'ANSI', @a = 1", "SET sql_mode = CONCAT(@@sql_mode, ',X')"},
-			[]string{"1: SET sql_mode = 'ANSI', @a = 1", "2: SET SESSION sql_mode = DEFAULT"}},
+			[]string{"1: SET sql_mode = 'ANSI', @a = 1"}},
+		{"set twice from a function", my, []string{"SET @parent = 999", "SET @label = @parent", "SET @parent = LAST_INSERT_ID()", "INSERT INTO t VALUES (1)", "SET @parent = LAST_INSERT_ID()"},
+			[]string{"1: SET @parent = 999", "2: SET @label = @parent", "5: SET @`parent` = NULL"}},
+		{"set twice, read between", my, []string{"SET @p = 1, @q = 2", "SET @p = UUID()", "SET @r = @p", "SET @p = UUID()"},
+			[]string{"1: SET @p = 1, @q = 2", "2: SET @`p` = NULL", "3: SET @r = @p"}},
+		{"set_config of the session's user", pg, []string{"SET ROLE app", "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", "SELECT set_config('session_authorization', current_user, false)"},
+			[]string{"2: SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"}},
 		{"set again after the kill", my, []string{"SET @p = 1, @q = 2", "SET @p = UUID()", "SET @p = 3"},
 			[]string{"1: SET @p = 1, @q = 2", "3: SET @p = 3"}},
 		{"a kill with nothing before", my, []string{"SET @p = UUID()", "SET @q = 1"}, []string{"2: SET @q = 1"}},
@@ -282,9 +292,24 @@ func TestSessionSettersUnset(t *testing.T) {
 		[]string{"RESET ROLE", "RESET SESSION AUTHORIZATION", "RESET app.tenant", "RESET search_path"}) {
 		t.Errorf("unsetSQL(postgres) = %q", got)
 	}
-	if got := unsetSQL(migration.MySQL, []string{"role", "use", "@a`b", "sql_mode", "transaction_isolation"}); !slices.Equal(got,
-		[]string{"SET ROLE NONE", "SET @`a``b` = NULL, SESSION sql_mode = DEFAULT"}) {
+	if got := unsetSQL(migration.MySQL, []string{"role", "use", "@a`b", "sql_mode", "transaction_isolation", "@c"}); !slices.Equal(got,
+		[]string{"SET @`a``b` = NULL, @`c` = NULL"}) {
 		t.Errorf("unsetSQL(mysql) = %q", got)
+	}
+}
+
+func TestLeadWordsReadsQuotedNames(t *testing.T) {
+	for sql, want := range map[string]string{
+		"SAVEPOINT `a--b`":         "A--B",
+		`RELEASE SAVEPOINT "x--c"`: "X--C",
+		"SAVEPOINT [a /* b */]":    "A /* B */",
+		"SAVEPOINT /* c */ s":      "S",
+		"RELEASE a--b":             "A",
+		`SAVEPOINT "unterminated`:  "UNTERMINATED",
+	} {
+		if got := savepointName(sql); got != want {
+			t.Errorf("savepointName(%q) = %q, want %q", sql, got, want)
+		}
 	}
 }
 

@@ -107,7 +107,7 @@ func sessionEffect(d migration.Dialect, sql string) effect {
 		switch w[0] {
 		case "SELECT":
 			if name, ok := setConfig(sql); ok {
-				return effect{keys: []string{name}}
+				return effect{keys: pgKeys(name)}
 			}
 		case "CREATE", "ALTER", "COMMENT", "PREPARE":
 			if !createsTableAs(w) {
@@ -664,7 +664,7 @@ func setConfigKills(sql string, code bool) []string {
 		case c|0x20 == 's' && (i == 0 || !identByte(sql[i-1])) && len(sql)-i >= len("set_config") && strings.EqualFold(sql[i:i+len("set_config")], "set_config"):
 			i += len("set_config") - 1
 			if name, ok := setConfigCall(sql[i+1:]); ok {
-				out = append(out, name)
+				out = append(out, pgKeys(name)...)
 			}
 		}
 	}

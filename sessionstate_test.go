@@ -154,15 +154,15 @@ func TestResumeSendsTheSessionSettingsAgain(t *testing.T) {
 			script = func(fixed bool) string {
 				// @parent, set again from LAST_INSERT_ID(), which a new
 				// session answers otherwise, is unset after the resume, not
-				// 1, although SET @parent = 1 is sent again for @label
-				// (statement 9 stands for SET @parent = NULL).
+				// 1, although SET @parent = 1 is sent again for @label: plan
+				// shows a SET @parent = NULL under statement 9's number.
 				return "CREATE DATABASE " + other + ";\nUSE " + other + ";\nSET @tag = 'x';\n" +
 					"/*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;\n" +
 					"SET @parent = 1;\nSET @label = @parent;\nCREATE TABLE log (n int);\nINSERT INTO log VALUES (1);\nSET @parent = LAST_INSERT_ID();\n" +
 					pick(fixed, "CREATE TABLE u (id int, p int, FOREIGN KEY (p) REFERENCES no_parent_yet (id)) ENGINE=InnoDB;\n", "INSERT INTO nope VALUES (1);\n") +
 					"CREATE TABLE v AS SELECT @tag AS tag, @@foreign_key_checks AS fk, @parent AS parent, @label AS label;\n"
 			}
-			replayed = []int{2, 3, 4, 5, 6, 9}
+			replayed = []int{2, 3, 4, 5, 6}
 			check = func(t *testing.T) {
 				if got := query(t, "SELECT concat(tag, ' ', fk, ' ', coalesce(parent, 'unset'), ' ', label) FROM "+other+".v"); got != "x 0 unset 1" {
 					t.Errorf("@tag, FOREIGN_KEY_CHECKS, @parent and @label after the resume: %q, want \"x 0 unset 1\"", got)
@@ -201,13 +201,20 @@ func TestResumeSendsTheSessionSettingsAgain(t *testing.T) {
 		if err != nil {
 			t.Fatalf("plan: %v", err)
 		}
-		if len(plan.Plan) != 1 || len(plan.Plan[0].Replayed) != len(replayed) {
-			t.Fatalf("plan: %+v, want %d statements sent again", plan.Plan, len(replayed))
+		if len(plan.Plan) != 1 {
+			t.Fatalf("plan: %+v", plan.Plan)
 		}
+		var planned []int
 		for _, st := range plan.Plan[0].Replayed {
 			if unset := tg.name == "mysql" && st.Number == 9; st.Unset != unset || unset && st.SQL != "SET @`parent` = NULL" {
 				t.Errorf("plan's statement %d sent again: %+v", st.Number, st)
 			}
+			if !st.Unset {
+				planned = append(planned, st.Number)
+			}
+		}
+		if !slices.Equal(planned, replayed) {
+			t.Fatalf("plan: %+v, want statements %v sent again", plan.Plan, replayed)
 		}
 		var started []runway.Event
 		rep, err := up(t, tg.open(t), files("0001_s.up.sql", script(true)), runway.WithObserver(func(e runway.Event) {

@@ -95,8 +95,9 @@ func firstWords(sql string) (first, second string) {
 // leadWords returns up to n words from the start of sql, in upper case:
 // the text between blanks and semicolons, with comments left out (/* … */
 // but for MySQL's executable /*! … */, and -- to the end of the line), so
-// that ROLLBACK /* partial */ TO s reads as ROLLBACK TO S. It reads at most
-// 256 bytes of words and blanks.
+// that ROLLBACK /* partial */ TO s reads as ROLLBACK TO S; a quoted name
+// ("a--b", `x`, [y]) is part of its word. It reads at most 256 bytes of
+// words and blanks, besides comments.
 func leadWords(sql string, n int) []string {
 	var words []string
 	budget := 256
@@ -116,13 +117,25 @@ func leadWords(sql string, n int) []string {
 			}
 			i = end
 		default:
-			j := i + 1
+			j := i
 			for j < len(sql) && j-i < budget {
-				if c := sql[j]; c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ';' || commentAt(sql, j) {
+				c := sql[j]
+				if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ';' || j > i && commentAt(sql, j) {
 					break
+				}
+				if q := strings.IndexByte(openQuotes, c); q >= 0 {
+					// A quoted name or string is part of the word, whatever it holds.
+					k := strings.IndexByte(sql[j+1:], closeQuotes[q])
+					if k < 0 {
+						j = len(sql)
+						break
+					}
+					j += k + 2
+					continue
 				}
 				j++
 			}
+			j = min(j, len(sql))
 			words = append(words, strings.ToUpper(sql[i:j]))
 			budget -= j - i
 			i = j
@@ -130,6 +143,9 @@ func leadWords(sql string, n int) []string {
 	}
 	return words
 }
+
+// The quotes that leadWords reads words through, and their closing bytes.
+const openQuotes, closeQuotes = "\"'`[", "\"'`]"
 
 // commentAt reports whether a comment that leadWords leaves out starts at
 // offset i of sql.
