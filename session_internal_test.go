@@ -63,10 +63,12 @@ func TestSetsSession(t *testing.T) {
 		{my, "SET @n = (SELECT max(id) FROM t)", false},
 		{my, "SET @t = CURRENT_TIMESTAMP", false},
 		{my, "SET @i = @@identity", false},
-		{my, "SET autocommit=0, unique_checks=0, foreign_key_checks=0", false},
-		{my, "SET FOREIGN_KEY_CHECKS=0, autocommit=0", false},
-		{my, "SET autocommit:=0", false},
-		{my, "SET @@autocommit:=0", false},
+		{my, "SET autocommit=0, unique_checks=0, foreign_key_checks=0", true},
+		{my, "SET FOREIGN_KEY_CHECKS=0, autocommit=0", true},
+		{my, "SET autocommit:=0", true},
+		{my, "SET @@autocommit:=0", true},
+		{my, "SET @OLD_AUTOCOMMIT=@@AUTOCOMMIT, @@AUTOCOMMIT=0", true},
+		{my, "SET @`weird name` = 'w', @'q' = 'q'", true},
 		{my, "SET @a=1, GLOBAL max_connections=157", false},
 		{my, "SET sql_mode='', @@global.max_connections=1", false},
 		{my, "SELECT id INTO @admin FROM users", false},
@@ -90,8 +92,8 @@ func TestSetsSession(t *testing.T) {
 		{my, "SET DEFAULT ROLE ALL TO app", false},
 		{my, "SET STATEMENT max_statement_time=60 FOR SELECT 1", false},
 		{my, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED", false},
-		{my, "SET autocommit = 0", false},
-		{my, "SET @@session.autocommit=0", false},
+		{my, "SET autocommit = 0", true},
+		{my, "SET @@session.autocommit=0", true},
 		{my, "RESET QUERY CACHE", false},
 		{my, "SELECT set_config('a', 'b', false)", false},
 
@@ -212,6 +214,11 @@ func TestSessionSetters(t *testing.T) {
 		{"LOAD DATA's variables", my, []string{"SET @c = 1", "LOAD DATA INFILE 'x' INTO TABLE t (@c) SET b = @c"}, nil},
 		{"SET without a space", my, []string{"SET@a=1"}, []int{1}},
 		{"an E string", pg, []string{"SET application_name = E'it\\'s'"}, []int{1}},
+
+		// autocommit.
+		{"mariadb-dump --no-autocommit's table, rolled back", my, []string{"CREATE TABLE t (id int)", "SET @OLD_AUTOCOMMIT=@@AUTOCOMMIT, @@AUTOCOMMIT=0"}, []int{2}},
+		{"autocommit off, then on again", my, []string{"SET @OLD_AUTOCOMMIT=@@AUTOCOMMIT, @@AUTOCOMMIT=0", "INSERT INTO t VALUES (1)", "COMMIT", "SET AUTOCOMMIT=@OLD_AUTOCOMMIT"}, []int{1, 4}},
+		{"autocommit off, on by a constant", my, []string{"SET autocommit = 0", "COMMIT", "SET autocommit = 1"}, []int{3}},
 
 		// Comments and long names in transaction control.
 		{"a savepoint name used twice, released", pg, []string{"BEGIN", "SAVEPOINT s", "SET search_path TO a", "SAVEPOINT s", "RELEASE s", "ROLLBACK TO s", "COMMIT"}, nil},

@@ -53,10 +53,13 @@ type dropped struct{ key, name string }
 // what outlives the session or is its credentials (SET GLOBAL, SET
 // PERSIST, SET PASSWORD, SET DEFAULT ROLE), what the next statement uses
 // up (SET INSERT_ID, SET RAND_SEED1 …), MariaDB's SET STATEMENT … FOR,
-// which runs a statement, SET autocommit, which the script's own
-// transactions decide (a resumed run starts at the statement that opened a
-// transaction left unfinished), and a SET of several variables of which one
-// is not to be sent again.
+// which runs a statement, and a SET of several variables of which one is
+// not to be sent again. MySQL's SET autocommit = 0 is sent again: where
+// the resumed statements ran with autocommit off, they run so again, in
+// the transaction it opens (mariadb-dump --no-autocommit's SET
+// @OLD_AUTOCOMMIT=@@AUTOCOMMIT, @@AUTOCOMMIT=0, whose transaction a failure
+// rolled back, resumes after it), and the driver turns it back on before
+// the migration's last record.
 //
 // What sets a variable from a value that is not a constant (SET @id =
 // LAST_INSERT_ID(), SELECT … INTO @n, @n := …, CALL p(@out), set_config
@@ -363,7 +366,7 @@ const (
 // mysqlAssignment returns the key of one assignment of a MySQL SET
 // ("foreign_key_checks", "@tenant"), its value, and whether a resumed run
 // sends it again: when it is of the session, to a constant, and none of
-// autocommit (see sessionEffect), the next transaction's characteristics
+// the next transaction's characteristics
 // (@@transaction_isolation with no scope), the session's credentials, or
 // what the next statement uses up and the binary log sets (INSERT_ID,
 // RAND_SEED1 …).
@@ -375,12 +378,12 @@ func mysqlAssignment(a string) (key, value string, how int) {
 	}
 	target := strings.ToLower(strings.TrimSpace(a[:i]))
 	value = strings.TrimPrefix(strings.TrimPrefix(a[i:], ":"), "=")
-	if f := strings.Fields(target); len(f) == 2 {
+	if f := strings.Fields(target); len(f) == 2 && !strings.HasPrefix(target, "@") {
 		if f[0] != "session" && f[0] != "local" {
 			return "", value, notSession // GLOBAL, PERSIST, PERSIST_ONLY
 		}
 		target = f[1]
-	} else if len(f) != 1 {
+	} else if len(f) != 1 && !strings.HasPrefix(target, "@") { // @`a b` is one name
 		return "", value, notSession
 	}
 	nextTx := strings.HasPrefix(target, "@@") && !strings.Contains(target, ".")
@@ -396,7 +399,7 @@ func mysqlAssignment(a string) (key, value string, how int) {
 		if nextTx {
 			return "", value, notSession
 		}
-	case target == "autocommit", strings.HasPrefix(target, "transaction_"), strings.HasPrefix(target, "tx_"):
+	case strings.HasPrefix(target, "transaction_"), strings.HasPrefix(target, "tx_"):
 		return "", value, notSession
 	}
 	switch target {

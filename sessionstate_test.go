@@ -355,3 +355,45 @@ func TestResumeSkipsWhatTheScriptUndid(t *testing.T) {
 		t.Errorf("v: %v %v, want kept and NULL", rows, err)
 	}
 }
+
+// A MySQL migration that failed inside the transaction a SET autocommit = 0
+// opened (mariadb-dump --no-autocommit wraps each table's rows so) resumes
+// after that SET, which is sent again: the resumed rows go into its
+// transaction again, @OLD_AUTOCOMMIT holds what it read, and the dump's SET
+// AUTOCOMMIT=@OLD_AUTOCOMMIT works. Before, the rerun ran the rows with
+// autocommit on and then failed on that SET, @OLD_AUTOCOMMIT being unset.
+func TestResumeInsideAutocommitOff(t *testing.T) {
+	ctx := context.Background()
+	tg := newTarget(t, "mysql")
+	drv := tg.open(t)
+	script := func(second string) fstest.MapFS {
+		return files("0001_dump.up.sql", "CREATE TABLE ac_t (id int) ENGINE=InnoDB;\n"+
+			"SET @OLD_AUTOCOMMIT=@@AUTOCOMMIT, @@AUTOCOMMIT=0;\n"+
+			"/*!40000 ALTER TABLE ac_t DISABLE KEYS */;\n"+ // commits: the rows' transaction opens after it
+			"INSERT INTO ac_t VALUES (1);\n"+
+			"INSERT INTO ac_t VALUES ("+second+");\n"+
+			"COMMIT;\n"+
+			"SET AUTOCOMMIT=@OLD_AUTOCOMMIT;\n"+
+			"CREATE TABLE ac_v AS SELECT @@autocommit AS ac, (SELECT count(*) FROM ac_t) AS n;\n")
+	}
+	if _, err := up(t, tg.open(t), script("nosuchcol")); !errors.Is(err, runway.ErrMigrationFailed) {
+		t.Fatalf("first run: %v", err)
+	}
+	if rev := history(t, drv)["1"]; rev.StatementsApplied != 3 {
+		t.Fatalf("row after the failure: %+v, want the rows' transaction rolled back (3 statements applied)", rev)
+	}
+	rep, err := up(t, tg.open(t), script("2"))
+	if err != nil {
+		t.Fatalf("rerun after the fix: %v", err)
+	}
+	if len(rep.Applied) != 1 || !slices.Equal(rep.Applied[0].Replayed, []int{2}) {
+		t.Fatalf("applied: %+v, want statement 2 sent again", rep.Applied)
+	}
+	rows, err := drv.(database.Querier).QueryStrings(ctx, "SELECT concat(ac, ' ', n) FROM ac_v")
+	if err != nil || len(rows) != 1 || *rows[0][0] != "1 2" {
+		t.Errorf("autocommit and rows after the resume: %v %v, want \"1 2\"", rows, err)
+	}
+	if rev := history(t, drv)["1"]; rev.State != database.StateApplied {
+		t.Errorf("row after the resume: %+v", rev)
+	}
+}

@@ -7,7 +7,9 @@ import "strings"
 // what is inside strings, quoted identifiers and PostgreSQL dollar quotes
 // is kept as it is. A MySQL executable comment (/*!40101 … */, MariaDB's
 // /*M!100101 … */) is SQL to the server: its text is kept, its markers
-// become spaces. It is for reading what a statement does, not for sending:
+// become spaces; but one of a version no server has (mariadb-dump's first
+// line, /*M!999999\- enable the sandbox mode */) is a comment. It is for
+// reading what a statement does, not for sending:
 // with an unterminated string or comment, or an unknown dialect, sql comes
 // back as it is.
 func StripComments(d Dialect, sql string) string {
@@ -36,10 +38,13 @@ func StripComments(d Dialect, sql string) string {
 				if k < 0 {
 					return sql
 				}
-				body := strings.TrimLeft(sql[s.i+strings.IndexByte(sql[s.i:], '!')+1:s.i+k], "0123456789")
+				inner := sql[s.i+strings.IndexByte(sql[s.i:], '!')+1 : s.i+k]
+				body := strings.TrimLeft(inner, "0123456789")
 				b.WriteByte(' ')
-				b.WriteString(StripComments(d, body))
-				b.WriteByte(' ')
+				if !neverRun(inner[:len(inner)-len(body)]) {
+					b.WriteString(StripComments(d, body))
+					b.WriteByte(' ')
+				}
 				s.i += k + 2
 				continue
 			}
@@ -81,4 +86,11 @@ func StripComments(d Dialect, sql string) string {
 		b.WriteString(sql[from:s.i])
 	}
 	return b.String()
+}
+
+// neverRun reports whether the version of a MySQL executable comment is
+// one no server has (99.0.0 and above), which marks text for the client
+// alone.
+func neverRun(version string) bool {
+	return len(version) == 5 && version >= "99000" || len(version) >= 6 && version >= "990000"
 }

@@ -792,9 +792,15 @@ const rollbackSQL = "ROLLBACK AND NO CHAIN NO RELEASE"
 // later failure would take the record back while the DDL stays, and the
 // rerun would run the DDL again. Only statements known to commit count: a
 // COMMIT after anything else could commit the script's transaction early.
+// A DDL statement in an executable comment (mysqldump's /*!50001 CREATE
+// VIEW … */) counts, read as the server reads it.
 func (d *Driver) autocommitOffAfter(sql string) bool {
 	if !d.autocommit {
 		return false
+	}
+	if strings.HasPrefix(sql, "/*") {
+		// The comment and the statement's first words: enough to judge.
+		sql = strings.TrimSpace(migration.StripComments(migration.MySQL, sql[:min(len(sql), 512)]))
 	}
 	switch strings.ToUpper(firstWord(sql)) {
 	case "CREATE", "DROP": // not CREATE or DROP TEMPORARY TABLE
