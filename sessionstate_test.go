@@ -397,3 +397,35 @@ func TestResumeInsideAutocommitOff(t *testing.T) {
 		t.Errorf("row after the resume: %+v", rev)
 	}
 }
+
+// A resumed MySQL migration whose SET autocommit = 0 is sent again runs the
+// rest statement by statement, where its last record waits for autocommit
+// to be on again: not in one message with autocommit off, which nothing
+// would commit (the run said applied, the row stayed running, and the next
+// migration's rows were lost when the session ended).
+func TestResumeWithAutocommitOffThenMore(t *testing.T) {
+	ctx := context.Background()
+	tg := newTarget(t, "mysql")
+	set := func(fourth string) fstest.MapFS {
+		return files(
+			"0001_a.up.sql", "SET autocommit=0;\nCREATE TABLE ao_t (id INT PRIMARY KEY) ENGINE=InnoDB;\nINSERT INTO ao_t VALUES (1);\n"+
+				"INSERT INTO ao_t VALUES ("+fourth+");\nCOMMIT;\n",
+			"0002_b.up.sql", "INSERT INTO ao_t VALUES (10);\nINSERT INTO ao_t VALUES (11);\n",
+		)
+	}
+	if _, err := up(t, tg.open(t), set("nosuchcol")); !errors.Is(err, runway.ErrMigrationFailed) {
+		t.Fatalf("first run: %v", err)
+	}
+	rep, err := up(t, tg.open(t), set("2"))
+	if err != nil || len(rep.Applied) != 2 {
+		t.Fatalf("rerun after the fix: %+v, %v", rep, err)
+	}
+	h := history(t, tg.open(t))
+	if h["1"].State != database.StateApplied || h["1"].StatementsApplied != 5 || h["2"].State != database.StateApplied {
+		t.Errorf("rows from a new session: 1 %+v, 2 %+v; want both applied", h["1"], h["2"])
+	}
+	rows, err := tg.open(t).(database.Querier).QueryStrings(ctx, "SELECT count(*) FROM ao_t")
+	if err != nil || len(rows) != 1 || *rows[0][0] != "4" {
+		t.Errorf("rows in ao_t from a new session: %v %v, want 4", rows, err)
+	}
+}

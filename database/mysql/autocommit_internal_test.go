@@ -63,3 +63,29 @@ func BenchmarkMentionsAutocommit(b *testing.B) {
 		})
 	}
 }
+
+// With autocommit maybe off, a statement that commits by itself gets its
+// record committed after it: also a DDL statement in an executable
+// comment, however long (mysqldump's placeholder view for a wide view).
+func TestAutocommitOffAfter(t *testing.T) {
+	wide := "/*!50001 CREATE VIEW `v` AS SELECT " + strings.Repeat("NULL AS `column_number_01`, ", 40) + "NULL AS `last` */"
+	for sql, want := range map[string]bool{
+		"CREATE TABLE t (id int)":                      true,
+		"CREATE TEMPORARY TABLE t (id int)":            false,
+		"/*!40000 ALTER TABLE `t` DISABLE KEYS */":     true,
+		"/*M!100100 ALTER TABLE t ADD COLUMN c int */": true,
+		wide:                            true,
+		"/*!40101 SET NAMES utf8mb4 */": false,
+		"/*M!999999\\- enable the sandbox mode */": false,
+		"INSERT INTO t VALUES (1)":                 false,
+	} {
+		d := &Driver{autocommit: true}
+		if got := d.autocommitOffAfter(sql); got != want {
+			t.Errorf("autocommitOffAfter(%.50q) = %v, want %v", sql, got, want)
+		}
+		d.autocommit = false
+		if d.autocommitOffAfter(sql) {
+			t.Errorf("autocommitOffAfter(%.50q) with autocommit on = true", sql)
+		}
+	}
+}

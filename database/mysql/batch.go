@@ -42,7 +42,11 @@ const maxEachMessage = 64 << 10
 // allow multiple statements) return errors.ErrUnsupported.
 func (d *Driver) ExecRecorded(ctx context.Context, stmts []migration.Statement, running, done database.Revision) (int, error) {
 	start := running.StatementsApplied
-	if !d.multi {
+	// Once the run may have turned autocommit off (a resumed migration's
+	// SET autocommit = 0 sent again), every statement goes alone, where
+	// its records get the COMMITs they then need and the migration's last
+	// record waits for autocommit to be on again (see restoreAutocommit).
+	if !d.multi || d.autocommit {
 		return start, errors.ErrUnsupported
 	}
 	// A big migration goes statement by statement: its round trips do not
@@ -287,7 +291,7 @@ func (d *Driver) ExecRecordedEach(ctx context.Context, ms []database.Recorded, d
 	if len(ms) == 0 {
 		return 0, 0, nil
 	}
-	if !d.multi {
+	if !d.multi || d.autocommit { // see ExecRecorded
 		return 0, 0, errors.ErrUnsupported
 	}
 	total, take := 0, 0
@@ -798,9 +802,10 @@ func (d *Driver) autocommitOffAfter(sql string) bool {
 	if !d.autocommit {
 		return false
 	}
-	if strings.HasPrefix(sql, "/*") {
-		// The comment and the statement's first words: enough to judge.
-		sql = strings.TrimSpace(migration.StripComments(migration.MySQL, sql[:min(len(sql), 512)]))
+	if body, ok := strings.CutPrefix(sql, "/*!"); ok {
+		sql = strings.TrimLeft(body, "0123456789") // the server runs it (a dump's versions are old)
+	} else if body, ok := strings.CutPrefix(sql, "/*M!"); ok {
+		sql = strings.TrimLeft(body, "0123456789")
 	}
 	switch strings.ToUpper(firstWord(sql)) {
 	case "CREATE", "DROP": // not CREATE or DROP TEMPORARY TABLE
