@@ -406,33 +406,49 @@ func chains(sql string) bool {
 	return strings.Contains(s, "AND CHAIN") && !strings.Contains(s, "AND NO CHAIN")
 }
 
-// autocommitSet reports whether sql is a MySQL SET of autocommit, and to
-// which value: SET autocommit = 0, SET SESSION autocommit = OFF,
-// SET @@autocommit := 1, … A SET of several variables counts when one of
-// them is autocommit.
+// autocommitSet reports whether sql is a MySQL SET of the session's
+// autocommit, and to which value: SET autocommit = 0, SET SESSION
+// autocommit = OFF, SET @@autocommit := 1, mariadb-dump's SET
+// @OLD_AUTOCOMMIT=@@AUTOCOMMIT, @@AUTOCOMMIT=0, also in an executable
+// comment … A SET of several variables counts when one of them is
+// autocommit, the last such one deciding. A value Runway cannot read (a
+// variable: the dump's SET AUTOCOMMIT=@OLD_AUTOCOMMIT) is taken for on, a
+// saved value restored; were it off, the driver's turning autocommit back
+// on before the migration's last record commits what waits.
 func autocommitSet(sql string) (on, ok bool) {
-	first, _ := firstWords(sql)
-	if first != "SET" {
+	if first, _ := firstWords(sql); first != "SET" && !strings.HasPrefix(sql, "/*") {
 		return false, false
 	}
-	s := strings.ToUpper(sql)
-	i := strings.Index(s, "AUTOCOMMIT")
-	if i < 0 {
+	s := strings.TrimSpace(migration.StripComments(migration.MySQL, sql))
+	if first, _ := firstWords(s); first != "SET" {
 		return false, false
 	}
-	rest := strings.TrimLeft(s[i+len("AUTOCOMMIT"):], " \t\r\n")
-	rest = strings.TrimPrefix(rest, ":")
-	if !strings.HasPrefix(rest, "=") {
-		return false, false
+	for _, a := range migration.SplitTopLevel(s[len("set"):], ',') {
+		i := strings.IndexAny(a, ":=")
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(strings.ToLower(a[:i]))
+		if len(f) == 2 && (f[0] == "session" || f[0] == "local") {
+			f = f[1:]
+		}
+		if len(f) != 1 || !strings.HasPrefix(f[0], "@@") && strings.HasPrefix(f[0], "@") {
+			continue // GLOBAL autocommit, or a user variable
+		}
+		if k, session := variable(f[0]); !session || k != "autocommit" {
+			continue
+		}
+		v := strings.ToUpper(strings.Trim(strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(a[i:], ":"), "=")), "'\""))
+		switch v {
+		case "0", "OFF", "FALSE":
+			on, ok = false, true
+		case "1", "ON", "TRUE":
+			on, ok = true, true
+		default:
+			on, ok = true, true
+		}
 	}
-	v := strings.Trim(strings.TrimLeft(rest[1:], " \t\r\n"), "'\"")
-	switch {
-	case strings.HasPrefix(v, "0"), strings.HasPrefix(v, "OFF"), strings.HasPrefix(v, "FALSE"):
-		return false, true
-	case strings.HasPrefix(v, "1"), strings.HasPrefix(v, "ON"), strings.HasPrefix(v, "TRUE"):
-		return true, true
-	}
-	return false, false // a value Runway cannot read (a variable): not judged
+	return on, ok
 }
 
 // staysInTx reports whether a MySQL statement is known to leave an open

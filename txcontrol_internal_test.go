@@ -48,6 +48,11 @@ func TestTxEndCheck(t *testing.T) {
 		{migration.MySQL, []string{"set @@autocommit := 0", "INSERT INTO a VALUES (1)"}, "1: SET autocommit = 0"},
 		{migration.MySQL, []string{"SET autocommit = 0", "SET autocommit = 1", "INSERT INTO a VALUES (1)"}, ""},
 		{migration.MySQL, []string{"SET autocommit = @saved", "INSERT INTO a VALUES (1)"}, ""}, // a value Runway cannot read
+		{migration.MySQL, []string{"SET @OLD_AUTOCOMMIT=@@AUTOCOMMIT, @@AUTOCOMMIT=0", "INSERT INTO a VALUES (1)", "COMMIT",
+			"SET AUTOCOMMIT=@OLD_AUTOCOMMIT", "INSERT INTO a VALUES (2)"}, ""}, // mariadb-dump --no-autocommit, then a change
+		{migration.MySQL, []string{"SET @OLD_AUTOCOMMIT=@@AUTOCOMMIT, @@AUTOCOMMIT=0", "INSERT INTO a VALUES (1)", "COMMIT",
+			"INSERT INTO a VALUES (2)"}, "1: SET autocommit = 0"},
+		{migration.MySQL, []string{"/*!40101 SET AUTOCOMMIT=0 */", "COMMIT", "INSERT INTO a VALUES (2)"}, "1: SET autocommit = 0"},
 		{migration.MySQL, []string{"SET NAMES utf8mb4, autocommit = 0", "UPDATE a SET id = 1"}, "1: SET autocommit = 0"},
 		{migration.MySQL, []string{"START TRANSACTION", "LOCK TABLES a WRITE", "UNLOCK TABLES"}, ""},
 		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "START TRANSACTION", "COMMIT"}, ""},
@@ -73,6 +78,32 @@ func TestTxEndCheck(t *testing.T) {
 			if err == nil || !strings.HasPrefix(err.Error(), "x.sql:"+line+": ") || !strings.Contains(err.Error(), ": "+what+" ") {
 				t.Errorf("%s %q: %v, want x.sql:%s: … %s …", c.d, c.stmts, err, line, what)
 			}
+		}
+	}
+}
+
+func TestAutocommitSet(t *testing.T) {
+	type want struct{ on, ok bool }
+	for sql, w := range map[string]want{
+		"SET autocommit = 0":                               {false, true},
+		"SET SESSION autocommit = OFF":                     {false, true},
+		"set @@autocommit := 1":                            {true, true},
+		"SET @@session.AUTOCOMMIT='0'":                     {false, true},
+		"SET @OLD_AUTOCOMMIT=@@AUTOCOMMIT, @@AUTOCOMMIT=0": {false, true},
+		"SET AUTOCOMMIT=@OLD_AUTOCOMMIT":                   {true, true},
+		"/*!40101 SET AUTOCOMMIT=0 */":                     {false, true},
+		"SET FOREIGN_KEY_CHECKS=0, autocommit=0":           {false, true},
+		"SET autocommit=0, autocommit=1":                   {true, true},
+		"SET GLOBAL autocommit = 0":                        {false, false},
+		"SET @@global.autocommit = 0":                      {false, false},
+		"SET @autocommit = 0":                              {false, false},
+		"SET @OLD_AUTOCOMMIT=@@AUTOCOMMIT":                 {false, false},
+		"SET /* autocommit = 0 */ x = 1":                   {false, false},
+		"INSERT INTO t (autocommit) VALUES (0)":            {false, false},
+		"UPDATE t SET autocommit = 0":                      {false, false},
+	} {
+		if on, ok := autocommitSet(sql); on != w.on || ok != w.ok {
+			t.Errorf("autocommitSet(%q) = %v, %v; want %v, %v", sql, on, ok, w.on, w.ok)
 		}
 	}
 }
