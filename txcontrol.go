@@ -269,6 +269,9 @@ type txTracker struct {
 	// savepoint (its name), which RELEASE of that name commits.
 	savepoint string
 	off       *migration.Statement // MySQL: the SET autocommit = 0 in force
+	// saved: MySQL, the user variables a SET @v = @@autocommit saved
+	// autocommit in, and whether it was on then.
+	saved map[string]bool
 	// offWork: with autocommit off, a change has run since the last
 	// commit, and waits for the next one.
 	offWork bool
@@ -319,7 +322,7 @@ func (c *txTracker) add(st migration.Statement) {
 		}
 		return
 	}
-	if on, ok := autocommitSet(st.SQL); ok {
+	if on, ok := autocommitSet(st.SQL, c.off == nil, &c.saved); ok {
 		switch {
 		case !on:
 			if c.off == nil {
@@ -407,48 +410,70 @@ func chains(sql string) bool {
 }
 
 // autocommitSet reports whether sql is a MySQL SET of the session's
-// autocommit, and to which value: SET autocommit = 0, SET SESSION
-// autocommit = OFF, SET @@autocommit := 1, mariadb-dump's SET
-// @OLD_AUTOCOMMIT=@@AUTOCOMMIT, @@AUTOCOMMIT=0, also in an executable
-// comment … A SET of several variables counts when one of them is
-// autocommit, the last such one deciding. A value Runway cannot read (a
-// variable: the dump's SET AUTOCOMMIT=@OLD_AUTOCOMMIT) is taken for on, a
-// saved value restored; were it off, the driver's turning autocommit back
-// on before the migration's last record commits what waits.
-func autocommitSet(sql string) (on, ok bool) {
+// autocommit, and to which value, given whether it is on before sql: SET
+// autocommit = 0, SET SESSION autocommit = OFF, SET @@autocommit := 1,
+// also in an executable comment that every server runs (/*!40101 …, not
+// MariaDB's /*M! nor a version of MySQL's that MariaDB skips). A SET of
+// several variables counts when one of them is autocommit, the last such
+// one deciding, and a GLOBAL before them makes the next ones global too.
+// A variable that saved autocommit (mariadb-dump's SET
+// @OLD_AUTOCOMMIT=@@AUTOCOMMIT, @@AUTOCOMMIT=0 … SET
+// AUTOCOMMIT=@OLD_AUTOCOMMIT) is noted in *saved and read back from it;
+// any other value Runway cannot read is not judged (ok false).
+func autocommitSet(sql string, on bool, saved *map[string]bool) (bool, bool) {
 	if first, _ := firstWords(sql); first != "SET" && !strings.HasPrefix(sql, "/*") {
+		return false, false
+	}
+	if version, mariadb, _, _, ok := migration.ExecutableComment(sql); ok && (mariadb || len(version) != 5 || version >= "50700") {
 		return false, false
 	}
 	s := strings.TrimSpace(migration.StripComments(migration.MySQL, sql))
 	if first, _ := firstWords(s); first != "SET" {
 		return false, false
 	}
+	judged := false
+	scope := "session"
 	for _, a := range migration.SplitTopLevel(s[len("set"):], ',') {
 		i := strings.IndexAny(a, ":=")
 		if i < 0 {
 			continue
 		}
+		value := strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(a[i:], ":"), "="))
 		f := strings.Fields(strings.ToLower(a[:i]))
-		if len(f) == 2 && (f[0] == "session" || f[0] == "local") {
-			f = f[1:]
+		if len(f) == 2 {
+			scope, f = f[0], f[1:] // and for the assignments after it
 		}
-		if len(f) != 1 || !strings.HasPrefix(f[0], "@@") && strings.HasPrefix(f[0], "@") {
-			continue // GLOBAL autocommit, or a user variable
-		}
-		if k, session := variable(f[0]); !session || k != "autocommit" {
+		if len(f) != 1 {
 			continue
 		}
-		v := strings.ToUpper(strings.Trim(strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(a[i:], ":"), "=")), "'\""))
-		switch v {
-		case "0", "OFF", "FALSE":
-			on, ok = false, true
-		case "1", "ON", "TRUE":
-			on, ok = true, true
+		if k, _ := variable(f[0]); strings.HasPrefix(k, "@") {
+			if v, ok := variable(value); ok && v == "autocommit" && strings.HasPrefix(value, "@@") {
+				if *saved == nil {
+					*saved = map[string]bool{}
+				}
+				(*saved)[k] = on
+			}
+			continue
+		}
+		k, session := variable(f[0])
+		if k != "autocommit" || !session || !strings.HasPrefix(f[0], "@@") && scope != "session" && scope != "local" {
+			continue // another variable, or the global autocommit
+		}
+		switch v := strings.ToUpper(strings.Trim(value, "'\"")); {
+		case v == "0", v == "OFF", v == "FALSE":
+			on, judged = false, true
+		case v == "1", v == "ON", v == "TRUE":
+			on, judged = true, true
 		default:
-			on, ok = true, true
+			k, _ := variable(value)
+			was, known := (*saved)[k]
+			if !strings.HasPrefix(value, "@") || strings.HasPrefix(value, "@@") || !known {
+				return false, false // a value Runway cannot read: not judged
+			}
+			on, judged = was, true
 		}
 	}
-	return on, ok
+	return on && judged, judged
 }
 
 // staysInTx reports whether a MySQL statement is known to leave an open

@@ -53,6 +53,12 @@ func TestTxEndCheck(t *testing.T) {
 		{migration.MySQL, []string{"SET @OLD_AUTOCOMMIT=@@AUTOCOMMIT, @@AUTOCOMMIT=0", "INSERT INTO a VALUES (1)", "COMMIT",
 			"INSERT INTO a VALUES (2)"}, "1: SET autocommit = 0"},
 		{migration.MySQL, []string{"/*!40101 SET AUTOCOMMIT=0 */", "COMMIT", "INSERT INTO a VALUES (2)"}, "1: SET autocommit = 0"},
+		{migration.MySQL, []string{"SET autocommit=0", "INSERT INTO a VALUES (1)", "SET @v=@@autocommit", "COMMIT", "SET autocommit=@v",
+			"INSERT INTO a VALUES (2)"}, "1: SET autocommit = 0"}, // @v saved it off
+		{migration.MySQL, []string{"SET @v = @@session.autocommit", "SET autocommit=0", "INSERT INTO a VALUES (1)", "COMMIT", "SET autocommit=@v",
+			"INSERT INTO a VALUES (2)"}, ""},
+		{migration.MySQL, []string{"/*M!100100 SET autocommit=0 */", "START TRANSACTION", "INSERT INTO a VALUES (1)", "SET autocommit=1"}, "2: START TRANSACTION"},
+		{migration.MySQL, []string{"SET GLOBAL sql_mode = '', autocommit = 0", "INSERT INTO a VALUES (1)"}, ""},
 		{migration.MySQL, []string{"SET NAMES utf8mb4, autocommit = 0", "UPDATE a SET id = 1"}, "1: SET autocommit = 0"},
 		{migration.MySQL, []string{"START TRANSACTION", "LOCK TABLES a WRITE", "UNLOCK TABLES"}, ""},
 		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "START TRANSACTION", "COMMIT"}, ""},
@@ -90,7 +96,11 @@ func TestAutocommitSet(t *testing.T) {
 		"set @@autocommit := 1":                            {true, true},
 		"SET @@session.AUTOCOMMIT='0'":                     {false, true},
 		"SET @OLD_AUTOCOMMIT=@@AUTOCOMMIT, @@AUTOCOMMIT=0": {false, true},
-		"SET AUTOCOMMIT=@OLD_AUTOCOMMIT":                   {true, true},
+		"SET AUTOCOMMIT=@OLD_AUTOCOMMIT":                   {false, false}, // saved by no statement before
+		"SET autocommit = @@global.autocommit":             {false, false},
+		"/*M!100100 SET autocommit=0 */":                   {false, false}, // a comment to MySQL
+		"/*!80000 SET autocommit=0 */":                     {false, false}, // MariaDB skips it
+		"SET GLOBAL sql_mode = '', autocommit = 0":         {false, false}, // both global
 		"/*!40101 SET AUTOCOMMIT=0 */":                     {false, true},
 		"SET FOREIGN_KEY_CHECKS=0, autocommit=0":           {false, true},
 		"SET autocommit=0, autocommit=1":                   {true, true},
@@ -102,7 +112,8 @@ func TestAutocommitSet(t *testing.T) {
 		"INSERT INTO t (autocommit) VALUES (0)":            {false, false},
 		"UPDATE t SET autocommit = 0":                      {false, false},
 	} {
-		if on, ok := autocommitSet(sql); on != w.on || ok != w.ok {
+		var saved map[string]bool
+		if on, ok := autocommitSet(sql, true, &saved); on != w.on || ok != w.ok {
 			t.Errorf("autocommitSet(%q) = %v, %v; want %v, %v", sql, on, ok, w.on, w.ok)
 		}
 	}

@@ -94,3 +94,22 @@ func StripComments(d Dialect, sql string) string {
 func neverRun(version string) bool {
 	return len(version) == 5 && version >= "99000" || len(version) >= 6 && version >= "990000"
 }
+
+// ExecutableComment reads the MySQL executable comment that sql starts
+// with (/*!40101 SET NAMES utf8 */, MariaDB's /*M!100101 … */): mariadb
+// tells MariaDB's, version is its digits, and body what follows them, to
+// the end of sql. ok is false when sql starts with none. never reports a
+// version no server has (mariadb-dump's /*M!999999\- enable the sandbox
+// mode */), whose text is for the client alone.
+func ExecutableComment(sql string) (version string, mariadb, never bool, body string, ok bool) {
+	rest, ok := strings.CutPrefix(sql, "/*!")
+	if !ok {
+		if rest, ok = strings.CutPrefix(sql, "/*M!"); !ok {
+			return "", false, false, "", false
+		}
+		mariadb = true
+	}
+	body = strings.TrimLeft(rest, "0123456789")
+	version = rest[:len(rest)-len(body)]
+	return version, mariadb, neverRun(version), body, true
+}

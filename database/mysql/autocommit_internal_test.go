@@ -76,8 +76,10 @@ func TestAutocommitOffAfter(t *testing.T) {
 		"/*M!100100 ALTER TABLE t ADD COLUMN c int */": true,
 		wide:                            true,
 		"/*!40101 SET NAMES utf8mb4 */": false,
-		"/*M!999999\\- enable the sandbox mode */": false,
-		"INSERT INTO t VALUES (1)":                 false,
+		"/*M!999999\\- enable the sandbox mode */":                          false,
+		"/*M!999999\\- enable the sandbox mode */ \nDROP TABLE IF EXISTS t": true,
+		"/*!99999 CREATE TABLE t (id int) */":                               false,
+		"INSERT INTO t VALUES (1)":                                          false,
 	} {
 		d := &Driver{autocommit: true}
 		if got := d.autocommitOffAfter(sql); got != want {

@@ -802,10 +802,20 @@ func (d *Driver) autocommitOffAfter(sql string) bool {
 	if !d.autocommit {
 		return false
 	}
-	if body, ok := strings.CutPrefix(sql, "/*!"); ok {
-		sql = strings.TrimLeft(body, "0123456789") // the server runs it (a dump's versions are old)
-	} else if body, ok := strings.CutPrefix(sql, "/*M!"); ok {
-		sql = strings.TrimLeft(body, "0123456789")
+	for {
+		_, _, never, body, ok := migration.ExecutableComment(sql)
+		if !ok {
+			break
+		}
+		if !never {
+			sql = body // the server runs it (a dump's versions are old)
+			break
+		}
+		end := strings.Index(sql, "*/") // text for the client alone: what follows it counts
+		if end < 0 {
+			return false
+		}
+		sql = strings.TrimLeft(sql[end+2:], " \t\r\n")
 	}
 	switch strings.ToUpper(firstWord(sql)) {
 	case "CREATE", "DROP": // not CREATE or DROP TEMPORARY TABLE
