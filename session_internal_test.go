@@ -173,6 +173,8 @@ func TestSessionSetters(t *testing.T) {
 		// What the next statement uses up, and credentials.
 		{"a one-shot INSERT_ID", my, []string{"SET INSERT_ID = 1000", "INSERT INTO plans (name) VALUES ('x')"}, nil},
 		{"SET PASSWORD= without a space", my, []string{"SET PASSWORD='*89063080929868A5DFEC18596EC951918DC26DB5'"}, nil},
+		{"GLOBAL holds for the next assignment", my, []string{"SET sql_mode = 'ANSI'", "SET GLOBAL max_connections = 157, sql_mode = ''"}, []int{1}},
+		{"SESSION after GLOBAL", my, []string{"SET sql_mode = 'ANSI'", "SET GLOBAL max_connections = 157, SESSION sql_mode = ''"}, nil},
 		{"SET GLOBAL with a user variable", my, []string{"SET @a = 1", "SET GLOBAL max_connections = 157, @a = 2"}, nil},
 		{"SET @@insert_id", my, []string{"SET @@session.insert_id = 5, @a = 1"}, nil},
 

@@ -335,7 +335,14 @@ func mysqlSet(sql string) effect {
 	}
 	var e effect
 	sent := true
+	scope := "" // a GLOBAL or PERSIST holds for the assignments after it too
 	for _, a := range migration.SplitTopLevel(body, ',') {
+		target, _, _ := strings.Cut(a, "=")
+		if f := strings.Fields(target); len(f) == 2 && !strings.HasPrefix(f[0], "@") {
+			scope = strings.ToLower(f[0])
+		} else if len(f) == 1 && !strings.HasPrefix(f[0], "@") && scope != "" && scope != "session" && scope != "local" {
+			a = scope + " " + a
+		}
 		k, value, how := mysqlAssignment(a)
 		switch how {
 		case sentAgain:
