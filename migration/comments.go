@@ -33,19 +33,17 @@ func StripComments(d Dialect, sql string) string {
 			b.WriteByte(' ')
 			continue
 		case c == '/' && s.i+1 < len(sql) && sql[s.i+1] == '*':
-			if my && s.i+2 < len(sql) && (sql[s.i+2] == '!' || sql[s.i+2] == 'M' && s.i+3 < len(sql) && sql[s.i+3] == '!') {
-				k := strings.Index(sql[s.i:], "*/")
+			if _, _, never, body, ok := ExecutableComment(sql[s.i:]); my && ok {
+				k := strings.Index(body, "*/")
 				if k < 0 {
 					return sql
 				}
-				inner := sql[s.i+strings.IndexByte(sql[s.i:], '!')+1 : s.i+k]
-				body := strings.TrimLeft(inner, "0123456789")
 				b.WriteByte(' ')
-				if !neverRun(inner[:len(inner)-len(body)]) {
-					b.WriteString(StripComments(d, body))
+				if !never {
+					b.WriteString(StripComments(d, body[:k]))
 					b.WriteByte(' ')
 				}
-				s.i += k + 2
+				s.i = len(sql) - len(body) + k + 2
 				continue
 			}
 			err = s.skipBlockComment(d == Postgres)
