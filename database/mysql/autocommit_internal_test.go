@@ -80,6 +80,23 @@ func TestAutocommitOffAfter(t *testing.T) {
 		"/*M!999999\\- enable the sandbox mode */ \nDROP TABLE IF EXISTS t": true,
 		"/*!99999 CREATE TABLE t (id int) */":                               false,
 		"INSERT INTO t VALUES (1)":                                          false,
+		"GRANT SELECT ON db.* TO 'u'@'%'":                                   true,
+		"revoke select on db.* from 'u'@'%'":                                true,
+		"INSTALL SONAME 'ha_blackhole'":                                     true,
+		"UNINSTALL PLUGIN blackhole":                                        true,
+		"FLUSH PRIVILEGES":                                                  true,
+		"ANALYZE TABLE t":                                                   true,
+		"ANALYZE NO_WRITE_TO_BINLOG TABLE t":                                true,
+		"analyze select * from t":                                           false,
+		"OPTIMIZE LOCAL TABLE t, u":                                         true,
+		"CHECK TABLE t":                                                     true,
+		"CHECKSUM TABLE t":                                                  false,
+		"REPAIR /* it */ TABLE t":                                           true,
+		"CACHE INDEX t IN hot":                                              false,
+		"LOAD INDEX INTO CACHE t":                                           false,
+		"LOAD DATA INFILE 'x' INTO TABLE t":                                 false,
+		"LOCK TABLES t WRITE":                                               false,
+		"START TRANSACTION":                                                 false,
 	} {
 		d := &Driver{autocommit: true}
 		if got := d.autocommitOffAfter(sql); got != want {

@@ -735,22 +735,29 @@ func changesData(sql string) bool {
 // comments; "" when it starts with anything else, such as an executable
 // comment (/*!40101 … */, MariaDB's /*M!100616 … */), which the server runs.
 func firstWord(sql string) string {
+	w, _ := nextWord(sql)
+	return w
+}
+
+// nextWord returns the first keyword of sql, after blanks and comments, as
+// firstWord does, and the text after it.
+func nextWord(sql string) (word, rest string) {
 	s := sql
 	for {
 		s = strings.TrimLeft(s, " \t\r\n")
 		switch {
 		case strings.HasPrefix(s, "/*!") || strings.HasPrefix(s, "/*M!"):
-			return ""
+			return "", s
 		case strings.HasPrefix(s, "/*"):
 			end := strings.Index(s[2:], "*/")
 			if end < 0 {
-				return ""
+				return "", ""
 			}
 			s = s[2+end+2:]
 		case strings.HasPrefix(s, "--") || strings.HasPrefix(s, "#"):
 			nl := strings.IndexByte(s, '\n')
 			if nl < 0 {
-				return ""
+				return "", ""
 			}
 			s = s[nl+1:]
 		default:
@@ -758,7 +765,7 @@ func firstWord(sql string) string {
 			for n < len(s) && (s[n] >= 'a' && s[n] <= 'z' || s[n] >= 'A' && s[n] <= 'Z' || s[n] == '_') {
 				n++
 			}
-			return s[:n]
+			return s[:n], s[n:]
 		}
 	}
 }
@@ -817,11 +824,33 @@ func (d *Driver) autocommitOffAfter(sql string) bool {
 		}
 		sql = strings.TrimLeft(sql[end+2:], " \t\r\n")
 	}
-	switch strings.ToUpper(firstWord(sql)) {
+	return commitsAfter(sql)
+}
+
+// commitsAfter reports whether MySQL and MariaDB end the session's
+// transaction once sql has run, leaving none open: the statements that
+// commit implicitly both before and after they run (MariaDB's
+// @@in_transaction is 0 after each of them). BEGIN, START TRANSACTION and
+// LOCK TABLES commit only before (the first two open the next
+// transaction); CACHE INDEX and LOAD INDEX INTO CACHE leave MariaDB's
+// transaction open; neither they nor anything unknown count.
+func commitsAfter(sql string) bool {
+	first, rest := nextWord(sql)
+	switch strings.ToUpper(first) {
 	case "CREATE", "DROP": // not CREATE or DROP TEMPORARY TABLE
 		return !strings.Contains(strings.ToUpper(sql[:min(len(sql), 128)]), "TEMPORARY")
-	case "ALTER", "RENAME", "TRUNCATE":
+	case "ALTER", "RENAME", "TRUNCATE",
+		// The grant tables, plugins, caches and server state.
+		"GRANT", "REVOKE", "INSTALL", "UNINSTALL", "FLUSH":
 		return true
+	case "ANALYZE", "CHECK", "OPTIMIZE", "REPAIR":
+		// The table maintenance statements; not MariaDB's ANALYZE SELECT
+		// or MySQL's CHECKSUM TABLE (another first word).
+		second, rest := nextWord(rest)
+		if s := strings.ToUpper(second); s == "NO_WRITE_TO_BINLOG" || s == "LOCAL" {
+			second, _ = nextWord(rest)
+		}
+		return strings.EqualFold(second, "TABLE") || strings.EqualFold(second, "TABLES")
 	}
 	return false
 }
