@@ -257,6 +257,30 @@ func problemsError(lead string, problems []Problem) *ValidationError {
 	return &ValidationError{Problems: problems, Hint: hint}
 }
 
+// liveHolder names the holder of the migration lock when the history has a
+// migration in progress (running or reverting): a runner that holds the lock
+// is then most likely applying it at this moment, and the row says how far
+// it has got, not where it stopped. "" when no row is in progress, when
+// nobody holds the lock, or when the driver cannot tell; only then is one
+// more query sent.
+func (r *Runner) liveHolder(ctx context.Context, a *analysis) string {
+	for _, e := range a.entries {
+		if e.rev != nil && (e.rev.State == database.StateRunning || e.rev.State == database.StateReverting) {
+			holder, err := r.drv.LockHolder(ctx)
+			if err != nil {
+				r.cfg.logger.Debug("could not tell who holds the lock", "error", err)
+			}
+			return holder
+		}
+	}
+	return ""
+}
+
+// inProgress reports whether a status line is a migration in progress.
+func inProgress(line report.Migration) bool {
+	return line.State == string(database.StateRunning) || line.State == string(database.StateReverting)
+}
+
 // statusLines builds the migrations list of the status report.
 func statusLines(a *analysis, allowOutOfOrder bool) []report.Migration {
 	out := make([]report.Migration, 0, len(a.entries))

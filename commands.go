@@ -30,6 +30,13 @@ func (r *Runner) Status(ctx context.Context, check bool) (*report.Report, error)
 	rep.FromVersion = a.current.String()
 	rep.ToVersion = rep.FromVersion
 	rep.Migrations = statusLines(a, r.cfg.allowOutOfOrder)
+	if holder := r.liveHolder(ctx, a); holder != "" {
+		for i, line := range rep.Migrations {
+			if inProgress(line) {
+				rep.Migrations[i].Detail += "; the migration lock is held by " + holder + ": it is likely being applied now"
+			}
+		}
+	}
 	setPending(rep, a, nil)
 	_, warnings := r.upProblems(a)
 	foreign, err := r.foreignProblems(ctx, revs)
@@ -94,9 +101,16 @@ func (r *Runner) Plan(ctx context.Context, o UpOptions) (*report.Report, error) 
 	if len(problems) > 0 {
 		return r.finish(rep, validationFindings(problems))
 	}
+	holder := r.liveHolder(ctx, a)
 	for _, p := range plans {
 		pl := report.Planned{Version: p.e.m.Version.String(), Name: p.e.m.Name, File: p.e.m.Up.File,
 			NoTransaction: !p.useTx, ResumeAt: p.resumeAt}
+		if holder != "" && p.e.rev != nil && p.e.rev.State == database.StateRunning {
+			pl.RunningBy = holder
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s_%s is recorded as running, and the migration lock is held by %s: it is likely being applied now. "+
+				"A run started now waits for the lock, then does what is left; this plan is what it would do were that runner to stop here",
+				pl.Version, pl.Name, holder))
+		}
 		for _, rp := range p.replay {
 			pl.Replayed = append(pl.Replayed, report.Statement{Number: rp.number, Line: rp.st.Line, SQL: rp.st.SQL, Unset: rp.unset})
 		}

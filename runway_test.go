@@ -1895,3 +1895,56 @@ func TestNoTransactionStatementErrors(t *testing.T) {
 		})
 	}
 }
+
+// While another runner holds the lock and the history records its migration
+// as running, status and plan say that it is likely being applied now, and
+// by whom, rather than that it stopped; once the lock is free they say
+// nothing of the kind.
+func TestStatusAndPlanNameTheLiveRunner(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		ctx := context.Background()
+		drv := tg.open(t)
+		first := "CREATE TABLE live_a (id int);\n"
+		mustUp(t, drv, files("0001_a.up.sql", first))
+		src := files("0001_a.up.sql", first,
+			"0002_b.up.sql", "-- runway:no-transaction\nCREATE TABLE live_b (id int);\nCREATE TABLE live_c (id int);\n")
+		if err := drv.WriteRevision(ctx, database.Revision{Version: migration.MustParseVersion("2"), Name: "b",
+			State: database.StateRunning, StatementsTotal: 2, AppliedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := runway.New(drv, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(live bool) {
+			t.Helper()
+			st, err := r.Status(ctx, false)
+			if err != nil || len(st.Migrations) != 2 {
+				t.Fatalf("status: %v %+v", err, st)
+			}
+			detail := st.Migrations[1].Detail
+			if st.Migrations[1].State != "running" || strings.Contains(detail, "held by") != live ||
+				live && !strings.Contains(detail, "0 of 2 statements applied; the migration lock is held by ") {
+				t.Fatalf("status of 2 with the lock held %v: %q", live, detail)
+			}
+			pl, err := r.Plan(ctx, runway.UpOptions{})
+			if err != nil || len(pl.Plan) != 1 {
+				t.Fatalf("plan: %v %+v", err, pl)
+			}
+			warned := slices.ContainsFunc(pl.Warnings, func(w string) bool { return strings.Contains(w, "it is likely being applied now") })
+			if (pl.Plan[0].RunningBy != "") != live || warned != live {
+				t.Fatalf("plan with the lock held %v: running_by %q, warnings %q", live, pl.Plan[0].RunningBy, pl.Warnings)
+			}
+		}
+		check(false)
+		holder := tg.open(t)
+		if ok, err := holder.Lock(ctx, 0); !ok || err != nil {
+			t.Fatalf("lock: %v %v", ok, err)
+		}
+		check(true)
+		if err := holder.Unlock(ctx); err != nil {
+			t.Fatal(err)
+		}
+		check(false)
+	})
+}

@@ -101,6 +101,10 @@ type Planned struct {
 	File          string `json:"file"`
 	NoTransaction bool   `json:"no_transaction,omitempty"`
 	ResumeAt      int    `json:"resume_at,omitempty"`
+	// RunningBy names the holder of the migration lock when the history
+	// records this migration as running: most likely that runner is
+	// applying it at this moment, and ResumeAt is how far it has got.
+	RunningBy string `json:"running_by,omitempty"`
 	// Replayed are the statements among the first ResumeAt that are sent
 	// again before the rest, because they set the session (SET, USE …).
 	Replayed   []Statement `json:"replayed,omitempty"`

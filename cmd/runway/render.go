@@ -184,7 +184,12 @@ func (a *app) renderPlan(w io.Writer, rep *report.Report) {
 			mode = "statement by statement, no transaction"
 		}
 		fmt.Fprintf(w, "-- %s_%s (%s, %s)\n", p.Version, p.Name, p.File, mode)
-		if p.ResumeAt > 0 {
+		switch {
+		case p.RunningBy != "" && p.ResumeAt > 0:
+			fmt.Fprintf(w, "-- likely being applied now: the migration lock is held by %s; were it to stop here, a run would resume after statement %d\n", p.RunningBy, p.ResumeAt)
+		case p.RunningBy != "":
+			fmt.Fprintf(w, "-- likely being applied now: the migration lock is held by %s\n", p.RunningBy)
+		case p.ResumeAt > 0:
 			fmt.Fprintf(w, "-- resumes after statement %d, applied by an earlier run\n", p.ResumeAt)
 		}
 		if len(p.Replayed) > 0 {
