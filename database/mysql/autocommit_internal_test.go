@@ -97,6 +97,15 @@ func TestAutocommitOffAfter(t *testing.T) {
 		"LOAD DATA INFILE 'x' INTO TABLE t":                                 false,
 		"LOCK TABLES t WRITE":                                               false,
 		"START TRANSACTION":                                                 false,
+		"CHECK VIEW v":                                                      true,
+		"REPAIR VIEW v":                                                     true,
+		"SET PASSWORD FOR 'u'@'%' = PASSWORD('x')":                          true,
+		"SET DEFAULT ROLE r FOR 'u'@'%'":                                    true,
+		"SET @x = 1":                                                        false,
+		"SET default_storage_engine = InnoDB":                               false,
+		"RESET QUERY CACHE":                                                 true,
+		"RESET PERSIST":                                                     false,
+		"ANALYZE /*!40000 NO_WRITE_TO_BINLOG */ TABLE t":                    false,
 	} {
 		d := &Driver{autocommit: true}
 		if got := d.autocommitOffAfter(sql); got != want {

@@ -827,15 +827,16 @@ func (d *Driver) autocommitOffAfter(sql string) bool {
 	return commitsAfter(sql)
 }
 
-// commitsAfter reports whether MySQL and MariaDB end the session's
-// transaction once sql has run, leaving none open: the statements that
-// commit implicitly both before and after they run (MariaDB's
-// @@in_transaction is 0 after each of them). BEGIN, START TRANSACTION and
-// LOCK TABLES commit only before (the first two open the next
-// transaction); CACHE INDEX and LOAD INDEX INTO CACHE leave MariaDB's
-// transaction open; neither they nor anything unknown count.
+// commitsAfter reports whether sql leaves no transaction open once it has
+// run: the statements that commit implicitly and run outside the
+// transaction they ended (MariaDB 10.11's @@in_transaction is 0 after each
+// of them, the changes before them stay after a ROLLBACK). BEGIN, START
+// TRANSACTION and LOCK TABLES commit only before (the first two open the
+// next transaction); CACHE INDEX, LOAD INDEX INTO CACHE and CHECKSUM TABLE
+// leave MariaDB's transaction open; neither they nor anything unknown count.
 func commitsAfter(sql string) bool {
 	first, rest := nextWord(sql)
+	second, rest2 := nextWord(rest)
 	switch strings.ToUpper(first) {
 	case "CREATE", "DROP": // not CREATE or DROP TEMPORARY TABLE
 		return !strings.Contains(strings.ToUpper(sql[:min(len(sql), 128)]), "TEMPORARY")
@@ -843,14 +844,21 @@ func commitsAfter(sql string) bool {
 		// The grant tables, plugins, caches and server state.
 		"GRANT", "REVOKE", "INSTALL", "UNINSTALL", "FLUSH":
 		return true
+	case "SET": // the grant tables again
+		s := strings.ToUpper(second)
+		return s == "PASSWORD" || s == "DEFAULT" && strings.EqualFold(firstWord(rest2), "ROLE")
+	case "RESET": // RESET QUERY CACHE, MASTER, SLAVE …; not MySQL's RESET PERSIST
+		return second != "" && !strings.EqualFold(second, "PERSIST")
 	case "ANALYZE", "CHECK", "OPTIMIZE", "REPAIR":
 		// The table maintenance statements; not MariaDB's ANALYZE SELECT
 		// or MySQL's CHECKSUM TABLE (another first word).
-		second, rest := nextWord(rest)
 		if s := strings.ToUpper(second); s == "NO_WRITE_TO_BINLOG" || s == "LOCAL" {
-			second, _ = nextWord(rest)
+			second = firstWord(rest2)
 		}
-		return strings.EqualFold(second, "TABLE") || strings.EqualFold(second, "TABLES")
+		switch strings.ToUpper(second) {
+		case "TABLE", "TABLES", "VIEW":
+			return true
+		}
 	}
 	return false
 }
