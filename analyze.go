@@ -257,16 +257,30 @@ func problemsError(lead string, problems []Problem) *ValidationError {
 	return &ValidationError{Problems: problems, Hint: hint}
 }
 
+// activeHolder is a driver that can name the runner holding the migration
+// lock at this moment whatever lock mode it took it in, leaving out a lease
+// that expired (a crashed runner's); LockHolder names the holder of this
+// driver's own mode, an expired lease included, for a runner waiting for it.
+type activeHolder interface {
+	ActiveLockHolder(ctx context.Context) (string, error)
+}
+
 // liveHolder names the holder of the migration lock when the history has a
 // migration in progress (running or reverting): a runner that holds the lock
-// is then most likely applying it at this moment, and the row says how far
-// it has got, not where it stopped. "" when no row is in progress, when
-// nobody holds the lock, or when the driver cannot tell; only then is one
-// more query sent.
+// is then most likely applying or reverting it at this moment, and the row
+// says how far it has got, not where it stopped. "" when no row is in
+// progress, when nobody holds the lock, or when the driver cannot tell; only
+// when a row is in progress is one more query sent.
 func (r *Runner) liveHolder(ctx context.Context, a *analysis) string {
 	for _, e := range a.entries {
 		if e.rev != nil && (e.rev.State == database.StateRunning || e.rev.State == database.StateReverting) {
-			holder, err := r.drv.LockHolder(ctx)
+			var holder string
+			var err error
+			if ah, ok := r.drv.(activeHolder); ok {
+				holder, err = ah.ActiveLockHolder(ctx)
+			} else {
+				holder, err = r.drv.LockHolder(ctx)
+			}
 			if err != nil {
 				r.cfg.logger.Debug("could not tell who holds the lock", "error", err)
 			}
@@ -276,9 +290,31 @@ func (r *Runner) liveHolder(ctx context.Context, a *analysis) string {
 	return ""
 }
 
-// inProgress reports whether a status line is a migration in progress.
-func inProgress(line report.Migration) bool {
-	return line.State == string(database.StateRunning) || line.State == string(database.StateReverting)
+// liveDetail is what a migration in progress (state running or reverting)
+// adds to its status detail while holder holds the lock.
+func liveDetail(state, holder string) string {
+	doing := "applied"
+	if state == string(database.StateReverting) {
+		doing = "reverted"
+	}
+	return "; the migration lock is held by " + holder + ": it is likely being " + doing + " now"
+}
+
+// liveReverting rewrites the refusal of a half-reverted migration while
+// holder holds the lock: most likely a down is reverting it at this moment,
+// and running down again is not what to do.
+func liveReverting(problems []Problem, a *analysis, holder string) {
+	for i, p := range problems {
+		if p.Kind != "reverting" {
+			continue
+		}
+		for _, e := range a.reverting {
+			if e.version().String() == p.Version {
+				problems[i].Detail = fmt.Sprintf("is being reverted, most likely at this moment: the migration lock is held by %s, and %d of the %d statements of its down script have run so far. Look again once that run has ended",
+					holder, e.rev.StatementsApplied, e.rev.StatementsTotal)
+			}
+		}
+	}
 }
 
 // statusLines builds the migrations list of the status report.

@@ -32,8 +32,8 @@ func (r *Runner) Status(ctx context.Context, check bool) (*report.Report, error)
 	rep.Migrations = statusLines(a, r.cfg.allowOutOfOrder)
 	if holder := r.liveHolder(ctx, a); holder != "" {
 		for i, line := range rep.Migrations {
-			if inProgress(line) {
-				rep.Migrations[i].Detail += "; the migration lock is held by " + holder + ": it is likely being applied now"
+			if line.State == string(database.StateRunning) || line.State == string(database.StateReverting) {
+				rep.Migrations[i].Detail += liveDetail(line.State, holder)
 			}
 		}
 	}
@@ -80,6 +80,10 @@ func (r *Runner) Plan(ctx context.Context, o UpOptions) (*report.Report, error) 
 	rep.ToVersion = rep.FromVersion
 	problems, warnings := r.upProblems(a)
 	rep.Warnings = warnings
+	holder := r.liveHolder(ctx, a)
+	if holder != "" {
+		liveReverting(problems, a, holder)
+	}
 	foreign, err := r.foreignProblems(ctx, revs)
 	if err != nil {
 		return r.finish(rep, err)
@@ -101,7 +105,6 @@ func (r *Runner) Plan(ctx context.Context, o UpOptions) (*report.Report, error) 
 	if len(problems) > 0 {
 		return r.finish(rep, validationFindings(problems))
 	}
-	holder := r.liveHolder(ctx, a)
 	for _, p := range plans {
 		pl := report.Planned{Version: p.e.m.Version.String(), Name: p.e.m.Name, File: p.e.m.Up.File,
 			NoTransaction: !p.useTx, ResumeAt: p.resumeAt}

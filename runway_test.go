@@ -1948,3 +1948,48 @@ func TestStatusAndPlanNameTheLiveRunner(t *testing.T) {
 		check(false)
 	})
 }
+
+// The same for a down in progress: status says the migration is likely
+// being reverted now, and plan's refusal of a half-reverted migration says
+// to look again once that run ends, not to run down again.
+func TestStatusAndPlanNameTheLiveDown(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		ctx := context.Background()
+		drv := tg.open(t)
+		src := files("0001_a.up.sql", "CREATE TABLE live_d (id int);\n", "0001_a.down.sql", "DROP TABLE live_d;\n")
+		mustUp(t, drv, src)
+		if err := drv.WriteRevision(ctx, database.Revision{Version: migration.MustParseVersion("1"), Name: "a",
+			State: database.StateReverting, StatementsTotal: 1, AppliedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := runway.New(drv, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(live bool) {
+			t.Helper()
+			st, err := r.Status(ctx, false)
+			if err != nil || len(st.Migrations) != 1 {
+				t.Fatalf("status: %v %+v", err, st)
+			}
+			if d := st.Migrations[0].Detail; strings.Contains(d, "it is likely being reverted now") != live || strings.Contains(d, "applied now") {
+				t.Fatalf("status with the lock held %v: %q", live, d)
+			}
+			_, err = r.Plan(ctx, runway.UpOptions{})
+			if !errors.Is(err, runway.ErrValidation) || strings.Contains(err.Error(), "is being reverted, most likely at this moment") != live ||
+				strings.Contains(err.Error(), "Run `runway down` again") == live {
+				t.Fatalf("plan with the lock held %v: %v", live, err)
+			}
+		}
+		check(false)
+		holder := tg.open(t)
+		if ok, err := holder.Lock(ctx, 0); !ok || err != nil {
+			t.Fatalf("lock: %v %v", ok, err)
+		}
+		check(true)
+		if err := holder.Unlock(ctx); err != nil {
+			t.Fatal(err)
+		}
+		check(false)
+	})
+}

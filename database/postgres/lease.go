@@ -167,7 +167,7 @@ UPDATE %s SET expires_at = clock_timestamp() + %s WHERE id = 1 AND token = %s RE
 // leaseHolder describes the lease's holder: "runway web-1 pid=42 since
 // 2026-05-01T10:00:00Z (lease expires in 12s)", or "" when nobody holds it.
 func (d *Driver) leaseHolder(ctx context.Context) (string, error) {
-	h, err := d.describeLease(ctx, d.pg)
+	h, _, err := d.readLease(ctx, d.pg)
 	if err != nil {
 		return "", fmt.Errorf("postgres: looking up the lock holder: %w", err)
 	}
@@ -176,18 +176,25 @@ func (d *Driver) leaseHolder(ctx context.Context) (string, error) {
 
 // describeLease reads the lease row on pg.
 func (d *Driver) describeLease(ctx context.Context, pg *pgconn.PgConn) (string, error) {
+	h, _, err := d.readLease(ctx, pg)
+	return h, err
+}
+
+// readLease reads the lease row on pg: its holder described, and whether
+// the lease is still running (live), which a crashed runner's is not.
+func (d *Driver) readLease(ctx context.Context, pg *pgconn.PgConn) (holder string, live bool, err error) {
 	sql := `SELECT holder, to_char(acquired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
 	ceil(extract(epoch FROM expires_at - clock_timestamp()))::bigint
 FROM ` + d.lockTable + ` WHERE id = 1`
 	res, err := pg.Exec(ctx, sql).ReadAll()
 	if isCode(err, "42P01", "3F000") { // no lock table (or schema) yet: nobody holds it
-		return "", nil
+		return "", false, nil
 	}
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if len(res) != 1 || len(res[0].Rows) == 0 {
-		return "", nil
+		return "", false, nil
 	}
 	row := res[0].Rows[0]
 	left, _ := strconv.ParseInt(string(row[2]), 10, 64)
@@ -197,5 +204,5 @@ FROM ` + d.lockTable + ` WHERE id = 1`
 	} else {
 		s += fmt.Sprintf(" (lease expired %ds ago; the next attempt takes it over)", -left)
 	}
-	return s, nil
+	return s, left > 0, nil
 }

@@ -536,3 +536,55 @@ func TestLeaseLockTable(t *testing.T) {
 		t.Errorf("Open with a 60-byte table in table mode: %v", err)
 	}
 }
+
+// ActiveLockHolder names whoever holds the lock now, in either mode, from a
+// driver of either mode (runners of one database may be configured with
+// different ones), and no one for a lease that expired: a crashed
+// table-mode runner's, which LockHolder still describes.
+func TestActiveLockHolder(t *testing.T) {
+	url := testdb.Postgres(t)
+	ctx := context.Background()
+	session := open(t, url, database.Config{Identity: "runway session-mode"})
+	table := open(t, url, tableConfig("runway table-mode"))
+	for _, d := range []*Driver{session, table} {
+		if h, err := d.ActiveLockHolder(ctx); h != "" || err != nil {
+			t.Fatalf("no lock table, nobody holding: %q %v", h, err)
+		}
+	}
+
+	// A live lease, seen from both modes.
+	a := holdShortLease(t, url, "runway leaser")
+	for _, d := range []*Driver{session, table} {
+		if h, err := d.ActiveLockHolder(ctx); !strings.HasPrefix(h, "runway leaser") || err != nil {
+			t.Fatalf("a live lease: %q %v", h, err)
+		}
+	}
+	// Expired: LockHolder still describes it, ActiveLockHolder names no one.
+	time.Sleep(1200 * time.Millisecond)
+	if h, err := table.LockHolder(ctx); !strings.Contains(h, "lease expired") || err != nil {
+		t.Fatalf("LockHolder of an expired lease: %q %v", h, err)
+	}
+	for _, d := range []*Driver{session, table} {
+		if h, err := d.ActiveLockHolder(ctx); h != "" || err != nil {
+			t.Fatalf("an expired lease: %q %v, want no one", h, err)
+		}
+	}
+	a.Close(ctx)
+
+	// The session advisory lock, seen from both modes.
+	holder := open(t, url, database.Config{Identity: "runway advisory"})
+	if ok, err := holder.Lock(ctx, 0); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	for _, d := range []*Driver{session, table} {
+		if h, err := d.ActiveLockHolder(ctx); !strings.HasPrefix(h, "runway advisory") || err != nil {
+			t.Fatalf("the advisory lock: %q %v", h, err)
+		}
+	}
+	if err := holder.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := table.ActiveLockHolder(ctx); h != "" || err != nil {
+		t.Fatalf("after the unlock: %q %v", h, err)
+	}
+}

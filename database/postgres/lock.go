@@ -473,6 +473,35 @@ func (d *Driver) LockHolder(ctx context.Context) (string, error) {
 	if d.tableMode() {
 		return d.leaseHolder(ctx)
 	}
+	return d.sessionHolder(ctx)
+}
+
+// ActiveLockHolder names the runner that holds the migration lock at this
+// moment, in either lock mode: runners of one database may be configured
+// with different ones (see liveLease), so a session holding the advisory
+// lock counts, and so does a lease that has not expired. An expired lease,
+// which a runner that crashed in table mode leaves behind, is no one. ""
+// when no one holds the lock.
+func (d *Driver) ActiveLockHolder(ctx context.Context) (string, error) {
+	if err := d.resolveTable(ctx); err != nil {
+		return "", fmt.Errorf("postgres: looking up the lock holder: %w", err)
+	}
+	if h, err := d.sessionHolder(ctx); err != nil || h != "" {
+		return h, err
+	}
+	h, live, err := d.readLease(ctx, d.pg)
+	if err != nil {
+		return "", fmt.Errorf("postgres: looking up the lock holder: %w", err)
+	}
+	if !live {
+		return "", nil
+	}
+	return h, nil
+}
+
+// sessionHolder describes the session holding the advisory lock of session
+// mode, "" when none does.
+func (d *Driver) sessionHolder(ctx context.Context) (string, error) {
 	sql := d.holderQuery("true")
 	if d.legacyKey != d.key {
 		// An older runner holds the legacy key alone.
