@@ -258,6 +258,22 @@ func failureHint(me *MigrationError) string {
 	if me.Uncertain {
 		return "Runway cannot tell whether the interrupted work took effect: the database did not answer. Run `runway status` to see what the history recorded, then `runway up` again: a migration applied in a transaction committed whole or not at all; one applied statement by statement resumes after the last statement it recorded (if that statement did complete, it may fail on rerun: then put the database right and run `runway repair`)." + record
 	}
+	if errors.Is(me.Err, database.ErrHistoryRefused) {
+		cmd, what := "up", "migration"
+		if me.Down {
+			cmd, what = "down", "down migration"
+		}
+		done := fmt.Sprintf("nothing of the %s %s took effect", what, me.File)
+		if me.Applied > 0 {
+			done = fmt.Sprintf("%d of the statements of the %s %s took effect and are recorded; the rerun resumes after them", me.Applied, what, me.File)
+		}
+		return fmt.Sprintf("the database refused Runway's write to its history table in the session that runs %s, for want of rights or in a read-only transaction: "+
+			"Runway records a migration in the session it runs in, so a statement before the refusal most likely changed that session "+
+			"(SET ROLE or SET SESSION AUTHORIZATION to a role without rights on the history table, or a read-only default), and the statement named is not to blame; %s. "+
+			"Grant that role SELECT, INSERT, UPDATE and DELETE on the history table, then run `runway %s` again. "+
+			"(A migration in a transaction is recorded at its end, so there switching back with RESET ROLE before its end also does; one run statement by statement is recorded after each statement.)%s",
+			me.File, done, cmd, record)
+	}
 	var fe *migration.FileError
 	if !me.Down && me.Statement == 0 && errors.As(me.Err, &fe) {
 		// A large file read as it runs (statement by statement) could not

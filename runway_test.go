@@ -1993,3 +1993,31 @@ func TestStatusAndPlanNameTheLiveDown(t *testing.T) {
 		check(false)
 	})
 }
+
+// A transactional PostgreSQL migration that switches to a role without
+// rights on the history table fails on Runway's own write: the error says
+// so (database.ErrHistoryRefused), nothing of the migration stays, and the
+// hint blames the session, not a statement.
+func TestHistoryWriteRefusedAfterSetRole(t *testing.T) {
+	ctx := context.Background()
+	tg := newTarget(t, "postgres")
+	drv := tg.open(t)
+	role := fmt.Sprintf("runway_norights_%d", time.Now().UnixNano())
+	if err := drv.Exec(ctx, migration.Statement{SQL: "CREATE ROLE " + role}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		tg.open(t).Exec(context.Background(), migration.Statement{SQL: "DROP ROLE " + role})
+	})
+	_, err := up(t, drv, files("0001_owned.up.sql", "CREATE TABLE refused_t (id int);\nSET ROLE "+role+";\n"))
+	var me *runway.MigrationError
+	if !errors.As(err, &me) || !errors.Is(err, database.ErrHistoryRefused) {
+		t.Fatalf("up: %v, want a MigrationError wrapping ErrHistoryRefused", err)
+	}
+	if hint := runway.FailureHint(me); !strings.Contains(hint, "the statement named is not to blame; nothing of the migration 0001_owned.up.sql took effect") {
+		t.Fatalf("hint: %s", hint)
+	}
+	if exists(t, tg.open(t), "refused_t") {
+		t.Fatal("the migration's table stayed")
+	}
+}

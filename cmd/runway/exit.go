@@ -79,6 +79,16 @@ func (a *app) exit(err error) int {
 	return code
 }
 
+// bracketed is the database's error code in brackets after a space, or
+// nothing when there is none (a failure of Runway's own, such as a history
+// write refused).
+func bracketed(code string) string {
+	if code == "" {
+		return ""
+	}
+	return " [" + code + "]"
+}
+
 // migrationFailure is the message an on-call engineer reads: where, what the
 // database said, the statement, and the ways out.
 func migrationFailure(me *runway.MigrationError) string {
@@ -86,11 +96,11 @@ func migrationFailure(me *runway.MigrationError) string {
 	if me.Uncertain || me.NotSent {
 		s = me.Error()
 	} else if me.AtCommit {
-		s = fmt.Sprintf("%s: failed [%s] %s", me.File, me.Code, me.Message)
+		s = fmt.Sprintf("%s: failed%s %s", me.File, bracketed(me.Code), me.Message)
 	} else if me.Statement == 0 {
 		s = me.Error() // no statement failed: the file could not be read further
 	} else {
-		s = fmt.Sprintf("%s:%d: statement %d failed [%s]: %s", me.File, me.Line, me.Statement, me.Code, me.Message)
+		s = fmt.Sprintf("%s:%d: statement %d failed%s: %s", me.File, me.Line, me.Statement, bracketed(me.Code), me.Message)
 	}
 	if c := caret(me); c != "" {
 		s += "\n" + c

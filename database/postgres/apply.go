@@ -249,7 +249,7 @@ func (d *Driver) txError(ctx context.Context, err error, steps []database.Step, 
 	}
 	u := units[idx]
 	if u.stmt < 0 {
-		return fmt.Errorf("postgres: recording step %d in %s: %w", u.step, d.table, err)
+		return fmt.Errorf("postgres: recording step %d in %s: %w", u.step, d.table, refusedWrite(err))
 	}
 	return execError(ctx, err, u.step, u.stmt, steps[u.step].Statements[u.stmt], pos)
 }

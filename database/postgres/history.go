@@ -265,7 +265,7 @@ func (d *Driver) WriteRevision(ctx context.Context, r database.Revision) error {
 		return err
 	}
 	if err := d.guarded(ctx, sql); err != nil {
-		return fmt.Errorf("postgres: recording version %s in %s: %w", r.Version, d.table, err)
+		return fmt.Errorf("postgres: recording version %s in %s: %w", r.Version, d.table, refusedWrite(err))
 	}
 	return nil
 }

@@ -581,7 +581,7 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 	// position tells it from a failure of the progress write.
 	inStatement := errors.As(err, &pe) && int(pe.Position) > offset
 	if done < before && !inStatement && pe != nil {
-		err = fmt.Errorf("postgres: recording version %s in %s (the statement was not run): %w", progress.Version, d.table, err)
+		err = fmt.Errorf("postgres: recording version %s in %s (the statement was not run): %w", progress.Version, d.table, refusedWrite(err))
 		if rbErr != nil {
 			err = errors.Join(err, fmt.Errorf("postgres: rollback: %w", rbErr))
 		}
@@ -606,6 +606,17 @@ func (d *Driver) simple(ctx context.Context, sql string) error {
 		if rbErr := d.rollback(ctx); rbErr != nil {
 			err = errors.Join(err, rbErr)
 		}
+	}
+	return err
+}
+
+// refusedWrite marks err, the failure of a write to the history table in
+// the migration's session, with database.ErrHistoryRefused when the server
+// refused it for want of rights (insufficient_privilege) or in a read-only
+// transaction (read_only_sql_transaction).
+func refusedWrite(err error) error {
+	if isCode(err, "42501", "25006") {
+		return fmt.Errorf("%w (%w)", err, database.ErrHistoryRefused)
 	}
 	return err
 }
