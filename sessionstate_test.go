@@ -398,36 +398,43 @@ func TestResumeInsideAutocommitOff(t *testing.T) {
 	}
 }
 
-// Under autocommit off, a statement that commits implicitly (here ANALYZE
-// TABLE; GRANT, FLUSH, INSTALL PLUGIN … alike) has its record committed
-// with it: a later failure rolls back only what followed it, and the rerun
-// resumes after it. Before, only DDL counted, and the record went back with
-// the next statement's transaction: the rerun ran the ANALYZE again (an
-// INSTALL PLUGIN would have failed there).
+// Under autocommit off, a statement that commits implicitly (ANALYZE TABLE,
+// MariaDB's SET STATEMENT … FOR ALTER TABLE; GRANT, FLUSH, INSTALL PLUGIN …
+// alike) has its record committed with it: a later failure rolls back only
+// what followed it, and the rerun resumes after it. Before, only plain DDL
+// counted, and the record went back with the next statement's transaction:
+// the rerun ran the statement again (the ALTER then failed on its column).
 func TestRecordAfterImplicitCommitUnderAutocommitOff(t *testing.T) {
-	tg := newTarget(t, "mysql")
-	script := func(last string) fstest.MapFS {
-		return files("0001_a.up.sql", "CREATE TABLE ic_t (id int) ENGINE=InnoDB;\n"+
-			"SET autocommit=0;\n"+
-			"INSERT INTO ic_t VALUES (1);\n"+
-			"ANALYZE TABLE ic_t;\n"+
-			"INSERT INTO ic_t VALUES (2);\n"+
-			"INSERT INTO ic_t VALUES ("+last+");\n"+
-			"COMMIT;\n")
-	}
-	if _, err := up(t, tg.open(t), script("nosuchcol")); !errors.Is(err, runway.ErrMigrationFailed) {
-		t.Fatalf("first run: %v", err)
-	}
-	if rev := history(t, tg.open(t))["1"]; rev.StatementsApplied != 4 {
-		t.Fatalf("row after the failure: %d statements applied, want 4 (through the ANALYZE, which committed)", rev.StatementsApplied)
-	}
-	rep, err := up(t, tg.open(t), script("3"))
-	if err != nil || len(rep.Applied) != 1 || rep.Applied[0].Resumed != 4 {
-		t.Fatalf("rerun after the fix: %v %+v, want resumed after 4 statements", err, rep.Applied)
-	}
-	rows, err := tg.open(t).(database.Querier).QueryStrings(context.Background(), "SELECT group_concat(id ORDER BY id) FROM ic_t")
-	if err != nil || len(rows) != 1 || *rows[0][0] != "1,2,3" {
-		t.Errorf("rows: %v %v, want 1,2,3", rows, err)
+	for name, committing := range map[string]string{
+		"analyze":       "ANALYZE TABLE ic_t",
+		"set statement": "SET STATEMENT lock_wait_timeout = 5 FOR ALTER TABLE ic_t ADD COLUMN j int",
+	} {
+		t.Run(name, func(t *testing.T) {
+			tg := newTarget(t, "mysql")
+			script := func(last string) fstest.MapFS {
+				return files("0001_a.up.sql", "CREATE TABLE ic_t (id int) ENGINE=InnoDB;\n"+
+					"SET autocommit=0;\n"+
+					"INSERT INTO ic_t (id) VALUES (1);\n"+
+					committing+";\n"+
+					"INSERT INTO ic_t (id) VALUES (2);\n"+
+					"INSERT INTO ic_t (id) VALUES ("+last+");\n"+
+					"COMMIT;\n")
+			}
+			if _, err := up(t, tg.open(t), script("nosuchcol")); !errors.Is(err, runway.ErrMigrationFailed) {
+				t.Fatalf("first run: %v", err)
+			}
+			if rev := history(t, tg.open(t))["1"]; rev.StatementsApplied != 4 {
+				t.Fatalf("row after the failure: %d statements applied, want 4 (through statement 4, which committed)", rev.StatementsApplied)
+			}
+			rep, err := up(t, tg.open(t), script("3"))
+			if err != nil || len(rep.Applied) != 1 || rep.Applied[0].Resumed != 4 {
+				t.Fatalf("rerun after the fix: %v %+v, want resumed after 4 statements", err, rep.Applied)
+			}
+			rows, err := tg.open(t).(database.Querier).QueryStrings(context.Background(), "SELECT group_concat(id ORDER BY id) FROM ic_t")
+			if err != nil || len(rows) != 1 || *rows[0][0] != "1,2,3" {
+				t.Errorf("rows: %v %v, want 1,2,3", rows, err)
+			}
+		})
 	}
 }
 

@@ -478,13 +478,21 @@ func autocommitSet(sql string, on bool, saved *map[string]bool) (bool, bool) {
 
 // staysInTx reports whether a MySQL statement is known to leave an open
 // transaction open: data changes and reads, savepoints, SET (but for
-// autocommit), temporary tables. Everything else is taken to commit it, as
+// autocommit, PASSWORD and DEFAULT ROLE), temporary tables; a SET STATEMENT
+// … FOR as the statement it runs. Everything else is taken to commit it, as
 // DDL, LOCK TABLES, GRANT and table maintenance do.
 func staysInTx(sql string) bool {
+	if inner, ok := migration.StatementFor(sql); ok {
+		return staysInTx(inner) // MariaDB's SET STATEMENT … FOR ALTER TABLE …
+	}
 	first, second := firstWords(sql)
 	switch first {
+	case "SET":
+		// SET PASSWORD and SET DEFAULT ROLE write the grant tables, and
+		// commit as DDL does.
+		return second != "PASSWORD" && second != "DEFAULT"
 	case "INSERT", "UPDATE", "DELETE", "REPLACE", "SELECT", "WITH", "VALUES", "TABLE", "DO",
-		"SAVEPOINT", "RELEASE", "SET", "HANDLER":
+		"SAVEPOINT", "RELEASE", "HANDLER":
 		return true
 	case "ROLLBACK": // ROLLBACK TO SAVEPOINT (the others are transaction control)
 		return true

@@ -111,3 +111,45 @@ func ExecutableComment(sql string) (version string, mariadb, never bool, body st
 	version = rest[:len(rest)-len(body)]
 	return version, mariadb, neverRun(version), body, true
 }
+
+// StatementFor returns the statement that MariaDB's SET STATEMENT var =
+// value [, var = value …] FOR statement runs, and true; "" and false for any
+// other statement. Comments are read as the server reads them
+// (StripComments); a FOR inside a quoted string, a quoted name or
+// parentheses (a subquery's FOR UPDATE) is not the one.
+func StatementFor(sql string) (string, bool) {
+	if !strings.Contains(strings.ToUpper(sql), "STATEMENT") {
+		return "", false
+	}
+	s := StripComments(MySQL, sql)
+	w, s := leadingWord(s)
+	if !strings.EqualFold(w, "SET") {
+		return "", false
+	}
+	if w, s = leadingWord(s); !strings.EqualFold(w, "STATEMENT") {
+		return "", false
+	}
+	inner, found := "", false
+	eachTopLevel(s, func(i int) bool {
+		if i+3 <= len(s) && strings.EqualFold(s[i:i+3], "FOR") && (i == 0 || !wordByte(s[i-1])) && (i+3 == len(s) || !wordByte(s[i+3])) {
+			inner, found = strings.TrimSpace(s[i+3:]), true
+		}
+		return found
+	})
+	return inner, found
+}
+
+// leadingWord returns the first word of s after blanks, and the rest.
+func leadingWord(s string) (word, rest string) {
+	s = strings.TrimLeft(s, " \t\r\n")
+	n := 0
+	for n < len(s) && wordByte(s[n]) {
+		n++
+	}
+	return s[:n], s[n:]
+}
+
+// wordByte reports whether c can be part of an unquoted MySQL word.
+func wordByte(c byte) bool {
+	return c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}

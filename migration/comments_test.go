@@ -36,3 +36,23 @@ func TestStripComments(t *testing.T) {
 		}
 	}
 }
+
+func TestStatementFor(t *testing.T) {
+	for sql, want := range map[string]string{
+		"SET STATEMENT lock_wait_timeout=5 FOR ALTER TABLE t ADD j int":            "ALTER TABLE t ADD j int",
+		"set statement a = 1, b = 'x' for\n  optimize table t":                     "optimize table t",
+		"SET STATEMENT sql_mode='FOR' FOR INSERT INTO t VALUES (1)":                "INSERT INTO t VALUES (1)",
+		"SET STATEMENT a=(SELECT 1 FROM u FOR UPDATE) FOR DELETE FROM t":           "DELETE FROM t",
+		"/* c */ SET -- d\n STATEMENT a=1 /* FOR x */ FOR CREATE TABLE t2 (i int)": "CREATE TABLE t2 (i int)",
+		"SET STATEMENT formula=1 FOR DROP TABLE t":                                 "DROP TABLE t",
+	} {
+		if got, ok := StatementFor(sql); !ok || got != want {
+			t.Errorf("StatementFor(%q) = %q, %v; want %q", sql, got, ok, want)
+		}
+	}
+	for _, sql := range []string{"SET @x = 1", "SET statement_x = 1", "SELECT 'SET STATEMENT a=1 FOR DROP TABLE t'", "SET STATEMENT a = 1", "UPDATE t SET statement = 1 FOR x"} {
+		if got, ok := StatementFor(sql); ok {
+			t.Errorf("StatementFor(%q) = %q, true; want false", sql, got)
+		}
+	}
+}

@@ -1018,8 +1018,23 @@ func noBackslashEscapes(stmt string) (on, ok bool) {
 // a SET.
 func SplitTopLevel(s string, sep byte) []string {
 	var out []string
+	from := 0
+	eachTopLevel(s, func(i int) bool {
+		if s[i] == sep {
+			out = append(out, s[from:i])
+			from = i + 1
+		}
+		return false
+	})
+	return append(out, s[from:])
+}
+
+// eachTopLevel calls at with the index of each byte of s, MySQL text, that
+// is outside quoted strings and identifiers (with backslash escapes) and
+// parentheses, and is none of those delimiters, until at returns true.
+func eachTopLevel(s string, at func(i int) bool) {
 	var quote byte
-	depth, from := 0, 0
+	depth := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -1035,12 +1050,12 @@ func SplitTopLevel(s string, sep byte) []string {
 			depth++
 		case c == ')':
 			depth--
-		case c == sep && depth == 0:
-			out = append(out, s[from:i])
-			from = i + 1
+		case depth == 0:
+			if at(i) {
+				return
+			}
 		}
 	}
-	return append(out, s[from:])
 }
 
 // atLineStart reports whether only spaces and tabs precede offset i on its line.

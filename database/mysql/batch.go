@@ -835,6 +835,9 @@ func (d *Driver) autocommitOffAfter(sql string) bool {
 // next transaction); CACHE INDEX, LOAD INDEX INTO CACHE and CHECKSUM TABLE
 // leave MariaDB's transaction open; neither they nor anything unknown count.
 func commitsAfter(sql string) bool {
+	if inner, ok := migration.StatementFor(sql); ok {
+		return commitsAfter(inner) // MariaDB's SET STATEMENT … FOR ALTER TABLE …
+	}
 	first, rest := nextWord(sql)
 	second, rest2 := nextWord(rest)
 	switch strings.ToUpper(first) {
