@@ -1936,17 +1936,25 @@ func TestStatusAndPlanNameTheLiveRunner(t *testing.T) {
 				t.Fatalf("plan with the lock held %v: running_by %q, warnings %q", live, pl.Plan[0].RunningBy, pl.Warnings)
 			}
 		}
-		check(false)
-		holder := tg.open(t)
-		if ok, err := holder.Lock(ctx, 0); !ok || err != nil {
-			t.Fatalf("lock: %v %v", ok, err)
-		}
-		check(true)
-		if err := holder.Unlock(ctx); err != nil {
-			t.Fatal(err)
-		}
-		check(false)
+		aroundLock(t, tg, check)
 	})
+}
+
+// aroundLock runs check before, while and after another session of tg holds
+// the migration lock, telling it whether the lock is held.
+func aroundLock(t *testing.T, tg target, check func(live bool)) {
+	t.Helper()
+	ctx := context.Background()
+	check(false)
+	holder := tg.open(t)
+	if ok, err := holder.Lock(ctx, 0); !ok || err != nil {
+		t.Fatalf("lock: %v %v", ok, err)
+	}
+	check(true)
+	if err := holder.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check(false)
 }
 
 // The same for a down in progress: status says the migration is likely
@@ -1981,16 +1989,7 @@ func TestStatusAndPlanNameTheLiveDown(t *testing.T) {
 				t.Fatalf("plan with the lock held %v: %v", live, err)
 			}
 		}
-		check(false)
-		holder := tg.open(t)
-		if ok, err := holder.Lock(ctx, 0); !ok || err != nil {
-			t.Fatalf("lock: %v %v", ok, err)
-		}
-		check(true)
-		if err := holder.Unlock(ctx); err != nil {
-			t.Fatal(err)
-		}
-		check(false)
+		aroundLock(t, tg, check)
 	})
 }
 
