@@ -482,12 +482,12 @@ func autocommitSet(sql string, on bool, saved *map[string]bool) (bool, bool) {
 // … FOR as the statement it runs. Everything else is taken to commit it, as
 // DDL, LOCK TABLES, GRANT and table maintenance do.
 func staysInTx(sql string) bool {
-	if inner, ok := migration.StatementFor(sql); ok {
-		return staysInTx(inner) // MariaDB's SET STATEMENT … FOR ALTER TABLE …
-	}
 	first, second := firstWords(sql)
 	switch first {
 	case "SET":
+		if inner, ok := migration.StatementFor(sql); ok {
+			return staysInTx(inner) // MariaDB's SET STATEMENT … FOR ALTER TABLE …
+		}
 		// SET PASSWORD and SET DEFAULT ROLE write the grant tables, and
 		// commit as DDL does.
 		return second != "PASSWORD" && second != "DEFAULT"

@@ -116,7 +116,8 @@ func ExecutableComment(sql string) (version string, mariadb, never bool, body st
 // value [, var = value …] FOR statement runs, and true; "" and false for any
 // other statement. Comments are read as the server reads them
 // (StripComments); a FOR inside a quoted string, a quoted name or
-// parentheses (a subquery's FOR UPDATE) is not the one.
+// parentheses (a subquery's FOR UPDATE) is not the one. It reads the whole
+// statement: callers ask it of statements that start with SET.
 func StatementFor(sql string) (string, bool) {
 	if !strings.Contains(strings.ToUpper(sql), "STATEMENT") {
 		return "", false

@@ -835,9 +835,6 @@ func (d *Driver) autocommitOffAfter(sql string) bool {
 // next transaction); CACHE INDEX, LOAD INDEX INTO CACHE and CHECKSUM TABLE
 // leave MariaDB's transaction open; neither they nor anything unknown count.
 func commitsAfter(sql string) bool {
-	if inner, ok := migration.StatementFor(sql); ok {
-		return commitsAfter(inner) // MariaDB's SET STATEMENT … FOR ALTER TABLE …
-	}
 	first, rest := nextWord(sql)
 	second, rest2 := nextWord(rest)
 	switch strings.ToUpper(first) {
@@ -848,6 +845,9 @@ func commitsAfter(sql string) bool {
 		"GRANT", "REVOKE", "INSTALL", "UNINSTALL", "FLUSH":
 		return true
 	case "SET": // the grant tables again
+		if inner, ok := migration.StatementFor(sql); ok {
+			return commitsAfter(inner) // MariaDB's SET STATEMENT … FOR ALTER TABLE …
+		}
 		s := strings.ToUpper(second)
 		return s == "PASSWORD" || s == "DEFAULT" && strings.EqualFold(firstWord(rest2), "ROLE")
 	case "RESET": // RESET QUERY CACHE, MASTER, SLAVE …; not MySQL's RESET PERSIST
