@@ -489,8 +489,9 @@ func staysInTx(sql string) bool {
 			return staysInTx(inner) // MariaDB's SET STATEMENT … FOR ALTER TABLE …
 		}
 		// SET PASSWORD and SET DEFAULT ROLE write the grant tables, and
-		// commit as DDL does.
-		return second != "PASSWORD" && second != "DEFAULT"
+		// commit as DDL does (SET PASSWORD=PASSWORD('…') is one word here).
+		password := strings.HasPrefix(second, "PASSWORD") && (len(second) == 8 || second[8] == '=')
+		return !password && second != "DEFAULT"
 	case "INSERT", "UPDATE", "DELETE", "REPLACE", "SELECT", "WITH", "VALUES", "TABLE", "DO",
 		"SAVEPOINT", "RELEASE", "HANDLER":
 		return true

@@ -317,11 +317,10 @@ var ErrNotRecorded = errors.New("the statement ran, but its progress was not rec
 
 // ErrHistoryRefused marks a write to the history table, made in the
 // migration's own session, that the database refused for want of rights on
-// the table or because the session's transactions are read-only: a statement
-// the migration ran before it most likely changed the session so (SET ROLE
-// or SET SESSION AUTHORIZATION to a role without rights on the table, a
-// read-only default), since Runway's own connection could write it before.
-var ErrHistoryRefused = errors.New("the database refused Runway's write to its history table in the migration's session")
+// the table: the role the session runs as lacks them, the connecting user's
+// own or one a statement of the migration switched to (SET ROLE, SET
+// SESSION AUTHORIZATION).
+var ErrHistoryRefused = errors.New("the database refused Runway's write to its history table for want of rights")
 
 // ErrNotSent marks an error of a statement that never reached the database:
 // the run was stopped (its context ended) before it was sent. Nothing of it

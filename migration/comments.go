@@ -132,7 +132,9 @@ func StatementFor(sql string) (string, bool) {
 	}
 	inner, found := "", false
 	eachTopLevel(s, func(i int) bool {
-		if i+3 <= len(s) && strings.EqualFold(s[i:i+3], "FOR") && (i == 0 || !wordByte(s[i-1])) && (i+3 == len(s) || !wordByte(s[i+3])) {
+		// Not a name that contains or ends in for: @for, t.for, a_for.
+		if i+3 <= len(s) && strings.EqualFold(s[i:i+3], "FOR") && (i == 0 || !wordByte(s[i-1]) && s[i-1] != '@' && s[i-1] != '.') &&
+			(i+3 == len(s) || !wordByte(s[i+3])) {
 			inner, found = strings.TrimSpace(s[i+3:]), true
 		}
 		return found

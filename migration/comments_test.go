@@ -45,6 +45,8 @@ func TestStatementFor(t *testing.T) {
 		"SET STATEMENT a=(SELECT 1 FROM u FOR UPDATE) FOR DELETE FROM t":           "DELETE FROM t",
 		"/* c */ SET -- d\n STATEMENT a=1 /* FOR x */ FOR CREATE TABLE t2 (i int)": "CREATE TABLE t2 (i int)",
 		"SET STATEMENT formula=1 FOR DROP TABLE t":                                 "DROP TABLE t",
+		"SET STATEMENT max_statement_time=@for FOR SELECT 1":                       "SELECT 1",
+		"SET STATEMENT a=t.for FOR SELECT 2":                                       "SELECT 2",
 	} {
 		if got, ok := StatementFor(sql); !ok || got != want {
 			t.Errorf("StatementFor(%q) = %q, %v; want %q", sql, got, ok, want)

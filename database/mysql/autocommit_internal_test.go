@@ -105,12 +105,15 @@ func TestAutocommitOffAfter(t *testing.T) {
 		"SET default_storage_engine = InnoDB":                               false,
 		"RESET QUERY CACHE":                                                 true,
 		"RESET PERSIST":                                                     false,
-		"SET STATEMENT lock_wait_timeout=5 FOR ALTER TABLE t ADD COLUMN j int":  true,
-		"set statement max_statement_time=10 for optimize table t":              true,
-		"SET STATEMENT max_statement_time=10 FOR SELECT 1":                      false,
-		"SET STATEMENT sql_mode='FOR' FOR INSERT INTO t VALUES (1)":             false,
-		"SET /* x */ STATEMENT a=(SELECT 1 FOR UPDATE) FOR UPDATE t SET id = 2": false,
-		"ANALYZE /*!40000 NO_WRITE_TO_BINLOG */ TABLE t":                        false,
+		"/*M!100301 SET STATEMENT lock_wait_timeout = 5 FOR */ ALTER TABLE t ADD COLUMN j int": true,
+		"/*!100301 SET STATEMENT lock_wait_timeout = 5 FOR */ ALTER TABLE t ADD COLUMN j int":  true,
+		"SET STATEMENT max_statement_time=@for FOR SELECT 1":                                   false,
+		"SET STATEMENT lock_wait_timeout=5 FOR ALTER TABLE t ADD COLUMN j int":                 true,
+		"set statement max_statement_time=10 for optimize table t":                             true,
+		"SET STATEMENT max_statement_time=10 FOR SELECT 1":                                     false,
+		"SET STATEMENT sql_mode='FOR' FOR INSERT INTO t VALUES (1)":                            false,
+		"SET /* x */ STATEMENT a=(SELECT 1 FOR UPDATE) FOR UPDATE t SET id = 2":                false,
+		"ANALYZE /*!40000 NO_WRITE_TO_BINLOG */ TABLE t":                                       false,
 	} {
 		d := &Driver{autocommit: true}
 		if got := d.autocommitOffAfter(sql); got != want {

@@ -809,20 +809,11 @@ func (d *Driver) autocommitOffAfter(sql string) bool {
 	if !d.autocommit {
 		return false
 	}
-	for {
-		_, _, never, body, ok := migration.ExecutableComment(sql)
-		if !ok {
-			break
-		}
-		if !never {
-			sql = body // the server runs it (a dump's versions are old)
-			break
-		}
-		end := strings.Index(sql, "*/") // text for the client alone: what follows it counts
-		if end < 0 {
-			return false
-		}
-		sql = strings.TrimLeft(sql[end+2:], " \t\r\n")
+	if strings.HasPrefix(strings.TrimLeft(sql, " \t\r\n"), "/*") {
+		// Comments first: read as the server reads them, an executable
+		// comment's text kept where the server runs it (a dump's
+		// versions are old) and dropped where it does not.
+		sql = migration.StripComments(migration.MySQL, sql)
 	}
 	return commitsAfter(sql)
 }

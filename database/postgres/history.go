@@ -276,7 +276,7 @@ func (d *Driver) RemoveRevision(ctx context.Context, v migration.Version) error 
 		return d.tableErr
 	}
 	if err := d.guarded(ctx, d.deleteSQL(v)); err != nil {
-		return fmt.Errorf("postgres: removing version %s from %s: %w", v, d.table, err)
+		return fmt.Errorf("postgres: removing version %s from %s: %w", v, d.table, refusedWrite(err))
 	}
 	return nil
 }

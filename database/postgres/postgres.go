@@ -612,10 +612,9 @@ func (d *Driver) simple(ctx context.Context, sql string) error {
 
 // refusedWrite marks err, the failure of a write to the history table in
 // the migration's session, with database.ErrHistoryRefused when the server
-// refused it for want of rights (insufficient_privilege) or in a read-only
-// transaction (read_only_sql_transaction).
+// refused it for want of rights (insufficient_privilege).
 func refusedWrite(err error) error {
-	if isCode(err, "42501", "25006") {
+	if isCode(err, "42501") {
 		return fmt.Errorf("%w (%w)", err, database.ErrHistoryRefused)
 	}
 	return err
