@@ -270,7 +270,7 @@ func failureHint(me *MigrationError) string {
 		return fmt.Sprintf("the database refused Runway's write to its history table in the session that runs %s, for want of rights: "+
 			"Runway records a migration in the session it runs in, as the role that session runs as: the connecting user, "+
 			"or a role a statement of the migration switched to (SET ROLE, SET SESSION AUTHORIZATION); the statement named is not to blame; %s. "+
-			"Grant that role SELECT, INSERT, UPDATE and DELETE on the history table (and, with --lock-mode table, SELECT on its lock table, the history table's name followed by _lock), then run `runway %s` again. "+
+			"Grant that role SELECT, INSERT, UPDATE and DELETE on the history table (and, with --lock-mode table, SELECT and UPDATE on its lock table, the history table's name followed by _lock), then run `runway %s` again. "+
 			"(A migration in a transaction is recorded at its end, so there switching back with RESET ROLE before its end also does; one run statement by statement is recorded after each statement.)%s",
 			me.File, done, cmd, record)
 	}

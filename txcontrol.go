@@ -482,6 +482,15 @@ func autocommitSet(sql string, on bool, saved *map[string]bool) (bool, bool) {
 // … FOR as the statement it runs. Everything else is taken to commit it, as
 // DDL, LOCK TABLES, GRANT and table maintenance do.
 func staysInTx(sql string) bool {
+	if strings.HasPrefix(strings.TrimLeft(sql, " \t\r\n"), "/*") {
+		// Read as the server reads it: the text of an executable comment
+		// the server runs (mysqldump's /*!40101 SET NAMES utf8mb4 */), none
+		// of one it does not. Only comments, it changes nothing.
+		sql = migration.StripComments(migration.MySQL, sql)
+		if strings.TrimSpace(sql) == "" {
+			return true
+		}
+	}
 	first, second := firstWords(sql)
 	switch first {
 	case "SET":

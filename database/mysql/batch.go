@@ -829,8 +829,12 @@ func commitsAfter(sql string) bool {
 	first, rest := nextWord(sql)
 	second, rest2 := nextWord(rest)
 	switch strings.ToUpper(first) {
-	case "CREATE", "DROP": // not CREATE or DROP TEMPORARY TABLE
-		return !strings.Contains(strings.ToUpper(sql[:min(len(sql), 128)]), "TEMPORARY")
+	case "CREATE", "DROP": // not CREATE [OR REPLACE] or DROP TEMPORARY TABLE
+		if strings.EqualFold(second, "OR") {
+			_, rest2 = nextWord(rest2) // REPLACE
+			second, _ = nextWord(rest2)
+		}
+		return !strings.EqualFold(second, "TEMPORARY")
 	case "ALTER", "RENAME", "TRUNCATE",
 		// The grant tables, plugins, caches and server state.
 		"GRANT", "REVOKE", "INSTALL", "UNINSTALL", "FLUSH":
