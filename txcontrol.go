@@ -482,16 +482,22 @@ func autocommitSet(sql string, on bool, saved *map[string]bool) (bool, bool) {
 // … FOR as the statement it runs. Everything else is taken to commit it, as
 // DDL, LOCK TABLES, GRANT and table maintenance do.
 func staysInTx(sql string) bool {
-	if strings.HasPrefix(strings.TrimLeft(sql, " \t\r\n"), "/*") {
+	if strings.Contains(sql[:min(len(sql), 512)], "/*") {
 		// Read as the server reads it: the text of an executable comment
-		// the server runs (mysqldump's /*!40101 SET NAMES utf8mb4 */), none
-		// of one it does not. Only comments, it changes nothing.
+		// the server runs (mysqldump's /*!40101 SET NAMES utf8mb4 */, CREATE
+		// /*!32302 TEMPORARY */ TABLE), none of one it does not. Only
+		// comments, it changes nothing.
 		sql = migration.StripComments(migration.MySQL, sql)
 		if strings.TrimSpace(sql) == "" {
 			return true
 		}
 	}
 	first, second := firstWords(sql)
+	if (first == "CREATE" || first == "DROP") && second == "OR" {
+		if w := leadWords(sql, 4); len(w) == 4 { // CREATE OR REPLACE TEMPORARY TABLE
+			second = w[3]
+		}
+	}
 	switch first {
 	case "SET":
 		if inner, ok := migration.StatementFor(sql); ok {

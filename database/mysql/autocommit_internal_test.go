@@ -105,6 +105,9 @@ func TestAutocommitOffAfter(t *testing.T) {
 		"SET default_storage_engine = InnoDB":                               false,
 		"RESET QUERY CACHE":                                                 true,
 		"RESET PERSIST":                                                     false,
+		"CREATE /*!32302 TEMPORARY */ TABLE tt (i int)":                     false,
+		"DROP /*!40005 TEMPORARY */ TABLE IF EXISTS tt":                     false,
+		"CREATE /*!99999 TEMPORARY */ TABLE tt (i int)":                     true,
 		"CREATE TABLE temporary_files (i int)":                              true,
 		"CREATE OR REPLACE TEMPORARY TABLE t (i int)":                       false,
 		"CREATE OR REPLACE TABLE t (i int)":                                 true,
@@ -118,7 +121,7 @@ func TestAutocommitOffAfter(t *testing.T) {
 		"SET STATEMENT max_statement_time=10 FOR SELECT 1":                                     false,
 		"SET STATEMENT sql_mode='FOR' FOR INSERT INTO t VALUES (1)":                            false,
 		"SET /* x */ STATEMENT a=(SELECT 1 FOR UPDATE) FOR UPDATE t SET id = 2":                false,
-		"ANALYZE /*!40000 NO_WRITE_TO_BINLOG */ TABLE t":                                       false,
+		"ANALYZE /*!40000 NO_WRITE_TO_BINLOG */ TABLE t":                                       true,
 	} {
 		d := &Driver{autocommit: true}
 		if got := d.autocommitOffAfter(sql); got != want {

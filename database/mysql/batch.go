@@ -809,10 +809,11 @@ func (d *Driver) autocommitOffAfter(sql string) bool {
 	if !d.autocommit {
 		return false
 	}
-	if strings.HasPrefix(strings.TrimLeft(sql, " \t\r\n"), "/*") {
-		// Comments first: read as the server reads them, an executable
-		// comment's text kept where the server runs it (a dump's
-		// versions are old) and dropped where it does not.
+	if strings.Contains(sql[:min(len(sql), 512)], "/*") {
+		// Comments read as the server reads them, an executable comment's
+		// text kept where the server runs it (a dump's versions are old:
+		// /*!40000 ALTER TABLE … */, CREATE /*!32302 TEMPORARY */ TABLE)
+		// and dropped where it does not.
 		sql = migration.StripComments(migration.MySQL, sql)
 	}
 	return commitsAfter(sql)
