@@ -482,19 +482,26 @@ func autocommitSet(sql string, on bool, saved *map[string]bool) (bool, bool) {
 // … FOR as the statement it runs. Everything else is taken to commit it, as
 // DDL, LOCK TABLES, GRANT and table maintenance do.
 func staysInTx(sql string) bool {
-	if strings.Contains(sql[:min(len(sql), 512)], "/*") {
-		// Read as the server reads it: the text of an executable comment
-		// the server runs (mysqldump's /*!40101 SET NAMES utf8mb4 */, CREATE
-		// /*!32302 TEMPORARY */ TABLE), none of one it does not. Only
-		// comments, it changes nothing.
-		sql = migration.StripComments(migration.MySQL, sql)
-		if strings.TrimSpace(sql) == "" {
+	words := sql
+	if head := sql[:min(len(sql), 512)]; strings.Contains(head, "/*") || strings.Contains(head, "#") || strings.Contains(head, "--") {
+		// Its first words read as the server reads them: the text of an
+		// executable comment the server runs (mysqldump's /*!40101 SET
+		// NAMES utf8mb4 */, CREATE /*!32302 TEMPORARY */ TABLE), none of
+		// one it does not, nor of a # or -- comment (which leadWords does
+		// not know for MySQL). The head alone: a dump's INSERT of 100 KB
+		// is not read again (a head cut inside a comment or a string is
+		// read as it is). Only comments, it changes nothing.
+		words = migration.StripComments(migration.MySQL, head)
+		if strings.TrimSpace(words) == "" && len(sql) > len(head) {
+			words = migration.StripComments(migration.MySQL, sql)
+		}
+		if strings.TrimSpace(words) == "" {
 			return true
 		}
 	}
-	first, second := firstWords(sql)
+	first, second := firstWords(words)
 	if (first == "CREATE" || first == "DROP") && second == "OR" {
-		if w := leadWords(sql, 4); len(w) == 4 { // CREATE OR REPLACE TEMPORARY TABLE
+		if w := leadWords(words, 4); len(w) == 4 { // CREATE OR REPLACE TEMPORARY TABLE
 			second = w[3]
 		}
 	}
