@@ -482,26 +482,27 @@ func autocommitSet(sql string, on bool, saved *map[string]bool) (bool, bool) {
 // … FOR as the statement it runs. Everything else is taken to commit it, as
 // DDL, LOCK TABLES, GRANT and table maintenance do.
 func staysInTx(sql string) bool {
-	words := sql
-	if head := sql[:min(len(sql), 512)]; strings.Contains(head, "/*") || strings.Contains(head, "#") || strings.Contains(head, "--") {
-		// Its first words read as the server reads them: the text of an
+	first, second := firstWords(sql)
+	if dataWord(first) {
+		return true // the first word decides: a dump's 100 KB INSERT is read no further
+	}
+	if strings.Contains(sql, "/*") || strings.Contains(sql, "#") || strings.Contains(sql, "--") {
+		// Its words read as the server reads them: the text of an
 		// executable comment the server runs (mysqldump's /*!40101 SET
 		// NAMES utf8mb4 */, CREATE /*!32302 TEMPORARY */ TABLE), none of
 		// one it does not, nor of a # or -- comment (which leadWords does
-		// not know for MySQL). The head alone: a dump's INSERT of 100 KB
-		// is not read again (a head cut inside a comment or a string is
-		// read as it is). Only comments, it changes nothing.
-		words = migration.StripComments(migration.MySQL, head)
-		if strings.TrimSpace(words) == "" && len(sql) > len(head) {
-			words = migration.StripComments(migration.MySQL, sql)
-		}
+		// not know for MySQL). Only comments, it changes nothing.
+		words := migration.StripComments(migration.MySQL, sql)
 		if strings.TrimSpace(words) == "" {
 			return true
 		}
+		if first, second = firstWords(words); dataWord(first) {
+			return true
+		}
+		sql = words
 	}
-	first, second := firstWords(words)
 	if (first == "CREATE" || first == "DROP") && second == "OR" {
-		if w := leadWords(words, 4); len(w) == 4 { // CREATE OR REPLACE TEMPORARY TABLE
+		if w := leadWords(sql, 4); len(w) == 4 { // CREATE OR REPLACE TEMPORARY TABLE
 			second = w[3]
 		}
 	}
@@ -514,13 +515,21 @@ func staysInTx(sql string) bool {
 		// commit as DDL does (SET PASSWORD=PASSWORD('…') is one word here).
 		password := strings.HasPrefix(second, "PASSWORD") && (len(second) == 8 || second[8] == '=')
 		return !password && second != "DEFAULT"
-	case "INSERT", "UPDATE", "DELETE", "REPLACE", "SELECT", "WITH", "VALUES", "TABLE", "DO",
-		"SAVEPOINT", "RELEASE", "HANDLER":
-		return true
-	case "ROLLBACK": // ROLLBACK TO SAVEPOINT (the others are transaction control)
-		return true
 	case "CREATE", "DROP":
 		return second == "TEMPORARY"
+	}
+	return false
+}
+
+// dataWord reports whether a MySQL statement's first word alone says that
+// it stays inside an open transaction: data changes and reads, savepoints,
+// ROLLBACK TO SAVEPOINT (the other ROLLBACKs are transaction control, seen
+// before).
+func dataWord(first string) bool {
+	switch first {
+	case "INSERT", "UPDATE", "DELETE", "REPLACE", "SELECT", "WITH", "VALUES", "TABLE", "DO",
+		"SAVEPOINT", "RELEASE", "HANDLER", "ROLLBACK":
+		return true
 	}
 	return false
 }
