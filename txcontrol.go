@@ -491,9 +491,12 @@ func staysInTx(sql string) bool {
 		// executable comment the server runs (mysqldump's /*!40101 SET
 		// NAMES utf8mb4 */, CREATE /*!32302 TEMPORARY */ TABLE), none of
 		// one it does not, nor of a # or -- comment (which leadWords does
-		// not know for MySQL). Only comments, it changes nothing.
-		words := migration.StripComments(migration.MySQL, sql)
-		if strings.TrimSpace(words) == "" {
+		// not know for MySQL). Only comments, it changes nothing. Text
+		// that cannot be read (a string that ends in a backslash under
+		// NO_BACKSLASH_ESCAPES) is taken to stay: the script is refused
+		// rather than run on a guess.
+		words, ok := migration.ReadComments(migration.MySQL, sql)
+		if !ok || strings.TrimSpace(words) == "" {
 			return true
 		}
 		if first, second = firstWords(words); dataWord(first) {

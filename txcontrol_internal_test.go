@@ -49,6 +49,7 @@ func TestTxEndCheck(t *testing.T) {
 		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "CREATE /* " + strings.Repeat("x", 600) + " */ TEMPORARY TABLE tt (i int)"}, "1: START TRANSACTION"},
 		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "CREATE # note\nTEMPORARY TABLE tt (c varchar(700) DEFAULT '" + strings.Repeat("x", 600) + "')"}, "1: START TRANSACTION"},
 		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES ('a#b', '--x', '/* no */')", "COMMIT"}, ""},
+		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "CREATE /*!32302 TEMPORARY */ TABLE tt (p varchar(20) DEFAULT 'C:\\')"}, "1: START TRANSACTION"},
 		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "SET STATEMENT max_statement_time=@for FOR SELECT 1"}, "1: START TRANSACTION"},
 		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "/*M!100301 SET STATEMENT lock_wait_timeout = 5 FOR */ ALTER TABLE a ADD c int"}, ""},
 		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "SET time_zone = '+00:00'"}, "1: START TRANSACTION"},

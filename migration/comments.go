@@ -13,12 +13,21 @@ import "strings"
 // with an unterminated string or comment, or an unknown dialect, sql comes
 // back as it is.
 func StripComments(d Dialect, sql string) string {
+	out, _ := ReadComments(d, sql)
+	return out
+}
+
+// ReadComments is StripComments that also reports whether sql could be
+// read: false, with sql as it is, for an unterminated string or comment (a
+// string that ends in a backslash under MySQL's NO_BACKSLASH_ESCAPES reads
+// so) or an unknown dialect, where what the text holds is not known.
+func ReadComments(d Dialect, sql string) (string, bool) {
 	if !strings.Contains(sql, "--") && !strings.Contains(sql, "/*") && (d != MySQL || !strings.Contains(sql, "#")) {
-		return sql
+		return sql, true
 	}
 	s, err := newScanner(d, sql, 1)
 	if err != nil {
-		return sql
+		return sql, false
 	}
 	my := d == MySQL
 	var b strings.Builder
@@ -36,7 +45,7 @@ func StripComments(d Dialect, sql string) string {
 			if _, _, never, body, ok := ExecutableComment(sql[s.i:]); my && ok {
 				k := strings.Index(body, "*/")
 				if k < 0 {
-					return sql
+					return sql, false
 				}
 				b.WriteByte(' ')
 				if !never {
@@ -49,7 +58,7 @@ func StripComments(d Dialect, sql string) string {
 			err = s.skipBlockComment(d == Postgres)
 			b.WriteByte(' ')
 			if err != nil {
-				return sql
+				return sql, false
 			}
 			continue
 		case c == '\'':
@@ -61,7 +70,7 @@ func StripComments(d Dialect, sql string) string {
 		case c == '[' && d == SQLite:
 			k := strings.IndexByte(sql[s.i:], ']')
 			if k < 0 {
-				return sql
+				return sql, false
 			}
 			s.i += k + 1
 		case c == '$' && d == Postgres:
@@ -79,11 +88,11 @@ func StripComments(d Dialect, sql string) string {
 			s.i++
 		}
 		if err != nil {
-			return sql
+			return sql, false
 		}
 		b.WriteString(sql[from:s.i])
 	}
-	return b.String()
+	return b.String(), true
 }
 
 // neverRun reports whether the version of a MySQL executable comment is

@@ -813,8 +813,12 @@ func (d *Driver) autocommitOffAfter(sql string) bool {
 		// Comments read as the server reads them, an executable comment's
 		// text kept where the server runs it (a dump's versions are old:
 		// /*!40000 ALTER TABLE … */, CREATE /*!32302 TEMPORARY */ TABLE)
-		// and dropped where it does not.
-		sql = migration.StripComments(migration.MySQL, sql)
+		// and dropped where it does not. Text that cannot be read gets no
+		// COMMIT, which could commit the script's own work early.
+		var ok bool
+		if sql, ok = migration.ReadComments(migration.MySQL, sql); !ok {
+			return false
+		}
 	}
 	return commitsAfter(sql)
 }
