@@ -2019,4 +2019,22 @@ func TestHistoryWriteRefusedAfterSetRole(t *testing.T) {
 	if exists(t, tg.open(t), "refused_t") {
 		t.Fatal("the migration's table stayed")
 	}
+
+	// The write is named by the version it records, not by the step's
+	// place in the batch (0-based: "step 1" was the second migration),
+	// one migration a transaction and all in one alike.
+	for _, opts := range [][]runway.Option{nil, {runway.WithSingleTransaction()}} {
+		drv := tg.open(t)
+		_, err := up(t, drv, files(
+			"0001_first.up.sql", "CREATE TABLE refused_first (id int);\n",
+			"0002_owned.up.sql", "SET ROLE "+role+";\n"), opts...)
+		if !errors.Is(err, database.ErrHistoryRefused) {
+			t.Fatalf("up %v: %v, want ErrHistoryRefused", opts, err)
+		}
+		if msg := err.Error(); !strings.Contains(msg, "recording version 2 in") || strings.Contains(msg, "step") {
+			t.Fatalf("up %v: %v, want the write named by version 2", opts, err)
+		}
+		drv.Exec(ctx, migration.Statement{SQL: "DROP TABLE IF EXISTS refused_first"})
+		drv.Exec(ctx, migration.Statement{SQL: "DELETE FROM runway_migrations"})
+	}
 }

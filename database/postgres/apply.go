@@ -249,9 +249,19 @@ func (d *Driver) txError(ctx context.Context, err error, steps []database.Step, 
 	}
 	u := units[idx]
 	if u.stmt < 0 {
-		return fmt.Errorf("postgres: recording step %d in %s: %w", u.step, d.table, refusedWrite(err))
+		return fmt.Errorf("postgres: %s in %s: %w", stepChange(steps[u.step]), d.table, refusedWrite(err))
 	}
 	return execError(ctx, err, u.step, u.stmt, steps[u.step].Statements[u.stmt], pos)
+}
+
+// stepChange names the history change of st, for an error of its write:
+// by the version it records or removes, which the user knows, not by the
+// step's place in the batch.
+func stepChange(st database.Step) string {
+	if st.Record != nil {
+		return "recording version " + st.Record.Version.String()
+	}
+	return "removing version " + st.Remove.String()
 }
 
 var _ database.TxBatcher = (*Driver)(nil)
