@@ -331,11 +331,38 @@ func (r *Runner) revertStatements(ctx context.Context, p downPlan) error {
 	if err := r.drv.WriteRevision(ctx, rev); err != nil {
 		return r.downFailEvent(p, fmt.Errorf("record %s as reverting: %w", m.Down.File, err))
 	}
+	pe, withProgress := r.drv.(database.ProgressExecer)
+	lastRecorded := true // the row counts every statement run so far
 	for i := p.resumeAt; i < len(p.stmts); i++ {
 		st := p.stmts[i]
 		r.emit(Event{Kind: EventStatementStart, Version: m.Version.String(), Name: m.Name, File: m.Down.File,
 			Statement: i + 1, Statements: len(p.stmts), Line: st.Line, Down: true})
-		if err := r.drv.Exec(ctx, st); err != nil {
+		// Each statement goes with the write of its progress where the
+		// driver can (database.ProgressExecer), as up's do: a run killed
+		// while the server finishes the statement leaves it recorded, and
+		// the last one is recorded before the row is removed, so a removal
+		// that fails (the connection lost, or refused to a role the script
+		// switched to) leaves nothing to run again.
+		sums.Add(st.Checksum())
+		next := rev
+		next.StatementsApplied = i + 1
+		next.StatementChecksums = sums.Column()
+		recorded := false
+		var err error
+		if withProgress {
+			err = pe.ExecProgress(ctx, st, next)
+			recorded = err == nil
+			if errors.Is(err, errors.ErrUnsupported) {
+				err = r.drv.Exec(ctx, st)
+			}
+		} else {
+			err = r.drv.Exec(ctx, st)
+		}
+		if errors.Is(err, database.ErrNotRecorded) {
+			// It ran; its record did not: as when WriteRevision fails below.
+			return r.downFailEvent(p, fmt.Errorf("record progress of %s (statement %d reverted): %w", m.Down.File, i+1, err))
+		}
+		if err != nil {
 			ferr := r.failed(m.Version, m.Name, m.Down, allOf(p.stmts), i, err, true)
 			if !refused(err) {
 				// The row stays reverting, with the error, even when no
@@ -360,16 +387,18 @@ func (r *Runner) revertStatements(ctx context.Context, p downPlan) error {
 			}
 			return stopped(ctx, ferr)
 		}
-		rev.StatementsApplied = i + 1
-		sums.Add(st.Checksum())
-		rev.StatementChecksums = sums.Column()
-		if i+1 < len(p.stmts) {
+		rev = next
+		lastRecorded = recorded
+		if i+1 < len(p.stmts) && !recorded {
 			if err := r.drv.WriteRevision(ctx, rev); err != nil {
 				return r.downFailEvent(p, fmt.Errorf("record progress of %s (statement %d reverted): %w", m.Down.File, i+1, err))
 			}
 		}
 	}
 	if err := r.drv.RemoveRevision(ctx, m.Version); err != nil {
+		if lastRecorded {
+			return r.downFailEvent(p, fmt.Errorf("%s was reverted, each of its statements recorded, but its history row could not be removed (the next `runway down` removes it without running any of them again): %w", m.Down.File, err))
+		}
 		return r.downFailEvent(p, fmt.Errorf("%s was reverted but its history row could not be removed: %w", m.Down.File, err))
 	}
 	return nil

@@ -2038,3 +2038,58 @@ func TestHistoryWriteRefusedAfterSetRole(t *testing.T) {
 		drv.Exec(ctx, migration.Statement{SQL: "DELETE FROM runway_migrations"})
 	}
 }
+
+// A script run statement by statement whose last statement switches to a
+// role without rights on the history table ran whole: only Runway's last
+// write, marking it applied or removing its row, was refused. Each
+// statement's progress went with it, so the next run, in a new session,
+// makes that write without running any statement again: a DROP TABLE
+// run again would fail, and a SET ROLE run again would be refused again.
+func TestLastHistoryWriteRefusedLeavesNothingToRunAgain(t *testing.T) {
+	ctx := context.Background()
+	tg := newTarget(t, "postgres")
+	drv := tg.open(t)
+	role := fmt.Sprintf("runway_norights_%d", time.Now().UnixNano())
+	if err := drv.Exec(ctx, migration.Statement{SQL: "CREATE ROLE " + role}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		tg.open(t).Exec(context.Background(), migration.Statement{SQL: "DROP ROLE " + role})
+	})
+	fsys := files(
+		"0001_t.up.sql", "-- runway:no-transaction\nCREATE TABLE lastwrite_t (id int);\nSET ROLE "+role+";\n",
+		"0001_t.down.sql", "-- runway:no-transaction\nDROP TABLE lastwrite_t;\nSET ROLE "+role+";\n")
+	if _, err := up(t, drv, fsys); !errors.Is(err, database.ErrHistoryRefused) {
+		t.Fatalf("up: %v, want ErrHistoryRefused", err)
+	}
+	if rev := history(t, tg.open(t))["1"]; rev.State != database.StateRunning || rev.StatementsApplied != 2 {
+		t.Fatalf("after the refused mark: %s with %d statements, want running with 2", rev.State, rev.StatementsApplied)
+	}
+	drv = tg.open(t)
+	mustUp(t, drv, fsys)
+	if rev := history(t, drv)["1"]; rev.State != database.StateApplied {
+		t.Fatalf("after the rerun: %s, want applied", rev.State)
+	}
+
+	r, err := runway.New(tg.open(t), fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Down(ctx, runway.DownOptions{}); !errors.Is(err, database.ErrHistoryRefused) {
+		t.Fatalf("down: %v, want ErrHistoryRefused", err)
+	}
+	if rev := history(t, tg.open(t))["1"]; rev.State != database.StateReverting || rev.StatementsApplied != 2 {
+		t.Fatalf("after the refused removal: %s with %d statements, want reverting with 2", rev.State, rev.StatementsApplied)
+	}
+	drv = tg.open(t)
+	r, err = runway.New(drv, fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Down(ctx, runway.DownOptions{}); err != nil {
+		t.Fatalf("down again: %v", err)
+	}
+	if _, ok := history(t, drv)["1"]; ok || exists(t, drv, "lastwrite_t") {
+		t.Fatal("the second down left the row or the table")
+	}
+}

@@ -252,7 +252,13 @@ func (p *progress) event(e runway.Event) {
 		label := fmt.Sprintf("%s %s_%s", verb, e.Version, e.Name)
 		switch {
 		case e.Resumed > 0 && e.Resumed >= e.Statements:
-			label += fmt.Sprintf(" (its %d statement(s) ran in an earlier run; the rest were removed from the file)", e.Statements)
+			// The file holds no statement past the ones recorded: all ran
+			// (only the last record was missing), or the rest were removed.
+			last := "recording it"
+			if e.Down {
+				last = "removing its row"
+			}
+			label += fmt.Sprintf(" (all %d of its statement(s) ran in an earlier run; %s)", e.Statements, last)
 		case e.Resumed > 0:
 			label += fmt.Sprintf(" (resuming at statement %d of %d", e.Resumed+1, e.Statements)
 			if len(e.Replayed) > 0 {
