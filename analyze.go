@@ -200,6 +200,14 @@ func (r *Runner) upProblems(a *analysis) (problems []Problem, warnings []string)
 			"the history has an unfinished migration whose file is gone; restore the file, or fix the database by hand and run `runway repair`"))
 	}
 	for _, e := range a.reverting {
+		if n := e.rev.StatementsTotal; n > 0 && e.rev.StatementsApplied >= n {
+			// Each statement was recorded as it ran: only the removal of
+			// the row is missing.
+			problems = append(problems, problem(e, "reverting", fmt.Sprintf(
+				"is half reverted: all %d statements of its down script ran%s, and its history row was not removed. Run `runway down` again to remove it (none of them runs again), or run `runway repair`",
+				n, errSuffix(e.rev.Error))))
+			continue
+		}
 		problems = append(problems, problem(e, "reverting", fmt.Sprintf(
 			"is half reverted: %d of the %d statements of its down script ran%s. Run `runway down` again to finish reverting it (it resumes at statement %d), or put the database right by hand and run `runway repair`",
 			e.rev.StatementsApplied, e.rev.StatementsTotal, errSuffix(e.rev.Error), e.rev.StatementsApplied+1)))

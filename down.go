@@ -74,6 +74,8 @@ func (r *Runner) DownPlan(ctx context.Context, o DownOptions) ([]report.Pending,
 		switch {
 		case len(p.stmts) == 0:
 			out[i].Note = "its down script has no statements: only its history row is removed"
+		case p.resumeAt >= len(p.stmts):
+			out[i].Note = fmt.Sprintf("half reverted: all %d statements ran in an earlier run; only its history row is removed", len(p.stmts))
 		case p.resumeAt > 0:
 			out[i].Note = fmt.Sprintf("half reverted: resumes at statement %d of %d", p.resumeAt+1, len(p.stmts))
 		}
@@ -332,7 +334,6 @@ func (r *Runner) revertStatements(ctx context.Context, p downPlan) error {
 		return r.downFailEvent(p, fmt.Errorf("record %s as reverting: %w", m.Down.File, err))
 	}
 	pe, withProgress := r.drv.(database.ProgressExecer)
-	lastRecorded := true // the row counts every statement run so far
 	for i := p.resumeAt; i < len(p.stmts); i++ {
 		st := p.stmts[i]
 		r.emit(Event{Kind: EventStatementStart, Version: m.Version.String(), Name: m.Name, File: m.Down.File,
@@ -388,18 +389,16 @@ func (r *Runner) revertStatements(ctx context.Context, p downPlan) error {
 			return stopped(ctx, ferr)
 		}
 		rev = next
-		lastRecorded = recorded
-		if i+1 < len(p.stmts) && !recorded {
+		if !recorded {
+			// The last one too: the removal below may fail, and the next
+			// down must not run it again.
 			if err := r.drv.WriteRevision(ctx, rev); err != nil {
 				return r.downFailEvent(p, fmt.Errorf("record progress of %s (statement %d reverted): %w", m.Down.File, i+1, err))
 			}
 		}
 	}
 	if err := r.drv.RemoveRevision(ctx, m.Version); err != nil {
-		if lastRecorded {
-			return r.downFailEvent(p, fmt.Errorf("%s was reverted, each of its statements recorded, but its history row could not be removed (the next `runway down` removes it without running any of them again): %w", m.Down.File, err))
-		}
-		return r.downFailEvent(p, fmt.Errorf("%s was reverted but its history row could not be removed: %w", m.Down.File, err))
+		return r.downFailEvent(p, fmt.Errorf("%s was reverted, each of its statements recorded, but its history row could not be removed (the next `runway down` removes it without running any of them again): %w", m.Down.File, err))
 	}
 	return nil
 }

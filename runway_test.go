@@ -2093,3 +2093,69 @@ func TestLastHistoryWriteRefusedLeavesNothingToRunAgain(t *testing.T) {
 		t.Fatal("the second down left the row or the table")
 	}
 }
+
+// Where a statement's record cannot go with it (SQLite has no
+// database.ProgressExecer), the last statement is recorded on its own
+// before Runway's last write: when that write fails (here a trigger
+// refuses it), the next run runs no statement again — DROP TABLE run again
+// would fail — and what up, validate and down's plan say of the row is
+// that only the write is left.
+func TestLastWriteFailedAfterEveryStatementWasRecorded(t *testing.T) {
+	ctx := context.Background()
+	tg := newTarget(t, "sqlite")
+	fsys := files(
+		"0001_t.up.sql", "-- runway:no-transaction\nCREATE TABLE lw_a (id int);\nCREATE TABLE lw_b (id int);\n",
+		"0001_t.down.sql", "-- runway:no-transaction\nDROP TABLE lw_b;\nDROP TABLE lw_a;\n")
+	drv := tg.open(t)
+	mustExec := func(sql string) {
+		t.Helper()
+		if err := drv.Exec(ctx, migration.Statement{SQL: sql, Line: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The history table, then a trigger refusing the mark "applied".
+	if err := drv.EnsureHistory(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(`CREATE TRIGGER lw_no_apply BEFORE UPDATE ON runway_migrations WHEN NEW.state = 'applied' BEGIN SELECT RAISE(ABORT, 'refused'); END`)
+	mustExec(`CREATE TRIGGER lw_no_apply_ins BEFORE INSERT ON runway_migrations WHEN NEW.state = 'applied' BEGIN SELECT RAISE(ABORT, 'refused'); END`)
+	_, err := up(t, drv, fsys)
+	if err == nil || !strings.Contains(err.Error(), "all its statements ran and are recorded") {
+		t.Fatalf("up: %v, want the mark refused after every statement was recorded", err)
+	}
+	if rev := history(t, drv)["1"]; rev.State != database.StateRunning || rev.StatementsApplied != 2 {
+		t.Fatalf("after the refused mark: %s with %d statements, want running with 2", rev.State, rev.StatementsApplied)
+	}
+	mustExec("DROP TRIGGER lw_no_apply")
+	mustExec("DROP TRIGGER lw_no_apply_ins")
+	rep := mustUp(t, drv, fsys)
+	if len(rep.Warnings) == 0 || !strings.Contains(strings.Join(rep.Warnings, "\n"), "all 2 statements had completed; none of them runs again") {
+		t.Errorf("rerun warnings: %q", rep.Warnings)
+	}
+
+	mustExec(`CREATE TRIGGER lw_no_remove BEFORE DELETE ON runway_migrations BEGIN SELECT RAISE(ABORT, 'refused'); END`)
+	r, err := runway.New(drv, fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Down(ctx, runway.DownOptions{}); err == nil || !strings.Contains(err.Error(), "each of its statements recorded") {
+		t.Fatalf("down: %v, want the removal refused after every statement was recorded", err)
+	}
+	if rev := history(t, drv)["1"]; rev.State != database.StateReverting || rev.StatementsApplied != 2 {
+		t.Fatalf("after the refused removal: %s with %d statements, want reverting with 2", rev.State, rev.StatementsApplied)
+	}
+	mustExec("DROP TRIGGER lw_no_remove")
+	plan, err := r.DownPlan(ctx, runway.DownOptions{})
+	if err != nil || len(plan) != 1 || !strings.Contains(plan[0].Note, "all 2 statements ran in an earlier run; only its history row is removed") {
+		t.Errorf("down plan: %+v %v", plan, err)
+	}
+	if _, err := up(t, drv, fsys); err == nil || !strings.Contains(err.Error(), "all 2 statements of its down script ran") {
+		t.Errorf("up with the row reverting: %v", err)
+	}
+	if _, err := r.Down(ctx, runway.DownOptions{}); err != nil {
+		t.Fatalf("down again: %v", err)
+	}
+	if _, ok := history(t, drv)["1"]; ok || exists(t, drv, "lw_a") {
+		t.Fatal("the second down left the row or the table")
+	}
+}

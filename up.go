@@ -862,9 +862,6 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 	// history row as it stands once the statement has run.
 	var window []database.Progress
 	windowBytes := 0
-	// lastRecorded: the row counts every statement run so far, the last
-	// one's progress written with it.
-	lastRecorded := true
 	// send applies the window: as many statements at a time as the driver
 	// sends in one message (database.ProgressBatcher), else one by one.
 	// Without all it stops once the window is no longer full: the driver may
@@ -907,8 +904,9 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 				}
 				return r.recordFailure(ctx, p.withCurrent(window[0].Statement, i), rev, start, i, err)
 			}
-			lastRecorded = recorded
-			if i < total && !recorded {
+			if !recorded {
+				// The last one too: the write marking the migration
+				// applied may fail, and the next run must not run it again.
 				if err := r.drv.WriteRevision(ctx, rev); err != nil {
 					return r.failEvent(p, fmt.Errorf("record progress of %s (statement %d applied): %w", m.Up.File, i, err))
 				}
@@ -943,12 +941,9 @@ func (r *Runner) applyStatementsStarted(ctx context.Context, rep *report.Report,
 	rev.Duration = r.cfg.now().Sub(start)
 	rev.Error = ""
 	if err := r.drv.WriteRevision(ctx, rev); err != nil {
-		if lastRecorded {
-			// A role the script switched to may lack the rights: the
-			// next run, in a new session, makes the write.
-			return r.failEvent(p, fmt.Errorf("record %s as applied (all its statements ran and are recorded: the next `runway up` records it without running any of them again): %w", m.Up.File, err))
-		}
-		return r.failEvent(p, fmt.Errorf("record %s as applied (all its statements ran): %w", m.Up.File, err))
+		// A role the script switched to may lack the rights: the next run,
+		// in a new session, makes the write.
+		return r.failEvent(p, fmt.Errorf("record %s as applied (all its statements ran and are recorded: the next `runway up` records it without running any of them again): %w", m.Up.File, err))
 	}
 	r.doneEvent(rep, p, rev.Duration)
 	return nil
@@ -1234,13 +1229,15 @@ func unfinishedWarnings(a *analysis) []string {
 		switch rev.State {
 		case database.StateRunning:
 			why := "that runner stopped before finishing — it crashed, was killed or lost its connection"
+			next := fmt.Sprintf("%d of %d statements had completed; resuming at statement %d", rev.StatementsApplied, rev.StatementsTotal, rev.StatementsApplied+1)
 			if rev.StatementsTotal > 0 && rev.StatementsApplied >= rev.StatementsTotal {
-				// Each statement's progress went with it: only the write
-				// that marks it applied is missing.
+				// Each statement was recorded as it ran: only the write
+				// that marks the migration applied is missing.
 				why = "that runner stopped after its last statement, before recording the migration as applied — it crashed, was killed, lost its connection, or the database refused that write"
+				next = fmt.Sprintf("all %d statements had completed; none of them runs again", rev.StatementsTotal)
 			}
-			out = append(out, fmt.Sprintf("%s_%s was left running by %s (started %s): %s. %d of %d statements had completed; resuming at statement %d",
-				e.version(), e.name(), orUnknown(rev.AppliedBy), rev.AppliedAt.UTC().Format(time.RFC3339), why, rev.StatementsApplied, rev.StatementsTotal, rev.StatementsApplied+1))
+			out = append(out, fmt.Sprintf("%s_%s was left running by %s (started %s): %s. %s",
+				e.version(), e.name(), orUnknown(rev.AppliedBy), rev.AppliedAt.UTC().Format(time.RFC3339), why, next))
 		case database.StateFailed:
 			out = append(out, fmt.Sprintf("%s_%s failed in an earlier run (%s); %d of its then %d statements had completed; resuming at statement %d of the file as it is now",
 				e.version(), e.name(), rev.Error, rev.StatementsApplied, rev.StatementsTotal, rev.StatementsApplied+1))

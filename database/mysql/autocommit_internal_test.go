@@ -123,6 +123,16 @@ func TestAutocommitOffAfter(t *testing.T) {
 		"SET STATEMENT sql_mode='FOR' FOR INSERT INTO t VALUES (1)":                            false,
 		"SET /* x */ STATEMENT a=(SELECT 1 FOR UPDATE) FOR UPDATE t SET id = 2":                false,
 		"ANALYZE /*!40000 NO_WRITE_TO_BINLOG */ TABLE t":                                       true,
+		"COMMIT":                                  true,
+		"commit work":                             true,
+		"COMMIT AND NO CHAIN":                     true,
+		"ROLLBACK":                                true,
+		"COMMIT AND CHAIN":                        false,
+		"COMMIT WORK\n  AND   CHAIN":              false,
+		"ROLLBACK AND CHAIN":                      false,
+		"ROLLBACK TO SAVEPOINT s":                 false,
+		"ROLLBACK WORK TO s":                      false,
+		"COMMIT /* and chain? no */ AND NO CHAIN": true,
 	} {
 		d := &Driver{autocommit: true}
 		if got := d.autocommitOffAfter(sql); got != want {

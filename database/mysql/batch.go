@@ -826,7 +826,8 @@ func (d *Driver) autocommitOffAfter(sql string) bool {
 // commitsAfter reports whether sql leaves no transaction open once it has
 // run: the statements that commit implicitly and run outside the
 // transaction they ended (MariaDB 10.11's @@in_transaction is 0 after each
-// of them, the changes before them stay after a ROLLBACK). BEGIN, START
+// of them, the changes before them stay after a ROLLBACK), and COMMIT and
+// ROLLBACK themselves. BEGIN, START
 // TRANSACTION and LOCK TABLES commit only before (the first two open the
 // next transaction); CACHE INDEX, LOAD INDEX INTO CACHE and CHECKSUM TABLE
 // leave MariaDB's transaction open; neither they nor anything unknown count.
@@ -850,6 +851,14 @@ func commitsAfter(sql string) bool {
 		}
 		s := strings.ToUpper(second)
 		return s == "PASSWORD" || s == "DEFAULT" && strings.EqualFold(firstWord(rest2), "ROLE")
+	case "COMMIT", "ROLLBACK":
+		// The script's own end of its transaction: after it none is open,
+		// unless AND CHAIN opens the next one, or ROLLBACK … TO goes back
+		// to a savepoint within it. Committed, the record of the last
+		// statement of a script under autocommit off (its COMMIT) stays
+		// when the session is lost before Runway's last write.
+		s := " " + strings.Join(strings.Fields(strings.ToUpper(sql)), " ") + " "
+		return !strings.Contains(s, " AND CHAIN ") && !strings.Contains(s, " TO ")
 	case "RESET": // RESET QUERY CACHE, MASTER, SLAVE …; not MySQL's RESET PERSIST
 		return second != "" && !strings.EqualFold(second, "PERSIST")
 	case "ANALYZE", "CHECK", "OPTIMIZE", "REPAIR":
