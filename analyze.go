@@ -204,7 +204,7 @@ func (r *Runner) upProblems(a *analysis) (problems []Problem, warnings []string)
 			// Each statement was recorded as it ran: only the removal of
 			// the row is missing.
 			problems = append(problems, problem(e, "reverting", fmt.Sprintf(
-				"is half reverted: all %d statements of its down script ran%s, and its history row was not removed. Run `runway down` again to remove it (none of them runs again), or run `runway repair`",
+				"is half reverted: the %d statements its down script had then all ran%s, and its history row was not removed. Run `runway down` again to finish (it resumes after them: with no statement added to the script since, it only removes the row), or run `runway repair`",
 				n, errSuffix(e.rev.Error))))
 			continue
 		}

@@ -237,7 +237,11 @@ func (r *Runner) Validate(ctx context.Context) (*report.Report, error) {
 		problems = append(problems, problem(e, "missing", "applied, but the file is not in the source"))
 	}
 	for _, e := range a.incomplete {
-		problems = append(problems, problem(e, string(e.rev.State), fmt.Sprintf("%d of %d statements applied: %s", e.rev.StatementsApplied, e.rev.StatementsTotal, e.rev.Error)))
+		detail := fmt.Sprintf("%d of %d statements applied", e.rev.StatementsApplied, e.rev.StatementsTotal)
+		if e.rev.Error != "" {
+			detail += ": " + e.rev.Error
+		}
+		problems = append(problems, problem(e, string(e.rev.State), detail))
 	}
 	foreign, err := r.foreignProblems(ctx, revs)
 	if err != nil {

@@ -133,6 +133,15 @@ func TestAutocommitOffAfter(t *testing.T) {
 		"ROLLBACK TO SAVEPOINT s":                 false,
 		"ROLLBACK WORK TO s":                      false,
 		"COMMIT /* and chain? no */ AND NO CHAIN": true,
+		"ROLLBACK TO`sp`":                         false,
+		"ROLLBACK TO# c\nsp":                      false,
+		"ROLLBACK TO-- c\nsp":                     false,
+		"ROLLBACK TO\"sp\"":                       false,
+		"COMMIT AND -- c\nCHAIN":                  false,
+		"COMMIT AND#c\nCHAIN":                     false,
+		"COMMIT NO RELEASE":                       true,
+		"ROLLBACK WORK AND NO CHAIN NO RELEASE":   true,
+		"COMMIT 'x'":                              false,
 	} {
 		d := &Driver{autocommit: true}
 		if got := d.autocommitOffAfter(sql); got != want {

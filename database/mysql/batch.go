@@ -823,6 +823,46 @@ func (d *Driver) autocommitOffAfter(sql string) bool {
 	return commitsAfter(sql)
 }
 
+// endsTx reports whether sql, a COMMIT or a ROLLBACK, is the script's own
+// end of its transaction, after which none is open: COMMIT|ROLLBACK [WORK]
+// [AND NO CHAIN] [[NO] RELEASE], read word by word once every comment is
+// out. AND CHAIN opens the next transaction, and ROLLBACK … TO goes back to
+// a savepoint within it; anything else, or text that cannot be read, is
+// not taken for one (a COMMIT after it could commit the script's work).
+// Committed, the record of the last statement of a script under autocommit
+// off (its COMMIT) stays when the session is lost before Runway's last
+// write.
+func endsTx(sql string) bool {
+	clean, ok := migration.ReadComments(migration.MySQL, sql)
+	if !ok {
+		return false
+	}
+	// Quotes and backquotes separate words too (ROLLBACK TO`sp`).
+	words := strings.FieldsFunc(strings.ToUpper(clean), func(r rune) bool {
+		return !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '$' || r > 0x7f)
+	})
+	if len(words) == 0 || words[0] != "COMMIT" && words[0] != "ROLLBACK" {
+		return false
+	}
+	words = words[1:]
+	if len(words) > 0 && words[0] == "WORK" {
+		words = words[1:]
+	}
+	if len(words) >= 3 && words[0] == "AND" && words[1] == "NO" && words[2] == "CHAIN" {
+		words = words[3:]
+	}
+	if len(words) > 0 && words[0] == "NO" {
+		words = words[1:]
+		if len(words) == 0 || words[0] != "RELEASE" {
+			return false
+		}
+	}
+	if len(words) > 0 && words[0] == "RELEASE" {
+		words = words[1:]
+	}
+	return len(words) == 0
+}
+
 // commitsAfter reports whether sql leaves no transaction open once it has
 // run: the statements that commit implicitly and run outside the
 // transaction they ended (MariaDB 10.11's @@in_transaction is 0 after each
@@ -852,13 +892,7 @@ func commitsAfter(sql string) bool {
 		s := strings.ToUpper(second)
 		return s == "PASSWORD" || s == "DEFAULT" && strings.EqualFold(firstWord(rest2), "ROLE")
 	case "COMMIT", "ROLLBACK":
-		// The script's own end of its transaction: after it none is open,
-		// unless AND CHAIN opens the next one, or ROLLBACK … TO goes back
-		// to a savepoint within it. Committed, the record of the last
-		// statement of a script under autocommit off (its COMMIT) stays
-		// when the session is lost before Runway's last write.
-		s := " " + strings.Join(strings.Fields(strings.ToUpper(sql)), " ") + " "
-		return !strings.Contains(s, " AND CHAIN ") && !strings.Contains(s, " TO ")
+		return endsTx(sql)
 	case "RESET": // RESET QUERY CACHE, MASTER, SLAVE …; not MySQL's RESET PERSIST
 		return second != "" && !strings.EqualFold(second, "PERSIST")
 	case "ANALYZE", "CHECK", "OPTIMIZE", "REPAIR":
