@@ -1993,6 +1993,20 @@ func TestStatusAndPlanNameTheLiveDown(t *testing.T) {
 	})
 }
 
+// roleWithoutRights creates a PostgreSQL role with no rights on anything of
+// the test's, dropped when the test ends.
+func roleWithoutRights(t *testing.T, tg target) string {
+	t.Helper()
+	role := fmt.Sprintf("runway_norights_%d", time.Now().UnixNano())
+	if err := tg.open(t).Exec(context.Background(), migration.Statement{SQL: "CREATE ROLE " + role}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		tg.open(t).Exec(context.Background(), migration.Statement{SQL: "DROP ROLE " + role})
+	})
+	return role
+}
+
 // A transactional PostgreSQL migration that switches to a role without
 // rights on the history table fails on Runway's own write: the error says
 // so (database.ErrHistoryRefused), nothing of the migration stays, and the
@@ -2001,13 +2015,7 @@ func TestHistoryWriteRefusedAfterSetRole(t *testing.T) {
 	ctx := context.Background()
 	tg := newTarget(t, "postgres")
 	drv := tg.open(t)
-	role := fmt.Sprintf("runway_norights_%d", time.Now().UnixNano())
-	if err := drv.Exec(ctx, migration.Statement{SQL: "CREATE ROLE " + role}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		tg.open(t).Exec(context.Background(), migration.Statement{SQL: "DROP ROLE " + role})
-	})
+	role := roleWithoutRights(t, tg)
 	_, err := up(t, drv, files("0001_owned.up.sql", "CREATE TABLE refused_t (id int);\nSET ROLE "+role+";\n"))
 	var me *runway.MigrationError
 	if !errors.As(err, &me) || !errors.Is(err, database.ErrHistoryRefused) {
@@ -2049,13 +2057,7 @@ func TestLastHistoryWriteRefusedLeavesNothingToRunAgain(t *testing.T) {
 	ctx := context.Background()
 	tg := newTarget(t, "postgres")
 	drv := tg.open(t)
-	role := fmt.Sprintf("runway_norights_%d", time.Now().UnixNano())
-	if err := drv.Exec(ctx, migration.Statement{SQL: "CREATE ROLE " + role}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		tg.open(t).Exec(context.Background(), migration.Statement{SQL: "DROP ROLE " + role})
-	})
+	role := roleWithoutRights(t, tg)
 	fsys := files(
 		"0001_t.up.sql", "-- runway:no-transaction\nCREATE TABLE lastwrite_t (id int);\nSET ROLE "+role+";\n",
 		"0001_t.down.sql", "-- runway:no-transaction\nDROP TABLE lastwrite_t;\nSET ROLE "+role+";\n")
