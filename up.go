@@ -1229,13 +1229,16 @@ func unfinishedWarnings(a *analysis) []string {
 		switch rev.State {
 		case database.StateRunning:
 			why := "that runner stopped before finishing — it crashed, was killed or lost its connection"
+			next := fmt.Sprintf("%d of %d statements had completed; resuming at statement %d", rev.StatementsApplied, rev.StatementsTotal, rev.StatementsApplied+1)
 			if rev.StatementsTotal > 0 && rev.StatementsApplied >= rev.StatementsTotal {
 				// Each statement was recorded as it ran: only the write
-				// that marks the migration applied is missing.
+				// that marks the migration applied is missing. The file
+				// may hold more statements since, which then run.
 				why = "that runner stopped after its last statement, before recording the migration as applied — it crashed, was killed, lost its connection, or the database refused that write"
+				next = fmt.Sprintf("All %d of its statements had completed; resuming after them", rev.StatementsTotal)
 			}
-			out = append(out, fmt.Sprintf("%s_%s was left running by %s (started %s): %s. %d of %d statements had completed; resuming at statement %d",
-				e.version(), e.name(), orUnknown(rev.AppliedBy), rev.AppliedAt.UTC().Format(time.RFC3339), why, rev.StatementsApplied, rev.StatementsTotal, rev.StatementsApplied+1))
+			out = append(out, fmt.Sprintf("%s_%s was left running by %s (started %s): %s. %s",
+				e.version(), e.name(), orUnknown(rev.AppliedBy), rev.AppliedAt.UTC().Format(time.RFC3339), why, next))
 		case database.StateFailed:
 			out = append(out, fmt.Sprintf("%s_%s failed in an earlier run (%s); %d of its then %d statements had completed; resuming at statement %d of the file as it is now",
 				e.version(), e.name(), rev.Error, rev.StatementsApplied, rev.StatementsTotal, rev.StatementsApplied+1))

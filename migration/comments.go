@@ -97,8 +97,13 @@ func ReadComments(d Dialect, sql string) (string, bool) {
 
 // neverRun reports whether the version of a MySQL executable comment is
 // one no server has (99.0.0 and above), which marks text for the client
-// alone.
-func neverRun(version string) bool {
+// alone. MariaDB reads a version of 5 digits as one of its own in /*M!
+// (99999 is 9.99.99, below every MariaDB it runs on): only 6 digits can
+// name a MariaDB it has yet to reach there.
+func neverRun(version string, mariadb bool) bool {
+	if mariadb {
+		return len(version) >= 6 && version >= "990000"
+	}
 	return len(version) == 5 && version >= "99000" || len(version) >= 6 && version >= "990000"
 }
 
@@ -118,7 +123,7 @@ func ExecutableComment(sql string) (version string, mariadb, never bool, body st
 	}
 	body = strings.TrimLeft(rest, "0123456789")
 	version = rest[:len(rest)-len(body)]
-	return version, mariadb, neverRun(version), body, true
+	return version, mariadb, neverRun(version, mariadb), body, true
 }
 
 // StatementFor returns the statement that MariaDB's SET STATEMENT var =

@@ -26,6 +26,8 @@ func TestStripComments(t *testing.T) {
 		{MySQL, "SET /*+ hint */ x = 1", "SET   x = 1"},
 		{MySQL, "/*M!999999\\- enable the sandbox mode */\nSET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT", " \nSET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT"},
 		{MySQL, "/*!99999 never */ SET x = 1", "  SET x = 1"},
+		// MariaDB reads /*M!99999 as 9.99.99, which it runs.
+		{MySQL, "ROLLBACK /*M!99999 TO sp */", "ROLLBACK   TO sp  "},
 		{MySQL, "/*!90000 SET x = 1 */", "  SET x = 1  "},
 		{SQLite, "PRAGMA foreign_keys = ON -- on", "PRAGMA foreign_keys = ON  "},
 		{SQLite, "SELECT [a--b], `c/*d` /* gone */", "SELECT [a--b], `c/*d`  "},
