@@ -2042,6 +2042,10 @@ func TestHistoryWriteRefusedAfterSetRole(t *testing.T) {
 		if msg := err.Error(); !strings.Contains(msg, "recording version 2 in") || strings.Contains(msg, "step") {
 			t.Fatalf("up %v: %v, want the write named by version 2", opts, err)
 		}
+		var me *runway.MigrationError
+		if !errors.As(err, &me) && !strings.Contains(err.Error(), "Grant that role SELECT, INSERT, UPDATE and DELETE on the history table, or switch back with RESET ROLE") {
+			t.Fatalf("up %v: %v, want what to do: neither a hint nor the grants", opts, err)
+		}
 		drv.Exec(ctx, migration.Statement{SQL: "DROP TABLE IF EXISTS refused_first"})
 		drv.Exec(ctx, migration.Statement{SQL: "DELETE FROM runway_migrations"})
 	}
