@@ -281,10 +281,25 @@ func newTxTracker(d migration.Dialect) *txTracker {
 	return &txTracker{dialect: d}
 }
 
+// txText is sql as the server reads it, for its transaction-control
+// words: on MySQL an executable comment holds a statement too (/*!40101
+// COMMIT AND CHAIN */, /*M!99999 BEGIN */), and one the server skips holds
+// none. Text that cannot be read stays as it is (staysInTx then refuses it).
+func txText(d migration.Dialect, sql string) string {
+	if d != migration.MySQL || !strings.Contains(sql, "/*") {
+		return sql
+	}
+	if s, ok := migration.ReadComments(migration.MySQL, sql); ok {
+		return s
+	}
+	return sql
+}
+
 // add follows st, the next statement of the script.
 func (c *txTracker) add(st migration.Statement) {
 	mysql := c.dialect == migration.MySQL
-	switch txControl(st.SQL) {
+	sql := txText(c.dialect, st.SQL)
+	switch txControl(sql) {
 	case "BEGIN", "START TRANSACTION":
 		// On MySQL a BEGIN commits the open transaction; on PostgreSQL
 		// and SQLite one inside a transaction changes nothing.
@@ -293,7 +308,7 @@ func (c *txTracker) add(st migration.Statement) {
 		}
 		return
 	case "COMMIT", "ROLLBACK":
-		if chains(st.SQL) {
+		if chains(sql) {
 			c.open = &st // COMMIT AND CHAIN starts the next transaction at once
 			return
 		}
@@ -383,7 +398,7 @@ func (c *txTracker) err(file string) error {
 		return &migration.FileError{File: file, Line: c.open.Line, Err: fmt.Errorf(
 			"%w: %s opens a transaction that the script does not end: Runway runs it statement by statement and writes the history row in the same session after it, "+
 				"so the session's end would roll back the transaction's statements and that row (the migration would be reported applied all the same). "+
-				"End the transaction with COMMIT, or remove the statement", migration.ErrUnsupported, opener(c.open.SQL))}
+				"End the transaction with COMMIT, or remove the statement", migration.ErrUnsupported, opener(txText(c.dialect, c.open.SQL)))}
 	}
 	return nil
 }

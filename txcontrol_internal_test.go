@@ -58,6 +58,15 @@ func TestTxEndCheck(t *testing.T) {
 		{migration.MySQL, []string{"START TRANSACTION", "DELETE FROM a", "ROLLBACK"}, ""},
 		{migration.MySQL, []string{"START TRANSACTION", "SAVEPOINT s", "ROLLBACK TO s"}, "1: START TRANSACTION"},
 		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "COMMIT AND CHAIN"}, "3: COMMIT AND CHAIN"},
+		// Transaction control inside an executable comment that the
+		// server runs: MariaDB runs /*M!99999 (9.99.99), every server
+		// /*!40101; not /*!99999.
+		{migration.MySQL, []string{"BEGIN", "INSERT INTO a VALUES (1)", "/*M!99999 COMMIT AND CHAIN */", "INSERT INTO a VALUES (2)"}, "3: COMMIT AND CHAIN"},
+		{migration.MySQL, []string{"BEGIN", "INSERT INTO a VALUES (1)", "/*!40101 COMMIT AND CHAIN */", "INSERT INTO a VALUES (2)"}, "3: COMMIT AND CHAIN"},
+		{migration.MySQL, []string{"INSERT INTO a VALUES (1)", "/*M!99999 BEGIN */", "INSERT INTO a VALUES (2)"}, "2: BEGIN"},
+		{migration.MySQL, []string{"INSERT INTO a VALUES (1)", "/*!40101 ROLLBACK AND CHAIN */", "INSERT INTO a VALUES (2)"}, "2: ROLLBACK AND CHAIN"},
+		{migration.MySQL, []string{"BEGIN", "INSERT INTO a VALUES (1)", "/*!40101 COMMIT */"}, ""},
+		{migration.MySQL, []string{"BEGIN", "INSERT INTO a VALUES (1)", "COMMIT /*!99999 AND CHAIN */"}, ""},
 		{migration.MySQL, []string{"START TRANSACTION", "INSERT INTO a VALUES (1)", "commit and no chain"}, ""},
 		{migration.MySQL, []string{"SET autocommit = 0", "INSERT INTO a VALUES (1)", "COMMIT"}, ""}, // the driver turns it back on
 		{migration.MySQL, []string{"SET autocommit = 0", "COMMIT", "INSERT INTO a VALUES (1)"}, "1: SET autocommit = 0"},

@@ -740,7 +740,8 @@ func (r *Runner) applySingleTx(ctx context.Context, rep *report.Report, plans []
 			return fmt.Errorf("apply all pending migrations in one transaction (it rolled back: none of them was applied): %w. "+
 				"Runway records each migration in the transaction's session, as the role that session runs as: the connecting user, "+
 				"or a role a statement switched to (SET ROLE, SET SESSION AUTHORIZATION). Grant that role SELECT, INSERT, UPDATE and DELETE "+
-				"on the history table, or switch back with RESET ROLE before the end of the migration that switched, then run `runway up` again", err)
+				"on the history table (and, with --lock-mode table, SELECT and UPDATE on its lock table, the history table's name followed by _lock), "+
+				"or switch back with RESET ROLE before the end of the migration that switched, then run `runway up` again", err)
 		}
 		return fmt.Errorf("apply all pending migrations in one transaction (it rolled back: none of them was applied): %w", err)
 	}
