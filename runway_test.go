@@ -2051,6 +2051,53 @@ func TestHistoryWriteRefusedAfterSetRole(t *testing.T) {
 	}
 }
 
+// In table mode the lease is checked at the start and the end of each
+// migration's transaction, in its session: a migration that switches to a
+// role with rights on the history table but none on the lock table fails
+// on that check. The error says so (ErrHistoryRefused, with the lock
+// table's grants in the hint), not that a deferred constraint failed at
+// COMMIT.
+func TestLeaseCheckRefusedAfterSetRole(t *testing.T) {
+	ctx := context.Background()
+	tg := newTarget(t, "postgres")
+	role := roleWithoutRights(t, tg)
+	open := func() database.Driver {
+		drv, err := postgres.Open(ctx, tg.url, database.Config{Identity: "runway-test", LockMode: database.LockModeTable, Table: "lease_refused"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { drv.Close(context.Background()) })
+		return drv
+	}
+	drv := open()
+	if err := drv.EnsureHistory(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := drv.Exec(ctx, migration.Statement{SQL: "GRANT SELECT, INSERT, UPDATE, DELETE ON lease_refused TO " + role}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		tg.open(t).Exec(context.Background(), migration.Statement{SQL: "REVOKE ALL ON lease_refused FROM " + role})
+	})
+	for _, script := range []string{
+		"SELECT 1;\nSET ROLE " + role + ";\nSELECT 2;\n",                // in a transaction: the fence before COMMIT
+		"-- runway:no-transaction\nSET ROLE " + role + ";\nSELECT 2;\n", // statement by statement: the fence after it, then the guard
+	} {
+		_, err := up(t, open(), files("0001_role.up.sql", script))
+		var me *runway.MigrationError
+		if !errors.As(err, &me) || !errors.Is(err, database.ErrHistoryRefused) {
+			t.Fatalf("%q: %v, want a MigrationError wrapping ErrHistoryRefused", script, err)
+		}
+		if me.AtCommit || !strings.Contains(err.Error(), "confirming the migration lease in") {
+			t.Errorf("%q: %v (at commit: %v), want the lease check named", script, err, me.AtCommit)
+		}
+		if hint := runway.FailureHint(me); !strings.Contains(hint, "SELECT and UPDATE on its lock table") {
+			t.Errorf("%q: hint %s", script, hint)
+		}
+		drv.Exec(ctx, migration.Statement{SQL: "DELETE FROM lease_refused"})
+	}
+}
+
 // A script run statement by statement whose last statement switches to a
 // role without rights on the history table ran whole: only Runway's last
 // write, marking it applied or removing its row, was refused. Each

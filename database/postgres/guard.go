@@ -113,6 +113,17 @@ func (d *Driver) guardError(err error, done string) error {
 			errs: []error{database.ErrUnsafeLock, err},
 		}
 	}
+	if d.tableMode() && isCode(err, "42501") {
+		// The guard or the fence read or update the lease row as the role
+		// the session runs as: a statement of the migration may have
+		// switched to one without rights on the lock table (SET ROLE).
+		// It is Runway's write, not a statement or a deferred constraint,
+		// that failed.
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && strings.HasSuffix(pe.Message, " "+d.cfg.TableName()+lockTableSuffix) {
+			return fmt.Errorf("postgres: confirming the migration lease in %s: %w. %s", d.lockTable, refusedWrite(err), done)
+		}
+	}
 	if _, ok := guardFailure(err, leaseLostTag); ok && d.tableMode() {
 		return &redactedError{
 			msg: fmt.Sprintf("postgres: %v: the lease in %s is no longer this run's (it expired, and another runner may have taken it over, or the row was deleted). %s "+
