@@ -348,17 +348,7 @@ func (r *Runner) revertStatements(ctx context.Context, p downPlan) error {
 		next := rev
 		next.StatementsApplied = i + 1
 		next.StatementChecksums = sums.Column()
-		recorded := false
-		var err error
-		if withProgress {
-			err = pe.ExecProgress(ctx, st, next)
-			recorded = err == nil
-			if errors.Is(err, errors.ErrUnsupported) {
-				err = r.drv.Exec(ctx, st)
-			}
-		} else {
-			err = r.drv.Exec(ctx, st)
-		}
+		_, recorded, err := r.execProgress(ctx, nil, false, pe, withProgress, []database.Progress{{Statement: st, Row: next}}, func(int) {})
 		if errors.Is(err, database.ErrNotRecorded) {
 			// It ran; its record did not: as when WriteRevision fails below.
 			return r.downFailEvent(p, fmt.Errorf("record progress of %s (statement %d reverted): %w", m.Down.File, i+1, err))
