@@ -2091,10 +2091,26 @@ func TestLeaseCheckRefusedAfterSetRole(t *testing.T) {
 		if me.AtCommit || !strings.Contains(err.Error(), "confirming the migration lease in") {
 			t.Errorf("%q: %v (at commit: %v), want the lease check named", script, err, me.AtCommit)
 		}
-		if hint := runway.FailureHint(me); !strings.Contains(hint, "SELECT and UPDATE on its lock table") {
+		if !errors.Is(err, database.ErrLockRefused) || strings.Contains(err.Error(), "history table") {
+			t.Errorf("%q: %v, want the lock table named as the one that refused, not the history table", script, err)
+		}
+		if hint := runway.FailureHint(me); !strings.Contains(hint, "refused Runway's write to its lock table") || !strings.Contains(hint, "Grant that role SELECT and UPDATE on the lock table, and SELECT, INSERT, UPDATE and DELETE on the history table") {
 			t.Errorf("%q: hint %s", script, hint)
 		}
 		drv.Exec(ctx, migration.Statement{SQL: "DELETE FROM lease_refused"})
+	}
+
+	// All in one transaction, the lease check before its COMMIT is refused
+	// alike, and the advice names the lock table's grants first.
+	_, err := up(t, open(), files("0001_ok.up.sql", "SELECT 1;\n", "0002_role.up.sql", "SET ROLE "+role+";\n"), runway.WithSingleTransaction())
+	if !errors.Is(err, database.ErrLockRefused) || !strings.Contains(err.Error(), "Grant that role SELECT and UPDATE on the lock table") {
+		t.Fatalf("single transaction: %v, want ErrLockRefused and the lock table's grants", err)
+	}
+	if strings.Contains(err.Error(), "..") {
+		t.Errorf("single transaction: %v: a sentence ends twice", err)
+	}
+	if rows, err := open().History(ctx); err != nil || len(rows) != 0 {
+		t.Fatalf("single transaction: history %v (%v), want nothing recorded", rows, err)
 	}
 }
 

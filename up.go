@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/runwaydb/runway/database"
@@ -737,11 +738,18 @@ func (r *Runner) applySingleTx(ctx context.Context, rep *report.Report, plans []
 		if errors.Is(err, database.ErrHistoryRefused) {
 			// Runway's own write, not a statement, failed: say what the
 			// per-migration failure's hint says (failureHint).
-			return fmt.Errorf("apply all pending migrations in one transaction (it rolled back: none of them was applied): %w. "+
-				"Runway records each migration in the transaction's session, as the role that session runs as: the connecting user, "+
-				"or a role a statement switched to (SET ROLE, SET SESSION AUTHORIZATION). Grant that role SELECT, INSERT, UPDATE and DELETE "+
-				"on the history table (and, with --lock-mode table, SELECT and UPDATE on its lock table, the history table's name followed by _lock), "+
-				"or switch back with RESET ROLE before the end of the migration that switched, then run `runway up` again", err)
+			does, grants := "records each migration", historyGrants
+			if errors.Is(err, database.ErrLockRefused) {
+				does, grants = "confirms its lease and records each migration", lockGrants
+			}
+			sep := ". "
+			if strings.HasSuffix(err.Error(), ".") {
+				sep = " " // the error ends with its own sentence
+			}
+			return fmt.Errorf("apply all pending migrations in one transaction (it rolled back: none of them was applied): %w%s"+
+				"Runway %s in the transaction's session, as the role that session runs as: the connecting user, "+
+				"or a role a statement switched to (SET ROLE, SET SESSION AUTHORIZATION). Grant that role %s, "+
+				"or switch back with RESET ROLE before the end of the migration that switched, then run `runway up` again", err, sep, does, grants)
 		}
 		return fmt.Errorf("apply all pending migrations in one transaction (it rolled back: none of them was applied): %w", err)
 	}

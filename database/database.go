@@ -322,6 +322,20 @@ var ErrNotRecorded = errors.New("the statement ran, but its progress was not rec
 // SESSION AUTHORIZATION).
 var ErrHistoryRefused = errors.New("the database refused Runway's write to its history table for want of rights")
 
+// ErrLockRefused marks a read or write of the lock table (--lock-mode
+// table), made in the migration's own session to confirm the lease, that
+// the database refused for want of rights. It is a kind of
+// ErrHistoryRefused: errors.Is(err, ErrHistoryRefused) holds for it too.
+var ErrLockRefused error = refusedError{table: "lock"}
+
+type refusedError struct{ table string }
+
+func (e refusedError) Error() string {
+	return "the database refused Runway's write to its " + e.table + " table for want of rights"
+}
+
+func (e refusedError) Is(target error) bool { return target == ErrHistoryRefused }
+
 // ErrNotSent marks an error of a statement that never reached the database:
 // the run was stopped (its context ended) before it was sent. Nothing of it
 // ran; it is not an error whose outcome is unknown.

@@ -121,7 +121,7 @@ func (d *Driver) guardError(err error, done string) error {
 		// that failed.
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && strings.HasSuffix(pe.Message, " "+d.cfg.TableName()+lockTableSuffix) {
-			return fmt.Errorf("postgres: confirming the migration lease in %s: %w. %s", d.lockTable, refusedWrite(err), done)
+			return fmt.Errorf("postgres: confirming the migration lease in %s: %w. %s", d.lockTable, refused(err, database.ErrLockRefused), done)
 		}
 	}
 	if _, ok := guardFailure(err, leaseLostTag); ok && d.tableMode() {

@@ -614,8 +614,14 @@ func (d *Driver) simple(ctx context.Context, sql string) error {
 // the migration's session, with database.ErrHistoryRefused when the server
 // refused it for want of rights (insufficient_privilege).
 func refusedWrite(err error) error {
+	return refused(err, database.ErrHistoryRefused)
+}
+
+// refused marks err with mark (database.ErrHistoryRefused or
+// database.ErrLockRefused) when the server refused it for want of rights.
+func refused(err, mark error) error {
 	if isCode(err, "42501") {
-		return fmt.Errorf("%w (%w)", err, database.ErrHistoryRefused)
+		return fmt.Errorf("%w (%w)", err, mark)
 	}
 	return err
 }
