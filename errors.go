@@ -274,17 +274,17 @@ func failureHint(me *MigrationError) string {
 		if me.Applied > 0 {
 			done = fmt.Sprintf("%d of the statements of the %s %s took effect and are recorded; the rerun resumes after them", me.Applied, what, me.File)
 		}
-		refused, does, grants := "its history table", "records a migration", historyGrants
+		access, does, grants := "write to its history table", "records a migration", historyGrants
 		if errors.Is(me.Err, database.ErrLockRefused) {
-			refused, does, grants = "its lock table (--lock-mode table: the history table's name followed by _lock), where it confirms its lease,",
-				"confirms its lease and records a migration", lockGrants
+			access, does, grants = "access to its lock table (the history table's name followed by _lock)",
+				"confirms its lease (--lock-mode table) and records a migration", lockGrants
 		}
-		return fmt.Sprintf("the database refused Runway's write to %s in the session that runs %s, for want of rights: "+
+		return fmt.Sprintf("the database refused Runway's %s in the session that runs %s, for want of rights: "+
 			"Runway %s in the session it runs in, as the role that session runs as: the connecting user, "+
 			"or a role a statement of the migration switched to (SET ROLE, SET SESSION AUTHORIZATION); the statement named is not to blame; %s. "+
 			"Grant that role %s, then run `runway %s` again. "+
 			"(A migration in a transaction is recorded at its end, so there switching back with RESET ROLE before its end also does; one run statement by statement is recorded after each statement.)%s",
-			refused, me.File, does, done, grants, cmd, record)
+			access, me.File, does, done, grants, cmd, record)
 	}
 	var fe *migration.FileError
 	if !me.Down && me.Statement == 0 && errors.As(me.Err, &fe) {

@@ -2054,63 +2054,116 @@ func TestHistoryWriteRefusedAfterSetRole(t *testing.T) {
 // In table mode the lease is checked at the start and the end of each
 // migration's transaction, in its session: a migration that switches to a
 // role with rights on the history table but none on the lock table fails
-// on that check. The error says so (ErrHistoryRefused, with the lock
-// table's grants in the hint), not that a deferred constraint failed at
-// COMMIT.
+// on that check. The error says so (ErrLockRefused, a kind of
+// ErrHistoryRefused, with the lock table's grants in the hint), not that a
+// deferred constraint failed at COMMIT, nor that the history table refused.
+// The server names the table without its schema: a history table named
+// with one is recognised alike.
 func TestLeaseCheckRefusedAfterSetRole(t *testing.T) {
 	ctx := context.Background()
 	tg := newTarget(t, "postgres")
 	role := roleWithoutRights(t, tg)
+	for _, table := range []string{"lease_refused", "public.lease_refused_qualified"} {
+		t.Run(table, func(t *testing.T) {
+			open := func() database.Driver {
+				drv, err := postgres.Open(ctx, tg.url, database.Config{Identity: "runway-test", LockMode: database.LockModeTable, Table: table})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { drv.Close(context.Background()) })
+				return drv
+			}
+			drv := open()
+			if err := drv.EnsureHistory(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := drv.Exec(ctx, migration.Statement{SQL: "GRANT SELECT, INSERT, UPDATE, DELETE ON " + table + " TO " + role}); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				tg.open(t).Exec(context.Background(), migration.Statement{SQL: "REVOKE ALL ON " + table + " FROM " + role})
+			})
+			for _, script := range []string{
+				"SELECT 1;\nSET ROLE " + role + ";\nSELECT 2;\n",                // in a transaction: the fence before COMMIT
+				"-- runway:no-transaction\nSET ROLE " + role + ";\nSELECT 2;\n", // statement by statement: the fence after it, then the guard
+				"-- runway:no-transaction\nSELECT 1;\nSET ROLE " + role + ";\n", // the guard of the last write, after every statement
+			} {
+				_, err := up(t, open(), files("0001_role.up.sql", script))
+				var me *runway.MigrationError
+				if !errors.As(err, &me) || !errors.Is(err, database.ErrHistoryRefused) {
+					t.Fatalf("%q: %v, want a MigrationError wrapping ErrHistoryRefused", script, err)
+				}
+				if me.AtCommit || !strings.Contains(err.Error(), "confirming the migration lease in") {
+					t.Errorf("%q: %v (at commit: %v), want the lease check named", script, err, me.AtCommit)
+				}
+				if !errors.Is(err, database.ErrLockRefused) || strings.Contains(err.Error(), "refused Runway's write to its history table") {
+					t.Errorf("%q: %v, want the lock table named as the one that refused, not the history table", script, err)
+				}
+				if hint := runway.FailureHint(me); !strings.Contains(hint, "refused Runway's access to its lock table") || !strings.Contains(hint, "Grant that role SELECT and UPDATE on the lock table, and SELECT, INSERT, UPDATE and DELETE on the history table") {
+					t.Errorf("%q: hint %s", script, hint)
+				}
+				drv.Exec(ctx, migration.Statement{SQL: "DELETE FROM " + table})
+			}
+
+			// All in one transaction, the lease check before its COMMIT is
+			// refused alike, and the advice names the lock table's grants first.
+			_, err := up(t, open(), files("0001_ok.up.sql", "SELECT 1;\n", "0002_role.up.sql", "SET ROLE "+role+";\n"), runway.WithSingleTransaction())
+			if !errors.Is(err, database.ErrLockRefused) || !strings.Contains(err.Error(), "Grant that role SELECT and UPDATE on the lock table") {
+				t.Fatalf("single transaction: %v, want ErrLockRefused and the lock table's grants", err)
+			}
+			if strings.Contains(err.Error(), "..") {
+				t.Errorf("single transaction: %v: a sentence ends twice", err)
+			}
+			if rows, err := open().History(ctx); err != nil || len(rows) != 0 {
+				t.Fatalf("single transaction: history %v (%v), want nothing recorded", rows, err)
+			}
+		})
+	}
+}
+
+// A migration may leave its session as a role that can check the lease
+// (SELECT and UPDATE on the lock table) but not delete it: the run then
+// releases the lease as the connecting user, on another connection, and
+// the next runner takes the lock at once instead of waiting for the lease
+// to expire.
+func TestLeaseReleasedAfterSetRoleWithoutDelete(t *testing.T) {
+	ctx := context.Background()
+	tg := newTarget(t, "postgres")
+	role := roleWithoutRights(t, tg)
 	open := func() database.Driver {
-		drv, err := postgres.Open(ctx, tg.url, database.Config{Identity: "runway-test", LockMode: database.LockModeTable, Table: "lease_refused"})
+		drv, err := postgres.Open(ctx, tg.url, database.Config{Identity: "runway-test", LockMode: database.LockModeTable, Table: "lease_release", LeaseTTL: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { drv.Close(context.Background()) })
 		return drv
 	}
-	drv := open()
-	if err := drv.EnsureHistory(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := drv.Exec(ctx, migration.Statement{SQL: "GRANT SELECT, INSERT, UPDATE, DELETE ON lease_refused TO " + role}); err != nil {
-		t.Fatal(err)
+	mustUp(t, open(), files("0001_first.up.sql", "SELECT 1;\n"))
+	admin := tg.open(t)
+	for _, grant := range []string{
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON lease_release TO " + role,
+		"GRANT SELECT, UPDATE ON lease_release_lock TO " + role,
+	} {
+		if err := admin.Exec(ctx, migration.Statement{SQL: grant}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() {
-		tg.open(t).Exec(context.Background(), migration.Statement{SQL: "REVOKE ALL ON lease_refused FROM " + role})
+		tg.open(t).Exec(context.Background(), migration.Statement{SQL: "REVOKE ALL ON lease_release, lease_release_lock FROM " + role})
 	})
-	for _, script := range []string{
-		"SELECT 1;\nSET ROLE " + role + ";\nSELECT 2;\n",                // in a transaction: the fence before COMMIT
-		"-- runway:no-transaction\nSET ROLE " + role + ";\nSELECT 2;\n", // statement by statement: the fence after it, then the guard
+	names := []string{"0001_first.up.sql", "SELECT 1;\n"}
+	for _, last := range []string{
+		"SET ROLE " + role + ";\nSELECT 2;\n",                           // in a transaction
+		"-- runway:no-transaction\nSET ROLE " + role + ";\nSELECT 3;\n", // statement by statement
 	} {
-		_, err := up(t, open(), files("0001_role.up.sql", script))
-		var me *runway.MigrationError
-		if !errors.As(err, &me) || !errors.Is(err, database.ErrHistoryRefused) {
-			t.Fatalf("%q: %v, want a MigrationError wrapping ErrHistoryRefused", script, err)
+		names = append(names, fmt.Sprintf("%04d_role.up.sql", len(names)/2+1), last)
+		if rep := mustUp(t, open(), files(names...)); len(rep.Applied) != 1 {
+			t.Fatalf("%q: %d migrations applied, want 1", last, len(rep.Applied))
 		}
-		if me.AtCommit || !strings.Contains(err.Error(), "confirming the migration lease in") {
-			t.Errorf("%q: %v (at commit: %v), want the lease check named", script, err, me.AtCommit)
+		holder, err := open().LockHolder(ctx)
+		if err != nil || holder != "" {
+			t.Fatalf("%q: the lock is held by %q (%v) after the run: want the lease released", last, holder, err)
 		}
-		if !errors.Is(err, database.ErrLockRefused) || strings.Contains(err.Error(), "history table") {
-			t.Errorf("%q: %v, want the lock table named as the one that refused, not the history table", script, err)
-		}
-		if hint := runway.FailureHint(me); !strings.Contains(hint, "refused Runway's write to its lock table") || !strings.Contains(hint, "Grant that role SELECT and UPDATE on the lock table, and SELECT, INSERT, UPDATE and DELETE on the history table") {
-			t.Errorf("%q: hint %s", script, hint)
-		}
-		drv.Exec(ctx, migration.Statement{SQL: "DELETE FROM lease_refused"})
-	}
-
-	// All in one transaction, the lease check before its COMMIT is refused
-	// alike, and the advice names the lock table's grants first.
-	_, err := up(t, open(), files("0001_ok.up.sql", "SELECT 1;\n", "0002_role.up.sql", "SET ROLE "+role+";\n"), runway.WithSingleTransaction())
-	if !errors.Is(err, database.ErrLockRefused) || !strings.Contains(err.Error(), "Grant that role SELECT and UPDATE on the lock table") {
-		t.Fatalf("single transaction: %v, want ErrLockRefused and the lock table's grants", err)
-	}
-	if strings.Contains(err.Error(), "..") {
-		t.Errorf("single transaction: %v: a sentence ends twice", err)
-	}
-	if rows, err := open().History(ctx); err != nil || len(rows) != 0 {
-		t.Fatalf("single transaction: history %v (%v), want nothing recorded", rows, err)
 	}
 }
 

@@ -740,7 +740,7 @@ func (r *Runner) applySingleTx(ctx context.Context, rep *report.Report, plans []
 			// per-migration failure's hint says (failureHint).
 			does, grants := "records each migration", historyGrants
 			if errors.Is(err, database.ErrLockRefused) {
-				does, grants = "confirms its lease and records each migration", lockGrants
+				does, grants = "confirms its lease (--lock-mode table) and records each migration", lockGrants
 			}
 			sep := ". "
 			if strings.HasSuffix(err.Error(), ".") {

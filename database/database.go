@@ -326,13 +326,11 @@ var ErrHistoryRefused = errors.New("the database refused Runway's write to its h
 // table), made in the migration's own session to confirm the lease, that
 // the database refused for want of rights. It is a kind of
 // ErrHistoryRefused: errors.Is(err, ErrHistoryRefused) holds for it too.
-var ErrLockRefused error = refusedError{table: "lock"}
+var ErrLockRefused error = refusedError{"the database refused Runway's access to its lock table for want of rights"}
 
-type refusedError struct{ table string }
+type refusedError struct{ msg string }
 
-func (e refusedError) Error() string {
-	return "the database refused Runway's write to its " + e.table + " table for want of rights"
-}
+func (e refusedError) Error() string { return e.msg }
 
 func (e refusedError) Is(target error) bool { return target == ErrHistoryRefused }
 

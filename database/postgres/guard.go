@@ -120,7 +120,7 @@ func (d *Driver) guardError(err error, done string) error {
 		// It is Runway's write, not a statement or a deferred constraint,
 		// that failed.
 		var pe *pgconn.PgError
-		if errors.As(err, &pe) && strings.HasSuffix(pe.Message, " "+d.cfg.TableName()+lockTableSuffix) {
+		if errors.As(err, &pe) && strings.HasSuffix(pe.Message, " "+lockTableName(d.cfg)) {
 			return fmt.Errorf("postgres: confirming the migration lease in %s: %w. %s", d.lockTable, refused(err, database.ErrLockRefused), done)
 		}
 	}

@@ -124,6 +124,13 @@ RETURNING l.token`, d.lockTable, quote(token), quote(d.holderName()), d.ttlSQL()
 func (d *Driver) releaseLease(ctx context.Context, h *holding) error {
 	sql := fmt.Sprintf(`DELETE FROM %s WHERE id = 1 AND token = %s RETURNING 1`, d.lockTable, quote(h.token))
 	res, err := d.pg.Exec(ctx, sql).ReadAll()
+	if isCode(err, "42501") {
+		// A migration switched the session to a role without rights on
+		// the lock table (SET ROLE), which its guards did not need to
+		// delete: release the lease as the connecting user, from
+		// KeepLock's connection, rather than leave it to expire.
+		res, err = d.onKeeper(ctx, sql)
+	}
 	if err != nil && !isCode(err, "42P01") {
 		return fmt.Errorf("postgres: releasing the migration lock: %w", err)
 	}
@@ -132,6 +139,16 @@ func (d *Driver) releaseLease(ctx context.Context, h *holding) error {
 			database.ErrLockLost, d.lockTable)
 	}
 	return nil
+}
+
+// onKeeper runs sql on KeepLock's connection, opening it if need be.
+func (d *Driver) onKeeper(ctx context.Context, sql string) ([]*pgconn.Result, error) {
+	d.keepMu.Lock()
+	defer d.keepMu.Unlock()
+	if err := d.openKeeper(ctx); err != nil {
+		return nil, err
+	}
+	return d.keeper.PgConn().Exec(ctx, sql).ReadAll()
 }
 
 // renewLease extends the lease from now by its TTL, on KeepLock's connection.

@@ -188,6 +188,16 @@ func onSession(pg *pgconn.PgConn, cfg database.Config) *Driver {
 	}
 }
 
+// lockTableName is the lock table's own name, without its schema: how the
+// server names it in its messages.
+func lockTableName(cfg database.Config) string {
+	name := cfg.TableName()
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		name = name[i+1:]
+	}
+	return name + lockTableSuffix
+}
+
 // checkLockMode refuses lock modes this driver does not know, and history
 // tables whose lease table's name PostgreSQL would cut.
 func checkLockMode(cfg database.Config) error {
@@ -195,13 +205,9 @@ func checkLockMode(cfg database.Config) error {
 	case database.LockModeSession:
 		return nil
 	case database.LockModeTable:
-		name := cfg.TableName()
-		if i := strings.LastIndexByte(name, '.'); i >= 0 {
-			name = name[i+1:]
-		}
-		if len(name)+len(lockTableSuffix) > maxIdentifier {
+		if name := lockTableName(cfg); len(name) > maxIdentifier {
 			return fmt.Errorf("postgres: history table %q: its lock table %q would be longer than PostgreSQL's %d-byte limit on names; use a shorter table name",
-				cfg.TableName(), name+lockTableSuffix, maxIdentifier)
+				cfg.TableName(), name, maxIdentifier)
 		}
 		if cfg.LeaseTTL < 0 {
 			return fmt.Errorf("postgres: lease TTL %v: must not be negative", cfg.LeaseTTL)
@@ -618,9 +624,11 @@ func refusedWrite(err error) error {
 }
 
 // refused marks err with mark (database.ErrHistoryRefused or
-// database.ErrLockRefused) when the server refused it for want of rights.
+// database.ErrLockRefused) when the server refused it for want of rights,
+// unless it is marked already (a refused lease check before a history
+// write: the lock table refused it, not the history table).
 func refused(err, mark error) error {
-	if isCode(err, "42501") {
+	if isCode(err, "42501") && !errors.Is(err, database.ErrHistoryRefused) {
 		return fmt.Errorf("%w (%w)", err, mark)
 	}
 	return err

@@ -2,10 +2,13 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/runwaydb/runway/database"
 	"github.com/runwaydb/runway/database/drivertest"
@@ -81,5 +84,24 @@ func TestQueryStrings(t *testing.T) {
 				t.Fatalf("after the errors: %v, %v", rows, err)
 			}
 		})
+	}
+}
+
+// A lease check refused before a history write is the lock table's
+// refusal: the history write that carries it does not mark it again as the
+// history table's.
+func TestRefusedMarksOnce(t *testing.T) {
+	denied := &pgconn.PgError{Code: "42501", Message: "permission denied for table runway_migrations_lock"}
+	lock := refused(denied, database.ErrLockRefused)
+	for _, err := range []error{refusedWrite(lock), refusedWrite(fmt.Errorf("postgres: confirming the migration lease: %w", lock))} {
+		if !errors.Is(err, database.ErrLockRefused) || strings.Contains(err.Error(), "history table") {
+			t.Errorf("%v: want the lock table's refusal alone", err)
+		}
+	}
+	if err := refusedWrite(denied); errors.Is(err, database.ErrLockRefused) || !errors.Is(err, database.ErrHistoryRefused) {
+		t.Errorf("%v: want the history table's refusal", err)
+	}
+	if err := refused(&pgconn.PgError{Code: "42P01"}, database.ErrLockRefused); errors.Is(err, database.ErrHistoryRefused) {
+		t.Errorf("%v: marked, but not refused for want of rights", err)
 	}
 }
