@@ -103,7 +103,7 @@ func (r *Runner) lockUnlessSettled(ctx context.Context, settled func() bool) (co
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if err := r.drv.Unlock(uctx); err != nil {
-			r.cfg.logger.Debug("unlock failed; the lock goes with the session", "error", err)
+			r.cfg.logger.Debug("unlock failed; a session's lock goes with the session, a lease (--lock-mode table) when it expires", "error", err)
 		}
 	}, nil
 }
