@@ -245,8 +245,8 @@ func FailureHint(me *MigrationError) string {
 // The grants a role needs for Runway's writes in a migration's session: on
 // the history table, and in table lock mode on the lock table too.
 const (
-	historyGrants = "SELECT, INSERT, UPDATE and DELETE on the history table (and, with --lock-mode table, SELECT and UPDATE on its lock table, the history table's name followed by _lock)"
-	lockGrants    = "SELECT and UPDATE on the lock table, and SELECT, INSERT, UPDATE and DELETE on the history table"
+	historyGrants = "SELECT, INSERT, UPDATE and DELETE on the history table (and, with --lock-mode table, SELECT and UPDATE on its lock table, the history table's name followed by _lock), and USAGE on their schema"
+	lockGrants    = "SELECT and UPDATE on the lock table, and SELECT, INSERT, UPDATE and DELETE on the history table, and USAGE on their schema"
 )
 
 func failureHint(me *MigrationError) string {

@@ -2123,9 +2123,10 @@ func TestLeaseCheckRefusedAfterSetRole(t *testing.T) {
 
 // A migration may leave its session as a role that can check the lease
 // (SELECT and UPDATE on the lock table) but not delete it: the run then
-// releases the lease as the connecting user, on another connection, and
-// the next runner takes the lock at once instead of waiting for the lease
-// to expire.
+// releases the lease as the session's own user (SET LOCAL ROLE NONE), or,
+// after SET SESSION AUTHORIZATION, as the connecting user on another
+// connection, and the next runner takes the lock at once instead of
+// waiting for the lease to expire.
 func TestLeaseReleasedAfterSetRoleWithoutDelete(t *testing.T) {
 	ctx := context.Background()
 	tg := newTarget(t, "postgres")
@@ -2155,6 +2156,7 @@ func TestLeaseReleasedAfterSetRoleWithoutDelete(t *testing.T) {
 	for _, last := range []string{
 		"SET ROLE " + role + ";\nSELECT 2;\n",                           // in a transaction
 		"-- runway:no-transaction\nSET ROLE " + role + ";\nSELECT 3;\n", // statement by statement
+		"SET SESSION AUTHORIZATION " + role + ";\nSELECT 4;\n",          // the session's own user may not either
 	} {
 		names = append(names, fmt.Sprintf("%04d_role.up.sql", len(names)/2+1), last)
 		if rep := mustUp(t, open(), files(names...)); len(rep.Applied) != 1 {

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	crand "crypto/rand"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -127,18 +128,42 @@ func (d *Driver) releaseLease(ctx context.Context, h *holding) error {
 	if isCode(err, "42501") {
 		// A migration switched the session to a role without rights on
 		// the lock table (SET ROLE), which its guards did not need to
-		// delete: release the lease as the connecting user, from
-		// KeepLock's connection, rather than leave it to expire.
-		res, err = d.onKeeper(ctx, sql)
+		// delete. Release the lease as the session's own user, for this
+		// transaction only: the session's role stays as the migration
+		// left it. A second connection would not do behind a
+		// transaction pooler, which may send it to this very backend.
+		res, err = d.pg.Exec(ctx, "BEGIN; SET LOCAL ROLE NONE; "+sql+"; COMMIT").ReadAll()
+		if err != nil {
+			if rbErr := d.rollback(ctx); rbErr != nil {
+				err = errors.Join(err, rbErr)
+			}
+		}
+		if isCode(err, "42501") {
+			// The session's own user may not either (SET SESSION
+			// AUTHORIZATION): the connecting user, on KeepLock's
+			// connection.
+			res, err = d.onKeeper(ctx, sql)
+		}
 	}
 	if err != nil && !isCode(err, "42P01") {
 		return fmt.Errorf("postgres: releasing the migration lock: %w", err)
 	}
-	if err != nil || len(res) != 1 || len(res[0].Rows) != 1 {
+	if err != nil || !deletedOne(res) {
 		return fmt.Errorf("postgres: releasing the migration lock: %w: the lease in %s was no longer this run's (it expired and another runner took it over, or its row was deleted)",
 			database.ErrLockLost, d.lockTable)
 	}
 	return nil
+}
+
+// deletedOne reports whether the DELETE … RETURNING 1 among res, alone or
+// in a transaction (BEGIN, SET LOCAL and COMMIT return no rows), deleted a
+// row.
+func deletedOne(res []*pgconn.Result) bool {
+	rows := 0
+	for _, r := range res {
+		rows += len(r.Rows)
+	}
+	return rows == 1
 }
 
 // onKeeper runs sql on KeepLock's connection, opening it if need be.
