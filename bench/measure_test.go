@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,21 +59,25 @@ func TestSpreadNote(t *testing.T) {
 	wideRunway := &result{Tool: "runway", Runs: 5, WallMinMs: 1980, WallMaxMs: 5410}
 	one := &result{Tool: "runway", Runs: 1, WallMinMs: 100, WallMaxMs: 100}
 
-	if got := spreadNote(steady, runway); got != "" {
+	if got := spreadNote(steady, runway, false); got != "" {
 		t.Errorf("steady runs: got %q, want no note", got)
 	}
-	if got := spreadNote(nil, one); got != "" {
+	if got := spreadNote(nil, one, false); got != "" {
 		t.Errorf("one run, no floor: got %q, want no note", got)
 	}
-	got := spreadNote(wide, runway)
+	got := spreadNote(wide, runway, false)
 	if !strings.Contains(got, "noisy: psql -1's runs spread 1.7×") || !strings.Contains(got, "-work-dir /dev/shm") {
 		t.Errorf("wide floor: got %q", got)
 	}
+	// On a tmpfs already, the note does not send the user there.
+	if got := spreadNote(wide, runway, true); strings.Contains(got, "/dev/shm") || !strings.Contains(got, "noisy") {
+		t.Errorf("wide floor on tmpfs: got %q", got)
+	}
 	// The wider of the two is named.
-	if got := spreadNote(wide, wideRunway); !strings.Contains(got, "runway's runs spread 2.7×") {
+	if got := spreadNote(wide, wideRunway, false); !strings.Contains(got, "runway's runs spread 2.7×") {
 		t.Errorf("wide both: got %q", got)
 	}
-	if got := spreadNote(&result{Tool: "x", Runs: 3, WallMinMs: 0, WallMaxMs: 5}, nil); got != "" {
+	if got := spreadNote(&result{Tool: "x", Runs: 3, WallMinMs: 0, WallMaxMs: 5}, nil, false); got != "" {
 		t.Errorf("zero minimum: got %q, want no note", got)
 	}
 }
@@ -101,5 +106,60 @@ func TestTargetsNameTheChecksumFloor(t *testing.T) {
 	}
 	if l := lines["W3"]; !strings.Contains(l, "met     12 ms") || strings.Contains(l, "checksums") {
 		t.Errorf("W3's line, without the floor with checksums: %q", l)
+	}
+}
+
+// "Below every peer" is met only against peers that ran: a peer left out by
+// -tools, or one that failed, is named as not compared, and the verdict
+// is not "met".
+func TestTargetsBelowEveryPeer(t *testing.T) {
+	w1 := func(b *bench, peers ...*result) string {
+		b.results = append([]*result{
+			{Workload: "W1", Tool: ePsql1, Runs: 3, WallMs: 1000},
+			{Workload: "W1", Tool: eRunway, Runs: 3, WallMs: 900, Ratio: 0.9, Floor: ePsql1},
+		}, peers...)
+		var out strings.Builder
+		b.targets(&out)
+		for _, l := range strings.Split(out.String(), "\n") {
+			if f := strings.Fields(l); len(f) > 0 && f[0] == "W1" {
+				return l
+			}
+		}
+		return ""
+	}
+	slower := func(tool string) *result { return &result{Workload: "W1", Tool: tool, Runs: 3, WallMs: 1200} }
+	all := []*result{slower(eGoose), slower(eMigrate), slower(eSQLMigrate), slower(eDbmate)}
+	if l := w1(&bench{}, all...); !strings.Contains(l, "met     0.90×") || strings.Contains(l, "not") {
+		t.Errorf("every peer slower: %q", l)
+	}
+	faster := &result{Workload: "W1", Tool: eGoose, Runs: 3, WallMs: 800}
+	if l := w1(&bench{}, faster, slower(eMigrate), slower(eSQLMigrate), slower(eDbmate)); !strings.Contains(l, "MISSED") || !strings.Contains(l, "not below: goose") {
+		t.Errorf("goose faster: %q", l)
+	}
+	failed := &result{Workload: "W1", Tool: eGoose, Runs: 0, Error: "exit status 1"}
+	if l := w1(&bench{}, failed, slower(eMigrate), slower(eSQLMigrate), slower(eDbmate)); !strings.Contains(l, "UNCHECKED") || !strings.Contains(l, "not compared: goose (failed)") {
+		t.Errorf("goose failed: %q", l)
+	}
+	only := &bench{cfg: config{tools: map[string]bool{eRunway: true}}}
+	if l := w1(only); !strings.Contains(l, "UNCHECKED") || !strings.Contains(l, "not compared: goose (not run), golang-migrate (not run), sql-migrate (not run), dbmate (not run)") {
+		t.Errorf("-tools runway: %q", l)
+	}
+	quick := &bench{cfg: config{quick: true}}
+	w1(quick, all...)
+	var out strings.Builder
+	quick.targets(&out)
+	if !strings.Contains(out.String(), "not a verdict") {
+		t.Errorf("-quick: no caveat in %q", out.String())
+	}
+}
+
+// Every workload plan lists is a name -workloads accepts, and no other.
+func TestWorkloadNames(t *testing.T) {
+	var names []string
+	for _, w := range (&bench{}).plan() {
+		names = append(names, w.name)
+	}
+	if !slices.Equal(names, workloadNames) {
+		t.Errorf("plan lists %v, -workloads accepts %v", names, workloadNames)
 	}
 }

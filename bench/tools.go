@@ -118,8 +118,9 @@ func buildInModule(out string, p peer) error {
 
 // runwaySource is the folder to build Runway from: the working tree, or with
 // ref a copy of that commit made by git archive (which changes nothing in the
-// repository). label says which, for the table.
-func runwaySource(repo, ref string) (dir, label string, cleanup func(), err error) {
+// repository). label says which, for the table; flag names the flag that
+// gave ref, for the error.
+func runwaySource(repo, ref, flag string) (dir, label string, cleanup func(), err error) {
 	git := func(args ...string) (string, error) {
 		out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).Output()
 		return strings.TrimSpace(string(out)), err
@@ -137,7 +138,7 @@ func runwaySource(repo, ref string) (dir, label string, cleanup func(), err erro
 	}
 	commit, err := git("rev-parse", "--short", ref+"^{commit}")
 	if err != nil {
-		return "", "", cleanup, fmt.Errorf("-ref %s: not a commit in %s", ref, repo)
+		return "", "", cleanup, fmt.Errorf("%s %s: not a commit in %s", flag, ref, repo)
 	}
 	tmp, err := os.MkdirTemp("", "runway-src-")
 	if err != nil {
