@@ -124,8 +124,9 @@ type bench struct {
 	log      io.Writer
 	// stopping is set once a signal asked the run to stop: what fails from
 	// then on (the servers are going) is not reported.
-	stopping atomic.Bool
-	loadAvg  string // at the start, for the report
+	stopping  atomic.Bool
+	cleanOnce sync.Once
+	loadAvg   string // at the start, for the report
 	// costs is what a page fault and a system call cost on this machine,
 	// measured beside the start-up times (see machineCosts).
 	costs string
@@ -258,6 +259,7 @@ func mainErr() int {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sigs
+		signal.Stop(sigs) // a second Ctrl-C ends the process at once
 		b.stopping.Store(true)
 		fmt.Fprintln(os.Stderr, "bench: interrupted; stopping servers")
 		b.cleanup()
@@ -289,6 +291,9 @@ func mainErr() int {
 		}
 	}
 	b.startup()
+	if b.stopping.Load() {
+		select {} // the signal's goroutine exits
+	}
 	b.report(os.Stdout, time.Since(t0))
 	if cfg.jsonPath != "" {
 		if err := b.writeJSON(cfg.jsonPath); err != nil {
@@ -296,6 +301,9 @@ func mainErr() int {
 			return 1
 		}
 		fmt.Fprintf(os.Stderr, "bench: wrote %s\n", cfg.jsonPath)
+	}
+	if b.stopping.Load() {
+		select {} // the signal's goroutine exits
 	}
 	return 0
 }
@@ -326,21 +334,28 @@ func (c config) check() error {
 }
 
 // writable reports whether a file can be written at path, without
-// touching a file already there.
+// changing a file already there (opened for appending, nothing written)
+// and without leaving one behind (created, then removed).
 func writable(path string) error {
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		return fmt.Errorf("is a directory")
+	if st, err := os.Stat(path); err == nil {
+		if st.IsDir() {
+			return errors.New("is a directory")
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return err
+		}
+		return f.Close()
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, ".bench-check-*")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
 	}
 	f.Close()
-	return os.Remove(f.Name())
+	return os.Remove(path)
 }
 
 func or(v, def int) int {
@@ -567,7 +582,7 @@ func (b *bench) setup() error {
 
 	// Workloads.
 	gen := func(key string, ms []migration) error {
-		set, err := generate(filepath.Join(b.work, "migrations", key), ms)
+		set, err := generate(filepath.Join(b.work, "migrations", key), ms, b.stopping.Load)
 		b.sets[key] = set
 		return err
 	}
@@ -620,19 +635,22 @@ func (b *bench) calibrate() error {
 	return nil
 }
 
+// cleanup stops the proxies and the servers and removes the work folder,
+// once: from the end of the run, or from the signal's goroutine while the
+// run goes on (which is why it changes no field the run reads).
 func (b *bench) cleanup() {
-	for _, p := range []*latencyProxy{b.proxy, b.myProxy} {
-		if p != nil {
-			p.close()
+	b.cleanOnce.Do(func() {
+		for _, p := range []*latencyProxy{b.proxy, b.myProxy} {
+			if p != nil {
+				p.close()
+			}
 		}
-	}
-	b.pg.stop()
-	b.my.stop()
-	b.pg, b.my = nil, nil
-	if b.work != "" && !b.cfg.keep {
-		os.RemoveAll(b.work)
-		b.work = ""
-	}
+		b.pg.stop()
+		b.my.stop()
+		if b.work != "" && !b.cfg.keep {
+			os.RemoveAll(b.work)
+		}
+	})
 }
 
 func (b *bench) server(engine string) *server {
@@ -1232,6 +1250,9 @@ func (b *bench) targets(out io.Writer) {
 				unchecked = append(unchecked, p+" (not run)")
 			case r == nil:
 				unchecked = append(unchecked, p+" (failed)")
+			case r.Error != "":
+				// A median over the runs that worked is not the tool's.
+				unchecked = append(unchecked, fmt.Sprintf("%s (failed after %d runs)", p, r.Runs))
 			case r.WallMs <= rw.WallMs:
 				ok = false
 				detail += " " + p
@@ -1246,13 +1267,12 @@ func (b *bench) targets(out io.Writer) {
 		return ok, detail, unchecked
 	}
 	// A verdict is "met" only when every part of the target was checked.
-	const unchecked = "UNCHECKED"
-	verdict := func(ok bool, detail string) string {
+	verdict := func(ok, checked bool) string {
 		switch {
 		case !ok:
 			return "MISSED"
-		case strings.Contains(detail, "; not compared: "):
-			return unchecked
+		case !checked:
+			return "UNCHECKED"
 		}
 		return "met"
 	}
@@ -1282,8 +1302,14 @@ func (b *bench) targets(out io.Writer) {
 		if r.Floor != "" {
 			floor = get(w, r.Floor)
 		}
+		checked := !strings.Contains(detail, "; not compared: ")
+		if r.Error != "" {
+			// Runway failed in some runs: its median is over the others.
+			checked = false
+			detail += fmt.Sprintf("; %s failed after %d runs: %s", r.Tool, r.Runs, r.Error)
+		}
 		detail += spreadNote(floor, r, strings.HasPrefix(b.workFS, "tmpfs"))
-		fmt.Fprintf(out, "  %-7s %-46s %-7s %s\n", w, target, verdict(ok, detail), detail)
+		fmt.Fprintf(out, "  %-7s %-46s %-9s %s\n", w, target, verdict(ok, checked), detail)
 	}
 	line("W1", "≤ 1.05× psql -1, below every peer", func(r *result) (bool, string) {
 		bp, d, _ := belowPeers("W1", r)

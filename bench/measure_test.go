@@ -98,13 +98,13 @@ func TestTargetsNameTheChecksumFloor(t *testing.T) {
 	lines := map[string]string{}
 	for _, l := range strings.Split(out.String(), "\n") {
 		if f := strings.Fields(l); len(f) > 0 {
-			lines[f[0]] = l
+			lines[f[0]] = strings.Join(f, " ")
 		}
 	}
-	if l := lines["W2"]; !strings.Contains(l, "MISSED  11 ms; the Go floor with checksums: 9.1 ms") {
+	if l := lines["W2"]; !strings.Contains(l, "MISSED 11 ms; the Go floor with checksums: 9.1 ms") {
 		t.Errorf("W2's line: %q", l)
 	}
-	if l := lines["W3"]; !strings.Contains(l, "met     12 ms") || strings.Contains(l, "checksums") {
+	if l := lines["W3"]; !strings.Contains(l, "met 12 ms") || strings.Contains(l, "checksums") {
 		t.Errorf("W3's line, without the floor with checksums: %q", l)
 	}
 }
@@ -122,14 +122,14 @@ func TestTargetsBelowEveryPeer(t *testing.T) {
 		b.targets(&out)
 		for _, l := range strings.Split(out.String(), "\n") {
 			if f := strings.Fields(l); len(f) > 0 && f[0] == "W1" {
-				return l
+				return strings.Join(f, " ")
 			}
 		}
 		return ""
 	}
 	slower := func(tool string) *result { return &result{Workload: "W1", Tool: tool, Runs: 3, WallMs: 1200} }
 	all := []*result{slower(eGoose), slower(eMigrate), slower(eSQLMigrate), slower(eDbmate)}
-	if l := w1(&bench{}, all...); !strings.Contains(l, "met     0.90×") || strings.Contains(l, "not") {
+	if l := w1(&bench{}, all...); !strings.Contains(l, "met 0.90×") || strings.Contains(l, "not") {
 		t.Errorf("every peer slower: %q", l)
 	}
 	faster := &result{Workload: "W1", Tool: eGoose, Runs: 3, WallMs: 800}
@@ -139,6 +139,10 @@ func TestTargetsBelowEveryPeer(t *testing.T) {
 	failed := &result{Workload: "W1", Tool: eGoose, Runs: 0, Error: "exit status 1"}
 	if l := w1(&bench{}, failed, slower(eMigrate), slower(eSQLMigrate), slower(eDbmate)); !strings.Contains(l, "UNCHECKED") || !strings.Contains(l, "not compared: goose (failed)") {
 		t.Errorf("goose failed: %q", l)
+	}
+	partly := &result{Workload: "W1", Tool: eGoose, Runs: 2, WallMs: 1200, Error: "exit status 1"}
+	if l := w1(&bench{}, partly, slower(eMigrate), slower(eSQLMigrate), slower(eDbmate)); !strings.Contains(l, "UNCHECKED") || !strings.Contains(l, "goose (failed after 2 runs)") {
+		t.Errorf("goose failed in some runs: %q", l)
 	}
 	only := &bench{cfg: config{tools: map[string]bool{eRunway: true}}}
 	if l := w1(only); !strings.Contains(l, "UNCHECKED") || !strings.Contains(l, "not compared: goose (not run), golang-migrate (not run), sql-migrate (not run), dbmate (not run)") {
@@ -161,5 +165,20 @@ func TestWorkloadNames(t *testing.T) {
 	}
 	if !slices.Equal(names, workloadNames) {
 		t.Errorf("plan lists %v, -workloads accepts %v", names, workloadNames)
+	}
+}
+
+// Runway's own result over the runs that worked, when others failed, is not
+// a verdict either.
+func TestTargetsRunwayFailedSomeRuns(t *testing.T) {
+	b := &bench{}
+	b.results = []*result{
+		{Workload: "W4", Tool: eMariaDB, Runs: 3, WallMs: 1000},
+		{Workload: "W4", Tool: eRunway, Runs: 2, WallMs: 900, Ratio: 0.9, Floor: eMariaDB, Error: "exit status 4"},
+	}
+	var out strings.Builder
+	b.targets(&out)
+	if l := strings.Join(strings.Fields(out.String()), " "); !strings.Contains(l, "UNCHECKED 0.90×") || !strings.Contains(l, "runway failed after 2 runs: exit status 4") {
+		t.Errorf("W4 with a failed run: %q", l)
 	}
 }

@@ -24,7 +24,8 @@ type server struct {
 	port    int
 	version string
 	cmd     *exec.Cmd
-	done    chan error
+	exited  chan struct{} // closed once the process has exited, with its error in waitErr
+	waitErr error
 	log     string
 }
 
@@ -130,7 +131,7 @@ func startPostgres(work string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{engine: "postgres", port: port, log: filepath.Join(dir, "postgres.log"), done: make(chan error, 1)}
+	s := &server{engine: "postgres", port: port, log: filepath.Join(dir, "postgres.log"), exited: make(chan struct{})}
 	logf, err := os.Create(s.log)
 	if err != nil {
 		return nil, err
@@ -144,7 +145,7 @@ func startPostgres(work string) (*server, error) {
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
 	}
-	go func() { s.done <- s.cmd.Wait(); logf.Close() }()
+	go func() { s.waitErr = s.cmd.Wait(); logf.Close(); close(s.exited) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for {
@@ -155,9 +156,9 @@ func startPostgres(work string) (*server, error) {
 			return s, nil
 		}
 		select {
-		case err := <-s.done:
+		case <-s.exited:
 			b, _ := os.ReadFile(s.log)
-			return nil, fmt.Errorf("postgres exited: %v\n%s", err, b)
+			return nil, fmt.Errorf("postgres exited: %v\n%s", s.waitErr, b)
 		case <-ctx.Done():
 			s.stop()
 			return nil, fmt.Errorf("postgres did not accept connections: %v", err)
@@ -201,7 +202,7 @@ func startMariaDB(work string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{engine: "mariadb", port: port, log: filepath.Join(dir, "mariadbd.log"), done: make(chan error, 1)}
+	s := &server{engine: "mariadb", port: port, log: filepath.Join(dir, "mariadbd.log"), exited: make(chan struct{})}
 	sock := filepath.Join(dir, "mysqld.sock")
 	margs := append([]string{"--no-defaults", "--datadir=" + data, "--port=" + strconv.Itoa(port),
 		"--bind-address=127.0.0.1", "--socket=" + sock, "--pid-file=" + filepath.Join(dir, "mysqld.pid"),
@@ -215,7 +216,7 @@ func startMariaDB(work string) (*server, error) {
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
 	}
-	go func() { s.done <- s.cmd.Wait() }()
+	go func() { s.waitErr = s.cmd.Wait(); close(s.exited) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		// root@localhost over the socket, then a root@127.0.0.1 for TCP
@@ -244,9 +245,9 @@ func startMariaDB(work string) (*server, error) {
 			}
 		}
 		select {
-		case e := <-s.done:
+		case <-s.exited:
 			b, _ := os.ReadFile(s.log)
-			return nil, fmt.Errorf("mariadbd exited: %v\n%s", e, b)
+			return nil, fmt.Errorf("mariadbd exited: %v\n%s", s.waitErr, b)
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -267,10 +268,10 @@ func (s *server) stop() {
 	}
 	s.cmd.Process.Signal(sig)
 	select {
-	case <-s.done:
+	case <-s.exited:
 	case <-time.After(30 * time.Second):
 		s.cmd.Process.Kill()
-		<-s.done
+		<-s.exited
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -119,11 +120,14 @@ func header(layout string) string {
 
 // writeLayout writes ms into dir in the given layout. Only up sections: no
 // tool is asked to revert.
-func writeLayout(dir, layout string, ms []migration) error {
+func writeLayout(dir, layout string, ms []migration, stopped func() bool) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	for _, m := range ms {
+		if stopped() {
+			return errStopped
+		}
 		f, err := os.Create(filepath.Join(dir, fileName(layout, m)))
 		if err != nil {
 			return err
@@ -174,10 +178,13 @@ type migrationSet struct {
 func (s migrationSet) dir(layout string) string { return filepath.Join(s.root, layout) }
 func (s migrationSet) all() string              { return filepath.Join(s.root, "all.sql") }
 
-func generate(root string, ms []migration) (migrationSet, error) {
+// errStopped is what generate returns once stopped says the run is stopping.
+var errStopped = errors.New("stopped")
+
+func generate(root string, ms []migration, stopped func() bool) (migrationSet, error) {
 	set := migrationSet{root: root, count: len(ms)}
 	for _, l := range []string{layoutMigrate, layoutGoose, layoutSQLMigrate, layoutDbmate} {
-		if err := writeLayout(set.dir(l), l, ms); err != nil {
+		if err := writeLayout(set.dir(l), l, ms, stopped); err != nil {
 			return set, err
 		}
 	}
