@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"iter"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -2122,11 +2123,11 @@ func TestLeaseCheckRefusedAfterSetRole(t *testing.T) {
 }
 
 // A migration may leave its session as a role that can check the lease
-// (SELECT and UPDATE on the lock table) but not delete it: the run then
-// releases the lease as the session's own user (SET LOCAL ROLE NONE), or,
-// after SET SESSION AUTHORIZATION, as the connecting user on another
-// connection, and the next runner takes the lock at once instead of
-// waiting for the lease to expire.
+// (SELECT and UPDATE on the lock table) but not delete it, after SET ROLE or
+// SET SESSION AUTHORIZATION: the run then releases the lease in that
+// session as the user that logged in (SET LOCAL SESSION AUTHORIZATION
+// DEFAULT), and the next runner takes the lock at once instead of waiting
+// for the lease to expire.
 func TestLeaseReleasedAfterSetRoleWithoutDelete(t *testing.T) {
 	ctx := context.Background()
 	tg := newTarget(t, "postgres")
@@ -2156,7 +2157,7 @@ func TestLeaseReleasedAfterSetRoleWithoutDelete(t *testing.T) {
 	for _, last := range []string{
 		"SET ROLE " + role + ";\nSELECT 2;\n",                           // in a transaction
 		"-- runway:no-transaction\nSET ROLE " + role + ";\nSELECT 3;\n", // statement by statement
-		"SET SESSION AUTHORIZATION " + role + ";\nSELECT 4;\n",          // the session's own user may not either
+		"SET SESSION AUTHORIZATION " + role + ";\nSELECT 4;\n",          // ROLE NONE would not do
 	} {
 		names = append(names, fmt.Sprintf("%04d_role.up.sql", len(names)/2+1), last)
 		if rep := mustUp(t, open(), files(names...)); len(rep.Applied) != 1 {
@@ -2168,6 +2169,75 @@ func TestLeaseReleasedAfterSetRoleWithoutDelete(t *testing.T) {
 		}
 	}
 }
+
+// A login whose rights come only with a role it takes at login (NOINHERIT,
+// ALTER ROLE … SET role) may not delete the lease as itself: the release
+// restores that role with the login (SESSION AUTHORIZATION DEFAULT), as
+// ROLE NONE would not.
+func TestLeaseReleasedAsTheRoleTakenAtLogin(t *testing.T) {
+	ctx := context.Background()
+	tg := newTarget(t, "postgres")
+	role := roleWithoutRights(t, tg)
+	suffix := time.Now().UnixNano()
+	login, owner := fmt.Sprintf("runway_login_%d", suffix), fmt.Sprintf("runway_owner_%d", suffix)
+	u, err := url.Parse(tg.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	admin := tg.open(t)
+	for _, sql := range []string{
+		"CREATE ROLE " + owner,
+		"CREATE ROLE " + login + " LOGIN NOINHERIT", // its rights only through SET ROLE
+		"GRANT " + owner + " TO " + login,
+		"GRANT " + role + " TO " + login,
+		"GRANT CREATE ON SCHEMA public TO " + owner,
+		"ALTER ROLE " + login + " IN DATABASE " + pgIdent(db) + " SET role = " + owner,
+	} {
+		if err := admin.Exec(ctx, migration.Statement{SQL: sql}); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	t.Cleanup(func() {
+		a := tg.open(t)
+		for _, sql := range []string{
+			"DROP OWNED BY " + owner, "ALTER ROLE " + login + " IN DATABASE " + pgIdent(db) + " RESET role",
+			"DROP ROLE " + login, "DROP ROLE " + owner,
+		} {
+			if err := a.Exec(context.Background(), migration.Statement{SQL: sql}); err != nil {
+				t.Errorf("cleanup: %s: %v", sql, err)
+			}
+		}
+	})
+	u.User = url.User(login)
+	open := func() database.Driver {
+		drv, err := postgres.Open(ctx, u.String(), database.Config{Identity: "runway-test", LockMode: database.LockModeTable, Table: "lease_login", LeaseTTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { drv.Close(context.Background()) })
+		return drv
+	}
+	mustUp(t, open(), files("0001_first.up.sql", "SELECT 1;\n"))
+	for _, grant := range []string{
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON lease_login TO " + role,
+		"GRANT SELECT, UPDATE ON lease_login_lock TO " + role,
+	} {
+		if err := admin.Exec(ctx, migration.Statement{SQL: grant}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rep := mustUp(t, open(), files("0001_first.up.sql", "SELECT 1;\n", "0002_role.up.sql", "SET ROLE "+role+";\nSELECT 2;\n")); len(rep.Applied) != 1 {
+		t.Fatalf("%d migrations applied, want 1", len(rep.Applied))
+	}
+	holder, err := open().LockHolder(ctx)
+	if err != nil || holder != "" {
+		t.Fatalf("the lock is held by %q (%v) after the run: want the lease released", holder, err)
+	}
+}
+
+// pgIdent quotes a PostgreSQL identifier.
+func pgIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // A script run statement by statement whose last statement switches to a
 // role without rights on the history table ran whole: only Runway's last

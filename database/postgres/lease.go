@@ -127,22 +127,18 @@ func (d *Driver) releaseLease(ctx context.Context, h *holding) error {
 	res, err := d.pg.Exec(ctx, sql).ReadAll()
 	if isCode(err, "42501") {
 		// A migration switched the session to a role without rights on
-		// the lock table (SET ROLE), which its guards did not need to
-		// delete. Release the lease as the session's own user, for this
-		// transaction only: the session's role stays as the migration
-		// left it. A second connection would not do behind a
-		// transaction pooler, which may send it to this very backend.
-		res, err = d.pg.Exec(ctx, "BEGIN; SET LOCAL ROLE NONE; "+sql+"; COMMIT").ReadAll()
+		// the lock table (SET ROLE, SET SESSION AUTHORIZATION), which its
+		// guards did not need to delete. Release the lease as the user
+		// that logged in, with the role it takes at login (ALTER ROLE …
+		// SET role), which SESSION AUTHORIZATION DEFAULT restores, for
+		// this transaction only: the session stays as the migration left
+		// it. A second connection would not do behind a transaction
+		// pooler, which may send it to this very backend.
+		res, err = d.pg.Exec(ctx, "BEGIN; SET LOCAL SESSION AUTHORIZATION DEFAULT; "+sql+"; COMMIT").ReadAll()
 		if err != nil {
 			if rbErr := d.rollback(ctx); rbErr != nil {
 				err = errors.Join(err, rbErr)
 			}
-		}
-		if isCode(err, "42501") {
-			// The session's own user may not either (SET SESSION
-			// AUTHORIZATION): the connecting user, on KeepLock's
-			// connection.
-			res, err = d.onKeeper(ctx, sql)
 		}
 	}
 	if err != nil && !isCode(err, "42P01") {
@@ -164,16 +160,6 @@ func deletedOne(res []*pgconn.Result) bool {
 		rows += len(r.Rows)
 	}
 	return rows == 1
-}
-
-// onKeeper runs sql on KeepLock's connection, opening it if need be.
-func (d *Driver) onKeeper(ctx context.Context, sql string) ([]*pgconn.Result, error) {
-	d.keepMu.Lock()
-	defer d.keepMu.Unlock()
-	if err := d.openKeeper(ctx); err != nil {
-		return nil, err
-	}
-	return d.keeper.PgConn().Exec(ctx, sql).ReadAll()
 }
 
 // renewLease extends the lease from now by its TTL, on KeepLock's connection.

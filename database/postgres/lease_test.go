@@ -194,35 +194,42 @@ func TestLeaseConcurrentRunnersThroughPgBouncer(t *testing.T) {
 }
 
 // Behind a transaction pooler a second connection may reach the very
-// backend whose role a migration's SET ROLE changed: the lease is released
-// as the session's own user in that session, not left to expire.
+// backend whose role a migration's SET ROLE (or SET SESSION AUTHORIZATION)
+// changed: the lease is released in that session as the user that logged
+// in, not left to expire. Each case has a database of its own: the role a
+// migration leaves on a pooled backend is every later client's there.
 func TestLeaseReleasedThroughPgBouncerAfterSetRole(t *testing.T) {
 	t.Parallel() // a server of its own
 	x := startBouncer(t, "transaction")
-	direct, pooled := x.newDatabase(t)
-	admin := sqlConn(t, direct)
 	ctx := context.Background()
 	const role = "lease_release_role"
-	fsys := fstest.MapFS{"0001_first.up.sql": {Data: []byte("SELECT 1;\n")}}
-	if _, err := runner(t, pooled, "first", fsys).Up(ctx, runway.UpOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	for _, sql := range []string{
-		"CREATE ROLE " + role,
-		"GRANT SELECT, INSERT, UPDATE, DELETE ON runway_migrations TO " + role,
-		"GRANT SELECT, UPDATE ON runway_migrations_lock TO " + role,
-	} {
-		if _, err := admin.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
+	for i, set := range []string{"SET ROLE " + role, "SET SESSION AUTHORIZATION " + role} {
+		direct, pooled := x.newDatabase(t)
+		admin := sqlConn(t, direct)
+		fsys := fstest.MapFS{"0001_first.up.sql": {Data: []byte("SELECT 1;\n")}}
+		if _, err := runner(t, pooled, "first", fsys).Up(ctx, runway.UpOptions{}); err != nil {
+			t.Fatal(err)
 		}
-	}
-	fsys["0002_role.up.sql"] = &fstest.MapFile{Data: []byte("SET ROLE " + role + ";\nSELECT 2;\n")}
-	rep, err := runner(t, pooled, "second", fsys).Up(ctx, runway.UpOptions{})
-	if err != nil || len(rep.Applied) != 1 {
-		t.Fatalf("up: %v (%v), want migration 2 applied", err, rep)
-	}
-	if got := scalar[int64](t, admin, "SELECT count(*) FROM runway_migrations_lock"); got != 0 {
-		t.Errorf("%d lease row(s) left after the run, want 0", got)
+		sqls := []string{
+			"GRANT SELECT, INSERT, UPDATE, DELETE ON runway_migrations TO " + role,
+			"GRANT SELECT, UPDATE ON runway_migrations_lock TO " + role,
+		}
+		if i == 0 {
+			sqls = append([]string{"CREATE ROLE " + role}, sqls...)
+		}
+		for _, sql := range sqls {
+			if _, err := admin.Exec(ctx, sql); err != nil {
+				t.Fatalf("%s: %v", sql, err)
+			}
+		}
+		fsys["0002_role.up.sql"] = &fstest.MapFile{Data: []byte(set + ";\nSELECT 2;\n")}
+		rep, err := runner(t, pooled, "second", fsys).Up(ctx, runway.UpOptions{})
+		if err != nil || len(rep.Applied) != 1 {
+			t.Fatalf("%s: up: %v (%v), want migration 2 applied", set, err, rep)
+		}
+		if got := scalar[int64](t, admin, "SELECT count(*) FROM runway_migrations_lock"); got != 0 {
+			t.Errorf("%s: %d lease row(s) left after the run, want 0", set, got)
+		}
 	}
 }
 
