@@ -134,7 +134,11 @@ func (d *Driver) releaseLease(ctx context.Context, h *holding) error {
 		// this transaction only: the session stays as the migration left
 		// it. A second connection would not do behind a transaction
 		// pooler, which may send it to this very backend.
-		res, err = d.pg.Exec(ctx, "BEGIN; SET LOCAL SESSION AUTHORIZATION DEFAULT; "+sql+"; COMMIT").ReadAll()
+		// (Servers without the fix of CVE-2024-10978 — before 17.1,
+		// 16.5, 15.9, 14.14, 13.17 — reset the role to NONE with it: the
+		// role is set back to its default by name, also for this
+		// transaction only.)
+		res, err = d.pg.Exec(ctx, "BEGIN; SET LOCAL SESSION AUTHORIZATION DEFAULT; SET LOCAL role TO DEFAULT; "+sql+"; COMMIT").ReadAll()
 		if err != nil {
 			if rbErr := d.rollback(ctx); rbErr != nil {
 				err = errors.Join(err, rbErr)
