@@ -60,8 +60,12 @@ func (d *Driver) KeepLock(ctx context.Context) error {
 	if h == nil {
 		return fmt.Errorf("postgres: %w: this run does not hold it", database.ErrLockLost)
 	}
-	if err := d.openKeeper(ctx); err != nil {
-		return fmt.Errorf("postgres: confirming the migration lock: %w", err)
+	if d.keeper == nil || d.keeper.IsClosed() {
+		c, err := pgx.ConnectConfig(ctx, d.keeperConfig)
+		if err != nil {
+			return fmt.Errorf("postgres: confirming the migration lock: %w", connectError("", d.keeperConfig, err))
+		}
+		d.keeper = c
 	}
 	var err error
 	if d.tableMode() {
@@ -100,20 +104,6 @@ func (d *Driver) confirmSession(ctx context.Context, h *holding) error {
 		return fmt.Errorf("postgres: %w: the session holding the lock is gone (pid %d): it was terminated or lost its connection, and the lock went with it",
 			database.ErrLockLost, h.pid)
 	}
-}
-
-// openKeeper opens KeepLock's connection, as the connecting user, unless it
-// is open. The caller holds keepMu.
-func (d *Driver) openKeeper(ctx context.Context) error {
-	if d.keeper != nil && !d.keeper.IsClosed() {
-		return nil
-	}
-	c, err := pgx.ConnectConfig(ctx, d.keeperConfig)
-	if err != nil {
-		return connectError("", d.keeperConfig, err)
-	}
-	d.keeper = c
-	return nil
 }
 
 // dropKeeper closes KeepLock's connection. The caller holds keepMu.
