@@ -34,6 +34,10 @@ type sample struct {
 	user   time.Duration
 	sys    time.Duration
 	rssKiB int64
+	// queries is what the run sent its server, when it went through a
+	// proxy that could count them all (counted).
+	queries int64
+	counted bool
 }
 
 func (s sample) cpu() time.Duration { return s.user + s.sys }

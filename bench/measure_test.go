@@ -91,7 +91,7 @@ func TestTargetsNameTheChecksumFloor(t *testing.T) {
 		{Workload: "W2", Tool: eListsum, Runs: 3, WallMs: 9.1},
 		{Workload: "W2", Tool: eRunway, Runs: 3, WallMs: 11, Floor: eListver},
 		{Workload: "W3", Tool: eListver, Runs: 3, WallMs: 7.6},
-		{Workload: "W3", Tool: eRunway, Runs: 3, WallMs: 12, Floor: eListver},
+		{Workload: "W3", Tool: eRunway, Runs: 3, WallMs: 12, Floor: eListver, Queries: ptr(int64(1))},
 	}
 	var out strings.Builder
 	b.targets(&out)
@@ -104,8 +104,39 @@ func TestTargetsNameTheChecksumFloor(t *testing.T) {
 	if l := lines["W2"]; !strings.Contains(l, "MISSED 11 ms; the Go floor with checksums: 9.1 ms") {
 		t.Errorf("W2's line: %q", l)
 	}
-	if l := lines["W3"]; !strings.Contains(l, "met 12 ms") || strings.Contains(l, "checksums") {
+	if l := lines["W3"]; !strings.Contains(l, "met 12 ms, 1 query") || strings.Contains(l, "checksums") {
 		t.Errorf("W3's line, without the floor with checksums: %q", l)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// W3's target asks for one query as well as the time: more is a miss, and
+// a count the proxy could not make leaves the target unchecked.
+func TestTargetsW3OneQuery(t *testing.T) {
+	w3 := func(queries *int64) string {
+		b := &bench{}
+		b.results = []*result{
+			{Workload: "W3", Tool: eListver, Runs: 3, WallMs: 7.6},
+			{Workload: "W3", Tool: eRunway, Runs: 3, WallMs: 12, Floor: eListver, Queries: queries},
+		}
+		var out strings.Builder
+		b.targets(&out)
+		for _, l := range strings.Split(out.String(), "\n") {
+			if f := strings.Fields(l); len(f) > 0 && f[0] == "W3" {
+				return strings.Join(f, " ")
+			}
+		}
+		return ""
+	}
+	if l := w3(ptr(int64(1))); !strings.Contains(l, "one query met 12 ms, 1 query") {
+		t.Errorf("one query: %q", l)
+	}
+	if l := w3(ptr(int64(1001))); !strings.Contains(l, "MISSED 12 ms, 1001 queries") {
+		t.Errorf("a query per migration: %q", l)
+	}
+	if l := w3(nil); !strings.Contains(l, "UNCHECKED 12 ms, queries not counted") {
+		t.Errorf("not counted: %q", l)
 	}
 }
 

@@ -1,0 +1,189 @@
+package main
+
+import "encoding/binary"
+
+// A queryCounter follows what a client sends its server, chunk by chunk as
+// the proxy reads it, and counts the queries in it: the statements the client
+// asked the server to run, one a message whatever the message holds (a
+// PostgreSQL Query message with ten statements is one). It never holds a
+// message, only its header: a 50 MB INSERT costs it nothing but the skip.
+//
+// When the stream cannot be followed (TLS, MySQL's compressed protocol, a
+// length that makes no sense) it stops and says so: a count it cannot vouch
+// for is not given.
+type queryCounter interface {
+	feed(p []byte)
+	// counted returns the queries seen so far, and false when the stream
+	// could not be followed.
+	counted() (n int64, ok bool)
+}
+
+func newQueryCounter(engine string) queryCounter {
+	if engine == "mariadb" {
+		return &myCounter{}
+	}
+	return &pgCounter{startup: true}
+}
+
+// PostgreSQL start-up codes (the protocol's "message flow" chapter).
+const (
+	pgCancelRequest = 80877102
+	pgSSLRequest    = 80877103
+	pgGSSENCRequest = 80877104
+)
+
+// pgCounter counts the Query ('Q') and Execute ('E') messages of a
+// PostgreSQL session. The start-up packets have no type byte; an
+// SSLRequest that the server accepted is followed by a TLS record, whose
+// first byte is 0x16, which no start-up packet begins with.
+type pgCounter struct {
+	startup bool   // still in the start-up packets
+	peek    bool   // after an SSLRequest or GSSENCRequest: TLS or not
+	hdr     []byte // the current header, as far as it has arrived
+	skip    int    // body bytes of the current message still to pass
+	n       int64
+	lost    bool // the stream could not be followed
+	done    bool // a cancel request, or lost: nothing more to count
+}
+
+func (c *pgCounter) feed(p []byte) {
+	for len(p) > 0 && !c.done {
+		if c.skip > 0 {
+			k := min(c.skip, len(p))
+			c.skip -= k
+			p = p[k:]
+			continue
+		}
+		if c.peek {
+			c.peek = false
+			if p[0] == 0x16 {
+				c.lose()
+				return
+			}
+		}
+		need := 5 // type byte and length
+		if c.startup {
+			need = 8 // length and code
+		}
+		k := min(need-len(c.hdr), len(p))
+		c.hdr = append(c.hdr, p[:k]...)
+		p = p[k:]
+		if len(c.hdr) < need {
+			return
+		}
+		if c.startup {
+			size := int64(binary.BigEndian.Uint32(c.hdr[0:4]))
+			code := binary.BigEndian.Uint32(c.hdr[4:8])
+			if size < 8 || size > 1<<20 {
+				c.lose()
+				return
+			}
+			c.skip = int(size - 8)
+			switch code {
+			case pgSSLRequest, pgGSSENCRequest:
+				c.peek = true
+			case pgCancelRequest:
+				c.done = true
+			default:
+				c.startup = false
+			}
+		} else {
+			size := int64(binary.BigEndian.Uint32(c.hdr[1:5]))
+			if size < 4 || size > 1<<31-1 {
+				c.lose()
+				return
+			}
+			if t := c.hdr[0]; t == 'Q' || t == 'E' {
+				c.n++
+			}
+			c.skip = int(size - 4)
+		}
+		c.hdr = c.hdr[:0]
+	}
+}
+
+func (c *pgCounter) lose() { c.lost, c.done = true, true }
+
+func (c *pgCounter) counted() (int64, bool) { return c.n, !c.lost }
+
+// MySQL client capability flags read in the handshake response.
+const (
+	myClientCompress = 0x00000020
+	myClientSSL      = 0x00000800
+	myClientZstd     = 0x04000000
+)
+
+// MySQL commands counted as queries.
+const (
+	myComQuery       = 0x03
+	myComStmtExecute = 0x17
+)
+
+// myCounter counts the COM_QUERY and COM_STMT_EXECUTE commands of a MySQL
+// or MariaDB session. Each packet is a 3-byte length and a sequence number;
+// a command is the first packet of its exchange (sequence 0). The client's
+// first packet, the handshake response, says whether TLS or compression
+// follows, either of which ends the count.
+type myCounter struct {
+	hdr       []byte // the current header and the payload bytes read of it
+	size      int    // the current packet's payload size
+	want      int    // how much of that payload to read
+	skip      int    // payload bytes still to pass
+	shookHand bool
+	n         int64
+	lost      bool
+}
+
+func (c *myCounter) feed(p []byte) {
+	for len(p) > 0 && !c.lost {
+		if c.skip > 0 {
+			k := min(c.skip, len(p))
+			c.skip -= k
+			p = p[k:]
+			continue
+		}
+		if len(c.hdr) < 4 {
+			k := min(4-len(c.hdr), len(p))
+			c.hdr = append(c.hdr, p[:k]...)
+			p = p[k:]
+			if len(c.hdr) < 4 {
+				return
+			}
+			// How much of the payload to read: the handshake's
+			// capability flags, or a command's first byte.
+			c.size = int(c.hdr[0]) | int(c.hdr[1])<<8 | int(c.hdr[2])<<16
+			c.want = 0
+			switch {
+			case !c.shookHand:
+				c.want = min(c.size, 4)
+			case c.hdr[3] == 0:
+				c.want = min(c.size, 1)
+			}
+		}
+		k := min(4+c.want-len(c.hdr), len(p))
+		c.hdr = append(c.hdr, p[:k]...)
+		p = p[k:]
+		if len(c.hdr) < 4+c.want {
+			return
+		}
+		payload := c.hdr[4:]
+		if !c.shookHand {
+			c.shookHand = true
+			if len(payload) < 4 {
+				c.lost = true
+				return
+			}
+			caps := binary.LittleEndian.Uint32(payload)
+			if caps&(myClientSSL|myClientCompress|myClientZstd) != 0 {
+				c.lost = true
+				return
+			}
+		} else if c.hdr[3] == 0 && len(payload) > 0 && (payload[0] == myComQuery || payload[0] == myComStmtExecute) {
+			c.n++
+		}
+		c.skip = c.size - c.want
+		c.hdr = c.hdr[:0]
+	}
+}
+
+func (c *myCounter) counted() (int64, bool) { return c.n, !c.lost }
