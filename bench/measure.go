@@ -38,6 +38,7 @@ type sample struct {
 	// proxy that could count them all (counted).
 	queries int64
 	counted bool
+	exit    int // the command's exit status
 }
 
 func (s sample) cpu() time.Duration { return s.user + s.sys }
@@ -149,15 +150,17 @@ func (r *running) wait() (sample, error) {
 		SysNs   int64 `json:"sys_ns"`
 		MaxRSS  int64 `json:"max_rss_kib"`
 		Started bool  `json:"started"`
+		Exit    int   `json:"exit"`
 	}
 	b, rerr := os.ReadFile(r.result)
 	os.Remove(r.result)
 	if rerr == nil {
 		rerr = json.Unmarshal(b, &m)
 	}
-	s := sample{wall: time.Duration(m.WallNs), user: time.Duration(m.UserNs), sys: time.Duration(m.SysNs), rssKiB: m.MaxRSS}
+	s := sample{wall: time.Duration(m.WallNs), user: time.Duration(m.UserNs), sys: time.Duration(m.SysNs), rssKiB: m.MaxRSS, exit: m.Exit}
 	if rerr != nil {
 		s.wall = wall
+		s.exit = r.cmd.ProcessState.ExitCode()
 	}
 	if err == nil && rerr != nil {
 		err = fmt.Errorf("measure helper: %v", rerr)

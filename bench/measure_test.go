@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"math"
 	"slices"
 	"strings"
@@ -89,7 +90,7 @@ func TestTargetsNameTheChecksumFloor(t *testing.T) {
 	b.results = []*result{
 		{Workload: "W2", Tool: eListver, Runs: 3, WallMs: 7.5},
 		{Workload: "W2", Tool: eListsum, Runs: 3, WallMs: 9.1},
-		{Workload: "W2", Tool: eRunway, Runs: 3, WallMs: 11, Floor: eListver},
+		{Workload: "W2", Tool: eRunway, Runs: 3, WallMs: 11, Floor: eListver, EditedExit: ptr(5)},
 		{Workload: "W3", Tool: eListver, Runs: 3, WallMs: 7.6},
 		{Workload: "W3", Tool: eRunway, Runs: 3, WallMs: 12, Floor: eListver, Queries: ptr(int64(1))},
 	}
@@ -101,7 +102,7 @@ func TestTargetsNameTheChecksumFloor(t *testing.T) {
 			lines[f[0]] = strings.Join(f, " ")
 		}
 	}
-	if l := lines["W2"]; !strings.Contains(l, "MISSED 11 ms; the Go floor with checksums: 9.1 ms") {
+	if l := lines["W2"]; !strings.Contains(l, "MISSED 11 ms, an edited file refused (exit 5); the Go floor with checksums: 9.1 ms") {
 		t.Errorf("W2's line: %q", l)
 	}
 	if l := lines["W3"]; !strings.Contains(l, "met 12 ms, 1 query") || strings.Contains(l, "checksums") {
@@ -110,6 +111,42 @@ func TestTargetsNameTheChecksumFloor(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// W2's target asks that the no-op check integrity: a run with an applied
+// file edited must be refused with exit 5, or the target is missed; when
+// that run did not happen, the target is not checked.
+func TestTargetsW2Integrity(t *testing.T) {
+	w2 := func(edited *int) string {
+		b := &bench{}
+		b.results = []*result{
+			{Workload: "W2", Tool: eListver, Runs: 3, WallMs: 7.5},
+			{Workload: "W2", Tool: eRunway, Runs: 3, WallMs: 9, Floor: eListver, EditedExit: edited},
+		}
+		for _, p := range toolEntries[1:] {
+			b.results = append(b.results, &result{Workload: "W2", Tool: p, Runs: 3, WallMs: 20, EditedExit: ptr(0)})
+		}
+		var out strings.Builder
+		b.targets(&out)
+		for _, l := range strings.Split(out.String(), "\n") {
+			if f := strings.Fields(l); len(f) > 0 && f[0] == "W2" {
+				return strings.Join(f, " ")
+			}
+		}
+		return ""
+	}
+	if l := w2(ptr(5)); !strings.Contains(l, "met 9.0 ms, an edited file refused (exit 5)") {
+		t.Errorf("refused: %q", l)
+	}
+	if l := w2(ptr(0)); !strings.Contains(l, "MISSED 9.0 ms, an edited file not refused (exit 0, want 5)") {
+		t.Errorf("not noticed: %q", l)
+	}
+	if l := w2(ptr(6)); !strings.Contains(l, "MISSED 9.0 ms, an edited file not refused (exit 6, want 5)") {
+		t.Errorf("another failure: %q", l)
+	}
+	if l := w2(nil); !strings.Contains(l, "UNCHECKED 9.0 ms, the edit check did not run") {
+		t.Errorf("not run: %q", l)
+	}
+}
 
 // W3's target asks for one query as well as the time: more is a miss, and
 // a count the proxy could not make leaves the target unchecked.
@@ -211,5 +248,33 @@ func TestTargetsRunwayFailedSomeRuns(t *testing.T) {
 	b.targets(&out)
 	if l := strings.Join(strings.Fields(out.String()), " "); !strings.Contains(l, "UNCHECKED 0.90×") || !strings.Contains(l, "runway failed after 2 runs: exit status 4") {
 		t.Errorf("W4 with a failed run: %q", l)
+	}
+}
+
+// The queries and edit-check columns appear on the workloads that have
+// them, with a cell for every tool, failed ones included.
+func TestReportExtraColumns(t *testing.T) {
+	b := &bench{cfg: config{reps: 1, cheapReps: 1}, log: io.Discard}
+	run := []sample{{wall: 10 * time.Millisecond}}
+	b.results = []*result{
+		{Workload: "W2", Tool: eListver, Kind: "floor", samples: run, Queries: ptr(int64(1)), EditedExit: ptr(0)},
+		{Workload: "W2", Tool: eRunway, Kind: "tool", samples: run, Queries: ptr(int64(1)), EditedExit: ptr(5)},
+		{Workload: "W2", Tool: eGoose, Kind: "tool", Error: "exit status 1"},
+		{Workload: "W4", Tool: eMariaDB, Kind: "floor", samples: run},
+	}
+	var out strings.Builder
+	b.report(&out, time.Second)
+	text := out.String()
+	for _, want := range []string{
+		"| tool | runs | wall | × floor | paired | CPU (user+sys) | peak RSS | wall min–max | queries | an applied file edited |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
+		"| runway | 1 | 10 ms | 1.00× | 1.00× | 0.0 ms | 0.0 MiB | 10 ms–10 ms | 1 | refused (exit 5) |\n",
+		"| Go floor (listver) (floor) | 1 | 10 ms | 1.00× | 1.00× | 0.0 ms | 0.0 MiB | 10 ms–10 ms | 1 | not noticed (exit 0) |\n",
+		"| goose | 0 | FAILED | | | | | | | |\n",
+		// W4 has neither column.
+		"| tool | runs | wall | × floor | paired | CPU (user+sys) | peak RSS | wall min–max |\n|---|--:|--:|--:|--:|--:|--:|--:|\n| mariadb (floor) |",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q:\n%s", want, text)
+		}
 	}
 }
