@@ -35,7 +35,9 @@ const (
 // pgCounter counts the Query ('Q') and Execute ('E') messages of a
 // PostgreSQL session. The start-up packets have no type byte; an
 // SSLRequest that the server accepted is followed by a TLS record, whose
-// first byte is 0x16, which no start-up packet begins with.
+// first byte is 0x16, which no start-up packet begins with, and a
+// GSSENCRequest it accepted by GSSAPI packets, whose "code" is no protocol
+// version.
 type pgCounter struct {
 	startup bool   // still in the start-up packets
 	peek    bool   // after an SSLRequest or GSSENCRequest: TLS or not
@@ -79,13 +81,18 @@ func (c *pgCounter) feed(p []byte) {
 				return
 			}
 			c.skip = int(size - 8)
-			switch code {
-			case pgSSLRequest, pgGSSENCRequest:
+			switch {
+			case code == pgSSLRequest || code == pgGSSENCRequest:
 				c.peek = true
-			case pgCancelRequest:
+			case code == pgCancelRequest:
 				c.done = true
+			case code>>16 == 3:
+				c.startup = false // protocol 3.x: the session's messages follow
 			default:
-				c.startup = false
+				// Not a start-up packet: an encrypted session the
+				// server accepted (GSSAPI's tokens carry a length too).
+				c.lose()
+				return
 			}
 		} else {
 			size := int64(binary.BigEndian.Uint32(c.hdr[1:5]))
@@ -128,10 +135,17 @@ type myCounter struct {
 	hdr       []byte // the current header and the payload bytes read of it
 	size      int    // the current packet's payload size
 	want      int    // how much of that payload to read
+	handshake bool   // the current packet is the handshake response
+	command   bool   // the current packet starts a command
 	skip      int    // payload bytes still to pass
 	shookHand bool
-	n         int64
-	lost      bool
+	// cont: the packet before was of the largest size, so this one goes
+	// on with its payload. lastQuery: the command before was a COM_QUERY.
+	// inFile: a LOAD DATA LOCAL's file is being sent (packets numbered
+	// on from 2, which wrap to 0, until an empty one).
+	cont, lastQuery, inFile bool
+	n                       int64
+	lost                    bool
 }
 
 func (c *myCounter) feed(p []byte) {
@@ -152,13 +166,33 @@ func (c *myCounter) feed(p []byte) {
 			// How much of the payload to read: the handshake's
 			// capability flags, or a command's first byte.
 			c.size = int(c.hdr[0]) | int(c.hdr[1])<<8 | int(c.hdr[2])<<16
+			c.handshake, c.command = false, false
+			switch {
+			case c.cont:
+				// The payload of the packet before goes on.
+			case !c.shookHand:
+				c.handshake = true
+			case c.inFile:
+				c.inFile = c.size > 0
+			case c.hdr[3] == 0:
+				c.command = true
+				c.lastQuery = false
+			case c.lastQuery:
+				// The server asked for a local file: its packets follow,
+				// this one the first.
+				c.inFile = c.size > 0
+				c.lastQuery = false
+			default:
+				c.lastQuery = false // an exchange's later packet (auth)
+			}
 			c.want = 0
 			switch {
-			case !c.shookHand:
+			case c.handshake:
 				c.want = min(c.size, 4)
-			case c.hdr[3] == 0:
+			case c.command:
 				c.want = min(c.size, 1)
 			}
+			c.cont = c.size == 1<<24-1
 		}
 		k := min(4+c.want-len(c.hdr), len(p))
 		c.hdr = append(c.hdr, p[:k]...)
@@ -167,7 +201,7 @@ func (c *myCounter) feed(p []byte) {
 			return
 		}
 		payload := c.hdr[4:]
-		if !c.shookHand {
+		if c.handshake {
 			c.shookHand = true
 			if len(payload) < 4 {
 				c.lost = true
@@ -178,8 +212,14 @@ func (c *myCounter) feed(p []byte) {
 				c.lost = true
 				return
 			}
-		} else if c.hdr[3] == 0 && len(payload) > 0 && (payload[0] == myComQuery || payload[0] == myComStmtExecute) {
-			c.n++
+		} else if c.command && len(payload) > 0 {
+			switch payload[0] {
+			case myComQuery:
+				c.n++
+				c.lastQuery = true
+			case myComStmtExecute:
+				c.n++
+			}
 		}
 		c.skip = c.size - c.want
 		c.hdr = c.hdr[:0]

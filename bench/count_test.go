@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -100,6 +101,22 @@ func TestPgCounter(t *testing.T) {
 		tls := []byte{0x16, 0x03, 0x01, 0x00, 0x05, 'Q', 'Q', 'Q', 'Q', 'Q'}
 		countSplit(t, "postgres", concat(pgStartup(pgSSLRequest, ""), tls), 0, false)
 	})
+	t.Run("GSSAPI encryption accepted", func(t *testing.T) {
+		// After the server's 'G', GSSAPI packets: a length, then a token
+		// (0x60 …), which is no protocol version.
+		gss := binary.BigEndian.AppendUint32(nil, 12)
+		gss = append(gss, 0x60, 0x0a, 0x06, 0x08, 'Q', 0, 0, 0, 4, 'E', 0, 0)
+		countSplit(t, "postgres", concat(pgStartup(pgGSSENCRequest, ""), gss, gss), 0, false)
+	})
+	t.Run("GSSAPI encryption refused", func(t *testing.T) {
+		countSplit(t, "postgres", concat(pgStartup(pgGSSENCRequest, ""), startup, session), 3, true)
+	})
+	t.Run("protocol 3.2", func(t *testing.T) {
+		countSplit(t, "postgres", concat(pgStartup(3<<16|2, "user\x00postgres\x00\x00"), session), 3, true)
+	})
+	t.Run("an unknown protocol", func(t *testing.T) {
+		countSplit(t, "postgres", concat(pgStartup(4<<16, "user\x00postgres\x00\x00"), session), 0, false)
+	})
 	t.Run("cancel", func(t *testing.T) {
 		countSplit(t, "postgres", concat(pgStartup(pgCancelRequest, "\x00\x00\x00\x01\x00\x00\x00\x02"), session), 0, true)
 	})
@@ -128,21 +145,41 @@ func TestMyCounter(t *testing.T) {
 	t.Run("compressed", func(t *testing.T) {
 		countSplit(t, "mariadb", concat(myHandshake(caps|myClientCompress, "root\x00"), session), 0, false)
 	})
+	t.Run("a local file sent", func(t *testing.T) {
+		// LOAD DATA LOCAL: the file's packets are numbered on from 2 and
+		// wrap to 0; the ones at 0 that begin like a command are data.
+		var file [][]byte
+		seq := byte(2)
+		for range 600 {
+			file = append(file, myPacket(seq, []byte{myComQuery, myComStmtExecute, 'x'}))
+			seq++
+		}
+		file = append(file, myPacket(seq, nil))
+		stream := concat(myHandshake(caps, "root\x00"),
+			myPacket(0, append([]byte{myComQuery}, "LOAD DATA LOCAL INFILE 'f' INTO TABLE t"...)),
+			concat(file...),
+			myPacket(0, []byte{myComQuery, 'x'}))
+		countSplit(t, "mariadb", stream, 2, true)
+	})
 	t.Run("a packet of 16 MiB and more", func(t *testing.T) {
 		// A payload of 2^24-1 bytes goes on in the next packet, whose
 		// sequence number follows.
 		big := make([]byte, 1<<24-1)
 		big[0] = myComQuery
 		big[1] = myComQuery
-		stream := concat(myHandshake(caps, "root\x00"), myPacket(0, big), myPacket(1, []byte{myComQuery, 'x'}), myPacket(0, []byte{myComQuery}))
+		stream := concat(myHandshake(caps, "root\x00"), myPacket(0, big), myPacket(1, []byte{myComQuery, 'x'}), myPacket(0, []byte{myComQuery}),
+			// A query of exactly 2^24-1 bytes ends with an empty packet;
+			// a local file asked for by it is numbered on from there.
+			myPacket(0, big), myPacket(1, nil), myPacket(3, []byte{myComQuery}), myPacket(4, nil),
+			myPacket(0, []byte{myComStmtExecute}))
 		c := newQueryCounter("mariadb")
 		for len(stream) > 0 {
 			k := min(len(stream), 65536)
 			c.feed(stream[:k])
 			stream = stream[k:]
 		}
-		if n, ok := c.counted(); n != 2 || !ok {
-			t.Fatalf("counted %d, %v; want 2, true", n, ok)
+		if n, ok := c.counted(); n != 4 || !ok {
+			t.Fatalf("counted %d, %v; want 4, true", n, ok)
 		}
 	})
 }
@@ -228,7 +265,46 @@ func TestProxyCountsQueries(t *testing.T) {
 		if n, ok := p.since(before); n != 3 || !ok {
 			t.Errorf("counted %d, %v; want 3, true", n, ok)
 		}
+
+		// LOAD DATA LOCAL of 8 MiB: the file goes in hundreds of packets,
+		// whose numbers wrap to 0, and lines that begin like commands.
+		// Four queries: the database, the table, the load, the drop.
+		line := append(bytesOf(myComQuery, 60), '\n')
+		mysql.RegisterReaderHandler("zz_bench_count", func() io.Reader {
+			return io.LimitReader(repeatReader(line), 8<<20)
+		})
+		defer mysql.DeregisterReaderHandler("zz_bench_count")
+		before = p.count()
+		for _, q := range []string{
+			"CREATE DATABASE zz_bench_count",
+			"CREATE TABLE zz_bench_count.t (b varbinary(100))",
+			"LOAD DATA LOCAL INFILE 'Reader::zz_bench_count' INTO TABLE zz_bench_count.t",
+		} {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				db.ExecContext(ctx, "DROP DATABASE IF EXISTS zz_bench_count")
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		if _, err := db.ExecContext(ctx, "DROP DATABASE zz_bench_count"); err != nil {
+			t.Fatal(err)
+		}
+		if n, ok := p.since(before); n != 4 || !ok {
+			t.Errorf("with a local file: counted %d, %v; want 4, true", n, ok)
+		}
 	})
+}
+
+func bytesOf(b byte, n int) []byte { return []byte(strings.Repeat(string(rune(b)), n)) }
+
+// repeatReader reads p again and again.
+type repeatReader []byte
+
+func (r repeatReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		n += copy(p[n:], r)
+	}
+	return n, nil
 }
 
 // serverURL is the test server named by env, which scripts/test.sh sets

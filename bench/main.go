@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -165,9 +166,11 @@ type result struct {
 	Quick       bool      `json:"quick"`
 	ProxyRTTMs  float64   `json:"proxy_rtt_ms,omitempty"`
 	// Queries is what one run sent its server, counted by the proxy (see
-	// queryCounter): the median of the timed runs through the latency
-	// proxy, or W2's and W3's count run; absent where not counted.
-	Queries *int64 `json:"queries,omitempty"`
+	// queryCounter): the most any timed run through the latency proxy
+	// sent (QueriesMin the least, when they differ), or W2's and W3's
+	// count run; absent where not counted.
+	Queries    *int64 `json:"queries,omitempty"`
+	QueriesMin *int64 `json:"queries_min,omitempty"`
 	// EditedExit is W2's check of integrity: the exit status of one more
 	// run, untimed, after an applied migration's file was edited (Runway
 	// refuses it with exit 5; a tool that checks nothing exits 0).
@@ -1158,8 +1161,11 @@ func (b *bench) summarise() {
 			}
 		}
 		if r.Queries == nil && len(queries) == len(r.samples) {
-			q := median(queries)
-			r.Queries = &q
+			lo, hi := slices.Min(queries), slices.Max(queries)
+			r.Queries = &hi
+			if lo != hi {
+				r.QueriesMin = &lo
+			}
 		}
 		r.WallMs = ms(median(walls))
 		r.CPUMs = ms(median(cpus))
@@ -1232,7 +1238,7 @@ func (b *bench) report(out io.Writer, elapsed time.Duration) {
 	}
 	fmt.Fprintf(out, "- medians of %d runs (no-op workloads W2, W3: %d); tools alternate run by run; CPU and peak RSS are the client process's, not the server's\n", b.cfg.reps, b.cfg.cheapReps)
 	fmt.Fprintf(out, "- × floor = the tool's median wall / the floor's median wall, both measured in this run; paired = the median, over the rounds, of the tool's wall / the floor's wall in the same round (less sensitive to the machine slowing down for a while)\n")
-	fmt.Fprintf(out, "- queries = the query messages one run sent its server (PostgreSQL Query and Execute, MySQL COM_QUERY and COM_STMT_EXECUTE; a message holding several statements is one), counted by the proxy: in the timed runs of the -lat workloads, in one more untimed run through a proxy that adds no delay for W2 and W3; \"?\" where the stream could not be followed (TLS)\n")
+	fmt.Fprintf(out, "- queries = the query messages one run sent its server (PostgreSQL Query and Execute, MySQL COM_QUERY and COM_STMT_EXECUTE; a message holding several statements is one), counted by the proxy: in the timed runs of the -lat workloads, in one more untimed run through a proxy that adds no delay for W2 and W3; a range where the runs differ; \"?\" where there is no count: a session the proxy could not follow (TLS), or a count run that failed\n")
 	last := ""
 	for _, w := range b.plan() {
 		// Columns that only some workloads have: their header, and a
@@ -1252,8 +1258,11 @@ func (b *bench) report(out io.Writer, elapsed time.Duration) {
 		}
 		if has(func(r *result) bool { return r.Queries != nil }) {
 			extra = append(extra, column{"queries", func(r *result) string {
-				if r.Queries == nil {
+				switch {
+				case r.Queries == nil:
 					return "?"
+				case r.QueriesMin != nil:
+					return fmt.Sprintf("%d–%d", *r.QueriesMin, *r.Queries)
 				}
 				return strconv.FormatInt(*r.Queries, 10)
 			}})

@@ -261,6 +261,14 @@ func TestReportExtraColumns(t *testing.T) {
 		{Workload: "W2", Tool: eRunway, Kind: "tool", samples: run, Queries: ptr(int64(1)), EditedExit: ptr(5)},
 		{Workload: "W2", Tool: eGoose, Kind: "tool", Error: "exit status 1"},
 		{Workload: "W4", Tool: eMariaDB, Kind: "floor", samples: run},
+		// Counted in the timed runs: the runs that differ give a range.
+		{Workload: "W1-lat", Tool: ePsql1, Kind: "floor", samples: []sample{
+			{rep: 0, wall: time.Second, queries: 202, counted: true}, {rep: 1, wall: time.Second, queries: 202, counted: true}}},
+		{Workload: "W1-lat", Tool: eRunway, Kind: "tool", samples: []sample{
+			{rep: 0, wall: time.Second, queries: 11, counted: true}, {rep: 1, wall: time.Second, queries: 12, counted: true}}},
+		// One run not counted: no count.
+		{Workload: "W1-lat", Tool: eGoose, Kind: "tool", samples: []sample{
+			{rep: 0, wall: time.Second, queries: 500, counted: true}, {rep: 1, wall: time.Second}}},
 	}
 	var out strings.Builder
 	b.report(&out, time.Second)
@@ -270,6 +278,9 @@ func TestReportExtraColumns(t *testing.T) {
 		"| runway | 1 | 10 ms | 1.00× | 1.00× | 0.0 ms | 0.0 MiB | 10 ms–10 ms | 1 | refused (exit 5) |\n",
 		"| Go floor (listver) (floor) | 1 | 10 ms | 1.00× | 1.00× | 0.0 ms | 0.0 MiB | 10 ms–10 ms | 1 | not noticed (exit 0) |\n",
 		"| goose | 0 | FAILED | | | | | | | |\n",
+		"| psql -1 (floor) | 2 | 1.00 s | 1.00× | 1.00× | 0.0 ms | 0.0 MiB | 1.00 s–1.00 s | 202 |\n",
+		"| runway | 2 | 1.00 s | 1.00× | 1.00× | 0.0 ms | 0.0 MiB | 1.00 s–1.00 s | 11–12 |\n",
+		"| goose | 2 | 1.00 s | 1.00× | 1.00× | 0.0 ms | 0.0 MiB | 1.00 s–1.00 s | ? |\n",
 		// W4 has neither column.
 		"| tool | runs | wall | × floor | paired | CPU (user+sys) | peak RSS | wall min–max |\n|---|--:|--:|--:|--:|--:|--:|--:|\n| mariadb (floor) |",
 	} {
