@@ -519,9 +519,15 @@ func staysInTx(sql string) bool {
 		}
 		sql = words
 	}
-	if (first == "CREATE" || first == "DROP") && second == "OR" {
-		if w := leadWords(sql, 4); len(w) == 4 { // CREATE OR REPLACE TEMPORARY TABLE
-			second = w[3]
+	third := ""
+	if first == "CREATE" || first == "DROP" {
+		w := leadWords(sql, 5)
+		if second == "OR" && len(w) >= 4 { // CREATE OR REPLACE TEMPORARY TABLE
+			w = w[2:]
+			second = w[1]
+		}
+		if len(w) >= 3 {
+			third = w[2]
 		}
 	}
 	switch first {
@@ -534,7 +540,10 @@ func staysInTx(sql string) bool {
 		password := strings.HasPrefix(second, "PASSWORD") && (len(second) == 8 || second[8] == '=')
 		return !password && second != "DEFAULT"
 	case "CREATE", "DROP":
-		return second == "TEMPORARY"
+		// MariaDB's CREATE TEMPORARY SEQUENCE commits as DDL does
+		// (@@in_transaction is 0 after it); DROP TEMPORARY SEQUENCE and the
+		// temporary tables do not.
+		return second == "TEMPORARY" && !(first == "CREATE" && strings.EqualFold(third, "SEQUENCE"))
 	}
 	return false
 }

@@ -878,9 +878,15 @@ func commitsAfter(sql string) bool {
 	case "CREATE", "DROP": // not CREATE [OR REPLACE] or DROP TEMPORARY TABLE
 		if strings.EqualFold(second, "OR") {
 			_, rest2 = nextWord(rest2) // REPLACE
-			second, _ = nextWord(rest2)
+			second, rest2 = nextWord(rest2)
 		}
-		return !strings.EqualFold(second, "TEMPORARY")
+		if !strings.EqualFold(second, "TEMPORARY") {
+			return true
+		}
+		// MariaDB's CREATE TEMPORARY SEQUENCE commits as DDL does
+		// (@@in_transaction is 0 after it); DROP TEMPORARY SEQUENCE does not.
+		third, _ := nextWord(rest2)
+		return strings.EqualFold(first, "CREATE") && strings.EqualFold(third, "SEQUENCE")
 	case "ALTER", "RENAME", "TRUNCATE",
 		// The grant tables, plugins, caches and server state.
 		"GRANT", "REVOKE", "INSTALL", "UNINSTALL", "FLUSH":
