@@ -413,6 +413,11 @@ func notTheSQL(code string) string {
 		return "it lost a deadlock or a serialization conflict with another session"
 	case "1053", "1927", "1317": // server shutdown, connection killed, query interrupted
 		return "the server shut down or killed the session"
+	case "25006": // read_only_sql_transaction (PostgreSQL; MySQL's 1792 can be Runway's own record after the statement)
+		return "the session was read-only: the server is a standby (a read replica), or read-only transactions are the default there, " +
+			"from the role's or the database's settings (ALTER ROLE or DATABASE … SET default_transaction_read_only) " +
+			"or from a statement run before this one in the same session, in this migration or an earlier one of the run " +
+			"(SET default_transaction_read_only = on, SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY), which holds to the session's end; a rerun opens a new session"
 	case "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_BUSY_SNAPSHOT", "SQLITE_LOCKED_SHAREDCACHE":
 		return "another connection kept the database file locked past the busy timeout: an application or a shell writing to it"
 	}
