@@ -25,6 +25,14 @@ func newQueryCounter(engine string) queryCounter {
 	return &pgCounter{startup: true}
 }
 
+// pass drops from p what is left of the current message's body, *skip
+// bytes, and counts them off.
+func pass(skip *int, p []byte) []byte {
+	k := min(*skip, len(p))
+	*skip -= k
+	return p[k:]
+}
+
 // PostgreSQL start-up codes (the protocol's "message flow" chapter).
 const (
 	pgCancelRequest = 80877102
@@ -51,9 +59,7 @@ type pgCounter struct {
 func (c *pgCounter) feed(p []byte) {
 	for len(p) > 0 && !c.done {
 		if c.skip > 0 {
-			k := min(c.skip, len(p))
-			c.skip -= k
-			p = p[k:]
+			p = pass(&c.skip, p)
 			continue
 		}
 		if c.peek {
@@ -151,9 +157,7 @@ type myCounter struct {
 func (c *myCounter) feed(p []byte) {
 	for len(p) > 0 && !c.lost {
 		if c.skip > 0 {
-			k := min(c.skip, len(p))
-			c.skip -= k
-			p = p[k:]
+			p = pass(&c.skip, p)
 			continue
 		}
 		if len(c.hdr) < 4 {

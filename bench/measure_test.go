@@ -112,6 +112,18 @@ func TestTargetsNameTheChecksumFloor(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
+// targetLine is workload w's line of b's targets, its blanks made single.
+func targetLine(b *bench, w string) string {
+	var out strings.Builder
+	b.targets(&out)
+	for _, l := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == w {
+			return strings.Join(f, " ")
+		}
+	}
+	return ""
+}
+
 // W2's target asks that the no-op check integrity: a run with an applied
 // file edited must be refused with exit 5, or the target is missed; when
 // that run did not happen, the target is not checked.
@@ -125,14 +137,7 @@ func TestTargetsW2Integrity(t *testing.T) {
 		for _, p := range toolEntries[1:] {
 			b.results = append(b.results, &result{Workload: "W2", Tool: p, Runs: 3, WallMs: 20, EditedExit: ptr(0)})
 		}
-		var out strings.Builder
-		b.targets(&out)
-		for _, l := range strings.Split(out.String(), "\n") {
-			if f := strings.Fields(l); len(f) > 0 && f[0] == "W2" {
-				return strings.Join(f, " ")
-			}
-		}
-		return ""
+		return targetLine(b, "W2")
 	}
 	if l := w2(ptr(5)); !strings.Contains(l, "met 9.0 ms, an edited file refused (exit 5)") {
 		t.Errorf("refused: %q", l)
@@ -157,14 +162,7 @@ func TestTargetsW3OneQuery(t *testing.T) {
 			{Workload: "W3", Tool: eListver, Runs: 3, WallMs: 7.6},
 			{Workload: "W3", Tool: eRunway, Runs: 3, WallMs: 12, Floor: eListver, Queries: queries},
 		}
-		var out strings.Builder
-		b.targets(&out)
-		for _, l := range strings.Split(out.String(), "\n") {
-			if f := strings.Fields(l); len(f) > 0 && f[0] == "W3" {
-				return strings.Join(f, " ")
-			}
-		}
-		return ""
+		return targetLine(b, "W3")
 	}
 	if l := w3(ptr(int64(1))); !strings.Contains(l, "one query met 12 ms, 1 query") {
 		t.Errorf("one query: %q", l)
@@ -186,14 +184,7 @@ func TestTargetsBelowEveryPeer(t *testing.T) {
 			{Workload: "W1", Tool: ePsql1, Runs: 3, WallMs: 1000},
 			{Workload: "W1", Tool: eRunway, Runs: 3, WallMs: 900, Ratio: 0.9, Floor: ePsql1},
 		}, peers...)
-		var out strings.Builder
-		b.targets(&out)
-		for _, l := range strings.Split(out.String(), "\n") {
-			if f := strings.Fields(l); len(f) > 0 && f[0] == "W1" {
-				return strings.Join(f, " ")
-			}
-		}
-		return ""
+		return targetLine(b, "W1")
 	}
 	slower := func(tool string) *result { return &result{Workload: "W1", Tool: tool, Runs: 3, WallMs: 1200} }
 	all := []*result{slower(eGoose), slower(eMigrate), slower(eSQLMigrate), slower(eDbmate)}
