@@ -365,6 +365,18 @@ func failureHint(me *MigrationError) string {
 			"nothing of migration %s was applied. Fix the data the migration leaves (or the migration itself) in %s, and run `runway up` again.%s",
 			me.Version, me.Version, me.File, record)
 	}
+	if me.Code == "25006" && me.Statement == 1 {
+		// read_only_sql_transaction at a migration's first statement: no
+		// statement of its own made the session read-only, so the SQL is
+		// not to blame. (Past the first, one of them may have: SET
+		// TRANSACTION READ ONLY, and the usual hint holds.)
+		return fmt.Sprintf("the database refused statement 1 of %s because the session was read-only, which says nothing against its SQL: "+
+			"the server is a standby (a read replica), or read-only transactions are the default there, from the role's or the database's settings "+
+			"(ALTER ROLE or DATABASE … SET default_transaction_read_only) or from a statement of an earlier migration of this run in the same session "+
+			"(SET default_transaction_read_only = on, SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY), which holds to the session's end. "+
+			"Nothing of migration %s was applied. Once that is resolved, run `runway up` again: a rerun opens a new session.%s",
+			me.File, me.Version, record)
+	}
 	if why := notTheSQL(me.Code); why != "" {
 		done := fmt.Sprintf("nothing of migration %s was applied", me.Version)
 		if me.Applied > 0 {
@@ -413,11 +425,6 @@ func notTheSQL(code string) string {
 		return "it lost a deadlock or a serialization conflict with another session"
 	case "1053", "1927", "1317": // server shutdown, connection killed, query interrupted
 		return "the server shut down or killed the session"
-	case "25006": // read_only_sql_transaction (PostgreSQL; MySQL's 1792 can be Runway's own record after the statement)
-		return "the session was read-only: the server is a standby (a read replica), or read-only transactions are the default there, " +
-			"from the role's or the database's settings (ALTER ROLE or DATABASE … SET default_transaction_read_only) " +
-			"or from a statement run before this one in the same session, in this migration or an earlier one of the run " +
-			"(SET default_transaction_read_only = on, SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY), which holds to the session's end; a rerun opens a new session"
 	case "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_BUSY_SNAPSHOT", "SQLITE_LOCKED_SHAREDCACHE":
 		return "another connection kept the database file locked past the busy timeout: an application or a shell writing to it"
 	}

@@ -543,9 +543,16 @@ func staysInTx(sql string) bool {
 		// MariaDB's CREATE TEMPORARY SEQUENCE commits as DDL does
 		// (@@in_transaction is 0 after it); DROP TEMPORARY SEQUENCE and the
 		// temporary tables do not.
-		return second == "TEMPORARY" && !(first == "CREATE" && strings.EqualFold(third, "SEQUENCE"))
+		return second == "TEMPORARY" && !(first == "CREATE" && isSequenceWord(third))
 	}
 	return false
+}
+
+// isSequenceWord reports whether w, a word as leadWords reads it (upper
+// case, a quoted name written against it included: SEQUENCE`s`), is
+// SEQUENCE.
+func isSequenceWord(w string) bool {
+	return strings.HasPrefix(w, "SEQUENCE") && (len(w) == 8 || strings.IndexByte(openQuotes, w[8]) >= 0)
 }
 
 // dataWord reports whether a MySQL statement's first word alone says that

@@ -19,6 +19,7 @@ var MySQLTxStatements = []string{
 	"CREATE TEMPORARY SEQUENCE s1",
 	"CREATE OR REPLACE TEMPORARY SEQUENCE s1",
 	"create /* x */ temporary sequence if not exists s1",
+	"CREATE TEMPORARY SEQUENCE`s3`",
 	"DROP TEMPORARY SEQUENCE s1",
 	"CREATE TEMPORARY TABLE tt (i int)",
 	"CREATE OR REPLACE TEMPORARY TABLE tt (i int)",
