@@ -143,3 +143,30 @@ func firstDiff(want, got string) string {
 	}
 	return ""
 }
+
+// A dump taken from MySQL 8 or Percona Server holds statements that are
+// one executable comment of a version MariaDB skips (/*!80000 SET …*/;,
+// /*!50717 SELECT …*/;), and MySQL skips MariaDB's /*M!…*/. The server
+// takes such a statement for an empty one, which is no error sent alone,
+// but a syntax error when the statement's record follows it in one
+// message: the migration failed at a line that does nothing, on every
+// rerun. Each sits first, in the middle, last, and alone in a migration.
+func TestSkippedExecutableCommentsApply(t *testing.T) {
+	t.Parallel()
+	drv := newTarget(t, "mysql").open(t)
+	mustUp(t, drv, files(
+		"0001_gated.up.sql", "/*!80000 SET SESSION information_schema_stats_expiry = 0 */;\nCREATE TABLE gated (id int);\n"+
+			"/*!50717 SELECT COUNT(*) INTO @n FROM gated */;\nINSERT INTO gated VALUES (1);\n-- the dump's last line\n/*!99999 SET @x = 1 */;\n",
+		"0002_alone.up.sql", "/*!80013 SET @y = 1 */;\n",
+		"0003_mariadb.up.sql", "/* lead */ /*M!999999 SET @z = 1 */;\n/*!40101 SET @w = 2 */;\nINSERT INTO gated VALUES (2);\n",
+	))
+	h := history(t, drv)
+	for v, n := range map[string]int{"1": 5, "2": 1, "3": 3} {
+		if r := h[v]; r.State != database.StateApplied || r.StatementsApplied != n {
+			t.Errorf("version %s: %s with %d statements; want applied with %d", v, r.State, r.StatementsApplied, n)
+		}
+	}
+	if !exists(t, drv, "gated") {
+		t.Error("table gated was not created")
+	}
+}

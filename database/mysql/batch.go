@@ -80,12 +80,63 @@ func recordedSize(stmts []migration.Statement, start int) (int, bool) {
 		// A migration that may turn autocommit off goes statement by
 		// statement, where its last record waits for autocommit to be on
 		// again (see restoreAutocommit).
-		if mayHoldBody(st.SQL) || mentionsAutocommit(st.SQL) {
+		if travelsAlone(st.SQL) || mentionsAutocommit(st.SQL) {
 			return 0, false
 		}
 		size += len(st.SQL)
 	}
 	return size, size <= maxRecordedMessage
+}
+
+// travelsAlone reports whether a statement is sent in a message of its own,
+// without its record: one that may hold a body (mayHoldBody), or one that a
+// server may skip whole (mayBeSkipped).
+func travelsAlone(sql string) bool { return mayHoldBody(sql) || mayBeSkipped(sql) }
+
+// mayBeSkipped reports whether a statement is, but for comments, one MySQL
+// executable comment that some server skips whole: MariaDB skips the
+// versions 50700 to 99999 (MySQL 5.7 and later), a server skips a version
+// above its own, and MySQL reads MariaDB's /*M!…*/ as a comment. A server
+// that skips it takes the statement for an empty one: sent alone that is no
+// error, but followed by ";" and another statement in one message it is a
+// syntax error near ";" (MariaDB 10.11, 1064), which would fail the
+// migration at a line that does nothing, as mysqldump's /*!80000 SET …*/;
+// and Percona's /*!50717 … */; lines loaded into MariaDB do. Versions below
+// 50700 are run by every server Runway supports, and go with their records.
+func mayBeSkipped(sql string) bool {
+	if !strings.Contains(sql, "/*") {
+		return false
+	}
+	rest := sql
+	for {
+		rest = strings.TrimLeft(rest, " \t\r\n")
+		switch {
+		case strings.HasPrefix(rest, "#") || strings.HasPrefix(rest, "--") && (len(rest) == 2 || rest[2] <= ' '):
+			nl := strings.IndexByte(rest, '\n')
+			if nl < 0 {
+				return false
+			}
+			rest = rest[nl+1:]
+			continue
+		case strings.HasPrefix(rest, "/*") && !strings.HasPrefix(rest, "/*!") && !strings.HasPrefix(rest, "/*M!"):
+			end := strings.Index(rest[2:], "*/")
+			if end < 0 {
+				return false
+			}
+			rest = rest[2+end+2:]
+			continue
+		}
+		break
+	}
+	version, mariadb, _, body, ok := migration.ExecutableComment(rest)
+	if !ok {
+		return false
+	}
+	end := strings.Index(body, "*/")
+	if end < 0 || strings.TrimSpace(migration.StripComments(migration.MySQL, body[end+2:])) != "" {
+		return false // more than the comment: the statement is not empty anywhere
+	}
+	return mariadb || len(version) > 5 || len(version) == 5 && version >= "50700"
 }
 
 // mayHoldBody reports whether a statement may create a trigger, routine or
@@ -458,11 +509,11 @@ var _ database.ProgressExecer = (*Driver)(nil)
 // all, in one commit instead of two. DDL commits by itself, so elsewhere the
 // two are not one transaction: when the update fails after the statement,
 // the error wraps database.ErrNotRecorded. A statement that may hold a body
-// travels alone (see mayHoldBody), as does any statement on a pool given to
+// travels alone (see travelsAlone), as does any statement on a pool given to
 // New: errors.ErrUnsupported.
 func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, progress database.Revision) error {
 	d.observe(stmt.SQL)
-	if !d.multi || mayHoldBody(stmt.SQL) {
+	if !d.multi || travelsAlone(stmt.SQL) {
 		return errors.ErrUnsupported
 	}
 	conn, err := d.session(ctx)
@@ -533,8 +584,8 @@ var _ database.ProgressBatcher = (*Driver)(nil)
 // by a marker and its update. The server stops at the first statement that
 // fails; the row and the last marker that ran then tell how far it got.
 // Statements go while the message stays within maxEachMessage, at least
-// one; it stops before a statement that ExecProgress sends alone (a body,
-// see mayHoldBody) or one that may turn autocommit off, and once the run
+// one; it stops before a statement that ExecProgress sends alone (see
+// travelsAlone) or one that may turn autocommit off, and once the run
 // may have turned it off, every statement goes alone, where ExecProgress
 // adds the COMMITs that its records then need.
 func (d *Driver) ExecProgressEach(ctx context.Context, steps []database.Progress, sending func(n int)) (int, error) {
@@ -549,7 +600,7 @@ func (d *Driver) ExecProgressEach(ctx context.Context, steps []database.Progress
 		take++
 	}
 	for i := 0; take > 1 && i < take; i++ {
-		if sql := steps[i].Statement.SQL; mayHoldBody(sql) || mentionsAutocommit(sql) {
+		if sql := steps[i].Statement.SQL; travelsAlone(sql) || mentionsAutocommit(sql) {
 			if i == 0 {
 				return 0, errors.ErrUnsupported
 			}
@@ -557,7 +608,7 @@ func (d *Driver) ExecProgressEach(ctx context.Context, steps []database.Progress
 		}
 	}
 	if take == 1 {
-		if mayHoldBody(steps[0].Statement.SQL) {
+		if travelsAlone(steps[0].Statement.SQL) {
 			return 0, errors.ErrUnsupported // as ExecProgress would, having done nothing
 		}
 		sending(1)

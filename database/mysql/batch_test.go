@@ -433,3 +433,30 @@ func TestBodyStatementsAreSentAlone(t *testing.T) {
 		}
 	}
 }
+
+// mayBeSkipped tells the statements that are one executable comment some
+// server skips whole (TestSkippedExecutableCommentsApply runs them).
+func TestMayBeSkipped(t *testing.T) {
+	for _, c := range []struct {
+		sql  string
+		skip bool
+	}{
+		{"/*!80000 SET SESSION information_schema_stats_expiry = 0 */", true},
+		{"/*!50717 SELECT COUNT(*) INTO @n FROM t */", true},
+		{"/*!50700 SET @a = 1 */", true},
+		{"/*!100100 SET @a = 1 */", true},
+		{"/*M!100100 SET @a = 1 */", true},
+		{"-- a comment\n# another\n/* a third */ /*!80000 SET @a = 1 */ -- after\n", true},
+		{"/*!50699 SET @a = 1 */", false},
+		{"/*!40101 SET NAMES utf8mb4 */", false},
+		{"/*! SET @a = 1 */", false},
+		{"/*!80000 SET @a = 1 */, @b = 2", false},
+		{"CREATE TABLE t (id int) /*!80016 ENCRYPTION='N' */", false},
+		{"/*!80000 SET @a = 1", false},
+		{"SELECT 1", false},
+	} {
+		if got := mayBeSkipped(c.sql); got != c.skip {
+			t.Errorf("mayBeSkipped(%q) = %v, want %v", c.sql, got, c.skip)
+		}
+	}
+}
