@@ -310,16 +310,8 @@ func parseFile(name string, content []byte, m *Migration, kind nameKind) (*Migra
 	switch kind {
 	case nameUp, nameDown:
 		if m.Format == FormatFlyway {
-			if i := strings.Index(text, "${flyway:"); i >= 0 {
-				// Flyway replaces its placeholders before running a script;
-				// run as written, the row would hold the placeholder's text.
-				end := strings.IndexAny(text[i:], "}\n")
-				ph := text[i:]
-				if end >= 0 {
-					ph = text[i : i+end+1]
-				}
-				return nil, &FileError{File: name, Line: 1 + strings.Count(text[:i], "\n"), Err: fmt.Errorf(
-					"%w: %s is a Flyway placeholder, which Runway does not replace: write its value in the script", ErrUnsupported, strings.TrimSpace(ph))}
+			if i := strings.Index(text, flywayPlaceholder); i >= 0 {
+				return nil, flywayPlaceholderError(name, 1+strings.Count(text[:i], "\n"), text[i:])
 			}
 		}
 		script, errs := parsePlain(name, text, contentChecksum(content, text))
@@ -516,16 +508,39 @@ func foreignMarkers(name, text string) []error {
 	}
 	var errs []error
 	for ln, line := range lines(text) {
-		m, ok := readMarker(line.text)
-		if !ok || m.err != nil || m.action == markNone {
-			continue
+		if err := foreignMarker(name, ln, line.text); err != nil {
+			errs = append(errs, err)
 		}
-		errs = append(errs, &FileError{File: name, Line: ln, Err: fmt.Errorf(
-			"%w %q: a %s marker in a file read whole as one direction's SQL, where it does nothing and a down section would run on up; "+
-				"remove the markers, or name the file VERSION_name.sql to read it as a %s file",
-			ErrMisplacedMarker, m.text, m.format, m.format)})
 	}
 	return errs
+}
+
+// foreignMarker is foreignMarkers for line number ln of the file.
+func foreignMarker(name string, ln int, line string) error {
+	m, ok := readMarker(line)
+	if !ok || m.err != nil || m.action == markNone {
+		return nil
+	}
+	return &FileError{File: name, Line: ln, Err: fmt.Errorf(
+		"%w %q: a %s marker in a file read whole as one direction's SQL, where it does nothing and a down section would run on up; "+
+			"remove the markers, or name the file VERSION_name.sql to read it as a %s file",
+		ErrMisplacedMarker, m.text, m.format, m.format)}
+}
+
+// flywayPlaceholder begins a placeholder of Flyway's own, which Flyway
+// replaces before it runs a script.
+const flywayPlaceholder = "${flyway:"
+
+// flywayPlaceholderError refuses a Flyway script holding a placeholder of
+// Flyway's own on line ln; from is the text from the placeholder on. Run as
+// written, the row would hold the placeholder's text.
+func flywayPlaceholderError(name string, ln int, from string) error {
+	ph := from
+	if end := strings.IndexAny(from, "}\n"); end >= 0 {
+		ph = from[:end+1]
+	}
+	return &FileError{File: name, Line: ln, Err: fmt.Errorf(
+		"%w: %s is a Flyway placeholder, which Runway does not replace: write its value in the script", ErrUnsupported, strings.TrimSpace(ph))}
 }
 
 // plainParser reads the directives of a native or Flyway file line by line.

@@ -256,8 +256,9 @@ func (n *normReader) Read(p []byte) (int, error) {
 }
 
 // loadStreamed checks a large native or Flyway file without keeping its
-// text: encoding, directives and checksum, as ParseFile does, reading it a
-// piece at a time. m comes from parseName.
+// text: encoding, directives, foreign markers, Flyway's own placeholders and
+// checksum, as ParseFile does, reading it a piece at a time. m comes from
+// parseName.
 func loadStreamed(fsys fs.FS, name string, m *Migration, kind nameKind) (*Migration, error) {
 	f, err := fsys.Open(name)
 	if err != nil {
@@ -272,6 +273,11 @@ func loadStreamed(fsys fs.FS, name string, m *Migration, kind nameKind) (*Migrat
 		ln    int
 		start = true // the next piece begins a line
 		blank = true // nothing but whitespace so far
+		// The end of the last piece, for a placeholder cut between two
+		// pieces of a long line.
+		tail   []byte
+		flyway = m.Format == FormatFlyway
+		errs   []error
 	)
 	for {
 		piece, err := br.ReadSlice('\n')
@@ -284,6 +290,18 @@ func loadStreamed(fsys fs.FS, name string, m *Migration, kind nameKind) (*Migrat
 				if p.header || bytes.Contains(piece, []byte("runway:")) {
 					p.line(ln, string(bytes.TrimSuffix(piece, []byte{'\n'})))
 				}
+				if mayHoldMarker(piece) {
+					if merr := foreignMarker(name, ln, string(bytes.TrimSuffix(piece, []byte{'\n'}))); merr != nil {
+						errs = append(errs, merr)
+					}
+				}
+			}
+			if flyway {
+				joined := append(tail, piece...)
+				if i := bytes.Index(joined, []byte(flywayPlaceholder)); i >= 0 {
+					return nil, flywayPlaceholderError(name, ln, string(joined[i:]))
+				}
+				tail = append(tail[:0], joined[max(0, len(joined)-len(flywayPlaceholder)+1):]...)
 			}
 			if bad := utf.check(piece, ln); bad > 0 {
 				return nil, &FileError{File: name, Line: bad, Err: ErrInvalidUTF8}
@@ -303,8 +321,8 @@ func loadStreamed(fsys fs.FS, name string, m *Migration, kind nameKind) (*Migrat
 	if bad := utf.finish(ln); bad > 0 {
 		return nil, &FileError{File: name, Line: bad, Err: ErrInvalidUTF8}
 	}
-	if len(p.errs) > 0 {
-		return nil, errors.Join(p.errs...)
+	if errs = append(p.errs, errs...); len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	sc := p.sc
 	sc.Checksum = hex.EncodeToString(h.Sum(nil))
@@ -317,6 +335,11 @@ func loadStreamed(fsys fs.FS, name string, m *Migration, kind nameKind) (*Migrat
 		m.Down = sc
 	}
 	return m, nil
+}
+
+// mayHoldMarker is foreignMarkers' first test, for one line.
+func mayHoldMarker(line []byte) bool {
+	return bytes.Contains(line, []byte("+goose")) || bytes.Contains(line, []byte("+migrate")) || bytes.Contains(line, []byte("migrate:"))
 }
 
 // utf8Checker validates UTF-8 across the pieces of a stream, carrying a

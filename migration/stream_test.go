@@ -97,15 +97,27 @@ func TestStreamedScriptsMatchInMemory(t *testing.T) {
 // Problems in a large file are found as in a small one, on the same line.
 func TestStreamedLoadErrors(t *testing.T) {
 	filler := strings.Repeat("SELECT 1;\n", 300)
+	// A placeholder cut between two of the reader's 64 KiB pieces.
+	long := "SELECT '" + strings.Repeat("x", 64<<10-12) + "${flyway:user}';\n"
 	cases := map[string]string{
 		"misplaced directive":  "SELECT 0;\n" + filler + "-- runway:no-transaction\n",
 		"unknown directive":    "-- runway:nope\n" + filler,
 		"invalid utf-8":        filler + "SELECT '\xff';\n",
 		"utf-8 cut at the end": filler + "SELECT 'x';\n\xe2\x82",
+		// A combined file renamed alone: its down section would run on up.
+		"goose markers":                    "-- +goose Up\nCREATE TABLE a (id int);\n" + filler + "-- +goose Down\nDROP TABLE a;\n",
+		"sql-migrate marker":               filler + "-- +migrate Down\nDROP TABLE a;\n",
+		"dbmate marker":                    filler + "--  migrate:down\nDROP TABLE a;\n",
+		"V1__a.sql flyway placeholder":     filler + "INSERT INTO a VALUES ('${flyway:user}');\n",
+		"V1__a.sql flyway placeholder cut": filler + long,
 	}
 	for name, text := range cases {
 		t.Run(name, func(t *testing.T) {
-			fsys := fstest.MapFS{"0001_a.up.sql": &fstest.MapFile{Data: []byte(text)}}
+			file := "0001_a.up.sql"
+			if f, _, ok := strings.Cut(name, " "); strings.HasSuffix(f, ".sql") && ok {
+				file = f
+			}
+			fsys := fstest.MapFS{file: &fstest.MapFile{Data: []byte(text)}}
 			_, want := Load(fsys)
 			if want == nil {
 				t.Fatal("the in-memory load found no problem")
