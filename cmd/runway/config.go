@@ -66,6 +66,20 @@ func loadConfig(path string, explicit bool) (*configFile, error) {
 			c.envs[name] = m
 		}
 	}
+	// targets maps names to settings, at the top level and in each
+	// environment. Any other shape would be dropped, and the run would go
+	// to the embedded SQLite default and report success there.
+	for _, where := range append([]string{""}, sortedKeys(c.envs)...) {
+		m, at := c.top, ""
+		if where != "" {
+			m, at = c.envs[where], "environments."+where+"."
+		}
+		if t, ok := m["targets"]; ok {
+			if _, isMap := t.(map[string]any); !isMap && t != nil {
+				return nil, usagef("%s: %stargets must map names (orders, billing …) to settings, each with its database", path, at)
+			}
+		}
+	}
 	return c, nil
 }
 
@@ -202,8 +216,14 @@ func (a *app) applyConfig(fs *flag.FlagSet) error {
 			continue
 		}
 		values := []any{settings[k]}
-		if list, ok := settings[k].([]any); ok {
-			values = list
+		switch v := settings[k].(type) {
+		case []any:
+			if !repeatable[name] {
+				return usagef("%s: %s takes one value, not a list", path, k)
+			}
+			values = v
+		case map[string]any:
+			return usagef("%s: %s takes a value, not a map of settings", path, k)
 		}
 		for _, v := range values {
 			s, err := expand(fmt.Sprint(v), a.getenv)
@@ -232,6 +252,10 @@ func (a *app) applyConfig(fs *flag.FlagSet) error {
 	}
 	return nil
 }
+
+// repeatable names the flags that take several values: given a list in
+// the file, each item is one value.
+var repeatable = map[string]bool{"notify": true}
 
 // knownSetting reports whether name is a flag of some command: a file shared
 // by every command may set one command's flag (strict for up) without
