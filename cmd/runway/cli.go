@@ -243,8 +243,15 @@ func (a *app) main(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.stderr, "runway %s: %v\n", name, err)
 		return a.failedEarly(err)
 	}
+	started := time.Now()
 	if err := a.applyConfig(fs); err != nil {
-		return a.exit(err)
+		// Refused after the command line parsed: like a run that cannot
+		// reach its database, it is reported, and notified to the targets
+		// known so far (the command line's, the environment's, and any
+		// the file set before its error), so that a deploy whose secret
+		// variable is missing is heard of (docs/errors.md).
+		a.addSecrets()
+		return a.exit(a.reportEarlyFailure(ctx, started, err))
 	}
 	if a.g.parallel < 1 {
 		return a.exit(usagef("--parallel %d: must be 1 or more (how many targets run at once)", a.g.parallel))
@@ -260,11 +267,7 @@ func (a *app) main(ctx context.Context, args []string) int {
 		// --target on the command line names the one database of this run,
 		// over an all_targets default from the environment or the file.
 	}
-	a.secrets.addURL(a.g.database)
-	a.secrets.addSource(a.g.dir)
-	for _, t := range a.g.notify {
-		a.secrets.addWebhook(t)
-	}
+	a.addSecrets()
 	// Bad notification settings are refused before anything runs.
 	if _, err := notify.ParseWhen(a.g.notifyOn); err != nil {
 		return a.exit(usagef("--notify-on: %v", err))
@@ -279,6 +282,16 @@ func (a *app) main(ctx context.Context, args []string) int {
 		c()
 	}
 	return a.exit(err)
+}
+
+// addSecrets has the scrubber hide the secrets of the settings: the
+// database URL's password, the source's credentials, the webhooks' tokens.
+func (a *app) addSecrets() {
+	a.secrets.addURL(a.g.database)
+	a.secrets.addSource(a.g.dir)
+	for _, t := range a.g.notify {
+		a.secrets.addWebhook(t)
+	}
 }
 
 // parseInterspersed parses flags anywhere among the arguments, as people type them.

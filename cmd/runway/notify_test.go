@@ -123,6 +123,32 @@ func TestNotify(t *testing.T) {
 	if !strings.HasPrefix(out, `{"command":"up","status":"failed"`) || strings.Count(out, `"command"`) != 1 {
 		t.Fatalf("--json output of a connection failure:\n%s", out)
 	}
+
+	// So is a run that its configuration file stops after the command line
+	// parsed (docs/errors.md): an environment the file lacks, a variable a
+	// value names that is unset (a deploy whose secret is missing).
+	for name, yaml := range map[string]string{
+		"no such environment": "environments:\n  stg:\n    table: t\n",
+		"unset variable":      "lock_timeout: ${RUNWAY_TEST_UNSET_TIMEOUT}\n",
+	} {
+		cfg := filepath.Join(t.TempDir(), "runway.yaml")
+		os.WriteFile(cfg, []byte(yaml), 0o644)
+		n := count()
+		code, out := cli("--config", cfg, "--json", "up")
+		if code != exitUsage || count() != n+1 {
+			t.Fatalf("%s: exit %d, %d posts (want %d)\n%s", name, code, count(), n+1, out)
+		}
+		mu.Lock()
+		p := posts[n]
+		mu.Unlock()
+		perr, _ := p["error"].(map[string]any)
+		if p["status"] != "failed" || p["env"] != "prod" || perr == nil || !strings.Contains(fmt.Sprint(perr["message"]), "runway.yaml") {
+			t.Fatalf("%s: posted report: %v", name, p)
+		}
+		if !strings.HasPrefix(out, `{"command":"up","status":"failed"`) || strings.Count(out, `"command"`) != 1 {
+			t.Fatalf("%s: --json output:\n%s", name, out)
+		}
+	}
 }
 
 // A run stopped by a signal still sends its report, but does not wait a
