@@ -401,6 +401,26 @@ func TestSlackFailure(t *testing.T) {
 	)
 }
 
+// A run refused at a migration (an applied one edited, a file out of
+// order) ran none of it: the headline does not say it failed.
+func TestSlackRefusedAtMigration(t *testing.T) {
+	rec := newRecorder(t)
+	n, err := Parse(rec.slackTarget(), noEnv, fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := failedReport()
+	r.Error = &report.Error{Version: "20240101000000", File: "migrations/20240101000000_init.up.sql",
+		Message: "migrations/20240101000000_init.up.sql: modified: its checksum differs from the one applied"}
+	if errs := Send(context.Background(), []Notifier{n}, Failure, r); errs != nil {
+		t.Fatal(errs)
+	}
+	m := decodeSlack(t, rec.last(t))
+	if want := "❌ prod: runway up stopped at migration 20240101000000 on postgres://app:***@db:5432/app"; m.Text != want {
+		t.Errorf("text = %q, want %q", m.Text, want)
+	}
+}
+
 func TestCILinks(t *testing.T) {
 	for _, tc := range []struct {
 		name string

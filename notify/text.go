@@ -24,9 +24,15 @@ func headline(r *report.Report) (emoji, text string) {
 	switch r.Status {
 	case report.StatusFailed:
 		emoji = "❌"
-		if r.Error != nil && r.Error.Version != "" {
-			b.WriteString("migration " + r.Error.Version + " failed")
-		} else {
+		switch e := r.Error; {
+		case e != nil && e.Version != "" && (e.Statement > 0 || e.Code != ""):
+			b.WriteString("migration " + e.Version + " failed")
+		case e != nil && e.Version != "":
+			// No statement of it failed: the run was refused at it (an
+			// applied migration edited, a file out of order, a down script
+			// missing), or its file could not be read.
+			b.WriteString("runway " + r.Command + " stopped at migration " + e.Version)
+		default:
 			b.WriteString("runway " + r.Command + " failed")
 		}
 		on("on")
