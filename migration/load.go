@@ -21,9 +21,12 @@ import (
 
 // Load reads the migrations in the top-level *.sql files of fsys, detecting
 // the format of each file (see ParseFile), and returns them sorted by version.
-// Sub-directories, files with other extensions and names starting with "."
-// are ignored; a name ending in .SQL or another case of .sql is reported
-// (ErrUnsupported) rather than skipped.
+// Flyway's files are also read from sub-directories, as Flyway scans its
+// locations recursively, down folders whose names do not start with ".";
+// other files in sub-directories are ignored, as golang-migrate, goose,
+// sql-migrate and dbmate ignore them. Files with other extensions and names
+// starting with "." are ignored; a name ending in .SQL or another case of
+// .sql is reported (ErrUnsupported) rather than skipped.
 //
 // Every problem found is reported, not only the first: the error is an
 // errors.Join of *FileError values sorted by file name and line, each
@@ -42,9 +45,22 @@ func Load(fsys fs.FS) ([]*Migration, error) {
 		}
 		fsys = held
 	}
-	entries, err := fs.ReadDir(fsys, ".")
+	top, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, err
+	}
+	entries := make([]dirEntry, len(top))
+	for i, e := range top {
+		entries[i] = dirEntry{e.Name(), e}
+	}
+	for _, e := range top {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") && path.Ext(e.Name()) != ".sql" {
+			below, err := flywayBelow(fsys, e.Name())
+			if err != nil {
+				return nil, err
+			}
+			entries = append(entries, below...)
+		}
 	}
 	var (
 		problems []*FileError
@@ -75,7 +91,7 @@ func Load(fsys fs.FS) ([]*Migration, error) {
 				if i >= len(entries) {
 					return
 				}
-				results[i].m, results[i].problems, buf = loadEntry(fsys, entries[i], buf)
+				results[i].m, results[i].problems, buf = loadEntry(fsys, entries[i].name, entries[i].e, buf)
 			}
 		}()
 	}
@@ -151,12 +167,47 @@ type appendFileFS interface {
 	AppendFile(buf []byte, name string, limit int) (data []byte, more bool, err error)
 }
 
-// loadEntry reads and parses one directory entry: (nil, nil) for entries
-// that are not migrations, the migration, or its problems. buf is the
-// caller's read buffer, returned for the next call. A native or Flyway file
-// larger than LargeFile is checked as a stream and not kept in memory.
-func loadEntry(fsys fs.FS, e fs.DirEntry, buf []byte) (*Migration, []*FileError, []byte) {
-	name := e.Name()
+// dirEntry is a directory entry and its path in the file system.
+type dirEntry struct {
+	name string
+	e    fs.DirEntry
+}
+
+// flywayBelow lists the Flyway files (flywayName) in folder dir of fsys and
+// in its sub-folders, but those whose names start with ".".
+func flywayBelow(fsys fs.FS, dir string) ([]dirEntry, error) {
+	var out []dirEntry
+	err := fs.WalkDir(fsys, dir, func(name string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			// A folder that cannot be listed (lost+found on a volume)
+			// is passed over, as every sub-folder was before Flyway's
+			// were read.
+			return fs.SkipDir
+		case d.IsDir() && name != dir && strings.HasPrefix(d.Name(), "."):
+			return fs.SkipDir
+		case !d.IsDir() && flywayName(d.Name()):
+			out = append(out, dirEntry{name, d})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// flywayName reports whether a file's name is one of Flyway's, with its
+// default prefixes: V1__name.sql, U1__name.sql, R__name.sql (any case of
+// .sql, which loadEntry reports).
+func flywayName(name string) bool {
+	return len(name) > 3 && strings.IndexByte("VUR", name[0]) >= 0 && strings.Contains(name, "__") &&
+		strings.EqualFold(path.Ext(name), ".sql")
+}
+
+// loadEntry reads and parses one directory entry, named name in fsys: (nil,
+// nil) for entries that are not migrations, the migration, or its problems.
+// buf is the caller's read buffer, returned for the next call. A native or
+// Flyway file larger than LargeFile is checked as a stream and not kept in
+// memory.
+func loadEntry(fsys fs.FS, name string, e fs.DirEntry, buf []byte) (*Migration, []*FileError, []byte) {
 	if isGooseGo(name) {
 		// goose's Go migrations (00002_backfill.go) sit among its SQL
 		// files; skipping one would leave its work undone without a word.

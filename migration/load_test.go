@@ -405,3 +405,47 @@ func TestLoadReadError(t *testing.T) {
 		t.Errorf("Load(broken) = %v, want the fs error", err)
 	}
 }
+
+// Flyway scans its locations recursively, down folders whose names do not
+// start with ".": a tree of one folder per release loses no migration. The
+// other layouts' tools read the top level alone, and so does Load for them.
+func TestLoadFlywaySubfolders(t *testing.T) {
+	ms, err := Load(mapFS(map[string]string{
+		"V1__a.sql":               "CREATE TABLE a (id int);",
+		"release2/V2__b.sql":      "CREATE TABLE b (id int);",
+		"release2/U2__b.sql":      "DROP TABLE b;",
+		"release2/more/V3__c.sql": "CREATE TABLE c (id int);",
+		".git/V9__hidden.sql":     "CREATE TABLE hidden (id int);",
+		"release2/.old/V8__x.sql": "CREATE TABLE x (id int);",
+		"seeds/0005_seed.up.sql":  "INSERT INTO a VALUES (1);",
+		"seeds/notes.sql":         "SELECT 1;",
+		"release2/README.md":      "notes",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `1 "a" 1 flyway | V1__a.sql 1:"CREATE TABLE a (id int);" | -
+2 "b" 2 flyway | release2/V2__b.sql 1:"CREATE TABLE b (id int);" | release2/U2__b.sql 1:"DROP TABLE b;"
+3 "c" 3 flyway | release2/more/V3__c.sql 1:"CREATE TABLE c (id int);" | -
+`
+	if got := render(ms); got != want {
+		t.Errorf("got:\n%swant:\n%s", got, want)
+	}
+	// What Flyway would refuse or count twice, in a sub-folder as at the top.
+	_, err = Load(mapFS(map[string]string{
+		"V1__a.sql":        "CREATE TABLE a (id int);",
+		"r2/V1__again.sql": "CREATE TABLE again (id int);",
+		"r2/R__view.sql":   "CREATE VIEW v AS SELECT 1;",
+		"r2/V3__c.SQL":     "CREATE TABLE c (id int);",
+	}))
+	for _, want := range []error{ErrDuplicateVersion, ErrUnsupported} {
+		if !errors.Is(err, want) {
+			t.Errorf("Load: %v; want %v", err, want)
+		}
+	}
+	for _, file := range []string{"r2/V1__again.sql", "r2/R__view.sql", "r2/V3__c.SQL"} {
+		if err == nil || !strings.Contains(err.Error(), file) {
+			t.Errorf("Load: %v; want it to name %s", err, file)
+		}
+	}
+}
