@@ -141,6 +141,35 @@ var basic = files(
 	"0003_tags.down.sql", "DROP TABLE tags;\n",
 )
 
+// Version 0 is a version (DESIGN: VERSION is digits): applied, it is the
+// newest, not "none", in every report, and --to 0 stops after it.
+func TestVersionZero(t *testing.T) {
+	fsys := files("0_init.up.sql", "CREATE TABLE z (id int);\n", "0_init.down.sql", "DROP TABLE z;\n",
+		"1_one.up.sql", "CREATE TABLE o (id int);\n", "1_one.down.sql", "DROP TABLE o;\n")
+	drv := newTarget(t, "sqlite").open(t)
+	r, err := runway.New(drv, fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rep, err := r.Up(ctx, runway.UpOptions{To: migration.MustParseVersion("0")})
+	if err != nil || rep.FromVersion != "" || rep.ToVersion != "0" || len(rep.Applied) != 1 {
+		t.Fatalf("up --to 0: %v, %s → %q, %d applied", err, rep.FromVersion, rep.ToVersion, len(rep.Applied))
+	}
+	if rep, err = r.Status(ctx, false); err != nil || rep.FromVersion != "0" || len(rep.Pending) != 1 {
+		t.Fatalf("status: %v, at %q, %d pending", err, rep.FromVersion, len(rep.Pending))
+	}
+	if rep, err = r.Up(ctx, runway.UpOptions{}); err != nil || rep.FromVersion != "0" || rep.ToVersion != "1" {
+		t.Fatalf("up: %v, %q → %q", err, rep.FromVersion, rep.ToVersion)
+	}
+	if rep, err = r.Down(ctx, runway.DownOptions{To: migration.MustParseVersion("0")}); err != nil || rep.FromVersion != "1" || rep.ToVersion != "0" {
+		t.Fatalf("down --to 0: %v, %q → %q", err, rep.FromVersion, rep.ToVersion)
+	}
+	if rep, err = r.Down(ctx, runway.DownOptions{Steps: 1}); err != nil || rep.FromVersion != "0" || rep.ToVersion != "" {
+		t.Fatalf("down: %v, %q → %q", err, rep.FromVersion, rep.ToVersion)
+	}
+}
+
 func TestUpAppliesOnceThenNoop(t *testing.T) {
 	eachDB(t, func(t *testing.T, tg target) {
 		drv := tg.open(t)

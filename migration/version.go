@@ -1,6 +1,7 @@
 package migration
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
@@ -93,7 +94,12 @@ func (v Version) String() string {
 }
 
 // Compare returns -1, 0 or +1 as v is lower than, equal to or higher than w.
+// The zero Version (no version: an empty history's) is lower than every
+// version, 0 included.
 func (v Version) Compare(w Version) int {
+	if len(v.parts) == 0 || len(w.parts) == 0 {
+		return cmp.Compare(len(v.parts), len(w.parts))
+	}
 	for i := 0; i < len(v.parts) || i < len(w.parts); i++ {
 		var a, b uint64
 		if i < len(v.parts) {
