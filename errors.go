@@ -425,6 +425,8 @@ func notTheSQL(code string) string {
 		return "it lost a deadlock or a serialization conflict with another session"
 	case "1053", "1927", "1317": // server shutdown, connection killed, query interrupted
 		return "the server shut down or killed the session"
+	case "1153": // ER_NET_PACKET_TOO_LARGE
+		return "it is larger than the server's max_allowed_packet: raise that limit, or split the statement"
 	case "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_BUSY_SNAPSHOT", "SQLITE_LOCKED_SHAREDCACHE":
 		return "another connection kept the database file locked past the busy timeout: an application or a shell writing to it"
 	}

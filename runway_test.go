@@ -2382,3 +2382,30 @@ func TestLastWriteFailedAfterEveryStatementWasRecorded(t *testing.T) {
 		t.Fatal("the second down left the row or the table")
 	}
 }
+
+// A statement larger than the server's max_allowed_packet is refused
+// before it is sent, with an error that names the limit, and recorded as
+// failed at that statement. Sent, the server dropped the connection: the
+// run said only that it was lost, the row stayed running, and each rerun
+// lost it again at the same statement.
+func TestStatementOverMaxAllowedPacket(t *testing.T) {
+	t.Parallel()
+	tg := newTarget(t, "mysql")
+	limit, err := strconv.Atoi(testdb.MySQLScalar(t, tg.url, "SELECT @@max_allowed_packet"))
+	if err != nil || limit > 64<<20 {
+		t.Fatalf("the test server's max_allowed_packet: %d, %v; the test wants 64 MiB at most", limit, err)
+	}
+	big := "INSERT INTO h VALUES (1, '" + strings.Repeat("a", limit) + "')"
+	fsys := files("0001_h.up.sql", "CREATE TABLE h (id int PRIMARY KEY, s LONGTEXT);\n"+big+";\nCREATE TABLE after_h (id int);\n")
+	_, err = up(t, tg.open(t), fsys)
+	var me *runway.MigrationError
+	if !errors.As(err, &me) || me.Statement != 2 || me.Code != "1153" || !strings.Contains(me.Message, "max_allowed_packet ("+strconv.Itoa(limit)+" bytes)") {
+		t.Fatalf("up: %v; want statement 2 refused for max_allowed_packet", err)
+	}
+	if h := runway.FailureHint(me); !strings.Contains(h, "says nothing against its SQL") || !strings.Contains(h, "resumes at statement 2") {
+		t.Errorf("hint: %s", h)
+	}
+	if r := history(t, tg.open(t))["1"]; r.State != database.StateFailed || r.StatementsApplied != 1 {
+		t.Fatalf("history row: %s with %d statements; want failed with 1", r.State, r.StatementsApplied)
+	}
+}

@@ -524,6 +524,12 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 	var ub strings.Builder
 	writeProgressUpdate(&ub, table, progress)
 	update := ub.String()
+	if err := d.fits(stmt, len(update)+progressOverhead); err != nil {
+		if d.fits(stmt, 0) == nil {
+			return errors.ErrUnsupported // sent alone, without its record, it fits
+		}
+		return err
+	}
 	if !d.userTx && changesData(stmt.SQL) {
 		return d.execProgressTx(ctx, conn, stmt, update)
 	}
@@ -542,6 +548,10 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 	}
 	return execError(0, 0, stmt, err)
 }
+
+// progressOverhead bounds what ExecProgress sends with a statement besides
+// its record: its marker, a COMMIT, the separators.
+const progressOverhead = 256
 
 // ranMarker returns a statement to send right after a migration's
 // statement, and a check to make after the message failed: whether the

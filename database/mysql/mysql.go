@@ -94,6 +94,9 @@ type Driver struct {
 	// serverReturns); ExecRecordedEach then needs no marker SELECT after
 	// each migration (see writeEach).
 	returning, versionKnown bool
+	// maxPacket is the session's max_allowed_packet, read with the version
+	// (learnSession); 0 while unknown.
+	maxPacket int
 }
 
 // Open connects to the database named by a URL of the form
@@ -657,7 +660,8 @@ func (d *Driver) lock(ctx context.Context) (string, *sql.Conn, error) {
 func (d *Driver) learnSession(ctx context.Context, conn *sql.Conn) (string, error) {
 	var dbName sql.NullString
 	var version string
-	if err := conn.QueryRowContext(ctx, "SELECT DATABASE(), VERSION()").Scan(&dbName, &version); err != nil {
+	var maxPacket int
+	if err := conn.QueryRowContext(ctx, "SELECT DATABASE(), VERSION(), @@max_allowed_packet").Scan(&dbName, &version, &maxPacket); err != nil {
 		return "", err
 	}
 	name := lockNameFor(dbName.String, d.cfg.TableName())
@@ -665,6 +669,7 @@ func (d *Driver) learnSession(ctx context.Context, conn *sql.Conn) (string, erro
 	d.lockName = name
 	d.dbName = dbName.String
 	d.returning, d.versionKnown = insertReturning(version), true
+	d.maxPacket = maxPacket
 	d.mu.Unlock()
 	return name, nil
 }
@@ -1186,6 +1191,9 @@ func (d *Driver) ApplyTx(ctx context.Context, steps []database.Step) (err error)
 // so procedure bodies and '?' in literals pass untouched.
 func (d *Driver) Exec(ctx context.Context, stmt migration.Statement) error {
 	d.observe(stmt.SQL)
+	if err := d.fits(stmt, 0); err != nil {
+		return err
+	}
 	conn, err := d.session(ctx)
 	if err != nil {
 		return err
@@ -1200,9 +1208,31 @@ func (d *Driver) Exec(ctx context.Context, stmt migration.Statement) error {
 
 // Server error numbers the driver looks at.
 const (
-	erNoSuchTable = 1146
-	erParseError  = 1064
+	erNoSuchTable    = 1146
+	erParseError     = 1064
+	erPacketTooLarge = 1153
 )
+
+// fits refuses, without sending it, a statement that the server would not
+// take: with more bytes (more of Runway's own SQL sent with it) than the
+// session's max_allowed_packet. The server would drop the connection as it
+// read the message, and the run would say only that the connection was
+// lost, its history row left running, and every rerun lose it again at the
+// same statement. A failure that names the limit is recorded instead; the
+// rerun, once the limit is raised, resumes at the statement.
+func (d *Driver) fits(stmt migration.Statement, more int) error {
+	d.mu.Lock()
+	limit := d.maxPacket
+	d.mu.Unlock()
+	// The message is the command's byte and the text.
+	if limit <= 0 || 1+len(stmt.SQL)+more <= limit {
+		return nil
+	}
+	msg := fmt.Sprintf("the statement is %d bytes, more than the server's max_allowed_packet (%d bytes): it was not sent. "+
+		"Raise max_allowed_packet on the server (SET GLOBAL max_allowed_packet = N, or in its configuration; new sessions take it), "+
+		"or split the statement, then run again", len(stmt.SQL)+more, limit)
+	return execError(0, 0, stmt, &mysql.MySQLError{Number: erPacketTooLarge, SQLState: [5]byte{'0', '8', 'S', '0', '1'}, Message: msg})
+}
 
 // execError turns a failed statement into a *database.ExecError with the
 // server's error number as Code and, for syntax errors, the position.

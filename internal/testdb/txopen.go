@@ -76,3 +76,24 @@ func MySQLTxOpenAfter(t testing.TB, stmts ...string) []bool {
 	}
 	return open
 }
+
+// MySQLScalar runs query, which returns one value, on the database dbURL
+// names (a URL testdb.MySQL gave) and returns the value as text.
+func MySQLScalar(t testing.TB, dbURL, query string) string {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	connector, err := mysql.NewConnector(mysqlConfig(u, strings.TrimPrefix(u.Path, "/")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(connector)
+	defer db.Close()
+	var v string
+	if err := db.QueryRowContext(context.Background(), query).Scan(&v); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return v
+}
