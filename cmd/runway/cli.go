@@ -515,9 +515,10 @@ func missingSQLite(rawURL string) (string, bool) {
 	return path, os.IsNotExist(err)
 }
 
-// readOnlyCommands change nothing in the database: they do not create a
-// missing SQLite file.
-var readOnlyCommands = map[string]bool{"status": true, "plan": true, "validate": true}
+// readOnlyCommands change nothing in an empty database: they do not create
+// a missing SQLite file (down, repair and adopt find nothing to do there,
+// and a mistyped path would otherwise leave an empty file behind).
+var readOnlyCommands = map[string]bool{"status": true, "plan": true, "validate": true, "down": true, "repair": true, "adopt": true}
 
 // tunnel opens the SSH tunnel through --ssh-bastion; it is closed when the
 // command ends.
