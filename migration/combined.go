@@ -35,6 +35,20 @@ type marker struct {
 	text   string // the marker as written, for messages
 }
 
+// noTransactionMarker is how a file of format f says that its migration
+// runs outside a transaction.
+func noTransactionMarker(f Format) string {
+	switch f {
+	case FormatGoose:
+		return "-- +goose NO TRANSACTION"
+	case FormatSQLMigrate:
+		return "-- +migrate Up notransaction (and Down notransaction)"
+	case FormatDbmate:
+		return "-- migrate:up transaction:false (and migrate:down transaction:false)"
+	}
+	return "the no-transaction marker of the file's tool"
+}
+
 // readMarker reports whether line is a marker comment of one of the formats.
 func readMarker(line string) (marker, bool) {
 	rest, ok := strings.CutPrefix(strings.TrimLeft(line, " \t"), "--")
@@ -178,9 +192,26 @@ func parseCombined(name, text string, m *Migration) (*Migration, error) {
 	p := &combinedParser{name: name, text: text, downAt: -1}
 	noTx := false
 	badMarker := false // a misspelt marker may be the missing Up: say that, not both
+	// The file's format is its first valid marker's: a comment that only
+	// resembles another tool's marker ("-- migrate: moved from dbmate")
+	// does not decide it.
+	for _, line := range lines(text) {
+		if mk, ok := readMarker(line.text); ok && mk.err == nil {
+			p.format = mk.format
+			break
+		}
+	}
+	type directiveLine struct {
+		ln   int
+		text string
+	}
+	var directives []directiveLine // "-- runway:…" lines, which do nothing here
 	for ln, line := range lines(text) {
 		mk, ok := readMarker(line.text)
 		if !ok {
+			if _, isDirective := runwayDirective(strings.TrimLeft(line.text, " \t")); isDirective {
+				directives = append(directives, directiveLine{ln, strings.TrimSpace(line.text)})
+			}
 			if p.cur == nil && !p.outside {
 				if t := strings.TrimSpace(line.text); t != "" && !strings.HasPrefix(t, "--") {
 					p.outside = true
@@ -193,6 +224,9 @@ func parseCombined(name, text string, m *Migration) (*Migration, error) {
 			p.format = mk.format
 		}
 		if mk.format != p.format {
+			if mk.err != nil {
+				continue // not even a marker of the other tool's: a comment, as the tool reads it
+			}
 			p.fail(ln, fmt.Errorf("%w %q: a %s marker in a %s file", ErrUnknownDirective, mk.text, mk.format, p.format))
 			continue
 		}
@@ -250,6 +284,12 @@ func parseCombined(name, text string, m *Migration) (*Migration, error) {
 			p.beginLine = 0
 			p.segStart, p.segLine = next, ln+1
 		}
+	}
+	for _, d := range directives {
+		// Silently ignored, it would leave the migration in a transaction
+		// its author meant it to run outside of.
+		p.fail(d.ln, fmt.Errorf("%w %q: a Runway directive in a %s file, where it does nothing: write %s",
+			ErrUnknownDirective, d.text, p.format, noTransactionMarker(p.format)))
 	}
 	if p.beginLine > 0 {
 		p.fail(p.beginLine, fmt.Errorf("%w: StatementBegin without StatementEnd", ErrMisplacedMarker))

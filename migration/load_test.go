@@ -80,6 +80,15 @@ DROP TABLE t;
 		{"goose lenient spelling", map[string]string{"1_x.sql": "--+goose up\nSELECT 1;\n  -- +goose   statementbegin\nSELECT 2;\n-- +goose StatementEnd\n"},
 			`1 "x" 1 goose | 1_x.sql 2:"SELECT 1;" v4:"SELECT 2;" | -
 `},
+		// A comment that only resembles another tool's marker is a
+		// comment, as the file's tool reads it; it does not decide the
+		// file's format either.
+		{"comments like another tool's markers", map[string]string{
+			"1_x.sql": "-- migrate: moved from dbmate in 2023\n-- +goose Up\nSELECT 1;\n-- +migrate this too\n-- +goose Down\nSELECT 2;\n",
+			"2_y.sql": "-- +goose-style comment\n-- migrate:up\nSELECT 3;\n"},
+			`1 "x" 1 goose | 1_x.sql 3:"SELECT 1;\n-- +migrate this too" | 1_x.sql 6:"SELECT 2;"
+2 "y" 2 dbmate | 2_y.sql 3:"SELECT 3;" | -
+`},
 		{"sql-migrate", map[string]string{"2_users.sql": `-- +migrate Up notransaction
 CREATE INDEX CONCURRENTLY i ON t (a);
 -- +migrate StatementBegin
@@ -196,6 +205,14 @@ func TestLoadErrors(t *testing.T) {
 			[]error{ErrUnknownDirective, ErrUnknownDirective}, []string{"1_a.sql:1:", "1_a.sql:2:"}},
 		{"mixed markers", map[string]string{"1_a.sql": "-- +goose Up\n-- migrate:down\n"},
 			[]error{ErrUnknownDirective}, []string{"1_a.sql:2: unknown directive \"-- migrate:down\": a dbmate marker in a goose file"}},
+		{"runway directive in a combined file", map[string]string{
+			"1_a.sql": "-- runway:no-transaction\n-- +goose Up\nCREATE INDEX CONCURRENTLY i ON t (a);\n",
+			"2_b.sql": "-- +migrate Up\n-- runway:no-transaction\nSELECT 1;\n",
+			"3_c.sql": "-- migrate:up\nSELECT 1;\n-- migrate:down\n-- Runway:No-Transaction\nSELECT 2;\n"},
+			[]error{ErrUnknownDirective, ErrUnknownDirective, ErrUnknownDirective},
+			[]string{"1_a.sql:1: unknown directive \"-- runway:no-transaction\": a Runway directive in a goose file, where it does nothing: write -- +goose NO TRANSACTION",
+				"2_b.sql:2: unknown directive \"-- runway:no-transaction\": a Runway directive in a sql-migrate file, where it does nothing: write -- +migrate Up notransaction",
+				"3_c.sql:4: unknown directive \"-- Runway:No-Transaction\": a Runway directive in a dbmate file, where it does nothing: write -- migrate:up transaction:false"}},
 		{"no up section", map[string]string{"1_a.sql": "CREATE TABLE t (a int);\n", "2_b.sql": "-- +goose NO TRANSACTION\n"},
 			[]error{ErrNoUpSection, ErrOutsideSection, ErrNoUpSection},
 			[]string{"1_a.sql: no up section: a VERSION_name.sql file needs an up marker: -- +goose Up (goose), -- +migrate Up (sql-migrate) or -- migrate:up (dbmate)", "1_a.sql:1: SQL outside", "2_b.sql: no up section: the file has goose markers but no up marker"}},
