@@ -462,13 +462,31 @@ func parseFlywayName(base, stem string) (*Migration, nameKind, error) {
 	return nil, 0, fmt.Errorf("%w: Flyway prefix %q: want V (versioned) or U (undo)", ErrUnsupported, stem[:1])
 }
 
+// encodingError is ErrInvalidUTF8 for a file that begins with head, or, for
+// one that begins with a UTF-16 byte-order mark (Windows tools save so),
+// an error that says what the file is: errors.Is(err, ErrInvalidUTF8) holds.
+func encodingError(head []byte) error {
+	if len(head) >= 2 && (head[0] == 0xFF && head[1] == 0xFE || head[0] == 0xFE && head[1] == 0xFF) {
+		return utf16Error{}
+	}
+	return ErrInvalidUTF8
+}
+
+type utf16Error struct{}
+
+func (utf16Error) Error() string {
+	return "file is UTF-16, not UTF-8 (it starts with a UTF-16 byte-order mark): save it as UTF-8 (iconv -f UTF-16 -t UTF-8)"
+}
+
+func (utf16Error) Is(target error) bool { return target == ErrInvalidUTF8 }
+
 // normalize removes a leading UTF-8 BOM, checks the encoding and turns CRLF
 // and CR line endings into LF, so that line numbers, checksums and statement
 // texts are the same on every checkout.
 func normalize(content []byte) (string, error) {
 	content = trimBOM(content)
 	if !utf8.Valid(content) {
-		return "", ErrInvalidUTF8
+		return "", encodingError(content)
 	}
 	s := string(content)
 	if strings.IndexByte(s, '\r') < 0 {

@@ -203,6 +203,9 @@ func TestLoadErrors(t *testing.T) {
 			[]error{ErrUnknownDirective, ErrUnknownDirective}, []string{"1_a.sql:2:", "1_a.sql:3: unknown directive \"-- +migrate Sideways\""}},
 		{"unknown dbmate directive", map[string]string{"1_a.sql": "-- migrate:up transaction:no\n-- migrate:sideways\n"},
 			[]error{ErrUnknownDirective, ErrUnknownDirective}, []string{"1_a.sql:1:", "1_a.sql:2:"}},
+		{"utf-16", map[string]string{"1_a.up.sql": "\xff\xfeS\x00E\x00L\x00\n\x00", "2_b.up.sql": "SELECT 'caf\xe9';\n"},
+			[]error{ErrInvalidUTF8, ErrInvalidUTF8},
+			[]string{"1_a.up.sql:1: file is UTF-16, not UTF-8 (it starts with a UTF-16 byte-order mark): save it as UTF-8", "2_b.up.sql:1: file is not valid UTF-8"}},
 		{"mixed markers", map[string]string{"1_a.sql": "-- +goose Up\n-- migrate:down\n"},
 			[]error{ErrUnknownDirective}, []string{"1_a.sql:2: unknown directive \"-- migrate:down\": a dbmate marker in a goose file"}},
 		{"runway directive in a combined file", map[string]string{

@@ -304,7 +304,11 @@ func loadStreamed(fsys fs.FS, name string, m *Migration, kind nameKind) (*Migrat
 				tail = append(tail[:0], joined[max(0, len(joined)-len(flywayPlaceholder)+1):]...)
 			}
 			if bad := utf.check(piece, ln); bad > 0 {
-				return nil, &FileError{File: name, Line: bad, Err: ErrInvalidUTF8}
+				err := ErrInvalidUTF8
+				if ln == 1 {
+					err = encodingError(piece)
+				}
+				return nil, &FileError{File: name, Line: bad, Err: err}
 			}
 			if blank && len(bytes.TrimSpace(piece)) > 0 {
 				blank = false

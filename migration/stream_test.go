@@ -104,6 +104,7 @@ func TestStreamedLoadErrors(t *testing.T) {
 		"unknown directive":    "-- runway:nope\n" + filler,
 		"invalid utf-8":        filler + "SELECT '\xff';\n",
 		"utf-8 cut at the end": filler + "SELECT 'x';\n\xe2\x82",
+		"utf-16":               "\xff\xfeS\x00E\x00L\x00\n\x00" + filler,
 		// A combined file renamed alone: its down section would run on up.
 		"goose markers":                    "-- +goose Up\nCREATE TABLE a (id int);\n" + filler + "-- +goose Down\nDROP TABLE a;\n",
 		"sql-migrate marker":               filler + "-- +migrate Down\nDROP TABLE a;\n",
