@@ -2383,29 +2383,67 @@ func TestLastWriteFailedAfterEveryStatementWasRecorded(t *testing.T) {
 	}
 }
 
-// A statement larger than the server's max_allowed_packet is refused
-// before it is sent, with an error that names the limit, and recorded as
-// failed at that statement. Sent, the server dropped the connection: the
-// run said only that it was lost, the row stayed running, and each rerun
-// lost it again at the same statement.
-func TestStatementOverMaxAllowedPacket(t *testing.T) {
+// No message larger than the server's max_allowed_packet is sent: the
+// server would drop the connection as it read it, the run say only that it
+// was lost, and every rerun lose it again. Statements that fit alone go in
+// smaller messages, whichever way they are batched (a migration in one
+// message, many migrations in one, a long migration statement by
+// statement); a statement too large alone is refused before it is sent,
+// with an error that names the limit, and recorded as failed at it.
+func TestMessagesWithinMaxAllowedPacket(t *testing.T) {
 	t.Parallel()
-	tg := newTarget(t, "mysql")
-	limit, err := strconv.Atoi(testdb.MySQLScalar(t, tg.url, "SELECT @@max_allowed_packet"))
-	if err != nil || limit > 64<<20 {
-		t.Fatalf("the test server's max_allowed_packet: %d, %v; the test wants 64 MiB at most", limit, err)
+	srv := testdb.StartMySQL(t, testdb.WithServerArgs("--max-allowed-packet=65536"))
+	if got := testdb.MySQLScalar(t, srv.NewDatabase(t), "SELECT @@max_allowed_packet"); got != "65536" {
+		t.Fatalf("max_allowed_packet %s; want 65536", got)
 	}
-	big := "INSERT INTO h VALUES (1, '" + strings.Repeat("a", limit) + "')"
-	fsys := files("0001_h.up.sql", "CREATE TABLE h (id int PRIMARY KEY, s LONGTEXT);\n"+big+";\nCREATE TABLE after_h (id int);\n")
-	_, err = up(t, tg.open(t), fsys)
+	insert := func(table string, id, size int) string {
+		return fmt.Sprintf("INSERT INTO %s VALUES (%d, '%s');\n", table, id, strings.Repeat("a", size))
+	}
+	fits := map[string]string{
+		// One migration of 80 KB, each statement 40 KB.
+		"0001_two.up.sql": "CREATE TABLE two (id int PRIMARY KEY, s TEXT);\n" + insert("two", 1, 40<<10) + insert("two", 2, 40<<10),
+		// One of ~70 KB in 230 statements: statement by statement.
+		"0002_many.up.sql": "CREATE TABLE many (id int PRIMARY KEY, s TEXT);\n" + func() string {
+			var b strings.Builder
+			for i := range 229 {
+				b.WriteString(insert("many", i, 300))
+			}
+			return b.String()
+		}(),
+	}
+	// Sixty of 2 KB each: many migrations in one message.
+	for i := range 60 {
+		fits[fmt.Sprintf("%04d_m%d.up.sql", 10+i, i)] = fmt.Sprintf("CREATE TABLE m%d (id int PRIMARY KEY, s TEXT);\n", i) + insert(fmt.Sprintf("m%d", i), 1, 2<<10)
+	}
+	url := srv.NewDatabase(t)
+	drv, err := openURL(context.Background(), "mysql", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drv.Close(context.Background())
+	fsys := files()
+	for name, text := range fits {
+		fsys[name] = &fstest.MapFile{Data: []byte(text)}
+	}
+	rep := mustUp(t, drv, fsys)
+	if len(rep.Applied) != 62 {
+		t.Fatalf("applied %d migrations; want 62", len(rep.Applied))
+	}
+	if got := testdb.MySQLScalar(t, url, "SELECT COUNT(*) FROM many"); got != "229" {
+		t.Fatalf("table many holds %s rows; want 229", got)
+	}
+
+	// A statement larger than the limit alone.
+	fsys["0100_big.up.sql"] = &fstest.MapFile{Data: []byte("CREATE TABLE big (id int PRIMARY KEY, s TEXT);\n" + insert("big", 1, 100<<10) + "CREATE TABLE after_big (id int);\n")}
+	_, err = up(t, drv, fsys)
 	var me *runway.MigrationError
-	if !errors.As(err, &me) || me.Statement != 2 || me.Code != "1153" || !strings.Contains(me.Message, "max_allowed_packet ("+strconv.Itoa(limit)+" bytes)") {
+	if !errors.As(err, &me) || me.Statement != 2 || me.Code != "1153" || !strings.Contains(me.Message, "max_allowed_packet (65536 bytes)") {
 		t.Fatalf("up: %v; want statement 2 refused for max_allowed_packet", err)
 	}
 	if h := runway.FailureHint(me); !strings.Contains(h, "says nothing against its SQL") || !strings.Contains(h, "resumes at statement 2") {
 		t.Errorf("hint: %s", h)
 	}
-	if r := history(t, tg.open(t))["1"]; r.State != database.StateFailed || r.StatementsApplied != 1 {
+	if r := history(t, drv)["100"]; r.State != database.StateFailed || r.StatementsApplied != 1 {
 		t.Fatalf("history row: %s with %d statements; want failed with 1", r.State, r.StatementsApplied)
 	}
 }

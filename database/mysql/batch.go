@@ -63,6 +63,9 @@ func (d *Driver) ExecRecorded(ctx context.Context, stmts []migration.Statement, 
 	var b strings.Builder
 	w := d.wrapper()
 	writeRecorded(&b, table, stmts, running, done, w.wrap)
+	if d.tooLarge(1+b.Len()) != nil {
+		return start, errors.ErrUnsupported // statement by statement (see tooLarge)
+	}
 	if err := d.querySession(ctx, conn, b.String(), func([]string) {}); err != nil {
 		return d.howFar(ctx, conn, w, table, stmts, running, err)
 	}
@@ -370,6 +373,12 @@ func (d *Driver) ExecRecordedEach(ctx context.Context, ms []database.Recorded, d
 	var b strings.Builder
 	w := d.wrapper()
 	writeEach(&b, table, ms, returning, w.wrap)
+	if d.tooLarge(1+b.Len()) != nil {
+		if len(ms) > 1 {
+			return d.ExecRecordedEach(ctx, ms[:len(ms)/2], done) // see tooLarge
+		}
+		return 0, ms[0].Running.StatementsApplied, errors.ErrUnsupported
+	}
 	applied := 0
 	stop := d.gather(ms)
 	err = d.querySession(ctx, conn, b.String(), func(cols []string) {
@@ -524,11 +533,8 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 	var ub strings.Builder
 	writeProgressUpdate(&ub, table, progress)
 	update := ub.String()
-	if err := d.fits(stmt, len(update)+progressOverhead); err != nil {
-		if d.fits(stmt, 0) == nil {
-			return errors.ErrUnsupported // sent alone, without its record, it fits
-		}
-		return err
+	if d.tooLarge(1+len(stmt.SQL)+len(update)+progressOverhead) != nil {
+		return errors.ErrUnsupported // Exec sends it alone, or refuses it (tooLarge)
 	}
 	if !d.userTx && changesData(stmt.SQL) {
 		return d.execProgressTx(ctx, conn, stmt, update)
@@ -657,6 +663,9 @@ func (d *Driver) ExecProgressEach(ctx context.Context, steps []database.Progress
 		if inTx {
 			b.WriteString("COMMIT;\n")
 		}
+	}
+	if d.tooLarge(1+b.Len()) != nil {
+		return d.ExecProgressEach(ctx, steps[:take/2], sending) // see tooLarge
 	}
 	sending(take)
 	stop := d.gatherN(2 * take)

@@ -1166,6 +1166,9 @@ func (d *Driver) ApplyTx(ctx context.Context, steps []database.Step) (err error)
 	}()
 	for i, step := range steps {
 		for j, stmt := range step.Statements {
+			if err := d.tooLarge(1 + len(stmt.SQL)); err != nil {
+				return execError(i, j, stmt, err)
+			}
 			if _, err := tx.ExecContext(ctx, stmt.SQL); err != nil {
 				return execError(i, j, stmt, err)
 			}
@@ -1191,8 +1194,8 @@ func (d *Driver) ApplyTx(ctx context.Context, steps []database.Step) (err error)
 // so procedure bodies and '?' in literals pass untouched.
 func (d *Driver) Exec(ctx context.Context, stmt migration.Statement) error {
 	d.observe(stmt.SQL)
-	if err := d.fits(stmt, 0); err != nil {
-		return err
+	if err := d.tooLarge(1 + len(stmt.SQL)); err != nil {
+		return execError(0, 0, stmt, err)
 	}
 	conn, err := d.session(ctx)
 	if err != nil {
@@ -1213,25 +1216,27 @@ const (
 	erPacketTooLarge = 1153
 )
 
-// fits refuses, without sending it, a statement that the server would not
-// take: with more bytes (more of Runway's own SQL sent with it) than the
-// session's max_allowed_packet. The server would drop the connection as it
-// read the message, and the run would say only that the connection was
-// lost, its history row left running, and every rerun lose it again at the
-// same statement. A failure that names the limit is recorded instead; the
-// rerun, once the limit is raised, resumes at the statement.
-func (d *Driver) fits(stmt migration.Statement, more int) error {
+// tooLarge returns the error the server would give a message of size bytes
+// (the command's byte and the text) that is larger than the session's
+// max_allowed_packet, or nil; nil too while the limit is unknown. Sent, such
+// a message makes the server drop the connection as it reads it: the run
+// would say only that the connection was lost, a history row left running,
+// and every rerun lose it again at the same statement. So no such message
+// is sent: one of many statements goes in smaller ones (errors.ErrUnsupported
+// from the batching methods, which check with tooLarge), and a statement too
+// large alone is refused with this error, which names the limit, and
+// recorded as failed; the rerun, once the limit is raised, resumes at it.
+func (d *Driver) tooLarge(size int) error {
 	d.mu.Lock()
 	limit := d.maxPacket
 	d.mu.Unlock()
-	// The message is the command's byte and the text.
-	if limit <= 0 || 1+len(stmt.SQL)+more <= limit {
+	if limit <= 0 || size <= limit {
 		return nil
 	}
-	msg := fmt.Sprintf("the statement is %d bytes, more than the server's max_allowed_packet (%d bytes): it was not sent. "+
-		"Raise max_allowed_packet on the server (SET GLOBAL max_allowed_packet = N, or in its configuration; new sessions take it), "+
-		"or split the statement, then run again", len(stmt.SQL)+more, limit)
-	return execError(0, 0, stmt, &mysql.MySQLError{Number: erPacketTooLarge, SQLState: [5]byte{'0', '8', 'S', '0', '1'}, Message: msg})
+	return &mysql.MySQLError{Number: erPacketTooLarge, SQLState: [5]byte{'0', '8', 'S', '0', '1'}, Message: fmt.Sprintf(
+		"the statement is %d bytes, more than the server's max_allowed_packet (%d bytes): it was not sent. "+
+			"Raise max_allowed_packet on the server (SET GLOBAL max_allowed_packet = N, or in its configuration; new sessions take it), "+
+			"or split the statement, then run again", size-1, limit)}
 }
 
 // execError turns a failed statement into a *database.ExecError with the

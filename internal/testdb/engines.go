@@ -209,7 +209,7 @@ func (s *Server) serverCommand() (string, []string) {
 			args = append(args, "-c", "ssl=on", "-c", "ssl_cert_file="+s.tls.serverCert,
 				"-c", "ssl_key_file="+s.tls.serverKey, "-c", "ssl_ca_file="+s.tls.caFile)
 		}
-		return s.bins.server, args
+		return s.bins.server, append(args, s.opts.args...)
 	default:
 		args := []string{"--no-defaults", "--datadir=" + s.dataDir(), "--port=" + port,
 			"--bind-address=127.0.0.1", "--socket=" + filepath.Join(s.dir, "mysqld.sock"),
@@ -222,7 +222,7 @@ func (s *Server) serverCommand() (string, []string) {
 			args = append(args, "--ssl-cert="+s.tls.serverCert, "--ssl-key="+s.tls.serverKey,
 				"--ssl-ca="+s.tls.caFile, "--require-secure-transport=ON")
 		}
-		return s.bins.server, append(args, mariadbTuning...)
+		return s.bins.server, append(append(args, mariadbTuning...), s.opts.args...)
 	}
 }
 

@@ -28,6 +28,16 @@ type Option func(*options) error
 type options struct {
 	tls            bool
 	user, password string
+	args           []string // more of the server's command-line options
+}
+
+// WithServerArgs passes more command-line options to the server (mariadbd's
+// --max-allowed-packet=65536; PostgreSQL's -c name=value).
+func WithServerArgs(args ...string) Option {
+	return func(o *options) error {
+		o.args = append(o.args, args...)
+		return nil
+	}
 }
 
 // WithTLS starts the server with TLS from a certificate authority made for
