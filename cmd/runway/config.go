@@ -196,7 +196,12 @@ func (a *app) applyConfig(fs *flag.FlagSet) error {
 	if err != nil {
 		return err
 	}
-	for _, k := range sortedKeys(settings) {
+	// The notification settings first: a later setting that fails (a
+	// database URL whose ${PASSWORD} is unset) is then reported to the
+	// file's webhooks too.
+	keys := sortedKeys(settings)
+	sort.SliceStable(keys, func(i, j int) bool { return notifySetting(keys[i]) && !notifySetting(keys[j]) })
+	for _, k := range keys {
 		name := strings.ReplaceAll(k, "_", "-")
 		switch name {
 		case "to", "steps", "all", "yes":
@@ -252,6 +257,10 @@ func (a *app) applyConfig(fs *flag.FlagSet) error {
 	}
 	return nil
 }
+
+// notifySetting reports whether the file's key k sets how runs are
+// notified (notify, notify_on, notify-required …).
+func notifySetting(k string) bool { return strings.HasPrefix(k, "notify") }
 
 // repeatable names the flags that take several values: given a list in
 // the file, each item is one value.

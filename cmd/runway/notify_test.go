@@ -149,6 +149,17 @@ func TestNotify(t *testing.T) {
 			t.Fatalf("%s: --json output:\n%s", name, out)
 		}
 	}
+	// The file's own webhook hears of it too, though the setting that
+	// fails (database) comes before notify in the file's order.
+	cfg := filepath.Join(t.TempDir(), "runway.yaml")
+	os.WriteFile(cfg, []byte("database: postgres://app:${RUNWAY_TEST_UNSET_PW}@127.0.0.1:1/app\nnotify: "+hook+"\n"), 0o644)
+	n = count()
+	var fout, ferr bytes.Buffer
+	code = newApp(strings.NewReader(""), &fout, &ferr, func(string) string { return "" }, false, false).run(context.Background(),
+		[]string{"--dir", dir, "--config", cfg, "up"})
+	if code != exitUsage || count() != n+1 || strings.Contains(fout.String()+ferr.String(), webhookToken) {
+		t.Fatalf("a file's failing setting with the file's webhook: exit %d, %d posts (want %d)\n%s%s", code, count(), n+1, fout.String(), ferr.String())
+	}
 }
 
 // A run stopped by a signal still sends its report, but does not wait a
