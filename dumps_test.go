@@ -159,9 +159,10 @@ func TestSkippedExecutableCommentsApply(t *testing.T) {
 			"/*!50717 SELECT COUNT(*) INTO @n FROM gated */;\nINSERT INTO gated VALUES (1);\n-- the dump's last line\n/*!99999 SET @x = 1 */;\n",
 		"0002_alone.up.sql", "/*!80013 SET @y = 1 */;\n",
 		"0003_mariadb.up.sql", "/* lead */ /*M!999999 SET @z = 1 */;\n/*!40101 SET @w = 2 */;\nINSERT INTO gated VALUES (2);\n",
+		"0004_two.up.sql", "/*!80000 SET @a = 1 */ /*!80000 SET @b = 1 */;\n/*!80000 SET @c = 1 /* inner */ */;\nINSERT INTO gated VALUES (3);\n",
 	))
 	h := history(t, drv)
-	for v, n := range map[string]int{"1": 5, "2": 1, "3": 3} {
+	for v, n := range map[string]int{"1": 5, "2": 1, "3": 3, "4": 3} {
 		if r := h[v]; r.State != database.StateApplied || r.StatementsApplied != n {
 			t.Errorf("version %s: %s with %d statements; want applied with %d", v, r.State, r.StatementsApplied, n)
 		}

@@ -110,36 +110,58 @@ func mayBeSkipped(sql string) bool {
 	if !strings.Contains(sql, "/*") {
 		return false
 	}
-	rest := sql
+	rest, skipped := sql, false
 	for {
 		rest = strings.TrimLeft(rest, " \t\r\n")
 		switch {
+		case rest == "":
+			return skipped
 		case strings.HasPrefix(rest, "#") || strings.HasPrefix(rest, "--") && (len(rest) == 2 || rest[2] <= ' '):
 			nl := strings.IndexByte(rest, '\n')
 			if nl < 0 {
-				return false
+				return skipped
 			}
 			rest = rest[nl+1:]
-			continue
-		case strings.HasPrefix(rest, "/*") && !strings.HasPrefix(rest, "/*!") && !strings.HasPrefix(rest, "/*M!"):
-			end := strings.Index(rest[2:], "*/")
+		case strings.HasPrefix(rest, "/*"):
+			version, mariadb, _, _, executable := migration.ExecutableComment(rest)
+			if executable && !(mariadb || len(version) > 5 || len(version) == 5 && version >= "50700") {
+				return false // SQL every server runs: the statement is not empty
+			}
+			end := commentEnd(rest, executable)
 			if end < 0 {
 				return false
 			}
-			rest = rest[2+end+2:]
-			continue
+			skipped = skipped || executable
+			rest = rest[end:]
+		default:
+			return false
 		}
-		break
 	}
-	version, mariadb, _, body, ok := migration.ExecutableComment(rest)
-	if !ok {
-		return false
+}
+
+// commentEnd returns the offset just past the end of the comment that s
+// starts with ("/*"), or -1 when it does not end. An executable comment may
+// hold comments of its own, which the server skips with it; a plain one ends
+// at the first "*/".
+func commentEnd(s string, nested bool) int {
+	depth := 0
+	for i := 0; i+1 < len(s); i++ {
+		switch {
+		case s[i] == '/' && s[i+1] == '*':
+			if depth > 0 && !nested {
+				continue
+			}
+			depth++
+			i++
+		case s[i] == '*' && s[i+1] == '/':
+			depth--
+			i++
+			if depth == 0 {
+				return i + 1
+			}
+		}
 	}
-	end := strings.Index(body, "*/")
-	if end < 0 || strings.TrimSpace(migration.StripComments(migration.MySQL, body[end+2:])) != "" {
-		return false // more than the comment: the statement is not empty anywhere
-	}
-	return mariadb || len(version) > 5 || len(version) == 5 && version >= "50700"
+	return -1
 }
 
 // mayHoldBody reports whether a statement may create a trigger, routine or
