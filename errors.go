@@ -218,6 +218,7 @@ func errorInfo(err error) *report.Error {
 		info.Hint = FailureHint(me)
 	case errors.As(err, &ve):
 		info.Hint = ve.Hint
+		info.Refused = true
 		if len(ve.Problems) > 0 {
 			info.Version = ve.Problems[0].Version
 			info.File = ve.Problems[0].File

@@ -411,12 +411,21 @@ func TestSlackRefusedAtMigration(t *testing.T) {
 	}
 	r := failedReport()
 	r.Error = &report.Error{Version: "20240101000000", File: "migrations/20240101000000_init.up.sql",
-		Message: "migrations/20240101000000_init.up.sql: modified: its checksum differs from the one applied"}
+		Message: "migrations/20240101000000_init.up.sql: modified: its checksum differs from the one applied", Refused: true}
 	if errs := Send(context.Background(), []Notifier{n}, Failure, r); errs != nil {
 		t.Fatal(errs)
 	}
 	m := decodeSlack(t, rec.last(t))
 	if want := "❌ prod: runway up stopped at migration 20240101000000 on postgres://app:***@db:5432/app"; m.Text != want {
+		t.Errorf("text = %q, want %q", m.Text, want)
+	}
+	// A migration whose session was lost half way names no statement
+	// either, but it did run, and failed.
+	r.Error = &report.Error{Version: "20240301000000", Message: "mysql: applying 20240301000000: invalid connection"}
+	if errs := Send(context.Background(), []Notifier{n}, Failure, r); errs != nil {
+		t.Fatal(errs)
+	}
+	if m, want := decodeSlack(t, rec.last(t)), "❌ prod: migration 20240301000000 failed on postgres://app:***@db:5432/app"; m.Text != want {
 		t.Errorf("text = %q, want %q", m.Text, want)
 	}
 }

@@ -25,13 +25,12 @@ func headline(r *report.Report) (emoji, text string) {
 	case report.StatusFailed:
 		emoji = "❌"
 		switch e := r.Error; {
-		case e != nil && e.Version != "" && (e.Statement > 0 || e.Code != ""):
-			b.WriteString("migration " + e.Version + " failed")
-		case e != nil && e.Version != "":
-			// No statement of it failed: the run was refused at it (an
-			// applied migration edited, a file out of order, a down script
-			// missing), or its file could not be read.
+		case e != nil && e.Version != "" && e.Refused:
+			// Nothing of it ran: the run was refused at it (an applied
+			// migration edited, a file out of order, a down script missing).
 			b.WriteString("runway " + r.Command + " stopped at migration " + e.Version)
+		case e != nil && e.Version != "":
+			b.WriteString("migration " + e.Version + " failed")
 		default:
 			b.WriteString("runway " + r.Command + " failed")
 		}

@@ -133,6 +133,11 @@ type Error struct {
 	Code      string `json:"code,omitempty"`
 	Message   string `json:"message"`
 	Hint      string `json:"hint,omitempty"`
+	// Refused: the run was refused at Version before anything of it ran
+	// (validation: an applied migration edited, a file out of order, a
+	// down script missing). For the headlines of notifications; not in
+	// the JSON, whose readers tell it by the exit code (5).
+	Refused bool `json:"-"`
 }
 
 // Runner says who ran the command.
