@@ -43,10 +43,8 @@ func noTransactionMarker(f Format) string {
 		return "-- +goose NO TRANSACTION"
 	case FormatSQLMigrate:
 		return "-- +migrate Up notransaction (and Down notransaction)"
-	case FormatDbmate:
-		return "-- migrate:up transaction:false (and migrate:down transaction:false)"
 	}
-	return "the no-transaction marker of the file's tool"
+	return "-- migrate:up transaction:false (and migrate:down transaction:false)"
 }
 
 // readMarker reports whether line is a marker comment of one of the formats.
@@ -205,12 +203,19 @@ func parseCombined(name, text string, m *Migration) (*Migration, error) {
 		ln   int
 		text string
 	}
-	var directives []directiveLine // "-- runway:…" lines, which do nothing here
+	// "-- runway:no-transaction" lines where a directive would go (before
+	// a section's first statement), which do nothing here.
+	var directives []directiveLine
+	stmtSeen := false // the current section has SQL before this line
 	for ln, line := range lines(text) {
 		mk, ok := readMarker(line.text)
 		if !ok {
-			if _, isDirective := runwayDirective(strings.TrimLeft(line.text, " \t")); isDirective {
+			trimmed := strings.TrimLeft(line.text, " \t")
+			if d, isDirective := runwayDirective(trimmed); isDirective && d == "no-transaction" && !stmtSeen && p.beginLine == 0 {
 				directives = append(directives, directiveLine{ln, strings.TrimSpace(line.text)})
+			}
+			if p.cur != nil && trimmed != "" && !strings.HasPrefix(trimmed, "--") {
+				stmtSeen = true
 			}
 			if p.cur == nil && !p.outside {
 				if t := strings.TrimSpace(line.text); t != "" && !strings.HasPrefix(t, "--") {
@@ -246,6 +251,7 @@ func parseCombined(name, text string, m *Migration) (*Migration, error) {
 			}
 			p.up = &Script{File: name, NoTransaction: mk.noTx}
 			p.cur, p.upAt, p.upLine = p.up, line.offset, ln
+			stmtSeen = false
 			p.segStart, p.segLine = next, ln+1
 		case markDown:
 			switch {
@@ -262,6 +268,7 @@ func parseCombined(name, text string, m *Migration) (*Migration, error) {
 			p.flush(line.offset, false)
 			p.down = &Script{File: name, NoTransaction: mk.noTx}
 			p.cur, p.downAt = p.down, line.offset
+			stmtSeen = false
 			p.segStart, p.segLine = next, ln+1
 		case markBegin:
 			switch {
@@ -286,6 +293,9 @@ func parseCombined(name, text string, m *Migration) (*Migration, error) {
 		}
 	}
 	for _, d := range directives {
+		if p.format == "" {
+			break // no marker at all: the missing up section is the error to read
+		}
 		// Silently ignored, it would leave the migration in a transaction
 		// its author meant it to run outside of.
 		p.fail(d.ln, fmt.Errorf("%w %q: a Runway directive in a %s file, where it does nothing: write %s",

@@ -211,7 +211,10 @@ func TestLoadErrors(t *testing.T) {
 		{"runway directive in a combined file", map[string]string{
 			"1_a.sql": "-- runway:no-transaction\n-- +goose Up\nCREATE INDEX CONCURRENTLY i ON t (a);\n",
 			"2_b.sql": "-- +migrate Up\n-- runway:no-transaction\nSELECT 1;\n",
-			"3_c.sql": "-- migrate:up\nSELECT 1;\n-- migrate:down\n-- Runway:No-Transaction\nSELECT 2;\n"},
+			"3_c.sql": "-- migrate:up\nSELECT 1;\n-- migrate:down\n-- Runway:No-Transaction\nSELECT 2;\n",
+			// Past a section's first statement, in a StatementBegin block, or
+			// another word after runway: it is a comment, as goose reads it.
+			"4_d.sql": "-- +goose Up\n-- runway: keep in sync with the app\nSELECT '\n-- runway:no-transaction\n';\n-- +goose StatementBegin\n-- runway:no-transaction\nSELECT 1;\n-- +goose StatementEnd\n"},
 			[]error{ErrUnknownDirective, ErrUnknownDirective, ErrUnknownDirective},
 			[]string{"1_a.sql:1: unknown directive \"-- runway:no-transaction\": a Runway directive in a goose file, where it does nothing: write -- +goose NO TRANSACTION",
 				"2_b.sql:2: unknown directive \"-- runway:no-transaction\": a Runway directive in a sql-migrate file, where it does nothing: write -- +migrate Up notransaction",
