@@ -290,7 +290,7 @@ func loadStreamed(fsys fs.FS, name string, m *Migration, kind nameKind) (*Migrat
 				if p.header || bytes.Contains(piece, []byte("runway:")) {
 					p.line(ln, string(bytes.TrimSuffix(piece, []byte{'\n'})))
 				}
-				if mayHoldMarker(piece) {
+				if c := piece[0]; (c == '-' || c == ' ' || c == '\t') && mayHoldMarker(piece) {
 					if merr := foreignMarker(name, ln, string(bytes.TrimSuffix(piece, []byte{'\n'}))); merr != nil {
 						errs = append(errs, merr)
 					}
@@ -341,8 +341,16 @@ func loadStreamed(fsys fs.FS, name string, m *Migration, kind nameKind) (*Migrat
 	return m, nil
 }
 
-// mayHoldMarker is foreignMarkers' first test, for one line.
+// mayHoldMarker is foreignMarkers' first test, for one line: a marker is a
+// "--" comment line. Most lines of a large file are not: two bytes tell.
 func mayHoldMarker(line []byte) bool {
+	i := 0
+	for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+		i++
+	}
+	if len(line)-i < 2 || line[i] != '-' || line[i+1] != '-' {
+		return false
+	}
 	return bytes.Contains(line, []byte("+goose")) || bytes.Contains(line, []byte("+migrate")) || bytes.Contains(line, []byte("migrate:"))
 }
 
