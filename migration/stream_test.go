@@ -159,3 +159,26 @@ func TestStreamedFileChangedDuringRun(t *testing.T) {
 		t.Fatalf("Statements of the changed file: %v", err)
 	}
 }
+
+// BenchmarkLoadStreamed loads a 48 MB file of multi-row INSERTs (W5's
+// shape), checked as a stream: encoding, directives, foreign markers and
+// checksum. go test -run XXX -bench LoadStreamed ./migration
+func BenchmarkLoadStreamed(b *testing.B) {
+	var sb strings.Builder
+	for i := 0; sb.Len() < 48<<20; i++ {
+		if i%1000 == 0 {
+			sb.WriteString("INSERT INTO t (id, name, email) VALUES\n")
+		}
+		fmt.Fprintf(&sb, "(%d, 'name %d', 'user%d@example.com'),\n", i, i, i)
+		if i%1000 == 999 {
+			sb.WriteString("(0, 'x', 'y');\n")
+		}
+	}
+	fsys := fstest.MapFS{"0001_a.up.sql": &fstest.MapFile{Data: []byte(sb.String())}}
+	b.SetBytes(int64(sb.Len()))
+	for b.Loop() {
+		if _, err := Load(fsys); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
