@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"iter"
 	"log/slog"
+	"maps"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -2433,17 +2434,39 @@ func TestMessagesWithinMaxAllowedPacket(t *testing.T) {
 		t.Fatalf("table many holds %s rows; want 229", got)
 	}
 
-	// A statement larger than the limit alone.
-	fsys["0100_big.up.sql"] = &fstest.MapFile{Data: []byte("CREATE TABLE big (id int PRIMARY KEY, s TEXT);\n" + insert("big", 1, 100<<10) + "CREATE TABLE after_big (id int);\n")}
-	_, err = up(t, drv, fsys)
-	var me *runway.MigrationError
-	if !errors.As(err, &me) || me.Statement != 2 || me.Code != "1153" || !strings.Contains(me.Message, "max_allowed_packet (65536 bytes)") {
-		t.Fatalf("up: %v; want statement 2 refused for max_allowed_packet", err)
-	}
-	if h := runway.FailureHint(me); !strings.Contains(h, "says nothing against its SQL") || !strings.Contains(h, "resumes at statement 2") {
-		t.Errorf("hint: %s", h)
-	}
-	if r := history(t, drv)["100"]; r.State != database.StateFailed || r.StatementsApplied != 1 {
-		t.Fatalf("history row: %s with %d statements; want failed with 1", r.State, r.StatementsApplied)
+	// A statement larger than the limit alone, announced once; and one
+	// whose message (the command's byte and the text) is the limit exactly,
+	// which the server refuses too.
+	for _, size := range []int{100 << 10, 65536 - 1 - len("INSERT INTO big VALUES (1, '')")} {
+		fsys := maps.Clone(fsys)
+		fsys["0100_big.up.sql"] = &fstest.MapFile{Data: []byte("CREATE TABLE big (id int PRIMARY KEY, s TEXT);\n" + insert("big", 1, size) + "CREATE TABLE after_big (id int);\n")}
+		drv, err := openURL(context.Background(), "mysql", srv.NewDatabase(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer drv.Close(context.Background())
+		starts := 0
+		r, err := runway.New(drv, fsys, runway.WithObserver(func(e runway.Event) {
+			if e.Kind == runway.EventStatementStart && e.Version == "100" && e.Statement == 2 {
+				starts++
+			}
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = r.Up(context.Background(), runway.UpOptions{})
+		var me *runway.MigrationError
+		if !errors.As(err, &me) || me.Statement != 2 || me.Code != "1153" || !strings.Contains(me.Message, "max_allowed_packet (65536 bytes): it was not sent") {
+			t.Fatalf("%d bytes: up: %v; want statement 2 refused for max_allowed_packet", size, err)
+		}
+		if starts != 1 {
+			t.Errorf("%d bytes: statement 2 was announced %d times", size, starts)
+		}
+		if h := runway.FailureHint(me); !strings.Contains(h, "says nothing against its SQL") || !strings.Contains(h, "resumes at statement 2") {
+			t.Errorf("hint: %s", h)
+		}
+		if r := history(t, drv)["100"]; r.State != database.StateFailed || r.StatementsApplied != 1 {
+			t.Fatalf("%d bytes: history row: %s with %d statements; want failed with 1", size, r.State, r.StatementsApplied)
+		}
 	}
 }

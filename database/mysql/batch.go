@@ -141,14 +141,14 @@ func mayBeSkipped(sql string) bool {
 
 // commentEnd returns the offset just past the end of the comment that s
 // starts with ("/*"), or -1 when it does not end. An executable comment may
-// hold comments of its own, which the server skips with it; a plain one ends
-// at the first "*/".
+// hold comments of its own, one level deep, which the server skips with it;
+// a plain one ends at the first "*/".
 func commentEnd(s string, nested bool) int {
 	depth := 0
 	for i := 0; i+1 < len(s); i++ {
 		switch {
 		case s[i] == '/' && s[i+1] == '*':
-			if depth > 0 && !nested {
+			if depth > 0 && !nested || depth > 1 {
 				continue
 			}
 			depth++
@@ -552,10 +552,8 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 		return err
 	}
 	table := d.table()
-	var ub strings.Builder
-	writeProgressUpdate(&ub, table, progress)
-	update := ub.String()
-	if d.tooLarge(1+len(stmt.SQL)+len(update)+progressOverhead) != nil {
+	update, fits := d.progressMessage(table, stmt, progress)
+	if !fits {
 		return errors.ErrUnsupported // Exec sends it alone, or refuses it (tooLarge)
 	}
 	if !d.userTx && changesData(stmt.SQL) {
@@ -575,6 +573,16 @@ func (d *Driver) ExecProgress(ctx context.Context, stmt migration.Statement, pro
 		return fmt.Errorf("%w: mysql: recording version %s in %s: %w", database.ErrNotRecorded, progress.Version, table, err)
 	}
 	return execError(0, 0, stmt, err)
+}
+
+// progressMessage returns the update that records stmt as progress says,
+// and whether stmt, the update and the rest of ExecProgress's message stay
+// below the server's max_allowed_packet (tooLarge).
+func (d *Driver) progressMessage(table string, stmt migration.Statement, progress database.Revision) (string, bool) {
+	var ub strings.Builder
+	writeProgressUpdate(&ub, table, progress)
+	update := ub.String()
+	return update, d.tooLarge(1+len(stmt.SQL)+len(update)+progressOverhead) == nil
 }
 
 // progressOverhead bounds what ExecProgress sends with a statement besides
@@ -648,6 +656,9 @@ func (d *Driver) ExecProgressEach(ctx context.Context, steps []database.Progress
 	if take == 1 {
 		if travelsAlone(steps[0].Statement.SQL) {
 			return 0, errors.ErrUnsupported // as ExecProgress would, having done nothing
+		}
+		if _, fits := d.progressMessage(d.table(), steps[0].Statement, steps[0].Row); !fits {
+			return 0, errors.ErrUnsupported // as ExecProgress would: not a start to announce
 		}
 		sending(1)
 		if err := d.ExecProgress(ctx, steps[0].Statement, steps[0].Row); err != nil {

@@ -449,6 +449,7 @@ func TestMayBeSkipped(t *testing.T) {
 		{"-- a comment\n# another\n/* a third */ /*!80000 SET @a = 1 */ -- after\n", true},
 		{"/*!80000 SET @a = 1 */ /*!80000 SET @b = 1 */", true},
 		{"/*!80000 SET @a = 1 /* inner */ */", true},
+		{"/*!80000 SET @a = 1 /* x /* y */ */", true}, // one level of nesting, as MariaDB reads it
 		{"/*!80000 SET @a = 1 /* inner */ */ /*M!999999 x */ -- end", true},
 		{"/* plain /* not nested */ /*!80000 SET @a = 1 */", true},
 		{"/*!80000 SET @a = 1 */ /*!40101 SET @b = 1 */", false},

@@ -1230,7 +1230,9 @@ func (d *Driver) tooLarge(size int) error {
 	d.mu.Lock()
 	limit := d.maxPacket
 	d.mu.Unlock()
-	if limit <= 0 || size <= limit {
+	// The server takes a message only below its limit (go-sql-driver,
+	// reading the limit from the server, keeps it minus one too).
+	if limit <= 0 || size < limit {
 		return nil
 	}
 	return &mysql.MySQLError{Number: erPacketTooLarge, SQLState: [5]byte{'0', '8', 'S', '0', '1'}, Message: fmt.Sprintf(
