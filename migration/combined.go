@@ -202,20 +202,37 @@ func parseCombined(name, text string, m *Migration) (*Migration, error) {
 	type directiveLine struct {
 		ln   int
 		text string
+		sec  *Script // the section it is in; nil before the first marker
 	}
 	// "-- runway:no-transaction" lines where a directive would go (before
 	// a section's first statement), which do nothing here.
 	var directives []directiveLine
 	stmtSeen := false // the current section has SQL before this line
+	inBlock := false  // inside a /* … */ comment before the section's SQL
 	for ln, line := range lines(text) {
 		mk, ok := readMarker(line.text)
 		if !ok {
 			trimmed := strings.TrimLeft(line.text, " \t")
-			if d, isDirective := runwayDirective(trimmed); isDirective && d == "no-transaction" && !stmtSeen && p.beginLine == 0 {
-				directives = append(directives, directiveLine{ln, strings.TrimSpace(line.text)})
+			if d, isDirective := runwayDirective(trimmed); isDirective && d == "no-transaction" && !stmtSeen && !inBlock && p.beginLine == 0 {
+				directives = append(directives, directiveLine{ln, strings.TrimSpace(line.text), p.cur})
 			}
-			if p.cur != nil && trimmed != "" && !strings.HasPrefix(trimmed, "--") {
-				stmtSeen = true
+			if p.cur != nil && !stmtSeen {
+				// Block comments before a section's SQL (a description)
+				// are no SQL, as in a native file's header.
+				rest := trimmed
+				if !inBlock && strings.HasPrefix(rest, "/*") {
+					inBlock, rest = true, rest[2:]
+				}
+				if inBlock {
+					end := strings.Index(rest, "*/")
+					if end < 0 {
+						continue
+					}
+					inBlock, rest = false, strings.TrimSpace(rest[end+2:])
+				}
+				if rest != "" && !strings.HasPrefix(rest, "--") {
+					stmtSeen = true
+				}
 			}
 			if p.cur == nil && !p.outside {
 				if t := strings.TrimSpace(line.text); t != "" && !strings.HasPrefix(t, "--") {
@@ -251,7 +268,7 @@ func parseCombined(name, text string, m *Migration) (*Migration, error) {
 			}
 			p.up = &Script{File: name, NoTransaction: mk.noTx}
 			p.cur, p.upAt, p.upLine = p.up, line.offset, ln
-			stmtSeen = false
+			stmtSeen, inBlock = false, false
 			p.segStart, p.segLine = next, ln+1
 		case markDown:
 			switch {
@@ -268,7 +285,7 @@ func parseCombined(name, text string, m *Migration) (*Migration, error) {
 			p.flush(line.offset, false)
 			p.down = &Script{File: name, NoTransaction: mk.noTx}
 			p.cur, p.downAt = p.down, line.offset
-			stmtSeen = false
+			stmtSeen, inBlock = false, false
 			p.segStart, p.segLine = next, ln+1
 		case markBegin:
 			switch {
@@ -295,6 +312,13 @@ func parseCombined(name, text string, m *Migration) (*Migration, error) {
 	for _, d := range directives {
 		if p.format == "" {
 			break // no marker at all: the missing up section is the error to read
+		}
+		sec := d.sec
+		if sec == nil {
+			sec = p.up // before the first marker: what the file says of up
+		}
+		if noTx || sec != nil && sec.NoTransaction {
+			continue // the tool's own marker says it already: nothing is lost
 		}
 		// Silently ignored, it would leave the migration in a transaction
 		// its author meant it to run outside of.

@@ -214,11 +214,18 @@ func TestLoadErrors(t *testing.T) {
 			"3_c.sql": "-- migrate:up\nSELECT 1;\n-- migrate:down\n-- Runway:No-Transaction\nSELECT 2;\n",
 			// Past a section's first statement, in a StatementBegin block, or
 			// another word after runway: it is a comment, as goose reads it.
-			"4_d.sql": "-- +goose Up\n-- runway: keep in sync with the app\nSELECT '\n-- runway:no-transaction\n';\n-- +goose StatementBegin\n-- runway:no-transaction\nSELECT 1;\n-- +goose StatementEnd\n"},
-			[]error{ErrUnknownDirective, ErrUnknownDirective, ErrUnknownDirective},
+			"4_d.sql": "-- +goose Up\n-- runway: keep in sync with the app\nSELECT '\n-- runway:no-transaction\n';\n-- +goose StatementBegin\n-- runway:no-transaction\nSELECT 1;\n-- +goose StatementEnd\n",
+			// After a description in a block comment, one line or several.
+			"5_e.sql": "-- +goose Up\n/* Adds the index. */\n-- runway:no-transaction\nUPDATE big SET x = 1;\n",
+			"6_f.sql": "-- +goose Up\n/*\n  Adds the index.\n*/\n-- runway:no-transaction\nUPDATE big SET x = 1;\n",
+			// The tool's own marker says it already: nothing is lost.
+			"7_g.sql": "-- +goose NO TRANSACTION\n-- runway:no-transaction\n-- +goose Up\nCREATE INDEX CONCURRENTLY i ON t (a);\n",
+			"8_h.sql": "-- +migrate Up notransaction\n-- runway:no-transaction\nSELECT 1;\n"},
+			[]error{ErrUnknownDirective, ErrUnknownDirective, ErrUnknownDirective, ErrUnknownDirective, ErrUnknownDirective},
 			[]string{"1_a.sql:1: unknown directive \"-- runway:no-transaction\": a Runway directive in a goose file, where it does nothing: write -- +goose NO TRANSACTION",
 				"2_b.sql:2: unknown directive \"-- runway:no-transaction\": a Runway directive in a sql-migrate file, where it does nothing: write -- +migrate Up notransaction",
-				"3_c.sql:4: unknown directive \"-- Runway:No-Transaction\": a Runway directive in a dbmate file, where it does nothing: write -- migrate:up transaction:false"}},
+				"3_c.sql:4: unknown directive \"-- Runway:No-Transaction\": a Runway directive in a dbmate file, where it does nothing: write -- migrate:up transaction:false",
+				"5_e.sql:3: unknown directive", "6_f.sql:5: unknown directive"}},
 		{"no up section", map[string]string{"1_a.sql": "CREATE TABLE t (a int);\n", "2_b.sql": "-- +goose NO TRANSACTION\n"},
 			[]error{ErrNoUpSection, ErrOutsideSection, ErrNoUpSection},
 			[]string{"1_a.sql: no up section: a VERSION_name.sql file needs an up marker: -- +goose Up (goose), -- +migrate Up (sql-migrate) or -- migrate:up (dbmate)", "1_a.sql:1: SQL outside", "2_b.sql: no up section: the file has goose markers but no up marker"}},
