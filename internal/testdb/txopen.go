@@ -40,15 +40,7 @@ func MySQLTxOpenAfter(t testing.TB, stmts ...string) []bool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	u, err := url.Parse(MySQL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	connector, err := mysql.NewConnector(mysqlConfig(u, strings.TrimPrefix(u.Path, "/")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(connector)
+	db := openMySQL(t, MySQL(t))
 	defer db.Close()
 	conn, err := db.Conn(ctx) // one session: temporary objects are the session's
 	if err != nil {
@@ -81,6 +73,19 @@ func MySQLTxOpenAfter(t testing.TB, stmts ...string) []bool {
 // names (a URL testdb.MySQL gave) and returns the value as text.
 func MySQLScalar(t testing.TB, dbURL, query string) string {
 	t.Helper()
+	db := openMySQL(t, dbURL)
+	defer db.Close()
+	var v string
+	if err := db.QueryRowContext(context.Background(), query).Scan(&v); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return v
+}
+
+// openMySQL opens a pool on the database dbURL names (a URL testdb.MySQL
+// gave).
+func openMySQL(t testing.TB, dbURL string) *sql.DB {
+	t.Helper()
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -89,11 +94,5 @@ func MySQLScalar(t testing.TB, dbURL, query string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := sql.OpenDB(connector)
-	defer db.Close()
-	var v string
-	if err := db.QueryRowContext(context.Background(), query).Scan(&v); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	return v
+	return sql.OpenDB(connector)
 }
