@@ -158,9 +158,86 @@ func (s *secrets) scrub(text string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, v := range s.list {
-		text = strings.ReplaceAll(text, v, "***")
+		text = scrubOne(text, v)
 	}
 	return text
+}
+
+// scrubOne replaces secret v in text with "***" wherever it stands as a
+// value: not where it is only a piece of a longer word, a JSON key or a URL
+// scheme of the output's own. A password that is a common word (postgres,
+// runway, applied) otherwise rewrote the report's keys ("runway_version",
+// "applied"), its table (runway_migrations) and Runway's messages
+// ("fragment"), and a pipeline's jq read null; what is kept there says
+// nothing of the password.
+func scrubOne(text, v string) string {
+	if !strings.Contains(text, v) {
+		return text
+	}
+	var b strings.Builder
+	b.Grow(len(text))
+	from := 0
+	for at := 0; ; {
+		i := strings.Index(text[at:], v)
+		if i < 0 {
+			break
+		}
+		i += at
+		j := i + len(v)
+		at = j
+		if partOfWord(text, i, j) || jsonKey(text, i, j) || enumValue(text, i, j) || strings.HasPrefix(text[j:], "://") && (i == 0 || !wordByte(text[i-1])) {
+			continue
+		}
+		b.WriteString(text[from:i])
+		b.WriteString("***")
+		from = j
+	}
+	b.WriteString(text[from:])
+	return b.String()
+}
+
+// wordByte reports whether c is a letter, a digit or "_" (ASCII).
+func wordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+}
+
+// partOfWord reports whether text[i:j] is a piece of a longer word: a
+// letter, digit or "_" runs on across one of its ends.
+func partOfWord(text string, i, j int) bool {
+	return wordByte(text[i]) && i > 0 && wordByte(text[i-1]) || wordByte(text[j-1]) && j < len(text) && wordByte(text[j])
+}
+
+// enumValue reports whether text[i:j] is the whole value of one of the
+// report's keys whose values are Runway's own words ("status":"applied").
+func enumValue(text string, i, j int) bool {
+	if j >= len(text) || text[j] != '"' {
+		return false
+	}
+	for _, k := range []string{`"status":"`, `"command":"`, `"state":"`} {
+		if strings.HasSuffix(text[:i], k) {
+			return true
+		}
+	}
+	return false
+}
+
+// jsonKey reports whether text[i:j] is (in) a key of a JSON object as the
+// report writes them: a word in quotes, after "{" or ",", before a colon
+// ({"applied":…, ,"runway_version":…).
+func jsonKey(text string, i, j int) bool {
+	for k := i; k < j; k++ {
+		if !wordByte(text[k]) {
+			return false
+		}
+	}
+	for i > 0 && wordByte(text[i-1]) {
+		i--
+	}
+	for j < len(text) && wordByte(text[j]) {
+		j++
+	}
+	return i >= 2 && text[i-1] == '"' && (text[i-2] == '{' || text[i-2] == ',') &&
+		j+1 < len(text) && text[j] == '"' && text[j+1] == ':'
 }
 
 // writer returns w behind the scrubber.

@@ -279,3 +279,47 @@ func TestHistoryKeepsNoSecret(t *testing.T) {
 		t.Fatalf("status with other credentials: exit %d, the failure missing or the password shown:\n%s", code, out)
 	}
 }
+
+// A password that is a common word is masked where it stands as a value,
+// not where it is a piece of a longer word, a key of the JSON report or a
+// URL's scheme: postgres:postgres, the most common CI credential, and
+// passwords such as runway or applied had rewritten the report's keys
+// (runway_version, applied), its table and Runway's own messages.
+func TestScrubCommonWordPasswords(t *testing.T) {
+	for _, c := range []struct{ pw, in, want string }{
+		{"postgres", "postgres://postgres:postgres@db:5432/app", "postgres://***:***@db:5432/app"},
+		{"postgres", `password authentication failed for user "postgres"`, `password authentication failed for user "***"`},
+		{"runway", `{"table":"runway_migrations","runner":{"runway_version":"dev"},"error":{"message":"runway"}}`,
+			`{"table":"runway_migrations","runner":{"runway_version":"dev"},"error":{"message":"***"}}`},
+		{"applied", `{"command":"up","status":"applied","applied":[],"error":{"message":"applied"}}`, `{"command":"up","status":"applied","applied":[],"error":{"message":"***"}}`},
+		{"migration", `{"migrations":[{"version":"1"}],"table":"runway_migrations"}`, `{"migrations":[{"version":"1"}],"table":"runway_migrations"}`},
+		{"frag", "top.zip#frag: the only URL fragment understood", "top.zip#***: the only URL fragment understood"},
+		{"S3cret-pw", `X="S3cret-pw": want a duration`, `X="***": want a duration`},
+		{"hunter2", "a=hunter2;b=xhunter2", "a=***;b=xhunter2"},
+	} {
+		var s secrets
+		s.add(c.pw)
+		if got := s.scrub(c.in); got != c.want {
+			t.Errorf("password %q:\n got %s\nwant %s", c.pw, got, c.want)
+		}
+	}
+	// The whole report, through a real run.
+	u, err := url.Parse(testdb.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(u.User.Username(), "applied")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "0001_a.up.sql"), []byte("CREATE TABLE a (id int);\n"), 0o644)
+	var out, errb bytes.Buffer
+	code := newApp(strings.NewReader(""), &out, &errb, func(string) string { return "" }, false, false).run(context.Background(),
+		[]string{"--json", "-d", u.String(), "--dir", dir, "up"})
+	var rep struct {
+		Status  string           `json:"status"`
+		Applied []map[string]any `json:"applied"`
+		Table   string           `json:"table"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || code != 0 || rep.Status != "applied" || len(rep.Applied) != 1 || rep.Table != "runway_migrations" {
+		t.Fatalf("exit %d, %v: the report was mangled:\n%s\n%s", code, err, out.String(), errb.String())
+	}
+}
