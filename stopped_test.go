@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/runwaydb/runway"
 	"github.com/runwaydb/runway/database"
@@ -75,4 +76,45 @@ func (c *cancelAfterFirst) WriteRevision(ctx context.Context, r database.Revisio
 		c.cancel()
 	}
 	return err
+}
+
+// SQLite runs in this process: a run stopped while a statement runs there
+// (a signal) interrupts it, and SQLite undoes it. The outcome is known, and
+// the failure says the run was stopped, not that a connection failed with
+// an outcome unknown.
+func TestStoppedDuringStatementSQLite(t *testing.T) {
+	long := "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 300000000) SELECT count(*) FROM r;\n"
+	for _, c := range []struct {
+		name, body string
+		applied    int
+	}{
+		{"in a transaction", "CREATE TABLE s1 (id int);\n" + long + "CREATE TABLE s3 (id int);\n", 0},
+		{"statement by statement", "-- runway:no-transaction\nCREATE TABLE s1 (id int);\n" + long + "CREATE TABLE s3 (id int);\n", 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			drv := newTarget(t, "sqlite").open(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			r, err := runway.New(drv, files("0001_s.up.sql", c.body), runway.WithObserver(func(e runway.Event) {
+				if e.Kind == runway.EventStatementStart && e.Statement == 2 || e.Kind == runway.EventMigrationStart && c.applied == 0 {
+					time.AfterFunc(200*time.Millisecond, cancel)
+				}
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = r.Up(ctx, runway.UpOptions{})
+			var me *runway.MigrationError
+			if !errors.As(err, &me) || me.Uncertain || !errors.Is(err, context.Canceled) ||
+				!strings.Contains(runway.FailureHint(me), "the run was stopped (cancelled, or its time ran out) while statement 2 of 0001_s.up.sql ran") {
+				t.Fatalf("stopped during statement 2: %v (%+v)\nhint: %s", err, me, runway.FailureHint(me))
+			}
+			if h := history(t, drv)["1"]; c.applied > 0 && (h.State != database.StateFailed || h.StatementsApplied != c.applied) {
+				t.Fatalf("history: %+v; want failed after %d statement(s)", h, c.applied)
+			}
+			if got := exists(t, drv, "s1"); got != (c.applied > 0) {
+				t.Fatalf("table s1 exists: %v; want %v", got, c.applied > 0)
+			}
+		})
+	}
 }

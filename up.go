@@ -1178,8 +1178,10 @@ func (r *Runner) failed(v migration.Version, name string, s *migration.Script, s
 		known = false
 	}
 	// No SQL error code and a failed connection: the database did not get to
-	// answer, so whether the work took effect is unknown.
-	me.Uncertain = me.Code == "" && connectionFailed(err) && !errors.Is(err, database.ErrNotSent)
+	// answer, so whether the work took effect is unknown. Not for SQLite,
+	// which runs in this process: a statement interrupted there is undone
+	// (each statement is atomic), and nothing was lost in between.
+	me.Uncertain = me.Code == "" && connectionFailed(err) && !errors.Is(err, database.ErrNotSent) && r.drv.Dialect() != migration.SQLite
 	switch {
 	case errors.Is(err, database.ErrNotSent):
 		me.NotSent = true
