@@ -604,6 +604,10 @@ func (a *app) source(ctx context.Context) (*source.Source, error) {
 	if err != nil {
 		var se *source.Error
 		if errors.As(err, &se) && errors.Is(err, source.ErrNotFound) && se.Entry == "" && !strings.Contains(a.g.dir, "//") {
+			if lower := strings.ToLower(a.g.dir); strings.HasSuffix(lower, ".zip") || strings.HasSuffix(lower, ".tar.gz") ||
+				strings.HasSuffix(lower, ".tgz") || strings.HasSuffix(lower, ".tar") {
+				return nil, usagef("%s: the archive does not exist: check --dir (the build's artifact may not have been downloaded)", a.g.dir)
+			}
 			return nil, usagef("migration folder %s does not exist: pass --dir, or create it with `runway new NAME`", a.g.dir)
 		}
 		if errors.As(err, &se) {

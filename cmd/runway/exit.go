@@ -73,7 +73,7 @@ func (a *app) exit(err error) int {
 	case errors.As(err, &me):
 		msg = migrationFailure(me)
 	case errors.Is(err, context.Canceled) && a.command != "wait":
-		msg += "\nthe run was interrupted; a migration lock it held goes with its session"
+		msg += "\nthe run was interrupted; a migration lock it held, if any, goes with its session"
 	}
 	fmt.Fprintf(a.stderr, "runway: %s\n", msg)
 	return code
