@@ -188,6 +188,9 @@ func unwrapTx(file string, stmts []migration.Statement) ([]migration.Statement, 
 		k++
 	}
 	if n := len(stmts); n-k >= 2 && opensTx(stmts[k].SQL) && closesTx(stmts[n-1].SQL) {
+		if err := modeLost(file, stmts[k]); err != nil {
+			return nil, err
+		}
 		stmts = append(slices.Clip(stmts[:k]), stmts[k+1:n-1]...)
 	}
 	for _, st := range stmts {
@@ -196,6 +199,34 @@ func unwrapTx(file string, stmts []migration.Statement) ([]migration.Statement, 
 		}
 	}
 	return stmts, nil
+}
+
+// modeLost refuses a wrapper BEGIN that sets its transaction's mode:
+// ISOLATION LEVEL SERIALIZABLE or REPEATABLE READ, READ ONLY, DEFERRABLE
+// (PostgreSQL's BEGIN and START TRANSACTION). Dropped with the wrapper, the
+// mode would be lost without a word: a backfill written for a serializable
+// snapshot would run at read committed, a read-only script would write. As
+// SET TRANSACTION before the BEGIN is (setting), it is refused.
+func modeLost(file string, begin migration.Statement) error {
+	words := " " + strings.Join(leadWords(begin.SQL, 12), " ") + " "
+	words = strings.NewReplacer(",", " ").Replace(words)
+	var mode string
+	switch {
+	case strings.Contains(words, " SERIALIZABLE "):
+		mode = "ISOLATION LEVEL SERIALIZABLE"
+	case strings.Contains(words, " REPEATABLE READ "):
+		mode = "ISOLATION LEVEL REPEATABLE READ"
+	case strings.Contains(words, " READ ONLY "):
+		mode = "READ ONLY"
+	case strings.Contains(words, " DEFERRABLE ") && !strings.Contains(words, " NOT DEFERRABLE "):
+		mode = "DEFERRABLE"
+	default:
+		return nil
+	}
+	return &migration.FileError{File: file, Line: begin.Line, Err: fmt.Errorf(
+		"%w: %s with %s: Runway runs a migration in a transaction of its own, in place of the script's BEGIN … COMMIT, where that mode would be lost; "+
+			"put -- runway:no-transaction at the top of the file to run it as written, statement by statement, or remove the mode",
+		migration.ErrUnsupported, txControl(begin.SQL), mode)}
 }
 
 func ownTxError(file string, st migration.Statement) error {
@@ -221,6 +252,10 @@ func unwrapTxSeq(file string, seq iter.Seq2[migration.Statement, error]) iter.Se
 			if first && !setting(st.SQL) {
 				first = false
 				if opensTx(st.SQL) {
+					if err := modeLost(file, st); err != nil {
+						yield(migration.Statement{}, err)
+						return
+					}
 					opened = true
 					continue
 				}

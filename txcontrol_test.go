@@ -163,6 +163,35 @@ func TestSettingsBeforeTheWrapper(t *testing.T) {
 	})
 }
 
+// A wrapper BEGIN that sets its transaction's mode is refused, as SET
+// TRANSACTION before it is: dropped with the wrapper, the mode was lost
+// without a word (a serializable backfill ran at read committed, a
+// read-only script wrote). One that sets the default, or SQLite's locking
+// mode, which Runway's transaction takes anyway, goes as before.
+func TestWrapperWithATransactionMode(t *testing.T) {
+	drv := newTarget(t, "postgres").open(t)
+	for _, begin := range []string{"BEGIN ISOLATION LEVEL SERIALIZABLE", "START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+		"begin transaction read only", "BEGIN READ ONLY, DEFERRABLE, ISOLATION LEVEL SERIALIZABLE", "BEGIN DEFERRABLE"} {
+		_, err := up(t, drv, files("0001_m.up.sql", begin+";\nCREATE TABLE m AS SELECT current_setting('transaction_isolation') AS iso;\nCOMMIT;\n"))
+		if !errors.Is(err, runway.ErrSource) || !strings.Contains(err.Error(), "0001_m.up.sql:1") || !strings.Contains(err.Error(), "where that mode would be lost") {
+			t.Errorf("%s: %v; want it refused at line 1", begin, err)
+		}
+		if exists(t, drv, "m") {
+			t.Fatalf("%s: the refused script ran", begin)
+		}
+	}
+	mustUp(t, drv, files("0001_m.up.sql", "BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE, NOT DEFERRABLE;\nCREATE TABLE m (id int);\nCOMMIT;\n"))
+	mustUp(t, newTarget(t, "sqlite").open(t), files("0001_m.up.sql", "BEGIN IMMEDIATE TRANSACTION;\nCREATE TABLE m (id int);\nCOMMIT;\n"))
+
+	// Read as it is sent (a large file), the same.
+	lowerLargeFile(t)
+	body := bigScript("CREATE TABLE big (id integer primary key);\n", "INSERT INTO big (id) VALUES (%d); -- %d\n", 500)
+	_, err := up(t, drv, files("0002_big.up.sql", "BEGIN ISOLATION LEVEL SERIALIZABLE;\n"+body+"COMMIT;\n"))
+	if !errors.Is(err, runway.ErrSource) || !strings.Contains(err.Error(), "where that mode would be lost") || exists(t, drv, "big") {
+		t.Fatalf("a streamed script with BEGIN ISOLATION LEVEL SERIALIZABLE: %v; want it refused", err)
+	}
+}
+
 // The same for a script large enough to be read as it is sent.
 func TestStreamedScriptsWithTheirOwnTransactions(t *testing.T) {
 	lowerLargeFile(t)
