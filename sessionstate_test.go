@@ -76,6 +76,9 @@ func TestSearchPathDoesNotCarryOver(t *testing.T) {
 	set := files(
 		"0001_app.up.sql", "CREATE SCHEMA app;\nSET search_path TO app;\nCREATE TABLE a (id int);\n",
 		"0002_next.up.sql", "CREATE TABLE b (id int);\n",
+		// SET SCHEMA is SET search_path spelt otherwise.
+		"0003_alias.up.sql", "SET SCHEMA 'app';\nCREATE TABLE c (id int);\n",
+		"0004_next.up.sql", "CREATE TABLE d (id int);\n",
 	)
 	for _, steps := range []int{0, 1} {
 		t.Run(fmt.Sprintf("steps %d", steps), func(t *testing.T) {
@@ -95,9 +98,9 @@ func TestSearchPathDoesNotCarryOver(t *testing.T) {
 				}
 			}
 			q := drv.(database.Querier)
-			rows, err := q.QueryStrings(ctx, "SELECT table_schema FROM information_schema.tables WHERE table_name = 'b'")
-			if err != nil || len(rows) != 1 || *rows[0][0] != "public" {
-				t.Errorf("table b of migration 2 is in %v (%v), want public", rows, err)
+			rows, err := q.QueryStrings(ctx, "SELECT string_agg(table_schema, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_name IN ('b', 'd')")
+			if err != nil || len(rows) != 1 || *rows[0][0] != "public,public" {
+				t.Errorf("tables b and d of migrations 2 and 4 are in %v (%v), want public,public", rows, err)
 			}
 		})
 	}

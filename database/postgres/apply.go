@@ -120,11 +120,12 @@ func (q *txBuilder) step(d *Driver, i int, st database.Step, upsert func(*databa
 }
 
 // setsSearchPath reports whether a statement may change the session's
-// search_path (SET search_path, pg_dump's set_config('search_path', …)),
-// in any case.
+// search_path (SET search_path, pg_dump's set_config('search_path', …),
+// SET SCHEMA, PostgreSQL's other spelling of it), in any case. It errs on
+// the side of yes (CREATE SCHEMA): a RESET costs nothing.
 func setsSearchPath(stmts []migration.Statement) bool {
 	for _, s := range stmts {
-		if containsFold(s.SQL, "search_path") {
+		if containsFold(s.SQL, "search_path") || containsFold(s.SQL, "schema") {
 			return true
 		}
 	}

@@ -415,6 +415,8 @@ func TestSetsSearchPath(t *testing.T) {
 		"SET search\x7fpath TO app":                              false,
 		"SET search_pat":                                         false,
 		"CREATE TABLE t (search_paths text)":                     true, // may: a RESET costs nothing
+		"SET SCHEMA 'app'":                                       true,
+		"set local schema 'app'":                                 true,
 		"CREATE TABLE t (id int)":                                false,
 		"":                                                       false,
 	} {
