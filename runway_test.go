@@ -2470,3 +2470,22 @@ func TestMessagesWithinMaxAllowedPacket(t *testing.T) {
 		}
 	}
 }
+
+// A file whose statements cannot be run as written (a psql meta-command,
+// an unterminated string) stops the run before the database is touched,
+// with every such file named at once (docs/errors.md): on a new database
+// no history table is left behind.
+func TestSplitProblemsBeforeTheDatabaseIsTouched(t *testing.T) {
+	eachDB(t, func(t *testing.T, tg target) {
+		drv := tg.open(t)
+		bad := map[string]string{"postgres": "SELECT 1;\n\\connect other\n", "mysql": "SELECT 1;\nSELECT `x;\n", "sqlite": "SELECT 1;\nSELECT 'x;\n"}[tg.name]
+		_, err := up(t, drv, files("0001_ok.up.sql", "CREATE TABLE ok1 (id int);\n", "0002_bad.up.sql", bad,
+			"0003_bad.up.sql", "SELECT 'unterminated;\n"))
+		if !errors.Is(err, runway.ErrSource) || !strings.Contains(err.Error(), "0002_bad.up.sql:2") || !strings.Contains(err.Error(), "0003_bad.up.sql:1") {
+			t.Fatalf("up: %v; want both bad files named", err)
+		}
+		if exists(t, drv, "runway_migrations") || exists(t, drv, "ok1") {
+			t.Fatal("the refused run touched the database")
+		}
+	})
+}

@@ -127,6 +127,7 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 	}
 	defer release()
 
+	var fresh []applyPlan // planned before the table was created, for an empty history
 	if !haveTable {
 		// Checked before the table is created: a refused run leaves no
 		// Runway table behind, which would make the next run take the
@@ -136,6 +137,13 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 				return r.finish(rep, err)
 			}
 			return r.finish(rep, ve)
+		}
+		// So are the files' statements: a script that does not split, or
+		// holds transaction control Runway refuses, stops the run before
+		// the database is touched, all such problems said together.
+		var err error
+		if fresh, err = r.planAll(limit(analyze(ms, nil).todo(), o)); err != nil {
+			return r.finish(rep, err)
 		}
 		if err := r.drv.EnsureHistory(ctx); err != nil {
 			return r.finish(rep, fmt.Errorf("create history table %s: %w", r.cfg.table, err))
@@ -158,14 +166,11 @@ func (r *Runner) Up(ctx context.Context, o UpOptions) (*report.Report, error) {
 		return r.finish(rep, validationError(problems))
 	}
 
-	todo := limit(a.todo(), o)
-	plans := make([]applyPlan, 0, len(todo))
-	for _, e := range todo {
-		p, err := r.planApply(e)
-		if err != nil {
+	plans := fresh
+	if fresh == nil || len(revs) > 0 {
+		if plans, err = r.planAll(limit(a.todo(), o)); err != nil {
 			return r.finish(rep, err)
 		}
-		plans = append(plans, p)
 	}
 	for _, p := range plans {
 		if p.count() == 0 {
@@ -354,6 +359,23 @@ func (p applyPlan) remaining(d migration.Dialect) iter.Seq2[migration.Statement,
 			yield(migration.Statement{}, changed)
 		}
 	}
+}
+
+// planAll plans each of todo (planApply); its error joins those of every
+// migration that cannot be planned, so that all the problems of the source
+// are said in one run.
+func (r *Runner) planAll(todo []entry) ([]applyPlan, error) {
+	plans := make([]applyPlan, 0, len(todo))
+	var errs []error
+	for _, e := range todo {
+		p, err := r.planApply(e)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		plans = append(plans, p)
+	}
+	return plans, errors.Join(errs...)
 }
 
 func (r *Runner) planApply(e entry) (applyPlan, error) {
