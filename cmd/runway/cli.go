@@ -287,6 +287,7 @@ func (a *app) main(ctx context.Context, args []string) int {
 // addSecrets has the scrubber hide the secrets of the settings: the
 // database URL's password, the source's credentials, the webhooks' tokens.
 func (a *app) addSecrets() {
+	a.secrets.keep(a.g.table)
 	a.secrets.addURL(a.g.database)
 	a.secrets.addSource(a.g.dir)
 	for _, t := range a.g.notify {

@@ -3,11 +3,13 @@ package main
 import (
 	"io"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 
 	"github.com/runwaydb/runway/database"
 	"github.com/runwaydb/runway/notify"
+	"github.com/runwaydb/runway/report"
 )
 
 // secrets collects the secret strings of this run (database passwords) and
@@ -16,6 +18,7 @@ import (
 type secrets struct {
 	mu   sync.Mutex
 	list []string
+	own  []string // words of the output's own kept whole (see keep)
 }
 
 // minSecret is the shortest secret scrubbed from free text: replacing every
@@ -157,25 +160,42 @@ func (s *secrets) add(v string) {
 func (s *secrets) scrub(text string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var spans [][2]int
+	fresh := false // spans are those of text as it is now
 	for _, v := range s.list {
-		text = scrubOne(text, v)
+		if !strings.Contains(text, v) {
+			continue
+		}
+		if !fresh {
+			spans, fresh = ownSpans(text, s.own), true
+		}
+		if out := scrubOne(text, v, spans); out != text {
+			text, fresh = out, false
+		}
 	}
 	return text
 }
 
-// scrubOne replaces secret v in text with "***" wherever it stands as a
-// value: not where it is only a piece of a longer word, a JSON key or a URL
-// scheme of the output's own. A password that is a common word (postgres,
-// runway, applied) otherwise rewrote the report's keys ("runway_version",
-// "applied"), its table (runway_migrations) and Runway's messages
-// ("fragment"), and a pipeline's jq read null; what is kept there says
-// nothing of the password.
-func scrubOne(text, v string) string {
-	if !strings.Contains(text, v) {
-		return text
+// keep has the scrubber leave word alone where it stands whole, as one of
+// Runway's own (the history table's name): a password that is a piece of
+// it does not rewrite it.
+func (s *secrets) keep(word string) {
+	if word == "" {
+		return
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.own = append(s.own, word)
+}
+
+// scrubOne replaces secret v in text with "***" wherever it stands, but
+// inside spans of the output's own words (ownSpans): a password that is a
+// common word (postgres, runway, applied) otherwise rewrote the report's
+// keys ("runway_version", "applied") and values ("status":"applied"), the
+// history table's name and the URL's scheme, and a pipeline's jq read null;
+// what is kept there says nothing of the password.
+func scrubOne(text, v string, spans [][2]int) string {
 	var b strings.Builder
-	b.Grow(len(text))
 	from := 0
 	for at := 0; ; {
 		i := strings.Index(text[at:], v)
@@ -185,60 +205,114 @@ func scrubOne(text, v string) string {
 		i += at
 		j := i + len(v)
 		at = j
-		if partOfWord(text, i, j) || jsonKey(text, i, j) || enumValue(text, i, j) || strings.HasPrefix(text[j:], "://") && (i == 0 || !wordByte(text[i-1])) {
+		if within(spans, i, j) {
 			continue
+		}
+		if from == 0 {
+			b.Grow(len(text))
 		}
 		b.WriteString(text[from:i])
 		b.WriteString("***")
 		from = j
 	}
+	if from == 0 {
+		return text
+	}
 	b.WriteString(text[from:])
 	return b.String()
 }
 
-// wordByte reports whether c is a letter, a digit or "_" (ASCII).
-func wordByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
-}
-
-// partOfWord reports whether text[i:j] is a piece of a longer word: a
-// letter, digit or "_" runs on across one of its ends.
-func partOfWord(text string, i, j int) bool {
-	return wordByte(text[i]) && i > 0 && wordByte(text[i-1]) || wordByte(text[j-1]) && j < len(text) && wordByte(text[j])
-}
-
-// enumValue reports whether text[i:j] is the whole value of one of the
-// report's keys whose values are Runway's own words ("status":"applied").
-func enumValue(text string, i, j int) bool {
-	if j >= len(text) || text[j] != '"' {
-		return false
-	}
-	for _, k := range []string{`"status":"`, `"command":"`, `"state":"`} {
-		if strings.HasSuffix(text[:i], k) {
+// within reports whether [i, j) lies inside one of spans.
+func within(spans [][2]int, i, j int) bool {
+	for _, sp := range spans {
+		if sp[0] <= i && j <= sp[1] {
 			return true
 		}
 	}
 	return false
 }
 
-// jsonKey reports whether text[i:j] is (in) a key of a JSON object as the
-// report writes them: a word in quotes, after "{" or ",", before a colon
-// ({"applied":…, ,"runway_version":…).
-func jsonKey(text string, i, j int) bool {
-	for k := i; k < j; k++ {
-		if !wordByte(text[k]) {
-			return false
+// ownSpans returns where text holds the output's own words, in order: the
+// JSON report's keys ("applied":), the values of its keys whose values are
+// Runway's words ("status":"applied"), URL schemes (postgres://) and the
+// words given to keep.
+func ownSpans(text string, words []string) [][2]int {
+	var spans [][2]int
+	add := func(tok string) {
+		for at := 0; ; {
+			i := strings.Index(text[at:], tok)
+			if i < 0 {
+				return
+			}
+			i += at
+			spans = append(spans, [2]int{i, i + len(tok)})
+			at = i + len(tok)
 		}
 	}
-	for i > 0 && wordByte(text[i-1]) {
-		i--
+	for _, k := range reportKeys() {
+		add(`"` + k + `":`)
 	}
-	for j < len(text) && wordByte(text[j]) {
-		j++
+	for _, k := range []string{`"status":"`, `"state":"`, `"command":"`, `"action":"`} {
+		for at := 0; ; {
+			i := strings.Index(text[at:], k)
+			if i < 0 {
+				break
+			}
+			i += at
+			at = i + len(k)
+			end := strings.IndexByte(text[at:], '"')
+			if end < 0 {
+				break
+			}
+			if ownValues[text[at:at+end]] {
+				spans = append(spans, [2]int{i, at + end + 1})
+			}
+		}
 	}
-	return i >= 2 && text[i-1] == '"' && (text[i-2] == '{' || text[i-2] == ',') &&
-		j+1 < len(text) && text[j] == '"' && text[j+1] == ':'
+	for _, sch := range []string{"postgres://", "postgresql://", "mysql://", "mariadb://", "s3://", "https://", "http://"} {
+		add(sch)
+	}
+	for _, w := range words {
+		add(w)
+	}
+	return spans
 }
+
+// ownValues are the values the report's status, state, command and action
+// keys take: Runway's words, never a secret's.
+var ownValues = map[string]bool{
+	"applied": true, "noop": true, "failed": true, "pending": true, "ok": true, "reverted": true, "baseline": true,
+	"missing": true, "modified": true, "running": true, "reverting": true, "out-of-order": true,
+	"cleared": true, "accepted-checksum": true,
+	"up": true, "down": true, "status": true, "plan": true, "validate": true, "repair": true, "wait": true, "exec": true,
+	"new": true, "version": true, "adopt": true,
+}
+
+// reportKeys lists the keys of the JSON report (report.Report and what it
+// holds), and of --all-targets' combined one.
+var reportKeys = sync.OnceValue(func() []string {
+	keys := []string{"targets", "failed"}
+	seen := map[reflect.Type]bool{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct || seen[t] {
+			return
+		}
+		seen[t] = true
+		for f := range t.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name != "" && name != "-" {
+				keys = append(keys, name)
+			}
+			walk(f.Type)
+		}
+	}
+	walk(reflect.TypeFor[report.Report]())
+	return keys
+})
 
 // writer returns w behind the scrubber.
 func (s *secrets) writer(w io.Writer) io.Writer { return &scrubWriter{s: s, w: w} }

@@ -280,11 +280,13 @@ func TestHistoryKeepsNoSecret(t *testing.T) {
 	}
 }
 
-// A password that is a common word is masked where it stands as a value,
-// not where it is a piece of a longer word, a key of the JSON report or a
-// URL's scheme: postgres:postgres, the most common CI credential, and
-// passwords such as runway or applied had rewritten the report's keys
-// (runway_version, applied), its table and Runway's own messages.
+// A password that is a common word is masked wherever it stands, but in
+// the output's own words: the JSON report's keys and its status, state and
+// command values, the history table's name and a URL's scheme.
+// postgres:postgres, the most common CI credential, and passwords such as
+// runway or applied had rewritten the report's keys (runway_version,
+// applied), its table and its status. A secret after an escape (%3D, \n,
+// \u003c) or glued to other letters is masked as before.
 func TestScrubCommonWordPasswords(t *testing.T) {
 	for _, c := range []struct{ pw, in, want string }{
 		{"postgres", "postgres://postgres:postgres@db:5432/app", "postgres://***:***@db:5432/app"},
@@ -293,11 +295,14 @@ func TestScrubCommonWordPasswords(t *testing.T) {
 			`{"table":"runway_migrations","runner":{"runway_version":"dev"},"error":{"message":"***"}}`},
 		{"applied", `{"command":"up","status":"applied","applied":[],"error":{"message":"applied"}}`, `{"command":"up","status":"applied","applied":[],"error":{"message":"***"}}`},
 		{"migration", `{"migrations":[{"version":"1"}],"table":"runway_migrations"}`, `{"migrations":[{"version":"1"}],"table":"runway_migrations"}`},
-		{"frag", "top.zip#frag: the only URL fragment understood", "top.zip#***: the only URL fragment understood"},
 		{"S3cret-pw", `X="S3cret-pw": want a duration`, `X="***": want a duration`},
-		{"hunter2", "a=hunter2;b=xhunter2", "a=***;b=xhunter2"},
+		{"hunter2", "a=hunter2;b=xhunter2", "a=***;b=x***"},
+		{"S3cr3tPw", "options=-c%20search_path%3DS3cr3tPw", "options=-c%20search_path%3D***"},
+		{"S3cr3tPw", `{"message":"line one\nS3cr3tPw \u003cS3cr3tPw\u003e"}`, `{"message":"line one\n*** \u003c***\u003e"}`},
+		{"S3cr3tPw", `{"S3cr3tPw":1,"status":"S3cr3tPw"}`, `{"***":1,"status":"***"}`},
 	} {
 		var s secrets
+		s.keep("runway_migrations")
 		s.add(c.pw)
 		if got := s.scrub(c.in); got != c.want {
 			t.Errorf("password %q:\n got %s\nwant %s", c.pw, got, c.want)
