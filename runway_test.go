@@ -2489,3 +2489,35 @@ func TestSplitProblemsBeforeTheDatabaseIsTouched(t *testing.T) {
 		}
 	})
 }
+
+// A role that may not create the history table (PostgreSQL 15's public
+// schema, for a role that does not own it) is told what to grant, as a
+// configuration error (exit 2), not as a failed migration.
+func TestHistoryTableNotCreatable(t *testing.T) {
+	t.Parallel()
+	tg := newTarget(t, "postgres")
+	admin := tg.open(t)
+	role := fmt.Sprintf("rw_nocreate_%d", time.Now().UnixNano())
+	for _, sql := range []string{"CREATE ROLE " + role + " LOGIN", "REVOKE CREATE ON SCHEMA public FROM PUBLIC"} {
+		if err := admin.Exec(context.Background(), migration.Statement{SQL: sql, Line: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		admin.Exec(context.Background(), migration.Statement{SQL: "DROP ROLE IF EXISTS " + role, Line: 1})
+	})
+	u, err := url.Parse(tg.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	drv, err := openURL(context.Background(), "postgres", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = up(t, drv, files("0001_a.up.sql", "SELECT 1;\n"))
+	drv.Close(context.Background())
+	if !errors.Is(err, database.ErrConfig) || !strings.Contains(err.Error(), "may not create it: grant it CREATE on the table's schema") {
+		t.Fatalf("up as a role without CREATE: %v; want a configuration error that says what to grant", err)
+	}
+}

@@ -51,6 +51,10 @@ func (d *Driver) EnsureHistory(ctx context.Context) error {
 	if isCode(err, "3F000") { // invalid_schema_name
 		return fmt.Errorf("%w: postgres: history table %s: its schema does not exist: create it (CREATE SCHEMA), or name a table in an existing schema (--table): %w", database.ErrConfig, d.table, err)
 	}
+	if isCode(err, "42501") { // insufficient_privilege: no CREATE on the schema
+		return fmt.Errorf("%w: postgres: history table %s: the role Runway connects as may not create it: grant it CREATE on the table's schema (GRANT CREATE ON SCHEMA … TO …), "+
+			"or create the table beforehand and grant the role SELECT, INSERT, UPDATE and DELETE on it, or name a table in a schema the role may create in (--table): %w", database.ErrConfig, d.table, err)
+	}
 	if err != nil {
 		return fmt.Errorf("postgres: creating history table %s: %w", d.table, err)
 	}
