@@ -2491,10 +2491,38 @@ func TestSplitProblemsBeforeTheDatabaseIsTouched(t *testing.T) {
 }
 
 // A role that may not create the history table (PostgreSQL 15's public
-// schema, for a role that does not own it) is told what to grant, as a
-// configuration error (exit 2), not as a failed migration.
+// schema, for a role that does not own it; a MySQL user without CREATE) is
+// told what to grant, as a configuration error (exit 2), not as a failed
+// migration.
 func TestHistoryTableNotCreatable(t *testing.T) {
 	t.Parallel()
+	t.Run("mysql", func(t *testing.T) {
+		tg := newTarget(t, "mysql")
+		admin := tg.open(t)
+		u, err := url.Parse(tg.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		user := fmt.Sprintf("rw_nocreate_%d", time.Now().UnixNano()%1e9)
+		for _, sql := range []string{"CREATE USER '" + user + "'@'%'", "GRANT SELECT ON `" + strings.TrimPrefix(u.Path, "/") + "`.* TO '" + user + "'@'%'"} {
+			if err := admin.Exec(context.Background(), migration.Statement{SQL: sql, Line: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Cleanup(func() {
+			admin.Exec(context.Background(), migration.Statement{SQL: "DROP USER IF EXISTS '" + user + "'@'%'", Line: 1})
+		})
+		u.User = url.User(user)
+		drv, err := openURL(context.Background(), "mysql", u.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = up(t, drv, files("0001_a.up.sql", "SELECT 1;\n"))
+		drv.Close(context.Background())
+		if !errors.Is(err, database.ErrConfig) || !strings.Contains(err.Error(), "may not create it: grant it CREATE on the database") {
+			t.Fatalf("up as a user without CREATE: %v; want a configuration error that says what to grant", err)
+		}
+	})
 	tg := newTarget(t, "postgres")
 	admin := tg.open(t)
 	role := fmt.Sprintf("rw_nocreate_%d", time.Now().UnixNano())

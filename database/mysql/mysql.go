@@ -871,6 +871,10 @@ func (d *Driver) EnsureHistory(ctx context.Context) error {
 		if errors.As(err, &me) && me.Number == 1049 { // ER_BAD_DB_ERROR: "db.table" names no database
 			return fmt.Errorf("%w: mysql: history table %s: its database does not exist: create it, or name a table in an existing one (--table): %w", database.ErrConfig, d.table(), err)
 		}
+		if errors.As(err, &me) && me.Number == 1142 { // ER_TABLEACCESS_DENIED_ERROR: CREATE command denied
+			return fmt.Errorf("%w: mysql: history table %s: the user Runway connects as may not create it: grant it CREATE on the database (GRANT CREATE ON db.* TO …), "+
+				"or create the table beforehand and grant the user SELECT, INSERT, UPDATE and DELETE on it: %w", database.ErrConfig, d.table(), err)
+		}
 		return fmt.Errorf("mysql: create history table %s: %w", d.table(), err)
 	}
 	return nil
