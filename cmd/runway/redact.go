@@ -176,9 +176,9 @@ func (s *secrets) scrub(text string) string {
 	return text
 }
 
-// keep has the scrubber leave word alone where it stands whole, as one of
-// Runway's own (the history table's name): a password that is a piece of
-// it does not rewrite it.
+// keep has the scrubber leave word, one of Runway's own (the history
+// table's name), alone wherever it stands: a password that is a piece of it
+// does not rewrite it.
 func (s *secrets) keep(word string) {
 	if word == "" {
 		return
@@ -232,7 +232,7 @@ func within(spans [][2]int, i, j int) bool {
 	return false
 }
 
-// ownSpans returns where text holds the output's own words, in order: the
+// ownSpans returns where text holds the output's own words (in no order): the
 // JSON report's keys ("applied":), the values of its keys whose values are
 // Runway's words ("status":"applied"), URL schemes (postgres://) and the
 // words given to keep.
